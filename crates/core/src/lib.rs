@@ -1,0 +1,11 @@
+//! The identity core of Portcullis: users, orgs, memberships, credentials, sessions, tokens,
+//! federation, certificates and policy. It knows no HTTP and no SQL; storage is the [`store::Store`]
+//! port, implemented by `portcullis-store`.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod model;
+pub mod rid;
+pub mod store;
+
+pub use model::*;

@@ -1,0 +1,411 @@
+//! The storage port. The core calls it; `portcullis-store` implements it for SQLite and PostgreSQL.
+//!
+//! Every method is one transaction: a multi-row change either happens whole or not at all.
+//! Methods that revoke or deactivate also append a [`RevocationEvent`] in the same transaction,
+//! so that every process sharing the store can refresh its in-memory view.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+
+use crate::model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the message names it (e.g. "email already in use").
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A referenced row does not exist; the message names which (e.g. "unknown user").
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A resource is already registered to another workspace.
+    #[error("resource {resource} is registered to another workspace")]
+    ResourceConflict {
+        resource: String,
+        existing: WorkspaceId,
+    },
+    /// The database could not be reached or answered with an error.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded (a bug or a manual edit).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The Nominal user-search query union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserQuery {
+    And(Vec<UserQuery>),
+    Or(Vec<UserQuery>),
+    /// Case-insensitive email equality.
+    ExactEmail(String),
+    /// Case-insensitive substring of email or display name.
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSortField {
+    Name,
+    Email,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserSort {
+    pub field: UserSortField,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialFilter {
+    pub user_id: Option<UserId>,
+    pub org_id: Option<OrgId>,
+    pub kind: Option<CredentialKind>,
+    pub include_revoked: bool,
+    /// With `Some(now)`, credentials expired at `now` are left out.
+    pub exclude_expired_at: Option<Timestamp>,
+}
+
+/// The outcome of trying to start a password check for a login key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThrottleClaim {
+    /// The caller may verify; `failures` consecutive failures precede it.
+    Granted { failures: i32 },
+    /// Another attempt is in flight or the delay after a failure has not passed.
+    Wait { until: Timestamp },
+    /// Locked after too many failures.
+    Locked { until: Option<Timestamp> },
+}
+
+/// Everything a revocation view needs to know about one user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserRevocationState {
+    pub exists: bool,
+    pub deactivated: bool,
+    pub deactivated_orgs: BTreeSet<OrgId>,
+    /// Revoked sessions that have not yet expired, with their expiry.
+    pub revoked_sessions: Vec<(SessionId, Timestamp)>,
+    /// Revoked credentials (unexpired or without expiry).
+    pub revoked_credentials: Vec<CredentialId>,
+}
+
+/// A whole-store snapshot of revocation state, loaded at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationSnapshot {
+    /// The newest event sequence number included.
+    pub seq: i64,
+    pub deactivated_users: Vec<UserId>,
+    pub deactivated_memberships: Vec<(UserId, OrgId)>,
+    pub revoked_sessions: Vec<(SessionId, Timestamp)>,
+    pub revoked_credentials: Vec<CredentialId>,
+}
+
+/// The result of an atomic deactivation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deactivation {
+    pub sessions_revoked: u64,
+    pub credentials_revoked: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspacePatch {
+    pub display_name: Option<Option<String>>,
+    pub symbol: Option<Option<serde_json::Value>>,
+    pub settings: Option<serde_json::Value>,
+}
+
+/// Metadata of a persistent token with the people involved, for Parsable's listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialWithPeople {
+    pub credential: Credential,
+    pub user: Option<User>,
+    pub creator: Option<User>,
+    pub revoker: Option<User>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is ("sqlite" or "postgres"), for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// Answers when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Waits for in-flight work and closes the connections.
+    async fn close(&self);
+
+    // ---- users ----------------------------------------------------------------------------
+    /// Fails with `Conflict` when the email is taken in any letter case.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    /// Matches the normalised email.
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<User>;
+    /// All users ordered by email, for the admin CLI.
+    async fn list_users(&self, offset: u64, limit: u32) -> StoreResult<Vec<User>>;
+    /// Members and guests (not removed) of `org` matching `query`, sorted, then by user id.
+    async fn search_org_users(
+        &self,
+        org: OrgId,
+        query: &UserQuery,
+        sort: UserSort,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(User, Membership)>>;
+    /// Creates users for the emails not yet taken (case-insensitively) and makes them members
+    /// of `org`; returns only the new users. One transaction.
+    async fn preregister_users(&self, org: OrgId, users: Vec<NewUser>) -> StoreResult<Vec<User>>;
+
+    // ---- regions and orgs -------------------------------------------------------------------
+    async fn upsert_region(&self, region: Region) -> StoreResult<Region>;
+    async fn get_region(&self, id: &str) -> StoreResult<Option<Region>>;
+    async fn list_regions(&self) -> StoreResult<Vec<Region>>;
+    /// Fails with `Conflict` on a taken name, `NotFound` on an unknown region.
+    async fn create_org(&self, org: NewOrg) -> StoreResult<Org>;
+    async fn get_org(&self, id: OrgId) -> StoreResult<Option<Org>>;
+    async fn get_org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+    async fn update_org(&self, id: OrgId, update: OrgUpdate) -> StoreResult<Org>;
+
+    // ---- memberships ------------------------------------------------------------------------
+    /// Adds or updates a membership (clearing `removed_at`). `NotFound` names the unknown user
+    /// or org.
+    async fn upsert_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+        roles: BTreeSet<Role>,
+        kind: MembershipKind,
+    ) -> StoreResult<Membership>;
+    async fn get_membership(&self, user: UserId, org: OrgId) -> StoreResult<Option<Membership>>;
+    /// Memberships of a user, removed ones included only when asked.
+    async fn list_user_memberships(
+        &self,
+        user: UserId,
+        include_removed: bool,
+    ) -> StoreResult<Vec<Membership>>;
+    async fn list_org_memberships(
+        &self,
+        org: OrgId,
+        include_removed: bool,
+    ) -> StoreResult<Vec<Membership>>;
+    /// Marks a membership removed and revokes the user's sessions and credentials in that org.
+    async fn remove_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation>;
+    async fn touch_last_login(&self, user: UserId, org: OrgId, at: Timestamp) -> StoreResult<()>;
+    /// Members of the given orgs by `last_login_at` (never-logged-in last when descending,
+    /// first when ascending), ties by user id.
+    async fn org_login_activity(
+        &self,
+        orgs: &[OrgId],
+        descending: bool,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>>;
+
+    // ---- deactivation (atomic, with revocation events) ----------------------------------------
+    /// Global: sets the flag and revokes every session and credential of the user.
+    async fn deactivate_user(&self, user: UserId, at: Timestamp) -> StoreResult<Deactivation>;
+    async fn reactivate_user(&self, user: UserId) -> StoreResult<()>;
+    /// Per org: sets the membership flag and revokes the user's sessions and credentials there.
+    async fn deactivate_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation>;
+    async fn reactivate_membership(&self, user: UserId, org: OrgId) -> StoreResult<()>;
+
+    // ---- settings ---------------------------------------------------------------------------
+    async fn get_settings(
+        &self,
+        scope: SettingsScope,
+        ns: SettingsNamespace,
+    ) -> StoreResult<Option<serde_json::Value>>;
+    async fn put_settings(
+        &self,
+        scope: SettingsScope,
+        ns: SettingsNamespace,
+        doc: serde_json::Value,
+    ) -> StoreResult<()>;
+    async fn get_job_permissions(&self, org: OrgId) -> StoreResult<BTreeMap<Role, JobPermissions>>;
+    async fn set_job_permissions(
+        &self,
+        org: OrgId,
+        role: Role,
+        perms: Option<JobPermissions>,
+    ) -> StoreResult<()>;
+
+    // ---- email allow-list ---------------------------------------------------------------------
+    /// Idempotent; `NotFound` for an unknown org.
+    async fn add_allowlist(&self, entry: AllowlistEntry) -> StoreResult<()>;
+    /// Returns whether an entry was removed.
+    async fn remove_allowlist(
+        &self,
+        org: Option<OrgId>,
+        kind: AllowlistKind,
+        value: &str,
+    ) -> StoreResult<bool>;
+    async fn list_allowlist(&self) -> StoreResult<Vec<AllowlistEntry>>;
+
+    // ---- workspaces and resources ---------------------------------------------------------------
+    /// `Conflict` when the slug is taken in the org; `NotFound` for an unknown org.
+    async fn create_workspace(
+        &self,
+        org: OrgId,
+        slug: &str,
+        display_name: Option<String>,
+    ) -> StoreResult<Workspace>;
+    async fn get_workspace(&self, id: WorkspaceId) -> StoreResult<Option<Workspace>>;
+    async fn list_org_workspaces(&self, org: OrgId) -> StoreResult<Vec<Workspace>>;
+    async fn update_workspace(
+        &self,
+        id: WorkspaceId,
+        patch: WorkspacePatch,
+    ) -> StoreResult<Workspace>;
+    async fn grant_workspace(&self, grant: WorkspaceGrant) -> StoreResult<()>;
+    async fn revoke_workspace_grant(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> StoreResult<bool>;
+    async fn list_user_workspace_grants(&self, user: UserId) -> StoreResult<Vec<WorkspaceGrant>>;
+    /// All or nothing: fails with `ResourceConflict` (the lowest such RID) if any RID is in
+    /// another workspace; RIDs already in this workspace are no-ops.
+    async fn register_resources(&self, workspace: WorkspaceId, rids: &[String]) -> StoreResult<()>;
+    async fn resource_workspaces(
+        &self,
+        rids: &[String],
+    ) -> StoreResult<BTreeMap<String, WorkspaceId>>;
+
+    // ---- external identities ------------------------------------------------------------------
+    async fn find_external_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<ExternalIdentity>>;
+    /// `Conflict` if (issuer, subject) is already linked.
+    async fn link_external_identity(&self, identity: ExternalIdentity) -> StoreResult<()>;
+    /// Just-in-time provisioning: the user, the link and the memberships in one transaction.
+    async fn provision_federated_user(
+        &self,
+        user: NewUser,
+        identity: ExternalIdentity,
+        memberships: Vec<(OrgId, BTreeSet<Role>, MembershipKind)>,
+    ) -> StoreResult<User>;
+    async fn list_user_identities(&self, user: UserId) -> StoreResult<Vec<ExternalIdentity>>;
+
+    // ---- sessions ---------------------------------------------------------------------------
+    async fn create_session(&self, session: Session) -> StoreResult<()>;
+    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
+    async fn list_user_sessions(
+        &self,
+        user: UserId,
+        include_ended: bool,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Session>>;
+    /// Returns whether the session was live and is now revoked.
+    async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StoreResult<bool>;
+    /// Revokes every live session of the user except `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> StoreResult<()>;
+
+    // ---- credentials --------------------------------------------------------------------------
+    /// Inserts a credential. With `replace_persistent`, first revokes the user's active
+    /// persistent credentials (recording that revoker), in the same transaction.
+    async fn create_credential(
+        &self,
+        credential: Credential,
+        replace_persistent: Option<UserId>,
+    ) -> StoreResult<()>;
+    /// O(1) through the unique index on the secret's hash.
+    async fn find_credential_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Credential>>;
+    async fn get_credential(&self, id: CredentialId) -> StoreResult<Option<Credential>>;
+    /// Ordered by `created_at` descending, then id.
+    async fn list_credentials(
+        &self,
+        filter: &CredentialFilter,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Credential>>;
+    /// Returns whether the credential was active and is now revoked.
+    async fn revoke_credential(
+        &self,
+        id: CredentialId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Persistent credentials of `users` who are or were members of `org`, newest first.
+    async fn persistent_credentials_for(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<CredentialWithPeople>>;
+
+    // ---- keys -------------------------------------------------------------------------------
+    async fn insert_key(&self, key: KeyRecord) -> StoreResult<()>;
+    /// Oldest first.
+    async fn list_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<KeyRecord>>;
+    async fn retire_key(&self, kid: &str, at: Timestamp) -> StoreResult<()>;
+
+    // ---- brute-force throttle -------------------------------------------------------------------
+    /// Atomically claims the right to verify one password for `key`. Granted only when no other
+    /// attempt holds the key and the delay has passed; the claim holds the key until `hold_until`.
+    async fn throttle_claim(
+        &self,
+        key: &str,
+        now: Timestamp,
+        hold_until: Timestamp,
+    ) -> StoreResult<ThrottleClaim>;
+    /// Records a failed attempt and sets the next window. Returns the new failure count.
+    async fn throttle_fail(
+        &self,
+        key: &str,
+        next_attempt_at: Timestamp,
+        locked_until: Option<Option<Timestamp>>,
+    ) -> StoreResult<i32>;
+    /// Clears the state after a success or an admin unlock.
+    async fn throttle_reset(&self, key: &str) -> StoreResult<()>;
+    async fn throttle_get(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+
+    // ---- revocation view feed ----------------------------------------------------------------
+    async fn revocation_snapshot(&self, now: Timestamp) -> StoreResult<RevocationSnapshot>;
+    /// Events with a sequence number greater than `after`, oldest first, at most `limit`.
+    async fn revocation_events_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, RevocationEvent)>>;
+    async fn user_revocation_state(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<UserRevocationState>;
+
+    // ---- audit ------------------------------------------------------------------------------
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    // ---- bootstrap ----------------------------------------------------------------------------
+    /// On an empty store only (no users): creates the region (if missing), the org, the user
+    /// and an ADMIN membership in one transaction. Returns `None` when users already exist.
+    async fn bootstrap(
+        &self,
+        region: Region,
+        org: NewOrg,
+        admin: NewUser,
+    ) -> StoreResult<Option<(Org, User)>>;
+}
