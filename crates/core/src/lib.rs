@@ -3,8 +3,10 @@
 //! port, implemented by `portcullis-store`.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod crypto;
 pub mod model;
+pub mod password;
 pub mod rid;
 pub mod store;
 

@@ -1,0 +1,202 @@
+//! The core's settings. The binary reads them from TOML (`[auth]`, `[tokens]`, …) and the
+//! environment; every field has a safe default so that a zero-config start works.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{JobPermissions, Region, Role};
+use crate::password::{HashParams, PasswordPolicy};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoreConfig {
+    /// The token issuer (`iss`): this server's public base URL.
+    pub public_url: String,
+    /// The one audience (`aud`) of every access token, checked on both APIs.
+    pub audience: String,
+    /// The RID instance name; must never change once RIDs have been issued.
+    pub rid_instance: String,
+    /// The region this server runs in (Parsable `preferredRegionId`).
+    pub region: Region,
+    pub passwords: PasswordsConfig,
+    pub lockout: LockoutConfig,
+    pub tokens: TokensConfig,
+    pub credentials: CredentialsConfig,
+    pub certificates: CertificatesConfig,
+    /// Deployment-wide email allow-list (domains or whole addresses), merged with the stored one.
+    pub allowed_email_domains: Vec<String>,
+    pub allowed_emails: Vec<String>,
+    /// Job permissions per role; a role missing here gets the built-in default.
+    pub job_permissions: BTreeMap<Role, JobPermissions>,
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            audience: "portcullis".into(),
+            rid_instance: "local".into(),
+            region: Region {
+                id: "local".into(),
+                api_host: "127.0.0.1:8080".into(),
+                sig_host: "127.0.0.1:8080".into(),
+                static_host: "127.0.0.1:8080".into(),
+            },
+            passwords: PasswordsConfig::default(),
+            lockout: LockoutConfig::default(),
+            tokens: TokensConfig::default(),
+            credentials: CredentialsConfig::default(),
+            certificates: CertificatesConfig::default(),
+            allowed_email_domains: Vec::new(),
+            allowed_emails: Vec::new(),
+            job_permissions: BTreeMap::new(),
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+impl CoreConfig {
+    /// The default role table: ADMIN and PARSABLE_ADMIN get every flag, other roles the four
+    /// job flags and the step flags.
+    pub fn job_permissions_for(&self, role: Role) -> JobPermissions {
+        if let Some(p) = self.job_permissions.get(&role) {
+            return *p;
+        }
+        match role {
+            Role::Admin | Role::ParsableAdmin => JobPermissions::all(),
+            _ => JobPermissions::job_and_steps(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordsConfig {
+    pub argon2: HashParams,
+    pub policy: PasswordPolicy,
+    /// Hashing threads; 0 = one per core.
+    pub hash_threads: usize,
+    /// Jobs that may wait for a hashing thread before callers wait.
+    pub hash_queue: usize,
+}
+
+impl Default for PasswordsConfig {
+    fn default() -> Self {
+        PasswordsConfig {
+            argon2: HashParams::default(),
+            policy: PasswordPolicy::default(),
+            hash_threads: 0,
+            hash_queue: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Delay after the 1st, 2nd, … consecutive failure; the last value repeats.
+    pub delays_secs: Vec<u64>,
+    /// Consecutive failures that lock the account (NIST 800-63B: at most 100).
+    pub lock_after: i32,
+    /// How long a lock lasts; 0 = until an admin unlocks it.
+    pub lock_secs: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        LockoutConfig {
+            delays_secs: vec![1, 3, 5, 10],
+            lock_after: 100,
+            lock_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Parsable session tokens (login, SSO, IdP).
+    pub session_secs: i64,
+    /// Nominal access tokens (getAccessToken, refresh, API-key exchange): at most 24 h.
+    pub access_secs: i64,
+    /// Proxy (impersonation) sessions.
+    pub proxy_secs: i64,
+    /// Persistent tokens (Parsable `createPersistentAuth`).
+    pub persistent_days: i64,
+    /// Sessions end after this long without use; 0 = no idle timeout.
+    pub idle_timeout_secs: i64,
+    /// Clock skew allowed on `exp`/`nbf`.
+    pub leeway_secs: u64,
+    /// Verified tokens cached in memory (revocation is still checked on every hit).
+    pub cache_entries: usize,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            session_secs: 30 * 24 * 3600,
+            access_secs: 24 * 3600,
+            proxy_secs: 3600,
+            persistent_days: 365,
+            idle_timeout_secs: 0,
+            leeway_secs: 30,
+            cache_entries: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CredentialsConfig {
+    /// The secret's prefix; Nominal clients expect `nominal_api_key_`.
+    pub prefix: String,
+}
+
+impl Default for CredentialsConfig {
+    fn default() -> Self {
+        CredentialsConfig {
+            prefix: "nominal_api_key_".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CertificatesConfig {
+    pub enabled: bool,
+    /// Upper bound of a user certificate's validity.
+    pub validity_secs: i64,
+    /// `ed25519` or `p256`.
+    pub ca_algorithm: String,
+    pub ca_common_name: String,
+}
+
+impl Default for CertificatesConfig {
+    fn default() -> Self {
+        CertificatesConfig {
+            enabled: true,
+            validity_secs: 24 * 3600,
+            ca_algorithm: "ed25519".into(),
+            ca_common_name: "Portcullis CA".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second per client IP on credential endpoints.
+    pub per_ip_per_sec: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_ip_per_sec: 20,
+            burst: 50,
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Password hashing (argon2id on a bounded pool of OS threads) and the password policy
+//! (NIST SP 800-63B: length only, no composition rules, a blocklist of common passwords).
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+use std::thread;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+/// argon2id cost parameters. The default is OWASP's minimum: m=19456 KiB, t=2, p=1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    #[error("the stored password hash is not a valid PHC string")]
+    BadHash,
+    #[error("the hashing pool is shut down")]
+    PoolClosed,
+}
+
+impl HashParams {
+    fn argon2(&self) -> Result<Argon2<'static>, HashError> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| HashError::Params(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    /// Rejects parameters below the floor this server promises (19 MiB, t=2).
+    pub fn validate(&self) -> Result<(), HashError> {
+        if self.memory_kib < 19456 || self.iterations < 2 || self.parallelism < 1 {
+            return Err(HashError::Params(
+                "argon2id needs at least memory_kib=19456, iterations=2, parallelism=1".into(),
+            ));
+        }
+        self.argon2().map(|_| ())
+    }
+
+    /// Hashes synchronously. Call from a blocking context only (the pool, the CLI, tests).
+    pub fn hash_blocking(&self, password: &str) -> Result<String, HashError> {
+        let salt = SaltString::encode_b64(&crate::crypto::random_bytes::<16>())
+            .map_err(|e| HashError::Params(e.to_string()))?;
+        let hash = self
+            .argon2()?
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| HashError::Params(e.to_string()))?;
+        Ok(hash.to_string())
+    }
+
+    /// Verifies synchronously; the comparison inside argon2 is constant-time.
+    pub fn verify_blocking(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
+        let parsed = PasswordHash::new(phc).map_err(|_| HashError::BadHash)?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        if !ok {
+            return Ok(Verified::No);
+        }
+        Ok(if self.is_current(&parsed) {
+            Verified::Yes
+        } else {
+            Verified::YesNeedsRehash
+        })
+    }
+
+    fn is_current(&self, parsed: &PasswordHash<'_>) -> bool {
+        if parsed.algorithm.as_str() != "argon2id" {
+            return false;
+        }
+        match Params::try_from(parsed) {
+            Ok(p) => {
+                p.m_cost() == self.memory_kib
+                    && p.t_cost() == self.iterations
+                    && p.p_cost() == self.parallelism
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, but hashed with outdated parameters: rehash and store.
+    YesNeedsRehash,
+}
+
+enum Job {
+    Hash {
+        password: Zeroizing<String>,
+        reply: oneshot::Sender<Result<String, HashError>>,
+    },
+    Verify {
+        password: Zeroizing<String>,
+        /// `None`: verify against the dummy hash, so unknown accounts cost the same.
+        phc: Option<String>,
+        reply: oneshot::Sender<Result<Verified, HashError>>,
+    },
+}
+
+/// A bounded pool of OS threads that run argon2, so hashing never blocks async workers and a
+/// flood of logins queues here instead of starving token validation.
+#[derive(Clone)]
+pub struct HashPool {
+    tx: mpsc::Sender<Job>,
+    params: HashParams,
+    threads: usize,
+}
+
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPool")
+            .field("params", &self.params)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+impl HashPool {
+    /// `threads` = 0 means one per core. The queue holds `queue` jobs; senders wait beyond that.
+    pub fn new(params: HashParams, threads: usize, queue: usize) -> Result<HashPool, HashError> {
+        params.argon2()?;
+        let threads = if threads == 0 {
+            thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            threads
+        };
+        let (tx, rx) = mpsc::channel::<Job>(queue.max(1));
+        let rx = Arc::new(parking_lot::Mutex::new(rx));
+        let dummy = Arc::new(params.hash_blocking("portcullis-dummy-password")?);
+        for i in 0..threads {
+            let rx = rx.clone();
+            let dummy = dummy.clone();
+            thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(rx, params, dummy))
+                .map_err(|e| HashError::Params(format!("cannot start hashing thread: {e}")))?;
+        }
+        Ok(HashPool {
+            tx,
+            params,
+            threads,
+        })
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Hash {
+            password: Zeroizing::new(password.to_owned()),
+            reply,
+        };
+        self.tx.send(job).await.map_err(|_| HashError::PoolClosed)?;
+        rx.await.map_err(|_| HashError::PoolClosed)?
+    }
+
+    /// Verifies `password` against `phc`, or against a dummy hash when `phc` is `None` (an
+    /// unknown account or one without a password), which then always answers `No`.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verified, HashError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Verify {
+            password: Zeroizing::new(password.to_owned()),
+            phc: phc.map(str::to_owned),
+            reply,
+        };
+        self.tx.send(job).await.map_err(|_| HashError::PoolClosed)?;
+        rx.await.map_err(|_| HashError::PoolClosed)?
+    }
+}
+
+fn worker(
+    rx: Arc<parking_lot::Mutex<mpsc::Receiver<Job>>>,
+    params: HashParams,
+    dummy: Arc<String>,
+) {
+    loop {
+        // Holding the lock only while waiting for the next job.
+        let job = { rx.lock().blocking_recv() };
+        let Some(job) = job else { return };
+        match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(params.hash_blocking(&password));
+            }
+            Job::Verify {
+                password,
+                phc,
+                reply,
+            } => {
+                let result = match phc {
+                    Some(phc) => params.verify_blocking(&password, &phc),
+                    None => params
+                        .verify_blocking(&password, &dummy)
+                        .map(|_| Verified::No),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Why a new password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRejection {
+    #[error("the password must have at least {min} characters")]
+    TooShort { min: usize },
+    #[error("the password must be at most {max} bytes")]
+    TooLong { max: usize },
+    #[error("the password is one of the 10,000 most common passwords")]
+    Common,
+    #[error("the password must not be the account's email address")]
+    SameAsEmail,
+}
+
+/// NIST SP 800-63B policy: a minimum length (8 by default, 15 recommended), at least 64
+/// characters allowed, a 1024-byte cap, no composition rules, and a blocklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicy {
+    pub min_chars: usize,
+}
+
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy { min_chars: 8 }
+    }
+}
+
+fn blocklist() -> &'static HashSet<&'static str> {
+    static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        include_str!("../data/common-passwords-10k.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
+}
+
+impl PasswordPolicy {
+    pub fn check(&self, password: &str, email: Option<&str>) -> Result<(), PasswordRejection> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordRejection::TooLong {
+                max: MAX_PASSWORD_BYTES,
+            });
+        }
+        if password.chars().count() < self.min_chars {
+            return Err(PasswordRejection::TooShort {
+                min: self.min_chars,
+            });
+        }
+        if blocklist().contains(password) || blocklist().contains(password.to_lowercase().as_str())
+        {
+            return Err(PasswordRejection::Common);
+        }
+        if let Some(email) = email
+            && crate::model::normalize_email(email) == password.trim().to_lowercase()
+        {
+            return Err(PasswordRejection::SameAsEmail);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashParams {
+        // Tests of the pool mechanics only; the floor is checked by `validate`.
+        HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[test]
+    fn default_params_meet_the_floor() {
+        HashParams::default().validate().unwrap();
+        assert!(cheap().validate().is_err());
+    }
+
+    #[test]
+    fn hash_verify_and_rehash_detection() {
+        let old = cheap();
+        let phc = old.hash_blocking("correct horse battery staple").unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert_eq!(
+            old.verify_blocking("correct horse battery staple", &phc)
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(old.verify_blocking("wrong", &phc).unwrap(), Verified::No);
+        let newer = HashParams {
+            memory_kib: 2048,
+            ..old
+        };
+        assert_eq!(
+            newer
+                .verify_blocking("correct horse battery staple", &phc)
+                .unwrap(),
+            Verified::YesNeedsRehash
+        );
+        assert!(matches!(
+            old.verify_blocking("x", "not-a-phc"),
+            Err(HashError::BadHash)
+        ));
+    }
+
+    #[tokio::test]
+    async fn pool_hashes_off_the_runtime_and_dummy_never_matches() {
+        let pool = HashPool::new(cheap(), 2, 8).unwrap();
+        let phc = pool.hash("a long enough password").await.unwrap();
+        assert_eq!(
+            pool.verify("a long enough password", Some(&phc))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            pool.verify("portcullis-dummy-password", None)
+                .await
+                .unwrap(),
+            Verified::No
+        );
+    }
+
+    #[test]
+    fn policy_rules() {
+        let p = PasswordPolicy::default();
+        assert_eq!(
+            p.check("short", None),
+            Err(PasswordRejection::TooShort { min: 8 })
+        );
+        assert_eq!(p.check("password", None), Err(PasswordRejection::Common));
+        assert_eq!(p.check("12345678", None), Err(PasswordRejection::Common));
+        assert_eq!(p.check("PASSWORD1", None), Err(PasswordRejection::Common));
+        assert!(p.check(&"x".repeat(64), None).is_ok());
+        assert!(p.check(&"é".repeat(300), None).is_ok());
+        assert_eq!(
+            p.check(&"y".repeat(1025), None),
+            Err(PasswordRejection::TooLong { max: 1024 })
+        );
+        assert_eq!(
+            p.check("Ann@Example.com", Some("ann@example.com")),
+            Err(PasswordRejection::SameAsEmail)
+        );
+        // No composition rules: a long lowercase phrase is fine.
+        assert!(p.check("correct horse battery staple", None).is_ok());
+        assert_eq!(blocklist().len(), 10_000);
+    }
+}
