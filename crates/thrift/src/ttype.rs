@@ -107,7 +107,7 @@ impl TType {
     }
 
     /// Fails unless `found` is `self`.
-    pub fn expect(self, found: TType) -> DResult<()> {
+    pub fn check(self, found: TType) -> DResult<()> {
         if self == found {
             Ok(())
         } else {

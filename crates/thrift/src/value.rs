@@ -84,13 +84,13 @@ pub fn read_compact_field<T: ThriftType>(
     found: TType,
     depth: u32,
 ) -> DResult<T> {
-    T::TTYPE.expect(found)?;
+    T::TTYPE.check(found)?;
     T::read_compact(r, depth)
 }
 
 /// Reads a TJSON field value of type `T` after checking its tag.
 pub fn read_tjson_field<T: ThriftType>(found: TType, v: &Value, depth: u32) -> DResult<T> {
-    T::TTYPE.expect(found)?;
+    T::TTYPE.check(found)?;
     T::read_tjson(v, depth)
 }
 
@@ -305,7 +305,7 @@ fn read_compact_elems<T: ThriftType>(
     let depth = enter(depth)?;
     let (et, n) = r.read_list_header()?;
     if let Some(et) = et {
-        T::TTYPE.expect(et)?;
+        T::TTYPE.check(et)?;
         for _ in 0..n {
             push(T::read_compact(r, depth)?);
         }
@@ -317,7 +317,7 @@ fn read_tjson_elems<T: ThriftType>(v: &Value, depth: u32, mut push: impl FnMut(T
     let depth = enter(depth)?;
     let (et, elems) = tjson::list_parts(v)?;
     if !elems.is_empty() {
-        T::TTYPE.expect(et)?;
+        T::TTYPE.check(et)?;
     }
     for e in elems {
         push(T::read_tjson(e, depth)?);
@@ -415,8 +415,8 @@ impl<K: MapKey, V: ThriftType> ThriftType for BTreeMap<K, V> {
         let (kv, n) = r.read_map_header()?;
         let mut out = BTreeMap::new();
         if let Some((kt, vt)) = kv {
-            K::TTYPE.expect(kt)?;
-            V::TTYPE.expect(vt)?;
+            K::TTYPE.check(kt)?;
+            V::TTYPE.check(vt)?;
             for _ in 0..n {
                 let k = K::read_compact(r, depth)?;
                 let v = V::read_compact(r, depth)?;
@@ -447,8 +447,8 @@ impl<K: MapKey, V: ThriftType> ThriftType for BTreeMap<K, V> {
         let depth = enter(depth)?;
         let (kt, vt, obj) = tjson::map_parts(v)?;
         if !obj.is_empty() {
-            K::TTYPE.expect(kt)?;
-            V::TTYPE.expect(vt)?;
+            K::TTYPE.check(kt)?;
+            V::TTYPE.check(vt)?;
         }
         let mut out = BTreeMap::new();
         for (k, mv) in obj {
