@@ -3,11 +3,18 @@
 //! port, implemented by `portcullis-store`.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod config;
 pub mod crypto;
+pub mod engine;
+pub mod error;
+pub mod keys;
 pub mod model;
 pub mod password;
+pub mod revocation;
 pub mod rid;
 pub mod store;
+pub mod tokens;
 
+pub use error::{CoreError, CoreResult};
 pub use model::*;

@@ -1,0 +1,144 @@
+//! The audit writer: a bounded in-process queue drained in batches by one task, outside the
+//! request. It is flushed at least every second and on shutdown. It never drops an event: when
+//! the queue is full, `record` waits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::{AuditEvent, AuditOutcome, Timestamp, UserId};
+use crate::store::Store;
+
+enum Msg {
+    Event(Box<AuditEvent>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for AuditSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditSink")
+    }
+}
+
+/// Who did what, from where; `detail` must never hold a secret.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+const BATCH: usize = 256;
+
+impl AuditSink {
+    /// Starts the writer task. `capacity` bounds the queue.
+    pub fn start(
+        store: Arc<dyn Store>,
+        capacity: usize,
+    ) -> (AuditSink, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let handle = tokio::spawn(writer(store, rx));
+        (AuditSink { tx }, handle)
+    }
+
+    pub async fn record(&self, event: AuditEvent) {
+        if self.tx.send(Msg::Event(Box::new(event))).await.is_err() {
+            tracing::error!("audit writer has stopped; an audit event could not be queued");
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn log(
+        &self,
+        ctx: &AuditContext,
+        now: Timestamp,
+        actor: Option<UserId>,
+        action: &str,
+        target: Option<String>,
+        outcome: AuditOutcome,
+        detail: serde_json::Value,
+    ) {
+        self.record(AuditEvent {
+            id: uuid::Uuid::new_v4(),
+            at: now,
+            actor,
+            action: action.to_string(),
+            target,
+            outcome,
+            ip: ctx.ip.clone(),
+            request_id: ctx.request_id.clone(),
+            detail,
+        })
+        .await;
+    }
+
+    /// Waits until everything queued before this call is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
+    let mut batch: Vec<AuditEvent> = Vec::with_capacity(BATCH);
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    loop {
+        let first = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
+        let closed = match first {
+            Ok(Some(msg)) => {
+                take(msg, &mut batch, &mut waiters);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(msg) => take(msg, &mut batch, &mut waiters),
+                        Err(_) => break,
+                    }
+                }
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        write(&*store, &mut batch).await;
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+fn take(msg: Msg, batch: &mut Vec<AuditEvent>, waiters: &mut Vec<oneshot::Sender<()>>) {
+    match msg {
+        Msg::Event(e) => batch.push(*e),
+        Msg::Flush(w) => waiters.push(w),
+    }
+}
+
+async fn write(store: &dyn Store, batch: &mut Vec<AuditEvent>) {
+    if batch.is_empty() {
+        return;
+    }
+    // Retry a failing store rather than drop: back-pressure reaches callers through the queue.
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match store.append_audit(batch).await {
+            Ok(()) => {
+                batch.clear();
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "audit append failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,1407 @@
+//! The auth engine: the one entry point both API surfaces call. It owns the hashing pool, the
+//! key ring, the revocation view, the token validator and the audit writer.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
+use serde_json::json;
+
+use crate::audit::{AuditContext, AuditSink};
+use crate::config::CoreConfig;
+use crate::crypto::{self, MasterKey};
+use crate::error::{CoreError, CoreResult};
+use crate::keys::KeyRing;
+use crate::model::*;
+use crate::password::{HashPool, Verified};
+use crate::revocation::RevocationView;
+use crate::rid::Rids;
+use crate::store::{CredentialFilter, Store, ThrottleClaim};
+use crate::tokens::{AccessTokens, Actor, Principal, TokenFailure, Via};
+
+/// How long one password check holds its login key against parallel attempts.
+const CLAIM_HOLD: chrono::Duration = chrono::Duration::seconds(10);
+/// Unknown `kid`s trigger at most one key reload per this interval.
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// A freshly issued access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub user: UserId,
+    pub org: OrgId,
+    pub guest: bool,
+}
+
+/// The result of a login: a new session and its first token.
+#[derive(Debug, Clone)]
+pub struct LoginGrant {
+    pub token: IssuedToken,
+    pub session: Session,
+    pub user: User,
+    /// The super-admin behind a proxy login.
+    pub proxy_admin: Option<User>,
+}
+
+/// Which org a login should act in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgChoice {
+    /// The user's default org: the oldest active membership in an enabled org.
+    Default,
+    /// A specific org; the user must be an active member of it.
+    Specific(OrgId),
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    config: CoreConfig,
+    rids: Rids,
+    hasher: HashPool,
+    tokens: AccessTokens,
+    revocations: Arc<RevocationView>,
+    audit: AuditSink,
+    ip_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    last_key_reload: Mutex<Option<Instant>>,
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    audit_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("backend", &self.store.backend())
+            .finish()
+    }
+}
+
+fn secs(d: i64) -> chrono::Duration {
+    chrono::Duration::seconds(d)
+}
+
+impl Engine {
+    /// Loads keys and revocation state, creating keys on first start, and starts the
+    /// background tasks (revocation feed, audit writer).
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: CoreConfig,
+        master: MasterKey,
+    ) -> CoreResult<Arc<Engine>> {
+        config.passwords.argon2.validate()?;
+        let rids = Rids::new(&config.rid_instance)
+            .map_err(|e| CoreError::InvalidArgument(format!("rid_instance: {e}")))?;
+        let now = Utc::now();
+        let hasher = HashPool::new(
+            config.passwords.argon2,
+            config.passwords.hash_threads,
+            config.passwords.hash_queue,
+        )?;
+        let max_life = secs(
+            config
+                .tokens
+                .session_secs
+                .max(config.tokens.persistent_days * 86_400),
+        );
+        let keys = Arc::new(KeyRing::load_or_create(store.as_ref(), master, max_life, now).await?);
+        let revocations = Arc::new(RevocationView::load(store.as_ref(), now).await?);
+        let tokens = AccessTokens::new(
+            keys,
+            revocations.clone(),
+            config.public_url.clone(),
+            config.audience.clone(),
+            config.tokens.leeway_secs,
+            config.tokens.cache_entries,
+        );
+        let per_sec =
+            NonZeroU32::new(config.rate_limit.per_ip_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.rate_limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let ip_limiter = RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst));
+        let (audit, writer) = AuditSink::start(store.clone(), 4096);
+        let poller = revocations.spawn_poller(store.clone(), Duration::from_millis(250));
+        Ok(Arc::new(Engine {
+            store,
+            config,
+            rids,
+            hasher,
+            tokens,
+            revocations,
+            audit,
+            ip_limiter,
+            last_key_reload: Mutex::new(None),
+            background: Mutex::new(vec![poller]),
+            audit_writer: Mutex::new(Some(writer)),
+        }))
+    }
+
+    /// Stops background work and writes every queued audit event.
+    pub async fn shutdown(&self) {
+        for h in self.background.lock().drain(..) {
+            h.abort();
+        }
+        self.audit.flush().await;
+        let writer = self.audit_writer.lock().take();
+        if let Some(w) = writer {
+            w.abort();
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+    pub fn rids(&self) -> &Rids {
+        &self.rids
+    }
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+    pub fn hasher(&self) -> &HashPool {
+        &self.hasher
+    }
+    pub fn revocations(&self) -> &Arc<RevocationView> {
+        &self.revocations
+    }
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.tokens
+    }
+    pub fn jwks(&self) -> serde_json::Value {
+        self.tokens.keys().jwks(Utc::now())
+    }
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
+    }
+
+    /// Rotates the signing key; the old public key stays published.
+    pub async fn rotate_signing_key(&self, ctx: &AuditContext) -> CoreResult<String> {
+        let kid = self
+            .tokens
+            .keys()
+            .rotate(self.store.as_ref(), Utc::now())
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                Utc::now(),
+                None,
+                "keys.rotate",
+                Some(kid.clone()),
+                AuditOutcome::Success,
+                json!({}),
+            )
+            .await;
+        Ok(kid)
+    }
+
+    /// The per-client-IP limit on credential endpoints.
+    pub fn check_ip_rate(&self, ip: Option<IpAddr>) -> CoreResult<()> {
+        let Some(ip) = ip else { return Ok(()) };
+        match self.ip_limiter.check_key(&ip) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                Err(CoreError::RateLimited {
+                    retry_after: wait.max(Duration::from_secs(1)),
+                })
+            }
+        }
+    }
+
+    // ---- passwords ----------------------------------------------------------------------------
+
+    /// Checks an email and password with brute-force throttling. Unknown emails cost the same
+    /// (a dummy hash) and share the same throttle, so neither message nor timing tells them apart.
+    pub async fn authenticate_password(
+        &self,
+        email: &str,
+        password: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<User> {
+        let key = normalize_email(email);
+        if key.is_empty()
+            || password.is_empty()
+            || password.len() > crate::password::MAX_PASSWORD_BYTES
+        {
+            return Err(CoreError::InvalidCredentials);
+        }
+        let now = Utc::now();
+        let failures = match self
+            .store
+            .throttle_claim(&key, now, now + CLAIM_HOLD)
+            .await?
+        {
+            ThrottleClaim::Granted { failures } => failures,
+            ThrottleClaim::Wait { until } => {
+                let retry = (until - now)
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(Duration::from_secs(1));
+                self.audit
+                    .log(
+                        ctx,
+                        now,
+                        None,
+                        "login.password",
+                        Some(key),
+                        AuditOutcome::Denied,
+                        json!({"reason": "throttled"}),
+                    )
+                    .await;
+                return Err(CoreError::RateLimited { retry_after: retry });
+            }
+            ThrottleClaim::Locked { .. } => {
+                // Same cost and answer as a wrong password.
+                let _ = self.hasher.verify(password, None).await?;
+                self.audit
+                    .log(
+                        ctx,
+                        now,
+                        None,
+                        "login.password",
+                        Some(key),
+                        AuditOutcome::Denied,
+                        json!({"reason": "locked"}),
+                    )
+                    .await;
+                return Err(CoreError::InvalidCredentials);
+            }
+        };
+        let user = match self.store.get_user_by_email(&key).await {
+            Ok(u) => u,
+            Err(e) => {
+                // Release the claim so a store hiccup does not lock the account out.
+                let _ = self.store.throttle_reset(&key).await;
+                return Err(e.into());
+            }
+        };
+        let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verified = self.hasher.verify(password, phc).await?;
+        let usable = user
+            .as_ref()
+            .is_some_and(|u| !u.deactivated && !u.password_reset_required);
+        match (verified, user) {
+            (Verified::Yes | Verified::YesNeedsRehash, Some(user)) if usable => {
+                self.store.throttle_reset(&key).await?;
+                if verified == Verified::YesNeedsRehash {
+                    let phc = self.hasher.hash(password).await?;
+                    let update = UserUpdate {
+                        password_hash: Some(Some(phc)),
+                        ..UserUpdate::default()
+                    };
+                    if let Err(e) = self.store.update_user(user.id, update).await {
+                        tracing::warn!(error = %e, "could not store a rehashed password");
+                    }
+                }
+                Ok(user)
+            }
+            (_, user) => {
+                let failures = failures + 1;
+                let lock = &self.config.lockout;
+                let idx = (failures as usize - 1).min(lock.delays_secs.len().saturating_sub(1));
+                let delay = lock.delays_secs.get(idx).copied().unwrap_or(1) as i64;
+                let locked_until = if failures >= lock.lock_after {
+                    Some(if lock.lock_secs == 0 {
+                        None
+                    } else {
+                        Some(now + secs(lock.lock_secs as i64))
+                    })
+                } else {
+                    None
+                };
+                self.store
+                    .throttle_fail(&key, Utc::now() + secs(delay), locked_until)
+                    .await?;
+                let actor = user.as_ref().map(|u| u.id);
+                self.audit
+                    .log(
+                        ctx,
+                        now,
+                        actor,
+                        "login.password",
+                        Some(key.clone()),
+                        AuditOutcome::Failure,
+                        json!({"failures": failures}),
+                    )
+                    .await;
+                if locked_until.is_some() && failures == lock.lock_after {
+                    self.audit
+                        .log(
+                            ctx,
+                            now,
+                            actor,
+                            "account.lock",
+                            Some(key),
+                            AuditOutcome::Success,
+                            json!({}),
+                        )
+                        .await;
+                }
+                Err(CoreError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Admin unlock of a login key (an email).
+    pub async fn unlock(&self, email: &str, ctx: &AuditContext) -> CoreResult<()> {
+        let key = normalize_email(email);
+        self.store.throttle_reset(&key).await?;
+        self.audit
+            .log(
+                ctx,
+                Utc::now(),
+                None,
+                "account.unlock",
+                Some(key),
+                AuditOutcome::Success,
+                json!({}),
+            )
+            .await;
+        Ok(())
+    }
+
+    // ---- sessions -----------------------------------------------------------------------------
+
+    /// Picks the membership a session acts in.
+    pub async fn resolve_org(
+        &self,
+        user: UserId,
+        choice: OrgChoice,
+    ) -> CoreResult<(Org, Membership)> {
+        match choice {
+            OrgChoice::Specific(org_id) => {
+                let org = self
+                    .store
+                    .get_org(org_id)
+                    .await?
+                    .ok_or(CoreError::NotFound("org"))?;
+                let m = self
+                    .store
+                    .get_membership(user, org_id)
+                    .await?
+                    .filter(Membership::is_active)
+                    .ok_or(CoreError::PermissionDenied(
+                        "not an active member of the org",
+                    ))?;
+                if org.disabled {
+                    return Err(CoreError::OrgDisabled);
+                }
+                Ok((org, m))
+            }
+            OrgChoice::Default => {
+                let mut ms: Vec<Membership> = self
+                    .store
+                    .list_user_memberships(user, false)
+                    .await?
+                    .into_iter()
+                    .filter(Membership::is_active)
+                    .collect();
+                ms.sort_by_key(|m| (m.created_at, m.org_id));
+                for m in ms {
+                    if let Some(org) = self.store.get_org(m.org_id).await?
+                        && !org.disabled
+                    {
+                        return Ok((org, m));
+                    }
+                }
+                Err(CoreError::NoMembership)
+            }
+        }
+    }
+
+    /// Creates a session for an authenticated user and issues its first token.
+    /// `proxy_admin` makes it an impersonation session (limited lifetime, `act` claim).
+    pub async fn start_session(
+        &self,
+        user: User,
+        amr: Vec<String>,
+        choice: OrgChoice,
+        team_scoped: bool,
+        proxy_admin: Option<User>,
+        ctx: &AuditContext,
+    ) -> CoreResult<LoginGrant> {
+        if user.deactivated {
+            return Err(CoreError::InvalidCredentials);
+        }
+        let (org, membership) = self.resolve_org(user.id, choice).await?;
+        let now = Utc::now();
+        let t = &self.config.tokens;
+        let (kind, life) = match &proxy_admin {
+            Some(_) => (SessionKind::Proxy, t.proxy_secs),
+            None => (SessionKind::Login, t.session_secs),
+        };
+        let session = Session {
+            id: SessionId::generate(),
+            user_id: user.id,
+            org_id: org.id,
+            kind,
+            amr: amr.clone(),
+            actor_id: proxy_admin.as_ref().map(|a| a.id),
+            created_at: now,
+            expires_at: now + secs(life),
+            idle_timeout_secs: (t.idle_timeout_secs > 0).then_some(t.idle_timeout_secs),
+            last_seen_at: now,
+            revoked_at: None,
+            ip: ctx.ip.clone(),
+            user_agent: None,
+        };
+        self.store.create_session(session.clone()).await?;
+        self.store.touch_last_login(user.id, org.id, now).await?;
+        let guest = membership.kind == MembershipKind::Guest;
+        let mut claims = self.tokens.claims(
+            user.id,
+            org.id,
+            &session.id.0,
+            now,
+            session.expires_at,
+            amr,
+            guest,
+        );
+        claims.team = team_scoped;
+        claims.act = proxy_admin.as_ref().map(|a| Actor { sub: a.id.0 });
+        let token = self.tokens.sign(&claims)?;
+        let (action, actor) = match &proxy_admin {
+            Some(a) => ("impersonation.start", Some(a.id)),
+            None => ("login", Some(user.id)),
+        };
+        self.audit
+            .log(
+                ctx,
+                now,
+                actor,
+                action,
+                Some(user.id.to_string()),
+                AuditOutcome::Success,
+                json!({"session": session.id.0, "org": org.id, "amr": session.amr}),
+            )
+            .await;
+        Ok(LoginGrant {
+            token: IssuedToken {
+                token,
+                expires_at: session.expires_at,
+                user: user.id,
+                org: org.id,
+                guest,
+            },
+            session,
+            user,
+            proxy_admin,
+        })
+    }
+
+    /// Password login, optionally as a proxy for another user. The super-admin check comes
+    /// before the target is looked up, so a non-admin learns nothing about other accounts.
+    pub async fn login_password(
+        &self,
+        email: &str,
+        password: &str,
+        choice: OrgChoice,
+        proxied_email: Option<&str>,
+        ctx: &AuditContext,
+    ) -> CoreResult<LoginGrant> {
+        let user = self.authenticate_password(email, password, ctx).await?;
+        self.finish_login(user, vec!["pwd".into()], choice, proxied_email, ctx)
+            .await
+    }
+
+    /// Completes a login whose credential has been checked (password or federation).
+    pub async fn finish_login(
+        &self,
+        user: User,
+        amr: Vec<String>,
+        choice: OrgChoice,
+        proxied_email: Option<&str>,
+        ctx: &AuditContext,
+    ) -> CoreResult<LoginGrant> {
+        let Some(target_email) = proxied_email.filter(|e| !e.trim().is_empty()) else {
+            return self
+                .start_session(user, amr, choice, false, None, ctx)
+                .await;
+        };
+        let now = Utc::now();
+        if !user.super_admin {
+            self.audit
+                .log(
+                    ctx,
+                    now,
+                    Some(user.id),
+                    "impersonation.start",
+                    None,
+                    AuditOutcome::Denied,
+                    json!({"reason": "not a super-admin"}),
+                )
+                .await;
+            return Err(CoreError::PermissionDenied(
+                "only a super-admin may log in as another user",
+            ));
+        }
+        let target = self
+            .store
+            .get_user_by_email(target_email)
+            .await?
+            .filter(|t| !t.deactivated)
+            .ok_or(CoreError::NotFound("user"))?;
+        if target.super_admin || target.id == user.id {
+            self.audit
+                .log(
+                    ctx,
+                    now,
+                    Some(user.id),
+                    "impersonation.start",
+                    Some(target.id.to_string()),
+                    AuditOutcome::Denied,
+                    json!({"reason": "target is a super-admin"}),
+                )
+                .await;
+            return Err(CoreError::PermissionDenied(
+                "a super-admin cannot be impersonated",
+            ));
+        }
+        let mut amr = amr;
+        amr.push("proxy".into());
+        self.start_session(target, amr, choice, false, Some(user), ctx)
+            .await
+    }
+
+    /// Validates an access token or a credential secret.
+    pub async fn authenticate(&self, token: &str) -> CoreResult<Principal> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(CoreError::Unauthenticated);
+        }
+        if token.starts_with(&self.config.credentials.prefix) {
+            let (_, p) = self.credential_principal(token).await?;
+            return Ok(p);
+        }
+        let now = Utc::now();
+        match self.tokens.validate(token, now) {
+            Ok((_, p)) => Ok(p),
+            Err(TokenFailure::UnknownKey) => {
+                if self.reload_keys_rate_limited().await {
+                    self.tokens
+                        .validate(token, now)
+                        .map(|(_, p)| p)
+                        .map_err(Into::into)
+                } else {
+                    Err(TokenFailure::UnknownKey.into())
+                }
+            }
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    async fn reload_keys_rate_limited(&self) -> bool {
+        {
+            let mut last = self.last_key_reload.lock();
+            if last.is_some_and(|t| t.elapsed() < KEY_RELOAD_EVERY) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.tokens.keys().reload(self.store.as_ref()).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "key reload failed");
+                false
+            }
+        }
+    }
+
+    /// Ends the token's session. Idempotent: an expired or already-ended token succeeds.
+    /// A credential (or a token minted from one) is left alone.
+    pub async fn logout(&self, token: &str, ctx: &AuditContext) -> CoreResult<()> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(CoreError::Unauthenticated);
+        }
+        if token.starts_with(&self.config.credentials.prefix) {
+            return self.credential_principal(token).await.map(|_| ());
+        }
+        let claims = match self.tokens.verify_ignoring_expiry(token) {
+            Ok(c) => c,
+            Err(TokenFailure::UnknownKey) if self.reload_keys_rate_limited().await => {
+                self.tokens.verify_ignoring_expiry(token)?
+            }
+            Err(f) => return Err(f.into()),
+        };
+        if claims.akr.is_some() {
+            return Ok(());
+        }
+        let sid = SessionId(claims.sid.clone());
+        let now = Utc::now();
+        if self.store.revoke_session(&sid, now).await? {
+            let exp = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+            self.revocations.revoke_session(sid.clone(), exp);
+            self.audit
+                .log(
+                    ctx,
+                    now,
+                    Some(UserId(claims.sub)),
+                    "logout",
+                    Some(sid.0),
+                    AuditOutcome::Success,
+                    json!({}),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Exchanges a session or team token for one scoped to `org` (Parsable createTeamToken):
+    /// same session and expiry.
+    pub async fn team_token(
+        &self,
+        p: &Principal,
+        org: OrgId,
+        ctx: &AuditContext,
+    ) -> CoreResult<IssuedToken> {
+        if p.is_credential_based() {
+            return Err(CoreError::CredentialNotAllowed("switch team"));
+        }
+        let session = p
+            .session()
+            .cloned()
+            .ok_or(CoreError::InvalidToken("not a session token"))?;
+        let (org, m) = self.resolve_org(p.user, OrgChoice::Specific(org)).await?;
+        let exp = p
+            .expires_at
+            .ok_or(CoreError::InvalidToken("token without expiry"))?;
+        let now = Utc::now();
+        let guest = m.kind == MembershipKind::Guest;
+        let mut claims =
+            self.tokens
+                .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
+        claims.team = true;
+        claims.act = p.actor.map(|a| Actor { sub: a.0 });
+        let token = self.tokens.sign(&claims)?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(p.user),
+                "token.team",
+                Some(org.id.to_string()),
+                AuditOutcome::Success,
+                json!({"session": session.0}),
+            )
+            .await;
+        Ok(IssuedToken {
+            token,
+            expires_at: exp,
+            user: p.user,
+            org: org.id,
+            guest,
+        })
+    }
+
+    /// Mints a token for the same user and session in another org (Nominal setUserOrg): the
+    /// calling token's remaining lifetime, never beyond 24 h.
+    pub async fn switch_org(
+        &self,
+        p: &Principal,
+        org: OrgId,
+        ctx: &AuditContext,
+    ) -> CoreResult<IssuedToken> {
+        if p.is_credential_based() {
+            return Err(CoreError::CredentialNotAllowed("switch org"));
+        }
+        let session = p
+            .session()
+            .cloned()
+            .ok_or(CoreError::InvalidToken("not a session token"))?;
+        let (org, m) = self.resolve_org(p.user, OrgChoice::Specific(org)).await?;
+        let now = Utc::now();
+        let cap = now + secs(self.config.tokens.access_secs);
+        let exp = p.expires_at.map_or(cap, |e| e.min(cap));
+        let guest = m.kind == MembershipKind::Guest;
+        let mut claims =
+            self.tokens
+                .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
+        claims.act = p.actor.map(|a| Actor { sub: a.0 });
+        let token = self.tokens.sign(&claims)?;
+        self.store.touch_last_login(p.user, org.id, now).await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(p.user),
+                "token.switch_org",
+                Some(org.id.to_string()),
+                AuditOutcome::Success,
+                json!({}),
+            )
+            .await;
+        Ok(IssuedToken {
+            token,
+            expires_at: exp,
+            user: p.user,
+            org: org.id,
+            guest,
+        })
+    }
+
+    pub async fn list_my_sessions(&self, p: &Principal) -> CoreResult<Vec<Session>> {
+        Ok(self
+            .store
+            .list_user_sessions(p.user, false, Utc::now())
+            .await?)
+    }
+
+    /// Ends one of the caller's own sessions.
+    pub async fn end_my_session(
+        &self,
+        p: &Principal,
+        sid: &SessionId,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        let s = self
+            .store
+            .get_session(sid)
+            .await?
+            .filter(|s| s.user_id == p.user)
+            .ok_or(CoreError::NotFound("session"))?;
+        self.end_session(&s, Some(p.user), ctx).await
+    }
+
+    async fn end_session(
+        &self,
+        s: &Session,
+        actor: Option<UserId>,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        let now = Utc::now();
+        if self.store.revoke_session(&s.id, now).await? {
+            self.revocations.revoke_session(s.id.clone(), s.expires_at);
+            self.audit
+                .log(
+                    ctx,
+                    now,
+                    actor,
+                    "session.end",
+                    Some(s.id.0.clone()),
+                    AuditOutcome::Success,
+                    json!({}),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of a user (admin), or all but `keep` (password change).
+    pub async fn end_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        actor: Option<UserId>,
+        ctx: &AuditContext,
+    ) -> CoreResult<u64> {
+        let now = Utc::now();
+        let n = self.store.revoke_user_sessions(user, keep, now).await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), user, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                actor,
+                "session.end_all",
+                Some(user.to_string()),
+                AuditOutcome::Success,
+                json!({"count": n}),
+            )
+            .await;
+        Ok(n)
+    }
+
+    /// Changes the caller's password: the current one is required; other sessions may be ended.
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        current: &str,
+        new: &str,
+        end_other_sessions: bool,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        if p.is_credential_based() || p.actor.is_some() {
+            return Err(CoreError::CredentialNotAllowed("change a password"));
+        }
+        let user = self
+            .store
+            .get_user(p.user)
+            .await?
+            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        let phc = user.password_hash.as_deref();
+        if !matches!(
+            self.hasher.verify(current, phc).await?,
+            Verified::Yes | Verified::YesNeedsRehash
+        ) {
+            return Err(CoreError::InvalidCredentials);
+        }
+        self.config
+            .passwords
+            .policy
+            .check(new, Some(&user.email))
+            .map_err(|r| CoreError::InvalidArgument(r.to_string()))?;
+        let phc = self.hasher.hash(new).await?;
+        self.store
+            .update_user(
+                user.id,
+                UserUpdate {
+                    password_hash: Some(Some(phc)),
+                    password_reset_required: Some(false),
+                    ..UserUpdate::default()
+                },
+            )
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                Utc::now(),
+                Some(user.id),
+                "password.change",
+                Some(user.id.to_string()),
+                AuditOutcome::Success,
+                json!({}),
+            )
+            .await;
+        if end_other_sessions {
+            self.end_user_sessions(user.id, p.session(), Some(user.id), ctx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Global deactivation: every session and credential of the user ends.
+    pub async fn deactivate_user(
+        &self,
+        user: UserId,
+        actor: Option<UserId>,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        let now = Utc::now();
+        let d = self.store.deactivate_user(user, now).await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), user, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                actor,
+                "user.deactivate",
+                Some(user.to_string()),
+                AuditOutcome::Success,
+                json!({"sessions": d.sessions_revoked, "credentials": d.credentials_revoked}),
+            )
+            .await;
+        Ok(())
+    }
+
+    pub async fn reactivate_user(
+        &self,
+        user: UserId,
+        actor: Option<UserId>,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        let now = Utc::now();
+        self.store.reactivate_user(user).await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), user, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                actor,
+                "user.reactivate",
+                Some(user.to_string()),
+                AuditOutcome::Success,
+                json!({}),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Per-org deactivation by an org admin (Nominal deactivateUser): blocks new tokens there and
+    /// revokes the user's sessions and credentials in that org.
+    pub async fn deactivate_in_org(
+        &self,
+        admin: &Principal,
+        target: UserId,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        self.require_org_admin(admin).await?;
+        if target == admin.user {
+            return Err(CoreError::InvalidArgument(
+                "an admin cannot deactivate themselves".into(),
+            ));
+        }
+        self.store
+            .get_membership(target, admin.org)
+            .await?
+            .filter(|m| m.removed_at.is_none())
+            .ok_or(CoreError::NotFound("user"))?;
+        let now = Utc::now();
+        let d = self
+            .store
+            .deactivate_membership(target, admin.org, Some(admin.user), now)
+            .await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), target, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(admin.user),
+                "membership.deactivate",
+                Some(target.to_string()),
+                AuditOutcome::Success,
+                json!({"org": admin.org, "sessions": d.sessions_revoked, "credentials": d.credentials_revoked}),
+            )
+            .await;
+        Ok(())
+    }
+
+    pub async fn reactivate_in_org(
+        &self,
+        admin: &Principal,
+        target: UserId,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        self.require_org_admin(admin).await?;
+        self.store
+            .get_membership(target, admin.org)
+            .await?
+            .filter(|m| m.removed_at.is_none())
+            .ok_or(CoreError::NotFound("user"))?;
+        let now = Utc::now();
+        self.store.reactivate_membership(target, admin.org).await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), target, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(admin.user),
+                "membership.reactivate",
+                Some(target.to_string()),
+                AuditOutcome::Success,
+                json!({"org": admin.org}),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// The caller's membership in its session org, which must hold ADMIN.
+    pub async fn require_org_admin(&self, p: &Principal) -> CoreResult<Membership> {
+        self.store
+            .get_membership(p.user, p.org)
+            .await?
+            .filter(Membership::is_admin)
+            .ok_or(CoreError::PermissionDenied("not an admin of the org"))
+    }
+
+    pub async fn is_org_admin(&self, p: &Principal) -> CoreResult<bool> {
+        match self.require_org_admin(p).await {
+            Ok(_) => Ok(true),
+            Err(CoreError::PermissionDenied(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ---- credentials ---------------------------------------------------------------------------
+
+    fn new_secret(&self) -> (String, [u8; 32]) {
+        let secret = format!(
+            "{}{}",
+            self.config.credentials.prefix,
+            crypto::random_token(32)
+        );
+        let hash = crypto::sha256(secret.as_bytes());
+        (secret, hash)
+    }
+
+    /// Creates an API key for the caller in its session org. Returns the key and its secret,
+    /// which is shown only now.
+    pub async fn create_api_key(
+        &self,
+        p: &Principal,
+        name: &str,
+        expires_after_days: Option<i64>,
+        ctx: &AuditContext,
+    ) -> CoreResult<(Credential, String)> {
+        if p.is_credential_based() {
+            return Err(CoreError::CredentialNotAllowed("create credentials"));
+        }
+        if p.actor.is_some() {
+            return Err(CoreError::PermissionDenied(
+                "an impersonation session cannot create credentials",
+            ));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 256 {
+            return Err(CoreError::InvalidArgument(
+                "apiKeyName must be 1 to 256 characters".into(),
+            ));
+        }
+        let now = Utc::now();
+        let expires_at = match expires_after_days {
+            None => None,
+            Some(d) if (1..=36_500).contains(&d) => Some(now + chrono::Duration::days(d)),
+            Some(_) => {
+                return Err(CoreError::InvalidArgument(
+                    "expiresAfterDays must be between 1 and 36500".into(),
+                ));
+            }
+        };
+        let (secret, hash) = self.new_secret();
+        let cred = Credential {
+            id: CredentialId::new(),
+            kind: CredentialKind::ApiKey,
+            user_id: p.user,
+            org_id: p.org,
+            creator_id: p.user,
+            name: name.to_string(),
+            secret_hash: hash,
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+            revoked_by: None,
+        };
+        self.store.create_credential(cred.clone(), None).await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(p.user),
+                "credential.create",
+                Some(self.rids.api_key(cred.id)),
+                AuditOutcome::Success,
+                json!({"kind": "api_key", "org": p.org}),
+            )
+            .await;
+        Ok((cred, secret))
+    }
+
+    /// Creates a persistent token for `target` (Parsable createPersistentAuth): super-admins
+    /// only, never through a credential; the user's previous persistent token is revoked.
+    pub async fn create_persistent_token(
+        &self,
+        p: &Principal,
+        target: UserId,
+        ctx: &AuditContext,
+    ) -> CoreResult<(Credential, String, Org)> {
+        self.require_super_admin(p).await?;
+        let user = self
+            .store
+            .get_user(target)
+            .await?
+            .filter(|u| !u.deactivated)
+            .ok_or(CoreError::NotFound("user"))?;
+        let (org, _) = self.resolve_org(user.id, OrgChoice::Default).await?;
+        let now = Utc::now();
+        let (secret, hash) = self.new_secret();
+        let cred = Credential {
+            id: CredentialId::new(),
+            kind: CredentialKind::Persistent,
+            user_id: user.id,
+            org_id: org.id,
+            creator_id: p.user,
+            name: "persistent".into(),
+            secret_hash: hash,
+            created_at: now,
+            expires_at: Some(now + chrono::Duration::days(self.config.tokens.persistent_days)),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        self.store
+            .create_credential(cred.clone(), Some(p.user))
+            .await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), user.id, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(p.user),
+                "credential.create",
+                Some(self.rids.api_key(cred.id)),
+                AuditOutcome::Success,
+                json!({"kind": "persistent", "user": user.id}),
+            )
+            .await;
+        Ok((cred, secret, org))
+    }
+
+    /// Revokes the user's active persistent tokens. Idempotent.
+    pub async fn revoke_persistent_tokens(
+        &self,
+        p: &Principal,
+        target: UserId,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        self.require_super_admin(p).await?;
+        self.store
+            .get_user(target)
+            .await?
+            .ok_or(CoreError::NotFound("user"))?;
+        let filter = CredentialFilter {
+            user_id: Some(target),
+            kind: Some(CredentialKind::Persistent),
+            ..CredentialFilter::default()
+        };
+        for c in self.store.list_credentials(&filter, 0, 1000).await? {
+            self.revoke_credential_unchecked(&c, p.user, ctx).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn require_super_admin(&self, p: &Principal) -> CoreResult<User> {
+        if p.is_credential_based() {
+            return Err(CoreError::CredentialNotAllowed("manage credentials"));
+        }
+        if p.actor.is_some() {
+            return Err(CoreError::PermissionDenied(
+                "an impersonation session has no super-admin rights",
+            ));
+        }
+        self.store
+            .get_user(p.user)
+            .await?
+            .filter(|u| u.super_admin && !u.deactivated)
+            .ok_or(CoreError::PermissionDenied("super-admin required"))
+    }
+
+    /// Revokes an API key: the owner may always; others need admin of the session org; a key
+    /// in another org is unknown.
+    pub async fn revoke_api_key(
+        &self,
+        p: &Principal,
+        id: CredentialId,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        if p.is_credential_based() {
+            return Err(CoreError::CredentialNotAllowed("revoke credentials"));
+        }
+        let cred = self
+            .store
+            .get_credential(id)
+            .await?
+            .filter(|c| c.org_id == p.org)
+            .ok_or(CoreError::NotFound("api key"))?;
+        if cred.user_id != p.user && cred.creator_id != p.user {
+            self.require_org_admin(p).await?;
+        }
+        self.revoke_credential_unchecked(&cred, p.user, ctx).await
+    }
+
+    async fn revoke_credential_unchecked(
+        &self,
+        cred: &Credential,
+        by: UserId,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        let now = Utc::now();
+        if self.store.revoke_credential(cred.id, Some(by), now).await? {
+            self.revocations.revoke_credential(cred.id);
+            self.audit
+                .log(
+                    ctx,
+                    now,
+                    Some(by),
+                    "credential.revoke",
+                    Some(self.rids.api_key(cred.id)),
+                    AuditOutcome::Success,
+                    json!({"kind": cred.kind.as_str()}),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Lists API keys in the session org: admins (with `all`) see every key, others their own.
+    pub async fn list_api_keys(
+        &self,
+        p: &Principal,
+        all_if_admin: bool,
+        include_deleted: bool,
+        include_expired: bool,
+        offset: u64,
+        limit: u32,
+    ) -> CoreResult<Vec<Credential>> {
+        let see_all = all_if_admin && self.is_org_admin(p).await?;
+        let filter = CredentialFilter {
+            user_id: (!see_all).then_some(p.user),
+            org_id: Some(p.org),
+            kind: Some(CredentialKind::ApiKey),
+            include_revoked: include_deleted,
+            exclude_expired_at: (!include_expired).then(Utc::now),
+        };
+        Ok(self.store.list_credentials(&filter, offset, limit).await?)
+    }
+
+    /// Resolves a credential secret to its credential and principal, or `NotAuthorized`-style
+    /// failure for every bad case alike.
+    pub async fn credential_principal(&self, secret: &str) -> CoreResult<(Credential, Principal)> {
+        const BAD: CoreError = CoreError::InvalidToken("unknown, revoked or expired credential");
+        if !secret.starts_with(&self.config.credentials.prefix) || secret.len() > 512 {
+            return Err(BAD);
+        }
+        let hash = crypto::sha256(secret.as_bytes());
+        let cred = self
+            .store
+            .find_credential_by_hash(&hash)
+            .await?
+            .ok_or(BAD)?;
+        // The index lookup matched; compare again in constant time to be explicit.
+        if !crypto::constant_time_eq(&cred.secret_hash, &hash) || !cred.is_usable(Utc::now()) {
+            return Err(BAD);
+        }
+        let guest = self
+            .store
+            .get_membership(cred.user_id, cred.org_id)
+            .await?
+            .filter(Membership::is_active)
+            .ok_or(BAD)?
+            .kind
+            == MembershipKind::Guest;
+        let p = Principal {
+            user: cred.user_id,
+            org: cred.org_id,
+            guest,
+            via: Via::Credential {
+                credential: cred.id,
+            },
+            actor: None,
+            amr: vec!["key".into()],
+            expires_at: cred.expires_at,
+            issued_at: Some(cred.created_at),
+        };
+        self.tokens.check_revocation(&p).map_err(|_| BAD)?;
+        Ok((cred, p))
+    }
+
+    /// Exchanges a credential secret for a short-lived access token (at most 24 h, never past
+    /// the credential's expiry). No write on this path but the audit queue.
+    pub async fn exchange_credential(
+        &self,
+        secret: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<IssuedToken> {
+        let (cred, p) = match self.credential_principal(secret).await {
+            Ok(x) => x,
+            Err(e) => {
+                self.audit
+                    .log(
+                        ctx,
+                        Utc::now(),
+                        None,
+                        "credential.exchange",
+                        None,
+                        AuditOutcome::Failure,
+                        json!({}),
+                    )
+                    .await;
+                return Err(e);
+            }
+        };
+        let now = Utc::now();
+        let cap = now + secs(self.config.tokens.access_secs);
+        let exp = cred.expires_at.map_or(cap, |e| e.min(cap));
+        let mut claims = self.tokens.claims(
+            cred.user_id,
+            cred.org_id,
+            &cred.id.to_string(),
+            now,
+            exp,
+            vec!["key".into()],
+            p.guest,
+        );
+        claims.akr = Some(self.rids.api_key(cred.id));
+        let token = self.tokens.sign(&claims)?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(cred.user_id),
+                "credential.exchange",
+                Some(self.rids.api_key(cred.id)),
+                AuditOutcome::Success,
+                json!({}),
+            )
+            .await;
+        Ok(IssuedToken {
+            token,
+            expires_at: exp,
+            user: cred.user_id,
+            org: cred.org_id,
+            guest: p.guest,
+        })
+    }
+
+    /// Issues an access token for a user in an org without a new login (federation and sandbox
+    /// flows, which create their own session record first).
+    pub async fn issue_access_token(
+        &self,
+        user: &User,
+        choice: OrgChoice,
+        amr: Vec<String>,
+        max_expiry: Option<Timestamp>,
+        ctx: &AuditContext,
+    ) -> CoreResult<IssuedToken> {
+        let (org, m) = self.resolve_org(user.id, choice).await?;
+        let now = Utc::now();
+        let cap = now + secs(self.config.tokens.access_secs);
+        let exp = max_expiry.map_or(cap, |e| e.min(cap));
+        let session = Session {
+            id: SessionId::generate(),
+            user_id: user.id,
+            org_id: org.id,
+            kind: SessionKind::Login,
+            amr: amr.clone(),
+            actor_id: None,
+            created_at: now,
+            expires_at: exp,
+            idle_timeout_secs: None,
+            last_seen_at: now,
+            revoked_at: None,
+            ip: ctx.ip.clone(),
+            user_agent: None,
+        };
+        self.store.create_session(session.clone()).await?;
+        self.store.touch_last_login(user.id, org.id, now).await?;
+        let guest = m.kind == MembershipKind::Guest;
+        let claims = self
+            .tokens
+            .claims(user.id, org.id, &session.id.0, now, exp, amr, guest);
+        let token = self.tokens.sign(&claims)?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                Some(user.id),
+                "token.issue",
+                Some(user.id.to_string()),
+                AuditOutcome::Success,
+                json!({"org": org.id, "session": session.id.0}),
+            )
+            .await;
+        Ok(IssuedToken {
+            token,
+            expires_at: exp,
+            user: user.id,
+            org: org.id,
+            guest,
+        })
+    }
+}

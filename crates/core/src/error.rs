@@ -1,0 +1,63 @@
+//! The core's error vocabulary. Each surface maps these to its own wire errors
+//! (Parsable `SystemException` codes, Nominal Conjure error names).
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Wrong password, unknown email, locked or deactivated account, password login disabled:
+    /// one answer for all, so accounts cannot be enumerated.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// No credential where one is needed.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// A token or credential that is malformed, forged, revoked or of the wrong kind.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// A genuine token past its expiry.
+    #[error("token expired")]
+    TokenExpired,
+    /// The caller is known but lacks the role or membership needed.
+    #[error("permission denied: {0}")]
+    PermissionDenied(&'static str),
+    /// A credential (or a token minted from one) tried a credential-only-forbidden action.
+    #[error("a credential cannot {0}")]
+    CredentialNotAllowed(&'static str),
+    /// The org (team) is disabled.
+    #[error("the org is disabled")]
+    OrgDisabled,
+    /// The user has no org the request could act in.
+    #[error("no membership")]
+    NoMembership,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Throttled; retry after the given delay.
+    #[error("too many requests")]
+    RateLimited { retry_after: Duration },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A bug or an unexpected failure; the message is for logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl From<crate::password::HashError> for CoreError {
+    fn from(e: crate::password::HashError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::keys::KeyError> for CoreError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}

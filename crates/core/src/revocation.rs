@@ -1,0 +1,158 @@
+//! The in-memory view of revocation state that token validation consults, so a validation needs
+//! no database round-trip. Changes made by this process are applied at once; changes made by
+//! other processes sharing the store arrive through the store's revocation feed, polled
+//! every few hundred milliseconds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use dashmap::{DashMap, DashSet};
+
+use crate::model::{CredentialId, OrgId, RevocationEvent, SessionId, Timestamp, UserId};
+use crate::store::{Store, StoreResult, UserRevocationState};
+
+#[derive(Debug, Default)]
+pub struct RevocationView {
+    /// Revoked sessions with their expiry (pruned after it).
+    sessions: DashMap<SessionId, Timestamp>,
+    credentials: DashSet<CredentialId>,
+    users: DashSet<UserId>,
+    memberships: DashSet<(UserId, OrgId)>,
+    seq: AtomicI64,
+}
+
+impl RevocationView {
+    pub async fn load(store: &dyn Store, now: Timestamp) -> StoreResult<RevocationView> {
+        let snap = store.revocation_snapshot(now).await?;
+        let view = RevocationView::default();
+        for (s, exp) in snap.revoked_sessions {
+            view.sessions.insert(s, exp);
+        }
+        for c in snap.revoked_credentials {
+            view.credentials.insert(c);
+        }
+        for u in snap.deactivated_users {
+            view.users.insert(u);
+        }
+        for m in snap.deactivated_memberships {
+            view.memberships.insert(m);
+        }
+        view.seq.store(snap.seq, Ordering::SeqCst);
+        Ok(view)
+    }
+
+    pub fn is_session_revoked(&self, id: &SessionId) -> bool {
+        self.sessions.contains_key(id)
+    }
+    pub fn is_credential_revoked(&self, id: CredentialId) -> bool {
+        self.credentials.contains(&id)
+    }
+    pub fn is_user_deactivated(&self, id: UserId) -> bool {
+        self.users.contains(&id)
+    }
+    pub fn is_membership_deactivated(&self, user: UserId, org: OrgId) -> bool {
+        self.memberships.contains(&(user, org))
+    }
+
+    pub fn revoke_session(&self, id: SessionId, expires_at: Timestamp) {
+        self.sessions.insert(id, expires_at);
+    }
+    pub fn revoke_credential(&self, id: CredentialId) {
+        self.credentials.insert(id);
+    }
+
+    /// Replaces everything known about one user with the store's current state.
+    pub fn apply_user_state(&self, user: UserId, state: &UserRevocationState) {
+        if state.deactivated || !state.exists {
+            self.users.insert(user);
+        } else {
+            self.users.remove(&user);
+        }
+        self.memberships.retain(|(u, _)| *u != user);
+        for org in &state.deactivated_orgs {
+            self.memberships.insert((user, *org));
+        }
+        for (s, exp) in &state.revoked_sessions {
+            self.sessions.insert(s.clone(), *exp);
+        }
+        for c in &state.revoked_credentials {
+            self.credentials.insert(*c);
+        }
+    }
+
+    pub async fn refresh_user(
+        &self,
+        store: &dyn Store,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let state = store.user_revocation_state(user, now).await?;
+        self.apply_user_state(user, &state);
+        Ok(())
+    }
+
+    /// Applies the store's events newer than what this view has seen. Returns how many.
+    pub async fn catch_up(&self, store: &dyn Store, now: Timestamp) -> StoreResult<usize> {
+        let mut applied = 0;
+        loop {
+            let after = self.seq.load(Ordering::SeqCst);
+            let events = store.revocation_events_since(after, 500).await?;
+            if events.is_empty() {
+                return Ok(applied);
+            }
+            let batch = events.len();
+            for (seq, event) in events {
+                match event {
+                    RevocationEvent::Session(id) => {
+                        let exp = store
+                            .get_session(&id)
+                            .await?
+                            .map(|s| s.expires_at)
+                            .unwrap_or(now + chrono::Duration::days(400));
+                        self.sessions.insert(id, exp);
+                    }
+                    RevocationEvent::Credential(id) => {
+                        self.credentials.insert(id);
+                    }
+                    RevocationEvent::User(id) => self.refresh_user(store, id, now).await?,
+                }
+                self.seq.fetch_max(seq, Ordering::SeqCst);
+                applied += 1;
+            }
+            if batch < 500 {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// Forgets revoked sessions that have expired anyway.
+    pub fn prune(&self, now: Timestamp) {
+        self.sessions.retain(|_, exp| *exp > now);
+    }
+
+    /// Polls the store until the returned handle is aborted.
+    pub fn spawn_poller(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let view = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut rounds: u64 = 0;
+            loop {
+                tick.tick().await;
+                let now = chrono::Utc::now();
+                if let Err(e) = view.catch_up(store.as_ref(), now).await {
+                    tracing::warn!(error = %e, "revocation feed poll failed; will retry");
+                }
+                rounds += 1;
+                if rounds.is_multiple_of(600) {
+                    view.prune(now);
+                }
+            }
+        })
+    }
+}

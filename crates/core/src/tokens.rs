@@ -1,0 +1,347 @@
+//! Access tokens: EdDSA JWTs (`typ: at+jwt`) with one claim set for both APIs, and their
+//! validation: algorithm allowlist, signature, `iss`, `aud`, `exp`/`nbf`, then revocation.
+//! Verified tokens are cached by the SHA-256 of the token, so a repeat validation costs a hash
+//! and a few map look-ups; revocation is still checked on every hit.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::CoreError;
+use crate::keys::KeyRing;
+use crate::model::{CredentialId, OrgId, SessionId, Timestamp, UserId};
+use crate::revocation::RevocationView;
+
+pub const TOKEN_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: Uuid,
+}
+
+/// The one claim set of every access token (NOMINAL.md §12, PARSABLE.md §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: Uuid,
+    pub org: Uuid,
+    pub sid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub amr: Vec<String>,
+    pub guest: bool,
+    /// The credential RID, when minted from an API key or persistent token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub akr: Option<String>,
+    /// The impersonating super-admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+    /// Scoped to the one team in `org` (a Parsable team token) rather than all of the user's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub team: bool,
+}
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// An access token of a session.
+    Session {
+        session: SessionId,
+        team_scoped: bool,
+    },
+    /// An access token minted from a credential (`akr`).
+    MintedFromCredential {
+        credential: CredentialId,
+        session: SessionId,
+    },
+    /// The credential secret itself.
+    Credential { credential: CredentialId },
+}
+
+/// A validated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserId,
+    pub org: OrgId,
+    pub guest: bool,
+    pub via: Via,
+    /// The impersonating super-admin, on proxy sessions.
+    pub actor: Option<UserId>,
+    pub amr: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+    pub issued_at: Option<Timestamp>,
+}
+
+impl Principal {
+    /// True for a credential or a token minted from one: such callers may not mint
+    /// credentials, switch org or impersonate.
+    pub fn is_credential_based(&self) -> bool {
+        matches!(
+            self.via,
+            Via::Credential { .. } | Via::MintedFromCredential { .. }
+        )
+    }
+
+    pub fn session(&self) -> Option<&SessionId> {
+        match &self.via {
+            Via::Session { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    pub fn credential(&self) -> Option<CredentialId> {
+        match &self.via {
+            Via::Credential { credential } | Via::MintedFromCredential { credential, .. } => {
+                Some(*credential)
+            }
+            Via::Session { .. } => None,
+        }
+    }
+}
+
+fn ts(secs: i64) -> Option<Timestamp> {
+    DateTime::<Utc>::from_timestamp(secs, 0)
+}
+
+impl Claims {
+    pub fn principal(&self) -> Result<Principal, CoreError> {
+        let via = match &self.akr {
+            Some(akr) => {
+                let cred = akr
+                    .rsplit('.')
+                    .next()
+                    .and_then(|u| Uuid::parse_str(u).ok())
+                    .ok_or(CoreError::InvalidToken("malformed akr claim"))?;
+                Via::MintedFromCredential {
+                    credential: CredentialId(cred),
+                    session: SessionId(self.sid.clone()),
+                }
+            }
+            None => Via::Session {
+                session: SessionId(self.sid.clone()),
+                team_scoped: self.team,
+            },
+        };
+        Ok(Principal {
+            user: UserId(self.sub),
+            org: OrgId(self.org),
+            guest: self.guest,
+            via,
+            actor: self.act.as_ref().map(|a| UserId(a.sub)),
+            amr: self.amr.clone(),
+            expires_at: ts(self.exp),
+            issued_at: ts(self.iat),
+        })
+    }
+}
+
+/// Issues and validates access tokens.
+pub struct AccessTokens {
+    keys: Arc<KeyRing>,
+    revocations: Arc<RevocationView>,
+    issuer: String,
+    audience: String,
+    leeway_secs: u64,
+    cache: DashMap<[u8; 32], Arc<Claims>>,
+    cache_cap: usize,
+}
+
+impl std::fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("issuer", &self.issuer)
+            .finish()
+    }
+}
+
+/// Why a token failed; `Expired` only for a genuine token past `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFailure {
+    Malformed,
+    Invalid,
+    Expired,
+    Revoked,
+    UnknownKey,
+}
+
+impl From<TokenFailure> for CoreError {
+    fn from(f: TokenFailure) -> Self {
+        match f {
+            TokenFailure::Expired => CoreError::TokenExpired,
+            TokenFailure::Malformed => CoreError::InvalidToken("malformed token"),
+            TokenFailure::Invalid => CoreError::InvalidToken("bad signature or claims"),
+            TokenFailure::Revoked => CoreError::InvalidToken("revoked"),
+            TokenFailure::UnknownKey => CoreError::InvalidToken("unknown signing key"),
+        }
+    }
+}
+
+impl AccessTokens {
+    pub fn new(
+        keys: Arc<KeyRing>,
+        revocations: Arc<RevocationView>,
+        issuer: String,
+        audience: String,
+        leeway_secs: u64,
+        cache_cap: usize,
+    ) -> Self {
+        AccessTokens {
+            keys,
+            revocations,
+            issuer,
+            audience,
+            leeway_secs,
+            cache: DashMap::new(),
+            cache_cap,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// Builds the claim set for a new token.
+    #[allow(clippy::too_many_arguments)]
+    pub fn claims(
+        &self,
+        user: UserId,
+        org: OrgId,
+        sid: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+        amr: Vec<String>,
+        guest: bool,
+    ) -> Claims {
+        Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.0,
+            org: org.0,
+            sid: sid.to_string(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: crate::crypto::random_token(16),
+            amr,
+            guest,
+            akr: None,
+            act: None,
+            team: false,
+        }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, CoreError> {
+        self.keys
+            .sign(TOKEN_TYPE, claims)
+            .map_err(|e| CoreError::Internal(format!("signing failed: {e}")))
+    }
+
+    /// Full validation. `now` is injected for tests.
+    pub fn validate(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(Arc<Claims>, Principal), TokenFailure> {
+        let claims = self.verify_cached(token, now)?;
+        let principal = claims.principal().map_err(|_| TokenFailure::Malformed)?;
+        self.check_revocation(&principal)?;
+        Ok((claims, principal))
+    }
+
+    /// Signature and claims only, ignoring `exp` (for idempotent logout of expired tokens).
+    pub fn verify_ignoring_expiry(&self, token: &str) -> Result<Claims, TokenFailure> {
+        self.verify_signature(token, false)
+    }
+
+    pub fn check_revocation(&self, p: &Principal) -> Result<(), TokenFailure> {
+        let r = &self.revocations;
+        if r.is_user_deactivated(p.user) || r.is_membership_deactivated(p.user, p.org) {
+            return Err(TokenFailure::Revoked);
+        }
+        if let Some(actor) = p.actor
+            && r.is_user_deactivated(actor)
+        {
+            return Err(TokenFailure::Revoked);
+        }
+        match &p.via {
+            Via::Session { session, .. } => {
+                if r.is_session_revoked(session) {
+                    return Err(TokenFailure::Revoked);
+                }
+            }
+            Via::MintedFromCredential { credential, .. } | Via::Credential { credential } => {
+                if r.is_credential_revoked(*credential) {
+                    return Err(TokenFailure::Revoked);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn verify_cached(&self, token: &str, now: Timestamp) -> Result<Arc<Claims>, TokenFailure> {
+        let key = crate::crypto::sha256(token.as_bytes());
+        if let Some(hit) = self.cache.get(&key) {
+            let claims = hit.value().clone();
+            drop(hit);
+            if claims.exp + self.leeway_secs as i64 >= now.timestamp() {
+                return Ok(claims);
+            }
+            self.cache.remove(&key);
+            return Err(TokenFailure::Expired);
+        }
+        let claims = Arc::new(self.verify_signature(token, true)?);
+        if self.cache.len() >= self.cache_cap {
+            // Crude but bounded: a full cache starts over rather than growing.
+            self.cache.clear();
+        }
+        self.cache.insert(key, claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str, check_exp: bool) -> Result<Claims, TokenFailure> {
+        if token.len() > 4096 {
+            return Err(TokenFailure::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenFailure::Malformed)?;
+        // The allowlist: EdDSA only. `none` and HS* never reach a verifier.
+        if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(TOKEN_TYPE) {
+            return Err(TokenFailure::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenFailure::Invalid)?;
+        let verifier = self.keys.verifier(&kid).ok_or(TokenFailure::UnknownKey)?;
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[&self.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
+        v.leeway = self.leeway_secs;
+        v.validate_exp = check_exp;
+        v.validate_nbf = true;
+        match jsonwebtoken::decode::<Claims>(token, &verifier.key, &v) {
+            Ok(data) => Ok(data.claims),
+            Err(e) => Err(match e.kind() {
+                ErrorKind::ExpiredSignature => TokenFailure::Expired,
+                ErrorKind::InvalidToken
+                | ErrorKind::Base64(_)
+                | ErrorKind::Json(_)
+                | ErrorKind::Utf8(_) => TokenFailure::Malformed,
+                _ => TokenFailure::Invalid,
+            }),
+        }
+    }
+}
