@@ -6,9 +6,9 @@ use std::fmt;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
@@ -197,8 +197,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SandboxSharedSecret {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let name = HeaderName::from_static("x-nominal-sandbox-shared-secret");
-        let mut values = parts.headers.get_all(name).iter();
+        let mut values = parts.headers.get_all(SANDBOX_SECRET_HEADER).iter();
         let value = match (values.next(), values.next()) {
             (Some(v), None) => v.to_str().ok().map(str::to_owned),
             _ => None,
