@@ -73,6 +73,15 @@ impl MasterKey {
         Zeroizing::new(hex::encode(*self.0))
     }
 
+    /// A subkey for another purpose (HMAC-SHA256 keyed by the master key over `label`).
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&*self.0).expect("HMAC accepts any key length");
+        mac.update(label);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Seals `plaintext`, binding it to `context` (e.g. the key id) so sealed blobs cannot be
     /// swapped between rows. Output: 24-byte nonce followed by the ciphertext.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {

@@ -17,6 +17,7 @@ use crate::crypto::{self, MasterKey};
 use crate::error::{CoreError, CoreResult};
 use crate::keys::KeyRing;
 use crate::model::*;
+use crate::paging::PageTokens;
 use crate::password::{HashPool, Verified};
 use crate::revocation::RevocationView;
 use crate::rid::Rids;
@@ -66,6 +67,7 @@ pub struct Engine {
     revocations: Arc<RevocationView>,
     audit: AuditSink,
     ip_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    page_tokens: PageTokens,
     last_key_reload: Mutex<Option<Instant>>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     audit_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -100,6 +102,8 @@ impl Engine {
             config.passwords.hash_threads,
             config.passwords.hash_queue,
         )?;
+        // Page tokens are MACed with a key derived from, but never equal to, the master key.
+        let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
         let max_life = secs(
             config
                 .tokens
@@ -131,6 +135,7 @@ impl Engine {
             revocations,
             audit,
             ip_limiter,
+            page_tokens,
             last_key_reload: Mutex::new(None),
             background: Mutex::new(vec![poller]),
             audit_writer: Mutex::new(Some(writer)),
@@ -157,6 +162,9 @@ impl Engine {
     }
     pub fn rids(&self) -> &Rids {
         &self.rids
+    }
+    pub fn page_tokens(&self) -> &PageTokens {
+        &self.page_tokens
     }
     pub fn audit(&self) -> &AuditSink {
         &self.audit

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod paging;
 pub mod password;
 pub mod revocation;
 pub mod rid;
