@@ -1,0 +1,1 @@
+"""Helpers behind the fixtures in tests/compat/conftest.py (server, OIDC provider, clients, stubs)."""

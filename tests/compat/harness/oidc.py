@@ -1,0 +1,169 @@
+"""Run tests/federation/provider.mjs (a real node-oidc-provider) and talk to its control API."""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from . import paths, procs
+
+
+class OidcProviderError(AssertionError):
+    pass
+
+
+@dataclass
+class OidcProvider:
+    workdir: Path
+    port: int
+    client_id: str = "portcullis-test"
+    client_secret: str = "portcullis-test-secret"
+    audience: str | None = None                 # JWT access-token audience; default = client_id
+    alg: str = "RS256"
+    access_token_ttl: int = 3600
+    id_token_ttl: int = 3600
+    extra_args: tuple[str, ...] = ()
+    ready_timeout: float = 30.0
+    proc: subprocess.Popen | None = None
+    ready_info: dict = field(default_factory=dict)
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def discovery_url(self) -> str:
+        return self.issuer + "/.well-known/openid-configuration"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.workdir / "provider.stderr.log"
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.workdir / "provider.stdout.log"
+
+    def argv(self) -> list[str]:
+        node = paths.node_binary()
+        if node is None:
+            raise OidcProviderError("`node` is not on PATH (Node.js 20+ is needed for tests/federation)")
+        argv = [node, str(paths.PROVIDER_SCRIPT), "--host", "127.0.0.1", "--port", str(self.port),
+                "--client-id", self.client_id, "--client-secret", self.client_secret, "--alg", self.alg,
+                "--access-token-ttl", str(self.access_token_ttl), "--id-token-ttl", str(self.id_token_ttl)]
+        if self.audience is not None:
+            argv += ["--audience", self.audience]
+        return argv + list(self.extra_args)
+
+    def start(self) -> "OidcProvider":
+        if not (paths.FEDERATION_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise OidcProviderError(
+                f"{paths.FEDERATION_DIR}/node_modules is missing: run `npm ci` there (.ci/run does)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         cwd=paths.FEDERATION_DIR)
+
+        def discovered():
+            try:
+                r = requests.get(self.discovery_url, timeout=2)
+                return r.json() if r.status_code == 200 else None
+            except (requests.RequestException, ValueError):
+                return None
+
+        doc, why = procs.wait_until(discovered, timeout=self.ready_timeout, proc=self.proc)
+        if why != "ok":
+            if why == "timeout":
+                procs.stop_process(self.proc)
+            raise OidcProviderError(
+                f"OIDC provider did not serve discovery at {self.discovery_url} ({why}, exit "
+                f"{self.proc.returncode})\ncommand: {' '.join(self.argv())}\n--- stderr ---\n"
+                f"{procs.tail(self.stderr_path)}\n--- stdout ---\n{procs.tail(self.stdout_path)}")
+        try:
+            self.ready_info = json.loads(self.stdout_path.read_text().splitlines()[0])
+        except (IndexError, ValueError):
+            self.ready_info = {}
+        return self
+
+    def stop(self) -> int | None:
+        return procs.stop_process(self.proc, 5) if self.proc is not None else None
+
+    # --- standard OIDC endpoints -----------------------------------------------------------------
+    def discovery(self) -> dict:
+        r = requests.get(self.discovery_url, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def jwks(self) -> dict:
+        r = requests.get(self.discovery()["jwks_uri"], timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def userinfo(self, access_token: str) -> requests.Response:
+        return requests.get(self.discovery()["userinfo_endpoint"],
+                            headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
+
+    def refresh(self, refresh_token: str, **form: str) -> requests.Response:
+        """refresh_token grant at the token endpoint (client_secret_basic)."""
+        return requests.post(self.discovery()["token_endpoint"],
+                             data={"grant_type": "refresh_token", "refresh_token": refresh_token, **form},
+                             auth=(self.client_id, self.client_secret), timeout=10)
+
+    # --- control API -----------------------------------------------------------------------------
+    def _control(self, path: str, body: dict | None = None) -> Any:
+        r = requests.post(f"{self.issuer}/__test/{path}", json=body or {}, timeout=60)
+        if r.status_code != 200:
+            raise OidcProviderError(f"POST /__test/{path} → HTTP {r.status_code}: {r.text[:2000]}\n"
+                                    f"--- provider stderr ---\n{procs.tail(self.stderr_path, 4000)}")
+        return r.json()
+
+    def tokens(self, sub: str, email: str | None = None, **kw: Any) -> dict:
+        """Genuine tokens from the provider's authorization-code flow for account `sub`.
+        kw: email_verified, name, groups, claims (extra userinfo/ID-token claims of the account),
+        scope, audience (access-token aud), access_token_format ("jwt"|"opaque"),
+        access_token_ttl, id_token_ttl, nonce. Returns id_token, access_token, refresh_token,
+        expires_in, token_type, scope, nonce, id_token_claims, access_token_claims (jwt only)."""
+        body = {"sub": sub, **kw}
+        if email is not None:
+            body["email"] = email
+        return self._control("tokens", body)
+
+    def upsert_account(self, sub: str, **claims: Any) -> dict:
+        return self._control("accounts", {"sub": sub, **claims})
+
+    def rotate_keys(self, keep_old: bool = False, alg: str | None = None) -> dict:
+        body: dict[str, Any] = {"keep_old": keep_old}
+        if alg:
+            body["alg"] = alg
+        return self._control("rotate-keys", body)
+
+    def sign(self, claims: dict | None = None, *, header: dict | None = None, alg: str | None = None,
+             key: str = "current", ttl: int | None = None) -> str:
+        """Sign arbitrary claims (defaults iss/aud/iat/exp/jti; a None value removes a claim) with
+        the published key ("current") or with a key never published ("foreign")."""
+        body: dict[str, Any] = {"claims": claims or {}, "key": key}
+        if header is not None:
+            body["header"] = header
+        if alg is not None:
+            body["alg"] = alg
+        if ttl is not None:
+            body["ttl"] = ttl
+        return self._control("sign", body)["token"]
+
+    def health(self) -> dict:
+        r = requests.get(f"{self.issuer}/__test/health", timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def toml_config(self, **overrides: Any) -> str:
+        """A suggested [[oidc.providers]] snippet for a Portcullis --config file (adjust to the
+        server's real config schema when it exists)."""
+        fields = {"issuer": self.issuer, "client_id": self.client_id,
+                  "audiences": [self.audience or self.client_id], **overrides}
+        lines = ["[[oidc.providers]]"]
+        for k, v in fields.items():
+            lines.append(f"{k} = {json.dumps(v)}")
+        return "\n".join(lines) + "\n"
