@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 
 use crate::audit::{AuditContext, AuditSink};
+use crate::certs::{CertSubject, CertificateAuthority, CsrError};
 use crate::config::CoreConfig;
 use crate::crypto::{self, MasterKey};
 use crate::error::{CoreError, CoreResult};
@@ -68,6 +69,7 @@ pub struct Engine {
     audit: AuditSink,
     ip_limiter: DefaultKeyedRateLimiter<IpAddr>,
     page_tokens: PageTokens,
+    ca: Option<Arc<CertificateAuthority>>,
     last_key_reload: Mutex<Option<Instant>>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     audit_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -110,6 +112,19 @@ impl Engine {
                 .session_secs
                 .max(config.tokens.persistent_days * 86_400),
         );
+        let ca = if config.certificates.enabled {
+            let ca = CertificateAuthority::load_or_create(
+                store.as_ref(),
+                &master,
+                &config.certificates,
+                now,
+            )
+            .await
+            .map_err(|e| CoreError::Internal(format!("certificate authority: {e}")))?;
+            Some(Arc::new(ca))
+        } else {
+            None
+        };
         let keys = Arc::new(KeyRing::load_or_create(store.as_ref(), master, max_life, now).await?);
         let revocations = Arc::new(RevocationView::load(store.as_ref(), now).await?);
         let tokens = AccessTokens::new(
@@ -136,6 +151,7 @@ impl Engine {
             audit,
             ip_limiter,
             page_tokens,
+            ca,
             last_key_reload: Mutex::new(None),
             background: Mutex::new(vec![poller]),
             audit_writer: Mutex::new(Some(writer)),
@@ -163,6 +179,55 @@ impl Engine {
     pub fn rids(&self) -> &Rids {
         &self.rids
     }
+    /// The certificate authority, when certificate signing is enabled.
+    pub fn certificate_authority(&self) -> Option<&Arc<CertificateAuthority>> {
+        self.ca.as_ref()
+    }
+
+    /// Signs a PEM CSR for `user`: subject and SAN are the user's, the CSR's key is kept, and the
+    /// validity is min(configured, the token's remaining lifetime). `None` when signing is off.
+    pub async fn sign_csr(
+        &self,
+        user: &User,
+        csr_pem: &str,
+        token_expires_at: Timestamp,
+        ctx: &AuditContext,
+    ) -> CoreResult<Option<String>> {
+        let Some(ca) = &self.ca else { return Ok(None) };
+        let now = Utc::now();
+        let not_after = token_expires_at.min(now + secs(self.config.certificates.validity_secs));
+        let subject = CertSubject {
+            user_id: user.id,
+            email: user.email.clone(),
+        };
+        match ca.sign_csr(csr_pem, &subject, not_after, now) {
+            Ok(pem) => {
+                self.audit
+                    .log(
+                        ctx,
+                        now,
+                        Some(user.id),
+                        "certificate.sign",
+                        Some(user.id.to_string()),
+                        AuditOutcome::Success,
+                        json!({"not_after": not_after}),
+                    )
+                    .await;
+                Ok(Some(pem))
+            }
+            Err(
+                e @ (CsrError::Malformed(_)
+                | CsrError::BadSignature(_)
+                | CsrError::UnsupportedKey(_)),
+            ) => Err(CoreError::InvalidArgument(format!(
+                "certificate signing request: {e}"
+            ))),
+            Err(CsrError::Issue(msg)) => Err(CoreError::InvalidArgument(format!(
+                "cannot issue a certificate: {msg}"
+            ))),
+        }
+    }
+
     pub fn page_tokens(&self) -> &PageTokens {
         &self.page_tokens
     }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod certs;
 pub mod config;
 pub mod crypto;
 pub mod engine;
