@@ -1,0 +1,104 @@
+//! The SQLite backend: one file, WAL journal, `synchronous=FULL`, foreign keys on.
+//!
+//! Timestamps are INTEGER microseconds since the Unix epoch, UUIDs 16-byte BLOBs. Write
+//! transactions start with `BEGIN IMMEDIATE`, which takes the database's single write lock up
+//! front: writers are serialised (waiting up to the busy timeout), so a read-then-write inside
+//! one transaction is atomic without further locks, and no transaction fails on a lock upgrade.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::DateTime;
+use portcullis_core::model::Timestamp;
+use portcullis_core::store::{StoreError, StoreResult};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use crate::common::{corrupt, db_err};
+use crate::{CONNECT_TIMEOUT, migrate_err};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// How long a writer waits for the write lock before giving up with `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The SQLite implementation of [`Store`](portcullis_core::store::Store).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if missing) the database at a file path or a `sqlite:` URL.
+    /// Does not migrate; call [`SqliteStore::migrate`].
+    pub async fn connect(url_or_path: &str) -> Result<Self, StoreError> {
+        let options = if url_or_path.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url_or_path)
+                .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
+        } else {
+            SqliteConnectOptions::new().filename(url_or_path)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let connecting = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options);
+        let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            Ok(Ok(pool)) => pool,
+            Ok(Err(e)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot open SQLite database {url_or_path}: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "timed out opening SQLite database {url_or_path}"
+                )));
+            }
+        };
+        tracing::info!(database = url_or_path, "opened SQLite store");
+        Ok(SqliteStore { pool })
+    }
+
+    /// Applies the embedded migrations not yet applied; a no-op when up to date.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(migrate_err)?;
+        tracing::info!("SQLite store schema is up to date");
+        Ok(())
+    }
+}
+
+type Ts = i64;
+
+fn enc(t: Timestamp) -> Ts {
+    t.timestamp_micros()
+}
+
+fn dec(v: Ts) -> StoreResult<Timestamp> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt(format!("timestamp {v} out of range")))
+}
+
+async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+}
+
+/// A deferred transaction: in WAL mode its first read fixes a snapshot for the rest.
+async fn begin_snapshot(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+    pool.begin().await.map_err(db_err)
+}
+
+/// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
+async fn lock(_conn: &mut SqliteConnection, _lock: crate::imp::Lock) -> StoreResult<()> {
+    Ok(())
+}
+
+store_impl!(SqliteStore, Sqlite, "sqlite");
