@@ -1,0 +1,406 @@
+//! Federation: upstream OpenID providers for both APIs. It verifies upstream ID and access
+//! tokens (discovery, JWKS cache with TTL and rate-limited re-fetch, algorithm allowlist,
+//! `iss`/`aud`/`azp`/`exp`/`nbf`/`iat`), maps an upstream identity (issuer, subject) to a
+//! Portcullis user (link, just-in-time provisioning gated by the email allow-list, group →
+//! membership sync) and applies the org-selection rules. Token issuing stays in the engine.
+//!
+//! Design notes: `docs/design/federation.md`.
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod jwt;
+mod orgs;
+mod provider;
+mod resolve;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use portcullis_core::Timestamp;
+use portcullis_core::engine::Engine;
+use serde_json::{Map, Value};
+
+pub use config::{
+    ALLOWED_ALGORITHMS, AccessTokenFormat, ClaimMapping, GroupMapping, JitOrg, MAX_LEEWAY_SECS,
+    ProviderConfig, ProviderKind,
+};
+pub use error::FederationError;
+pub use orgs::{NominalOrgRequest, UserOrg};
+pub use provider::{Discovery, ProviderStats};
+
+use jwt::TokenUse;
+use provider::ProviderRuntime;
+
+/// Claims as returned by userinfo.
+pub type Claims = Map<String, Value>;
+
+/// A verified upstream identity. Keyed by (`issuer`, `subject`), never by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamIdentity {
+    /// The provider's alias (Parsable `idpAlias`).
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    /// Normalised (trimmed, lower case).
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub picture: Option<String>,
+    /// Values of the configured groups claim; `None` when the token lacks the claim.
+    pub groups: Option<Vec<String>>,
+    /// Values of the configured org claim.
+    pub orgs: Vec<String>,
+    /// Values of the configured role claim.
+    pub roles: Vec<String>,
+    /// The upstream token's `exp` (`None` for opaque access tokens); caps the new token.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What `startLogin` needs to describe a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSummary {
+    pub alias: String,
+    pub kind: ProviderKind,
+    pub issuer: String,
+    /// The first accepted client id (what a client should request tokens for).
+    pub client_id: Option<String>,
+    /// From discovery, when it is cached (or was fetched by [`Federation::describe`]).
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+    pub end_session_endpoint: Option<String>,
+}
+
+/// The provider registry and the federation logic.
+pub struct Federation {
+    engine: Arc<Engine>,
+    providers: Vec<Arc<ProviderRuntime>>,
+    by_alias: HashMap<String, usize>,
+    by_issuer: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field(
+                "providers",
+                &self.providers.iter().map(|p| &p.cfg.alias).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+fn ts(secs: i64) -> Option<Timestamp> {
+    DateTime::<Utc>::from_timestamp(secs, 0)
+}
+
+impl Federation {
+    /// Validates the configuration (aliases and issuers unique). Fetches nothing: discovery
+    /// and keys are loaded on first use.
+    pub fn new(
+        providers: Vec<ProviderConfig>,
+        engine: Arc<Engine>,
+    ) -> Result<Self, FederationError> {
+        let mut rts = Vec::new();
+        let mut by_alias = HashMap::new();
+        let mut by_issuer = HashMap::new();
+        for (i, cfg) in providers.into_iter().enumerate() {
+            cfg.validate()?;
+            if by_alias.insert(cfg.alias.clone(), i).is_some() {
+                return Err(FederationError::Config(format!(
+                    "duplicate provider alias {}",
+                    cfg.alias
+                )));
+            }
+            if by_issuer.insert(cfg.issuer.clone(), i).is_some() {
+                return Err(FederationError::Config(format!(
+                    "two providers share the issuer {}",
+                    cfg.issuer
+                )));
+            }
+            rts.push(Arc::new(ProviderRuntime::new(cfg)?));
+        }
+        Ok(Federation {
+            engine,
+            providers: rts,
+            by_alias,
+            by_issuer,
+        })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = &ProviderConfig> {
+        self.providers.iter().map(|p| &p.cfg)
+    }
+
+    fn by_alias(&self, alias: &str) -> Result<&Arc<ProviderRuntime>, FederationError> {
+        self.by_alias
+            .get(alias)
+            .map(|&i| &self.providers[i])
+            .ok_or_else(|| FederationError::UnknownProvider(alias.to_owned()))
+    }
+
+    fn by_issuer(&self, issuer: &str) -> Result<&Arc<ProviderRuntime>, FederationError> {
+        self.by_issuer
+            .get(issuer)
+            .map(|&i| &self.providers[i])
+            .ok_or_else(|| FederationError::UnknownIssuer {
+                issuer: issuer.to_owned(),
+            })
+    }
+
+    /// The provider used by Parsable `loginWithSSO` (provider `OKTA`): the first `okta` one.
+    pub fn okta_alias(&self) -> Option<&str> {
+        self.providers
+            .iter()
+            .find(|p| p.cfg.kind == ProviderKind::Okta)
+            .map(|p| p.cfg.alias.as_str())
+    }
+
+    /// Outbound-fetch counters of a provider.
+    pub fn stats(&self, alias: &str) -> Option<ProviderStats> {
+        self.by_alias(alias).ok().map(|p| p.stats())
+    }
+
+    fn summary(rt: &ProviderRuntime, d: Option<&Discovery>) -> ProviderSummary {
+        ProviderSummary {
+            alias: rt.cfg.alias.clone(),
+            kind: rt.cfg.kind,
+            issuer: rt.cfg.issuer.clone(),
+            client_id: rt.cfg.client_ids.first().cloned(),
+            authorization_endpoint: d.and_then(|d| d.authorization_endpoint.clone()),
+            token_endpoint: d.and_then(|d| d.token_endpoint.clone()),
+            userinfo_endpoint: d.and_then(|d| d.userinfo_endpoint.clone()),
+            end_session_endpoint: d.and_then(|d| d.end_session_endpoint.clone()),
+        }
+    }
+
+    /// The provider serving the email's domain (Parsable `startLogin`), with endpoints when
+    /// discovery is cached. Never calls out; see [`Federation::describe`].
+    pub fn provider_for_email_domain(&self, email: &str) -> Option<ProviderSummary> {
+        let rt = self.providers.iter().find(|p| p.cfg.serves_email(email))?;
+        Some(Self::summary(rt, rt.cached_discovery().as_deref()))
+    }
+
+    /// A provider's summary, fetching discovery if needed; a failed fetch leaves endpoints out.
+    pub async fn describe(&self, alias: &str) -> Result<ProviderSummary, FederationError> {
+        let rt = self.by_alias(alias)?;
+        let d = rt.discovery().await.ok();
+        Ok(Self::summary(rt, d.as_deref()))
+    }
+
+    /// Verifies a JWT from a configured provider and returns the provider and the claims.
+    async fn verify_jwt(
+        &self,
+        token: &str,
+        use_: TokenUse,
+        provider: Option<&str>,
+    ) -> Result<(&Arc<ProviderRuntime>, jwt::Claims), FederationError> {
+        let parsed = jwt::parse(token)?;
+        let iss = jwt::str_claim(&parsed.payload, "iss")
+            .ok_or(FederationError::Malformed("no iss"))?;
+        let rt = self.by_issuer(iss)?;
+        if provider.is_some_and(|a| a != rt.cfg.alias) {
+            return Err(FederationError::UnknownIssuer {
+                issuer: iss.to_owned(),
+            });
+        }
+        jwt::verify_signature(rt, token, &parsed).await?;
+        jwt::check_claims(
+            &rt.cfg,
+            &parsed.header,
+            &parsed.payload,
+            use_,
+            Utc::now().timestamp(),
+        )?;
+        Ok((rt, parsed.payload))
+    }
+
+    /// Verifies an upstream OIDC ID token (Nominal getAccessToken / getUserOrgs). With an
+    /// access token, userinfo is called (when the provider uses it): its `sub` must match and
+    /// it fills `email`, `name`, `picture` and groups the ID token lacks.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+        access_token: Option<&str>,
+    ) -> Result<UpstreamIdentity, FederationError> {
+        let (rt, claims) = self.verify_jwt(id_token, TokenUse::Id, None).await?;
+        let mut id = identity_from_claims(&rt.cfg, &claims);
+        if let Some(at) = access_token.filter(|t| !t.trim().is_empty())
+            && rt.cfg.use_userinfo
+        {
+            let info = rt.userinfo(at.trim()).await?;
+            if jwt::str_claim(&info, "sub") != Some(id.subject.as_str()) {
+                return Err(FederationError::UserinfoMismatch);
+            }
+            merge_userinfo(&rt.cfg, &mut id, &info);
+        }
+        Ok(id)
+    }
+
+    /// Verifies an upstream access token (Nominal refreshAccessToken, Parsable
+    /// `Idp-Authorization`, Parsable loginWithSSO with the Okta alias). A JWT is checked
+    /// against the provider's keys (`iss`, `exp`, `aud`/`azp`/`client_id`); for a provider with
+    /// `access_token_format = "opaque"` (which must then be named) the token is checked by
+    /// calling userinfo.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        provider: Option<&str>,
+    ) -> Result<UpstreamIdentity, FederationError> {
+        let token = token.trim();
+        let named = provider.map(|a| self.by_alias(a)).transpose()?;
+        let opaque = match named {
+            Some(rt) => rt.cfg.access_token_format == AccessTokenFormat::Opaque,
+            None => false,
+        };
+        if !opaque {
+            let (rt, claims) = self.verify_jwt(token, TokenUse::Access, provider).await?;
+            if rt.cfg.access_token_format == AccessTokenFormat::Opaque {
+                // A JWT from an opaque-format provider is still only trusted via userinfo.
+                return self.via_userinfo(rt, token).await;
+            }
+            let mut id = identity_from_claims(&rt.cfg, &claims);
+            if id.email.is_none() && rt.cfg.use_userinfo {
+                // Some providers keep profile claims out of access tokens.
+                if let Ok(info) = rt.userinfo(token).await
+                    && jwt::str_claim(&info, "sub") == Some(id.subject.as_str())
+                {
+                    merge_userinfo(&rt.cfg, &mut id, &info);
+                }
+            }
+            return Ok(id);
+        }
+        match named {
+            Some(rt) => self.via_userinfo(rt, token).await,
+            None => Err(FederationError::Malformed("opaque token without a provider")),
+        }
+    }
+
+    async fn via_userinfo(
+        &self,
+        rt: &ProviderRuntime,
+        token: &str,
+    ) -> Result<UpstreamIdentity, FederationError> {
+        if token.is_empty() || token.len() > 16 * 1024 {
+            return Err(FederationError::Malformed("bad access token"));
+        }
+        let info = rt.userinfo(token).await?;
+        if jwt::str_claim(&info, "sub").is_none_or(str::is_empty) {
+            return Err(FederationError::Malformed("userinfo has no sub"));
+        }
+        let mut id = identity_from_claims(&rt.cfg, &info);
+        id.expires_at = None;
+        Ok(id)
+    }
+
+    /// Calls the provider's userinfo endpoint with an access token.
+    pub async fn userinfo(
+        &self,
+        provider: &str,
+        access_token: &str,
+    ) -> Result<Claims, FederationError> {
+        self.by_alias(provider)?.userinfo(access_token.trim()).await
+    }
+
+    /// The provider's `end_session_endpoint` for an ID token (Nominal
+    /// getIdpEndSessionEndpoint): the issuer is read from the token, the signature checked,
+    /// `exp` ignored. `Ok(None)` when the provider has none.
+    pub async fn end_session_endpoint(
+        &self,
+        id_token: &str,
+    ) -> Result<Option<String>, FederationError> {
+        let (rt, _) = self.verify_jwt(id_token, TokenUse::Logout, None).await?;
+        Ok(rt.discovery().await?.end_session_endpoint.clone())
+    }
+}
+
+fn claim_str(c: &jwt::Claims, name: &str) -> Option<String> {
+    jwt::str_claim(c, name)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn claim_list(c: &jwt::Claims, name: &str) -> Option<Vec<String>> {
+    match c.get(name)? {
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        Value::String(s) => Some(
+            s.split([',', ' '])
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn claim_bool(c: &jwt::Claims, name: &str) -> bool {
+    match c.get(name) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+fn identity_from_claims(cfg: &ProviderConfig, c: &jwt::Claims) -> UpstreamIdentity {
+    let m = &cfg.claims;
+    UpstreamIdentity {
+        provider: cfg.alias.clone(),
+        issuer: cfg.issuer.clone(),
+        subject: jwt::str_claim(c, "sub").unwrap_or_default().to_owned(),
+        email: claim_str(c, &m.email).map(|e| portcullis_core::normalize_email(&e)),
+        email_verified: claim_bool(c, &m.email_verified),
+        name: claim_str(c, &m.name),
+        picture: claim_str(c, &m.picture),
+        groups: m.groups.as_deref().and_then(|g| claim_list(c, g)),
+        orgs: m
+            .org
+            .as_deref()
+            .and_then(|g| claim_list(c, g))
+            .unwrap_or_default(),
+        roles: m
+            .role
+            .as_deref()
+            .and_then(|g| claim_list(c, g))
+            .unwrap_or_default(),
+        expires_at: jwt::expiry(c).and_then(ts),
+    }
+}
+
+fn merge_userinfo(cfg: &ProviderConfig, id: &mut UpstreamIdentity, info: &jwt::Claims) {
+    let from = identity_from_claims(cfg, info);
+    if id.email.is_none() {
+        id.email = from.email;
+        id.email_verified = from.email_verified;
+    }
+    if id.name.is_none() {
+        id.name = from.name;
+    }
+    if id.picture.is_none() {
+        id.picture = from.picture;
+    }
+    if id.groups.is_none() {
+        id.groups = from.groups;
+    }
+    if id.orgs.is_empty() {
+        id.orgs = from.orgs;
+    }
+    if id.roles.is_empty() {
+        id.roles = from.roles;
+    }
+}

@@ -1,0 +1,378 @@
+//! Upstream identity → Portcullis user: an existing (issuer, subject) link; else a link to an
+//! existing account by verified email where the provider allows it; else just-in-time
+//! provisioning gated by the email allow-list; else `NoAccount`. Group → membership sync.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use portcullis_core::audit::AuditContext;
+use portcullis_core::store::StoreError;
+use portcullis_core::{
+    AllowlistKind, AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role,
+    User, is_valid_email,
+};
+use serde_json::json;
+
+use crate::config::ProviderConfig;
+use crate::error::FederationError;
+use crate::{Federation, UpstreamIdentity};
+
+/// Desired memberships, per org.
+type Desired = BTreeMap<OrgId, (Org, BTreeSet<Role>, MembershipKind)>;
+
+fn merge(d: &mut Desired, org: Org, roles: &BTreeSet<Role>, kind: MembershipKind) {
+    let e = d
+        .entry(org.id)
+        .or_insert_with(|| (org, BTreeSet::new(), MembershipKind::Guest));
+    e.1.extend(roles.iter().copied());
+    if kind == MembershipKind::Member {
+        e.2 = MembershipKind::Member;
+    }
+}
+
+impl Federation {
+    /// An org by uuid or name.
+    pub(crate) async fn find_org(&self, r: &str) -> Result<Option<Org>, FederationError> {
+        let store = self.engine.store();
+        if let Ok(id) = r.trim().parse::<OrgId>()
+            && let Some(o) = store.get_org(id).await?
+        {
+            return Ok(Some(o));
+        }
+        Ok(store.get_org_by_name(r.trim()).await?)
+    }
+
+    /// Whether the provider may log users into this org.
+    pub(crate) fn org_allowed(cfg: &ProviderConfig, org: &Org) -> bool {
+        cfg.allowed_orgs.is_empty()
+            || cfg.allowed_orgs.iter().any(|a| {
+                let a = a.trim();
+                a == org.name || a.parse::<OrgId>().is_ok_and(|id| id == org.id)
+            })
+    }
+
+    /// The email rule (NOMINAL §6): syntactically valid, and the domain or the whole address is
+    /// on the deployment allow-list, or on the org's list when `org` is given.
+    pub async fn email_allowed(
+        &self,
+        email: &str,
+        org: Option<OrgId>,
+    ) -> Result<bool, FederationError> {
+        if !is_valid_email(email) {
+            return Ok(false);
+        }
+        let email = portcullis_core::normalize_email(email);
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let norm = |s: &str| s.trim().trim_start_matches('@').to_lowercase();
+        let cfg = self.engine.config();
+        if cfg.allowed_email_domains.iter().any(|d| norm(d) == domain)
+            || cfg.allowed_emails.iter().any(|e| norm(e) == email)
+        {
+            return Ok(true);
+        }
+        let entries = self.engine.store().list_allowlist().await?;
+        Ok(entries.iter().any(|e| {
+            (e.org_id.is_none() || e.org_id == org)
+                && match e.kind {
+                    AllowlistKind::Domain => norm(&e.value) == domain,
+                    AllowlistKind::Address => norm(&e.value) == email,
+                }
+        }))
+    }
+
+    /// Memberships the identity's claims grant (group table and org/role claims), limited to
+    /// the provider's allowed, enabled orgs. Also returns the orgs the group table manages.
+    async fn claimed_memberships(
+        &self,
+        cfg: &ProviderConfig,
+        id: &UpstreamIdentity,
+    ) -> Result<(Desired, BTreeSet<OrgId>), FederationError> {
+        let mut desired = Desired::new();
+        let mut managed = BTreeSet::new();
+        let mut orgs_cache: BTreeMap<String, Option<Org>> = BTreeMap::new();
+        let groups: BTreeSet<&str> = id
+            .groups
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        for gm in &cfg.group_mappings {
+            let org = match orgs_cache.get(&gm.org) {
+                Some(o) => o.clone(),
+                None => {
+                    let o = self.find_org(&gm.org).await?;
+                    if o.is_none() {
+                        tracing::warn!(provider = %cfg.alias, org = %gm.org, "group mapping names an unknown org");
+                    }
+                    orgs_cache.insert(gm.org.clone(), o.clone());
+                    o
+                }
+            };
+            let Some(org) = org.filter(|o| Self::org_allowed(cfg, o)) else {
+                continue;
+            };
+            managed.insert(org.id);
+            if groups.contains(gm.group.as_str()) && !org.disabled {
+                merge(&mut desired, org, &gm.roles, gm.kind);
+            }
+        }
+        if !id.orgs.is_empty() {
+            let roles: BTreeSet<Role> = id.roles.iter().filter_map(|r| r.parse().ok()).collect();
+            for o in &id.orgs {
+                if let Some(org) = self.find_org(o).await?
+                    && Self::org_allowed(cfg, &org)
+                    && !org.disabled
+                {
+                    merge(&mut desired, org, &roles, MembershipKind::Member);
+                }
+            }
+        }
+        Ok((desired, managed))
+    }
+
+    /// Maps a verified identity to a user: link, provision or deny. Memberships are synced from
+    /// groups when the provider says so. A deactivated account is `NoAccount`.
+    pub async fn resolve_user(
+        &self,
+        id: &UpstreamIdentity,
+        ctx: &AuditContext,
+    ) -> Result<User, FederationError> {
+        let rt = self.by_alias(&id.provider)?;
+        let cfg = &rt.cfg;
+        if id.issuer != cfg.issuer || id.subject.is_empty() {
+            return Err(FederationError::Malformed("identity does not match its provider"));
+        }
+        let store = self.engine.store();
+        if let Some(link) = store.find_external_identity(&id.issuer, &id.subject).await? {
+            let user = store
+                .get_user(link.user_id)
+                .await?
+                .ok_or(FederationError::NoAccount("the linked account no longer exists"))?;
+            return self.finish(cfg, id, user, ctx).await;
+        }
+        let Some(email) = id.email.clone() else {
+            return Err(FederationError::MissingClaims(vec!["email".into()]));
+        };
+        let identity = ExternalIdentity {
+            issuer: id.issuer.clone(),
+            subject: id.subject.clone(),
+            user_id: portcullis_core::UserId::new(),
+            provider_alias: cfg.alias.clone(),
+            created_at: Utc::now(),
+        };
+        if let Some(existing) = store.get_user_by_email(&email).await? {
+            if !(cfg.link_verified_email && id.email_verified) {
+                self.deny(ctx, id, "email belongs to an account this provider may not link")
+                    .await;
+                return Err(FederationError::NoAccount(
+                    "an account with this email exists and may not be linked",
+                ));
+            }
+            let link = ExternalIdentity {
+                user_id: existing.id,
+                ..identity
+            };
+            match store.link_external_identity(link).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => return self.relink(cfg, id, ctx).await,
+                Err(e) => return Err(e.into()),
+            }
+            self.audit(ctx, Some(existing.id), "federation.link", id, json!({}))
+                .await;
+            return self.finish(cfg, id, existing, ctx).await;
+        }
+        if !cfg.jit_provisioning {
+            self.deny(ctx, id, "no account and just-in-time provisioning is off")
+                .await;
+            return Err(FederationError::NoAccount("no account for this identity"));
+        }
+        if cfg.claims.require_email_verified && !id.email_verified {
+            self.deny(ctx, id, "email not verified").await;
+            return Err(FederationError::NoAccount("the email is not verified"));
+        }
+        let (mut desired, _) = self.claimed_memberships(cfg, id).await?;
+        for j in &cfg.jit_orgs {
+            match self.find_org(&j.org).await? {
+                Some(org) if Self::org_allowed(cfg, &org) && !org.disabled => {
+                    merge(&mut desired, org, &j.roles, j.kind)
+                }
+                Some(_) => {}
+                None => {
+                    tracing::warn!(provider = %cfg.alias, org = %j.org, "jit_orgs names an unknown org")
+                }
+            }
+        }
+        let mut memberships = Vec::new();
+        for (org_id, (_, roles, kind)) in desired {
+            if self.email_allowed(&email, Some(org_id)).await? {
+                memberships.push((org_id, roles, kind));
+            }
+        }
+        if memberships.is_empty() {
+            self.deny(ctx, id, "the email allow-list denies provisioning")
+                .await;
+            return Err(FederationError::NoAccount(
+                "the email allow-list denies provisioning",
+            ));
+        }
+        let now = Utc::now();
+        let new_user = NewUser {
+            email: email.clone(),
+            display_name: id.name.clone().unwrap_or_else(|| email.clone()),
+            avatar_url: id.picture.clone(),
+            password_hash: None,
+            validated_at: id.email_verified.then_some(now),
+            super_admin: false,
+        };
+        match store
+            .provision_federated_user(new_user, identity, memberships)
+            .await
+        {
+            Ok(user) => {
+                self.audit(ctx, Some(user.id), "federation.provision", id, json!({}))
+                    .await;
+                Ok(user)
+            }
+            // A concurrent first login of the same identity won the race.
+            Err(StoreError::Conflict(_)) => self.relink(cfg, id, ctx).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn relink(
+        &self,
+        cfg: &ProviderConfig,
+        id: &UpstreamIdentity,
+        ctx: &AuditContext,
+    ) -> Result<User, FederationError> {
+        let store = self.engine.store();
+        let link = store
+            .find_external_identity(&id.issuer, &id.subject)
+            .await?
+            .ok_or(FederationError::NoAccount(
+                "an account with this email exists and may not be linked",
+            ))?;
+        let user = store
+            .get_user(link.user_id)
+            .await?
+            .ok_or(FederationError::NoAccount("the linked account no longer exists"))?;
+        self.finish(cfg, id, user, ctx).await
+    }
+
+    async fn finish(
+        &self,
+        cfg: &ProviderConfig,
+        id: &UpstreamIdentity,
+        user: User,
+        ctx: &AuditContext,
+    ) -> Result<User, FederationError> {
+        if user.deactivated {
+            self.deny(ctx, id, "account deactivated").await;
+            return Err(FederationError::NoAccount("the account is deactivated"));
+        }
+        if cfg.sync_memberships && id.groups.is_some() && !cfg.group_mappings.is_empty() {
+            self.sync_memberships(cfg, id, &user, ctx).await?;
+        }
+        Ok(user)
+    }
+
+    /// Adds or updates memberships the groups grant, and removes memberships in orgs the group
+    /// table manages that the groups no longer grant. New memberships obey the allow-list.
+    async fn sync_memberships(
+        &self,
+        cfg: &ProviderConfig,
+        id: &UpstreamIdentity,
+        user: &User,
+        ctx: &AuditContext,
+    ) -> Result<(), FederationError> {
+        let store = self.engine.store();
+        let (desired, managed) = self.claimed_memberships(cfg, id).await?;
+        let current = store.list_user_memberships(user.id, false).await?;
+        let now = Utc::now();
+        let mut changed = Vec::new();
+        for (org_id, (_, roles, kind)) in &desired {
+            let cur = current
+                .iter()
+                .find(|m| m.org_id == *org_id && m.removed_at.is_none());
+            match cur {
+                Some(m) if m.roles == *roles && m.kind == *kind => {}
+                Some(_) => {
+                    store
+                        .upsert_membership(user.id, *org_id, roles.clone(), *kind)
+                        .await?;
+                    changed.push(json!({"org": org_id, "op": "update"}));
+                }
+                None => {
+                    if self.email_allowed(&user.email, Some(*org_id)).await? {
+                        store
+                            .upsert_membership(user.id, *org_id, roles.clone(), *kind)
+                            .await?;
+                        changed.push(json!({"org": org_id, "op": "add"}));
+                    }
+                }
+            }
+        }
+        for m in &current {
+            if m.removed_at.is_none()
+                && managed.contains(&m.org_id)
+                && !desired.contains_key(&m.org_id)
+            {
+                store.remove_membership(user.id, m.org_id, now).await?;
+                changed.push(json!({"org": m.org_id, "op": "remove"}));
+            }
+        }
+        if !changed.is_empty() {
+            self.audit(
+                ctx,
+                Some(user.id),
+                "federation.sync",
+                id,
+                json!({ "changes": changed }),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn deny(&self, ctx: &AuditContext, id: &UpstreamIdentity, reason: &str) {
+        tracing::info!(provider = %id.provider, reason, "federated login denied");
+        self.engine
+            .audit()
+            .log(
+                ctx,
+                Utc::now(),
+                None,
+                "federation.login",
+                Some(format!("{}#{}", id.issuer, id.subject)),
+                AuditOutcome::Denied,
+                json!({"provider": id.provider, "reason": reason}),
+            )
+            .await;
+    }
+
+    async fn audit(
+        &self,
+        ctx: &AuditContext,
+        actor: Option<portcullis_core::UserId>,
+        action: &str,
+        id: &UpstreamIdentity,
+        mut detail: serde_json::Value,
+    ) {
+        if let Some(o) = detail.as_object_mut() {
+            o.insert("provider".into(), json!(id.provider));
+            o.insert("subject".into(), json!(id.subject));
+        }
+        self.engine
+            .audit()
+            .log(
+                ctx,
+                Utc::now(),
+                actor,
+                action,
+                actor.map(|a| a.to_string()),
+                AuditOutcome::Success,
+                detail,
+            )
+            .await;
+    }
+}
