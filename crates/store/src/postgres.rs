@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use portcullis_core::model::Timestamp;
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 
 use crate::common::db_err;
 use crate::imp::Lock;
@@ -35,6 +35,25 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        // One direct attempt first: the pool retries failed connects until its timeout, which
+        // would turn "connection refused" into a slow, vague timeout.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options));
+        match probe.await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot connect to PostgreSQL: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "timed out after {}s connecting to PostgreSQL",
+                    CONNECT_TIMEOUT.as_secs()
+                )));
+            }
+        }
         let connecting = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -27,6 +27,8 @@ store_tests!(
     external_identities_and_provisioning,
     bootstrap_only_once,
     bootstrap_concurrent_single_winner,
+    replace_persistent_concurrent,
+    register_resources_concurrent,
     migrate_twice_is_noop,
 );
 
@@ -1671,6 +1673,70 @@ mod cases {
         assert_eq!(winners, 1);
         assert_eq!(s.list_users(0, 10).await.unwrap().len(), 1);
         assert_eq!(s.list_orgs().await.unwrap().len(), 1);
+    }
+
+    pub async fn replace_persistent_concurrent(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let admin = member(&*s, "admin@x.io", o, &[Role::Admin]).await;
+        let u = member(&*s, "u@x.io", o, &[]).await;
+        let tasks: Vec<_> = (0..12u8)
+            .map(|i| {
+                let s = Arc::clone(&s);
+                let mut c = credential(u.id, o, CredentialKind::Persistent, i + 1, t(i64::from(i)));
+                c.creator_id = admin.id;
+                tokio::spawn(async move { s.create_credential(c, Some(admin.id)).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let active = CredentialFilter {
+            user_id: Some(u.id),
+            kind: Some(CredentialKind::Persistent),
+            ..Default::default()
+        };
+        assert_eq!(s.list_credentials(&active, 0, 100).await.unwrap().len(), 1);
+        let all = CredentialFilter {
+            include_revoked: true,
+            ..active
+        };
+        assert_eq!(s.list_credentials(&all, 0, 100).await.unwrap().len(), 12);
+    }
+
+    pub async fn register_resources_concurrent(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let w1 = s.create_workspace(o, "one", None).await.unwrap().id;
+        let w2 = s.create_workspace(o, "two", None).await.unwrap().id;
+        let rids: Vec<String> = (0..20).map(|i| format!("ri.x.{i:02}")).collect();
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let s = Arc::clone(&s);
+                let ws = if i % 2 == 0 { w1 } else { w2 };
+                let mut mine = rids.clone();
+                if i % 3 == 0 {
+                    mine.reverse();
+                }
+                tokio::spawn(async move { (ws, s.register_resources(ws, &mine).await) })
+            })
+            .collect();
+        let mut ok = BTreeSet::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (ws, Ok(())) => {
+                    ok.insert(ws);
+                }
+                (_, Err(StoreError::ResourceConflict { resource, .. })) => {
+                    assert_eq!(resource, "ri.x.00");
+                }
+                (_, Err(e)) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!(ok.len(), 1, "all calls that succeeded used one workspace");
+        let map = s.resource_workspaces(&rids).await.unwrap();
+        assert_eq!(map.len(), 20);
+        assert!(map.values().all(|w| ok.contains(w)));
     }
 
     pub async fn migrate_twice_is_noop(db: DbStore) {
