@@ -1,7 +1,9 @@
 """The one place that knows the shape of `portcullis admin …`. Adjust here when the flags change.
 
-Contract today: `portcullis admin --data-dir <dir> [--database-url URL] --json <subcommand…>` prints
-one JSON document on stdout and exits 0 on success.
+Contract today: `portcullis admin --data-dir <dir> [--database-url URL] [--config FILE] --json
+<subcommand…>` prints one JSON document on stdout and exits 0 on success. Subcommands are singular:
+`user create --email E [--name N] [--super-admin] [--validated] [--password-stdin]`,
+`org create NAME [--display-name D]`, `member add --org ORG --user USER --roles ADMIN,AUTHOR [--kind member|guest]`.
 """
 from __future__ import annotations
 
@@ -26,12 +28,15 @@ class AdminCli:
     data_dir: Path
     database_url: str | None = None
     env: Mapping[str, str] | None = None
+    config_path: Path | None = None
     timeout: float = 60
 
     def argv(self, *args: str, json_output: bool = True) -> list[str]:
         argv = [str(self.binary), "admin", "--data-dir", str(self.data_dir)]
         if self.database_url:
             argv += ["--database-url", self.database_url]
+        if self.config_path is not None:
+            argv += ["--config", str(self.config_path)]
         if json_output:
             argv.append("--json")
         return argv + [str(a) for a in args]
@@ -58,21 +63,27 @@ class AdminCli:
 
     # Convenience wrappers (flags per the current contract; keep them here only).
     def create_user(self, email: str, *, name: str | None = None, password: str | None = None,
-                    super_admin: bool = False) -> Any:
-        args = ["users", "create", "--email", email]
+                    super_admin: bool = False, validated: bool = True) -> Any:
+        args = ["user", "create", "--email", email]
         if name is not None:
             args += ["--name", name]
-        if password is not None:
-            args += ["--password", password]
         if super_admin:
             args.append("--super-admin")
+        if validated:
+            args.append("--validated")
+        if password is not None:
+            args.append("--password-stdin")
+            return self(*args, input=password + "\n")
         return self(*args)
 
-    def create_org(self, name: str) -> Any:
-        return self("orgs", "create", "--name", name)
+    def create_org(self, name: str, *, display_name: str | None = None) -> Any:
+        args = ["org", "create", name]
+        if display_name is not None:
+            args += ["--display-name", display_name]
+        return self(*args)
 
-    def add_member(self, org: str, user_email: str, *roles: str) -> Any:
-        args = ["members", "add", "--org", org, "--user", user_email]
-        for role in roles or ("MEMBER",):
-            args += ["--role", role]
+    def add_member(self, org: str, user: str, *roles: str, kind: str = "member") -> Any:
+        args = ["member", "add", "--org", org, "--user", user, "--kind", kind]
+        if roles:
+            args += ["--roles", ",".join(roles)]
         return self(*args)

@@ -125,7 +125,7 @@ class PortcullisServer:
     # --- helpers ---------------------------------------------------------------------------------
     @property
     def admin(self) -> AdminCli:
-        return AdminCli(self.binary, self.data_dir, self.database_url, self.process_env())
+        return AdminCli(self.binary, self.data_dir, self.database_url, self.process_env(), self.config_path)
 
     def cli(self, *args: str, check: bool = True, input: str | None = None) -> Any:
         """`portcullis admin --data-dir … --json ARGS` → parsed JSON."""
