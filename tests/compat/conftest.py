@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import paths, procs
+from harness import paths
 from harness import postgres as postgres_helpers
 from harness.oidc import OidcProvider
 from harness.server import (DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, PortcullisServer, make_server,
@@ -124,12 +124,12 @@ def server(server_factory) -> PortcullisServer:
 @pytest.fixture
 def oidc_provider_factory(tmp_path_factory):
     """Factory: oidc_provider_factory(*, client_id="portcullis-test", client_secret=…, audience=None,
-    alg="RS256", access_token_ttl=3600, id_token_ttl=3600, extra_args=()) -> OidcProvider, a real
-    node-oidc-provider on a free loopback port (issuer http://127.0.0.1:<port>), stopped at teardown."""
+    alg="RS256", access_token_ttl=3600, id_token_ttl=3600, extra_args=(), port=0) -> OidcProvider, a real
+    node-oidc-provider on a kernel-chosen loopback port (issuer http://127.0.0.1:<port>), stopped at teardown."""
     providers: list[OidcProvider] = []
 
     def make(**kw) -> OidcProvider:
-        prov = OidcProvider(workdir=tmp_path_factory.mktemp("oidc"), port=procs.free_port(), **kw)
+        prov = OidcProvider(workdir=tmp_path_factory.mktemp("oidc"), **kw)
         providers.append(prov)
         return _or_fail(prov.start)
 

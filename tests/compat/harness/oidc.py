@@ -19,7 +19,7 @@ class OidcProviderError(AssertionError):
 @dataclass
 class OidcProvider:
     workdir: Path
-    port: int
+    port: int = 0                               # 0: the provider binds a kernel-chosen port (no race)
     client_id: str = "portcullis-test"
     client_secret: str = "portcullis-test-secret"
     audience: str | None = None                 # JWT access-token audience; default = client_id
@@ -27,7 +27,7 @@ class OidcProvider:
     access_token_ttl: int = 3600
     id_token_ttl: int = 3600
     extra_args: tuple[str, ...] = ()
-    ready_timeout: float = 30.0
+    ready_timeout: float = 60.0
     proc: subprocess.Popen | None = None
     ready_info: dict = field(default_factory=dict)
 
@@ -67,14 +67,27 @@ class OidcProvider:
             self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=paths.FEDERATION_DIR)
 
-        def discovered():
+        def announced():
+            # The provider prints {"event":"ready","port":…} once it listens (port 0 = kernel's choice).
             try:
-                r = requests.get(self.discovery_url, timeout=2)
-                return r.json() if r.status_code == 200 else None
-            except (requests.RequestException, ValueError):
+                first = self.stdout_path.read_text().splitlines()[0]
+                return json.loads(first)
+            except (IndexError, ValueError, OSError):
                 return None
 
-        doc, why = procs.wait_until(discovered, timeout=self.ready_timeout, proc=self.proc)
+        info, why = procs.wait_until(announced, timeout=self.ready_timeout, proc=self.proc)
+        if why == "ok":
+            self.ready_info = info
+            self.port = int(info["port"])
+
+            def discovered():
+                try:
+                    r = requests.get(self.discovery_url, timeout=5)
+                    return r.json() if r.status_code == 200 else None
+                except (requests.RequestException, ValueError):
+                    return None
+
+            _, why = procs.wait_until(discovered, timeout=self.ready_timeout, proc=self.proc)
         if why != "ok":
             if why == "timeout":
                 procs.stop_process(self.proc)
@@ -82,10 +95,6 @@ class OidcProvider:
                 f"OIDC provider did not serve discovery at {self.discovery_url} ({why}, exit "
                 f"{self.proc.returncode})\ncommand: {' '.join(self.argv())}\n--- stderr ---\n"
                 f"{procs.tail(self.stderr_path)}\n--- stdout ---\n{procs.tail(self.stdout_path)}")
-        try:
-            self.ready_info = json.loads(self.stdout_path.read_text().splitlines()[0])
-        except (IndexError, ValueError):
-            self.ready_info = {}
         return self
 
     def stop(self) -> int | None:
