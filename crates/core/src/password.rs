@@ -2,6 +2,7 @@
 //! (NIST SP 800-63B: length only, no composition rules, a blocklist of common passwords).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
@@ -127,6 +128,8 @@ pub struct HashPool {
     tx: mpsc::Sender<Job>,
     params: HashParams,
     threads: usize,
+    /// Verifications run so far (real and dummy), for tests and metrics.
+    verifications: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -164,6 +167,7 @@ impl HashPool {
             tx,
             params,
             threads,
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -173,6 +177,10 @@ impl HashPool {
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
@@ -188,6 +196,7 @@ impl HashPool {
     /// Verifies `password` against `phc`, or against a dummy hash when `phc` is `None` (an
     /// unknown account or one without a password), which then always answers `No`.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verified, HashError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         let job = Job::Verify {
             password: Zeroizing::new(password.to_owned()),

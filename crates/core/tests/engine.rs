@@ -1,0 +1,732 @@
+//! The auth engine's invariants, on a real SQLite store.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::password::HashParams;
+use portcullis_core::store::Store;
+use portcullis_core::*;
+
+struct Env {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    path: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn env_with(cfg: CoreConfig) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join("store.sqlite")
+        .to_string_lossy()
+        .into_owned();
+    let store = portcullis_store::open(&path).await.unwrap();
+    store.upsert_region(cfg.region.clone()).await.unwrap();
+    let master = MasterKey::generate();
+    let engine = Engine::start(store.clone(), cfg, master.clone())
+        .await
+        .unwrap();
+    Env {
+        engine,
+        store,
+        master,
+        path,
+        _dir: dir,
+    }
+}
+
+async fn env() -> Env {
+    env_with(CoreConfig::default()).await
+}
+
+const PW: &str = "a perfectly fine passphrase";
+
+impl Env {
+    async fn org(&self, name: &str) -> Org {
+        self.store
+            .create_org(NewOrg {
+                name: name.into(),
+                display_name: None,
+                region_id: "local".into(),
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn user(&self, email: &str, super_admin: bool, orgs: &[&Org]) -> User {
+        let hash = self.engine.hasher().hash(PW).await.unwrap();
+        let user = self
+            .store
+            .create_user(NewUser {
+                email: email.into(),
+                display_name: email.split('@').next().unwrap().into(),
+                avatar_url: None,
+                password_hash: Some(hash),
+                validated_at: None,
+                super_admin,
+            })
+            .await
+            .unwrap();
+        for org in orgs {
+            self.store
+                .upsert_membership(
+                    user.id,
+                    org.id,
+                    BTreeSet::from([Role::Admin]),
+                    MembershipKind::Member,
+                )
+                .await
+                .unwrap();
+        }
+        user
+    }
+
+    async fn login(&self, email: &str) -> String {
+        self.engine
+            .login_password(email, PW, OrgChoice::Default, None, &ctx())
+            .await
+            .unwrap()
+            .token
+            .token
+    }
+}
+
+fn ctx() -> AuditContext {
+    AuditContext::default()
+}
+
+fn parts(token: &str) -> (serde_json::Value, serde_json::Value) {
+    let mut it = token.split('.');
+    let h = URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap();
+    let p = URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap();
+    (
+        serde_json::from_slice(&h).unwrap(),
+        serde_json::from_slice(&p).unwrap(),
+    )
+}
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+#[tokio::test]
+async fn login_issues_an_eddsa_token_with_the_claim_set() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let user = e.user("Ann@Example.com", false, &[&org]).await;
+    let token = e.login("ann@example.COM").await;
+    let (h, p) = parts(&token);
+    assert_eq!(h["alg"], "EdDSA");
+    assert_eq!(h["typ"], "at+jwt");
+    assert!(h["kid"].is_string());
+    for claim in [
+        "iss", "aud", "sub", "org", "sid", "iat", "exp", "jti", "amr", "guest",
+    ] {
+        assert!(p.get(claim).is_some(), "missing claim {claim}");
+    }
+    assert_eq!(p["sub"], user.id.to_string());
+    assert_eq!(p["org"], org.id.to_string());
+    assert_eq!(p["amr"], serde_json::json!(["pwd"]));
+    let principal = e.engine.authenticate(&token).await.unwrap();
+    assert_eq!(principal.user, user.id);
+    assert_eq!(principal.org, org.id);
+    // The JWKS publishes the signing key.
+    let jwks = e.engine.jwks();
+    assert_eq!(jwks["keys"][0]["kid"], h["kid"]);
+    assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+}
+
+#[tokio::test]
+async fn forged_tokens_are_rejected() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let token = e.login("ann@example.com").await;
+    let (h, mut p) = parts(&token);
+    let sig = token.rsplit('.').next().unwrap();
+
+    // Tampered payload, original signature.
+    p["sub"] = serde_json::json!(UserId::new().to_string());
+    let tampered = format!("{}.{}.{}", b64(&h), b64(&p), sig);
+    assert!(matches!(
+        e.engine.authenticate(&tampered).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+
+    // alg: none.
+    let mut none = h.clone();
+    none["alg"] = "none".into();
+    let none_tok = format!("{}.{}.", b64(&none), b64(&parts(&token).1));
+    assert!(matches!(
+        e.engine.authenticate(&none_tok).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+
+    // HS256 keyed with the public key.
+    let x = e.engine.jwks()["keys"][0]["x"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut hs = h.clone();
+    hs["alg"] = "HS256".into();
+    let hs_tok = jsonwebtoken::encode(
+        &jsonwebtoken::Header {
+            alg: jsonwebtoken::Algorithm::HS256,
+            typ: Some("at+jwt".into()),
+            kid: h["kid"].as_str().map(str::to_string),
+            ..Default::default()
+        },
+        &parts(&token).1,
+        &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
+    )
+    .unwrap();
+    assert!(matches!(
+        e.engine.authenticate(&hs_tok).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+
+    // A token of another deployment (foreign key).
+    let other = env().await;
+    let org2 = other.org("acme").await;
+    other.user("ann@example.com", false, &[&org2]).await;
+    let foreign = other.login("ann@example.com").await;
+    assert!(matches!(
+        e.engine.authenticate(&foreign).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+
+    // Garbage.
+    assert!(matches!(
+        e.engine.authenticate("not.a.jwt").await,
+        Err(CoreError::InvalidToken(_))
+    ));
+    assert!(matches!(
+        e.engine.authenticate("").await,
+        Err(CoreError::Unauthenticated)
+    ));
+}
+
+#[tokio::test]
+async fn expired_and_misaddressed_tokens_are_rejected() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let user = e.user("ann@example.com", false, &[&org]).await;
+    let t = e.engine.access_tokens();
+    let now = Utc::now();
+    let old = t.claims(
+        user.id,
+        org.id,
+        "sid-x",
+        now - chrono::Duration::hours(2),
+        now - chrono::Duration::hours(1),
+        vec![],
+        false,
+    );
+    let expired = t.sign(&old).unwrap();
+    assert!(matches!(
+        e.engine.authenticate(&expired).await,
+        Err(CoreError::TokenExpired)
+    ));
+
+    let mut wrong_iss = t.claims(
+        user.id,
+        org.id,
+        "sid-y",
+        now,
+        now + chrono::Duration::hours(1),
+        vec![],
+        false,
+    );
+    wrong_iss.iss = "https://evil.example".into();
+    let tok = t.sign(&wrong_iss).unwrap();
+    assert!(matches!(
+        e.engine.authenticate(&tok).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+
+    let mut wrong_aud = t.claims(
+        user.id,
+        org.id,
+        "sid-z",
+        now,
+        now + chrono::Duration::hours(1),
+        vec![],
+        false,
+    );
+    wrong_aud.aud = "someone-else".into();
+    let tok = t.sign(&wrong_aud).unwrap();
+    assert!(matches!(
+        e.engine.authenticate(&tok).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+}
+
+#[tokio::test]
+async fn logout_and_deactivation_revoke_at_once() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    let token = e.login("ann@example.com").await;
+    e.engine.authenticate(&token).await.unwrap();
+    e.engine.logout(&token, &ctx()).await.unwrap();
+    assert!(matches!(
+        e.engine.authenticate(&token).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+    // Idempotent.
+    e.engine.logout(&token, &ctx()).await.unwrap();
+
+    let token = e.login("ann@example.com").await;
+    e.engine
+        .deactivate_user(ann.id, None, &ctx())
+        .await
+        .unwrap();
+    assert!(matches!(
+        e.engine.authenticate(&token).await,
+        Err(CoreError::InvalidToken(_))
+    ));
+    // A deactivated account answers like bad credentials.
+    let err = e
+        .engine
+        .login_password("ann@example.com", PW, OrgChoice::Default, None, &ctx())
+        .await;
+    assert!(matches!(err, Err(CoreError::InvalidCredentials)));
+    e.engine
+        .reactivate_user(ann.id, None, &ctx())
+        .await
+        .unwrap();
+    // That refused attempt counted as a failure; clear its delay.
+    e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
+    let fresh = e.login("ann@example.com").await;
+    e.engine.authenticate(&fresh).await.unwrap();
+}
+
+#[tokio::test]
+async fn another_process_revocation_is_honoured_within_a_second() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let token = e.login("ann@example.com").await;
+    // A second engine on the same store plays the other process (a second server or the CLI).
+    let store2 = portcullis_store::open(&e.path).await.unwrap();
+    let other = Engine::start(store2, CoreConfig::default(), e.master.clone())
+        .await
+        .unwrap();
+    other.authenticate(&token).await.unwrap();
+    other.logout(&token, &ctx()).await.unwrap();
+    let start = Instant::now();
+    loop {
+        if e.engine.authenticate(&token).await.is_err() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "revocation not seen within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lockout_counter_is_atomic_under_200_parallel_attempts() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let before = e.engine.hasher().verifications();
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let engine = e.engine.clone();
+        tasks.push(tokio::spawn(async move {
+            engine
+                .authenticate_password(
+                    "ann@example.com",
+                    "wrong password!",
+                    &AuditContext::default(),
+                )
+                .await
+        }));
+    }
+    let mut invalid = 0;
+    let mut limited = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Err(CoreError::InvalidCredentials) => invalid += 1,
+            Err(CoreError::RateLimited { .. }) => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let verified = e.engine.hasher().verifications() - before;
+    assert_eq!(
+        verified, 1,
+        "only one password check may run per account at a time"
+    );
+    assert_eq!(invalid, 1);
+    assert_eq!(limited, 199);
+}
+
+#[tokio::test]
+async fn lock_after_threshold_survives_restart_until_unlocked() {
+    let mut cfg = CoreConfig::default();
+    cfg.lockout.delays_secs = vec![0];
+    cfg.lockout.lock_after = 3;
+    cfg.lockout.lock_secs = 0;
+    let e = env_with(cfg.clone()).await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    for _ in 0..3 {
+        let r = e
+            .engine
+            .authenticate_password("ann@example.com", "wrong password!", &ctx())
+            .await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)));
+    }
+    // The right password no longer works, and the answer is the same as a wrong one.
+    let r = e
+        .engine
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)));
+    // A restart (a new engine on the same store) keeps the lock.
+    let store2 = portcullis_store::open(&e.path).await.unwrap();
+    let restarted = Engine::start(store2, cfg, e.master.clone()).await.unwrap();
+    let r = restarted
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)));
+    restarted.unlock("ANN@example.com", &ctx()).await.unwrap();
+    restarted
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await
+        .unwrap();
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test]
+async fn unknown_email_costs_the_same_as_a_wrong_password() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    const N: usize = 7;
+    for i in 0..N {
+        e.user(&format!("user{i}@example.com"), false, &[&org])
+            .await;
+    }
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..N {
+        let t = Instant::now();
+        let r = e
+            .engine
+            .authenticate_password(&format!("user{i}@example.com"), "wrong password!", &ctx())
+            .await;
+        known.push(t.elapsed());
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)));
+        let t = Instant::now();
+        let r = e
+            .engine
+            .authenticate_password(&format!("nobody{i}@example.com"), "wrong password!", &ctx())
+            .await;
+        unknown.push(t.elapsed());
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)));
+    }
+    let (k, u) = (median(known), median(unknown));
+    let ratio = k.as_secs_f64() / u.as_secs_f64();
+    assert!((0.5..2.0).contains(&ratio), "known {k:?} vs unknown {u:?}");
+}
+
+#[tokio::test]
+async fn api_keys_work_until_revoked_and_cannot_mint() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let token = e.login("ann@example.com").await;
+    let p = e.engine.authenticate(&token).await.unwrap();
+    let (cred, secret) = e
+        .engine
+        .create_api_key(&p, "ci", Some(1), &ctx())
+        .await
+        .unwrap();
+    assert!(secret.starts_with("nominal_api_key_"));
+    assert_eq!(secret.len(), "nominal_api_key_".len() + 43);
+    // The secret is a bearer, and it exchanges for a token carrying `akr`.
+    let by_key = e.engine.authenticate(&secret).await.unwrap();
+    assert_eq!(by_key.user, p.user);
+    let minted = e.engine.exchange_credential(&secret, &ctx()).await.unwrap();
+    assert!(minted.expires_at <= cred.expires_at.unwrap());
+    let (_, claims) = parts(&minted.token);
+    assert!(
+        claims["akr"]
+            .as_str()
+            .unwrap()
+            .starts_with("ri.authn.local.api-key.")
+    );
+    let by_minted = e.engine.authenticate(&minted.token).await.unwrap();
+    // Neither may mint credentials or switch org.
+    for q in [&by_key, &by_minted] {
+        assert!(matches!(
+            e.engine.create_api_key(q, "x", None, &ctx()).await,
+            Err(CoreError::CredentialNotAllowed(_))
+        ));
+        assert!(matches!(
+            e.engine.switch_org(q, org.id, &ctx()).await,
+            Err(CoreError::CredentialNotAllowed(_))
+        ));
+    }
+    e.engine.revoke_api_key(&p, cred.id, &ctx()).await.unwrap();
+    assert!(e.engine.authenticate(&secret).await.is_err());
+    assert!(e.engine.authenticate(&minted.token).await.is_err());
+    assert!(e.engine.exchange_credential(&secret, &ctx()).await.is_err());
+    // An unknown secret with the right prefix is refused the same way.
+    assert!(
+        e.engine
+            .exchange_credential("nominal_api_key_nope", &ctx())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn proxy_login_rules() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let root = e.user("root@example.com", true, &[&org]).await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    e.user("bob@example.com", false, &[&org]).await;
+    e.user("root2@example.com", true, &[&org]).await;
+
+    let g = e
+        .engine
+        .login_password(
+            "root@example.com",
+            PW,
+            OrgChoice::Default,
+            Some("ann@example.com"),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(g.user.id, ann.id);
+    assert_eq!(g.proxy_admin.as_ref().unwrap().id, root.id);
+    assert_eq!(g.session.kind, SessionKind::Proxy);
+    assert!(g.session.expires_at <= Utc::now() + chrono::Duration::hours(1));
+    let (_, claims) = parts(&g.token.token);
+    assert_eq!(claims["act"]["sub"], root.id.to_string());
+    let p = e.engine.authenticate(&g.token.token).await.unwrap();
+    assert_eq!(p.actor, Some(root.id));
+    // An impersonation session cannot mint credentials.
+    assert!(
+        e.engine
+            .create_api_key(&p, "x", None, &ctx())
+            .await
+            .is_err()
+    );
+
+    // A non-admin learns nothing: same answer whether the target exists or not.
+    for target in ["ann@example.com", "nobody@example.com"] {
+        let r = e
+            .engine
+            .login_password(
+                "bob@example.com",
+                PW,
+                OrgChoice::Default,
+                Some(target),
+                &ctx(),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(CoreError::PermissionDenied(_))),
+            "{target}: {r:?}"
+        );
+    }
+    // A super-admin cannot be impersonated.
+    let r = e
+        .engine
+        .login_password(
+            "root@example.com",
+            PW,
+            OrgChoice::Default,
+            Some("root2@example.com"),
+            &ctx(),
+        )
+        .await;
+    assert!(matches!(r, Err(CoreError::PermissionDenied(_))));
+}
+
+#[tokio::test]
+async fn persistent_tokens_replace_the_previous_one() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("root@example.com", true, &[&org]).await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    let admin = e
+        .engine
+        .authenticate(&e.login("root@example.com").await)
+        .await
+        .unwrap();
+    let (_, first, _) = e
+        .engine
+        .create_persistent_token(&admin, ann.id, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(e.engine.authenticate(&first).await.unwrap().user, ann.id);
+    let (_, second, _) = e
+        .engine
+        .create_persistent_token(&admin, ann.id, &ctx())
+        .await
+        .unwrap();
+    assert!(e.engine.authenticate(&first).await.is_err());
+    let p = e.engine.authenticate(&second).await.unwrap();
+    // The credential acts as its user and cannot mint another.
+    assert!(
+        e.engine
+            .create_persistent_token(&p, ann.id, &ctx())
+            .await
+            .is_err()
+    );
+    e.engine
+        .revoke_persistent_tokens(&admin, ann.id, &ctx())
+        .await
+        .unwrap();
+    assert!(e.engine.authenticate(&second).await.is_err());
+    // A non-super-admin may not.
+    let ann_p = e
+        .engine
+        .authenticate(&e.login("ann@example.com").await)
+        .await
+        .unwrap();
+    assert!(matches!(
+        e.engine
+            .create_persistent_token(&ann_p, ann.id, &ctx())
+            .await,
+        Err(CoreError::PermissionDenied(_))
+    ));
+}
+
+#[tokio::test]
+async fn outdated_hashes_are_upgraded_on_login() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let user = e.user("ann@example.com", false, &[&org]).await;
+    let old = HashParams {
+        memory_kib: 19456,
+        iterations: 3,
+        parallelism: 1,
+    };
+    let phc = tokio::task::spawn_blocking(move || old.hash_blocking(PW))
+        .await
+        .unwrap()
+        .unwrap();
+    e.store
+        .update_user(
+            user.id,
+            UserUpdate {
+                password_hash: Some(Some(phc.clone())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    e.login("ann@example.com").await;
+    let now = e
+        .store
+        .get_user(user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert_ne!(now, phc);
+    assert!(now.contains("m=19456,t=2,p=1"), "{now}");
+}
+
+#[tokio::test]
+async fn team_tokens_and_org_switch_require_membership() {
+    let e = env().await;
+    let a = e.org("alpha").await;
+    let b = e.org("beta").await;
+    let c = e.org("gamma").await;
+    e.user("ann@example.com", false, &[&a, &b]).await;
+    let p = e
+        .engine
+        .authenticate(&e.login("ann@example.com").await)
+        .await
+        .unwrap();
+    let team = e.engine.team_token(&p, b.id, &ctx()).await.unwrap();
+    let tp = e.engine.authenticate(&team.token).await.unwrap();
+    assert_eq!(tp.org, b.id);
+    assert_eq!(tp.session(), p.session());
+    assert_eq!(
+        team.expires_at.timestamp(),
+        p.expires_at.unwrap().timestamp()
+    );
+    assert!(matches!(
+        e.engine.team_token(&p, c.id, &ctx()).await,
+        Err(CoreError::PermissionDenied(_))
+    ));
+    assert!(matches!(
+        e.engine.team_token(&p, OrgId::new(), &ctx()).await,
+        Err(CoreError::NotFound(_))
+    ));
+    e.store
+        .update_org(
+            b.id,
+            OrgUpdate {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        e.engine.team_token(&p, b.id, &ctx()).await,
+        Err(CoreError::OrgDisabled)
+    ));
+    let switched = e.engine.switch_org(&p, a.id, &ctx()).await.unwrap();
+    assert!(switched.expires_at <= Utc::now() + chrono::Duration::hours(24));
+}
+
+#[tokio::test]
+async fn audit_records_logins_without_secrets() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    e.login("ann@example.com").await;
+    let _ = e
+        .engine
+        .authenticate_password("ann@example.com", "the wrong secret!", &ctx())
+        .await;
+    e.engine.flush_audit().await;
+    let events = e
+        .store
+        .list_audit(&AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.action == "login" && ev.outcome == AuditOutcome::Success)
+    );
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.action == "login.password" && ev.outcome == AuditOutcome::Failure)
+    );
+    let dump = serde_json::to_string(&events).unwrap();
+    assert!(!dump.contains(PW) && !dump.contains("the wrong secret!"));
+}
