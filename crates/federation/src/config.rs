@@ -243,9 +243,11 @@ impl ProviderConfig {
         let Some((_, domain)) = email.trim().rsplit_once('@') else {
             return false;
         };
-        self.email_domains
-            .iter()
-            .any(|d| d.trim().trim_start_matches('@').eq_ignore_ascii_case(domain))
+        self.email_domains.iter().any(|d| {
+            d.trim()
+                .trim_start_matches('@')
+                .eq_ignore_ascii_case(domain)
+        })
     }
 
     /// Checks the configuration on its own (uniqueness is checked by the registry).

@@ -114,7 +114,8 @@ pub(crate) async fn verify_signature(
     if !rt.cfg.algorithm_allowed(alg_name) {
         return Err(FederationError::DisallowedAlgorithm(alg_name.to_owned()));
     }
-    let alg = algorithm(alg_name).ok_or_else(|| FederationError::DisallowedAlgorithm(alg_name.to_owned()))?;
+    let alg = algorithm(alg_name)
+        .ok_or_else(|| FederationError::DisallowedAlgorithm(alg_name.to_owned()))?;
     if parsed.header.contains_key("crit") {
         // No critical extension is understood (RFC 7515 §4.1.11).
         return Err(FederationError::Malformed("unsupported crit header"));
@@ -149,7 +150,9 @@ pub(crate) fn check_claims(
         TokenUse::Id => {
             // A JWT access token (RFC 9068) is not an ID token.
             if str_claim(header, "typ").is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) {
-                return Err(FederationError::Malformed("an access token is not an ID token"));
+                return Err(FederationError::Malformed(
+                    "an access token is not an ID token",
+                ));
             }
             if !auds.iter().any(|a| accepted(a)) {
                 return Err(FederationError::BadAudience {
@@ -205,7 +208,11 @@ mod tests {
     use serde_json::json;
 
     fn cfg() -> ProviderConfig {
-        ProviderConfig::new("t", "https://idp.example", vec!["app".into(), "other".into()])
+        ProviderConfig::new(
+            "t",
+            "https://idp.example",
+            vec!["app".into(), "other".into()],
+        )
     }
 
     fn obj(v: Value) -> Claims {

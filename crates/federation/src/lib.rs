@@ -58,6 +58,15 @@ pub struct UpstreamIdentity {
     pub expires_at: Option<Timestamp>,
 }
 
+impl UpstreamIdentity {
+    /// The email, or `MissingClaims(["email"])` (Nominal refreshAccessToken / getAccessToken).
+    pub fn require_email(&self) -> Result<&str, FederationError> {
+        self.email
+            .as_deref()
+            .ok_or_else(|| FederationError::MissingClaims(vec!["email".into()]))
+    }
+}
+
 /// What `startLogin` needs to describe a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSummary {
@@ -86,7 +95,11 @@ impl std::fmt::Debug for Federation {
         f.debug_struct("Federation")
             .field(
                 "providers",
-                &self.providers.iter().map(|p| &p.cfg.alias).collect::<Vec<_>>(),
+                &self
+                    .providers
+                    .iter()
+                    .map(|p| &p.cfg.alias)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -206,8 +219,8 @@ impl Federation {
         provider: Option<&str>,
     ) -> Result<(&Arc<ProviderRuntime>, jwt::Claims), FederationError> {
         let parsed = jwt::parse(token)?;
-        let iss = jwt::str_claim(&parsed.payload, "iss")
-            .ok_or(FederationError::Malformed("no iss"))?;
+        let iss =
+            jwt::str_claim(&parsed.payload, "iss").ok_or(FederationError::Malformed("no iss"))?;
         let rt = self.by_issuer(iss)?;
         if provider.is_some_and(|a| a != rt.cfg.alias) {
             return Err(FederationError::UnknownIssuer {
@@ -282,7 +295,9 @@ impl Federation {
         }
         match named {
             Some(rt) => self.via_userinfo(rt, token).await,
-            None => Err(FederationError::Malformed("opaque token without a provider")),
+            None => Err(FederationError::Malformed(
+                "opaque token without a provider",
+            )),
         }
     }
 

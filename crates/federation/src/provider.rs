@@ -341,7 +341,10 @@ impl ProviderRuntime {
     }
 
     /// Calls userinfo with the access token. 401/403 → `UserinfoRejected`.
-    pub async fn userinfo(&self, access_token: &str) -> Result<Map<String, Value>, FederationError> {
+    pub async fn userinfo(
+        &self,
+        access_token: &str,
+    ) -> Result<Map<String, Value>, FederationError> {
         let d = self.discovery().await?;
         let Some(url) = d.userinfo_endpoint.clone() else {
             return Err(FederationError::ProviderUnavailable(format!(

@@ -8,8 +8,8 @@ use chrono::Utc;
 use portcullis_core::audit::AuditContext;
 use portcullis_core::store::StoreError;
 use portcullis_core::{
-    AllowlistKind, AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role,
-    User, is_valid_email,
+    AllowlistKind, AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role, User,
+    is_valid_email,
 };
 use serde_json::json;
 
@@ -90,12 +90,7 @@ impl Federation {
         let mut desired = Desired::new();
         let mut managed = BTreeSet::new();
         let mut orgs_cache: BTreeMap<String, Option<Org>> = BTreeMap::new();
-        let groups: BTreeSet<&str> = id
-            .groups
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
+        let groups: BTreeSet<&str> = id.groups.iter().flatten().map(String::as_str).collect();
         for gm in &cfg.group_mappings {
             let org = match orgs_cache.get(&gm.org) {
                 Some(o) => o.clone(),
@@ -140,14 +135,21 @@ impl Federation {
         let rt = self.by_alias(&id.provider)?;
         let cfg = &rt.cfg;
         if id.issuer != cfg.issuer || id.subject.is_empty() {
-            return Err(FederationError::Malformed("identity does not match its provider"));
+            return Err(FederationError::Malformed(
+                "identity does not match its provider",
+            ));
         }
         let store = self.engine.store();
-        if let Some(link) = store.find_external_identity(&id.issuer, &id.subject).await? {
+        if let Some(link) = store
+            .find_external_identity(&id.issuer, &id.subject)
+            .await?
+        {
             let user = store
                 .get_user(link.user_id)
                 .await?
-                .ok_or(FederationError::NoAccount("the linked account no longer exists"))?;
+                .ok_or(FederationError::NoAccount(
+                    "the linked account no longer exists",
+                ))?;
             return self.finish(cfg, id, user, ctx).await;
         }
         let Some(email) = id.email.clone() else {
@@ -162,8 +164,12 @@ impl Federation {
         };
         if let Some(existing) = store.get_user_by_email(&email).await? {
             if !(cfg.link_verified_email && id.email_verified) {
-                self.deny(ctx, id, "email belongs to an account this provider may not link")
-                    .await;
+                self.deny(
+                    ctx,
+                    id,
+                    "email belongs to an account this provider may not link",
+                )
+                .await;
                 return Err(FederationError::NoAccount(
                     "an account with this email exists and may not be linked",
                 ));
@@ -255,7 +261,9 @@ impl Federation {
         let user = store
             .get_user(link.user_id)
             .await?
-            .ok_or(FederationError::NoAccount("the linked account no longer exists"))?;
+            .ok_or(FederationError::NoAccount(
+                "the linked account no longer exists",
+            ))?;
         self.finish(cfg, id, user, ctx).await
     }
 
