@@ -3,6 +3,7 @@
 //! port, implemented by `portcullis-store`.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
 pub mod certs;
 pub mod config;

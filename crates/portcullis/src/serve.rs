@@ -1,0 +1,198 @@
+//! `portcullis serve`: open and migrate the store, settle the master key, bootstrap an empty
+//! store, start the engine, and serve until SIGTERM/SIGINT.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use axum::Router;
+use portcullis_core::admin::Admin;
+use portcullis_core::engine::Engine;
+use portcullis_core::store::Store;
+use portcullis_core::{KeyPurpose, crypto::MasterKey};
+use portcullis_server::config::{Config, ENV_BOOTSTRAP_ADMIN_PASSWORD};
+use portcullis_server::{HttpContext, build_router, hook};
+use zeroize::Zeroizing;
+
+use crate::keyfile::{self, KeyPlan};
+use crate::settings;
+
+/// Opens the configured store and applies migrations. For SQLite, creates the data directory
+/// (0700) first; for PostgreSQL nothing local is written.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let location = cfg.server.database_location();
+    if let Some(file) = location.sqlite_file() {
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.to_owned())
+            .unwrap_or_else(|| ".".into());
+        keyfile::ensure_dir(&dir)?;
+    }
+    let shown = location.redacted();
+    let store = portcullis_store::DbStore::connect(location.as_str())
+        .await
+        .with_context(|| format!("cannot open the store at {shown}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the store at {shown}"))?;
+    let store = store.into_dyn();
+    tracing::debug!(backend = store.backend(), location = %shown, "store open");
+    Ok(store)
+}
+
+fn bootstrap_password() -> Option<Zeroizing<String>> {
+    std::env::var(ENV_BOOTSTRAP_ADMIN_PASSWORD)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(Zeroizing::new)
+}
+
+/// The surface routers, given the running engine.
+fn surfaces(_engine: &Arc<Engine>, _cfg: &Config) -> Vec<Router> {
+    let mut parts = Vec::new();
+    if let Some(r) = test_hooks() {
+        parts.push(r);
+    }
+    parts
+}
+
+/// Debug builds only, and only with `PORTCULLIS_TEST_HOOKS=1`: `GET /__test/sleep/{ms}`, a slow
+/// request for the graceful-shutdown test. Release builds never have it.
+fn test_hooks() -> Option<Router> {
+    if !cfg!(debug_assertions) || std::env::var("PORTCULLIS_TEST_HOOKS").as_deref() != Ok("1") {
+        return None;
+    }
+    async fn sleep(axum::extract::Path(ms): axum::extract::Path<u64>) -> String {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(10_000))).await;
+        format!("slept {ms} ms\n")
+    }
+    tracing::warn!("test hooks enabled (PORTCULLIS_TEST_HOOKS=1)");
+    Some(Router::new().route("/__test/sleep/{ms}", axum::routing::get(sleep)))
+}
+
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    settings::init_logging(&cfg)?;
+    let location = cfg.server.database_location();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        data_dir = %cfg.server.data_dir.display(),
+        database = %location.redacted(),
+        "starting portcullis"
+    );
+
+    // 1. Everything that can be checked without writing: the bootstrap password and the
+    //    master key. Nothing is written if either is bad.
+    if let Some(pw) = bootstrap_password() {
+        cfg.core
+            .passwords
+            .policy
+            .check(&pw, Some(&cfg.bootstrap.admin_email))
+            .with_context(|| format!("{ENV_BOOTSTRAP_ADMIN_PASSWORD} is not acceptable"))?;
+    }
+    let key_plan = keyfile::plan(&cfg.server.key_file())?;
+
+    // 2. The store (creates the data directory for SQLite) and its migrations.
+    let store = open_store(&cfg).await?;
+
+    // 3. A new key file, only when the store holds no sealed keys it could not open.
+    let key = match key_plan {
+        KeyPlan::Create(key, path) => {
+            if !store.list_keys(KeyPurpose::TokenSigning).await?.is_empty() {
+                store.close().await;
+                bail!(
+                    "the store already holds signing keys but the master key file {} is missing; \
+                     restore it or set PORTCULLIS_MASTER_KEY",
+                    path.display()
+                );
+            }
+            keyfile::write_new(&key, &path)?;
+            tracing::info!(path = %path.display(), "created a new master key file (mode 0600)");
+            key
+        }
+        KeyPlan::File(key, path) => {
+            tracing::info!(path = %path.display(), "using the master key file");
+            key
+        }
+        KeyPlan::Env(key) => {
+            tracing::info!("using the master key from PORTCULLIS_MASTER_KEY");
+            key
+        }
+    };
+
+    // 4. Bootstrap an empty store.
+    if let Err(e) = bootstrap(&cfg, store.clone()).await {
+        store.close().await;
+        return Err(e);
+    }
+
+    // 5. The engine, the surfaces, and the HTTP server.
+    let engine = match Engine::start(store.clone(), cfg.core.clone(), MasterKey::clone(&key)).await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            store.close().await;
+            return Err(anyhow::Error::new(e).context("cannot start the auth engine"));
+        }
+    };
+    let ctx = HttpContext::new(cfg.server.clone(), store.clone());
+    let app = build_router(surfaces(&engine, &cfg), &ctx);
+    let listener = match portcullis_server::bind(cfg.server.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            engine.shutdown().await;
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(cfg.server.listen);
+    tracing::info!(addr = %addr, backend = store.backend(), "listening on http://{addr}");
+
+    let engine_for_hook = engine.clone();
+    portcullis_server::serve(
+        listener,
+        app,
+        ctx,
+        portcullis_server::shutdown_signal(),
+        vec![hook(move || async move {
+            engine_for_hook.shutdown().await;
+            tracing::info!("engine stopped; audit queue flushed");
+        })],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn bootstrap(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let admin = Admin::new(store, &cfg.core, "bootstrap");
+    let done = admin
+        .bootstrap(
+            cfg.core.region.clone(),
+            &cfg.bootstrap.org_name,
+            &cfg.bootstrap.admin_email,
+            bootstrap_password(),
+        )
+        .await
+        .context("cannot bootstrap the empty store")?;
+    if let Some(b) = done {
+        tracing::info!(
+            org = %b.org.name,
+            admin = %b.user.email,
+            "bootstrapped an empty store: default org and super-admin created"
+        );
+        if let Some(pw) = &b.generated_password {
+            // Shown once, on stderr, and never logged.
+            eprintln!(
+                "\n==================================================================\n\
+                 Portcullis bootstrap: super-admin {email} (ADMIN of org {org:?})\n\
+                 Generated password (shown only once): {pw}\n\
+                 Set PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD to choose it instead.\n\
+                 ==================================================================\n",
+                email = b.user.email,
+                org = b.org.name,
+                pw = pw.as_str(),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! `portcullis admin`: the happy path with `--json`, and bad input that must write nothing.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Stdio;
+
+use common::*;
+use serde_json::Value;
+
+fn migrate(cwd: &Path, data: &Path) {
+    let o = run(portcullis(cwd).arg("--data-dir").arg(data).arg("migrate"));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Everything a bad command must not change.
+fn snapshot(cwd: &Path, data: &Path) -> Vec<Value> {
+    vec![
+        admin_json(cwd, data, &["user", "list"]),
+        admin_json(cwd, data, &["org", "list"]),
+        admin_json(
+            cwd,
+            data,
+            &["member", "list", "--org", "acme", "--include-removed"],
+        ),
+        admin_json(cwd, data, &["audit", "list", "--limit", "1000"]),
+    ]
+}
+
+#[test]
+fn admin_creates_org_user_membership_and_lists_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let data = cwd.join("data");
+    migrate(cwd, &data);
+
+    let org = admin_json(
+        cwd,
+        &data,
+        &["org", "create", "acme", "--display-name", "Acme Inc."],
+    );
+    assert_eq!(org["name"], "acme");
+    assert_eq!(
+        org["region_id"], "local",
+        "the configured region is created on demand"
+    );
+    let user = admin_json(
+        cwd,
+        &data,
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ann@Example.com",
+            "--name",
+            "Ann",
+            "--validated",
+        ],
+    );
+    assert_eq!(user["email"], "Ann@Example.com");
+    assert_eq!(user["has_password"], false);
+    assert!(user.get("password_hash").is_none());
+    let m = admin_json(
+        cwd,
+        &data,
+        &[
+            "member",
+            "add",
+            "--org",
+            "acme",
+            "--user",
+            "ann@example.com",
+            "--roles",
+            "admin,author",
+        ],
+    );
+    assert_eq!(m["roles"], serde_json::json!(["ADMIN", "AUTHOR"]));
+    assert_eq!(m["kind"], "member");
+
+    let members = admin_json(cwd, &data, &["member", "list", "--org", "acme"]);
+    let members = members.as_array().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["email"], "Ann@Example.com");
+    assert_eq!(members[0]["org_name"], "acme");
+    assert_eq!(members[0]["user_id"], user["id"]);
+
+    let orgs = admin_json(cwd, &data, &["org", "list"]);
+    assert_eq!(orgs.as_array().unwrap().len(), 1);
+    let users = admin_json(cwd, &data, &["user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+
+    // Update roles and kind; show the user.
+    admin_json(
+        cwd,
+        &data,
+        &[
+            "member",
+            "update",
+            "--org",
+            "acme",
+            "--user",
+            "ANN@example.com",
+            "--roles",
+            "executor",
+            "--kind",
+            "guest",
+        ],
+    );
+    let shown = admin_json(cwd, &data, &["user", "show", user["id"].as_str().unwrap()]);
+    assert_eq!(
+        shown["memberships"][0]["roles"],
+        serde_json::json!(["EXECUTOR"])
+    );
+    assert_eq!(shown["memberships"][0]["kind"], "guest");
+
+    // Workspaces and grants.
+    let ws = admin_json(
+        cwd,
+        &data,
+        &["workspace", "create", "--org", "acme", "team-1"],
+    );
+    assert_eq!(ws["slug"], "team-1");
+    admin_json(
+        cwd,
+        &data,
+        &[
+            "workspace",
+            "grant",
+            "acme/team-1",
+            "--user",
+            "ann@example.com",
+        ],
+    );
+    let grants = admin_json(
+        cwd,
+        &data,
+        &["workspace", "grants", "--user", "ann@example.com"],
+    );
+    assert_eq!(grants[0]["workspace_id"], ws["id"]);
+    admin_json(
+        cwd,
+        &data,
+        &[
+            "workspace",
+            "revoke",
+            "acme/team-1",
+            "--user",
+            "ann@example.com",
+        ],
+    );
+
+    // Allow-list, regions, flags.
+    admin_json(cwd, &data, &["allowlist", "add", "domain", "Example.COM"]);
+    admin_json(
+        cwd,
+        &data,
+        &[
+            "allowlist",
+            "add",
+            "address",
+            "bob@other.org",
+            "--org",
+            "acme",
+        ],
+    );
+    let list = admin_json(cwd, &data, &["allowlist", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    admin_json(
+        cwd,
+        &data,
+        &["allowlist", "remove", "domain", "example.com"],
+    );
+    admin_json(
+        cwd,
+        &data,
+        &["region", "upsert", "eu", "--api-host", "api.eu.example.com"],
+    );
+    assert_eq!(
+        admin_json(cwd, &data, &["region", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let u = admin_json(
+        cwd,
+        &data,
+        &["user", "force-password-reset", "ann@example.com"],
+    );
+    assert_eq!(u["password_reset_required"], true);
+    admin_json(cwd, &data, &["user", "unlock", "ann@example.com"]);
+    let d = admin_json(cwd, &data, &["user", "deactivate", "ann@example.com"]);
+    assert_eq!(d["sessions_revoked"], 0);
+    let u = admin_json(cwd, &data, &["user", "reactivate", "ann@example.com"]);
+    assert_eq!(u["deactivated"], false);
+    let o = admin_json(cwd, &data, &["org", "disable", "acme"]);
+    assert_eq!(o["disabled"], true);
+    admin_json(
+        cwd,
+        &data,
+        &[
+            "member",
+            "remove",
+            "--org",
+            "acme",
+            "--user",
+            "ann@example.com",
+        ],
+    );
+    assert_eq!(
+        admin_json(cwd, &data, &["member", "list", "--org", "acme"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Every change is audited, with the operator when given.
+    admin_json(
+        cwd,
+        &data,
+        &["--actor", "ann@example.com", "org", "enable", "acme"],
+    );
+    let events = admin_json(cwd, &data, &["audit", "list"]);
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "admin.org.create",
+        "admin.user.create",
+        "admin.member.add",
+        "admin.member.update",
+        "admin.workspace.create",
+        "admin.workspace.grant",
+        "admin.allowlist.add",
+        "admin.user.deactivate",
+        "admin.member.remove",
+        "admin.org.enable",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    assert_eq!(actions[0], "admin.org.enable", "newest first");
+    assert_eq!(events[0]["actor"], user["id"]);
+    let filtered = admin_json(
+        cwd,
+        &data,
+        &["audit", "list", "--action", "admin.user.create"],
+    );
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+
+    // Human output works too.
+    let o = run(portcullis(cwd)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["admin", "user", "list"]));
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("Ann@Example.com"));
+}
+
+#[test]
+fn initial_password_from_stdin_is_policy_checked_and_hashed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let data = cwd.join("data");
+    migrate(cwd, &data);
+    let create = |pw: &str| {
+        let mut child = portcullis(cwd)
+            .arg("--data-dir")
+            .arg(&data)
+            .args([
+                "admin",
+                "--json",
+                "user",
+                "create",
+                "--email",
+                "pat@example.com",
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = create("password");
+    assert!(!weak.status.success());
+    assert!(
+        stderr(&weak).contains("common passwords"),
+        "{}",
+        stderr(&weak)
+    );
+    assert_eq!(
+        admin_json(cwd, &data, &["user", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let ok = create("a perfectly fine passphrase");
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let user: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(user["has_password"], true);
+    // The secret never reaches the audit log.
+    let events = admin_json(cwd, &data, &["audit", "list"]).to_string();
+    assert!(!events.contains("perfectly fine"), "{events}");
+    assert!(!events.contains("argon2"), "{events}");
+}
+
+#[test]
+fn bad_admin_input_fails_clearly_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let data = cwd.join("data");
+    migrate(cwd, &data);
+    admin_json(cwd, &data, &["org", "create", "acme"]);
+    admin_json(
+        cwd,
+        &data,
+        &["user", "create", "--email", "ann@example.com"],
+    );
+    let before = snapshot(cwd, &data);
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["user", "create", "--email", "ANN@EXAMPLE.COM"],
+            "already exists",
+        ),
+        (
+            &["user", "create", "--email", "not-an-email"],
+            "not an email address",
+        ),
+        (
+            &[
+                "member",
+                "add",
+                "--org",
+                "acme",
+                "--user",
+                "nobody@example.com",
+            ],
+            "unknown user",
+        ),
+        (
+            &[
+                "member",
+                "add",
+                "--org",
+                "nope",
+                "--user",
+                "ann@example.com",
+            ],
+            "unknown org",
+        ),
+        (
+            &[
+                "member",
+                "add",
+                "--org",
+                "acme",
+                "--user",
+                "ann@example.com",
+                "--roles",
+                "boss",
+            ],
+            "unknown role",
+        ),
+        (
+            &[
+                "member",
+                "remove",
+                "--org",
+                "acme",
+                "--user",
+                "ann@example.com",
+            ],
+            "not a member",
+        ),
+        (&["org", "create", "acme"], "already exists"),
+        (
+            &["org", "create", "other", "--region", "mars"],
+            "unknown region",
+        ),
+        (
+            &["workspace", "create", "--org", "acme", "Not_A_Slug"],
+            "slug",
+        ),
+        (
+            &[
+                "workspace",
+                "grant",
+                "acme/none",
+                "--user",
+                "ann@example.com",
+            ],
+            "unknown workspace",
+        ),
+        (&["allowlist", "add", "domain", "nodot"], "not a domain"),
+        (
+            &["allowlist", "remove", "address", "zed@example.com"],
+            "not on that allow-list",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = admin_fails(cwd, &data, args);
+        assert!(
+            err.to_lowercase().contains(expected),
+            "{args:?}: expected {expected:?} in:\n{err}"
+        );
+    }
+    assert_eq!(snapshot(cwd, &data), before, "bad input changed the store");
+}

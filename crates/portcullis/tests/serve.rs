@@ -1,0 +1,104 @@
+//! `portcullis serve`: zero-config first start, restart, graceful SIGTERM.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use common::*;
+
+/// First start: creates the data dir, the 0600 key file and the SQLite store, bootstraps the
+/// super-admin (password printed once), is ready; SIGTERM while a slow request is in flight lets
+/// it finish and exits 0. Second start: same store and key file, no second bootstrap.
+#[test]
+fn fresh_start_restart_and_graceful_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let data = cwd.join("portcullis-data");
+    let key_path = data.join("master.key");
+
+    let mut cmd = portcullis(cwd);
+    cmd.env("PORTCULLIS_TEST_HOOKS", "1");
+    let server = Server::start(cmd);
+    let (status, body) = http_get(server.addr, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(http_get(server.addr, "/healthz").0, 200);
+    assert_eq!(http_get(server.addr, "/nope").0, 404);
+    let (status, metrics) = http_get(server.addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("http_requests_total"), "{metrics}");
+
+    // The default data directory layout.
+    assert!(data.join("portcullis.db").is_file());
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "key file mode");
+    let key_text = std::fs::read_to_string(&key_path).unwrap();
+
+    // The generated password is shown exactly once, outside the structured logs.
+    let log = server.log_text();
+    assert_eq!(log.matches("Generated password").count(), 1, "{log}");
+    let password = log
+        .lines()
+        .find_map(|l| l.split("Generated password (shown only once): ").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(password.len() >= 20);
+    assert_eq!(
+        log.matches(&password).count(),
+        1,
+        "password must not be logged again"
+    );
+
+    // A slow request in flight when SIGTERM arrives completes; then exit 0.
+    let addr = server.addr;
+    let slow = std::thread::spawn(move || http_get(addr, "/__test/sleep/1500"));
+    std::thread::sleep(Duration::from_millis(400));
+    server.sigterm();
+    let (status, body) = slow.join().unwrap();
+    assert_eq!(status, 200, "slow request: {body}");
+    assert!(body.contains("slept"));
+    let (code, log) = server.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("shutdown complete"), "{log}");
+    assert_eq!(log.matches(&password).count(), 1, "password logged again");
+
+    // Second start reuses the store and the key file.
+    let server = Server::start(portcullis(cwd));
+    assert_eq!(http_get(server.addr, "/readyz").0, 200);
+    let log = server.log_text();
+    assert!(!log.contains("Generated password"), "{log}");
+    assert!(log.contains("using the master key file"), "{log}");
+    assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key_text);
+    server.sigterm();
+    let (code, log) = server.wait();
+    assert_eq!(code, Some(0), "{log}");
+
+    // Still exactly the one bootstrapped user.
+    let users = admin_json(cwd, &data, &["user", "list"]);
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "admin@portcullis.local");
+    assert_eq!(users[0]["super_admin"], true);
+    assert!(users[0].get("password_hash").is_none());
+    let members = admin_json(cwd, &data, &["member", "list", "--org", "default"]);
+    assert_eq!(members[0]["roles"], serde_json::json!(["ADMIN"]));
+}
+
+/// A weak bootstrap password is refused before anything is written.
+#[test]
+fn bootstrap_password_from_env_is_policy_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let o = run(portcullis(tmp.path())
+        .arg("--data-dir")
+        .arg(&data)
+        .env("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD", "password")
+        .env("PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL", "root@example.com")
+        .args(["serve", "--listen", "127.0.0.1:0"]));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD"), "{err}");
+    assert!(err.contains("common passwords"), "{err}");
+    assert!(!data.exists(), "nothing may be written");
+}

@@ -1,0 +1,554 @@
+//! The configuration file schema and its layering: built-in defaults, then the TOML file, then
+//! `PORTCULLIS_*` environment variables, then command-line flags (applied by the binary).
+//!
+//! ```toml
+//! [server]      # HTTP listener, data directory, database, proxies, limits
+//! [log]         # format and level
+//! [bootstrap]   # the first admin on an empty store
+//! [core]        # portcullis_core::config::CoreConfig (tokens, passwords, lockout, ...)
+//! ```
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use portcullis_core::config::CoreConfig;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One mebibyte: the default request body limit.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML parser's message names the key and shows the line.
+    #[error("invalid configuration file {path}:\n{message}")]
+    Parse { path: String, message: String },
+    #[error("invalid value for {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub bootstrap: BootstrapConfig,
+    pub core: CoreConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Holds the embedded SQLite database and the master key file.
+    pub data_dir: PathBuf,
+    /// `sqlite://…`, a file path, or `postgres://…`; unset = `<data_dir>/portcullis.db`.
+    pub database_url: Option<String>,
+    /// Peers whose `Forwarded`/`X-Forwarded-For` headers are believed (CIDRs or addresses).
+    pub trusted_proxies: Vec<Cidr>,
+    /// Requests taking longer are answered with 503.
+    pub request_timeout_secs: u64,
+    /// Larger request bodies are answered with 413.
+    pub body_limit_bytes: usize,
+    /// After SIGTERM/SIGINT, how long in-flight requests may take before they are dropped.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("portcullis-data"),
+            database_url: None,
+            trusted_proxies: Vec::new(),
+            request_timeout_secs: 30,
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The database to open: the configured URL or the embedded SQLite file in the data dir.
+    pub fn database_location(&self) -> DatabaseLocation {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => {
+                let url = url.trim();
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    DatabaseLocation::Remote(url.to_owned())
+                } else {
+                    DatabaseLocation::Sqlite(url.to_owned())
+                }
+            }
+            _ => DatabaseLocation::Sqlite(
+                self.data_dir
+                    .join(DATABASE_FILE)
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+        }
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.data_dir.join(KEY_FILE)
+    }
+}
+
+/// The embedded database's file name inside the data directory.
+pub const DATABASE_FILE: &str = "portcullis.db";
+/// The master key file's name inside the data directory.
+pub const KEY_FILE: &str = "master.key";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite path or `sqlite:` URL, as given.
+    Sqlite(String),
+    /// A PostgreSQL URL.
+    Remote(String),
+}
+
+impl DatabaseLocation {
+    pub fn as_str(&self) -> &str {
+        match self {
+            DatabaseLocation::Sqlite(s) | DatabaseLocation::Remote(s) => s,
+        }
+    }
+
+    /// The local file of a SQLite location (`None` for in-memory or PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let DatabaseLocation::Sqlite(s) = self else {
+            return None;
+        };
+        let path = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+            .unwrap_or(s);
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path == ":memory:" {
+            None
+        } else {
+            Some(PathBuf::from(path))
+        }
+    }
+
+    /// The URL with any password replaced, for logs and error messages.
+    pub fn redacted(&self) -> String {
+        redact_url(self.as_str())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "pretty" | "text" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "unknown log format {other:?} (expected pretty or json)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,portcullis_core=debug`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// Email of the super-admin created on an empty store.
+    pub admin_email: String,
+    /// Name of the org created on an empty store.
+    pub org_name: String,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        BootstrapConfig {
+            admin_email: "admin@portcullis.local".into(),
+            org_name: "default".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str::<Config>(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Applies `PORTCULLIS_*` overrides read through `get` (normally `std::env::var`). An empty
+    /// variable counts as unset.
+    pub fn apply_env<F>(&mut self, get: F) -> Result<(), ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        fn parsed<T: FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value.trim().parse::<T>().map_err(|e| ConfigError::Env {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
+        }
+        if let Some(v) = var(ENV_LISTEN) {
+            self.server.listen = parsed(ENV_LISTEN, &v)?;
+        }
+        if let Some(v) = var(ENV_DATA_DIR) {
+            self.server.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var(ENV_DATABASE_URL) {
+            self.server.database_url = Some(v.trim().to_owned());
+        }
+        if let Some(v) = var(ENV_TRUSTED_PROXIES) {
+            self.server.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| parsed::<Cidr>(ENV_TRUSTED_PROXIES, s))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = var(ENV_REQUEST_TIMEOUT_SECS) {
+            self.server.request_timeout_secs = parsed(ENV_REQUEST_TIMEOUT_SECS, &v)?;
+        }
+        if let Some(v) = var(ENV_BODY_LIMIT_BYTES) {
+            self.server.body_limit_bytes = parsed(ENV_BODY_LIMIT_BYTES, &v)?;
+        }
+        if let Some(v) = var(ENV_SHUTDOWN_GRACE_SECS) {
+            self.server.shutdown_grace_secs = parsed(ENV_SHUTDOWN_GRACE_SECS, &v)?;
+        }
+        if let Some(v) = var(ENV_LOG_FORMAT) {
+            self.log.format = parsed(ENV_LOG_FORMAT, &v)?;
+        }
+        if let Some(v) = var(ENV_LOG_LEVEL) {
+            self.log.level = v.trim().to_owned();
+        }
+        if let Some(v) = var(ENV_PUBLIC_URL) {
+            self.core.public_url = v.trim().to_owned();
+        }
+        if let Some(v) = var(ENV_BOOTSTRAP_ADMIN_EMAIL) {
+            self.bootstrap.admin_email = v.trim().to_owned();
+        }
+        Ok(())
+    }
+
+    /// Checks what the server needs before it touches anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.body_limit_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "server.body_limit_bytes must be positive".into(),
+            ));
+        }
+        if self.server.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.request_timeout_secs must be positive".into(),
+            ));
+        }
+        if self.server.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid(
+                "server.data_dir must not be empty".into(),
+            ));
+        }
+        self.core
+            .passwords
+            .argon2
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("core.passwords.argon2: {e}")))?;
+        if !portcullis_core::rid::is_valid_instance(&self.core.rid_instance) {
+            return Err(ConfigError::Invalid(format!(
+                "core.rid_instance {:?} must match [a-z0-9][a-z0-9-]*",
+                self.core.rid_instance
+            )));
+        }
+        if !portcullis_core::is_valid_email(&self.bootstrap.admin_email) {
+            return Err(ConfigError::Invalid(format!(
+                "bootstrap.admin_email {:?} is not an email address",
+                self.bootstrap.admin_email
+            )));
+        }
+        if self.bootstrap.org_name.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "bootstrap.org_name must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub const ENV_CONFIG: &str = "PORTCULLIS_CONFIG";
+pub const ENV_LISTEN: &str = "PORTCULLIS_LISTEN";
+pub const ENV_DATA_DIR: &str = "PORTCULLIS_DATA_DIR";
+pub const ENV_DATABASE_URL: &str = "PORTCULLIS_DATABASE_URL";
+pub const ENV_TRUSTED_PROXIES: &str = "PORTCULLIS_TRUSTED_PROXIES";
+pub const ENV_REQUEST_TIMEOUT_SECS: &str = "PORTCULLIS_REQUEST_TIMEOUT_SECS";
+pub const ENV_BODY_LIMIT_BYTES: &str = "PORTCULLIS_BODY_LIMIT_BYTES";
+pub const ENV_SHUTDOWN_GRACE_SECS: &str = "PORTCULLIS_SHUTDOWN_GRACE_SECS";
+pub const ENV_LOG_FORMAT: &str = "PORTCULLIS_LOG_FORMAT";
+pub const ENV_LOG_LEVEL: &str = "PORTCULLIS_LOG_LEVEL";
+pub const ENV_PUBLIC_URL: &str = "PORTCULLIS_PUBLIC_URL";
+pub const ENV_BOOTSTRAP_ADMIN_EMAIL: &str = "PORTCULLIS_BOOTSTRAP_ADMIN_EMAIL";
+pub const ENV_BOOTSTRAP_ADMIN_PASSWORD: &str = "PORTCULLIS_BOOTSTRAP_ADMIN_PASSWORD";
+pub const ENV_MASTER_KEY: &str = "PORTCULLIS_MASTER_KEY";
+
+/// An IP network in CIDR notation; a bare address means a single host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn new(addr: IpAddr, prefix: u8) -> Result<Cidr, String> {
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(format!("prefix /{prefix} is longer than {max} bits"));
+        }
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d.
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (
+                a,
+                Some(
+                    p.parse::<u8>()
+                        .map_err(|_| format!("{s:?}: prefix length must be a number"))?,
+                ),
+            ),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
+        let addr = addr.to_canonical();
+        let prefix = prefix.unwrap_or(if addr.is_ipv4() { 32 } else { 128 });
+        Cidr::new(addr, prefix).map_err(|e| format!("{s:?}: {e}"))
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_are_zero_config() {
+        let c = Config::default();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.body_limit_bytes, 1024 * 1024);
+        assert_eq!(
+            c.server.database_location(),
+            DatabaseLocation::Sqlite("portcullis-data/portcullis.db".into())
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Config::from_toml_str("", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn parse_errors_name_key_and_line() {
+        let text = "[server]\nlisten = \"127.0.0.1:9\"\nlisen = 3\n";
+        let err = Config::from_toml_str(text, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.toml"), "{err}");
+        assert!(err.contains("lisen"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+
+        let err = Config::from_toml_str("[core.tokens]\nsession_secs = \"x\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("session_secs"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let mut c = Config::from_toml_str(
+            "[server]\nlisten = \"127.0.0.1:1000\"\ndata_dir = \"/a\"\n",
+            "f",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [
+            ("PORTCULLIS_LISTEN", "127.0.0.1:2000"),
+            ("PORTCULLIS_DATABASE_URL", "postgres://u:pw@h/db"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ("PORTCULLIS_LOG_FORMAT", "json"),
+            ("PORTCULLIS_DATA_DIR", ""),
+        ]
+        .into_iter()
+        .collect();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.server.listen.port(), 2000);
+        assert_eq!(c.server.data_dir, PathBuf::from("/a"));
+        assert_eq!(
+            c.server.database_location(),
+            DatabaseLocation::Remote("postgres://u:pw@h/db".into())
+        );
+        assert_eq!(
+            c.server.database_location().redacted(),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert_eq!(c.log.format, LogFormat::Json);
+
+        let err = c
+            .apply_env(|k| (k == "PORTCULLIS_LISTEN").then(|| "nope".to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PORTCULLIS_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_file_of_locations() {
+        let f = |s: &str| DatabaseLocation::Sqlite(s.into()).sqlite_file();
+        assert_eq!(f("sqlite:///tmp/a.db"), Some(PathBuf::from("/tmp/a.db")));
+        assert_eq!(f("sqlite:a.db?mode=rwc"), Some(PathBuf::from("a.db")));
+        assert_eq!(f("/x/y.db"), Some(PathBuf::from("/x/y.db")));
+        assert_eq!(f("sqlite::memory:"), None);
+        assert_eq!(
+            DatabaseLocation::Remote("postgres://h".into()).sqlite_file(),
+            None
+        );
+    }
+
+    #[test]
+    fn cidr_parsing_and_matching() {
+        let c: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("10.2.0.1".parse().unwrap()));
+        assert!(!c.contains("::1".parse().unwrap()));
+        let host: Cidr = "192.168.1.1".parse().unwrap();
+        assert!(host.contains("192.168.1.1".parse().unwrap()));
+        assert!(!host.contains("192.168.1.2".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("banana".parse::<Cidr>().is_err());
+        assert_eq!(c.to_string(), "10.1.0.0/16");
+        assert!(Config::from_toml_str("[server]\ntrusted_proxies = [\"x/1\"]\n", "f").is_err());
+    }
+
+    #[test]
+    fn validation_rejects_weak_argon2() {
+        let mut c = Config::default();
+        c.core.passwords.argon2.memory_kib = 1024;
+        assert!(c.validate().is_err());
+    }
+}

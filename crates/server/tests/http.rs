@@ -1,0 +1,282 @@
+//! The shared HTTP stack against a real (temporary SQLite) store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::MockConnectInfo;
+use axum::routing::{get, post};
+use http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use portcullis_core::store::Store;
+use portcullis_server::{
+    ClientIp, HttpContext, RequestId, ServerConfig, build_router, hook, serve,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tower::ServiceExt as _;
+
+async fn temp_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = portcullis_store::open(dir.path().join("t.db").to_str().unwrap())
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+fn surface() -> Router {
+    Router::new()
+        .route(
+            "/api/echo",
+            post(|body: Bytes| async move { format!("{}", body.len()) }),
+        )
+        .route(
+            "/api/ip",
+            get(|ClientIp(ip): ClientIp| async move { ip.to_string() }),
+        )
+        .route(
+            "/api/rid",
+            get(|RequestId(id): RequestId| async move { id }),
+        )
+        .route(
+            "/api/slow/{ms}",
+            get(
+                |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    "done"
+                },
+            ),
+        )
+        .route(
+            "/api/panic",
+            get(|| async {
+                let v: Vec<u8> = Vec::new();
+                // Index out of bounds on purpose.
+                format!("{}", v[1])
+            }),
+        )
+}
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+        request_timeout_secs: 1,
+        ..ServerConfig::default()
+    }
+}
+
+async fn app(store: Arc<dyn Store>, peer: &str) -> Router {
+    let ctx = HttpContext::new(config(), store);
+    build_router(vec![surface()], &ctx).layer(MockConnectInfo(peer.parse::<SocketAddr>().unwrap()))
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn get_req(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn health_ready_and_unknown_paths() {
+    let (_d, store) = temp_store().await;
+    let app = app(store, "127.0.0.1:5000").await;
+    let (s, h, b) = call(&app, get_req("/healthz")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("ok"));
+    assert!(h.get("x-request-id").is_some());
+    let (s, _, b) = call(&app, get_req("/readyz")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, _) = call(&app, get_req("/no/such/path")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call(&app, get_req("/")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_store_is_closed() {
+    let (_d, store) = temp_store().await;
+    let app = app(store.clone(), "127.0.0.1:5000").await;
+    store.close().await;
+    let (s, _, _) = call(&app, get_req("/readyz")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // Liveness does not depend on the store.
+    let (s, _, _) = call(&app, get_req("/healthz")).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_kept_and_echoed() {
+    let (_d, store) = temp_store().await;
+    let app = app(store, "127.0.0.1:5000").await;
+    let (_, h, body) = call(&app, get_req("/api/rid")).await;
+    let generated = h.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(generated, body, "handlers see the id that is echoed");
+    assert!(uuid::Uuid::parse_str(&generated).is_ok());
+
+    let req = Request::get("/api/rid")
+        .header("x-request-id", "client-id-42")
+        .body(Body::empty())
+        .unwrap();
+    let (_, h, body) = call(&app, req).await;
+    assert_eq!(h.get("x-request-id").unwrap(), "client-id-42");
+    assert_eq!(body, "client-id-42");
+
+    // Oversized ids are replaced.
+    let req = Request::get("/api/rid")
+        .header("x-request-id", "x".repeat(500))
+        .body(Body::empty())
+        .unwrap();
+    let (_, h, _) = call(&app, req).await;
+    assert_eq!(h.get("x-request-id").unwrap().len(), 36);
+}
+
+#[tokio::test]
+async fn client_ip_honours_only_trusted_proxies() {
+    let (_d, store) = temp_store().await;
+    let via_proxy = app(store.clone(), "10.1.2.3:4000").await;
+    let req = Request::get("/api/ip")
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.5")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&via_proxy, req).await.2, "203.0.113.5");
+    let req = Request::get("/api/ip")
+        .header("forwarded", "for=\"[2001:db8::7]:1234\"")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&via_proxy, req).await.2, "2001:db8::7");
+
+    let direct = app(store, "198.51.100.1:4000").await;
+    let req = Request::get("/api/ip")
+        .header("x-forwarded-for", "6.6.6.6")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&direct, req).await.2, "198.51.100.1");
+}
+
+#[tokio::test]
+async fn body_limit_is_one_mebibyte() {
+    let (_d, store) = temp_store().await;
+    let app = app(store, "127.0.0.1:5000").await;
+    let ok = Request::post("/api/echo")
+        .body(Body::from(vec![b'a'; 1024 * 1024]))
+        .unwrap();
+    let (s, _, b) = call(&app, ok).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b, "1048576");
+    let big = Request::post("/api/echo")
+        .body(Body::from(vec![b'a'; 1024 * 1024 + 1]))
+        .unwrap();
+    assert_eq!(call(&app, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn slow_requests_time_out_with_503_and_panics_are_500() {
+    let (_d, store) = temp_store().await;
+    let app = app(store, "127.0.0.1:5000").await;
+    let (s, _, _) = call(&app, get_req("/api/slow/3000")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, h, _) = call(&app, get_req("/api/panic")).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(h.get("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let (_d, store) = temp_store().await;
+    let app = app(store, "127.0.0.1:5000").await;
+    for _ in 0..3 {
+        call(&app, get_req("/healthz")).await;
+    }
+    call(&app, get_req("/missing")).await;
+    call(&app, get_req("/api/slow/1")).await;
+    let (s, h, text) = call(&app, get_req("/metrics")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        h.get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let count_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_requests_total")
+                && l.contains("route=\"/healthz\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no healthz counter in\n{text}"));
+    let n: f64 = count_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 3.0, "{count_line}");
+    assert!(
+        text.contains("route=\"unmatched\",status=\"404\""),
+        "{text}"
+    );
+    assert!(text.contains("route=\"/api/slow/{ms}\""), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+/// A real listener: a slow request in flight when shutdown is requested completes; then the
+/// hooks run while the store is still open; then the store is closed.
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests_then_hooks_then_store() {
+    let (_d, store) = temp_store().await;
+    let ctx = HttpContext::new(
+        ServerConfig {
+            request_timeout_secs: 10,
+            ..ServerConfig::default()
+        },
+        store.clone(),
+    );
+    let app = build_router(vec![surface()], &ctx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let hook_ran = Arc::new(AtomicBool::new(false));
+    let hook_flag = hook_ran.clone();
+    let hook_store = store.clone();
+    let server = tokio::spawn(serve(
+        listener,
+        app,
+        ctx,
+        async move {
+            let _ = stop_rx.await;
+        },
+        vec![hook(move || async move {
+            assert!(hook_store.ping().await.is_ok(), "store open during hooks");
+            hook_flag.store(true, Ordering::SeqCst);
+        })],
+    ));
+
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /api/slow/800 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_tx.send(()).unwrap();
+
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("done"), "{response}");
+
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+    assert!(hook_ran.load(Ordering::SeqCst));
+    // New connections are refused once stopped.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
