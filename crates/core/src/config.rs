@@ -30,6 +30,12 @@ pub struct CoreConfig {
     /// Job permissions per role; a role missing here gets the built-in default.
     pub job_permissions: BTreeMap<Role, JobPermissions>,
     pub rate_limit: RateLimitConfig,
+    /// Nominal sandbox tokens; disabled unless configured.
+    #[serde(default)]
+    pub sandbox: crate::sandbox::SandboxConfig,
+    /// Nominal MediaMTX tokens; disabled unless configured.
+    #[serde(default)]
+    pub mediamtx: crate::mediamtx::MediaMtxConfig,
 }
 
 impl Default for CoreConfig {
@@ -53,6 +59,8 @@ impl Default for CoreConfig {
             allowed_emails: Vec::new(),
             job_permissions: BTreeMap::new(),
             rate_limit: RateLimitConfig::default(),
+            sandbox: Default::default(),
+            mediamtx: Default::default(),
         }
     }
 }

@@ -4,20 +4,25 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod allowlist;
 pub mod audit;
 pub mod certs;
 pub mod config;
 pub mod crypto;
+pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod keys;
+pub mod mediamtx;
 pub mod model;
 pub mod paging;
 pub mod password;
 pub mod revocation;
 pub mod rid;
+pub mod sandbox;
 pub mod store;
 pub mod tokens;
+pub mod workspaces;
 
 pub use error::{CoreError, CoreResult};
 pub use model::*;

@@ -1,0 +1,149 @@
+//! Request authentication (NOMINAL.md §4), the request context, and the mapping of core
+//! errors to Conjure errors.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::CoreError;
+use portcullis_core::audit::AuditContext;
+use portcullis_core::tokens::Principal;
+use portcullis_server::{ClientIp, RequestId};
+
+use crate::routes::NominalState;
+use crate::wire::{ConjureError, ErrorCode, parse_bearer};
+
+/// The authenticated caller of a Bearer endpoint: an access token or an API key, resolved to
+/// `(user, org, guest)`. The session org is the token's `org` claim (or the key's org).
+#[derive(Debug, Clone)]
+pub struct Session(pub Principal);
+
+/// Maps an authentication failure per NOMINAL.md §4.
+fn auth_error(state: &NominalState, credential: &str, e: CoreError) -> ConjureError {
+    let is_key = credential.starts_with(&state.engine.config().credentials.prefix);
+    match e {
+        CoreError::Store(_) | CoreError::Internal(_) => internal(e),
+        CoreError::Unauthenticated => ConjureError::permission_denied(),
+        _ if is_key => ConjureError::authorization_not_authorized(),
+        CoreError::TokenExpired => ConjureError::authorization_invalid_jwt_expired(),
+        CoreError::InvalidToken("malformed token") => {
+            ConjureError::authorization_invalid_jwt_format()
+        }
+        other => ConjureError::authorization_not_authorized().with_detail(other.to_string()),
+    }
+}
+
+impl FromRequestParts<NominalState> for Session {
+    type Rejection = ConjureError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &NominalState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = parse_bearer(&parts.headers)?;
+        match state.engine.authenticate(bearer.as_str()).await {
+            Ok(p) => Ok(Session(p)),
+            Err(e) => Err(auth_error(state, bearer.as_str(), e)),
+        }
+    }
+}
+
+/// Where a request came from, for audit and rate limits.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub audit: AuditContext,
+    pub ip: Option<IpAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|c| c.0)
+            .filter(|ip| !ip.is_unspecified());
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .filter(|r| !r.is_empty());
+        Ok(Ctx {
+            audit: AuditContext {
+                ip: ip.map(|i| i.to_string()),
+                request_id,
+            },
+            ip,
+        })
+    }
+}
+
+/// A handler failure: a Conjure error, or 429 with `Retry-After`.
+#[derive(Debug)]
+pub enum ApiError {
+    Conjure(ConjureError),
+    RateLimited(Duration),
+}
+
+impl From<ConjureError> for ApiError {
+    fn from(e: ConjureError) -> Self {
+        ApiError::Conjure(e)
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::RateLimited { retry_after } => ApiError::RateLimited(retry_after),
+            other => ApiError::Conjure(core_error(other)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Conjure(e) => e.into_response(),
+            ApiError::RateLimited(wait) => {
+                let mut resp =
+                    ConjureError::new(ErrorCode::CustomClient, "Default:TooManyRequests")
+                        .into_response();
+                *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                resp
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A 500 whose detail is logged, never sent.
+pub fn internal(e: impl std::fmt::Display) -> ConjureError {
+    ConjureError::internal().with_detail(e.to_string())
+}
+
+/// The default mapping of core errors; endpoints that need other names map first.
+pub fn core_error(e: CoreError) -> ConjureError {
+    match e {
+        CoreError::InvalidArgument(m) => ConjureError::invalid_argument().with_detail(m),
+        CoreError::Conflict(m) => ConjureError::invalid_argument().with_detail(m),
+        CoreError::NoMembership => ConjureError::authorization_no_membership(),
+        CoreError::NotFound(what) => ConjureError::not_found().with_detail(what),
+        CoreError::Store(_) | CoreError::Internal(_) => internal(e),
+        CoreError::RateLimited { .. } => ConjureError::authorization_not_authorized(),
+        other => ConjureError::authorization_not_authorized().with_detail(other.to_string()),
+    }
+}
+
+/// Per-client-IP limit on credential endpoints.
+pub fn check_rate(state: &NominalState, ctx: &Ctx) -> ApiResult<()> {
+    state.engine.check_ip_rate(ctx.ip).map_err(ApiError::from)
+}

@@ -1,0 +1,1378 @@
+//! The Nominal endpoints through the real router, a real `Engine` and a temporary SQLite store.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::mediamtx::MediaMtxSigner;
+use portcullis_core::model::*;
+use portcullis_core::store::Store;
+use portcullis_nominal::{NominalState, router, router_with};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct World {
+    engine: Arc<Engine>,
+    app: Router,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    raw: Vec<u8>,
+}
+
+impl Resp {
+    fn name(&self) -> &str {
+        self.body["errorName"].as_str().unwrap_or("")
+    }
+}
+
+async fn world_with(config: CoreConfig, mediamtx: bool) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = portcullis_store::open(path.to_str().unwrap())
+        .await
+        .unwrap();
+    store.upsert_region(config.region.clone()).await.unwrap();
+    let engine = Engine::start(store.clone(), config, MasterKey::generate())
+        .await
+        .unwrap();
+    let app = if mediamtx {
+        let pem = include_str!("fixtures/mediamtx-test-key.pem");
+        let key = MediaMtxSigner::parse_pem(pem).unwrap();
+        let signer = MediaMtxSigner::from_key(&key, None, "http://test").unwrap();
+        router_with(NominalState {
+            engine: engine.clone(),
+            mediamtx: Some(Arc::new(signer)),
+        })
+    } else {
+        router(engine.clone())
+    };
+    let app = app
+        .fallback(portcullis_nominal::wire::error::not_found_fallback)
+        .layer(axum::Extension(portcullis_server::ClientIp(IpAddr::V4(
+            Ipv4Addr::new(192, 0, 2, 7),
+        ))));
+    World {
+        engine,
+        app,
+        store,
+        _dir: dir,
+    }
+}
+
+async fn world() -> World {
+    let config = CoreConfig {
+        allowed_email_domains: vec!["example.com".into()],
+        ..CoreConfig::default()
+    };
+    world_with(config, false).await
+}
+
+impl World {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = auth {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = b
+            .body(match body {
+                Some(v) => Body::from(serde_json::to_vec(&v).unwrap()),
+                None => Body::empty(),
+            })
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+    async fn get(&self, path: &str, auth: &str) -> Resp {
+        self.call(Method::GET, path, Some(auth), None).await
+    }
+    async fn post(&self, path: &str, auth: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(auth), Some(body)).await
+    }
+    async fn put(&self, path: &str, auth: &str, body: Option<Value>) -> Resp {
+        self.call(Method::PUT, path, Some(auth), body).await
+    }
+
+    async fn org(&self, name: &str) -> Org {
+        self.store
+            .create_org(NewOrg {
+                name: name.into(),
+                display_name: None,
+                region_id: self.engine.config().region.id.clone(),
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn user(&self, email: &str, name: &str) -> User {
+        self.store
+            .create_user(NewUser {
+                email: email.into(),
+                display_name: name.into(),
+                avatar_url: None,
+                password_hash: None,
+                validated_at: None,
+                super_admin: false,
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn member(&self, user: &User, org: &Org, admin: bool, kind: MembershipKind) {
+        let roles: BTreeSet<Role> = if admin {
+            [Role::Admin].into()
+        } else {
+            [Role::Author].into()
+        };
+        self.store
+            .upsert_membership(user.id, org.id, roles, kind)
+            .await
+            .unwrap();
+    }
+
+    async fn token(&self, user: &User, org: &Org) -> String {
+        self.engine
+            .start_session(
+                user.clone(),
+                vec!["pwd".into()],
+                OrgChoice::Specific(org.id),
+                false,
+                None,
+                &AuditContext::default(),
+            )
+            .await
+            .unwrap()
+            .token
+            .token
+    }
+
+    async fn workspace(&self, org: &Org, slug: &str) -> Workspace {
+        self.store
+            .create_workspace(org.id, slug, Some(slug.to_uppercase()))
+            .await
+            .unwrap()
+    }
+
+    async fn grant(&self, ws: &Workspace, user: &User, access: WorkspaceAccess) {
+        self.store
+            .grant_workspace(WorkspaceGrant {
+                workspace_id: ws.id,
+                user_id: user.id,
+                access,
+            })
+            .await
+            .unwrap();
+    }
+
+    fn user_rid(&self, u: &User) -> String {
+        self.engine.rids().user(u.id)
+    }
+    fn org_rid(&self, o: &Org) -> String {
+        self.engine.rids().org(o.id)
+    }
+    fn ws_rid(&self, w: &Workspace) -> String {
+        self.engine.rids().workspace(w.id)
+    }
+}
+
+/// Org A with an admin and a member, org B with its own admin.
+struct Cast {
+    a: Org,
+    b: Org,
+    admin: User,
+    member: User,
+    other: User,
+    admin_t: String,
+    member_t: String,
+    other_t: String,
+}
+
+async fn cast(w: &World) -> Cast {
+    let a = w.org("alpha").await;
+    let b = w.org("beta").await;
+    let admin = w.user("admin@example.com", "Ada Admin").await;
+    let member = w.user("member@example.com", "Mel Member").await;
+    let other = w.user("other@elsewhere.org", "Otto Other").await;
+    w.member(&admin, &a, true, MembershipKind::Member).await;
+    w.member(&member, &a, false, MembershipKind::Member).await;
+    w.member(&other, &b, true, MembershipKind::Member).await;
+    let admin_t = w.token(&admin, &a).await;
+    let member_t = w.token(&member, &a).await;
+    let other_t = w.token(&other, &b).await;
+    Cast {
+        a,
+        b,
+        admin,
+        member,
+        other,
+        admin_t,
+        member_t,
+        other_t,
+    }
+}
+
+#[tokio::test]
+async fn routing_and_bearer_rules() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let r = w
+        .call(Method::GET, "/api/authentication/v2/my/profile", None, None)
+        .await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::FORBIDDEN, "Default:PermissionDenied")
+    );
+    let r = w
+        .get("/api/authentication/v2/my/profile", "not-a-jwt")
+        .await;
+    assert_eq!(r.name(), "Authorization:InvalidJwtFormat");
+    let r = w
+        .get("/api/authentication/v2/my/profile", "nominal_api_key_nope")
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+    // A genuine token past its expiry.
+    let tokens = w.engine.access_tokens();
+    let past = chrono::Utc::now() - chrono::Duration::hours(2);
+    let claims = tokens.claims(
+        c.admin.id,
+        c.a.id,
+        "sid",
+        past - chrono::Duration::hours(1),
+        past,
+        vec![],
+        false,
+    );
+    let expired = tokens.sign(&claims).unwrap();
+    let r = w.get("/api/authentication/v2/my/profile", &expired).await;
+    assert_eq!(r.name(), "Authorization:InvalidJwtExpired");
+    // A forged signature (last character flipped).
+    let mut forged = c.admin_t.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let r = w.get("/api/authentication/v2/my/profile", &forged).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Routing.
+    let r = w
+        .get("/api/authentication/v2/my/profile/", &c.admin_t)
+        .await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::NOT_FOUND, "Default:NotFound")
+    );
+    let r = w
+        .call(
+            Method::DELETE,
+            "/api/authentication/v2/my/profile",
+            Some(&c.admin_t),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.raw.is_empty());
+    let r = w.get("/api/nope", &c.admin_t).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Auth comes before the body.
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/api-key",
+            None,
+            Some(json!({"x": 1})),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:PermissionDenied");
+}
+
+#[tokio::test]
+async fn api_key_lifecycle() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.admin_t,
+            json!({"apiKeyName": "ci", "expiresAfterDays": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let admin_key = r.body["apiKeyValue"].as_str().unwrap().to_owned();
+    let admin_key_rid = r.body["apiKeyMetadata"]["rid"].as_str().unwrap().to_owned();
+    assert!(admin_key.starts_with("nominal_api_key_"));
+    assert_eq!(
+        r.body["apiKeyMetadata"]["createdBy"],
+        json!(w.user_rid(&c.admin))
+    );
+    assert!(r.body["apiKeyMetadata"].get("expiresAt").is_none());
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.member_t,
+            json!({"apiKeyName": "m", "expiresAfterDays": 3}),
+        )
+        .await;
+    assert!(r.body["apiKeyMetadata"]["expiresAt"].is_string());
+    let member_key_rid = r.body["apiKeyMetadata"]["rid"].as_str().unwrap().to_owned();
+    for bad in [
+        json!({"apiKeyName": "  "}),
+        json!({"apiKeyName": "x", "expiresAfterDays": 0}),
+    ] {
+        let r = w
+            .post("/api/authorization/v1/api-key", &c.admin_t, bad)
+            .await;
+        assert_eq!(r.name(), "Default:InvalidArgument");
+    }
+    // Listing: an admin sees the org's keys, a member only their own.
+    let r = w
+        .post("/api/authorization/v1/api-keys/org", &c.admin_t, json!({}))
+        .await;
+    assert_eq!(r.body["apiKeys"].as_array().unwrap().len(), 2);
+    let r = w
+        .post("/api/authorization/v1/api-keys/org", &c.member_t, json!({}))
+        .await;
+    assert_eq!(r.body["apiKeys"].as_array().unwrap().len(), 1);
+    let r = w
+        .post("/api/authorization/v1/api-keys/user", &c.admin_t, json!({}))
+        .await;
+    assert_eq!(r.body["apiKeys"][0]["rid"], json!(admin_key_rid));
+    let r = w
+        .post("/api/authorization/v1/api-keys/org", &c.other_t, json!({}))
+        .await;
+    assert_eq!(r.body["apiKeys"], json!([]));
+    // Paging.
+    let r = w
+        .post(
+            "/api/authorization/v1/api-keys/org",
+            &c.admin_t,
+            json!({"pageSize": 1}),
+        )
+        .await;
+    let tok = r.body["nextPageToken"].as_str().unwrap().to_owned();
+    let r2 = w
+        .post(
+            "/api/authorization/v1/api-keys/org",
+            &c.admin_t,
+            json!({"pageSize": 1, "nextPageToken": tok}),
+        )
+        .await;
+    assert!(r2.body.get("nextPageToken").is_none());
+    assert_ne!(r.body["apiKeys"][0]["rid"], r2.body["apiKeys"][0]["rid"]);
+    let r = w
+        .post(
+            "/api/authorization/v1/api-keys/user",
+            &c.admin_t,
+            json!({"nextPageToken": tok}),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument", "a foreign token");
+    let r = w
+        .post(
+            "/api/authorization/v1/api-keys/org",
+            &c.admin_t,
+            json!({"pageSize": 0}),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w
+        .post(
+            "/api/authorization/v1/api-keys/org",
+            &c.admin_t,
+            json!({"pageSize": 5000}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Exchange and use.
+    let r = w
+        .call(
+            Method::POST,
+            "/api/api-key-internal/v1/access-token",
+            None,
+            Some(json!({"apiKeyValue": admin_key})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let minted = r.body["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["userUuid"], json!(c.admin.id.to_string()));
+    assert_eq!(r.body["orgUuid"], json!(c.a.id.to_string()));
+    assert_eq!(r.body["isGuest"], json!(false));
+    let exp = r.body["expiresAtSeconds"].as_i64().unwrap();
+    assert!(exp <= chrono::Utc::now().timestamp() + 24 * 3600);
+    for cred in [&admin_key, &minted] {
+        let r = w.get("/api/authentication/v2/my/profile", cred).await;
+        assert_eq!(r.body["rid"], json!(w.user_rid(&c.admin)));
+        let r = w
+            .post(
+                "/api/authorization/v1/api-key",
+                cred,
+                json!({"apiKeyName": "x"}),
+            )
+            .await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized");
+        let r = w
+            .post(
+                "/api/authorization/v1/set-user-org",
+                cred,
+                json!({"orgRid": w.org_rid(&c.a)}),
+            )
+            .await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized");
+    }
+    for bad in ["nominal_api_key_unknown", "junk", ""] {
+        let r = w
+            .call(
+                Method::POST,
+                "/api/api-key-internal/v1/access-token",
+                None,
+                Some(json!({"apiKeyValue": bad})),
+            )
+            .await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized");
+    }
+    // Revocation rules.
+    let path = |rid: &str| format!("/api/authorization/v1/api-key/{rid}/delete");
+    let r = w.put(&path(&admin_key_rid), &c.member_t, None).await;
+    assert_eq!(r.name(), "Authorization:NotAuthorizedAdmin");
+    assert_eq!(r.body["parameters"]["rid"], json!(w.org_rid(&c.a)));
+    let r = w.put(&path(&admin_key_rid), &c.other_t, None).await;
+    assert_eq!(r.name(), "Authorization:ApiKeyNotFound");
+    let r = w.put(&path(&w.user_rid(&c.admin)), &c.admin_t, None).await;
+    assert_eq!(r.name(), "Authorization:ApiKeyNotFound");
+    let r = w.put(&path(&member_key_rid), &c.admin_t, None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "an admin revokes another's key"
+    );
+    let r = w.put(&path(&admin_key_rid), &c.admin_t, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = w.put(&path(&admin_key_rid), &c.admin_t, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "idempotent");
+    for cred in [&admin_key, &minted] {
+        let r = w.get("/api/authentication/v2/my/profile", cred).await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized");
+    }
+    let r = w
+        .call(
+            Method::POST,
+            "/api/api-key-internal/v1/access-token",
+            None,
+            Some(json!({"apiKeyValue": admin_key})),
+        )
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+    let r = w
+        .post("/api/authorization/v1/api-keys/org", &c.admin_t, json!({}))
+        .await;
+    assert_eq!(r.body["apiKeys"], json!([]));
+    let r = w
+        .post(
+            "/api/authorization/v1/api-keys/org",
+            &c.admin_t,
+            json!({"includeDeleted": true}),
+        )
+        .await;
+    assert_eq!(r.body["apiKeys"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["apiKeys"][0]["isDeleted"], json!(true));
+}
+
+#[tokio::test]
+async fn resources_and_registration() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let ws1 = w.workspace(&c.a, "one").await;
+    let ws2 = w.workspace(&c.a, "two").await;
+    let wsb = w.workspace(&c.b, "bee").await;
+    w.grant(&ws1, &c.member, WorkspaceAccess::Full).await;
+    let reg =
+        |ws: &Workspace, rids: &[&str]| json!({"workspaceRid": w.ws_rid(ws), "resourceRids": rids});
+    let path = "/api/authorization/v1/register-in-workspace";
+    let r = w
+        .post(
+            path,
+            &c.member_t,
+            reg(&ws1, &["ri.x..dataset.1", "ri.x..dataset.2"]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = w
+        .post(path, &c.member_t, reg(&ws1, &["ri.x..dataset.1"]))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "same workspace: no-op");
+    let r = w
+        .post(
+            path,
+            &c.admin_t,
+            reg(
+                &ws2,
+                &["ri.x..dataset.9", "ri.x..dataset.2", "ri.x..dataset.1"],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.name(), "Authorization:RegisterResourceConflict");
+    assert_eq!(r.body["parameters"]["resource"], json!("ri.x..dataset.1"));
+    assert_eq!(
+        r.body["parameters"]["requestedWorkspace"],
+        json!(w.ws_rid(&ws2))
+    );
+    let r = w
+        .post(path, &c.member_t, reg(&ws2, &["ri.x..dataset.3"]))
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized", "no access to ws2");
+    let r = w
+        .post(path, &c.admin_t, reg(&wsb, &["ri.x..dataset.3"]))
+        .await;
+    assert_eq!(
+        r.name(),
+        "Authorization:WorkspaceNotFound",
+        "another org's workspace"
+    );
+    let r = w
+        .post(path, &c.admin_t, json!({"workspaceRid": "ri.security.local.workspace.00000000-0000-4000-8000-000000000000", "resourceRids": []}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = w
+        .post(
+            path,
+            &c.admin_t,
+            json!({"workspaceRid": "not a rid", "resourceRids": []}),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+
+    let rids = json!({"rids": ["ri.x..dataset.1", "ri.x..dataset.2", "ri.x..dataset.9", "ri.x..dataset.404"]});
+    let r = w
+        .post("/api/authorization/v1/authorize", &c.member_t, rids.clone())
+        .await;
+    assert_eq!(
+        r.body,
+        json!(["ri.x..dataset.1", "ri.x..dataset.2"]),
+        "dataset.9 was not registered (all or nothing)"
+    );
+    let r = w
+        .post("/api/authorization/v1/authorize", &c.other_t, rids.clone())
+        .await;
+    assert_eq!(r.body, json!([]));
+    let r = w
+        .post(
+            "/api/authorization/v1/batch-get-workspace-for-resource",
+            &c.admin_t,
+            json!(["ri.x..dataset.1", "ri.x..dataset.404"]),
+        )
+        .await;
+    assert_eq!(r.body, json!({"ri.x..dataset.1": w.ws_rid(&ws1)}));
+    let r = w
+        .post(
+            "/api/authorization/v1/batch-get-workspace-for-resource",
+            &c.other_t,
+            json!(["ri.x..dataset.1"]),
+        )
+        .await;
+    assert_eq!(r.body, json!({}));
+}
+
+#[tokio::test]
+async fn admin_check_email_rule_and_okta() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let r = w.get("/api/authorization/v1/checkAdmin", &c.admin_t).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = w.get("/api/authorization/v1/checkAdmin", &c.member_t).await;
+    assert_eq!(r.name(), "Authorization:NotAuthorizedAdmin");
+    assert_eq!(r.body["parameters"]["rid"], json!(w.org_rid(&c.a)));
+
+    let path = "/api/authorization/v1/is-email-allowed";
+    for (email, allowed) in [
+        ("new@EXAMPLE.com", true),
+        ("x@other.com", false),
+        ("bad", false),
+    ] {
+        let r = w
+            .call(Method::POST, path, None, Some(json!({"email": email})))
+            .await;
+        assert_eq!(r.body, json!({"allowed": allowed}), "{email}");
+    }
+    let r = w
+        .call(
+            Method::POST,
+            path,
+            None,
+            Some(json!({"email": "a@example.com", "x": 1})),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument", "strict body");
+    w.store
+        .add_allowlist(AllowlistEntry {
+            org_id: None,
+            kind: AllowlistKind::Address,
+            value: "vip@other.com".into(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let r = w
+        .call(
+            Method::POST,
+            path,
+            None,
+            Some(json!({"email": "VIP@other.com"})),
+        )
+        .await;
+    assert_eq!(r.body, json!({"allowed": true}));
+    assert!(
+        w.engine
+            .is_email_allowed("vip@other.com", Some(c.a.id))
+            .await
+            .unwrap()
+    );
+
+    let okta = |email: &str| {
+        json!({"eventId": "e", "eventType": "com.okta.user.pre-registration", "cloudEventVersion": "0.1",
+               "requestType": "self.service.registration",
+               "data": {"context": {"request": {"id": "r", "ipAddress": "203.0.113.7"}},
+                        "userProfile": {"firstName": "Ada", "login": email, "email": email},
+                        "action": "ALLOW"}})
+    };
+    let hook = "/api/authorization/v1/is-email-allowed-okta";
+    let r = w.post(hook, &c.member_t, okta("ada@example.com")).await;
+    assert_eq!(
+        r.body,
+        json!({"commands":[{"type":"com.okta.action.update","value":{"registration":"ALLOW"}}]})
+    );
+    let r = w.post(hook, &c.member_t, okta("ada@nope.com")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.body["commands"][0]["value"]["registration"],
+        json!("DENY")
+    );
+    assert_eq!(
+        r.body["error"]["errorCauses"][0]["location"],
+        json!("data.userProfile.email")
+    );
+    let r = w
+        .call(Method::POST, hook, None, Some(okta("ada@example.com")))
+        .await;
+    assert_eq!(r.name(), "Default:PermissionDenied");
+    let r = w
+        .post(
+            hook,
+            &c.member_t,
+            json!({"requestType": "x", "data": {"userProfile": {"login": "a"}}}),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/is-email-allowed-freemium-okta",
+            None,
+            Some(okta("ada@nope.com")),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"commands":[{"type":"com.okta.action.update","value":{"registration":"ALLOW"}}]})
+    );
+}
+
+#[tokio::test]
+async fn set_user_org_switches() {
+    let w = world().await;
+    let c = cast(&w).await;
+    w.member(&c.member, &c.b, false, MembershipKind::Guest)
+        .await;
+    let r = w
+        .post(
+            "/api/authorization/v1/set-user-org",
+            &c.member_t,
+            json!({"orgRid": w.org_rid(&c.b)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["orgUuid"], json!(c.b.id.to_string()));
+    assert_eq!(r.body["isGuest"], json!(true));
+    let b_token = r.body["accessToken"].as_str().unwrap().to_owned();
+    let r = w.get("/api/authentication/v2/my/profile", &b_token).await;
+    assert_eq!(r.body["orgRid"], json!(w.org_rid(&c.b)));
+    let r = w
+        .post(
+            "/api/authorization/v1/set-user-org",
+            &c.admin_t,
+            json!({"orgRid": w.org_rid(&c.b)}),
+        )
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+    let r = w
+        .post(
+            "/api/authorization/v1/set-user-org",
+            &c.admin_t,
+            json!({"orgRid": w.user_rid(&c.admin)}),
+        )
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+}
+
+#[tokio::test]
+async fn profile_and_settings() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let r = w
+        .get("/api/authentication/v2/my/profile", &c.member_t)
+        .await;
+    assert_eq!(r.body["email"], json!("member@example.com"));
+    assert_eq!(r.body["displayName"], json!("Mel Member"));
+    assert_eq!(r.body["avatarUrl"], json!(""));
+    assert_eq!(r.body["orgRid"], json!(w.org_rid(&c.a)));
+    assert!(r.body["createdAt"].as_str().unwrap().ends_with('Z'));
+    let p = "/api/authentication/v2/my/profile";
+    let r = w
+        .put(p, &c.member_t, Some(json!({"displayName": "   "})))
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w
+        .put(
+            p,
+            &c.member_t,
+            Some(json!({"displayName": "x".repeat(257)})),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w
+        .put(p, &c.member_t, Some(json!({"displayName": "  Mel  "})))
+        .await;
+    assert_eq!(r.body["displayName"], json!("Mel"));
+
+    let s = "/api/authentication/v2/my/settings";
+    let r = w.get(s, &c.member_t).await;
+    assert_eq!(r.body, json!({}));
+    let doc = json!({"appearance": "DARK", "vimModeEnabled": true});
+    let r = w.put(s, &c.member_t, Some(doc.clone())).await;
+    assert_eq!(r.body, doc);
+    let r = w
+        .put(s, &c.member_t, Some(json!({"timezone": "UTC"})))
+        .await;
+    assert_eq!(r.body, json!({"timezone": "UTC"}));
+    let r = w.get(s, &c.member_t).await;
+    assert_eq!(r.body, json!({"timezone": "UTC"}), "replaced, not merged");
+    let r = w.get(s, &c.admin_t).await;
+    assert_eq!(r.body, json!({}));
+    let r = w
+        .put(s, &c.member_t, Some(json!({"appearance": "PINK"})))
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+
+    let o = "/api/authentication/v2/org/settings";
+    let r = w.get(o, &c.member_t).await;
+    assert_eq!(r.body, json!({}));
+    let r = w
+        .put(
+            o,
+            &c.member_t,
+            Some(json!({"defaultWorkbookVisibleInSearch": true})),
+        )
+        .await;
+    assert_eq!(r.name(), "Authentication:NotAuthorizedAdmin");
+    assert_eq!(r.body["parameters"]["rid"], json!(w.org_rid(&c.a)));
+    let r = w
+        .put(
+            o,
+            &c.admin_t,
+            Some(json!({"defaultWorkbookVisibleInSearch": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = w.get(o, &c.member_t).await;
+    assert_eq!(r.body, json!({"defaultWorkbookVisibleInSearch": true}));
+    let r = w.get(o, &c.other_t).await;
+    assert_eq!(r.body, json!({}), "org B sees its own settings");
+}
+
+#[tokio::test]
+async fn user_directory() {
+    let w = world().await;
+    let c = cast(&w).await;
+    for i in 0..5 {
+        let u = w
+            .user(&format!("crew{i}@example.com"), &format!("Crew {i}"))
+            .await;
+        w.member(&u, &c.a, false, MembershipKind::Member).await;
+    }
+    let search = "/api/authentication/v2/users";
+    let q = |extra: Value| {
+        let mut v = json!({"query": {"type": "searchText", "searchText": "CREW"}, "pageSize": 2,
+                           "sortBy": {"field": "EMAIL", "isDescending": false}});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    };
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let body = match &token {
+            Some(t) => q(json!({"nextPageToken": t})),
+            None => q(json!({})),
+        };
+        let r = w.post(search, &c.member_t, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        pages += 1;
+        for u in r.body["results"].as_array().unwrap() {
+            seen.push(u["email"].as_str().unwrap().to_owned());
+        }
+        match r.body.get("nextPageToken").and_then(Value::as_str) {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        seen,
+        (0..5)
+            .map(|i| format!("crew{i}@example.com"))
+            .collect::<Vec<_>>()
+    );
+    let r = w
+        .post(search, &c.member_t, q(json!({"pageSize": 1001})))
+        .await;
+    assert_eq!(r.name(), "Authentication:SearchUsersLimitExceeded");
+    assert_eq!(r.body["parameters"]["requestedLimit"], json!("1001"));
+    assert_eq!(r.body["parameters"]["allowedLimit"], json!("1000"));
+    let r = w.post(search, &c.member_t, q(json!({"pageSize": 0}))).await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w
+        .post(search, &c.member_t, q(json!({"nextPageToken": "forged"})))
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w
+        .post(
+            search,
+            &c.member_t,
+            json!({"query": {"type": "exactMatch", "exactMatch": "ADMIN@example.com"}}),
+        )
+        .await;
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
+    let r = w
+        .post(
+            search,
+            &c.member_t,
+            json!({"query": {"type": "or", "or": []}}),
+        )
+        .await;
+    assert_eq!(r.body["results"], json!([]));
+    let r = w
+        .post(
+            search,
+            &c.member_t,
+            json!({"query": {"type": "and", "and": []}}),
+        )
+        .await;
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 7);
+    let r = w
+        .post(
+            search,
+            &c.other_t,
+            json!({"query": {"type": "searchText", "searchText": "example.com"}}),
+        )
+        .await;
+    assert_eq!(r.body["results"], json!([]), "org B sees none of org A");
+
+    let r = w
+        .post(
+            "/api/authentication/v2/users/batch",
+            &c.member_t,
+            json!([w.user_rid(&c.admin), w.user_rid(&c.other)]),
+        )
+        .await;
+    let got: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec!["admin@example.com"]);
+    let r = w
+        .get(
+            &format!("/api/authentication/v2/users/{}", w.user_rid(&c.admin)),
+            &c.member_t,
+        )
+        .await;
+    assert_eq!(r.body["email"], json!("admin@example.com"));
+    let r = w
+        .get(
+            &format!("/api/authentication/v2/users/{}", w.user_rid(&c.other)),
+            &c.member_t,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::NOT_FOUND, "Authentication:UserNotFound")
+    );
+    let r = w
+        .get("/api/authentication/v2/users/ri.bad", &c.member_t)
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+}
+
+#[tokio::test]
+async fn preregistration_activity_and_deactivation() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let pre = "/api/authentication/v2/batch-preregister-users";
+    let r = w
+        .post(pre, &c.admin_t, json!({"emails": ["New1@example.com", "new1@EXAMPLE.com", "MEMBER@example.com", "new2@example.com"]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let users = r.body["users"].as_object().unwrap();
+    assert_eq!(users.len(), 2, "{users:?}");
+    assert!(users.contains_key("New1@example.com"));
+    assert_eq!(users["new2@example.com"]["displayName"], json!("new2"));
+    let r = w
+        .post(pre, &c.member_t, json!({"emails": ["z@example.com"]}))
+        .await;
+    assert_eq!(r.name(), "Authentication:NotAuthorizedAdmin");
+    let many: Vec<String> = (0..1001).map(|i| format!("u{i}@example.com")).collect();
+    let r = w.post(pre, &c.admin_t, json!({"emails": many})).await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+
+    // Login activity: admin and member logged in (cast tokens), preregistered never.
+    let act = "/api/authentication/v2/admin/org/login-activity";
+    let r = w.post(act, &c.admin_t, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let res = r.body["results"].as_array().unwrap();
+    assert_eq!(res.len(), 4);
+    assert!(res[0]["lastLoginAt"].is_string());
+    assert!(
+        res[3].get("lastLoginAt").is_none(),
+        "never-logged-in last when descending"
+    );
+    let r = w
+        .post(
+            act,
+            &c.admin_t,
+            json!({"isDescending": false, "pageSize": 1}),
+        )
+        .await;
+    assert!(
+        r.body["results"][0].get("lastLoginAt").is_none(),
+        "first when ascending"
+    );
+    assert!(r.body["nextPageToken"].is_string());
+    let r = w.post(act, &c.member_t, json!({})).await;
+    assert_eq!(r.name(), "Authentication:NotAuthorizedAdmin");
+    let r = w
+        .post(act, &c.admin_t, json!({"orgs": [w.org_rid(&c.b)]}))
+        .await;
+    assert_eq!(r.name(), "Authentication:NotAuthorizedAdmin");
+    assert_eq!(r.body["parameters"]["rid"], json!(w.org_rid(&c.b)));
+    let r = w
+        .post(
+            act,
+            &c.admin_t,
+            json!({"orgs": ["ri.authn.local.organization.00000000-0000-4000-8000-000000000000"]}),
+        )
+        .await;
+    assert_eq!(r.name(), "Authentication:OrgNotFound");
+    let r = w.post(act, &c.admin_t, json!({"pageSize": 1001})).await;
+    assert_eq!(r.name(), "Authentication:OrgLoginActivityLimitExceeded");
+
+    // Deactivation.
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.member_t,
+            json!({"apiKeyName": "k"}),
+        )
+        .await;
+    let member_key = r.body["apiKeyValue"].as_str().unwrap().to_owned();
+    let deact = |u: &User| {
+        format!(
+            "/api/authentication/v2/admin/users/{}/deactivate",
+            w.user_rid(u)
+        )
+    };
+    let react = |u: &User| {
+        format!(
+            "/api/authentication/v2/admin/users/{}/reactivate",
+            w.user_rid(u)
+        )
+    };
+    let r = w.post(&deact(&c.admin), &c.admin_t, json!(null)).await;
+    assert_eq!(r.name(), "Default:InvalidArgument", "self-target");
+    let r = w.post(&deact(&c.other), &c.admin_t, json!(null)).await;
+    assert_eq!(r.name(), "Authentication:UserNotFound");
+    let r = w.post(&deact(&c.admin), &c.member_t, json!(null)).await;
+    assert_eq!(r.name(), "Authentication:NotAuthorizedAdmin");
+    for _ in 0..2 {
+        let r = w.post(&deact(&c.member), &c.admin_t, json!(null)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    }
+    for cred in [&c.member_t, &member_key] {
+        let r = w.get("/api/authentication/v2/my/profile", cred).await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized");
+    }
+    for _ in 0..2 {
+        let r = w.post(&react(&c.member), &c.admin_t, json!(null)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    let r = w
+        .get("/api/authentication/v2/my/profile", &member_key)
+        .await;
+    assert_eq!(
+        r.name(),
+        "Authorization:NotAuthorized",
+        "revoked keys stay revoked"
+    );
+    let fresh = w.token(&c.member, &c.a).await;
+    let r = w.get("/api/authentication/v2/my/profile", &fresh).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn workspace_service() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let ws1 = w.workspace(&c.a, "one").await;
+    let ws2 = w.workspace(&c.a, "two").await;
+    let wsb = w.workspace(&c.b, "bee").await;
+    w.grant(&ws1, &c.member, WorkspaceAccess::Full).await;
+    w.grant(&ws2, &c.member, WorkspaceAccess::Guest).await;
+    let list = |q: &str| format!("/api/workspaces/v1/workspaces{q}");
+    let ids = |r: &Resp| -> Vec<String> {
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = w.get(&list(""), &c.member_t).await;
+    assert_eq!(ids(&r), vec!["one"]);
+    assert_eq!(r.body[0]["settings"], json!({}));
+    assert_eq!(r.body[0]["org"], json!(w.org_rid(&c.a)));
+    let r = w
+        .get(&list("?includeGuestWorkspaces=TRUE"), &c.member_t)
+        .await;
+    let mut got = ids(&r);
+    got.sort();
+    assert_eq!(got, vec!["one", "two"]);
+    let r = w.get(&list(""), &c.admin_t).await;
+    assert_eq!(
+        ids(&r).len(),
+        2,
+        "admins are full members of every workspace"
+    );
+    let r = w.get(&list("?filterBySessionOrg=nope"), &c.admin_t).await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = w.get(&list(""), &c.other_t).await;
+    assert_eq!(ids(&r), vec!["bee"]);
+
+    let one = format!("/api/workspaces/v1/workspaces/{}", w.ws_rid(&ws1));
+    let r = w.get(&one, &c.member_t).await;
+    assert_eq!(r.body["rid"], json!(w.ws_rid(&ws1)));
+    let r = w.get(&one, &c.other_t).await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::NOT_FOUND, "Security:WorkspaceNotFound")
+    );
+    assert_eq!(r.body["parameters"]["workspaceRid"], json!(w.ws_rid(&ws1)));
+    let r = w
+        .get(
+            &format!("/api/workspaces/v1/workspaces/{}", w.ws_rid(&wsb)),
+            &c.member_t,
+        )
+        .await;
+    assert_eq!(r.name(), "Security:WorkspaceNotFound");
+
+    let upd = json!({"displayName": {"type": "displayName", "displayName": "Uno"},
+                     "symbol": {"type": "symbol", "symbol": {"type": "emoji", "emoji": "🚀"}},
+                     "settings": {"procedures": {"type": "v1", "v1": {"workspaceProcedures": []}}}});
+    let r = w.put(&one, &c.member_t, Some(upd.clone())).await;
+    assert_eq!(r.name(), "Authorization:NotAuthorizedAdmin");
+    let r = w.put(&one, &c.other_t, Some(upd.clone())).await;
+    assert_eq!(r.name(), "Security:WorkspaceNotFound");
+    let r = w.put(&one, &c.admin_t, Some(upd)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["displayName"], json!("Uno"));
+    assert_eq!(r.body["symbol"], json!({"type": "emoji", "emoji": "🚀"}));
+    let r = w
+        .put(
+            &one,
+            &c.admin_t,
+            Some(json!({"displayName": {"type": "removeType", "removeType": {}}})),
+        )
+        .await;
+    assert!(r.body.get("displayName").is_none());
+    assert_eq!(
+        r.body["symbol"]["emoji"],
+        json!("🚀"),
+        "absent fields unchanged"
+    );
+    let r = w.put(&one, &c.admin_t, Some(json!({"settings": {}}))).await;
+    assert_eq!(r.body["settings"], json!({}), "settings replaced whole");
+
+    let d = "/api/workspaces/v1/default-workspace";
+    let r = w.get(d, &c.member_t).await;
+    assert_eq!(r.body["id"], json!("one"), "the one full workspace");
+    let r = w.get(d, &c.admin_t).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "two full workspaces and no org default"
+    );
+    w.store
+        .update_org(
+            c.a.id,
+            OrgUpdate {
+                default_workspace: Some(Some(ws2.id)),
+                ..OrgUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let r = w.get(d, &c.admin_t).await;
+    assert_eq!(r.body["id"], json!("two"));
+}
+
+#[tokio::test]
+async fn sandbox_tokens() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let path = "/api/sandbox-token-internal/v1/issue";
+    let call = |secret: Option<&str>, body: Value| {
+        let mut b = Request::builder().method(Method::POST).uri(path);
+        if let Some(s) = secret {
+            b = b.header("X-Nominal-Sandbox-Shared-Secret", s);
+        }
+        let req = b
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap();
+        w.app.clone().oneshot(req)
+    };
+    let resp = call(Some("s3cret"), json!({})).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::FORBIDDEN,
+        "disabled unless configured"
+    );
+
+    // A configured sandbox.
+    let mut config = CoreConfig::default();
+    config.sandbox.shared_secret = Some("s3cret".into());
+    config.sandbox.org = Some("alpha".into());
+    config.sandbox.primary_user = Some("member@example.com".into());
+    let w2 = world_with(config, false).await;
+    let c2 = cast(&w2).await;
+    let ws = w2.workspace(&c2.a, "sand").await;
+    w2.grant(&ws, &c2.member, WorkspaceAccess::Full).await;
+    let call2 = |secret: Option<&str>, body: Value| {
+        let mut b = Request::builder().method(Method::POST).uri(path);
+        if let Some(s) = secret {
+            b = b.header("X-Nominal-Sandbox-Shared-Secret", s);
+        }
+        let req = b
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap();
+        w2.app.clone().oneshot(req)
+    };
+    async fn json_of(r: axum::response::Response) -> (StatusCode, Value) {
+        let s = r.status();
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+    for (secret, body) in [
+        (None, json!({})),
+        (Some("wrong"), json!({})),
+        (Some("s3cret"), json!({"requestedTtlSeconds": 0})),
+        (Some("s3cret"), json!({"sandboxWorkspace": "SECONDARY"})),
+    ] {
+        let (s, b) = json_of(call2(secret, body).await.unwrap()).await;
+        assert_eq!(
+            (s, b["errorName"].as_str()),
+            (
+                StatusCode::FORBIDDEN,
+                Some("Authorization:SandboxTokenUnavailable")
+            )
+        );
+    }
+    let (s, b) = json_of(
+        call2(
+            Some("s3cret"),
+            json!({"requestedTtlSeconds": 100000, "sandboxWorkspace": "PRIMARY"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b:?}");
+    assert_eq!(b["workspaceRid"], json!(w2.ws_rid(&ws)));
+    assert_eq!(b["userUuid"], json!(c2.member.id.to_string()));
+    let exp = b["expiresAtSeconds"].as_i64().unwrap();
+    assert!(exp <= chrono::Utc::now().timestamp() + 3600);
+    let r = w2
+        .get(
+            "/api/authentication/v2/my/profile",
+            b["accessToken"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(r.body["email"], json!("member@example.com"));
+    let (_, b) = json_of(
+        call2(Some("s3cret"), json!({"requestedTtlSeconds": 60}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(b["expiresAtSeconds"].as_i64().unwrap() <= chrono::Utc::now().timestamp() + 60);
+    drop(c);
+}
+
+#[tokio::test]
+async fn mediamtx() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let r = w
+        .call(Method::GET, "/api/authentication/v2/jwks", None, None)
+        .await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::NOT_FOUND, "Default:NotFound")
+    );
+    let body = json!({"permissions": [{"action": "read", "path": "cam1"}]});
+    let r = w
+        .post(
+            "/api/authentication/v2/mediamtx/token",
+            &c.member_t,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let w = world_with(CoreConfig::default(), true).await;
+    let c = cast(&w).await;
+    let r = w
+        .call(Method::GET, "/api/authentication/v2/jwks", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let key = &r.body["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["alg"].as_str(),
+            key["use"].as_str()
+        ),
+        (Some("RSA"), Some("RS256"), Some("sig"))
+    );
+    let r = w
+        .post("/api/authentication/v2/mediamtx/token", &c.member_t, body)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let token = r.body["token"].as_str().unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], json!("RS256"));
+    assert_eq!(header["kid"], key["kid"]);
+    let claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(
+        claims["mediamtx_permissions"],
+        json!([{"action": "read", "path": "cam1"}])
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        7200
+    );
+    let r = w
+        .post(
+            "/api/authentication/v2/mediamtx/token",
+            &c.member_t,
+            json!({"permissions": [{"action": "delete", "path": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+}
+
+#[tokio::test]
+async fn federation_endpoints_validate_then_refuse() {
+    let w = world().await;
+    for (path, good) in [
+        (
+            "/api/authorization/v1/access-token",
+            json!({"idToken": "x", "accessToken": null, "orgRid": null, "workspaceRid": null}),
+        ),
+        (
+            "/api/authorization/v1/refresh-access-token",
+            json!({"accessToken": "x"}),
+        ),
+        ("/api/authorization/v1/user-orgs", json!({"idToken": "x"})),
+        (
+            "/api/authorization/v1/get-idp-end-session-endpoint",
+            json!({"idToken": "x"}),
+        ),
+    ] {
+        let r = w
+            .call(Method::POST, path, None, Some(json!({"bogus": 1})))
+            .await;
+        assert_eq!(r.name(), "Default:InvalidArgument", "{path}");
+        let r = w.call(Method::POST, path, None, Some(good)).await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn credential_endpoints_are_rate_limited() {
+    let mut config = CoreConfig::default();
+    config.rate_limit.per_ip_per_sec = 1;
+    config.rate_limit.burst = 2;
+    let w = world_with(config, false).await;
+    let path = "/api/api-key-internal/v1/access-token";
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(
+            w.call(
+                Method::POST,
+                path,
+                None,
+                Some(json!({"apiKeyValue": "nominal_api_key_x"})),
+            )
+            .await,
+        );
+    }
+    let r = last.unwrap();
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.get("retry-after").is_some());
+}
