@@ -49,8 +49,8 @@ fn bootstrap_password() -> Option<Zeroizing<String>> {
 }
 
 /// The surface routers, given the running engine.
-fn surfaces(_engine: &Arc<Engine>, _cfg: &Config) -> Vec<Router> {
-    let mut parts = Vec::new();
+fn surfaces(engine: &Arc<Engine>, _cfg: &Config) -> Vec<Router> {
+    let mut parts = vec![portcullis_nominal::router(engine.clone())];
     if let Some(r) = test_hooks() {
         parts.push(r);
     }
