@@ -21,6 +21,7 @@ pub mod revocation;
 pub mod rid;
 pub mod sandbox;
 pub mod store;
+pub mod teams;
 pub mod tokens;
 pub mod workspaces;
 

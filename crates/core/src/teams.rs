@@ -1,0 +1,502 @@
+//! Team-level views of a user for the Parsable surface (PARSABLE.md §7, §8): what a
+//! `LoginResult` says about the user's teams (roles, regions, job permissions, settings,
+//! memberships), the session periods, team selection, proxy-target checks, persistent-token
+//! listings and login certificates. The surface only maps these types onto the wire.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::audit::AuditContext;
+use crate::engine::{Engine, IssuedToken, LoginGrant};
+use crate::error::{CoreError, CoreResult};
+use crate::model::*;
+use crate::store::CredentialWithPeople;
+use crate::tokens::{Principal, Via};
+
+/// Seconds before expiry at which clients are told to warn (PARSABLE.md §7).
+pub const WARNING_LEAD_SECS: i64 = 3 * 24 * 3600;
+/// At most this many user ids per persistent-token listing.
+pub const MAX_META_USER_IDS: usize = 1000;
+
+/// Which teams a result covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamScope {
+    /// Every team where the user is an active member (session and persistent tokens).
+    AllActive,
+    /// Only this team (a team token).
+    Only(OrgId),
+}
+
+/// `AuthPeriods`: durations in seconds from the moment of issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuthPeriods {
+    pub warning: i64,
+    pub lockout: i64,
+    pub dump: i64,
+    pub expiry: i64,
+}
+
+impl AuthPeriods {
+    /// expiry = remaining lifetime; warning = max(0, expiry − 3 days); lockout = expiry;
+    /// dump = 0. A token without expiry gets all zeros ("not used").
+    pub fn for_expiry(expires_at: Option<Timestamp>, now: Timestamp) -> AuthPeriods {
+        let Some(exp) = expires_at else {
+            return AuthPeriods::default();
+        };
+        let expiry = (exp - now).num_seconds().max(0);
+        AuthPeriods {
+            warning: (expiry - WARNING_LEAD_SECS).max(0),
+            lockout: expiry,
+            dump: 0,
+            expiry,
+        }
+    }
+}
+
+/// One team of a user, as a login result shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamView {
+    pub org: Org,
+    pub membership: Membership,
+    /// Ascending.
+    pub roles: Vec<Role>,
+    pub region: Option<Region>,
+    pub job_permissions: JobPermissions,
+    /// Org settings merged with the user's overrides.
+    pub settings: SettingsMap,
+}
+
+/// Everything a `LoginResult` holds, computed for one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginData {
+    pub token: String,
+    pub session_id: String,
+    /// The user the token acts as (the proxied user for proxy sessions).
+    pub user: User,
+    /// The super-admin behind a proxy session.
+    pub proxy_admin_email: Option<String>,
+    /// Sorted by team id.
+    pub teams: Vec<TeamView>,
+    /// Every region referenced by `teams`.
+    pub regions: BTreeMap<String, Region>,
+    pub preferred_region_id: String,
+    pub periods: AuthPeriods,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A team offered by a team-select login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamChoice {
+    pub name: String,
+    pub org: OrgId,
+}
+
+/// Reads a stored Parsable settings document; a malformed one counts as empty (and is logged)
+/// rather than blocking every login of the team.
+fn parse_settings(doc: Option<serde_json::Value>, whose: &str) -> SettingsMap {
+    match doc {
+        None => SettingsMap::new(),
+        Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
+            tracing::warn!(whose, error = %e, "ignoring a malformed parsable settings document");
+            SettingsMap::new()
+        }),
+    }
+}
+
+/// The union of the role table's permissions over `roles`; the org's stored table overrides
+/// the configured one per role.
+pub fn job_permissions(
+    config: &crate::config::CoreConfig,
+    org_table: &BTreeMap<Role, JobPermissions>,
+    roles: &BTreeSet<Role>,
+) -> JobPermissions {
+    roles.iter().fold(JobPermissions::default(), |acc, role| {
+        let p = org_table
+            .get(role)
+            .copied()
+            .unwrap_or_else(|| config.job_permissions_for(*role));
+        acc.union(p)
+    })
+}
+
+impl Engine {
+    /// Active memberships of the user in enabled orgs, ordered by org id.
+    pub async fn active_teams(&self, user: UserId) -> CoreResult<Vec<(Org, Membership)>> {
+        let mut out = Vec::new();
+        for m in self.store().list_user_memberships(user, false).await? {
+            if !m.is_active() {
+                continue;
+            }
+            if let Some(org) = self.store().get_org(m.org_id).await?
+                && !org.disabled
+            {
+                out.push((org, m));
+            }
+        }
+        out.sort_by_key(|(o, _)| o.id);
+        Ok(out)
+    }
+
+    /// The teams a team-select login offers, sorted by name (then id).
+    pub async fn team_choices(&self, user: UserId) -> CoreResult<Vec<TeamChoice>> {
+        let mut choices: Vec<TeamChoice> = self
+            .active_teams(user)
+            .await?
+            .into_iter()
+            .map(|(org, _)| TeamChoice {
+                name: org.display_name.clone().unwrap_or_else(|| org.name.clone()),
+                org: org.id,
+            })
+            .collect();
+        choices.sort_by(|a, b| a.name.cmp(&b.name).then(a.org.cmp(&b.org)));
+        Ok(choices)
+    }
+
+    /// The per-team views of a user for `scope`.
+    pub async fn team_views(&self, user: &User, scope: TeamScope) -> CoreResult<Vec<TeamView>> {
+        let teams = self.active_teams(user.id).await?;
+        let user_settings = parse_settings(
+            self.store()
+                .get_settings(SettingsScope::User(user.id), SettingsNamespace::Parsable)
+                .await?,
+            "user",
+        );
+        let mut views = Vec::new();
+        for (org, membership) in teams {
+            if let TeamScope::Only(only) = scope
+                && only != org.id
+            {
+                continue;
+            }
+            let region = self.store().get_region(&org.region_id).await?;
+            let table = self.store().get_job_permissions(org.id).await?;
+            let job_permissions = job_permissions(self.config(), &table, &membership.roles);
+            let org_settings = parse_settings(
+                self.store()
+                    .get_settings(SettingsScope::Org(org.id), SettingsNamespace::Parsable)
+                    .await?,
+                "org",
+            );
+            views.push(TeamView {
+                roles: membership.roles.iter().copied().collect(),
+                settings: merge_settings(&org_settings, &user_settings),
+                job_permissions,
+                region,
+                org,
+                membership,
+            });
+        }
+        Ok(views)
+    }
+
+    /// Assembles the login data for a token of `user`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn login_data(
+        &self,
+        user: User,
+        scope: TeamScope,
+        token: String,
+        session_id: String,
+        expires_at: Option<Timestamp>,
+        proxy_admin_email: Option<String>,
+        now: Timestamp,
+    ) -> CoreResult<LoginData> {
+        let teams = self.team_views(&user, scope).await?;
+        let regions = teams
+            .iter()
+            .filter_map(|t| t.region.clone())
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        Ok(LoginData {
+            token,
+            session_id,
+            user,
+            proxy_admin_email,
+            teams,
+            regions,
+            preferred_region_id: self.config().region.id.clone(),
+            periods: AuthPeriods::for_expiry(expires_at, now),
+            expires_at,
+        })
+    }
+
+    /// Login data for a freshly started session (all teams).
+    pub async fn login_data_for_grant(&self, grant: &LoginGrant) -> CoreResult<LoginData> {
+        self.login_data(
+            grant.user.clone(),
+            TeamScope::AllActive,
+            grant.token.token.clone(),
+            grant.session.id.0.clone(),
+            Some(grant.token.expires_at),
+            grant.proxy_admin.as_ref().map(|a| a.email.clone()),
+            Utc::now(),
+        )
+        .await
+    }
+
+    /// Login data recomputed for a validated token (`refresh`, `loginWithToken`): same token,
+    /// session and expiry; current roles, permissions and settings.
+    pub async fn login_data_for_principal(
+        &self,
+        p: &Principal,
+        token: &str,
+    ) -> CoreResult<LoginData> {
+        let user = self
+            .store()
+            .get_user(p.user)
+            .await?
+            .filter(|u| !u.deactivated)
+            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        let (scope, session_id) = match &p.via {
+            Via::Session {
+                session,
+                team_scoped,
+            } => (
+                if *team_scoped {
+                    TeamScope::Only(p.org)
+                } else {
+                    TeamScope::AllActive
+                },
+                session.0.clone(),
+            ),
+            Via::MintedFromCredential { session, .. } => (TeamScope::AllActive, session.0.clone()),
+            Via::Credential { credential } => (TeamScope::AllActive, credential.to_string()),
+        };
+        let proxy = self.proxy_admin_email(p).await?;
+        self.login_data(
+            user,
+            scope,
+            token.trim().to_string(),
+            session_id,
+            p.expires_at,
+            proxy,
+            Utc::now(),
+        )
+        .await
+    }
+
+    /// Login data for a team token just issued from `p` (one team, same session).
+    pub async fn login_data_for_team_token(
+        &self,
+        p: &Principal,
+        issued: &IssuedToken,
+    ) -> CoreResult<LoginData> {
+        let user = self
+            .store()
+            .get_user(p.user)
+            .await?
+            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        let session_id = p.session().map(|s| s.0.clone()).unwrap_or_default();
+        let proxy = self.proxy_admin_email(p).await?;
+        self.login_data(
+            user,
+            TeamScope::Only(issued.org),
+            issued.token.clone(),
+            session_id,
+            Some(issued.expires_at),
+            proxy,
+            Utc::now(),
+        )
+        .await
+    }
+
+    /// Login data of a persistent token just created: the target's teams; the session id is
+    /// the credential id.
+    pub async fn login_data_for_persistent(
+        &self,
+        cred: &Credential,
+        secret: &str,
+    ) -> CoreResult<LoginData> {
+        let user = self
+            .store()
+            .get_user(cred.user_id)
+            .await?
+            .ok_or(CoreError::NotFound("user"))?;
+        self.login_data(
+            user,
+            TeamScope::AllActive,
+            secret.to_string(),
+            cred.id.to_string(),
+            cred.expires_at,
+            None,
+            Utc::now(),
+        )
+        .await
+    }
+
+    /// The email of the super-admin behind a proxy session.
+    pub async fn proxy_admin_email(&self, p: &Principal) -> CoreResult<Option<String>> {
+        match p.actor {
+            None => Ok(None),
+            Some(a) => Ok(self.store().get_user(a).await?.map(|u| u.email)),
+        }
+    }
+
+    /// The user a proxy login would act as, with the checks of `finish_login` (super-admin
+    /// before the lookup, no super-admin target), without starting a session. Used by
+    /// team-select logins, which must know the target's teams first.
+    pub async fn proxy_target(
+        &self,
+        admin: &User,
+        email: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<User> {
+        if !admin.super_admin {
+            self.audit()
+                .log(
+                    ctx,
+                    Utc::now(),
+                    Some(admin.id),
+                    "impersonation.start",
+                    None,
+                    AuditOutcome::Denied,
+                    json!({"reason": "not a super-admin"}),
+                )
+                .await;
+            return Err(CoreError::PermissionDenied(
+                "only a super-admin may log in as another user",
+            ));
+        }
+        let target = self
+            .store()
+            .get_user_by_email(email)
+            .await?
+            .filter(|t| !t.deactivated)
+            .ok_or(CoreError::NotFound("user"))?;
+        if target.super_admin || target.id == admin.id {
+            return Err(CoreError::PermissionDenied(
+                "a super-admin cannot be impersonated",
+            ));
+        }
+        Ok(target)
+    }
+
+    /// Persistent-token records of `users` in `org` (PARSABLE.md §8
+    /// fetchPersistentAuthTokensMeta): super-admins, or ADMIN/PARSABLE_ADMIN of the team.
+    /// Duplicates are dropped; the store skips users who never were members.
+    pub async fn persistent_tokens_meta(
+        &self,
+        p: &Principal,
+        org: OrgId,
+        users: &[UserId],
+    ) -> CoreResult<Vec<CredentialWithPeople>> {
+        if users.len() > MAX_META_USER_IDS {
+            return Err(CoreError::InvalidArgument(format!(
+                "at most {MAX_META_USER_IDS} userIds per call"
+            )));
+        }
+        self.store()
+            .get_org(org)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?;
+        let caller = self
+            .store()
+            .get_user(p.user)
+            .await?
+            .filter(|u| !u.deactivated)
+            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        let super_admin = caller.super_admin && p.actor.is_none();
+        if !super_admin {
+            let admin = self
+                .store()
+                .get_membership(p.user, org)
+                .await?
+                .filter(Membership::is_active)
+                .is_some_and(|m| {
+                    m.roles.contains(&Role::Admin) || m.roles.contains(&Role::ParsableAdmin)
+                });
+            if !admin {
+                return Err(CoreError::PermissionDenied(
+                    "super-admin or team admin required",
+                ));
+            }
+        }
+        let unique: Vec<UserId> = users
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store()
+            .persistent_credentials_for(org, &unique)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CoreConfig;
+
+    fn t(secs: i64) -> Timestamp {
+        chrono::DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn periods_follow_remaining_lifetime() {
+        let p = AuthPeriods::for_expiry(Some(t(30 * 86_400)), t(0));
+        assert_eq!(p.expiry, 30 * 86_400);
+        assert_eq!(p.lockout, 30 * 86_400);
+        assert_eq!(p.warning, 27 * 86_400);
+        assert_eq!(p.dump, 0);
+    }
+
+    #[test]
+    fn periods_short_and_expired() {
+        let p = AuthPeriods::for_expiry(Some(t(3600)), t(0));
+        assert_eq!((p.warning, p.lockout, p.expiry), (0, 3600, 3600));
+        let p = AuthPeriods::for_expiry(Some(t(-5)), t(0));
+        assert_eq!(p, AuthPeriods::default());
+        assert_eq!(AuthPeriods::for_expiry(None, t(0)), AuthPeriods::default());
+    }
+
+    #[test]
+    fn job_permissions_union_and_override() {
+        let cfg = CoreConfig::default();
+        let none = BTreeMap::new();
+        let exec: BTreeSet<Role> = [Role::Executor].into();
+        assert_eq!(
+            job_permissions(&cfg, &none, &exec),
+            JobPermissions::job_and_steps()
+        );
+        let both: BTreeSet<Role> = [Role::Executor, Role::Admin].into();
+        assert_eq!(job_permissions(&cfg, &none, &both), JobPermissions::all());
+        assert_eq!(
+            job_permissions(&cfg, &none, &BTreeSet::new()),
+            JobPermissions::default()
+        );
+        let mut table = BTreeMap::new();
+        let only_title = JobPermissions {
+            edit_title: true,
+            ..JobPermissions::default()
+        };
+        table.insert(Role::Admin, only_title);
+        let admin: BTreeSet<Role> = [Role::Admin].into();
+        assert_eq!(job_permissions(&cfg, &table, &admin), only_title);
+        // The override applies to its role only; other roles keep the configured table.
+        assert_eq!(
+            job_permissions(&cfg, &table, &both),
+            only_title.union(JobPermissions::job_and_steps())
+        );
+        let mut cfg2 = CoreConfig::default();
+        cfg2.job_permissions.insert(Role::Executor, only_title);
+        assert_eq!(job_permissions(&cfg2, &none, &exec), only_title);
+    }
+
+    #[test]
+    fn settings_documents_parse_leniently() {
+        let doc =
+            json!({"a": {"type": "bool", "value": true}, "b": {"type": "text", "value": "x"}});
+        let m = parse_settings(Some(doc), "org");
+        assert_eq!(m.get("a"), Some(&SettingValue::Bool(true)));
+        assert_eq!(m.get("b"), Some(&SettingValue::Text("x".into())));
+        assert!(parse_settings(Some(json!([1, 2])), "org").is_empty());
+        assert!(parse_settings(None, "org").is_empty());
+    }
+}

@@ -1,0 +1,509 @@
+//! One handler per `AuthenticationService` function (PARSABLE.md §8). Each validates its
+//! arguments, calls the engine, and maps the result; the logic lives in the core.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use portcullis_core::audit::AuditContext;
+use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
+use portcullis_core::model::{OrgId, UserId};
+use portcullis_core::teams::LoginData;
+use portcullis_core::tokens::Principal;
+
+use crate::convert;
+use crate::errors::ApiError;
+use crate::wire::{self, Call, LoginOptions, Method, Outcome};
+
+/// What the `Authorization` header said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthHeader {
+    /// Absent or empty (the CLI sends `Authorization: ` before it has a token).
+    Absent,
+    /// `Token <t>`.
+    Token(String),
+    /// Present with another scheme (or garbage): an invalid token.
+    WrongScheme,
+}
+
+impl AuthHeader {
+    /// Parses one header value: scheme `Token` (any case), one or more spaces, the token.
+    pub fn parse(value: Option<&[u8]>) -> AuthHeader {
+        let Some(raw) = value else {
+            return AuthHeader::Absent;
+        };
+        let Ok(s) = std::str::from_utf8(raw) else {
+            return AuthHeader::WrongScheme;
+        };
+        let s = s.trim();
+        if s.is_empty() {
+            return AuthHeader::Absent;
+        }
+        let (scheme, rest) = match s.find([' ', '\t']) {
+            Some(i) => (&s[..i], s[i..].trim()),
+            None => (s, ""),
+        };
+        if !scheme.eq_ignore_ascii_case("token") {
+            return AuthHeader::WrongScheme;
+        }
+        if rest.is_empty() {
+            AuthHeader::Absent
+        } else {
+            AuthHeader::Token(rest.to_string())
+        }
+    }
+}
+
+/// Parses `Idp-Authorization: Bearer <t>`; anything else counts as absent.
+pub fn parse_idp_header(value: Option<&[u8]>) -> Option<String> {
+    let s = std::str::from_utf8(value?).ok()?.trim();
+    let (scheme, rest) = s.split_once([' ', '\t'])?;
+    let rest = rest.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then(|| rest.to_string())
+}
+
+/// Everything a handler needs about its request.
+pub struct CallContext {
+    pub engine: Arc<Engine>,
+    pub auth: AuthHeader,
+    pub idp_token: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub audit: AuditContext,
+}
+
+type HandlerResult = Result<Outcome, ApiError>;
+
+/// Runs one decoded call.
+pub async fn dispatch(cx: &CallContext, call: Call) -> Outcome {
+    let method = call.method();
+    let result = match call {
+        Call::Login(a) => login(cx, &a.email, &a.password, &a.options)
+            .await
+            .map(Outcome::LoginResult),
+        Call::LoginWithTeamSelect(a) => {
+            login_with_team_select(cx, &a.email, &a.password, &a.options).await
+        }
+        Call::LoginWithSso(a) => login_with_sso(cx, &a.request).await,
+        Call::LoginWithIdp(_) | Call::LoginWithIdpAndTeamSelect(_) => idp_login(cx, None).await,
+        Call::LoginWithIdpAndTeam(a) => idp_login(cx, Some(&a.team_id)).await,
+        Call::Logout => logout(cx).await,
+        Call::CreateTeamToken(a) => create_team_token(cx, &a.team_id).await,
+        Call::LoginWithToken(a) => login_with_token(cx, &a.auth_token).await,
+        Call::StartLogin(a) => start_login(cx, &a.email).await,
+        Call::Refresh => refresh(cx).await,
+        Call::GetCurrentUser => get_current_user(cx).await,
+        Call::CreatePersistentAuth(a) => create_persistent_auth(cx, &a.user_id).await,
+        Call::RevokePersistentAuth(a) => revoke_persistent_auth(cx, &a.user_id).await,
+        Call::FetchPersistentAuthTokensMeta(a) => {
+            fetch_persistent_meta(cx, &a.team_id, &a.user_ids).await
+        }
+    };
+    match result {
+        Ok(o) => o,
+        Err(e) => {
+            let rq_id = uuid::Uuid::new_v4().to_string();
+            let code = e.code.0;
+            match &e.detail {
+                Some(detail) => tracing::error!(
+                    rq_id = %rq_id,
+                    request_id = cx.audit.request_id.as_deref().unwrap_or(""),
+                    method = method.name(),
+                    code,
+                    detail = %detail,
+                    "parsable call failed with an internal error"
+                ),
+                None => tracing::info!(
+                    rq_id = %rq_id,
+                    request_id = cx.audit.request_id.as_deref().unwrap_or(""),
+                    method = method.name(),
+                    code,
+                    slug = e.slug,
+                    "parsable call answered with err"
+                ),
+            }
+            Outcome::Err(e.into_exception(rq_id))
+        }
+    }
+}
+
+fn core(method: Method) -> impl Fn(portcullis_core::CoreError) -> ApiError {
+    move |e| ApiError::from_core(e, method)
+}
+
+fn rate_limit(cx: &CallContext, method: Method) -> Result<(), ApiError> {
+    cx.engine.check_ip_rate(cx.ip).map_err(core(method))
+}
+
+/// The caller's principal from `Authorization`.
+async fn principal(cx: &CallContext, method: Method) -> Result<(Principal, String), ApiError> {
+    match &cx.auth {
+        AuthHeader::Absent => Err(ApiError::missing_token()),
+        AuthHeader::WrongScheme => Err(ApiError::invalid_token()),
+        AuthHeader::Token(t) => {
+            let p = cx.engine.authenticate(t).await.map_err(core(method))?;
+            Ok((p, t.clone()))
+        }
+    }
+}
+
+fn nonblank_email(email: &str) -> Result<&str, ApiError> {
+    let e = email.trim();
+    if e.is_empty() {
+        return Err(ApiError::bad_request("email must not be empty"));
+    }
+    Ok(e)
+}
+
+/// A teamId argument: blank → 400; not a team id → 404 (unknown team).
+fn team_id(s: &str) -> Result<OrgId, ApiError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(ApiError::bad_request("teamId must not be empty"));
+    }
+    OrgId::from_str(s).map_err(|_| ApiError::not_found("team"))
+}
+
+/// A userId argument: blank → 400; not a user id → 404.
+fn user_id(s: &str) -> Result<UserId, ApiError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(ApiError::bad_request("userId must not be empty"));
+    }
+    UserId::from_str(s).map_err(|_| ApiError::not_found("user"))
+}
+
+fn proxied_email(options: &LoginOptions) -> Option<&str> {
+    options
+        .proxied_user_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+}
+
+/// The CSR of the options, if any (`userPrivateKey` is never read).
+fn csr(options: &LoginOptions) -> Option<&str> {
+    options
+        .certificate_signing_request
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+}
+
+/// Turns a fresh login into a `LoginResult`, signing the CSR if one was sent. A refused CSR
+/// ends the session just created, so no token of a failed call stays usable.
+async fn finish(
+    cx: &CallContext,
+    method: Method,
+    grant: LoginGrant,
+    options: &LoginOptions,
+) -> Result<wire::LoginResult, ApiError> {
+    let data = cx
+        .engine
+        .login_data_for_grant(&grant)
+        .await
+        .map_err(core(method))?;
+    match with_certificates(cx, method, &data, options).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            if let Err(end) = cx.engine.logout(&grant.token.token, &cx.audit).await {
+                tracing::warn!(error = %end, "could not end the session of a refused login");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Adds `mothershipCertificate` whenever signing is configured, and `userCertificate` for a CSR
+/// (validity: min(configured, the token's remaining lifetime)).
+async fn with_certificates(
+    cx: &CallContext,
+    method: Method,
+    data: &LoginData,
+    options: &LoginOptions,
+) -> Result<wire::LoginResult, ApiError> {
+    let mut r = convert::login_result(data);
+    let Some(ca) = cx.engine.certificate_authority() else {
+        return Ok(r);
+    };
+    r.mothership_certificate = Some(ca.ca_certificate_pem().to_string());
+    if let Some(csr) = csr(options) {
+        let exp = data.expires_at.unwrap_or_else(|| {
+            Utc::now() + chrono::Duration::seconds(cx.engine.config().certificates.validity_secs)
+        });
+        r.user_certificate = cx
+            .engine
+            .sign_csr(&data.user, csr, exp, &cx.audit)
+            .await
+            .map_err(core(method))?;
+    }
+    Ok(r)
+}
+
+async fn login(
+    cx: &CallContext,
+    email: &str,
+    password: &str,
+    options: &LoginOptions,
+) -> Result<wire::LoginResult, ApiError> {
+    let m = Method::Login;
+    rate_limit(cx, m)?;
+    let email = nonblank_email(email)?;
+    let grant = cx
+        .engine
+        .login_password(
+            email,
+            password,
+            OrgChoice::Default,
+            proxied_email(options),
+            &cx.audit,
+        )
+        .await
+        .map_err(core(m))?;
+    finish(cx, m, grant, options).await
+}
+
+async fn login_with_team_select(
+    cx: &CallContext,
+    email: &str,
+    password: &str,
+    options: &LoginOptions,
+) -> HandlerResult {
+    let m = Method::LoginWithTeamSelect;
+    rate_limit(cx, m)?;
+    let email = nonblank_email(email)?;
+    let e = &cx.engine;
+    let user = e
+        .authenticate_password(email, password, &cx.audit)
+        .await
+        .map_err(core(m))?;
+    let proxied = proxied_email(options);
+    let subject = match proxied {
+        Some(target) => e
+            .proxy_target(&user, target, &cx.audit)
+            .await
+            .map_err(core(m))?,
+        None => user.clone(),
+    };
+    let choices = e.team_choices(subject.id).await.map_err(core(m))?;
+    if choices.len() >= 2 {
+        return Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
+            login_result: None,
+            team_info: Some(convert::team_choices(&choices)),
+        }));
+    }
+    let grant = e
+        .finish_login(
+            user,
+            vec!["pwd".into()],
+            OrgChoice::Default,
+            proxied,
+            &cx.audit,
+        )
+        .await
+        .map_err(core(m))?;
+    let r = finish(cx, m, grant, options).await?;
+    Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
+        login_result: Some(r),
+        team_info: None,
+    }))
+}
+
+const IDP_NOT_CONFIGURED: &str = "identity provider login is not configured";
+
+async fn login_with_sso(cx: &CallContext, request: &wire::SSORequest) -> HandlerResult {
+    let m = Method::LoginWithSso;
+    rate_limit(cx, m)?;
+    if request.provider != wire::SSOProvider::OKTA {
+        return Err(ApiError::bad_request(format!(
+            "unknown SSO provider {}",
+            request.provider.0
+        )));
+    }
+    if request.token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        return Err(ApiError::bad_request("SSORequest.token is required"));
+    }
+    // No SSO provider can be configured until federation lands.
+    Err(ApiError::bad_request("SSO provider OKTA is not configured"))
+}
+
+async fn idp_login(cx: &CallContext, team: Option<&str>) -> HandlerResult {
+    let m = Method::LoginWithIdp;
+    rate_limit(cx, m)?;
+    if cx.idp_token.is_none() {
+        return Err(ApiError::new(
+            wire::ErrorCode::UNAUTHORIZED,
+            "missing-idp-token",
+            "Authentication required: send 'Idp-Authorization: Bearer <token>'",
+        ));
+    }
+    if let Some(t) = team {
+        team_id(t)?;
+    }
+    Err(ApiError::new(
+        wire::ErrorCode::UNAUTHORIZED,
+        "idp-not-configured",
+        IDP_NOT_CONFIGURED,
+    ))
+}
+
+async fn logout(cx: &CallContext) -> HandlerResult {
+    let m = Method::Logout;
+    match &cx.auth {
+        AuthHeader::Absent => Err(ApiError::missing_token()),
+        AuthHeader::WrongScheme => Err(ApiError::invalid_token()),
+        AuthHeader::Token(t) => {
+            cx.engine.logout(t, &cx.audit).await.map_err(core(m))?;
+            Ok(Outcome::Void)
+        }
+    }
+}
+
+async fn create_team_token(cx: &CallContext, team: &str) -> HandlerResult {
+    let m = Method::CreateTeamToken;
+    let (p, _) = principal(cx, m).await?;
+    let org = team_id(team)?;
+    let e = &cx.engine;
+    let issued = e.team_token(&p, org, &cx.audit).await.map_err(core(m))?;
+    let data = e
+        .login_data_for_team_token(&p, &issued)
+        .await
+        .map_err(core(m))?;
+    Ok(Outcome::LoginResult(
+        with_certificates(cx, m, &data, &LoginOptions::default()).await?,
+    ))
+}
+
+async fn login_with_token(cx: &CallContext, token: &str) -> HandlerResult {
+    let m = Method::LoginWithToken;
+    rate_limit(cx, m)?;
+    let p = cx.engine.authenticate(token).await.map_err(core(m))?;
+    token_result(cx, m, &p, token).await
+}
+
+async fn refresh(cx: &CallContext) -> HandlerResult {
+    let m = Method::Refresh;
+    let (p, token) = principal(cx, m).await?;
+    token_result(cx, m, &p, &token).await
+}
+
+async fn token_result(cx: &CallContext, m: Method, p: &Principal, token: &str) -> HandlerResult {
+    let data = cx
+        .engine
+        .login_data_for_principal(p, token)
+        .await
+        .map_err(core(m))?;
+    Ok(Outcome::LoginResult(
+        with_certificates(cx, m, &data, &LoginOptions::default()).await?,
+    ))
+}
+
+async fn get_current_user(cx: &CallContext) -> HandlerResult {
+    let m = Method::GetCurrentUser;
+    let (p, _) = principal(cx, m).await?;
+    let user = cx
+        .engine
+        .store()
+        .get_user(p.user)
+        .await
+        .map_err(|e| ApiError::from_core(e.into(), m))?
+        .ok_or_else(ApiError::invalid_token)?;
+    Ok(Outcome::User(convert::user(&user)))
+}
+
+async fn start_login(cx: &CallContext, email: &str) -> HandlerResult {
+    rate_limit(cx, Method::StartLogin)?;
+    nonblank_email(email)?;
+    // Password login for every address, known or not, so accounts cannot be enumerated.
+    // IdP and web-SSO answers come with federation.
+    Ok(Outcome::ValidAuthTypes(wire::ValidAuthTypes {
+        password_auth: Some(wire::PasswordAuth {}),
+        ..wire::ValidAuthTypes::default()
+    }))
+}
+
+async fn create_persistent_auth(cx: &CallContext, user: &str) -> HandlerResult {
+    let m = Method::CreatePersistentAuth;
+    let (p, _) = principal(cx, m).await?;
+    let target = user_id(user)?;
+    let e = &cx.engine;
+    let (cred, secret, _org) = e
+        .create_persistent_token(&p, target, &cx.audit)
+        .await
+        .map_err(core(m))?;
+    let data = e
+        .login_data_for_persistent(&cred, &secret)
+        .await
+        .map_err(core(m))?;
+    Ok(Outcome::LoginResult(
+        with_certificates(cx, m, &data, &LoginOptions::default()).await?,
+    ))
+}
+
+async fn revoke_persistent_auth(cx: &CallContext, user: &str) -> HandlerResult {
+    let m = Method::RevokePersistentAuth;
+    let (p, _) = principal(cx, m).await?;
+    let target = user_id(user)?;
+    cx.engine
+        .revoke_persistent_tokens(&p, target, &cx.audit)
+        .await
+        .map_err(core(m))?;
+    Ok(Outcome::Void)
+}
+
+async fn fetch_persistent_meta(cx: &CallContext, team: &str, users: &[String]) -> HandlerResult {
+    let m = Method::FetchPersistentAuthTokensMeta;
+    let (p, _) = principal(cx, m).await?;
+    let org = team_id(team)?;
+    if users.len() > portcullis_core::teams::MAX_META_USER_IDS {
+        return Err(ApiError::bad_request(format!(
+            "at most {} userIds per call",
+            portcullis_core::teams::MAX_META_USER_IDS
+        )));
+    }
+    // Ids that are not user ids cannot match a token: skipped like unknown users.
+    let ids: Vec<UserId> = users
+        .iter()
+        .filter_map(|u| UserId::from_str(u.trim()).ok())
+        .collect();
+    let list = cx
+        .engine
+        .persistent_tokens_meta(&p, org, &ids)
+        .await
+        .map_err(core(m))?;
+    Ok(Outcome::AuthTokenMetaList(
+        list.iter().map(convert::token_meta).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_header_forms() {
+        let p = |s: &str| AuthHeader::parse(Some(s.as_bytes()));
+        assert_eq!(AuthHeader::parse(None), AuthHeader::Absent);
+        assert_eq!(p(""), AuthHeader::Absent);
+        assert_eq!(p("   "), AuthHeader::Absent);
+        assert_eq!(p("Token"), AuthHeader::Absent);
+        assert_eq!(p("Token abc"), AuthHeader::Token("abc".into()));
+        assert_eq!(p("token    abc "), AuthHeader::Token("abc".into()));
+        assert_eq!(p("TOKEN\tabc"), AuthHeader::Token("abc".into()));
+        assert_eq!(p("Bearer abc"), AuthHeader::WrongScheme);
+        assert_eq!(p("Tokenabc"), AuthHeader::WrongScheme);
+        assert_eq!(
+            AuthHeader::parse(Some(&[0xff, 0xfe])),
+            AuthHeader::WrongScheme
+        );
+    }
+
+    #[test]
+    fn idp_header_forms() {
+        let p = |s: &str| parse_idp_header(Some(s.as_bytes()));
+        assert_eq!(p("Bearer x.y.z"), Some("x.y.z".into()));
+        assert_eq!(p("bearer   x"), Some("x".into()));
+        assert_eq!(p("Bearer "), None);
+        assert_eq!(p("Token x"), None);
+        assert_eq!(parse_idp_header(None), None);
+    }
+}
