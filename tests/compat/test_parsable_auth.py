@@ -24,7 +24,7 @@ def require_surface(server) -> None:
     r = parsable_post(server.auth_url, "startLogin", {"email": "probe@example.com"})
     if r.status_code == 404:
         pytest.skip("the binary does not mount the Parsable router yet: crates/portcullis/src/serve.rs "
-                    "surfaces() must add portcullis_parsable::router_with(engine, …)")
+                    "surfaces() must add portcullis_parsable::router(engine.clone())")
 
 
 def mk_user(server, email: str, *, super_admin: bool = False) -> str:
@@ -285,8 +285,8 @@ def test_csr_signed_at_login_chains_to_mothership_certificate(server):
     uid, _ = member(server, "cert@example.com")
     probe = login(server, "cert@example.com")
     if "mothershipCertificate" not in probe:
-        pytest.skip("certificate signing is not wired: the binary passes no CertificateAuthority "
-                    "to portcullis_parsable::router_with (ParsableOptions.ca)")
+        pytest.skip("certificate signing is off in the binary: the engine has no CertificateAuthority "
+                    "([certificates] enabled = false)")
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "whatever")]))
