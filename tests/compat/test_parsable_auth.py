@@ -7,6 +7,7 @@ fixture is the super-admin of these tests.
 """
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -108,6 +109,7 @@ def test_thrift_every_function(server, thrift_stubs, protocol):
             c.login("thr@example.com", "wrong password 123", at.LoginOptions())
         assert ei.value.errorCode == 401 and ei.value.message == "Invalid email or password"
         assert ei.value.slug == "invalid-credentials" and ei.value.rqId
+        time.sleep(1.2)   # the engine delays the next attempt for this address after a failure
 
         sel = c.loginWithTeamSelect("thr@example.com", PW, at.LoginOptions())
         assert sel.loginResult is not None and sel.teamInfo is None
