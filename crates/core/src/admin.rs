@@ -592,9 +592,12 @@ impl Admin {
         self.find_user(&user.id.to_string()).await
     }
 
-    /// Sets the flag that forces a password change after the next password login.
+    /// Blocks password login until the password is changed, and ends the user's sessions.
     pub async fn require_password_reset(&self, reference: &str) -> AdminResult<User> {
         let user = self.find_user(reference).await?;
+        self.store
+            .revoke_user_sessions(user.id, None, now())
+            .await?;
         self.audited(
             "admin.user.require_password_reset",
             Some(user.id.to_string()),
@@ -608,6 +611,36 @@ impl Admin {
             ),
         )
         .await
+    }
+
+    /// Ends every live session of a user. Returns the user id and how many ended.
+    pub async fn end_sessions(&self, reference: &str) -> AdminResult<(UserId, u64)> {
+        let user = self.find_user(reference).await?;
+        let n = self
+            .audited(
+                "admin.user.end_sessions",
+                Some(user.id.to_string()),
+                json!({}),
+                self.store.revoke_user_sessions(user.id, None, now()),
+            )
+            .await?;
+        Ok((user.id, n))
+    }
+
+    pub async fn list_sessions(&self, reference: &str) -> AdminResult<Vec<Session>> {
+        let user = self.find_user(reference).await?;
+        Ok(self.store.list_user_sessions(user.id, false, now()).await?)
+    }
+
+    /// Appends an audit event for an action the CLI performed itself (e.g. a key rotation).
+    pub async fn record(
+        &self,
+        action: &str,
+        target: Option<String>,
+        detail: serde_json::Value,
+    ) -> AdminResult<()> {
+        self.audited(action, target, detail, async { Ok::<(), StoreError>(()) })
+            .await
     }
 
     /// Clears the brute-force throttle for a login email (a user reference or any address).

@@ -29,6 +29,8 @@ use crate::tokens::{AccessTokens, Actor, Principal, TokenFailure, Via};
 const CLAIM_HOLD: chrono::Duration = chrono::Duration::seconds(10);
 /// Unknown `kid`s trigger at most one key reload per this interval.
 const KEY_RELOAD_EVERY: Duration = Duration::from_secs(1);
+/// How often the signing keys are re-read, so a rotation elsewhere takes over signing.
+const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 /// A freshly issued access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,21 @@ impl Engine {
         let ip_limiter = RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst));
         let (audit, writer) = AuditSink::start(store.clone(), 4096);
         let poller = revocations.spawn_poller(store.clone(), Duration::from_millis(250));
+        // A rotation by another process (the CLI, a second server) takes over signing here too.
+        let key_refresher = {
+            let (keys, store) = (tokens.keys().clone(), store.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(KEY_REFRESH_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = keys.reload(store.as_ref()).await {
+                        tracing::warn!(error = %e, "signing key refresh failed; will retry");
+                    }
+                }
+            })
+        };
         Ok(Arc::new(Engine {
             store,
             config,
@@ -153,7 +170,7 @@ impl Engine {
             page_tokens,
             ca,
             last_key_reload: Mutex::new(None),
-            background: Mutex::new(vec![poller]),
+            background: Mutex::new(vec![poller, key_refresher]),
             audit_writer: Mutex::new(Some(writer)),
         }))
     }

@@ -57,6 +57,18 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Token-signing keys: list them, or rotate to a new one.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys, oldest first, with their retirement time.
+    List,
+    /// Add a new signing key; the current one retires but keeps verifying the tokens it signed
+    /// until they expire. Running servers pick the new key up without a restart.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,8 +121,12 @@ pub enum UserCommand {
     Deactivate { user: String },
     /// Undo a deactivation (revoked sessions and credentials stay revoked).
     Reactivate { user: String },
-    /// Require a password change after the next password login.
+    /// Block password login until the password is changed, and end the user's sessions.
     ForcePasswordReset { user: String },
+    /// End every session of the user (tokens of those sessions stop working at once).
+    EndSessions { user: String },
+    /// List the user's live sessions.
+    Sessions { user: String },
     /// Clear failed-login throttling and any lockout for a user or login email.
     Unlock { user: String },
 }
@@ -432,6 +448,92 @@ async fn dispatch(
         AdminCommand::Workspace(cmd) => workspace(&admin, json, cmd).await,
         AdminCommand::Allowlist(cmd) => allowlist(&admin, json, cmd).await,
         AdminCommand::Audit(cmd) => audit(&admin, json, cmd).await,
+        AdminCommand::Keys(cmd) => keys(cfg, &admin, json, cmd).await,
+    }
+}
+
+#[derive(Serialize)]
+struct KeyView {
+    kid: String,
+    algorithm: String,
+    created_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+}
+
+async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> anyhow::Result<()> {
+    use portcullis_core::KeyPurpose;
+    let store = admin.store();
+    match cmd {
+        KeysCommand::List => {
+            let keys: Vec<KeyView> = store
+                .list_keys(KeyPurpose::TokenSigning)
+                .await?
+                .into_iter()
+                .map(|k| KeyView {
+                    kid: k.kid,
+                    algorithm: k.algorithm,
+                    created_at: k.created_at,
+                    retired_at: k.retired_at,
+                })
+                .collect();
+            emit(json, &keys, || {
+                keys.iter()
+                    .map(|k| match k.retired_at {
+                        Some(r) => format!(
+                            "{}  {}  created {}  retired {}",
+                            k.kid, k.algorithm, k.created_at, r
+                        ),
+                        None => format!(
+                            "{}  {}  created {}  (signing)",
+                            k.kid, k.algorithm, k.created_at
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        KeysCommand::Rotate => {
+            let master = match crate::keyfile::plan(&cfg.server.key_file())? {
+                crate::keyfile::KeyPlan::Env(k) | crate::keyfile::KeyPlan::File(k, _) => k,
+                crate::keyfile::KeyPlan::Create(..) => {
+                    bail!(
+                        "no master key: start the server once (or set PORTCULLIS_MASTER_KEY) before rotating keys"
+                    )
+                }
+            };
+            let t = &cfg.core.tokens;
+            let max_life =
+                chrono::Duration::seconds(t.session_secs.max(t.persistent_days * 86_400));
+            let ring = portcullis_core::keys::KeyRing::load_or_create(
+                store.as_ref(),
+                master,
+                max_life,
+                Utc::now(),
+            )
+            .await
+            .context("cannot open the signing keys")?;
+            let old = ring.signing_kid();
+            let kid = ring
+                .rotate(store.as_ref(), Utc::now())
+                .await
+                .context("rotation failed")?;
+            admin
+                .record(
+                    "admin.keys.rotate",
+                    Some(kid.clone()),
+                    serde_json::json!({"retired": old}),
+                )
+                .await?;
+            #[derive(Serialize)]
+            struct Rotated {
+                kid: String,
+                retired: String,
+            }
+            let r = Rotated { kid, retired: old };
+            emit(json, &r, || {
+                format!("new signing key {} (retired {})", r.kid, r.retired)
+            })
+        }
     }
 }
 
@@ -544,6 +646,39 @@ async fn user(
             let v = UserView::from(&admin.require_password_reset(user).await?);
             emit(json, &v, || {
                 format!("password reset required for {}", user_line(&v))
+            })
+        }
+        UserCommand::EndSessions { user } => {
+            let (id, n) = admin.end_sessions(user).await?;
+            #[derive(Serialize)]
+            struct Ended {
+                user_id: String,
+                sessions_ended: u64,
+            }
+            let r = Ended {
+                user_id: id.to_string(),
+                sessions_ended: n,
+            };
+            emit(json, &r, || {
+                format!("ended {} session(s) of {}", r.sessions_ended, r.user_id)
+            })
+        }
+        UserCommand::Sessions { user } => {
+            let sessions = admin.list_sessions(user).await?;
+            emit(json, &sessions, || {
+                sessions
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}  org {}  {}  expires {}",
+                            s.id,
+                            s.org_id,
+                            s.kind.as_str(),
+                            s.expires_at
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })
         }
         UserCommand::Unlock { user } => {
