@@ -4,7 +4,7 @@
 //!
 //! Surfaces plug in as ready-made axum [`Router`]s (their state already applied):
 //!
-//! ```ignore
+//! ```text
 //! let ctx = HttpContext::new(config.server.clone(), store.clone());
 //! let app = build_router(vec![parsable_router, nominal_router], &ctx);
 //! let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
