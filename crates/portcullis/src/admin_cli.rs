@@ -57,6 +57,9 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Upstream identity providers (read from the [federation] configuration).
+    #[command(subcommand)]
+    Idp(crate::idp_cli::IdpCommand),
     /// Token-signing keys: list them, or rotate to a new one.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -414,6 +417,10 @@ fn read_password_stdin() -> anyhow::Result<Zeroizing<String>> {
 }
 
 pub async fn run(cfg: &Config, args: &AdminArgs) -> anyhow::Result<()> {
+    // Providers come from the configuration: no store needed.
+    if let AdminCommand::Idp(cmd) = &args.command {
+        return crate::idp_cli::run(cfg, args.json, cmd);
+    }
     // Read stdin before touching the store, so a missing password writes nothing.
     let password = match &args.command {
         AdminCommand::User(UserCommand::Create {
@@ -448,6 +455,7 @@ async fn dispatch(
         AdminCommand::Workspace(cmd) => workspace(&admin, json, cmd).await,
         AdminCommand::Allowlist(cmd) => allowlist(&admin, json, cmd).await,
         AdminCommand::Audit(cmd) => audit(&admin, json, cmd).await,
+        AdminCommand::Idp(cmd) => crate::idp_cli::run(cfg, json, cmd),
         AdminCommand::Keys(cmd) => keys(cfg, &admin, json, cmd).await,
     }
 }

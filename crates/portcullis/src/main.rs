@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cli;
+mod idp_cli;
 mod keyfile;
 mod serve;
 mod settings;

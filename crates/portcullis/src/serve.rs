@@ -9,6 +9,7 @@ use portcullis_core::admin::Admin;
 use portcullis_core::engine::Engine;
 use portcullis_core::store::Store;
 use portcullis_core::{KeyPurpose, crypto::MasterKey};
+use portcullis_federation::Federation;
 use portcullis_server::config::{Config, ENV_BOOTSTRAP_ADMIN_PASSWORD};
 use portcullis_server::{HttpContext, build_router, hook};
 use zeroize::Zeroizing;
@@ -48,9 +49,24 @@ fn bootstrap_password() -> Option<Zeroizing<String>> {
         .map(Zeroizing::new)
 }
 
-/// The surface routers, given the running engine.
-fn surfaces(engine: &Arc<Engine>, _cfg: &Config) -> Vec<Router> {
-    let mut parts = vec![portcullis_nominal::router(engine.clone())];
+/// The upstream OpenID providers of `[federation]`, over the running engine. Nothing is
+/// fetched here: discovery and keys load on first use, so a provider that is down does not
+/// stop the server.
+pub fn federation(engine: &Arc<Engine>, cfg: &Config) -> anyhow::Result<Arc<Federation>> {
+    let fed = Federation::new(cfg.federation.providers.clone(), engine.clone())
+        .context("invalid [federation] configuration")?;
+    for p in fed.providers() {
+        tracing::info!(alias = %p.alias, kind = ?p.kind, issuer = %p.issuer, "identity provider configured");
+    }
+    Ok(Arc::new(fed))
+}
+
+/// The surface routers, given the running engine and the federation.
+fn surfaces(engine: &Arc<Engine>, federation: &Arc<Federation>) -> Vec<Router> {
+    let mut parts = vec![
+        portcullis_nominal::router(engine.clone(), Some(federation.clone())),
+        portcullis_parsable::router(engine.clone(), Some(federation.clone())),
+    ];
     if let Some(r) = test_hooks() {
         parts.push(r);
     }
@@ -135,8 +151,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             return Err(anyhow::Error::new(e).context("cannot start the auth engine"));
         }
     };
+    let fed = match federation(&engine, &cfg) {
+        Ok(f) => f,
+        Err(e) => {
+            engine.shutdown().await;
+            store.close().await;
+            return Err(e);
+        }
+    };
     let ctx = HttpContext::new(cfg.server.clone(), store.clone());
-    let app = build_router(surfaces(&engine, &cfg), &ctx);
+    let app = build_router(surfaces(&engine, &fed), &ctx);
     let listener = match portcullis_server::bind(cfg.server.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -6,6 +6,7 @@
 //! [log]         # format and level
 //! [bootstrap]   # the first admin on an empty store
 //! [core]        # portcullis_core::config::CoreConfig (tokens, passwords, lockout, ...)
+//! [federation]  # upstream OpenID providers ([[federation.providers]], portcullis-federation)
 //! ```
 
 use std::fmt;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use portcullis_core::config::CoreConfig;
+use portcullis_federation::ProviderConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One mebibyte: the default request body limit.
@@ -44,6 +46,14 @@ pub struct Config {
     pub log: LogConfig,
     pub bootstrap: BootstrapConfig,
     pub core: CoreConfig,
+    pub federation: FederationConfig,
+}
+
+/// Upstream OpenID providers (`docs/design/federation.md`). Empty: federated logins are off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationConfig {
+    pub providers: Vec<ProviderConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,6 +347,24 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "bootstrap.org_name must not be empty".into(),
             ));
+        }
+        let mut aliases = std::collections::BTreeSet::new();
+        let mut issuers = std::collections::BTreeSet::new();
+        for p in &self.federation.providers {
+            p.validate()
+                .map_err(|e| ConfigError::Invalid(format!("federation.providers: {e}")))?;
+            if !aliases.insert(p.alias.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "federation.providers: duplicate alias {:?}",
+                    p.alias
+                )));
+            }
+            if !issuers.insert(p.issuer.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "federation.providers: two providers share the issuer {:?}",
+                    p.issuer
+                )));
+            }
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use portcullis_core::engine::Engine;
 use portcullis_core::mediamtx::MediaMtxSigner;
+use portcullis_federation::Federation;
 
 use crate::handlers::{apikeys, authentication, authorization, federation, sandbox, workspace};
 
@@ -19,19 +20,24 @@ pub struct NominalState {
     pub engine: Arc<Engine>,
     /// `None` when MediaMTX is not configured (its endpoints answer 404).
     pub mediamtx: Option<Arc<MediaMtxSigner>>,
+    /// The upstream OpenID providers; `None`: the OIDC endpoints answer `NotAuthorized`.
+    pub federation: Option<Arc<Federation>>,
 }
 
 impl std::fmt::Debug for NominalState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NominalState")
             .field("mediamtx", &self.mediamtx.is_some())
+            .field("federation", &self.federation)
             .finish()
     }
 }
 
 /// The Nominal surface, state applied. Builds the MediaMTX signer from the engine's config
 /// (a key file, or a generated key); if that fails, MediaMTX stays disabled and it is logged.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// `federation` serves getAccessToken, refreshAccessToken, getUserOrgs and
+/// getIdpEndSessionEndpoint.
+pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Router {
     let mediamtx = match MediaMtxSigner::from_config(
         &engine.config().mediamtx,
         &engine.config().public_url,
@@ -42,7 +48,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
             None
         }
     };
-    router_with(NominalState { engine, mediamtx })
+    router_with(NominalState {
+        engine,
+        mediamtx,
+        federation,
+    })
 }
 
 /// The router for a given state (tests inject their own MediaMTX signer).

@@ -57,9 +57,10 @@ async fn world_with(config: CoreConfig, mediamtx: bool) -> World {
         router_with(NominalState {
             engine: engine.clone(),
             mediamtx: Some(Arc::new(signer)),
+            federation: None,
         })
     } else {
-        router(engine.clone())
+        router(engine.clone(), None)
     };
     let app = app
         .fallback(portcullis_nominal::wire::error::not_found_fallback)
@@ -1375,4 +1376,65 @@ async fn credential_endpoints_are_rate_limited() {
     let r = last.unwrap();
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers.get("retry-after").is_some());
+}
+
+/// With a federation that has no provider: an undecodable token is `InvalidJwtFormat`, a JWT from
+/// an unconfigured issuer `InvalidJwtIssuer{issuer}` on getAccessToken and `NotAuthorized` on the
+/// other endpoints (docs/design/federation.md, "Error mapping").
+#[tokio::test]
+async fn federation_errors_without_providers() {
+    let w = world().await;
+    let fed = portcullis_federation::Federation::new(Vec::new(), w.engine.clone()).unwrap();
+    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
+        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8))),
+    ));
+    let w = World { app, ..w };
+    let b64 = |v: Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap())
+    };
+    let foreign = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "RS256", "typ": "JWT"})),
+        b64(
+            json!({"iss": "https://elsewhere.example", "sub": "s", "aud": "x", "exp": 4_000_000_000u64})
+        ),
+        b64(json!("sig"))
+    );
+    let cases = [
+        ("/api/authorization/v1/access-token", "idToken"),
+        ("/api/authorization/v1/refresh-access-token", "accessToken"),
+        ("/api/authorization/v1/user-orgs", "idToken"),
+        (
+            "/api/authorization/v1/get-idp-end-session-endpoint",
+            "idToken",
+        ),
+    ];
+    for (path, field) in cases {
+        let r = w
+            .call(
+                Method::POST,
+                path,
+                None,
+                Some(json!({ field: "not-a-jwt" })),
+            )
+            .await;
+        let want = match path {
+            "/api/authorization/v1/access-token"
+            | "/api/authorization/v1/get-idp-end-session-endpoint" => {
+                "Authorization:InvalidJwtFormat"
+            }
+            _ => "Authorization:NotAuthorized",
+        };
+        assert_eq!(r.name(), want, "{path}");
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = w
+            .call(Method::POST, path, None, Some(json!({ field: foreign })))
+            .await;
+        if path.ends_with("/access-token") && !path.contains("refresh") {
+            assert_eq!(r.name(), "Authorization:InvalidJwtIssuer");
+            assert_eq!(r.body["parameters"]["issuer"], "https://elsewhere.example");
+        } else {
+            assert_eq!(r.name(), "Authorization:NotAuthorized", "{path}");
+        }
+    }
 }

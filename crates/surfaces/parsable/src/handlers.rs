@@ -11,9 +11,11 @@ use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
 use portcullis_core::model::{OrgId, UserId};
 use portcullis_core::teams::LoginData;
 use portcullis_core::tokens::Principal;
+use portcullis_federation::Federation;
 
 use crate::convert;
 use crate::errors::ApiError;
+use crate::federated;
 use crate::wire::{self, Call, LoginOptions, Method, Outcome};
 
 /// What the `Authorization` header said.
@@ -66,13 +68,15 @@ pub fn parse_idp_header(value: Option<&[u8]>) -> Option<String> {
 /// Everything a handler needs about its request.
 pub struct CallContext {
     pub engine: Arc<Engine>,
+    /// The upstream OpenID providers (`None` or empty: IdP and SSO logins are not configured).
+    pub federation: Option<Arc<Federation>>,
     pub auth: AuthHeader,
     pub idp_token: Option<String>,
     pub ip: Option<IpAddr>,
     pub audit: AuditContext,
 }
 
-type HandlerResult = Result<Outcome, ApiError>;
+pub(crate) type HandlerResult = Result<Outcome, ApiError>;
 
 /// Runs one decoded call.
 pub async fn dispatch(cx: &CallContext, call: Call) -> Outcome {
@@ -84,9 +88,14 @@ pub async fn dispatch(cx: &CallContext, call: Call) -> Outcome {
         Call::LoginWithTeamSelect(a) => {
             login_with_team_select(cx, &a.email, &a.password, &a.options).await
         }
-        Call::LoginWithSso(a) => login_with_sso(cx, &a.request).await,
-        Call::LoginWithIdp(_) | Call::LoginWithIdpAndTeamSelect(_) => idp_login(cx, None).await,
-        Call::LoginWithIdpAndTeam(a) => idp_login(cx, Some(&a.team_id)).await,
+        Call::LoginWithSso(a) => federated::login_with_sso(cx, &a.request).await,
+        Call::LoginWithIdp(a) => federated::login_with_idp(cx, &a.options).await,
+        Call::LoginWithIdpAndTeam(a) => {
+            federated::login_with_idp_and_team(cx, &a.team_id, &a.options).await
+        }
+        Call::LoginWithIdpAndTeamSelect(a) => {
+            federated::login_with_idp_and_team_select(cx, &a.options).await
+        }
         Call::Logout => logout(cx).await,
         Call::CreateTeamToken(a) => create_team_token(cx, &a.team_id).await,
         Call::LoginWithToken(a) => login_with_token(cx, &a.auth_token).await,
@@ -127,11 +136,11 @@ pub async fn dispatch(cx: &CallContext, call: Call) -> Outcome {
     }
 }
 
-fn core(method: Method) -> impl Fn(portcullis_core::CoreError) -> ApiError {
+pub(crate) fn core(method: Method) -> impl Fn(portcullis_core::CoreError) -> ApiError {
     move |e| ApiError::from_core(e, method)
 }
 
-fn rate_limit(cx: &CallContext, method: Method) -> Result<(), ApiError> {
+pub(crate) fn rate_limit(cx: &CallContext, method: Method) -> Result<(), ApiError> {
     cx.engine.check_ip_rate(cx.ip).map_err(core(method))
 }
 
@@ -147,7 +156,7 @@ async fn principal(cx: &CallContext, method: Method) -> Result<(Principal, Strin
     }
 }
 
-fn nonblank_email(email: &str) -> Result<&str, ApiError> {
+pub(crate) fn nonblank_email(email: &str) -> Result<&str, ApiError> {
     let e = email.trim();
     if e.is_empty() {
         return Err(ApiError::bad_request("email must not be empty"));
@@ -156,7 +165,7 @@ fn nonblank_email(email: &str) -> Result<&str, ApiError> {
 }
 
 /// A teamId argument: blank → 400; not a team id → 404 (unknown team).
-fn team_id(s: &str) -> Result<OrgId, ApiError> {
+pub(crate) fn team_id(s: &str) -> Result<OrgId, ApiError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(ApiError::bad_request("teamId must not be empty"));
@@ -173,7 +182,7 @@ fn user_id(s: &str) -> Result<UserId, ApiError> {
     UserId::from_str(s).map_err(|_| ApiError::not_found("user"))
 }
 
-fn proxied_email(options: &LoginOptions) -> Option<&str> {
+pub(crate) fn proxied_email(options: &LoginOptions) -> Option<&str> {
     options
         .proxied_user_email
         .as_deref()
@@ -191,7 +200,7 @@ fn csr(options: &LoginOptions) -> Option<&str> {
 
 /// Turns a fresh login into a `LoginResult`, signing the CSR if one was sent. A refused CSR
 /// ends the session just created, so no token of a failed call stays usable.
-async fn finish(
+pub(crate) async fn finish(
     cx: &CallContext,
     method: Method,
     grant: LoginGrant,
@@ -215,7 +224,7 @@ async fn finish(
 
 /// Adds `mothershipCertificate` whenever signing is configured, and `userCertificate` for a CSR
 /// (validity: min(configured, the token's remaining lifetime)).
-async fn with_certificates(
+pub(crate) async fn with_certificates(
     cx: &CallContext,
     method: Method,
     data: &LoginData,
@@ -308,44 +317,6 @@ async fn login_with_team_select(
     }))
 }
 
-const IDP_NOT_CONFIGURED: &str = "identity provider login is not configured";
-
-async fn login_with_sso(cx: &CallContext, request: &wire::SSORequest) -> HandlerResult {
-    let m = Method::LoginWithSso;
-    rate_limit(cx, m)?;
-    if request.provider != wire::SSOProvider::OKTA {
-        return Err(ApiError::bad_request(format!(
-            "unknown SSO provider {}",
-            request.provider.0
-        )));
-    }
-    if request.token.as_deref().is_none_or(|t| t.trim().is_empty()) {
-        return Err(ApiError::bad_request("SSORequest.token is required"));
-    }
-    // No SSO provider can be configured until federation lands.
-    Err(ApiError::bad_request("SSO provider OKTA is not configured"))
-}
-
-async fn idp_login(cx: &CallContext, team: Option<&str>) -> HandlerResult {
-    let m = Method::LoginWithIdp;
-    rate_limit(cx, m)?;
-    if cx.idp_token.is_none() {
-        return Err(ApiError::new(
-            wire::ErrorCode::UNAUTHORIZED,
-            "missing-idp-token",
-            "Authentication required: send 'Idp-Authorization: Bearer <token>'",
-        ));
-    }
-    if let Some(t) = team {
-        team_id(t)?;
-    }
-    Err(ApiError::new(
-        wire::ErrorCode::UNAUTHORIZED,
-        "idp-not-configured",
-        IDP_NOT_CONFIGURED,
-    ))
-}
-
 async fn logout(cx: &CallContext) -> HandlerResult {
     let m = Method::Logout;
     match &cx.auth {
@@ -412,9 +383,12 @@ async fn get_current_user(cx: &CallContext) -> HandlerResult {
 
 async fn start_login(cx: &CallContext, email: &str) -> HandlerResult {
     rate_limit(cx, Method::StartLogin)?;
-    nonblank_email(email)?;
-    // Password login for every address, known or not, so accounts cannot be enumerated.
-    // IdP and web-SSO answers come with federation.
+    let email = nonblank_email(email)?;
+    // A domain an identity provider serves gets the provider's answer, whoever asks; every
+    // other address gets password login, known or not, so accounts cannot be enumerated.
+    if let Some(types) = federated::start_login_types(cx, email).await? {
+        return Ok(Outcome::ValidAuthTypes(types));
+    }
     Ok(Outcome::ValidAuthTypes(wire::ValidAuthTypes {
         password_auth: Some(wire::PasswordAuth {}),
         ..wire::ValidAuthTypes::default()

@@ -14,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::Engine;
+use portcullis_federation::Federation;
 use portcullis_server::{ClientIp, RequestId};
 
 use crate::errors::ApiError;
@@ -31,13 +32,15 @@ const VERSION_HEADER: &str = "wi-thrift-version";
 #[derive(Clone)]
 struct AppState {
     engine: Arc<Engine>,
+    federation: Option<Arc<Federation>>,
 }
 
-/// The Parsable surface. Certificate signing uses the engine's CA when it has one.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// The Parsable surface. Certificate signing uses the engine's CA when it has one;
+/// `federation` serves `loginWithIdp*`, `loginWithSSO` and the IdP answers of `startLogin`.
+pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Router {
     Router::new()
         .route(PATH, any(serve))
-        .with_state(AppState { engine })
+        .with_state(AppState { engine, federation })
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response {
@@ -231,6 +234,7 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
     }
     let cx = CallContext {
         engine: state.engine.clone(),
+        federation: state.federation.clone(),
         auth: AuthHeader::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())),
         idp_token: handlers::parse_idp_header(
             headers.get("idp-authorization").map(|v| v.as_bytes()),

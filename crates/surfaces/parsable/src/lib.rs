@@ -7,6 +7,7 @@
 
 mod convert;
 mod errors;
+mod federated;
 mod handlers;
 mod http;
 pub mod wire;

@@ -56,7 +56,7 @@ async fn env_with(cfg: CoreConfig, with_ca: bool) -> Env {
         .await
         .expect("engine");
     let ca = engine.certificate_authority().cloned();
-    let app = router(engine.clone());
+    let app = router(engine.clone(), None);
     Env {
         engine,
         store,

@@ -1,0 +1,399 @@
+//! The federated functions: `loginWithIdp*` (upstream access token in `Idp-Authorization`),
+//! `loginWithSSO` (provider `OKTA`) and the IdP / web-SSO answers of `startLogin`
+//! (PARSABLE.md §8). Token validation, identity resolution and team rules are
+//! `portcullis-federation`'s, sessions the engine's; this module maps
+//! (`docs/design/federation.md`, "Error mapping").
+
+use std::sync::Arc;
+
+use portcullis_core::engine::{LoginGrant, OrgChoice};
+use portcullis_core::model::User;
+use portcullis_core::teams::TeamChoice;
+use portcullis_federation::{Federation, FederationError, ProviderKind, UpstreamIdentity};
+
+use crate::convert;
+use crate::errors::ApiError;
+use crate::handlers::{
+    CallContext, HandlerResult, core, finish, nonblank_email, proxied_email, rate_limit, team_id,
+    with_certificates,
+};
+use crate::wire::{self, ErrorCode, LoginOptions, Method, Outcome};
+
+/// The `amr` of sessions started from an upstream identity.
+const AMR: &str = "fed";
+const IDP_NOT_CONFIGURED: &str = "identity provider login is not configured";
+
+/// `FederationError` → `SystemException` code: expired 498; forged, foreign or malformed 497;
+/// no account (or no email to find one) 401; no team or a refused team 476; bad argument 400;
+/// provider down or internal 500.
+pub(crate) fn federation_error(e: FederationError, method: Method) -> ApiError {
+    use FederationError as F;
+    if e.is_token_failure() {
+        tracing::info!(method = method.name(), error = %e, "upstream token refused");
+    }
+    match e {
+        F::Expired => ApiError::new(
+            ErrorCode::TOKEN_EXPIRED,
+            "token-expired",
+            "Identity provider token expired",
+        ),
+        F::MissingClaims(_) | F::NoAccount(_) => ApiError::new(
+            ErrorCode::UNAUTHORIZED,
+            "no-account",
+            "No account matches this identity",
+        ),
+        F::NoMembership => ApiError::from_core(portcullis_core::CoreError::NoMembership, method),
+        F::NotAuthorized(why) => ApiError::new(
+            ErrorCode::INSUFFICIENT_PERMISSIONS,
+            "insufficient-permissions",
+            format!("Insufficient permissions: {why}"),
+        ),
+        F::InvalidArgument(m) => ApiError::bad_request(m),
+        F::WorkspaceNotFound(_) => ApiError::not_found("workspace"),
+        F::ProviderUnavailable(d) => {
+            ApiError::internal(format!("identity provider unavailable: {d}"))
+        }
+        F::Config(d) => ApiError::internal(format!("federation configuration: {d}")),
+        F::Store(s) => ApiError::internal(format!("store: {s}")),
+        F::Core(c) => ApiError::from_core(c, method),
+        F::Malformed(_)
+        | F::UnknownIssuer { .. }
+        | F::UnknownProvider(_)
+        | F::DisallowedAlgorithm(_)
+        | F::BadSignature
+        | F::BadAudience { .. }
+        | F::NotYetValid
+        | F::UserinfoRejected
+        | F::UserinfoMismatch => ApiError::new(
+            ErrorCode::INVALID_TOKEN,
+            "invalid-token",
+            "Invalid identity provider token",
+        ),
+    }
+}
+
+fn fed_err(method: Method) -> impl Fn(FederationError) -> ApiError {
+    move |e| federation_error(e, method)
+}
+
+fn not_configured() -> ApiError {
+    ApiError::new(
+        ErrorCode::UNAUTHORIZED,
+        "idp-not-configured",
+        IDP_NOT_CONFIGURED,
+    )
+}
+
+/// The upstream token of `Idp-Authorization`, or 401.
+fn idp_token(cx: &CallContext) -> Result<&str, ApiError> {
+    cx.idp_token.as_deref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UNAUTHORIZED,
+            "missing-idp-token",
+            "Authentication required: send 'Idp-Authorization: Bearer <token>'",
+        )
+    })
+}
+
+fn configured(cx: &CallContext) -> Result<&Arc<Federation>, ApiError> {
+    cx.federation
+        .as_ref()
+        .filter(|f| !f.is_empty())
+        .ok_or_else(not_configured)
+}
+
+/// Verifies the upstream access token and maps it to an account.
+async fn identify(
+    cx: &CallContext,
+    fed: &Federation,
+    token: &str,
+    provider: Option<&str>,
+    m: Method,
+) -> Result<(UpstreamIdentity, User), ApiError> {
+    let id = fed
+        .verify_access_token(token, provider)
+        .await
+        .map_err(fed_err(m))?;
+    let user = fed.resolve_user(&id, &cx.audit).await.map_err(fed_err(m))?;
+    Ok((id, user))
+}
+
+/// The org a session login acts in: the provider's rule for the user's own login, the
+/// engine's default for a proxy login (the target's teams are not the provider's business).
+async fn session_choice(
+    fed: &Federation,
+    id: &UpstreamIdentity,
+    user: &User,
+    proxied: Option<&str>,
+    m: Method,
+) -> Result<OrgChoice, ApiError> {
+    match proxied {
+        Some(_) => Ok(OrgChoice::Default),
+        None => fed
+            .parsable_choice(id, user, None)
+            .await
+            .map_err(fed_err(m)),
+    }
+}
+
+/// Starts the session (proxy login included: the super-admin check is the engine's).
+async fn start(
+    cx: &CallContext,
+    user: User,
+    choice: OrgChoice,
+    options: &LoginOptions,
+    m: Method,
+) -> Result<LoginGrant, ApiError> {
+    cx.engine
+        .finish_login(
+            user,
+            vec![AMR.into()],
+            choice,
+            proxied_email(options),
+            &cx.audit,
+        )
+        .await
+        .map_err(core(m))
+}
+
+/// `loginWithIdp`: a session token.
+pub(crate) async fn login_with_idp(cx: &CallContext, options: &LoginOptions) -> HandlerResult {
+    let m = Method::LoginWithIdp;
+    rate_limit(cx, m)?;
+    let token = idp_token(cx)?;
+    let fed = configured(cx)?;
+    let (id, user) = identify(cx, fed, token, None, m).await?;
+    let choice = session_choice(fed, &id, &user, proxied_email(options), m).await?;
+    let grant = start(cx, user, choice, options, m).await?;
+    Ok(Outcome::LoginResult(finish(cx, m, grant, options).await?))
+}
+
+/// `loginWithIdpAndTeam`: a team token for `teamId` (its session is the login's).
+pub(crate) async fn login_with_idp_and_team(
+    cx: &CallContext,
+    team: &str,
+    options: &LoginOptions,
+) -> HandlerResult {
+    let m = Method::LoginWithIdpAndTeam;
+    rate_limit(cx, m)?;
+    let token = idp_token(cx)?;
+    let org = team_id(team)?;
+    let fed = configured(cx)?;
+    let (id, user) = identify(cx, fed, token, None, m).await?;
+    let choice = match proxied_email(options) {
+        Some(_) => OrgChoice::Specific(org),
+        None => fed
+            .parsable_choice(&id, &user, Some(org))
+            .await
+            .map_err(fed_err(m))?,
+    };
+    let grant = start(cx, user, choice, options, m).await?;
+    let e = &cx.engine;
+    let p = e.authenticate(&grant.token.token).await.map_err(core(m))?;
+    let issued = e.team_token(&p, org, &cx.audit).await.map_err(core(m))?;
+    let data = e
+        .login_data_for_team_token(&p, &issued)
+        .await
+        .map_err(core(m))?;
+    match with_certificates(cx, m, &data, options).await {
+        Ok(r) => Ok(Outcome::LoginResult(r)),
+        Err(err) => {
+            // A refused CSR ends the session just created.
+            if let Err(end) = e.logout(&issued.token, &cx.audit).await {
+                tracing::warn!(error = %end, "could not end the session of a refused login");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The teams an upstream identity may log into, sorted by name (then id).
+async fn idp_team_choices(
+    fed: &Federation,
+    id: &UpstreamIdentity,
+    user: &User,
+    m: Method,
+) -> Result<Vec<TeamChoice>, ApiError> {
+    let mut choices: Vec<TeamChoice> = fed
+        .login_orgs(id, user)
+        .await
+        .map_err(fed_err(m))?
+        .into_iter()
+        .map(|o| TeamChoice {
+            name: o.org.display_name.clone().unwrap_or(o.org.name),
+            org: o.org.id,
+        })
+        .collect();
+    choices.sort_by(|a, b| a.name.cmp(&b.name).then(a.org.cmp(&b.org)));
+    Ok(choices)
+}
+
+/// `loginWithIdpAndTeamSelect`: with two or more teams, the team list and no token; else a
+/// session login as `loginWithIdp`.
+pub(crate) async fn login_with_idp_and_team_select(
+    cx: &CallContext,
+    options: &LoginOptions,
+) -> HandlerResult {
+    let m = Method::LoginWithIdpAndTeamSelect;
+    rate_limit(cx, m)?;
+    let token = idp_token(cx)?;
+    let fed = configured(cx)?;
+    let (id, user) = identify(cx, fed, token, None, m).await?;
+    let proxied = proxied_email(options);
+    let choices = match proxied {
+        Some(target) => {
+            let target = cx
+                .engine
+                .proxy_target(&user, target, &cx.audit)
+                .await
+                .map_err(core(m))?;
+            cx.engine.team_choices(target.id).await.map_err(core(m))?
+        }
+        None => idp_team_choices(fed, &id, &user, m).await?,
+    };
+    if choices.len() >= 2 {
+        return Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
+            login_result: None,
+            team_info: Some(convert::team_choices(&choices)),
+        }));
+    }
+    let choice = session_choice(fed, &id, &user, proxied, m).await?;
+    let grant = start(cx, user, choice, options, m).await?;
+    let r = finish(cx, m, grant, options).await?;
+    Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
+        login_result: Some(r),
+        team_info: None,
+    }))
+}
+
+/// `loginWithSSO`: provider `OKTA` only, served by the first `okta` provider; the token is
+/// verified against that provider alone.
+pub(crate) async fn login_with_sso(cx: &CallContext, request: &wire::SSORequest) -> HandlerResult {
+    let m = Method::LoginWithSso;
+    rate_limit(cx, m)?;
+    if request.provider != wire::SSOProvider::OKTA {
+        return Err(ApiError::bad_request(format!(
+            "unknown SSO provider {}",
+            request.provider.0
+        )));
+    }
+    let Some(token) = request.token.as_deref().filter(|t| !t.trim().is_empty()) else {
+        return Err(ApiError::bad_request("SSORequest.token is required"));
+    };
+    let Some((fed, alias)) = cx
+        .federation
+        .as_ref()
+        .and_then(|f| f.okta_alias().map(|a| (f, a.to_owned())))
+    else {
+        return Err(ApiError::bad_request("SSO provider OKTA is not configured"));
+    };
+    let (id, user) = identify(cx, fed, token, Some(&alias), m).await?;
+    let choice = session_choice(fed, &id, &user, None, m).await?;
+    let options = LoginOptions::default();
+    let grant = start(cx, user, choice, &options, m).await?;
+    Ok(Outcome::LoginResult(finish(cx, m, grant, &options).await?))
+}
+
+/// `startLogin` for an address whose domain a provider serves: the provider's endpoints
+/// (discovery is fetched when not cached; a provider that is down leaves them out), whoever
+/// asks. `isMultiTeam` is the only per-account bit. `None`: no provider serves the domain.
+pub(crate) async fn start_login_types(
+    cx: &CallContext,
+    email: &str,
+) -> Result<Option<wire::ValidAuthTypes>, ApiError> {
+    let m = Method::StartLogin;
+    let email = nonblank_email(email)?;
+    let Some(fed) = cx.federation.as_ref() else {
+        return Ok(None);
+    };
+    let Some(mut summary) = fed.provider_for_email_domain(email) else {
+        return Ok(None);
+    };
+    if summary.authorization_endpoint.is_none()
+        && let Ok(s) = fed.describe(&summary.alias).await
+    {
+        summary = s;
+    }
+    let multi_team = match cx
+        .engine
+        .store()
+        .get_user_by_email(email)
+        .await
+        .map_err(|e| ApiError::from_core(e.into(), m))?
+        .filter(|u| !u.deactivated)
+    {
+        Some(u) => cx.engine.active_teams(u.id).await.map_err(core(m))?.len() >= 2,
+        None => false,
+    };
+    let jit = fed
+        .providers()
+        .find(|p| p.alias == summary.alias)
+        .map(|p| p.jit_provisioning);
+    let okta = summary.kind == ProviderKind::Okta;
+    let web_sso = okta.then(|| wire::WebSSOAuth {
+        url: summary
+            .authorization_endpoint
+            .clone()
+            .unwrap_or_else(|| summary.issuer.clone()),
+    });
+    Ok(Some(wire::ValidAuthTypes {
+        password_auth: None,
+        web_sso,
+        is_automatically_provisioned: jit,
+        is_sso: Some(okta),
+        idp_auth: Some(wire::IdpAuth {
+            idp_alias: Some(summary.alias),
+            issuer: Some(summary.issuer),
+            authorization_endpoint: summary.authorization_endpoint,
+            token_endpoint: summary.token_endpoint,
+            is_multi_team: Some(multi_team),
+            end_session_endpoint: summary.end_session_endpoint,
+        }),
+        is_idp_auth: Some(true),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(e: FederationError) -> i32 {
+        federation_error(e, Method::LoginWithIdp).code.0
+    }
+
+    #[test]
+    fn error_table() {
+        use FederationError as F;
+        assert_eq!(code(F::Expired), 498);
+        for e in [
+            F::Malformed("x"),
+            F::UnknownIssuer {
+                issuer: "https://x".into(),
+            },
+            F::UnknownProvider("x".into()),
+            F::DisallowedAlgorithm("none".into()),
+            F::BadSignature,
+            F::BadAudience {
+                audience: "x".into(),
+            },
+            F::NotYetValid,
+            F::UserinfoRejected,
+            F::UserinfoMismatch,
+        ] {
+            assert_eq!(code(e), 497);
+        }
+        assert_eq!(code(F::NoAccount("x")), 401);
+        assert_eq!(code(F::MissingClaims(vec!["email".into()])), 401);
+        assert_eq!(code(F::NoMembership), 476);
+        assert_eq!(code(F::NotAuthorized("x")), 476);
+        assert_eq!(code(F::InvalidArgument("x".into())), 400);
+        assert_eq!(code(F::ProviderUnavailable("down".into())), 500);
+        assert_eq!(code(F::Config("x".into())), 500);
+        let x = federation_error(
+            F::ProviderUnavailable("secret detail".into()),
+            Method::LoginWithIdp,
+        )
+        .into_exception("r".into());
+        assert!(!x.message.contains("secret"));
+    }
+}
