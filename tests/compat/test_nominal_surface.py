@@ -220,8 +220,10 @@ def test_other_endpoints(world):
     w.authn.deactivate_user(w.ada, mel.rid)
     assert error_name(lambda: w.authn.get_my_profile(w.mel)) == "Authorization:NotAuthorized"
     w.authn.reactivate_user(w.ada, mel.rid)
+    # No provider configured: an undecodable ID token is InvalidJwtFormat (NOMINAL §7 getAccessToken;
+    # the federated flows are in test_federation.py).
     assert error_name(lambda: w.authz.get_access_token(authz.GetAccessTokenRequest(id_token="x.y.z"))) \
-        == "Authorization:NotAuthorized"
+        == "Authorization:InvalidJwtFormat"
     jwks = requests.get(f"{w.server.api_url}/authentication/v2/jwks", timeout=10)
     assert jwks.status_code == 404 and jwks.json()["errorName"] == "Default:NotFound"
     sandbox = requests.post(f"{w.server.api_url}/sandbox-token-internal/v1/issue", json={},

@@ -167,12 +167,12 @@ class OidcProvider:
         r.raise_for_status()
         return r.json()
 
-    def toml_config(self, **overrides: Any) -> str:
-        """A suggested [[oidc.providers]] snippet for a Portcullis --config file (adjust to the
-        server's real config schema when it exists)."""
-        fields = {"issuer": self.issuer, "client_id": self.client_id,
-                  "audiences": [self.audience or self.client_id], **overrides}
-        lines = ["[[oidc.providers]]"]
+    def toml_config(self, alias: str = "test", **overrides: Any) -> str:
+        """A [[federation.providers]] table for a Portcullis --config file (docs/design/federation.md);
+        overrides are extra top-level keys of the table (strings, numbers, booleans, lists)."""
+        client_ids = [self.client_id] + ([self.audience] if self.audience not in (None, self.client_id) else [])
+        fields = {"alias": alias, "issuer": self.issuer, "client_ids": client_ids, **overrides}
+        lines = ["[[federation.providers]]"]
         for k, v in fields.items():
             lines.append(f"{k} = {json.dumps(v)}")
         return "\n".join(lines) + "\n"
