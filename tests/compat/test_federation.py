@@ -32,8 +32,7 @@ def provider_toml(prov, alias: str, **opts) -> str:
     """One [[federation.providers]] table for an OidcProvider; opts are extra keys (jit_orgs is a
     list of org names)."""
     lines = ["[[federation.providers]]", f'alias = "{alias}"', f'issuer = "{prov.issuer}"',
-             f'client_ids = ["{prov.client_id}"]', "refetch_min_interval_secs = 0",
-             "connect_timeout_ms = 1000", "request_timeout_ms = 2000"]
+             f'client_ids = ["{prov.client_id}"]', "refetch_min_interval_secs = 0"]
     jit_orgs = opts.pop("jit_orgs", None)
     for k, v in opts.items():
         lines.append(f"{k} = {json.dumps(v)}")
@@ -292,6 +291,26 @@ def test_provider_down_fails_fast(server_factory, oidc_provider_factory):
     assert srv.get("/readyz").status_code == 200
 
 
+def test_hung_provider_times_out(server_factory, oidc_provider):
+    """A provider that accepts connections and never answers: the configured timeout ends the call."""
+    import socket
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(16)  # never accepted: the kernel completes handshakes, nobody ever answers
+    try:
+        issuer = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        table = (f'[[federation.providers]]\nalias = "hung"\nissuer = "{issuer}"\n'
+                 f'client_ids = ["{oidc_provider.client_id}"]\nrequest_timeout_ms = 1500\n')
+        srv = start(server_factory, table)
+        token = oidc_provider.sign({"iss": issuer, "sub": "s", "email": "h@example.com"})
+        t0 = time.monotonic()
+        assert gat_error(srv, token).error_name == "Default:Internal"
+        assert idp_err(srv, "loginWithIdp", token)["errorCode"] == 500
+        assert time.monotonic() - t0 < 8
+    finally:
+        hung.close()
+
+
 # --- forged tokens -----------------------------------------------------------------------------------
 
 def forged_tokens(prov) -> dict[str, tuple[str, str, int]]:
@@ -385,6 +404,10 @@ def test_cross_provider_takeover_refused(server_factory, oidc_provider_factory):
 def test_end_session_endpoint(server_factory, oidc_provider):
     prov = oidc_provider
     srv = start(server_factory, provider_toml(prov, "corp"))
+    # The admin CLI shows the providers of the config file.
+    assert [(p["alias"], p["issuer"]) for p in srv.cli("idp", "list")] == [("corp", prov.issuer)]
+    shown = srv.cli("idp", "show", "corp")
+    assert shown["client_ids"] == [prov.client_id] and shown["leeway_secs"] == 30
     t = prov.tokens("sub-es", email="es@example.com", id_token_ttl=1)
     want = prov.discovery()["end_session_endpoint"]
     req = authz.GetIdpEndSessionEndpointRequest
