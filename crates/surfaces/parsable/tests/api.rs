@@ -994,6 +994,57 @@ async fn sso_and_idp_until_federation() {
     }
 }
 
+/// A federation with providers, none of them serving the address or signing the token: IdP logins
+/// refuse the token (497), SSO without an okta provider is 400, startLogin stays password-only.
+#[tokio::test]
+async fn federation_with_an_unrelated_provider() {
+    let mut e = env().await;
+    let cfg = portcullis_federation::ProviderConfig::new(
+        "corp",
+        "https://login.corp.example",
+        vec!["portcullis".into()],
+    );
+    let fed = portcullis_federation::Federation::new(vec![cfg], e.engine.clone()).expect("fed");
+    e.app = router(e.engine.clone(), Some(Arc::new(fed)));
+    let body = json!({"method": "loginWithIdp", "arguments": {}}).to_string();
+    for token in [
+        "Bearer not-a-jwt",
+        "Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.",
+    ] {
+        let r = e
+            .post(
+                &[
+                    ("content-type", "application/json"),
+                    ("idp-authorization", token),
+                ],
+                body.clone().into_bytes(),
+            )
+            .await;
+        let v = r.json();
+        assert_eq!(v["result"]["err"]["errorCode"], 497, "{v}");
+        assert_eq!(v["result"]["err"]["slug"], "invalid-token");
+    }
+    let (code, err) = e
+        .err(
+            "loginWithSSO",
+            json!({"request": {"provider": 1, "token": "t"}}),
+            None,
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not configured")
+    );
+    assert_eq!(
+        e.ok("startLogin", json!({"email": "a@corp.example"}), None)
+            .await,
+        json!({"passwordAuth": {}})
+    );
+}
+
 // ---- transport, versions, encodings ---------------------------------------------------------------
 
 #[tokio::test]
