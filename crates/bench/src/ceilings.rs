@@ -1,0 +1,102 @@
+//! Raw ceilings on the server's cores: how fast the bare primitives run with one thread pinned
+//! to each server core, nothing else in the way.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
+use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
+
+use crate::seed::HashParams;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ceilings {
+    /// argon2id verifications per second at the configured parameters.
+    pub argon2: f64,
+    /// Ed25519 verifications per second (a JWT-sized message).
+    pub ed25519_verify: f64,
+    /// Ed25519 signatures per second (what minting a token costs).
+    pub ed25519_sign: f64,
+    pub threads: usize,
+}
+
+/// Runs `op` on one thread per entry of `cpus` (pinned; one unpinned thread per core when
+/// empty) for `dur`, and returns operations per second across all threads.
+fn per_core<F>(cpus: &[usize], dur: Duration, op: F) -> f64
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<Option<usize>> = if cpus.is_empty() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        vec![None; n]
+    } else {
+        cpus.iter().copied().map(Some).collect()
+    };
+    let start = Instant::now();
+    let handles: Vec<_> = threads
+        .into_iter()
+        .map(|cpu| {
+            let op = op.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                if let Some(cpu) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+                }
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    op();
+                    n += 1;
+                }
+                (n, Instant::now())
+            })
+        })
+        .collect();
+    std::thread::sleep(dur);
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0.0;
+    for h in handles {
+        if let Ok((n, ended)) = h.join() {
+            // Each thread's own elapsed time: the last operation may overrun `dur`.
+            total += n as f64 / (ended - start).as_secs_f64();
+        }
+    }
+    total
+}
+
+pub fn measure(params: HashParams, cpus: &[usize], dur: Duration) -> anyhow::Result<Ceilings> {
+    let threads = if cpus.is_empty() {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        cpus.len()
+    };
+    // argon2: the server verifies a stored PHC string, which is one full hash.
+    let phc = params.phc(crate::seed::BENCH_PASSWORD)?;
+    let argon2 = per_core(cpus, dur, move || {
+        let parsed = PasswordHash::new(&phc).expect("a PHC string");
+        let ok = argon2::Argon2::default()
+            .verify_password(crate::seed::BENCH_PASSWORD.as_bytes(), &parsed)
+            .is_ok();
+        assert!(ok);
+    });
+    // Ed25519 over a message the size of a JWT's signing input (~260 bytes).
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let msg: Vec<u8> = (0..260u32).map(|i| b'A' + (i % 26) as u8).collect();
+    let sig = key.sign(&msg);
+    let vk = key.verifying_key();
+    let m2 = msg.clone();
+    let ed25519_verify = per_core(cpus, dur, move || {
+        assert!(vk.verify(&m2, &sig).is_ok());
+    });
+    let ed25519_sign = per_core(cpus, dur, move || {
+        std::hint::black_box(key.sign(&msg));
+    });
+    Ok(Ceilings {
+        argon2,
+        ed25519_verify,
+        ed25519_sign,
+        threads,
+    })
+}
