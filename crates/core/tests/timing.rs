@@ -1,0 +1,105 @@
+//! Enumeration by timing: a login for an unknown email costs the same as one with a wrong
+//! password. This lives in its own test binary so that no other test competes for the CPU while
+//! it measures (cargo runs test binaries one after another).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::Engine;
+use portcullis_core::*;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test]
+async fn unknown_email_costs_the_same_as_a_wrong_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join("store.sqlite")
+        .to_string_lossy()
+        .into_owned();
+    let store = portcullis_store::open(&path).await.unwrap();
+    let cfg = CoreConfig::default();
+    store.upsert_region(cfg.region.clone()).await.unwrap();
+    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
+        .await
+        .unwrap();
+    let org = store
+        .create_org(NewOrg {
+            name: "acme".into(),
+            display_name: None,
+            region_id: "local".into(),
+        })
+        .await
+        .unwrap();
+    let hash = engine
+        .hasher()
+        .hash("a perfectly fine passphrase")
+        .await
+        .unwrap();
+    const N: usize = 9;
+    for i in 0..N {
+        let u = store
+            .create_user(NewUser {
+                email: format!("user{i}@example.com"),
+                display_name: format!("user{i}"),
+                avatar_url: None,
+                password_hash: Some(hash.clone()),
+                validated_at: None,
+                super_admin: false,
+            })
+            .await
+            .unwrap();
+        store
+            .upsert_membership(
+                u.id,
+                org.id,
+                BTreeSet::from([Role::Author]),
+                MembershipKind::Member,
+            )
+            .await
+            .unwrap();
+    }
+    let ctx = AuditContext::default();
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..N {
+        // Alternate which kind goes first, so a slow moment does not always hit the same kind.
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_known in order {
+            let email = if is_known {
+                format!("user{i}@example.com")
+            } else {
+                format!("nobody{i}@example.com")
+            };
+            let t = Instant::now();
+            let r = engine
+                .authenticate_password(&email, "wrong password!", &ctx)
+                .await;
+            let took = t.elapsed();
+            assert!(
+                matches!(r, Err(CoreError::InvalidCredentials)),
+                "{email}: {r:?}"
+            );
+            if is_known {
+                known.push(took)
+            } else {
+                unknown.push(took)
+            }
+        }
+    }
+    let (k, u) = (median(known), median(unknown));
+    let ratio = k.as_secs_f64() / u.as_secs_f64();
+    // Fails only on a gross difference; the machine is noisy.
+    assert!((0.5..2.0).contains(&ratio), "known {k:?} vs unknown {u:?}");
+}
