@@ -52,6 +52,15 @@ pub struct LoginGrant {
     pub proxy_admin: Option<User>,
 }
 
+/// The two ways a session token is re-issued in another org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reissue {
+    /// Parsable createTeamToken: scoped to the one team, same expiry.
+    TeamToken,
+    /// Nominal setUserOrg: acts in the org, at most 24 h.
+    SwitchOrg,
+}
+
 /// Which org a login should act in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgChoice {
@@ -751,43 +760,11 @@ impl Engine {
         org: OrgId,
         ctx: &AuditContext,
     ) -> CoreResult<IssuedToken> {
-        if p.is_credential_based() {
-            return Err(CoreError::CredentialNotAllowed("switch team"));
-        }
-        let session = p
-            .session()
-            .cloned()
-            .ok_or(CoreError::InvalidToken("not a session token"))?;
-        let (org, m) = self.resolve_org(p.user, OrgChoice::Specific(org)).await?;
         let exp = p
             .expires_at
             .ok_or(CoreError::InvalidToken("token without expiry"))?;
-        let now = Utc::now();
-        let guest = m.kind == MembershipKind::Guest;
-        let mut claims =
-            self.tokens
-                .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
-        claims.team = true;
-        claims.act = p.actor.map(|a| Actor { sub: a.0 });
-        let token = self.tokens.sign(&claims)?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                Some(p.user),
-                "token.team",
-                Some(org.id.to_string()),
-                AuditOutcome::Success,
-                json!({"session": session.0}),
-            )
-            .await;
-        Ok(IssuedToken {
-            token,
-            expires_at: exp,
-            user: p.user,
-            org: org.id,
-            guest,
-        })
+        self.reissue_in_org(p, org, exp, Reissue::TeamToken, ctx)
+            .await
     }
 
     /// Mints a token for the same user and session in another org (Nominal setUserOrg): the
@@ -798,8 +775,27 @@ impl Engine {
         org: OrgId,
         ctx: &AuditContext,
     ) -> CoreResult<IssuedToken> {
+        let cap = Utc::now() + secs(self.config.tokens.access_secs);
+        let exp = p.expires_at.map_or(cap, |e| e.min(cap));
+        self.reissue_in_org(p, org, exp, Reissue::SwitchOrg, ctx)
+            .await
+    }
+
+    /// A new token for the caller's session in `org`: the shared part of team tokens and org
+    /// switches. Credentials (and tokens minted from them) are bound to one org.
+    async fn reissue_in_org(
+        &self,
+        p: &Principal,
+        org: OrgId,
+        exp: Timestamp,
+        kind: Reissue,
+        ctx: &AuditContext,
+    ) -> CoreResult<IssuedToken> {
         if p.is_credential_based() {
-            return Err(CoreError::CredentialNotAllowed("switch org"));
+            return Err(CoreError::CredentialNotAllowed(match kind {
+                Reissue::TeamToken => "switch team",
+                Reissue::SwitchOrg => "switch org",
+            }));
         }
         let session = p
             .session()
@@ -807,24 +803,29 @@ impl Engine {
             .ok_or(CoreError::InvalidToken("not a session token"))?;
         let (org, m) = self.resolve_org(p.user, OrgChoice::Specific(org)).await?;
         let now = Utc::now();
-        let cap = now + secs(self.config.tokens.access_secs);
-        let exp = p.expires_at.map_or(cap, |e| e.min(cap));
         let guest = m.kind == MembershipKind::Guest;
         let mut claims =
             self.tokens
                 .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
+        claims.team = kind == Reissue::TeamToken;
         claims.act = p.actor.map(|a| Actor { sub: a.0 });
         let token = self.tokens.sign(&claims)?;
-        self.store.touch_last_login(p.user, org.id, now).await?;
+        let action = match kind {
+            Reissue::TeamToken => "token.team",
+            Reissue::SwitchOrg => {
+                self.store.touch_last_login(p.user, org.id, now).await?;
+                "token.switch_org"
+            }
+        };
         self.audit
             .log(
                 ctx,
                 now,
                 Some(p.user),
-                "token.switch_org",
+                action,
                 Some(org.id.to_string()),
                 AuditOutcome::Success,
-                json!({}),
+                json!({"session": session.0}),
             )
             .await;
         Ok(IssuedToken {
