@@ -535,23 +535,19 @@ impl Engine {
             Some(_) => (SessionKind::Proxy, t.proxy_secs),
             None => (SessionKind::Login, t.session_secs),
         };
-        let session = Session {
-            id: SessionId::generate(),
-            user_id: user.id,
-            org_id: org.id,
-            kind,
-            amr: amr.clone(),
-            actor_id: proxy_admin.as_ref().map(|a| a.id),
-            created_at: now,
-            expires_at: now + secs(life),
-            idle_timeout_secs: (t.idle_timeout_secs > 0).then_some(t.idle_timeout_secs),
-            last_seen_at: now,
-            revoked_at: None,
-            ip: ctx.ip.clone(),
-            user_agent: None,
-        };
-        self.store.create_session(session.clone()).await?;
-        self.store.touch_last_login(user.id, org.id, now).await?;
+        let idle = (t.idle_timeout_secs > 0).then_some(t.idle_timeout_secs);
+        let session = self
+            .record_session(
+                user.id,
+                org.id,
+                kind,
+                amr.clone(),
+                proxy_admin.as_ref().map(|a| a.id),
+                (now, now + secs(life)),
+                idle,
+                ctx,
+            )
+            .await?;
         let guest = membership.kind == MembershipKind::Guest;
         let mut claims = self.tokens.claims(
             user.id,
@@ -592,6 +588,39 @@ impl Engine {
             user,
             proxy_admin,
         })
+    }
+
+    /// Stores a new session and marks the login in its org.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_session(
+        &self,
+        user: UserId,
+        org: OrgId,
+        kind: SessionKind,
+        amr: Vec<String>,
+        actor: Option<UserId>,
+        (created_at, expires_at): (Timestamp, Timestamp),
+        idle_timeout_secs: Option<i64>,
+        ctx: &AuditContext,
+    ) -> CoreResult<Session> {
+        let session = Session {
+            id: SessionId::generate(),
+            user_id: user,
+            org_id: org,
+            kind,
+            amr,
+            actor_id: actor,
+            created_at,
+            expires_at,
+            idle_timeout_secs,
+            last_seen_at: created_at,
+            revoked_at: None,
+            ip: ctx.ip.clone(),
+            user_agent: None,
+        };
+        self.store.create_session(session.clone()).await?;
+        self.store.touch_last_login(user, org, created_at).await?;
+        Ok(session)
     }
 
     /// Password login, optionally as a proxy for another user. The super-admin check comes
@@ -1454,23 +1483,18 @@ impl Engine {
         let now = Utc::now();
         let cap = now + secs(self.config.tokens.access_secs);
         let exp = max_expiry.map_or(cap, |e| e.min(cap));
-        let session = Session {
-            id: SessionId::generate(),
-            user_id: user.id,
-            org_id: org.id,
-            kind: SessionKind::Login,
-            amr: amr.clone(),
-            actor_id: None,
-            created_at: now,
-            expires_at: exp,
-            idle_timeout_secs: None,
-            last_seen_at: now,
-            revoked_at: None,
-            ip: ctx.ip.clone(),
-            user_agent: None,
-        };
-        self.store.create_session(session.clone()).await?;
-        self.store.touch_last_login(user.id, org.id, now).await?;
+        let session = self
+            .record_session(
+                user.id,
+                org.id,
+                SessionKind::Login,
+                amr.clone(),
+                None,
+                (now, exp),
+                None,
+                ctx,
+            )
+            .await?;
         let guest = m.kind == MembershipKind::Guest;
         let claims = self
             .tokens
