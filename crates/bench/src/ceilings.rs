@@ -8,7 +8,13 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::{PasswordHash, PasswordVerifier as _};
 use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+
+use crate::load::LoadOpts;
 use crate::seed::HashParams;
+use crate::workloads::Healthz;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Ceilings {
@@ -19,6 +25,8 @@ pub struct Ceilings {
     /// Ed25519 signatures per second (what minting a token costs).
     pub ed25519_sign: f64,
     pub threads: usize,
+    /// Requests per second of a bare hyper server on the server's cores (see [`bare_http`]).
+    pub bare_http: Option<f64>,
 }
 
 /// Runs `op` on one thread per entry of `cpus` (pinned; one unpinned thread per core when
@@ -98,5 +106,66 @@ pub fn measure(params: HashParams, cpus: &[usize], dur: Duration) -> anyhow::Res
         ed25519_verify,
         ed25519_sign,
         threads,
+        bare_http: None,
     })
+}
+
+/// The loopback HTTP ceiling: a bare hyper HTTP/1.1 server with no application at all (a fixed
+/// `200 {"status":"ok"}`), on the server's cores, driven by the same generator and connections
+/// as the scenarios. On a VM whose loopback TCP costs more than the application, this, not a
+/// crypto primitive, bounds every request/response scenario.
+pub fn bare_http(server_cpus: &[usize], opts: &LoadOpts, secs: Duration) -> anyhow::Result<f64> {
+    use std::sync::atomic::AtomicUsize;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let workers = server_cpus.len().max(1);
+    let cpus: Arc<Vec<usize>> = Arc::new(server_cpus.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_start(move || {
+            if !cpus.is_empty() {
+                let i = next.fetch_add(1, Ordering::Relaxed) % cpus.len();
+                core_affinity::set_for_current(core_affinity::CoreId { id: cpus[i] });
+            }
+        })
+        .enable_all()
+        .build()?;
+    let accept = rt.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            tcp.set_nodelay(true)?;
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    let mut resp =
+                        http::Response::new(Full::new(Bytes::from_static(br#"{"status":"ok"}"#)));
+                    resp.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("application/json"),
+                    );
+                    Ok::<_, std::convert::Infallible>(resp)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), std::io::Error>(())
+    });
+    let host = http::HeaderValue::from_str(&addr.to_string())?;
+    let run = LoadOpts {
+        addr,
+        warmup: Duration::from_secs(1),
+        duration: secs,
+        ..opts.clone()
+    };
+    let stats = crate::load::run(&run, crate::workloads::boxed(Healthz { host }));
+    accept.abort();
+    rt.shutdown_background();
+    let stats = stats?;
+    Ok(stats.first().map_or(0.0, |s| s.rps))
 }

@@ -585,6 +585,15 @@ fn run_all(
     let skip = |name: &str| Row::skipped(name, "needs Parsable login (POST /api/auth not served)");
     let conns = args.connections;
     let mut healthz_rps = None;
+    let mut ceil = ceil;
+    if args.wants("healthz") || args.wants("validate") {
+        eprintln!("  measuring the bare HTTP ceiling ({conns} connections)…");
+        ceil.bare_http = Some(ceilings::bare_http(
+            server_cpus,
+            &bench.opts,
+            Duration::from_secs(args.ceiling_secs),
+        )?);
+    }
 
     if args.wants("healthz") {
         let (st, r0, r1, cpu) = bench.run(
@@ -594,9 +603,11 @@ fn run_all(
             wl::boxed(wl::Healthz { host: host.clone() }),
         )?;
         healthz_rps = Some(st[0].rps);
-        bench
-            .rows
-            .push(Row::new("healthz", conns, &st[0], r0, r1, cpu));
+        let mut row = Row::new("healthz", conns, &st[0], r0, r1, cpu);
+        if let Some(bare) = ceil.bare_http {
+            row = row.note(format!("{:.2}× bare HTTP", st[0].rps / bare));
+        }
+        bench.rows.push(row);
     }
     let mut login_p50_small = None;
     if !parsable && args.wants("login-password") {
@@ -654,6 +665,9 @@ fn run_all(
                     row = row.check(Check::new("≥0.6×healthz", format!("{rel:.2}"), rel >= 0.6));
                 }
                 row = row.check(Check::new("≥27500/s", format!("{rps:.0}"), rps >= 27_500.0));
+                if let Some(bare) = ceil.bare_http {
+                    row = row.note(format!("{:.2}× bare HTTP", rps / bare));
+                }
                 bench.rows.push(row);
             }
         }

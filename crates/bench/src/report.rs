@@ -191,6 +191,11 @@ pub fn print(setup: &Setup, c: &Ceilings, rows: &[Row]) -> bool {
         "ceilings ({} thread(s), one per server CPU): argon2id m=19456 t=2 p=1 {:.1} verifications/s; Ed25519 {:.0} verifications/s, {:.0} signatures/s",
         c.threads, c.argon2, c.ed25519_verify, c.ed25519_sign
     );
+    if let Some(bare) = c.bare_http {
+        println!(
+            "loopback HTTP ceiling: a bare hyper server (no application) on the server CPUs answers {bare:.0} req/s to the same generator"
+        );
+    }
     println!();
     let header = [
         "scenario",

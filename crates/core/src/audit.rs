@@ -33,7 +33,7 @@ pub struct AuditContext {
     pub request_id: Option<String>,
 }
 
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 
 impl AuditSink {
     /// Starts the writer task. `capacity` bounds the queue.
@@ -86,6 +86,9 @@ impl AuditSink {
     }
 }
 
+/// How long the writer waits for more events after the first one of a batch.
+const GATHER: Duration = Duration::from_millis(100);
+
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
     let mut batch: Vec<AuditEvent> = Vec::with_capacity(BATCH);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
@@ -94,13 +97,21 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
         let closed = match first {
             Ok(Some(msg)) => {
                 take(msg, &mut batch, &mut waiters);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(msg) => take(msg, &mut batch, &mut waiters),
+                // Gather a little longer: one commit (one fsync) per batch is what bounds the
+                // write cost under load. A flush request cuts the wait short.
+                let deadline = tokio::time::Instant::now() + GATHER;
+                let mut closed = false;
+                while batch.len() < BATCH && waiters.is_empty() {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(msg)) => take(msg, &mut batch, &mut waiters),
+                        Ok(None) => {
+                            closed = true;
+                            break;
+                        }
                         Err(_) => break,
                     }
                 }
-                false
+                closed
             }
             Ok(None) => true,
             Err(_) => false,

@@ -30,6 +30,7 @@ pub struct CoreConfig {
     /// Job permissions per role; a role missing here gets the built-in default.
     pub job_permissions: BTreeMap<Role, JobPermissions>,
     pub rate_limit: RateLimitConfig,
+    pub read_cache: ReadCacheConfig,
     /// Nominal sandbox tokens; disabled unless configured.
     #[serde(default)]
     pub sandbox: crate::sandbox::SandboxConfig,
@@ -59,6 +60,7 @@ impl Default for CoreConfig {
             allowed_emails: Vec::new(),
             job_permissions: BTreeMap::new(),
             rate_limit: RateLimitConfig::default(),
+            read_cache: ReadCacheConfig::default(),
             sandbox: Default::default(),
             mediamtx: Default::default(),
         }
@@ -88,6 +90,9 @@ pub struct PasswordsConfig {
     pub hash_threads: usize,
     /// Jobs that may wait for a hashing thread before callers wait.
     pub hash_queue: usize,
+    /// The hashing threads' nice value (0–19, Linux only): under contention token
+    /// validation on the async workers wins the CPU, so a login flood cannot stretch its latency.
+    pub hash_nice: u8,
 }
 
 impl Default for PasswordsConfig {
@@ -97,6 +102,7 @@ impl Default for PasswordsConfig {
             policy: PasswordPolicy::default(),
             hash_threads: 0,
             hash_queue: 256,
+            hash_nice: 10,
         }
     }
 }
@@ -188,6 +194,26 @@ impl Default for CertificatesConfig {
             validity_secs: 24 * 3600,
             ca_algorithm: "ed25519".into(),
             ca_common_name: "Portcullis CA".into(),
+        }
+    }
+}
+
+/// In-memory copies of credentials, memberships and users for the hot paths (see
+/// `read_cache`). Revocation is still checked on every request; these bound staleness of the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadCacheConfig {
+    /// Entries per map (credentials, memberships, users); 0 turns the cache off.
+    pub entries: usize,
+    /// An entry is re-read at the latest after this long, whatever the change feed says.
+    pub ttl_secs: u64,
+}
+
+impl Default for ReadCacheConfig {
+    fn default() -> Self {
+        ReadCacheConfig {
+            entries: 65_536,
+            ttl_secs: 30,
         }
     }
 }

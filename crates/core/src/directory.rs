@@ -73,6 +73,7 @@ impl Engine {
                 },
             )
             .await?;
+        self.revocations().bump_user(p.user);
         self.audit()
             .log(
                 ctx,

@@ -20,6 +20,7 @@ use crate::keys::KeyRing;
 use crate::model::*;
 use crate::paging::PageTokens;
 use crate::password::{HashPool, Verified};
+use crate::read_cache::{CachedCredential, ReadCache};
 use crate::revocation::RevocationView;
 use crate::rid::Rids;
 use crate::store::{CredentialFilter, Store, ThrottleClaim};
@@ -29,8 +30,9 @@ use crate::tokens::{AccessTokens, Actor, Principal, TokenFailure, Via};
 const CLAIM_HOLD: chrono::Duration = chrono::Duration::seconds(10);
 /// Unknown `kid`s trigger at most one key reload per this interval.
 const KEY_RELOAD_EVERY: Duration = Duration::from_secs(1);
-/// How often the signing keys are re-read, so a rotation elsewhere takes over signing.
-const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How often the signing keys are re-read, so a rotation elsewhere takes over signing. Caches of
+/// the published JWKS should not outlive it.
+pub const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 /// A freshly issued access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,46 @@ enum Reissue {
     SwitchOrg,
 }
 
+/// Why a password is checked. Every purpose goes through the same throttle and lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PasswordCheck {
+    /// A password login: an account flagged for a reset is refused.
+    Login,
+    /// A signed-in user proving the current password to change it.
+    Change(UserId),
+    /// A change by email and current password, without a session: how an account flagged
+    /// for a reset (which cannot log in) chooses a new password.
+    Reset,
+}
+
+impl PasswordCheck {
+    fn accepts_reset_required(self) -> bool {
+        self != PasswordCheck::Login
+    }
+    /// The `via` of a `password.change` audit event; `None` for logins.
+    fn via(self) -> Option<&'static str> {
+        match self {
+            PasswordCheck::Login => None,
+            PasswordCheck::Change(_) => Some("session"),
+            PasswordCheck::Reset => Some("reset"),
+        }
+    }
+    fn caller(self) -> Option<UserId> {
+        match self {
+            PasswordCheck::Change(user) => Some(user),
+            PasswordCheck::Login | PasswordCheck::Reset => None,
+        }
+    }
+}
+
+/// One of the caller's live sessions.
+#[derive(Debug, Clone)]
+pub struct OwnSession {
+    pub session: Session,
+    /// The session of the calling token.
+    pub current: bool,
+}
+
 /// Which org a login should act in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgChoice {
@@ -77,6 +119,7 @@ pub struct Engine {
     hasher: HashPool,
     tokens: AccessTokens,
     revocations: Arc<RevocationView>,
+    cache: ReadCache,
     audit: AuditSink,
     ip_limiter: DefaultKeyedRateLimiter<IpAddr>,
     page_tokens: PageTokens,
@@ -98,6 +141,20 @@ fn secs(d: i64) -> chrono::Duration {
     chrono::Duration::seconds(d)
 }
 
+/// Changes to the account itself need the user's own sign-in: not a credential (a machine's),
+/// not an impersonating admin's session.
+fn require_own_session(p: &Principal, what: &'static str) -> CoreResult<()> {
+    if p.is_credential_based() {
+        return Err(CoreError::CredentialNotAllowed(what));
+    }
+    if p.actor.is_some() {
+        return Err(CoreError::PermissionDenied(
+            "an impersonation session cannot change the account",
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Loads keys and revocation state, creating keys on first start, and starts the
     /// background tasks (revocation feed, audit writer).
@@ -114,6 +171,7 @@ impl Engine {
             config.passwords.argon2,
             config.passwords.hash_threads,
             config.passwords.hash_queue,
+            config.passwords.hash_nice,
         )?;
         // Page tokens are MACed with a key derived from, but never equal to, the master key.
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
@@ -138,6 +196,11 @@ impl Engine {
         };
         let keys = Arc::new(KeyRing::load_or_create(store.as_ref(), master, max_life, now).await?);
         let revocations = Arc::new(RevocationView::load(store.as_ref(), now).await?);
+        let cache = ReadCache::new(
+            revocations.clone(),
+            config.read_cache.entries,
+            Duration::from_secs(config.read_cache.ttl_secs),
+        );
         let tokens = AccessTokens::new(
             keys,
             revocations.clone(),
@@ -174,6 +237,7 @@ impl Engine {
             hasher,
             tokens,
             revocations,
+            cache,
             audit,
             ip_limiter,
             page_tokens,
@@ -323,6 +387,20 @@ impl Engine {
         password: &str,
         ctx: &AuditContext,
     ) -> CoreResult<User> {
+        self.verify_password(email, password, PasswordCheck::Login, ctx)
+            .await
+    }
+
+    /// The one throttled password check behind logins and password changes. Every purpose
+    /// claims the same per-email key, so attempts through any endpoint share one budget of
+    /// delays and one lockout.
+    async fn verify_password(
+        &self,
+        email: &str,
+        password: &str,
+        purpose: PasswordCheck,
+        ctx: &AuditContext,
+    ) -> CoreResult<User> {
         let key = normalize_email(email);
         if key.is_empty()
             || password.is_empty()
@@ -342,33 +420,29 @@ impl Engine {
                     .to_std()
                     .unwrap_or(Duration::from_secs(1))
                     .max(Duration::from_secs(1));
-                self.audit
-                    .log(
-                        ctx,
-                        now,
-                        None,
-                        "login.password",
-                        Some(key),
-                        AuditOutcome::Denied,
-                        json!({"reason": "throttled"}),
-                    )
-                    .await;
+                self.audit_password(
+                    ctx,
+                    purpose,
+                    None,
+                    &key,
+                    AuditOutcome::Denied,
+                    json!({"reason": "throttled"}),
+                )
+                .await;
                 return Err(CoreError::RateLimited { retry_after: retry });
             }
             ThrottleClaim::Locked { .. } => {
                 // Same cost and answer as a wrong password.
                 let _ = self.hasher.verify(password, None).await?;
-                self.audit
-                    .log(
-                        ctx,
-                        now,
-                        None,
-                        "login.password",
-                        Some(key),
-                        AuditOutcome::Denied,
-                        json!({"reason": "locked"}),
-                    )
-                    .await;
+                self.audit_password(
+                    ctx,
+                    purpose,
+                    None,
+                    &key,
+                    AuditOutcome::Denied,
+                    json!({"reason": "locked"}),
+                )
+                .await;
                 return Err(CoreError::InvalidCredentials);
             }
         };
@@ -382,13 +456,14 @@ impl Engine {
         };
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = self.hasher.verify(password, phc).await?;
-        let usable = user
-            .as_ref()
-            .is_some_and(|u| !u.deactivated && !u.password_reset_required);
+        let usable = user.as_ref().is_some_and(|u| {
+            !u.deactivated && (purpose.accepts_reset_required() || !u.password_reset_required)
+        });
         match (verified, user) {
             (Verified::Yes | Verified::YesNeedsRehash, Some(user)) if usable => {
                 self.store.throttle_reset(&key).await?;
-                if verified == Verified::YesNeedsRehash {
+                // A change stores a new hash anyway.
+                if verified == Verified::YesNeedsRehash && purpose == PasswordCheck::Login {
                     let phc = self.hasher.hash(password).await?;
                     let update = UserUpdate {
                         password_hash: Some(Some(phc)),
@@ -418,17 +493,15 @@ impl Engine {
                     .throttle_fail(&key, Utc::now() + secs(delay), locked_until)
                     .await?;
                 let actor = user.as_ref().map(|u| u.id);
-                self.audit
-                    .log(
-                        ctx,
-                        now,
-                        actor,
-                        "login.password",
-                        Some(key.clone()),
-                        AuditOutcome::Failure,
-                        json!({"failures": failures}),
-                    )
-                    .await;
+                self.audit_password(
+                    ctx,
+                    purpose,
+                    actor,
+                    &key,
+                    AuditOutcome::Failure,
+                    json!({"failures": failures}),
+                )
+                .await;
                 if locked_until.is_some() && failures == lock.lock_after {
                     self.audit
                         .log(
@@ -445,6 +518,39 @@ impl Engine {
                 Err(CoreError::InvalidCredentials)
             }
         }
+    }
+
+    /// Audits one outcome of a password check: `login.password` for logins, `password.change`
+    /// for changes (with `via`). The target is the account when it exists, else the email key.
+    async fn audit_password(
+        &self,
+        ctx: &AuditContext,
+        purpose: PasswordCheck,
+        actor: Option<UserId>,
+        key: &str,
+        outcome: AuditOutcome,
+        mut detail: serde_json::Value,
+    ) {
+        let actor = actor.or(purpose.caller());
+        let (action, target) = match purpose.via() {
+            None => ("login.password", key.to_owned()),
+            Some(via) => {
+                detail["via"] = json!(via);
+                let target = actor.map_or_else(|| key.to_owned(), |u| u.to_string());
+                ("password.change", target)
+            }
+        };
+        self.audit
+            .log(
+                ctx,
+                Utc::now(),
+                actor,
+                action,
+                Some(target),
+                outcome,
+                detail,
+            )
+            .await;
     }
 
     /// Admin unlock of a login key (an email).
@@ -866,20 +972,34 @@ impl Engine {
         })
     }
 
-    pub async fn list_my_sessions(&self, p: &Principal) -> CoreResult<Vec<Session>> {
-        Ok(self
+    /// The caller's live sessions, the calling one marked. An impersonating admin may look
+    /// (the CLI shows the same); a credential may not, as it is no sign-in of the user.
+    pub async fn list_my_sessions(&self, p: &Principal) -> CoreResult<Vec<OwnSession>> {
+        if p.is_credential_based() {
+            return Err(CoreError::CredentialNotAllowed("manage sessions"));
+        }
+        let sessions = self
             .store
             .list_user_sessions(p.user, false, Utc::now())
-            .await?)
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| OwnSession {
+                current: p.session() == Some(&session.id),
+                session,
+            })
+            .collect())
     }
 
-    /// Ends one of the caller's own sessions.
+    /// Ends one of the caller's own sessions. Another user's session is `NotFound`, like an
+    /// unknown id, so ids cannot be probed.
     pub async fn end_my_session(
         &self,
         p: &Principal,
         sid: &SessionId,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
+        require_own_session(p, "manage sessions")?;
         let s = self
             .store
             .get_session(sid)
@@ -887,6 +1007,17 @@ impl Engine {
             .filter(|s| s.user_id == p.user)
             .ok_or(CoreError::NotFound("session"))?;
         self.end_session(&s, Some(p.user), ctx).await
+    }
+
+    /// Ends every session of the caller but the calling one. Returns how many ended.
+    pub async fn end_my_other_sessions(
+        &self,
+        p: &Principal,
+        ctx: &AuditContext,
+    ) -> CoreResult<u64> {
+        require_own_session(p, "manage sessions")?;
+        self.end_user_sessions(p.user, p.session(), Some(p.user), ctx)
+            .await
     }
 
     async fn end_session(
@@ -940,7 +1071,8 @@ impl Engine {
         Ok(n)
     }
 
-    /// Changes the caller's password: the current one is required; other sessions may be ended.
+    /// Changes the caller's password: the current one is required and checked through the
+    /// login throttle; other sessions may be ended. Only the user's own session may do this.
     pub async fn change_password(
         &self,
         p: &Principal,
@@ -949,26 +1081,75 @@ impl Engine {
         end_other_sessions: bool,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
-        if p.is_credential_based() || p.actor.is_some() {
-            return Err(CoreError::CredentialNotAllowed("change a password"));
-        }
+        require_own_session(p, "change a password")?;
         let user = self
             .store
             .get_user(p.user)
             .await?
             .ok_or(CoreError::InvalidToken("unknown user"))?;
-        let phc = user.password_hash.as_deref();
-        if !matches!(
-            self.hasher.verify(current, phc).await?,
-            Verified::Yes | Verified::YesNeedsRehash
-        ) {
+        self.check_new_password(current, new, &user.email)?;
+        let checked = self
+            .verify_password(&user.email, current, PasswordCheck::Change(user.id), ctx)
+            .await?;
+        if checked.id != user.id {
+            // Emails are unique; a mismatch means the account changed under us.
             return Err(CoreError::InvalidCredentials);
+        }
+        self.store_new_password(&checked, new, PasswordCheck::Change(user.id), ctx)
+            .await?;
+        if end_other_sessions {
+            self.end_user_sessions(user.id, p.session(), Some(user.id), ctx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Changes a password given the email and the current password, without a session: the
+    /// way out for an account an admin flagged with `password_reset_required`, which password
+    /// login refuses. Any active account with a password may use it, so the answer never says
+    /// whether an account exists or is flagged; it is throttled exactly like a login. Every
+    /// session of the user ends.
+    pub async fn change_password_by_email(
+        &self,
+        email: &str,
+        current: &str,
+        new: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        // Depends only on the input, so it reveals nothing about the account.
+        self.check_new_password(current, new, email)?;
+        let user = self
+            .verify_password(email, current, PasswordCheck::Reset, ctx)
+            .await?;
+        self.store_new_password(&user, new, PasswordCheck::Reset, ctx)
+            .await?;
+        self.end_user_sessions(user.id, None, Some(user.id), ctx)
+            .await?;
+        Ok(())
+    }
+
+    /// The policy for a new password, checked before the current one so that a refused choice
+    /// costs no attempt of the throttle.
+    fn check_new_password(&self, current: &str, new: &str, email: &str) -> CoreResult<()> {
+        if new == current {
+            return Err(CoreError::InvalidArgument(
+                "the new password must differ from the current one".into(),
+            ));
         }
         self.config
             .passwords
             .policy
-            .check(new, Some(&user.email))
-            .map_err(|r| CoreError::InvalidArgument(r.to_string()))?;
+            .check(new, Some(email))
+            .map_err(|r| CoreError::InvalidArgument(r.to_string()))
+    }
+
+    async fn store_new_password(
+        &self,
+        user: &User,
+        new: &str,
+        purpose: PasswordCheck,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
         let phc = self.hasher.hash(new).await?;
         self.store
             .update_user(
@@ -980,21 +1161,16 @@ impl Engine {
                 },
             )
             .await?;
-        self.audit
-            .log(
-                ctx,
-                Utc::now(),
-                Some(user.id),
-                "password.change",
-                Some(user.id.to_string()),
-                AuditOutcome::Success,
-                json!({}),
-            )
-            .await;
-        if end_other_sessions {
-            self.end_user_sessions(user.id, p.session(), Some(user.id), ctx)
-                .await?;
-        }
+        let key = normalize_email(&user.email);
+        self.audit_password(
+            ctx,
+            purpose,
+            Some(user.id),
+            &key,
+            AuditOutcome::Success,
+            json!({"was_reset_required": user.password_reset_required}),
+        )
+        .await;
         Ok(())
     }
 
@@ -1123,11 +1299,38 @@ impl Engine {
 
     /// The caller's membership in its session org, which must hold ADMIN.
     pub async fn require_org_admin(&self, p: &Principal) -> CoreResult<Membership> {
-        self.store
-            .get_membership(p.user, p.org)
+        self.membership(p.user, p.org)
             .await?
             .filter(Membership::is_admin)
             .ok_or(CoreError::PermissionDenied("not an admin of the org"))
+    }
+
+    /// A membership row, through the read cache.
+    pub async fn membership(&self, user: UserId, org: OrgId) -> CoreResult<Option<Membership>> {
+        if let Some(m) = self.cache.membership(user, org) {
+            return Ok(m);
+        }
+        let stamp = self.cache.epoch(user);
+        let m = self.store.get_membership(user, org).await?;
+        self.cache.put_membership(user, org, m.clone(), stamp);
+        Ok(m)
+    }
+
+    /// The user behind a validated caller (the proxied user on a proxy session), through the
+    /// read cache. Its password hash is not included.
+    pub async fn current_user(&self, p: &Principal) -> CoreResult<User> {
+        if let Some(u) = self.cache.user(p.user) {
+            return Ok(u);
+        }
+        let stamp = self.cache.epoch(p.user);
+        let mut user = self
+            .store
+            .get_user(p.user)
+            .await?
+            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        user.password_hash = None;
+        self.cache.put_user(user.clone(), stamp);
+        Ok(user)
     }
 
     pub async fn is_org_admin(&self, p: &Principal) -> CoreResult<bool> {
@@ -1378,23 +1581,38 @@ impl Engine {
             return Err(BAD);
         }
         let hash = crypto::sha256(secret.as_bytes());
-        let cred = self
-            .store
-            .find_credential_by_hash(&hash)
-            .await?
-            .ok_or(BAD)?;
-        // The index lookup matched; compare again in constant time to be explicit.
+        let CachedCredential {
+            credential: cred,
+            guest,
+        } = match self.cache.credential(&hash) {
+            Some(hit) => hit,
+            None => {
+                let cred = self
+                    .store
+                    .find_credential_by_hash(&hash)
+                    .await?
+                    .ok_or(BAD)?;
+                let stamp = self.cache.epoch(cred.user_id);
+                let guest = self
+                    .store
+                    .get_membership(cred.user_id, cred.org_id)
+                    .await?
+                    .filter(Membership::is_active)
+                    .ok_or(BAD)?
+                    .kind
+                    == MembershipKind::Guest;
+                let entry = CachedCredential {
+                    credential: cred,
+                    guest,
+                };
+                self.cache.put_credential(hash, entry.clone(), stamp);
+                entry
+            }
+        };
+        // The lookup matched on the hash; compare again in constant time to be explicit.
         if !crypto::constant_time_eq(&cred.secret_hash, &hash) || !cred.is_usable(Utc::now()) {
             return Err(BAD);
         }
-        let guest = self
-            .store
-            .get_membership(cred.user_id, cred.org_id)
-            .await?
-            .filter(Membership::is_active)
-            .ok_or(BAD)?
-            .kind
-            == MembershipKind::Guest;
         let p = Principal {
             user: cred.user_id,
             org: cred.org_id,

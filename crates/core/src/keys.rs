@@ -8,9 +8,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::{Signer as _, SigningKey};
+use jsonwebtoken::DecodingKey;
 use parking_lot::RwLock;
 use serde_json::json;
 
@@ -26,9 +26,18 @@ pub enum KeyError {
     MasterKey(#[from] MasterKeyError),
     #[error("stored key {0} is malformed")]
     Malformed(String),
+    #[error("cannot encode token claims: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 pub const ALGORITHM: &str = "EdDSA";
+
+#[derive(serde::Serialize)]
+struct JwsHeader<'a> {
+    typ: &'a str,
+    alg: &'static str,
+    kid: &'a str,
+}
 
 pub(crate) struct Verifier {
     pub key: DecodingKey,
@@ -38,7 +47,9 @@ pub(crate) struct Verifier {
 
 struct Ring {
     signing_kid: String,
-    signing: EncodingKey,
+    /// Parsed once per (re)load: re-reading PKCS#8 and re-deriving the public key on every
+    /// signature cost as much as the signature itself.
+    signing: SigningKey,
     verifiers: HashMap<String, Arc<Verifier>>,
 }
 
@@ -85,7 +96,8 @@ fn build_ring(master: &MasterKey, records: &[KeyRecord]) -> Result<Option<Ring>,
         return Ok(None);
     };
     let der = master.open(newest.kid.as_bytes(), &newest.sealed_private)?;
-    let signing = EncodingKey::from_ed_der(&der);
+    let signing =
+        SigningKey::from_pkcs8_der(&der).map_err(|_| KeyError::Malformed(newest.kid.clone()))?;
     let mut verifiers = HashMap::new();
     for r in records {
         if r.public.len() != 32 {
@@ -157,16 +169,28 @@ impl KeyRing {
         self.ring.read().signing_kid.clone()
     }
 
+    /// Signs `claims` as a compact JWS (RFC 7515) with the current key: header
+    /// `{"typ","alg":"EdDSA","kid"}`, base64url parts, an Ed25519 signature over both.
     pub(crate) fn sign<T: serde::Serialize>(
         &self,
         header_typ: &str,
         claims: &T,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
+    ) -> Result<String, KeyError> {
+        let payload = serde_json::to_vec(claims)?;
         let ring = self.ring.read();
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-        header.kid = Some(ring.signing_kid.clone());
-        header.typ = Some(header_typ.to_string());
-        jsonwebtoken::encode(&header, claims, &ring.signing)
+        let header = serde_json::to_vec(&JwsHeader {
+            typ: header_typ,
+            alg: ALGORITHM,
+            kid: &ring.signing_kid,
+        })?;
+        let mut jws = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 96);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut jws);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
+        let signature = ring.signing.sign(jws.as_bytes());
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut jws);
+        Ok(jws)
     }
 
     pub(crate) fn verifier(&self, kid: &str) -> Option<Arc<Verifier>> {

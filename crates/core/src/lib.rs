@@ -17,6 +17,7 @@ pub mod mediamtx;
 pub mod model;
 pub mod paging;
 pub mod password;
+pub mod read_cache;
 pub mod revocation;
 pub mod rid;
 pub mod sandbox;

@@ -143,8 +143,19 @@ impl std::fmt::Debug for HashPool {
 
 impl HashPool {
     /// `threads` = 0 means one per core. The queue holds `queue` jobs; senders wait beyond that.
-    pub fn new(params: HashParams, threads: usize, queue: usize) -> Result<HashPool, HashError> {
+    /// The threads run at niceness `nice` (0 = as the rest of the process).
+    pub fn new(
+        params: HashParams,
+        threads: usize,
+        queue: usize,
+        nice: u8,
+    ) -> Result<HashPool, HashError> {
         params.argon2()?;
+        if nice > 19 {
+            return Err(HashError::Params(format!(
+                "hash_nice must be 0-19, not {nice}"
+            )));
+        }
         let threads = if threads == 0 {
             thread::available_parallelism()
                 .map(|n| n.get())
@@ -160,7 +171,10 @@ impl HashPool {
             let dummy = dummy.clone();
             thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || worker(rx, params, dummy))
+                .spawn(move || {
+                    lower_priority(nice);
+                    worker(rx, params, dummy)
+                })
                 .map_err(|e| HashError::Params(format!("cannot start hashing thread: {e}")))?;
         }
         Ok(HashPool {
@@ -205,6 +219,21 @@ impl HashPool {
         };
         self.tx.send(job).await.map_err(|_| HashError::PoolClosed)?;
         rx.await.map_err(|_| HashError::PoolClosed)?
+    }
+}
+
+/// Makes the calling hashing thread yield to the async workers under contention. Best effort:
+/// a platform that refuses keeps the default priority, which is only slower, never wrong.
+fn lower_priority(nice: u8) {
+    if nice == 0 {
+        return;
+    }
+    // Linux nice values are per thread; naming our own tid makes that explicit.
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), i32::from(nice))
+    {
+        tracing::warn!(error = %e, nice, "cannot lower the hashing threads' priority");
     }
 }
 
@@ -351,7 +380,7 @@ mod tests {
 
     #[tokio::test]
     async fn pool_hashes_off_the_runtime_and_dummy_never_matches() {
-        let pool = HashPool::new(cheap(), 2, 8).unwrap();
+        let pool = HashPool::new(cheap(), 2, 8, 10).unwrap();
         let phc = pool.hash("a long enough password").await.unwrap();
         assert_eq!(
             pool.verify("a long enough password", Some(&phc))

@@ -4,7 +4,7 @@
 //! every few hundred milliseconds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::{DashMap, DashSet};
@@ -20,6 +20,10 @@ pub struct RevocationView {
     users: DashSet<UserId>,
     memberships: DashSet<(UserId, OrgId)>,
     seq: AtomicI64,
+    /// Per-user change stamps for the read cache: bumped whenever a user's state is re-read
+    /// (every user event, local or from the feed). Absent = 0.
+    epochs: DashMap<UserId, u64>,
+    next_epoch: AtomicU64,
 }
 
 impl RevocationView {
@@ -63,7 +67,19 @@ impl RevocationView {
     }
 
     /// Replaces everything known about one user with the store's current state.
+    /// The user's change stamp (see [`crate::read_cache`]).
+    pub fn user_epoch(&self, user: UserId) -> u64 {
+        self.epochs.get(&user).map_or(0, |e| *e)
+    }
+
+    /// Marks the user as changed, so cached copies of their rows are re-read.
+    pub fn bump_user(&self, user: UserId) {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.epochs.insert(user, epoch);
+    }
+
     pub fn apply_user_state(&self, user: UserId, state: &UserRevocationState) {
+        self.bump_user(user);
         if state.deactivated || !state.exists {
             self.users.insert(user);
         } else {

@@ -51,6 +51,15 @@ async fn env() -> Env {
 
 const PW: &str = "a perfectly fine passphrase";
 
+/// No delay between failures; the third locks the account until an admin unlocks it.
+fn lock_after_three() -> CoreConfig {
+    let mut cfg = CoreConfig::default();
+    cfg.lockout.delays_secs = vec![0];
+    cfg.lockout.lock_after = 3;
+    cfg.lockout.lock_secs = 0;
+    cfg
+}
+
 impl Env {
     async fn org(&self, name: &str) -> Org {
         self.store
@@ -376,10 +385,7 @@ async fn lockout_counter_is_atomic_under_200_parallel_attempts() {
 
 #[tokio::test]
 async fn lock_after_threshold_survives_restart_until_unlocked() {
-    let mut cfg = CoreConfig::default();
-    cfg.lockout.delays_secs = vec![0];
-    cfg.lockout.lock_after = 3;
-    cfg.lockout.lock_secs = 0;
+    let cfg = lock_after_three();
     let e = env_with(cfg.clone()).await;
     let org = e.org("acme").await;
     e.user("ann@example.com", false, &[&org]).await;
@@ -622,11 +628,7 @@ async fn team_tokens_and_org_switch_require_membership() {
     let b = e.org("beta").await;
     let c = e.org("gamma").await;
     e.user("ann@example.com", false, &[&a, &b]).await;
-    let p = e
-        .engine
-        .authenticate(&e.login("ann@example.com").await)
-        .await
-        .unwrap();
+    let p = e.signed_in("ann@example.com").await;
     let team = e.engine.team_token(&p, b.id, &ctx()).await.unwrap();
     let tp = e.engine.authenticate(&team.token).await.unwrap();
     assert_eq!(tp.org, b.id);
@@ -692,4 +694,291 @@ async fn audit_records_logins_without_secrets() {
     );
     let dump = serde_json::to_string(&events).unwrap();
     assert!(!dump.contains(PW) && !dump.contains("the wrong secret!"));
+}
+
+// ---- password changes and sessions ---------------------------------------------------------------
+
+const NEW_PW: &str = "another perfectly fine passphrase";
+
+impl Env {
+    /// The principal of a fresh password login.
+    async fn signed_in(&self, email: &str) -> portcullis_core::tokens::Principal {
+        let token = self.login(email).await;
+        self.engine.authenticate(&token).await.unwrap()
+    }
+
+    async fn flag_for_reset(&self, user: &User) {
+        self.store
+            .update_user(
+                user.id,
+                UserUpdate {
+                    password_reset_required: Some(true),
+                    ..UserUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn audit_events(&self, action: &str) -> Vec<AuditEvent> {
+        self.engine.flush_audit().await;
+        self.store
+            .list_audit(&AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|ev| ev.action == action)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn password_change_shares_the_login_throttle() {
+    // Default delays: 1 s after the first failure.
+    let e = env().await;
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    let p = e.signed_in("ann@example.com").await;
+    let r = e
+        .engine
+        .change_password(&p, "not my password", NEW_PW, false, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    // The very next attempt, right or wrong, through either door, waits without hashing.
+    let before = e.engine.hasher().verifications();
+    let r = e
+        .engine
+        .change_password(&p, PW, NEW_PW, false, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::RateLimited { .. })), "{r:?}");
+    let r = e
+        .engine
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::RateLimited { .. })), "{r:?}");
+    assert_eq!(e.engine.hasher().verifications(), before);
+
+    let failures = e.audit_events("password.change").await;
+    let failure = failures
+        .iter()
+        .find(|ev| ev.outcome == AuditOutcome::Failure)
+        .expect("a password.change failure event");
+    assert_eq!(failure.actor, Some(ann.id));
+    assert_eq!(failure.target.as_deref(), Some(ann.id.to_string().as_str()));
+    assert_eq!(failure.detail["via"], "session");
+    assert!(
+        failures
+            .iter()
+            .any(|ev| ev.outcome == AuditOutcome::Denied && ev.detail["reason"] == "throttled")
+    );
+    let dump = serde_json::to_string(&failures).unwrap();
+    assert!(!dump.contains("not my password") && !dump.contains(NEW_PW));
+}
+
+#[tokio::test]
+async fn password_change_failures_lock_the_account() {
+    let e = env_with(lock_after_three()).await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let p = e.signed_in("ann@example.com").await;
+    for _ in 0..3 {
+        let r = e
+            .engine
+            .change_password(&p, "not my password", NEW_PW, false, &ctx())
+            .await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    }
+    // Locked: the right current password is refused too, and so is a login.
+    let r = e
+        .engine
+        .change_password(&p, PW, NEW_PW, false, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    let r = e
+        .engine
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    assert_eq!(e.audit_events("account.lock").await.len(), 1);
+    e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
+    e.engine
+        .change_password(&p, PW, NEW_PW, false, &ctx())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_flagged_account_changes_its_password_by_email_then_logs_in() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    // A session from before the flag (the admin CLI would also have ended it).
+    let before = e.login("ann@example.com").await;
+    e.flag_for_reset(&ann).await;
+    let r = e
+        .engine
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    // The next attempt would wait out the delay the failure above set.
+    e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
+
+    e.engine
+        .change_password_by_email("ANN@example.com ", PW, NEW_PW, &ctx())
+        .await
+        .unwrap();
+    let r = e.engine.authenticate(&before).await;
+    assert!(r.is_err(), "every session ends: {r:?}");
+    let flagged = e.store.get_user(ann.id).await.unwrap().unwrap();
+    assert!(!flagged.password_reset_required);
+    e.engine
+        .login_password("ann@example.com", NEW_PW, OrgChoice::Default, None, &ctx())
+        .await
+        .unwrap();
+    let r = e
+        .engine
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    let events = e.audit_events("password.change").await;
+    assert!(events.iter().any(|ev| ev.outcome == AuditOutcome::Success
+        && ev.actor == Some(ann.id)
+        && ev.detail["via"] == "reset"
+        && ev.detail["was_reset_required"] == true));
+}
+
+#[tokio::test]
+async fn change_by_email_answers_unknown_and_wrong_alike() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let gone = e.user("gone@example.com", false, &[&org]).await;
+    e.engine
+        .deactivate_user(gone.id, None, &ctx())
+        .await
+        .unwrap();
+    let attempts = [
+        ("nobody@example.com", PW),
+        ("ann@example.com", "not my password"),
+        ("gone@example.com", PW),
+    ];
+    for (email, current) in attempts {
+        let r = e
+            .engine
+            .change_password_by_email(email, current, NEW_PW, &ctx())
+            .await;
+        assert!(
+            matches!(r, Err(CoreError::InvalidCredentials)),
+            "{email}: {r:?}"
+        );
+        // Each key now waits its delay, known account or not.
+        let r = e
+            .engine
+            .change_password_by_email(email, current, NEW_PW, &ctx())
+            .await;
+        assert!(
+            matches!(r, Err(CoreError::RateLimited { .. })),
+            "{email}: {r:?}"
+        );
+    }
+    // The new password is judged first, for any email, at no cost to the throttle.
+    for email in ["nobody@example.com", "ann@example.com"] {
+        for (new, why) in [
+            ("short", "at least 8"),
+            ("password1", "common"),
+            (PW, "differ"),
+        ] {
+            match e
+                .engine
+                .change_password_by_email(email, PW, new, &ctx())
+                .await
+            {
+                Err(CoreError::InvalidArgument(m)) => assert!(m.contains(why), "{m}"),
+                other => panic!("{email} {new}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn only_the_users_own_session_may_change_the_account() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    e.user("root@example.com", true, &[&org]).await;
+    let ann_token = e.login("ann@example.com").await;
+    let p = e.engine.authenticate(&ann_token).await.unwrap();
+    let (_, secret) = e
+        .engine
+        .create_api_key(&p, "ci", None, &ctx())
+        .await
+        .unwrap();
+    let minted = e.engine.exchange_credential(&secret, &ctx()).await.unwrap();
+    let proxy = e
+        .engine
+        .login_password(
+            "root@example.com",
+            PW,
+            OrgChoice::Default,
+            Some("ann@example.com"),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let key_p = e.engine.authenticate(&secret).await.unwrap();
+    let minted_p = e.engine.authenticate(&minted.token).await.unwrap();
+    let proxy_p = e.engine.authenticate(&proxy.token.token).await.unwrap();
+    assert!(key_p.is_credential_based() && minted_p.is_credential_based());
+    assert!(proxy_p.actor.is_some());
+
+    let before = e.engine.hasher().verifications();
+    for q in [&key_p, &minted_p] {
+        let r = e.engine.change_password(q, PW, NEW_PW, false, &ctx()).await;
+        assert!(
+            matches!(r, Err(CoreError::CredentialNotAllowed(_))),
+            "{r:?}"
+        );
+        let r = e.engine.list_my_sessions(q).await;
+        assert!(
+            matches!(r, Err(CoreError::CredentialNotAllowed(_))),
+            "{r:?}"
+        );
+        let r = e.engine.end_my_other_sessions(q, &ctx()).await;
+        assert!(
+            matches!(r, Err(CoreError::CredentialNotAllowed(_))),
+            "{r:?}"
+        );
+    }
+    let r = e
+        .engine
+        .change_password(&proxy_p, PW, NEW_PW, false, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
+    let r = e
+        .engine
+        .end_my_session(&proxy_p, p.session().unwrap(), &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
+    assert_eq!(
+        e.engine.hasher().verifications(),
+        before,
+        "refused before any password check"
+    );
+    // An impersonating admin may look: the user's session and the proxy one, marked current.
+    let listed = e.engine.list_my_sessions(&proxy_p).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let current: Vec<_> = listed.iter().filter(|s| s.current).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(Some(&current[0].session.id), proxy_p.session());
+    assert!(current[0].session.actor_id.is_some());
+    // The user's own session still works, and may change the password.
+    e.engine
+        .change_password(&p, PW, NEW_PW, true, &ctx())
+        .await
+        .unwrap();
+    assert!(e.engine.authenticate(&proxy.token.token).await.is_err());
+    e.engine.authenticate(&ann_token).await.unwrap();
 }

@@ -330,6 +330,8 @@ impl Federation {
             }
         }
         if !changed.is_empty() {
+            // This process reads its own membership changes at once, not a feed poll later.
+            self.engine.revocations().bump_user(user.id);
             self.audit(
                 ctx,
                 Some(user.id),

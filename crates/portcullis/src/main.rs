@@ -97,7 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let config = settings::load(&cli, None)?;
-            settings::init_logging(&config)?;
+            let _log = settings::init_logging(&config)?;
             let store = serve::open_store(&config).await?;
             tracing::info!(backend = store.backend(), "migrations applied");
             eprintln!("migrations applied ({})", store.backend());
@@ -110,7 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(args) => {
             let config = settings::load(&cli, None)?;
-            settings::init_logging_quiet(&config)?;
+            let _log = settings::init_logging_quiet(&config)?;
             admin_cli::run(&config, args).await
         }
     }

@@ -66,6 +66,8 @@ fn surfaces(engine: &Arc<Engine>, federation: &Arc<Federation>) -> Vec<Router> {
     let mut parts = vec![
         portcullis_nominal::router(engine.clone(), Some(federation.clone())),
         portcullis_parsable::router(engine.clone(), Some(federation.clone())),
+        portcullis_account::router(engine.clone()),
+        portcullis_well_known::router(engine.clone()),
     ];
     if let Some(r) = test_hooks() {
         parts.push(r);
@@ -88,7 +90,7 @@ fn test_hooks() -> Option<Router> {
 }
 
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    settings::init_logging(&cfg)?;
+    let _log = settings::init_logging(&cfg)?;
     let location = cfg.server.database_location();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

@@ -40,12 +40,12 @@ pub fn load(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-pub fn init_logging(cfg: &Config) -> anyhow::Result<()> {
+pub fn init_logging(cfg: &Config) -> anyhow::Result<portcullis_server::LogGuard> {
     portcullis_server::init_tracing(&cfg.log).context("logging")
 }
 
 /// For the admin CLI: warnings and errors only, unless the operator asked for more.
-pub fn init_logging_quiet(cfg: &Config) -> anyhow::Result<()> {
+pub fn init_logging_quiet(cfg: &Config) -> anyhow::Result<portcullis_server::LogGuard> {
     let mut log = cfg.log.clone();
     if std::env::var(config::ENV_LOG_LEVEL).is_err() && log.level == "info" {
         log.level = "warn".into();

@@ -27,6 +27,38 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// Where a request came from, for audit events and per-IP limits: the client IP (none when
+/// unknown) and the request id, from the shared middleware's extensions.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub audit: portcullis_core::audit::AuditContext,
+    pub ip: Option<IpAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|c| c.0)
+            .filter(|ip| !ip.is_unspecified());
+        let request_id = parts
+            .extensions
+            .get::<crate::RequestId>()
+            .map(|r| r.0.clone())
+            .filter(|r| !r.is_empty());
+        Ok(Origin {
+            audit: portcullis_core::audit::AuditContext {
+                ip: ip.map(|i| i.to_string()),
+                request_id,
+            },
+            ip,
+        })
+    }
+}
+
 /// The proxies whose forwarding headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<Cidr>);

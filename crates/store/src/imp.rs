@@ -738,7 +738,15 @@ macro_rules! store_impl {
                 .map_err(db_err)?
                 .ok_or_else(|| not_found("unknown user"))?;
                 let user = user_row(&row)?;
-                if u.deactivated.is_some() {
+                // Every change but a password rehash is announced: other processes drop cached
+                // copies of the user, and a deactivation ends their tokens.
+                let profile_changed = u.display_name.is_some()
+                    || u.avatar_url.is_some()
+                    || u.validated_at.is_some()
+                    || u.super_admin.is_some()
+                    || u.deactivated.is_some()
+                    || u.password_reset_required.is_some();
+                if profile_changed {
                     emit(&mut tx, &[RevocationEvent::User(id)]).await?;
                 }
                 commit(tx).await?;
@@ -2065,24 +2073,29 @@ macro_rules! store_impl {
                 if events.is_empty() {
                     return Ok(());
                 }
+                let details = events
+                    .iter()
+                    .map(|e| json_text(&e.detail))
+                    .collect::<StoreResult<Vec<_>>>()?;
                 let mut tx = begin_write(&self.pool).await?;
-                for e in events {
-                    sqlx::query(concat!(
-                        "INSERT INTO audit_events (", audit_cols!(), ") \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                    ))
-                    .bind(e.id)
-                    .bind(enc(e.at))
-                    .bind(e.actor.map(|a| a.0))
-                    .bind(e.action.clone())
-                    .bind(e.target.clone())
-                    .bind(e.outcome.as_str())
-                    .bind(e.ip.clone())
-                    .bind(e.request_id.clone())
-                    .bind(json_text(&e.detail)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                // Multi-row INSERTs: one statement per 100 events (900 binds, under every
+                // backend's limit) instead of one round-trip to the driver per event.
+                for (chunk, details) in events.chunks(100).zip(details.chunks(100)) {
+                    let mut qb = QueryBuilder::<$DB>::new(concat!(
+                        "INSERT INTO audit_events (", audit_cols!(), ") "
+                    ));
+                    qb.push_values(chunk.iter().zip(details), |mut row, (e, detail)| {
+                        row.push_bind(e.id)
+                            .push_bind(enc(e.at))
+                            .push_bind(e.actor.map(|a| a.0))
+                            .push_bind(e.action.clone())
+                            .push_bind(e.target.clone())
+                            .push_bind(e.outcome.as_str())
+                            .push_bind(e.ip.clone())
+                            .push_bind(e.request_id.clone())
+                            .push_bind(detail.clone());
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(db_err)?;
                 }
                 commit(tx).await
             }

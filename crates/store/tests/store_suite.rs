@@ -21,6 +21,7 @@ store_tests!(
     throttle_lock_semantics,
     revocation_snapshot_and_events,
     audit_append_and_filters,
+    audit_large_batches_keep_every_event_in_order,
     keys_lifecycle,
     settings_and_job_permissions,
     allowlist_entries,
@@ -1267,6 +1268,29 @@ mod cases {
             request_id: Some(format!("req-{at}")),
             detail: json!({"n": at}),
         }
+    }
+
+    /// Batches span several multi-row statements; every event lands, in append order.
+    pub async fn audit_large_batches_keep_every_event_in_order(db: DbStore) {
+        let s = dyn_store(&db);
+        let evs: Vec<AuditEvent> = (0..250)
+            .map(|i| {
+                let mut e = audit(7, "bulk", None, AuditOutcome::Success);
+                e.detail = json!({ "i": i });
+                e
+            })
+            .collect();
+        s.append_audit(&evs).await.unwrap();
+        let got = s
+            .list_audit(&AuditFilter {
+                action: Some("bulk".into()),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let want: Vec<AuditEvent> = evs.into_iter().rev().collect();
+        assert_eq!(got, want, "newest-appended first, nothing lost or altered");
     }
 
     pub async fn audit_append_and_filters(db: DbStore) {

@@ -1,7 +1,6 @@
 //! Request authentication (NOMINAL.md §4), the request context, and the mapping of core
 //! errors to Conjure errors.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -9,9 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::CoreError;
-use portcullis_core::audit::AuditContext;
 use portcullis_core::tokens::Principal;
-use portcullis_server::{ClientIp, RequestId};
 
 use crate::routes::NominalState;
 use crate::wire::{ConjureError, ErrorCode, parse_bearer};
@@ -52,35 +49,7 @@ impl FromRequestParts<NominalState> for Session {
 }
 
 /// Where a request came from, for audit and rate limits.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub audit: AuditContext,
-    pub ip: Option<IpAddr>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ClientIp>()
-            .map(|c| c.0)
-            .filter(|ip| !ip.is_unspecified());
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .filter(|r| !r.is_empty());
-        Ok(Ctx {
-            audit: AuditContext {
-                ip: ip.map(|i| i.to_string()),
-                request_id,
-            },
-            ip,
-        })
-    }
-}
+pub use portcullis_server::client_ip::Origin as Ctx;
 
 /// A handler failure: a Conjure error, or 429 with `Retry-After`.
 #[derive(Debug)]

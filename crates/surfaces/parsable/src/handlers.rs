@@ -373,11 +373,9 @@ async fn get_current_user(cx: &CallContext) -> HandlerResult {
     let (p, _) = principal(cx, m).await?;
     let user = cx
         .engine
-        .store()
-        .get_user(p.user)
+        .current_user(&p)
         .await
-        .map_err(|e| ApiError::from_core(e.into(), m))?
-        .ok_or_else(ApiError::invalid_token)?;
+        .map_err(|e| ApiError::from_core(e, m))?;
     Ok(Outcome::User(convert::user(&user)))
 }
 

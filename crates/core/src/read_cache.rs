@@ -1,0 +1,220 @@
+//! Bounded in-memory copies of the rows the hot paths read on every request: credentials by
+//! secret hash (API-key exchange), memberships (admin checks) and users (who am I).
+//!
+//! Correctness never rests on these copies:
+//! * revocation (of credentials, sessions, users and memberships) is still decided by the
+//!   [`RevocationView`] on every request, as for uncached reads;
+//! * every entry is stamped with its user's epoch, read *before* the store read. Any change to
+//!   the user or their memberships bumps the epoch (through the revocation feed, or at once for
+//!   changes this process makes), so a stamp that no longer matches is a miss;
+//! * entries also expire after a short TTL, which bounds how stale a field the feed does not
+//!   cover could ever be.
+//!
+//! Unknown credentials are never cached, so guessing secrets cannot fill the cache.
+
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+use crate::model::{Credential, Membership, OrgId, User, UserId};
+use crate::revocation::RevocationView;
+
+/// A credential and what its exchange needs besides it.
+#[derive(Debug, Clone)]
+pub struct CachedCredential {
+    pub credential: Credential,
+    /// The user's membership in the credential's org is active and of kind guest.
+    pub guest: bool,
+}
+
+struct Entry<T> {
+    value: T,
+    epoch: u64,
+    loaded: Instant,
+}
+
+/// One bounded map: a full map starts over rather than growing (as the token cache does).
+struct Bounded<K, T> {
+    map: DashMap<K, Arc<Entry<T>>>,
+    cap: usize,
+}
+
+impl<K: Eq + Hash, T: Clone> Bounded<K, T> {
+    fn new(cap: usize) -> Self {
+        Bounded {
+            map: DashMap::new(),
+            cap,
+        }
+    }
+
+    /// The value, unless its stamp differs from `epoch(value)` or it is older than `ttl`.
+    fn get(&self, key: &K, epoch: impl FnOnce(&T) -> u64, ttl: Duration) -> Option<T> {
+        let entry = self.map.get(key).map(|e| e.value().clone())?;
+        if entry.epoch == epoch(&entry.value) && entry.loaded.elapsed() < ttl {
+            Some(entry.value.clone())
+        } else {
+            self.map.remove(key);
+            None
+        }
+    }
+
+    fn put(&self, key: K, value: T, epoch: u64) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.map.len() >= self.cap {
+            self.map.clear();
+        }
+        self.map.insert(
+            key,
+            Arc::new(Entry {
+                value,
+                epoch,
+                loaded: Instant::now(),
+            }),
+        );
+    }
+}
+
+pub struct ReadCache {
+    revocations: Arc<RevocationView>,
+    ttl: Duration,
+    credentials: Bounded<[u8; 32], CachedCredential>,
+    memberships: Bounded<(UserId, OrgId), Option<Membership>>,
+    users: Bounded<UserId, User>,
+}
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache").field("ttl", &self.ttl).finish()
+    }
+}
+
+impl ReadCache {
+    /// `entries` bounds each of the three maps; 0 disables caching.
+    pub fn new(revocations: Arc<RevocationView>, entries: usize, ttl: Duration) -> ReadCache {
+        ReadCache {
+            revocations,
+            ttl,
+            credentials: Bounded::new(entries),
+            memberships: Bounded::new(entries),
+            users: Bounded::new(entries),
+        }
+    }
+
+    /// The stamp to take before a store read whose result will be cached.
+    pub fn epoch(&self, user: UserId) -> u64 {
+        self.revocations.user_epoch(user)
+    }
+
+    pub fn credential(&self, hash: &[u8; 32]) -> Option<CachedCredential> {
+        self.credentials
+            .get(hash, |c| self.epoch(c.credential.user_id), self.ttl)
+    }
+
+    pub fn put_credential(&self, hash: [u8; 32], value: CachedCredential, epoch: u64) {
+        self.credentials.put(hash, value, epoch);
+    }
+
+    /// Drops a credential at once (its revocation is also in the revocation view).
+    pub fn forget_credential(&self, hash: &[u8; 32]) {
+        self.credentials.map.remove(hash);
+    }
+
+    pub fn membership(&self, user: UserId, org: OrgId) -> Option<Option<Membership>> {
+        self.memberships
+            .get(&(user, org), |_| self.epoch(user), self.ttl)
+    }
+
+    pub fn put_membership(&self, user: UserId, org: OrgId, m: Option<Membership>, epoch: u64) {
+        self.memberships.put((user, org), m, epoch);
+    }
+
+    pub fn user(&self, user: UserId) -> Option<User> {
+        self.users.get(&user, |_| self.epoch(user), self.ttl)
+    }
+
+    /// Caches the user's profile; the password hash is never kept here.
+    pub fn put_user(&self, mut user: User, epoch: u64) {
+        user.password_hash = None;
+        self.users.put(user.id, user, epoch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::UserRevocationState;
+
+    fn user(id: UserId) -> User {
+        let now = chrono::Utc::now();
+        User {
+            id,
+            email: "ann@example.com".into(),
+            display_name: "Ann".into(),
+            avatar_url: None,
+            password_hash: Some("$argon2id$…".into()),
+            validated_at: None,
+            super_admin: false,
+            deactivated: false,
+            password_reset_required: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn an_epoch_bump_makes_an_entry_a_miss() {
+        let view = Arc::new(RevocationView::default());
+        let cache = ReadCache::new(view.clone(), 10, Duration::from_secs(60));
+        let id = UserId(uuid::Uuid::new_v4());
+        let stamp = cache.epoch(id);
+        cache.put_user(user(id), stamp);
+        let cached = cache.user(id).expect("a fresh entry is served");
+        assert_eq!(cached.password_hash, None, "hashes stay in the store");
+        view.apply_user_state(
+            id,
+            &UserRevocationState {
+                exists: true,
+                ..UserRevocationState::default()
+            },
+        );
+        assert!(cache.user(id).is_none(), "a changed user must be re-read");
+    }
+
+    #[test]
+    fn a_stamp_taken_before_a_concurrent_change_is_never_served() {
+        let view = Arc::new(RevocationView::default());
+        let cache = ReadCache::new(view.clone(), 10, Duration::from_secs(60));
+        let id = UserId(uuid::Uuid::new_v4());
+        let stamp = cache.epoch(id);
+        // The change lands between the stamp and the insert of what was read before it.
+        view.apply_user_state(id, &UserRevocationState::default());
+        cache.put_user(user(id), stamp);
+        assert!(cache.user(id).is_none());
+    }
+
+    #[test]
+    fn entries_expire_and_the_cap_bounds_the_map() {
+        let view = Arc::new(RevocationView::default());
+        let cache = ReadCache::new(view.clone(), 2, Duration::ZERO);
+        let id = UserId(uuid::Uuid::new_v4());
+        cache.put_user(user(id), cache.epoch(id));
+        assert!(cache.user(id).is_none(), "a zero TTL serves nothing");
+        let cache = ReadCache::new(view, 2, Duration::from_secs(60));
+        for _ in 0..5 {
+            let id = UserId(uuid::Uuid::new_v4());
+            cache.put_user(user(id), cache.epoch(id));
+        }
+        assert!(cache.users.map.len() <= 2);
+        let off = ReadCache::new(
+            Arc::new(RevocationView::default()),
+            0,
+            Duration::from_secs(60),
+        );
+        off.put_user(user(id), 0);
+        assert!(off.user(id).is_none());
+    }
+}

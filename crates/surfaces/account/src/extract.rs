@@ -1,0 +1,106 @@
+//! Request extractors: the authenticated caller, and JSON bodies whose every failure is a problem
+//! document. Where a request came from is `portcullis_server::client_ip::Origin`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use http::request::Parts;
+use http::{HeaderMap, StatusCode, header};
+use portcullis_core::CoreError;
+use portcullis_core::engine::Engine;
+use portcullis_core::tokens::Principal;
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+
+/// The caller of an authenticated endpoint: an access token from either API, or a credential
+/// secret (which the engine then refuses for account changes).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+/// The one `Authorization` header: `Bearer <t>`, or Parsable's `Token <t>` (any case).
+fn bearer(headers: &HeaderMap) -> Result<String, Problem> {
+    let missing = || Problem::from(CoreError::Unauthenticated);
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or_else(missing)?;
+    if values.next().is_some() {
+        return Err(Problem::bad_token(
+            "invalid_token",
+            "more than one Authorization header",
+        ));
+    }
+    let text = value.to_str().map_err(|_| missing())?.trim();
+    let (scheme, token) = text.split_once([' ', '\t']).unwrap_or((text, ""));
+    let token = token.trim();
+    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")) {
+        return Err(Problem::bad_token(
+            "invalid_token",
+            "the Authorization header is not `Bearer <token>`",
+        ));
+    }
+    if token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token.to_owned())
+}
+
+impl FromRequestParts<Arc<Engine>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        engine: &Arc<Engine>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers)?;
+        match engine.authenticate(&token).await {
+            Ok(p) => Ok(Caller(p)),
+            Err(e @ (CoreError::Store(_) | CoreError::Internal(_) | CoreError::TokenExpired)) => {
+                Err(e.into())
+            }
+            // Whatever the reason (forged, revoked, unknown key), the answer is one.
+            Err(e) => Err(Problem::bad_token("invalid_token", e.to_string())),
+        }
+    }
+}
+
+/// A JSON request body (`application/json` or any `+json` type).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|r| Problem::new(r.status(), "invalid_request", r.body_text()))?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))
+    }
+}

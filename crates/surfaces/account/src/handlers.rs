@@ -1,0 +1,177 @@
+//! The endpoints: wire types in, engine calls, wire types or problems out.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use portcullis_core::CoreError;
+use portcullis_core::engine::{Engine, OwnSession};
+use portcullis_core::model::{SessionId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use portcullis_server::client_ip::Origin;
+
+use crate::extract::{Caller, JsonBody};
+use crate::problem::Problem;
+
+type Result<T, E = Problem> = std::result::Result<T, E>;
+
+/// A password on the wire; never printed.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    id: String,
+    kind: &'static str,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    /// RFC 8176 method references, e.g. `pwd`, `fed`, `proxy`.
+    auth_methods: Vec<String>,
+    org_id: uuid::Uuid,
+    /// The super-admin acting as the user, on impersonation sessions.
+    actor_id: Option<uuid::Uuid>,
+    /// The client address that signed in.
+    ip: Option<String>,
+    current: bool,
+}
+
+impl From<OwnSession> for SessionView {
+    fn from(o: OwnSession) -> Self {
+        let s = o.session;
+        SessionView {
+            id: s.id.0,
+            kind: s.kind.as_str(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            auth_methods: s.amr,
+            org_id: s.org_id.0,
+            actor_id: s.actor_id.map(|a| a.0),
+            ip: s.ip,
+            current: o.current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// `GET /account/v1/sessions`
+pub async fn list_sessions(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+) -> Result<Json<SessionList>> {
+    let sessions = engine.list_my_sessions(&p).await?;
+    Ok(Json(SessionList {
+        sessions: sessions.into_iter().map(SessionView::from).collect(),
+    }))
+}
+
+/// Longer than any id the engine makes; refused without a look-up.
+const MAX_SESSION_ID: usize = 128;
+
+/// `DELETE /account/v1/sessions/{id}`
+pub async fn end_session(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+    origin: Origin,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    if id.len() > MAX_SESSION_ID {
+        return Err(CoreError::NotFound("session").into());
+    }
+    engine
+        .end_my_session(&p, &SessionId(id), &origin.audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ended {
+    ended: u64,
+}
+
+/// `POST /account/v1/sessions/end-others`
+pub async fn end_other_sessions(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+    origin: Origin,
+) -> Result<Json<Ended>> {
+    let ended = engine.end_my_other_sessions(&p, &origin.audit).await?;
+    Ok(Json(Ended { ended }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePassword {
+    current_password: Secret,
+    new_password: Secret,
+    #[serde(default)]
+    end_other_sessions: bool,
+}
+
+/// `POST /account/v1/password`
+pub async fn change_password(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+    origin: Origin,
+    JsonBody(body): JsonBody<ChangePassword>,
+) -> Result<Response> {
+    engine.check_ip_rate(origin.ip)?;
+    engine
+        .change_password(
+            &p,
+            &body.current_password.0,
+            &body.new_password.0,
+            body.end_other_sessions,
+            &origin.audit,
+        )
+        .await
+        .map_err(|e| match e {
+            // The caller is signed in; only the current password can be wrong.
+            CoreError::InvalidCredentials => {
+                Problem::from(e).with_detail("the current password is not correct")
+            }
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequiredChange {
+    email: String,
+    current_password: Secret,
+    new_password: Secret,
+}
+
+/// `POST /account/v1/password/reset-required`: no token; the current password proves it.
+pub async fn change_required_password(
+    State(engine): State<Arc<Engine>>,
+    origin: Origin,
+    JsonBody(body): JsonBody<RequiredChange>,
+) -> Result<StatusCode> {
+    engine.check_ip_rate(origin.ip)?;
+    engine
+        .change_password_by_email(
+            &body.email,
+            &body.current_password.0,
+            &body.new_password.0,
+            &origin.audit,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,39 @@
+//! Portcullis' own self-service account API under `/account/v1` (docs/design/account-surface.md):
+//! a signed-in user lists and ends their sessions and changes their password; an account an
+//! admin flagged for a password reset chooses a new password by proving the old one.
+//!
+//! Callers authenticate with `Authorization: Bearer <access token>` (Parsable's `Token <t>` is
+//! accepted too), from either API. Errors are RFC 9457 `application/problem+json`. The rules
+//! live in the core engine; this crate only maps the wire to engine calls and back.
+#![forbid(unsafe_code)]
+
+mod extract;
+mod handlers;
+mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use portcullis_core::engine::Engine;
+
+pub use problem::{PROBLEM_CONTENT_TYPE, Problem};
+
+/// The surface, state applied. No fallback: other paths stay with the server's 404.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/account/v1/sessions", get(handlers::list_sessions))
+        .route(
+            "/account/v1/sessions/end-others",
+            post(handlers::end_other_sessions),
+        )
+        .route("/account/v1/sessions/{id}", delete(handlers::end_session))
+        .route("/account/v1/password", post(handlers::change_password))
+        .route(
+            "/account/v1/password/reset-required",
+            post(handlers::change_required_password),
+        )
+        .layer(middleware::from_fn(problem::finish))
+        .with_state(engine)
+}

@@ -1,0 +1,164 @@
+//! RFC 9457 problem details, and the mapping of core errors to them.
+//!
+//! `type` is `about:blank` (so `title` is the status phrase): this API publishes no problem-type
+//! documents, and the `code` member is the stable, machine-readable reason.
+
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use portcullis_core::CoreError;
+use portcullis_server::RequestId;
+use serde_json::json;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The challenge of a 401. `error="invalid_token"` (RFC 6750 §3.1) only when a token was sent
+/// and refused, so a client knows to sign in again.
+const CHALLENGE: &str = "Bearer realm=\"portcullis\"";
+const CHALLENGE_INVALID_TOKEN: &str = "Bearer realm=\"portcullis\", error=\"invalid_token\"";
+
+/// A failed request, rendered as `application/problem+json`.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    retry_after: Option<Duration>,
+    challenge: &'static str,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: None,
+            challenge: CHALLENGE,
+        }
+    }
+
+    /// A 401 for a missing, malformed, forged, revoked or expired token.
+    pub(crate) fn bad_token(code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            challenge: CHALLENGE_INVALID_TOKEN,
+            ..Problem::new(StatusCode::UNAUTHORIZED, code, detail)
+        }
+    }
+
+    /// The same problem with another detail (a wire-specific wording of a core error).
+    pub(crate) fn with_detail(self, detail: impl Into<String>) -> Problem {
+        Problem {
+            detail: detail.into(),
+            ..self
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn render(&self, request_id: Option<&str>) -> Response {
+        let mut body = json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "code": self.code,
+        });
+        if let Some(id) = request_id {
+            body["requestId"] = json!(id);
+        }
+        let mut resp = (self.status, body.to_string()).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(self.challenge),
+            );
+        }
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl IntoResponse for Problem {
+    /// Rendered without the request id; [`finish`] renders it again with it. Carrying the
+    /// problem on the response lets extractor rejections get the id too.
+    fn into_response(self) -> Response {
+        let mut resp = self.render(None);
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+/// The surface's one middleware: problems get the request id, and no response is cached
+/// (session lists name IP addresses).
+pub(crate) async fn finish(req: Request, next: Next) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .filter(|r| !r.is_empty());
+    let mut resp = next.run(req).await;
+    if let (Some(problem), Some(id)) = (resp.extensions().get::<Problem>(), &request_id) {
+        resp = problem.render(Some(id));
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+impl From<CoreError> for Problem {
+    fn from(e: CoreError) -> Problem {
+        use StatusCode as S;
+        match e {
+            CoreError::InvalidCredentials => {
+                Problem::new(S::UNAUTHORIZED, "invalid_credentials", e.to_string())
+            }
+            CoreError::Unauthenticated => {
+                Problem::new(S::UNAUTHORIZED, "unauthenticated", e.to_string())
+            }
+            CoreError::InvalidToken(_) => Problem::bad_token("invalid_token", e.to_string()),
+            CoreError::TokenExpired => Problem::bad_token("token_expired", e.to_string()),
+            CoreError::PermissionDenied(_) => {
+                Problem::new(S::FORBIDDEN, "forbidden", e.to_string())
+            }
+            CoreError::CredentialNotAllowed(_) => {
+                Problem::new(S::FORBIDDEN, "credential_not_allowed", e.to_string())
+            }
+            CoreError::OrgDisabled => Problem::new(S::FORBIDDEN, "org_disabled", e.to_string()),
+            CoreError::NoMembership => Problem::new(S::FORBIDDEN, "no_membership", e.to_string()),
+            CoreError::NotFound(_) => Problem::new(S::NOT_FOUND, "not_found", e.to_string()),
+            CoreError::InvalidArgument(m) => Problem::new(S::BAD_REQUEST, "invalid_argument", m),
+            CoreError::Conflict(m) => Problem::new(S::CONFLICT, "conflict", m),
+            CoreError::RateLimited { retry_after } => Problem {
+                retry_after: Some(retry_after),
+                ..Problem::new(
+                    S::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many attempts; retry later",
+                )
+            },
+            CoreError::Store(_) | CoreError::Internal(_) => {
+                // The cause is for the logs only.
+                tracing::error!(error = %e, "account request failed");
+                Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}

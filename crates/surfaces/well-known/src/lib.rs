@@ -1,0 +1,72 @@
+//! Portcullis' `/.well-known` surface: what a resource server needs to verify access tokens
+//! offline.
+//!
+//! - `GET /.well-known/jwks.json`: every published token-signing public key (RFC 7517), including
+//!   retired keys whose tokens may still be live.
+//! - `GET /.well-known/portcullis`: the issuer, audience, algorithm and JWKS location.
+//!
+//! There is deliberately no `oauth-authorization-server` or `openid-configuration` document:
+//! Portcullis has no authorization or token endpoint in the OAuth sense, and such a document
+//! would promise flows it does not serve.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, header};
+use portcullis_core::engine::{Engine, KEY_REFRESH_EVERY};
+use portcullis_core::tokens::TOKEN_TYPE;
+use serde_json::json;
+
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const METADATA_PATH: &str = "/.well-known/portcullis";
+pub const JWK_SET_CONTENT_TYPE: &str = "application/jwk-set+json";
+
+/// The surface, state applied. No fallback: other paths stay with the server's 404.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route(JWKS_PATH, get(jwks))
+        .route(METADATA_PATH, get(metadata))
+        .with_state(engine)
+}
+
+/// No cache may hold the keys longer than the engine takes to pick up a rotation made
+/// elsewhere, so a verifier that refetches on an unknown `kid` never waits long.
+fn cache_control() -> HeaderValue {
+    let secs = KEY_REFRESH_EVERY.as_secs();
+    HeaderValue::from_str(&format!("public, max-age={secs}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+}
+
+fn json_doc(content_type: &'static str, body: &serde_json::Value) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, cache_control()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn jwks(State(engine): State<Arc<Engine>>) -> Response {
+    json_doc(JWK_SET_CONTENT_TYPE, &engine.jwks())
+}
+
+async fn metadata(State(engine): State<Arc<Engine>>) -> Response {
+    let cfg = engine.config();
+    let base = cfg.public_url.trim_end_matches('/');
+    json_doc(
+        "application/json",
+        &json!({
+            "issuer": cfg.public_url,
+            "jwks_uri": format!("{base}{JWKS_PATH}"),
+            "audience": cfg.audience,
+            "token_signing_alg_values_supported": ["EdDSA"],
+            "access_token_type": TOKEN_TYPE,
+        }),
+    )
+}

@@ -1,0 +1,218 @@
+//! The well-known documents through the real HTTP stack, with a real engine on SQLite.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::model::*;
+use portcullis_server::{HttpContext, ServerConfig, build_router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct World {
+    engine: Arc<Engine>,
+    app: Router,
+    user: User,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let store = portcullis_store::open(path.to_str().expect("utf-8 path"))
+        .await
+        .expect("store");
+    let cfg = CoreConfig {
+        public_url: "https://auth.example.test/".into(),
+        ..CoreConfig::default()
+    };
+    store
+        .upsert_region(cfg.region.clone())
+        .await
+        .expect("region");
+    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
+        .await
+        .expect("engine");
+    let org = store
+        .create_org(NewOrg {
+            name: "acme".into(),
+            display_name: None,
+            region_id: "local".into(),
+        })
+        .await
+        .expect("org");
+    let user = store
+        .create_user(NewUser {
+            email: "ann@example.com".into(),
+            display_name: "Ann".into(),
+            avatar_url: None,
+            password_hash: None,
+            validated_at: None,
+            super_admin: false,
+        })
+        .await
+        .expect("user");
+    store
+        .upsert_membership(
+            user.id,
+            org.id,
+            BTreeSet::from([Role::Author]),
+            MembershipKind::Member,
+        )
+        .await
+        .expect("membership");
+    let ctx = HttpContext::new(ServerConfig::default(), store);
+    let app = build_router(vec![portcullis_well_known::router(engine.clone())], &ctx)
+        .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4000))));
+    World {
+        engine,
+        app,
+        user,
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    cache_control: String,
+    body: Vec<u8>,
+}
+
+impl World {
+    async fn get(&self, path: &str) -> Reply {
+        let req = Request::get(path).body(Body::empty()).expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+        Reply {
+            status: resp.status(),
+            content_type,
+            cache_control,
+            body: resp
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+                .to_vec(),
+        }
+    }
+
+    async fn token(&self) -> String {
+        self.engine
+            .start_session(
+                self.user.clone(),
+                vec!["pwd".into()],
+                OrgChoice::Default,
+                false,
+                None,
+                &AuditContext::default(),
+            )
+            .await
+            .expect("session")
+            .token
+            .token
+    }
+
+    async fn jwks(&self) -> JwkSet {
+        let r = self.get("/.well-known/jwks.json").await;
+        assert_eq!(r.status, StatusCode::OK);
+        serde_json::from_slice(&r.body).expect("a JWK set")
+    }
+}
+
+fn kid(token: &str) -> String {
+    let header = token.split('.').next().expect("header");
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("json");
+    header["kid"].as_str().expect("kid").to_owned()
+}
+
+/// Verifies the token with the published key named by its `kid`, as a resource server would.
+fn verify(set: &JwkSet, token: &str, audience: &str) -> Value {
+    let jwk = set.find(&kid(token)).expect("the token's kid is published");
+    let key = DecodingKey::from_jwk(jwk).expect("a usable public key");
+    let mut v = Validation::new(Algorithm::EdDSA);
+    v.set_audience(&[audience]);
+    v.set_issuer(&["https://auth.example.test/"]);
+    jsonwebtoken::decode::<Value>(token, &key, &v)
+        .expect("the signature verifies with the published key")
+        .claims
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_key_and_keeps_the_old_one_after_rotation() {
+    let w = world().await;
+    let r = w.get("/.well-known/jwks.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type, "application/jwk-set+json");
+    assert_eq!(r.cache_control, "public, max-age=30");
+
+    let old = w.token().await;
+    let set = w.jwks().await;
+    let claims = verify(&set, &old, "portcullis");
+    assert_eq!(claims["sub"], w.user.id.to_string());
+    let jwk: Value = serde_json::to_value(set.find(&kid(&old)).expect("kid")).expect("json");
+    assert_eq!(jwk["kty"], "OKP");
+    assert_eq!(jwk["crv"], "Ed25519");
+    assert_eq!(jwk["alg"], "EdDSA");
+    assert!(jwk.get("d").is_none(), "never a private part");
+
+    let new_kid = w
+        .engine
+        .rotate_signing_key(&AuditContext::default())
+        .await
+        .expect("rotate");
+    assert_ne!(new_kid, kid(&old));
+    let new = w.token().await;
+    assert_eq!(kid(&new), new_kid, "the new key signs");
+    let set = w.jwks().await;
+    verify(&set, &new, "portcullis");
+    // A token signed before the rotation still verifies with what is published.
+    verify(&set, &old, "portcullis");
+    assert_eq!(set.keys.len(), 2);
+}
+
+#[tokio::test]
+async fn metadata_names_issuer_audience_algorithm_and_jwks() {
+    let w = world().await;
+    let r = w.get("/.well-known/portcullis").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type, "application/json");
+    assert!(r.cache_control.starts_with("public, max-age="));
+    let doc: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(doc["issuer"], "https://auth.example.test/");
+    assert_eq!(
+        doc["jwks_uri"],
+        "https://auth.example.test/.well-known/jwks.json"
+    );
+    assert_eq!(doc["audience"], "portcullis");
+    assert_eq!(
+        doc["token_signing_alg_values_supported"],
+        serde_json::json!(["EdDSA"])
+    );
+    assert_eq!(doc["access_token_type"], "at+jwt");
+    // Not an OAuth authorization server: no such document is served.
+    let r = w.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
