@@ -74,6 +74,10 @@ struct Args {
     /// The server's log level (`[log] level`); the default `info` writes one access line per request.
     #[arg(long, default_value = "info")]
     server_log_level: String,
+    /// The server's `[core.read_cache] entries` (0 = off) [default: the server's default].
+    /// With 0, `scale` compares the store paths themselves at 1k and at 1M.
+    #[arg(long)]
+    read_cache_entries: Option<usize>,
     /// Seconds per ceiling measurement.
     #[arg(long, default_value_t = 5)]
     ceiling_secs: u64,
@@ -152,8 +156,12 @@ fn write_config(
     data_dir: &Path,
     database_url: Option<&str>,
     log_level: &str,
+    read_cache_entries: Option<usize>,
 ) -> anyhow::Result<()> {
     let p = seed::ARGON2;
+    let cache = read_cache_entries
+        .map(|n| format!("\n[core.read_cache]\nentries = {n}\n"))
+        .unwrap_or_default();
     let db = database_url
         .map(|u| format!("database_url = {}\n", toml_str(u)))
         .unwrap_or_default();
@@ -176,7 +184,8 @@ fn write_config(
          # (default 20/s, burst 50), or every login and key exchange past the burst is refused.\n\
          [core.rate_limit]\n\
          per_ip_per_sec = 1000000000\n\
-         burst = 1000000000\n",
+         burst = 1000000000\n\
+         {cache}",
         data_dir = toml_str(&data_dir.display().to_string()),
         level = toml_str(log_level),
         m = p.memory_kib,
@@ -462,7 +471,14 @@ fn run_all(
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let data_dir = dir.join("data");
     let config = dir.join("portcullis.toml");
-    write_config(&config, addr, &data_dir, pg_url, &args.server_log_level)?;
+    write_config(
+        &config,
+        addr,
+        &data_dir,
+        pg_url,
+        &args.server_log_level,
+        args.read_cache_entries,
+    )?;
     let spec = ServerSpec {
         bin: bin.to_owned(),
         config: config.clone(),

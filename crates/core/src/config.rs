@@ -212,7 +212,7 @@ pub struct ReadCacheConfig {
 impl Default for ReadCacheConfig {
     fn default() -> Self {
         ReadCacheConfig {
-            entries: 65_536,
+            entries: 16_384,
             ttl_secs: 30,
         }
     }

@@ -1587,25 +1587,24 @@ impl Engine {
         } = match self.cache.credential(&hash) {
             Some(hit) => hit,
             None => {
-                let cred = self
+                // The user is unknown until the read, so the stamp is checked afterwards: no
+                // change to that user may have landed since the read began.
+                let started = self.cache.clock();
+                let (cred, m) = self
                     .store
-                    .find_credential_by_hash(&hash)
+                    .find_credential_with_membership(&hash)
                     .await?
                     .ok_or(BAD)?;
-                let stamp = self.cache.epoch(cred.user_id);
-                let guest = self
-                    .store
-                    .get_membership(cred.user_id, cred.org_id)
-                    .await?
-                    .filter(Membership::is_active)
-                    .ok_or(BAD)?
-                    .kind
-                    == MembershipKind::Guest;
+                let stamp = self.cache.stamp_since(cred.user_id, started);
+                let guest =
+                    m.filter(Membership::is_active).ok_or(BAD)?.kind == MembershipKind::Guest;
                 let entry = CachedCredential {
                     credential: cred,
                     guest,
                 };
-                self.cache.put_credential(hash, entry.clone(), stamp);
+                if let Some(stamp) = stamp {
+                    self.cache.put_credential(hash, entry.clone(), stamp);
+                }
                 entry
             }
         };

@@ -109,6 +109,18 @@ impl ReadCache {
         self.revocations.user_epoch(user)
     }
 
+    /// The epoch clock: every user epoch is drawn from it, so it only grows.
+    pub fn clock(&self) -> u64 {
+        self.revocations.epoch_clock()
+    }
+
+    /// For a read of `user`'s rows that began at `clock()` = `started` (when the user was not
+    /// yet known): the stamp to cache it under, or `None` when the user changed since.
+    pub fn stamp_since(&self, user: UserId, started: u64) -> Option<u64> {
+        let epoch = self.epoch(user);
+        (epoch <= started).then_some(epoch)
+    }
+
     pub fn credential(&self, hash: &[u8; 32]) -> Option<CachedCredential> {
         self.credentials
             .get(hash, |c| self.epoch(c.credential.user_id), self.ttl)
@@ -194,6 +206,19 @@ mod tests {
         view.apply_user_state(id, &UserRevocationState::default());
         cache.put_user(user(id), stamp);
         assert!(cache.user(id).is_none());
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_change_is_not_stamped() {
+        let view = Arc::new(RevocationView::default());
+        let cache = ReadCache::new(view.clone(), 10, Duration::from_secs(60));
+        let id = UserId(uuid::Uuid::new_v4());
+        let started = cache.clock();
+        assert_eq!(cache.stamp_since(id, started), Some(0));
+        view.bump_user(id);
+        assert_eq!(cache.stamp_since(id, started), None);
+        let later = cache.clock();
+        assert!(cache.stamp_since(id, later).is_some());
     }
 
     #[test]

@@ -72,6 +72,11 @@ impl RevocationView {
         self.epochs.get(&user).map_or(0, |e| *e)
     }
 
+    /// The last epoch handed out (to any user).
+    pub fn epoch_clock(&self) -> u64 {
+        self.next_epoch.load(Ordering::SeqCst)
+    }
+
     /// Marks the user as changed, so cached copies of their rows are re-read.
     pub fn bump_user(&self, user: UserId) {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst) + 1;

@@ -332,6 +332,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// O(1) through the unique index on the secret's hash.
     async fn find_credential_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Credential>>;
+    /// The credential with that hash and its user's membership (any state) in its org, in one
+    /// read: what a key exchange needs.
+    async fn find_credential_with_membership(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<(Credential, Option<Membership>)>>;
     async fn get_credential(&self, id: CredentialId) -> StoreResult<Option<Credential>>;
     /// Ordered by `created_at` descending, then id.
     async fn list_credentials(

@@ -119,6 +119,12 @@ impl Store for KeyStore {
     async fn find_credential_by_hash(&self, _hash: &[u8; 32]) -> StoreResult<Option<Credential>> {
         Err(fake())
     }
+    async fn find_credential_with_membership(
+        &self,
+        _hash: &[u8; 32],
+    ) -> StoreResult<Option<(Credential, Option<Membership>)>> {
+        Err(fake())
+    }
     async fn ping(&self) -> StoreResult<()> {
         Err(fake())
     }

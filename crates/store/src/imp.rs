@@ -1716,6 +1716,32 @@ macro_rules! store_impl {
                 .transpose()
             }
 
+            async fn find_credential_with_membership(
+                &self,
+                hash: &[u8; 32],
+            ) -> StoreResult<Option<(Credential, Option<Membership>)>> {
+                const M: usize = 11; // the first membership column
+                sqlx::query(concat!(
+                    "SELECT ", credential_cols!("c."), ", ", membership_cols!("m."),
+                    " FROM credentials c LEFT JOIN memberships m \
+                     ON m.user_id = c.user_id AND m.org_id = c.org_id \
+                     WHERE c.secret_hash = $1"
+                ))
+                .bind(hash.to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .as_ref()
+                .map(|r| {
+                    let m = match col::<Option<Uuid>>(r, M)? {
+                        Some(_) => Some(membership_at(r, M)?),
+                        None => None,
+                    };
+                    Ok((credential_row(r)?, m))
+                })
+                .transpose()
+            }
+
             async fn get_credential(&self, id: CredentialId) -> StoreResult<Option<Credential>> {
                 sqlx::query(concat!("SELECT ", credential_cols!(""), " FROM credentials WHERE id = $1"))
                     .bind(id.0)

@@ -490,6 +490,25 @@ mod cases {
             Some(k2.clone())
         );
         assert_eq!(s.find_credential_by_hash(&[9; 32]).await.unwrap(), None);
+        // The exchange read: the credential with its user's membership in its org, if any.
+        let (c, m) = s
+            .find_credential_with_membership(&[2; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c, k2);
+        assert_eq!(m, s.get_membership(u.id, o).await.unwrap());
+        assert!(m.is_some());
+        let (c, m) = s
+            .find_credential_with_membership(&[4; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((c, m), (k4.clone(), None), "u is no member of `other`");
+        assert_eq!(
+            s.find_credential_with_membership(&[9; 32]).await.unwrap(),
+            None
+        );
         let dup = credential(v.id, o, CredentialKind::ApiKey, 1, t(9));
         assert!(matches!(
             s.create_credential(dup, None).await,
