@@ -326,14 +326,9 @@ async fn observe(State(ctx): State<HttpContext>, mut req: Request, next: Next) -
     req.extensions_mut().insert(ClientIp(client));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span = tracing::span!(
-        Level::INFO,
-        "request",
-        request_id = %request_id,
-        method = %method,
-        path = %path,
-        client_ip = %client,
-    );
+    // The span carries only the id, which every log line of the request needs; the rest goes
+    // on the one access line. Each span field is formatted at creation and again per event.
+    let span = tracing::span!(Level::INFO, "request", request_id = %request_id);
     let mut resp = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = resp.status();
@@ -344,6 +339,9 @@ async fn observe(State(ctx): State<HttpContext>, mut req: Request, next: Next) -
     latency.record(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
+            method = %method,
+            path = %path,
+            client_ip = %client,
             status = status.as_u16(),
             route = %route,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -494,6 +492,9 @@ pub fn init_tracing(cfg: &LogConfig) -> Result<LogGuard, ServerError> {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // Bounded memory: a writer that falls behind holds at most this many lines (a few
+        // MiB) before logging waits for it.
+        .buffered_lines_limit(16_384)
         .thread_name("log-writer")
         .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
