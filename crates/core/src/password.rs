@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
@@ -71,11 +71,20 @@ impl HashParams {
 
     /// Verifies synchronously; the comparison inside argon2 is constant-time.
     pub fn verify_blocking(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
+        self.verify_with_memory(password, phc, &mut Vec::new())
+    }
+
+    /// [`Self::verify_blocking`] with the caller's argon2 working memory, grown as needed and
+    /// reused across calls: a hashing thread keeps one buffer rather than allocating (and the
+    /// kernel zero-filling) 19 MiB per login.
+    pub fn verify_with_memory(
+        &self,
+        password: &str,
+        phc: &str,
+        memory: &mut Vec<Block>,
+    ) -> Result<Verified, HashError> {
         let parsed = PasswordHash::new(phc).map_err(|_| HashError::BadHash)?;
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        if !ok {
+        if !argon2_matches(password, &parsed, memory)? {
             return Ok(Verified::No);
         }
         Ok(if self.is_current(&parsed) {
@@ -119,6 +128,39 @@ enum Job {
         phc: Option<String>,
         reply: oneshot::Sender<Result<Verified, HashError>>,
     },
+}
+
+/// Recomputes the argon2 hash of `password` with the algorithm, version, parameters and salt
+/// of `parsed`, into `memory`, and compares it with the stored hash in constant time: what
+/// `PasswordVerifier::verify_password` does, without its per-call allocation.
+fn argon2_matches(
+    password: &str,
+    parsed: &PasswordHash<'_>,
+    memory: &mut Vec<Block>,
+) -> Result<bool, HashError> {
+    let bad = |_| HashError::BadHash;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(bad)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| HashError::BadHash)?
+        .unwrap_or_default();
+    let params = Params::try_from(parsed).map_err(bad)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(HashError::BadHash);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(bad)?;
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .map_err(|_| HashError::BadHash)?;
+    Ok(crate::crypto::constant_time_eq(&out, expected.as_bytes()))
 }
 
 /// A bounded pool of OS threads that run argon2, so hashing never blocks async workers and a
@@ -242,6 +284,8 @@ fn worker(
     params: HashParams,
     dummy: Arc<String>,
 ) {
+    // This thread's argon2 working memory, kept for its lifetime (see `verify_with_memory`).
+    let mut memory: Vec<Block> = Vec::new();
     loop {
         // Holding the lock only while waiting for the next job.
         let job = { rx.lock().blocking_recv() };
@@ -256,9 +300,9 @@ fn worker(
                 reply,
             } => {
                 let result = match phc {
-                    Some(phc) => params.verify_blocking(&password, &phc),
+                    Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),
                     None => params
-                        .verify_blocking(&password, &dummy)
+                        .verify_with_memory(&password, &dummy, &mut memory)
                         .map(|_| Verified::No),
                 };
                 let _ = reply.send(result);
@@ -343,6 +387,41 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         }
+    }
+
+    #[test]
+    fn reused_memory_verifies_like_argon2_itself_across_parameters() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let small = cheap();
+        let large = HashParams {
+            memory_kib: 4096,
+            iterations: 2,
+            parallelism: 2,
+        };
+        let mut memory = Vec::new();
+        // Large first, then small: the buffer is only ever grown and must not leak state.
+        for params in [large, small, large] {
+            let phc = params.hash_blocking("right").unwrap();
+            let parsed = PasswordHash::new(&phc).unwrap();
+            for (attempt, want) in [("right", true), ("wrong", false)] {
+                let ours = small
+                    .verify_with_memory(attempt, &phc, &mut memory)
+                    .unwrap();
+                assert_eq!(ours != Verified::No, want, "{attempt} against {phc}");
+                let theirs = Argon2::default()
+                    .verify_password(attempt.as_bytes(), &parsed)
+                    .is_ok();
+                assert_eq!(theirs, want);
+            }
+        }
+        assert!(matches!(
+            small.verify_with_memory(
+                "x",
+                "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ",
+                &mut memory
+            ),
+            Err(HashError::BadHash)
+        ));
     }
 
     #[test]
