@@ -133,11 +133,14 @@ pub fn bare_http(server_cpus: &[usize], opts: &LoadOpts, secs: Duration) -> anyh
         })
         .enable_all()
         .build()?;
+    let listener = {
+        let _runtime = rt.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    // An accept error ends the server; the generator then reports every request as an error.
     let accept = rt.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        loop {
-            let (tcp, _) = listener.accept().await?;
-            tcp.set_nodelay(true)?;
+        while let Ok((tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(|_req| async {
                     let mut resp =
@@ -153,8 +156,6 @@ pub fn bare_http(server_cpus: &[usize], opts: &LoadOpts, secs: Duration) -> anyh
                     .await;
             });
         }
-        #[allow(unreachable_code)]
-        Ok::<(), std::io::Error>(())
     });
     let host = http::HeaderValue::from_str(&addr.to_string())?;
     let run = LoadOpts {

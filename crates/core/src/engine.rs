@@ -420,29 +420,15 @@ impl Engine {
                     .to_std()
                     .unwrap_or(Duration::from_secs(1))
                     .max(Duration::from_secs(1));
-                self.audit_password(
-                    ctx,
-                    purpose,
-                    None,
-                    &key,
-                    AuditOutcome::Denied,
-                    json!({"reason": "throttled"}),
-                )
-                .await;
+                self.audit_password_denied(ctx, purpose, &key, "throttled")
+                    .await;
                 return Err(CoreError::RateLimited { retry_after: retry });
             }
             ThrottleClaim::Locked { .. } => {
                 // Same cost and answer as a wrong password.
                 let _ = self.hasher.verify(password, None).await?;
-                self.audit_password(
-                    ctx,
-                    purpose,
-                    None,
-                    &key,
-                    AuditOutcome::Denied,
-                    json!({"reason": "locked"}),
-                )
-                .await;
+                self.audit_password_denied(ctx, purpose, &key, "locked")
+                    .await;
                 return Err(CoreError::InvalidCredentials);
             }
         };
@@ -522,6 +508,19 @@ impl Engine {
 
     /// Audits one outcome of a password check: `login.password` for logins, `password.change`
     /// for changes (with `via`). The target is the account when it exists, else the email key.
+    /// A password check refused before any verification (throttled or locked).
+    async fn audit_password_denied(
+        &self,
+        ctx: &AuditContext,
+        purpose: PasswordCheck,
+        key: &str,
+        reason: &'static str,
+    ) {
+        let detail = json!({ "reason": reason });
+        self.audit_password(ctx, purpose, None, key, AuditOutcome::Denied, detail)
+            .await;
+    }
+
     async fn audit_password(
         &self,
         ctx: &AuditContext,
