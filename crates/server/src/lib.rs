@@ -42,7 +42,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Level};
 
 pub use client_ip::{ClientIp, TrustedProxies};
-pub use config::{Config, LogConfig, LogFormat, ServerConfig};
+pub use config::{Config, LogConfig, LogFormat, ProxyHeader, ServerConfig};
 
 /// The request id header, read from the client when well-formed and always echoed.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -134,7 +134,10 @@ impl RouteMetrics {
 impl HttpContext {
     pub fn new(config: ServerConfig, store: Arc<dyn Store>) -> HttpContext {
         HttpContext {
-            trusted: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+            trusted: Arc::new(
+                TrustedProxies::new(config.trusted_proxies.clone())
+                    .with_header(config.proxy_header),
+            ),
             config,
             store,
             metrics: metrics_handle(),

@@ -147,11 +147,34 @@ async fn client_ip_honours_only_trusted_proxies() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&via_proxy, req).await.2, "203.0.113.5");
+    // The proxy appends to X-Forwarded-For; a Forwarded header is the client's own.
     let req = Request::get("/api/ip")
         .header("forwarded", "for=\"[2001:db8::7]:1234\"")
+        .header("x-forwarded-for", "203.0.113.5")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(call(&via_proxy, req).await.2, "2001:db8::7");
+    assert_eq!(call(&via_proxy, req).await.2, "203.0.113.5");
+    let req = Request::get("/api/ip")
+        .header("forwarded", "for=6.6.6.6")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&via_proxy, req).await.2, "10.1.2.3");
+    // A deployment whose proxies set Forwarded says so, and then X-Forwarded-For is ignored.
+    let ctx = HttpContext::new(
+        ServerConfig {
+            proxy_header: portcullis_server::ProxyHeader::Forwarded,
+            ..config()
+        },
+        store.clone(),
+    );
+    let rfc7239 = build_router(vec![surface()], &ctx)
+        .layer(MockConnectInfo("10.1.2.3:4000".parse::<SocketAddr>().unwrap()));
+    let req = Request::get("/api/ip")
+        .header("forwarded", "for=\"[2001:db8::7]:1234\"")
+        .header("x-forwarded-for", "6.6.6.6")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&rfc7239, req).await.2, "2001:db8::7");
 
     let direct = app(store, "198.51.100.1:4000").await;
     let req = Request::get("/api/ip")
