@@ -112,14 +112,16 @@ async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
     .unwrap();
     let before = hasher.verifications();
     let mut busy = Vec::new();
-    for _ in 0..2 {
+    // One job on the thread, then one in the queue (a second submission before the thread
+    // took the first would itself be refused).
+    for queued in [0, 1] {
         let (h, slow) = (hasher.clone(), slow.clone());
         busy.push(tokio::spawn(async move { h.verify("x", Some(&slow)).await }));
+        until("the job to be placed", || {
+            hasher.verifications() == before + 1 && hasher.queued() == queued
+        })
+        .await;
     }
-    until("one job running and one queued", || {
-        hasher.verifications() == before + 1 && hasher.queued() == 1
-    })
-    .await;
     let r = tokio::time::timeout(
         Duration::from_millis(200),
         e.engine.authenticate_password("ann@example.com", PW, &ctx()),
