@@ -303,3 +303,41 @@ async fn graceful_shutdown_finishes_in_flight_requests_then_hooks_then_store() {
     // New connections are refused once stopped.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// With `metrics_listen`, `/metrics` is served on its own listener only.
+#[tokio::test]
+async fn metrics_can_move_to_their_own_listener() {
+    let (_d, store) = temp_store().await;
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let maddr = metrics_listener.local_addr().unwrap();
+    let ctx = HttpContext::new(
+        ServerConfig {
+            metrics_listen: Some(maddr),
+            ..config()
+        },
+        store,
+    );
+    let public = build_router(vec![surface()], &ctx)
+        .layer(MockConnectInfo("127.0.0.1:5000".parse::<SocketAddr>().unwrap()));
+    call(&public, get_req("/healthz")).await;
+    let (s, _, _) = call(&public, get_req("/metrics")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not on the public listener");
+
+    let task = portcullis_server::spawn_metrics(metrics_listener, &ctx);
+    let mut conn = tokio::net::TcpStream::connect(maddr).await.unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("http_requests_total"), "{text}");
+    let mut conn = tokio::net::TcpStream::connect(maddr).await.unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 404"), "only /metrics there: {text}");
+    task.abort();
+}
