@@ -645,7 +645,10 @@ mod tests {
             let (pool, slow) = (pool.clone(), slow.clone());
             tokio::spawn(async move { pool.verify("x", Some(&slow)).await })
         };
-        until("the thread to take the job", || pool.queued() == 0 && pool.verifications() == 1).await;
+        until("the thread to take the job", || {
+            pool.queued() == 0 && pool.verifications() == 1
+        })
+        .await;
         let waiting = {
             let (pool, slow) = (pool.clone(), slow.clone());
             tokio::spawn(async move { pool.verify("x", Some(&slow)).await })
@@ -672,10 +675,14 @@ mod tests {
             let (pool, slow) = (pool.clone(), slow.clone());
             tokio::spawn(async move { pool.verify("x", Some(&slow)).await })
         };
-        until("the thread to take the job", || pool.queued() == 0 && pool.verifications() == 1).await;
+        until("the thread to take the job", || {
+            pool.queued() == 0 && pool.verifications() == 1
+        })
+        .await;
         // A caller whose future is dropped while its job waits.
         let dropped =
-            tokio::time::timeout(Duration::from_millis(5), pool.verify("right", Some(&right))).await;
+            tokio::time::timeout(Duration::from_millis(5), pool.verify("right", Some(&right)))
+                .await;
         assert!(dropped.is_err(), "the job cannot have run yet");
         // A caller whose task lives on but whose client went away.
         let requester = Requester::new();

@@ -24,7 +24,11 @@ struct Env {
 
 async fn env_with(cfg: CoreConfig) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.sqlite").to_string_lossy().into_owned();
+    let path = dir
+        .path()
+        .join("store.sqlite")
+        .to_string_lossy()
+        .into_owned();
     let store = portcullis_store::open(&path).await.unwrap();
     store.upsert_region(cfg.region.clone()).await.unwrap();
     let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
@@ -116,7 +120,9 @@ async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
     // took the first would itself be refused).
     for queued in [0, 1] {
         let (h, slow) = (hasher.clone(), slow.clone());
-        busy.push(tokio::spawn(async move { h.verify("x", Some(&slow)).await }));
+        busy.push(tokio::spawn(
+            async move { h.verify("x", Some(&slow)).await },
+        ));
         until("the job to be placed", || {
             hasher.verifications() == before + 1 && hasher.queued() == queued
         })
@@ -124,7 +130,8 @@ async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
     }
     let r = tokio::time::timeout(
         Duration::from_millis(200),
-        e.engine.authenticate_password("ann@example.com", PW, &ctx()),
+        e.engine
+            .authenticate_password("ann@example.com", PW, &ctx()),
     )
     .await;
     match r {
@@ -134,7 +141,13 @@ async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
         other => panic!("expected an immediate rate-limited answer, got {other:?}"),
     }
     // No throttle state was claimed: the user is not held off once the pool drains.
-    assert!(e.store.throttle_get("ann@example.com").await.unwrap().is_none());
+    assert!(
+        e.store
+            .throttle_get("ann@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
     for t in busy {
         t.await.unwrap().unwrap();
     }
@@ -192,7 +205,10 @@ async fn ipv6_clients_share_one_limit_per_64() {
     let limited = |r: Result<(), CoreError>| matches!(r, Err(CoreError::RateLimited { .. }));
     assert!(e.engine.check_ip_rate(ip("2001:db8:1:2::1")).is_ok());
     // Another address in the same /64 is the same client.
-    assert!(limited(e.engine.check_ip_rate(ip("2001:db8:1:2:ffff:ffff:ffff:fffe"))));
+    assert!(limited(
+        e.engine
+            .check_ip_rate(ip("2001:db8:1:2:ffff:ffff:ffff:fffe"))
+    ));
     // The next /64 is someone else.
     assert!(e.engine.check_ip_rate(ip("2001:db8:1:3::1")).is_ok());
     // IPv4 stays per address, and a v4-mapped v6 address is the v4 client.
@@ -215,7 +231,11 @@ async fn idle_entries_of_the_ip_limiter_are_pruned() {
     // Each bucket refills in 10 ms; after that the entries carry no information.
     tokio::time::sleep(Duration::from_millis(50)).await;
     e.engine.check_ip_rate(ip("198.51.100.1")).unwrap();
-    assert_eq!(e.engine.prune_ip_limits(), 1, "only the client just seen remains");
+    assert_eq!(
+        e.engine.prune_ip_limits(),
+        1,
+        "only the client just seen remains"
+    );
     // A pruned client starts again with a full bucket, as it would have anyway.
     assert!(e.engine.check_ip_rate(ip("10.0.0.1")).is_ok());
 }

@@ -18,7 +18,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::test]
 async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.sqlite").to_string_lossy().into_owned();
+    let path = dir
+        .path()
+        .join("store.sqlite")
+        .to_string_lossy()
+        .into_owned();
     let store = portcullis_store::open(&path).await.unwrap();
     let mut cfg = CoreConfig::default();
     cfg.lockout.delays_secs = vec![0];
@@ -36,7 +40,11 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
         })
         .await
         .unwrap();
-    let hash = engine.hasher().hash("a perfectly fine passphrase").await.unwrap();
+    let hash = engine
+        .hasher()
+        .hash("a perfectly fine passphrase")
+        .await
+        .unwrap();
     const N: usize = 9;
     for i in 0..=N {
         let u = store
@@ -51,7 +59,12 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
             .await
             .unwrap();
         store
-            .upsert_membership(u.id, org.id, BTreeSet::from([Role::Author]), MembershipKind::Member)
+            .upsert_membership(
+                u.id,
+                org.id,
+                BTreeSet::from([Role::Author]),
+                MembershipKind::Member,
+            )
             .await
             .unwrap();
     }
@@ -64,7 +77,10 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
             let r = engine
                 .authenticate_password(&email, "wrong password!", &ctx)
                 .await;
-            assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{email}: {r:?}");
+            assert!(
+                matches!(r, Err(CoreError::InvalidCredentials)),
+                "{email}: {r:?}"
+            );
             t.elapsed()
         }
     };
@@ -76,7 +92,11 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
     let mut locked = Vec::new();
     let mut wrong = Vec::new();
     for i in 1..=N {
-        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for is_locked in order {
             if is_locked {
                 locked.push(attempt("user0@example.com".into()).await);

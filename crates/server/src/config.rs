@@ -631,7 +631,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.server.proxy_header, ProxyHeader::Forwarded);
-        assert_eq!(c.server.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(
+            c.server.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
         c.validate().unwrap();
         assert!(Config::from_toml_str("[server]\nproxy_header = \"x-real-ip\"\n", "f").is_err());
         let env: HashMap<&str, &str> = [
@@ -643,7 +646,12 @@ mod tests {
         c.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.server.proxy_header, ProxyHeader::XForwardedFor);
         // The same address as the main listener is refused.
-        assert!(c.validate().unwrap_err().to_string().contains("metrics_listen"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("metrics_listen")
+        );
         let err = c
             .apply_env(|k| (k == "PORTCULLIS_PROXY_HEADER").then(|| "via".to_string()))
             .unwrap_err()

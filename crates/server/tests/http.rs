@@ -167,8 +167,9 @@ async fn client_ip_honours_only_trusted_proxies() {
         },
         store.clone(),
     );
-    let rfc7239 = build_router(vec![surface()], &ctx)
-        .layer(MockConnectInfo("10.1.2.3:4000".parse::<SocketAddr>().unwrap()));
+    let rfc7239 = build_router(vec![surface()], &ctx).layer(MockConnectInfo(
+        "10.1.2.3:4000".parse::<SocketAddr>().unwrap(),
+    ));
     let req = Request::get("/api/ip")
         .header("forwarded", "for=\"[2001:db8::7]:1234\"")
         .header("x-forwarded-for", "6.6.6.6")
@@ -317,8 +318,9 @@ async fn metrics_can_move_to_their_own_listener() {
         },
         store,
     );
-    let public = build_router(vec![surface()], &ctx)
-        .layer(MockConnectInfo("127.0.0.1:5000".parse::<SocketAddr>().unwrap()));
+    let public = build_router(vec![surface()], &ctx).layer(MockConnectInfo(
+        "127.0.0.1:5000".parse::<SocketAddr>().unwrap(),
+    ));
     call(&public, get_req("/healthz")).await;
     let (s, _, _) = call(&public, get_req("/metrics")).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "not on the public listener");
@@ -338,6 +340,9 @@ async fn metrics_can_move_to_their_own_listener() {
         .unwrap();
     let mut text = String::new();
     conn.read_to_string(&mut text).await.unwrap();
-    assert!(text.starts_with("HTTP/1.1 404"), "only /metrics there: {text}");
+    assert!(
+        text.starts_with("HTTP/1.1 404"),
+        "only /metrics there: {text}"
+    );
     task.abort();
 }

@@ -110,7 +110,10 @@ pub fn router_with(state: NominalState) -> Router {
             "/api/authorization/v1/get-idp-end-session-endpoint",
             post(federation::get_idp_end_session_endpoint),
         )
-        .route("/api/authorization/v1/api-key", post(apikeys::create).layer(from_fn(no_store)))
+        .route(
+            "/api/authorization/v1/api-key",
+            post(apikeys::create).layer(from_fn(no_store)),
+        )
         .route(
             "/api/authorization/v1/api-keys/org",
             post(apikeys::list_in_org),
@@ -128,7 +131,10 @@ pub fn router_with(state: NominalState) -> Router {
             "/api/api-key-internal/v1/access-token",
             post(apikeys::exchange).layer(from_fn(no_store)),
         )
-        .route("/api/sandbox-token-internal/v1/issue", post(sandbox::issue).layer(from_fn(no_store)))
+        .route(
+            "/api/sandbox-token-internal/v1/issue",
+            post(sandbox::issue).layer(from_fn(no_store)),
+        )
         // AuthenticationServiceV2
         .route(
             "/api/authentication/v2/my/profile",

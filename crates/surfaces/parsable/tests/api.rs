@@ -1438,7 +1438,10 @@ async fn replies_are_never_cached() {
     for pw in [PW, "wrong password here"] {
         let r = e.send(login_request("ann@example.com", pw)).await;
         assert_eq!(r.status, StatusCode::OK);
-        assert_eq!(r.headers.get("cache-control").expect("cache-control"), "no-store");
+        assert_eq!(
+            r.headers.get("cache-control").expect("cache-control"),
+            "no-store"
+        );
         assert_eq!(r.headers.get("pragma").expect("pragma"), "no-cache");
     }
 }
@@ -1452,7 +1455,9 @@ async fn a_saturated_hashing_pool_answers_503_at_once() {
     let mut busy = Vec::new();
     for queued in [0, 1] {
         let (h, slow) = (hasher.clone(), slow.clone());
-        busy.push(tokio::spawn(async move { h.verify("x", Some(&slow)).await }));
+        busy.push(tokio::spawn(
+            async move { h.verify("x", Some(&slow)).await },
+        ));
         until("the pool to fill", || {
             hasher.verifications() == 1 && hasher.queued() == queued
         })
@@ -1492,6 +1497,13 @@ async fn a_client_that_goes_away_costs_no_hash() {
     client.abort();
     let _ = client.await;
     running.await.expect("task").expect("verify");
-    until("the queue to drain", || hasher.queued() == 0 && hasher.abandoned() == 1).await;
-    assert_eq!(hasher.verifications(), 1, "the abandoned login was not hashed");
+    until("the queue to drain", || {
+        hasher.queued() == 0 && hasher.abandoned() == 1
+    })
+    .await;
+    assert_eq!(
+        hasher.verifications(),
+        1,
+        "the abandoned login was not hashed"
+    );
 }
