@@ -88,7 +88,8 @@ pub struct PasswordsConfig {
     pub policy: PasswordPolicy,
     /// Hashing threads; 0 = one per core.
     pub hash_threads: usize,
-    /// Jobs that may wait for a hashing thread before callers wait.
+    /// Jobs that may wait for a hashing thread; past that, password checks are answered
+    /// "rate limited" at once (Parsable err 503, HTTP 429) instead of waiting.
     pub hash_queue: usize,
     /// The hashing threads' nice value (0–19, Linux only): under contention token
     /// validation on the async workers wins the CPU, so a login flood cannot stretch its latency.

@@ -33,6 +33,9 @@ const KEY_RELOAD_EVERY: Duration = Duration::from_secs(1);
 /// How often the signing keys are re-read, so a rotation elsewhere takes over signing. Caches of
 /// the published JWKS should not outlive it.
 pub const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How often the per-IP limiter forgets clients whose bucket has refilled, so its memory is
+/// bounded by the clients of the last minute, not every address ever seen.
+const IP_LIMITER_PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// A freshly issued access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +124,8 @@ pub struct Engine {
     revocations: Arc<RevocationView>,
     cache: ReadCache,
     audit: AuditSink,
-    ip_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    ip_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    refusal_time: RefusalTime,
     page_tokens: PageTokens,
     ca: Option<Arc<CertificateAuthority>>,
     last_key_reload: Mutex<Option<Instant>>,
@@ -153,6 +157,45 @@ fn require_own_session(p: &Principal, what: &'static str) -> CoreResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The per-IP limiter's key: the address itself for IPv4, the /64 network for IPv6. One IPv6
+/// subscriber or host usually holds a whole /64 and can pick any address in it, so keying by
+/// address would give them 2^64 buckets.
+pub fn ip_limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
+/// A running average of how long a refused password check takes (hash included), so that a
+/// refusal which skips the hash — a locked account — can take as long.
+struct RefusalTime(std::sync::atomic::AtomicU64);
+
+impl RefusalTime {
+    fn new(seed: Duration) -> RefusalTime {
+        RefusalTime(std::sync::atomic::AtomicU64::new(seed.as_nanos() as u64))
+    }
+
+    /// Folds in one measured refusal (weight 1/8). Racing updates may lose a sample; the
+    /// average stays a plausible duration either way.
+    fn record(&self, took: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let old = self.0.load(Relaxed);
+        let took = took.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.0.store(old - old / 8 + took / 8, Relaxed);
+    }
+
+    fn typical(&self) -> Duration {
+        Duration::from_nanos(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+fn prune_ip_limiter(limiter: &DefaultKeyedRateLimiter<IpAddr>) -> usize {
+    limiter.retain_recent();
+    limiter.shrink_to_fit();
+    limiter.len()
 }
 
 impl Engine {
@@ -212,7 +255,20 @@ impl Engine {
         let per_sec =
             NonZeroU32::new(config.rate_limit.per_ip_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let ip_limiter = RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst));
+        let ip_limiter = Arc::new(RateLimiter::keyed(
+            Quota::per_second(per_sec).allow_burst(burst),
+        ));
+        let pruner = {
+            let limiter = ip_limiter.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(IP_LIMITER_PRUNE_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    prune_ip_limiter(&limiter);
+                }
+            })
+        };
         let (audit, writer) = AuditSink::start(store.clone(), 4096);
         let poller = revocations.spawn_poller(store.clone(), Duration::from_millis(250));
         // A rotation by another process (the CLI, a second server) takes over signing here too.
@@ -230,11 +286,13 @@ impl Engine {
                 }
             })
         };
+        let refusal_time = RefusalTime::new(hasher.calibration());
         Ok(Arc::new(Engine {
             store,
             config,
             rids,
             hasher,
+            refusal_time,
             tokens,
             revocations,
             cache,
@@ -243,7 +301,7 @@ impl Engine {
             page_tokens,
             ca,
             last_key_reload: Mutex::new(None),
-            background: Mutex::new(vec![poller, key_refresher]),
+            background: Mutex::new(vec![poller, key_refresher, pruner]),
             audit_writer: Mutex::new(Some(writer)),
         }))
     }
@@ -361,10 +419,11 @@ impl Engine {
         Ok(kid)
     }
 
-    /// The per-client-IP limit on credential endpoints.
+    /// The per-client-IP limit on credential endpoints. IPv6 clients are limited per /64 (see
+    /// [`ip_limit_key`]).
     pub fn check_ip_rate(&self, ip: Option<IpAddr>) -> CoreResult<()> {
         let Some(ip) = ip else { return Ok(()) };
-        match self.ip_limiter.check_key(&ip) {
+        match self.ip_limiter.check_key(&ip_limit_key(ip)) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
@@ -375,6 +434,12 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// Forgets the per-IP limiter entries whose bucket has refilled (what the background task
+    /// does every minute); returns how many entries remain.
+    pub fn prune_ip_limits(&self) -> usize {
+        prune_ip_limiter(&self.ip_limiter)
     }
 
     // ---- passwords ----------------------------------------------------------------------------
@@ -408,6 +473,10 @@ impl Engine {
         {
             return Err(CoreError::InvalidCredentials);
         }
+        let started = Instant::now();
+        // A place in the hashing queue first: when the pool is saturated the answer is "rate
+        // limited" at once, before any throttle state is touched.
+        let slot = self.hasher.try_reserve()?;
         let now = Utc::now();
         let failures = match self
             .store
@@ -425,10 +494,12 @@ impl Engine {
                 return Err(CoreError::RateLimited { retry_after: retry });
             }
             ThrottleClaim::Locked { .. } => {
-                // Same cost and answer as a wrong password.
-                let _ = self.hasher.verify(password, None).await?;
+                // Same answer and the same time as a wrong password, but no hash: a locked
+                // account must not be a way to keep the hashing threads busy.
+                drop(slot);
                 self.audit_password_denied(ctx, purpose, &key, "locked")
                     .await;
+                tokio::time::sleep_until((started + self.refusal_time.typical()).into()).await;
                 return Err(CoreError::InvalidCredentials);
             }
         };
@@ -441,7 +512,7 @@ impl Engine {
             }
         };
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let verified = self.hasher.verify(password, phc).await?;
+        let verified = slot.verify(password, phc).await?;
         let usable = user.as_ref().is_some_and(|u| {
             !u.deactivated && (purpose.accepts_reset_required() || !u.password_reset_required)
         });
@@ -450,13 +521,21 @@ impl Engine {
                 self.store.throttle_reset(&key).await?;
                 // A change stores a new hash anyway.
                 if verified == Verified::YesNeedsRehash && purpose == PasswordCheck::Login {
-                    let phc = self.hasher.hash(password).await?;
-                    let update = UserUpdate {
-                        password_hash: Some(Some(phc)),
-                        ..UserUpdate::default()
-                    };
-                    if let Err(e) = self.store.update_user(user.id, update).await {
-                        tracing::warn!(error = %e, "could not store a rehashed password");
+                    match self.hasher.hash(password).await {
+                        Ok(phc) => {
+                            let update = UserUpdate {
+                                password_hash: Some(Some(phc)),
+                                ..UserUpdate::default()
+                            };
+                            if let Err(e) = self.store.update_user(user.id, update).await {
+                                tracing::warn!(error = %e, "could not store a rehashed password");
+                            }
+                        }
+                        // The login stands; a later one upgrades the hash.
+                        Err(crate::password::HashError::Busy) => {
+                            tracing::debug!("hashing queue full; rehash deferred");
+                        }
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 Ok(user)
@@ -501,6 +580,7 @@ impl Engine {
                         )
                         .await;
                 }
+                self.refusal_time.record(started.elapsed());
                 Err(CoreError::InvalidCredentials)
             }
         }

@@ -52,7 +52,13 @@ pub type CoreResult<T> = Result<T, CoreError>;
 
 impl From<crate::password::HashError> for CoreError {
     fn from(e: crate::password::HashError) -> Self {
-        CoreError::Internal(e.to_string())
+        match e {
+            // A full hashing queue is load, not a fault: the API's "slow down" answer.
+            crate::password::HashError::Busy => CoreError::RateLimited {
+                retry_after: Duration::from_secs(1),
+            },
+            e => CoreError::Internal(e.to_string()),
+        }
     }
 }
 

@@ -2,9 +2,11 @@
 //! (NIST SP 800-63B: length only, no composition rules, a blocklist of common passwords).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -39,6 +41,13 @@ pub enum HashError {
     BadHash,
     #[error("the hashing pool is shut down")]
     PoolClosed,
+    /// Every hashing thread is busy and the queue is full: answer "try later" now rather
+    /// than pile up waiting requests.
+    #[error("the hashing queue is full")]
+    Busy,
+    /// The client went away before its job started; the job was not computed.
+    #[error("the client went away before its password was hashed")]
+    Abandoned,
 }
 
 impl HashParams {
@@ -120,14 +129,69 @@ pub enum Verified {
 enum Job {
     Hash {
         password: Zeroizing<String>,
+        requester: Option<Requester>,
         reply: oneshot::Sender<Result<String, HashError>>,
     },
     Verify {
         password: Zeroizing<String>,
         /// `None`: verify against the dummy hash, so unknown accounts cost the same.
         phc: Option<String>,
+        requester: Option<Requester>,
         reply: oneshot::Sender<Result<Verified, HashError>>,
     },
+}
+
+tokio::task_local! {
+    static REQUESTER: Requester;
+}
+
+/// Whether the client some work is done for is still there. A surface whose handler outlives
+/// the client's connection (Parsable runs each call in its own task, so that a disconnect does
+/// not cut a login in half) runs the handler in [`Requester::scope`] and holds a
+/// [`RequesterGuard`]; hash jobs submitted in the scope are skipped once the guard is dropped
+/// before they start. Work submitted from a future that is itself dropped is skipped anyway:
+/// its reply channel is closed.
+#[derive(Debug, Clone, Default)]
+pub struct Requester(Arc<AtomicBool>);
+
+/// Flags its [`Requester`] gone when dropped.
+#[derive(Debug)]
+pub struct RequesterGuard(Requester);
+
+impl Drop for RequesterGuard {
+    fn drop(&mut self) {
+        self.0.0.store(true, Ordering::Release);
+    }
+}
+
+impl Requester {
+    pub fn new() -> Requester {
+        Requester::default()
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// The guard whose drop (e.g. with the connection's request future) flags this requester.
+    pub fn guard(&self) -> RequesterGuard {
+        RequesterGuard(self.clone())
+    }
+
+    /// Runs `f` on behalf of this requester.
+    pub async fn scope<F: Future>(self, f: F) -> F::Output {
+        REQUESTER.scope(self, f).await
+    }
+
+    fn current() -> Option<Requester> {
+        REQUESTER.try_with(Clone::clone).ok()
+    }
+}
+
+/// True when nobody waits for the job's answer any more: its future was dropped (the reply
+/// channel is closed) or its client went away.
+fn abandoned<T>(reply: &oneshot::Sender<T>, requester: &Option<Requester>) -> bool {
+    reply.is_closed() || requester.as_ref().is_some_and(Requester::is_gone)
 }
 
 /// Recomputes the argon2 hash of `password` with the algorithm, version, parameters and salt
@@ -164,14 +228,41 @@ fn argon2_matches(
 }
 
 /// A bounded pool of OS threads that run argon2, so hashing never blocks async workers and a
-/// flood of logins queues here instead of starving token validation.
+/// flood of logins cannot starve token validation. The queue is bounded and never waited on:
+/// past it a job is refused at once with [`HashError::Busy`]. A job whose requester went away
+/// before it started is dropped without being computed.
 #[derive(Clone)]
 pub struct HashPool {
     tx: mpsc::Sender<Job>,
     params: HashParams,
     threads: usize,
-    /// Verifications run so far (real and dummy), for tests and metrics.
+    queue: usize,
+    /// Verifications computed so far (real and dummy), for tests and metrics.
     verifications: Arc<AtomicU64>,
+    /// Jobs dropped because their requester went away.
+    abandoned: Arc<AtomicU64>,
+    /// How long the dummy hash took at start: a first estimate of one verification.
+    calibration: Duration,
+}
+
+/// A reserved place in the hashing queue: what lets a caller learn that the pool is full
+/// before it does anything else (such as claiming a throttle key).
+pub struct HashSlot<'a> {
+    permit: mpsc::Permit<'a, Job>,
+}
+
+impl HashSlot<'_> {
+    /// [`HashPool::verify`] in the reserved place.
+    pub async fn verify(self, password: &str, phc: Option<&str>) -> Result<Verified, HashError> {
+        let (reply, rx) = oneshot::channel();
+        self.permit.send(Job::Verify {
+            password: Zeroizing::new(password.to_owned()),
+            phc: phc.map(str::to_owned),
+            requester: Requester::current(),
+            reply,
+        });
+        rx.await.map_err(|_| HashError::PoolClosed)?
+    }
 }
 
 impl std::fmt::Debug for HashPool {
@@ -184,8 +275,9 @@ impl std::fmt::Debug for HashPool {
 }
 
 impl HashPool {
-    /// `threads` = 0 means one per core. The queue holds `queue` jobs; senders wait beyond that.
-    /// The threads run at niceness `nice` (0 = as the rest of the process).
+    /// `threads` = 0 means one per core. The queue holds `queue` jobs; beyond that jobs are
+    /// refused with [`HashError::Busy`]. The threads run at niceness `nice` (0 = as the rest
+    /// of the process).
     pub fn new(
         params: HashParams,
         threads: usize,
@@ -205,17 +297,23 @@ impl HashPool {
         } else {
             threads
         };
-        let (tx, rx) = mpsc::channel::<Job>(queue.max(1));
+        let queue = queue.max(1);
+        let (tx, rx) = mpsc::channel::<Job>(queue);
         let rx = Arc::new(parking_lot::Mutex::new(rx));
+        let started = Instant::now();
         let dummy = Arc::new(params.hash_blocking("portcullis-dummy-password")?);
+        let calibration = started.elapsed();
+        let verifications = Arc::new(AtomicU64::new(0));
+        let abandoned = Arc::new(AtomicU64::new(0));
         for i in 0..threads {
             let rx = rx.clone();
             let dummy = dummy.clone();
+            let counts = (verifications.clone(), abandoned.clone());
             thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority(nice);
-                    worker(rx, params, dummy)
+                    worker(rx, params, dummy, counts)
                 })
                 .map_err(|e| HashError::Params(format!("cannot start hashing thread: {e}")))?;
         }
@@ -223,7 +321,10 @@ impl HashPool {
             tx,
             params,
             threads,
-            verifications: Arc::new(AtomicU64::new(0)),
+            queue,
+            verifications,
+            abandoned,
+            calibration,
         })
     }
 
@@ -235,32 +336,53 @@ impl HashPool {
         self.threads
     }
 
+    /// Verifications computed so far (real and dummy).
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
     }
 
+    /// Jobs dropped uncomputed because their requester went away.
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// Jobs waiting for a thread (or with a place reserved), at most the queue size.
+    pub fn queued(&self) -> usize {
+        self.queue - self.tx.capacity()
+    }
+
+    /// How long one hash took when the pool started.
+    pub fn calibration(&self) -> Duration {
+        self.calibration
+    }
+
+    /// Reserves a place in the queue, or fails at once when it is full.
+    pub fn try_reserve(&self) -> Result<HashSlot<'_>, HashError> {
+        match self.tx.try_reserve() {
+            Ok(permit) => Ok(HashSlot { permit }),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                tracing::debug!(queue = self.queue, "hashing queue full; refusing a job");
+                Err(HashError::Busy)
+            }
+            Err(mpsc::error::TrySendError::Closed(())) => Err(HashError::PoolClosed),
+        }
+    }
+
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let permit = self.try_reserve()?.permit;
         let (reply, rx) = oneshot::channel();
-        let job = Job::Hash {
+        permit.send(Job::Hash {
             password: Zeroizing::new(password.to_owned()),
+            requester: Requester::current(),
             reply,
-        };
-        self.tx.send(job).await.map_err(|_| HashError::PoolClosed)?;
+        });
         rx.await.map_err(|_| HashError::PoolClosed)?
     }
 
     /// Verifies `password` against `phc`, or against a dummy hash when `phc` is `None` (an
     /// unknown account or one without a password), which then always answers `No`.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verified, HashError> {
-        self.verifications.fetch_add(1, Ordering::Relaxed);
-        let (reply, rx) = oneshot::channel();
-        let job = Job::Verify {
-            password: Zeroizing::new(password.to_owned()),
-            phc: phc.map(str::to_owned),
-            reply,
-        };
-        self.tx.send(job).await.map_err(|_| HashError::PoolClosed)?;
-        rx.await.map_err(|_| HashError::PoolClosed)?
+        self.try_reserve()?.verify(password, phc).await
     }
 }
 
@@ -283,6 +405,7 @@ fn worker(
     rx: Arc<parking_lot::Mutex<mpsc::Receiver<Job>>>,
     params: HashParams,
     dummy: Arc<String>,
+    (verifications, abandoned_jobs): (Arc<AtomicU64>, Arc<AtomicU64>),
 ) {
     // This thread's argon2 working memory, kept for its lifetime (see `verify_with_memory`).
     let mut memory: Vec<Block> = Vec::new();
@@ -291,14 +414,30 @@ fn worker(
         let job = { rx.lock().blocking_recv() };
         let Some(job) = job else { return };
         match job {
-            Job::Hash { password, reply } => {
+            Job::Hash {
+                password,
+                requester,
+                reply,
+            } => {
+                if abandoned(&reply, &requester) {
+                    abandoned_jobs.fetch_add(1, Ordering::Relaxed);
+                    let _ = reply.send(Err(HashError::Abandoned));
+                    continue;
+                }
                 let _ = reply.send(params.hash_blocking(&password));
             }
             Job::Verify {
                 password,
                 phc,
+                requester,
                 reply,
             } => {
+                if abandoned(&reply, &requester) {
+                    abandoned_jobs.fetch_add(1, Ordering::Relaxed);
+                    let _ = reply.send(Err(HashError::Abandoned));
+                    continue;
+                }
+                verifications.fetch_add(1, Ordering::Relaxed);
                 let result = match phc {
                     Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),
                     None => params
@@ -379,6 +518,7 @@ impl PasswordPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn cheap() -> HashParams {
         // Tests of the pool mechanics only; the floor is checked by `validate`.
@@ -473,6 +613,98 @@ mod tests {
                 .unwrap(),
             Verified::No
         );
+    }
+
+    /// A verification that keeps a hashing thread busy for a while (the PHC's own parameters
+    /// are used, whatever the pool's).
+    fn slow_phc() -> String {
+        HashParams {
+            memory_kib: 65536,
+            iterations: 6,
+            parallelism: 1,
+        }
+        .hash_blocking("slow")
+        .unwrap()
+    }
+
+    async fn until(what: &str, cond: impl Fn() -> bool) {
+        for _ in 0..2000 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let pool = HashPool::new(cheap(), 1, 1, 0).unwrap();
+        let slow = slow_phc();
+        let running = {
+            let (pool, slow) = (pool.clone(), slow.clone());
+            tokio::spawn(async move { pool.verify("x", Some(&slow)).await })
+        };
+        until("the thread to take the job", || {
+            pool.queued() == 0 && pool.verifications() == 1
+        })
+        .await;
+        let waiting = {
+            let (pool, slow) = (pool.clone(), slow.clone());
+            tokio::spawn(async move { pool.verify("x", Some(&slow)).await })
+        };
+        until("the queue to fill", || pool.queued() == 1).await;
+        let third = tokio::time::timeout(Duration::from_millis(100), pool.verify("x", None)).await;
+        assert!(matches!(third, Ok(Err(HashError::Busy))), "{third:?}");
+        assert!(matches!(
+            tokio::time::timeout(Duration::from_millis(100), pool.hash("x")).await,
+            Ok(Err(HashError::Busy))
+        ));
+        assert_eq!(running.await.unwrap().unwrap(), Verified::No);
+        assert_eq!(waiting.await.unwrap().unwrap(), Verified::No);
+        // Room again.
+        assert_eq!(pool.verify("x", None).await.unwrap(), Verified::No);
+    }
+
+    #[tokio::test]
+    async fn abandoned_jobs_are_not_computed() {
+        let pool = HashPool::new(cheap(), 1, 8, 0).unwrap();
+        let slow = slow_phc();
+        let right = cheap().hash_blocking("right").unwrap();
+        let running = {
+            let (pool, slow) = (pool.clone(), slow.clone());
+            tokio::spawn(async move { pool.verify("x", Some(&slow)).await })
+        };
+        until("the thread to take the job", || {
+            pool.queued() == 0 && pool.verifications() == 1
+        })
+        .await;
+        // A caller whose future is dropped while its job waits.
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(5), pool.verify("right", Some(&right)))
+                .await;
+        assert!(dropped.is_err(), "the job cannot have run yet");
+        // A caller whose task lives on but whose client went away.
+        let requester = Requester::new();
+        let guard = requester.guard();
+        let detached = {
+            let (pool, right) = (pool.clone(), right.clone());
+            tokio::spawn(requester.scope(async move { pool.verify("right", Some(&right)).await }))
+        };
+        until("both jobs to queue", || pool.queued() == 2).await;
+        drop(guard);
+        assert!(matches!(detached.await.unwrap(), Err(HashError::Abandoned)));
+        running.await.unwrap().unwrap();
+        assert_eq!(pool.verifications(), 1, "only the job that had started ran");
+        assert_eq!(pool.abandoned(), 2);
+        // A requester still there is served.
+        let here = Requester::new();
+        let _guard = here.guard();
+        let pool2 = pool.clone();
+        let ok = here
+            .scope(async move { pool2.verify("right", Some(&right)).await })
+            .await;
+        assert_eq!(ok.unwrap(), Verified::Yes);
     }
 
     #[test]

@@ -172,10 +172,26 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
     };
     let addr = listener.local_addr().unwrap_or(cfg.server.listen);
+    // `/metrics` on its own address when configured (it is then absent from `app`).
+    let metrics = match cfg.server.metrics_listen {
+        Some(maddr) => match portcullis_server::bind(maddr).await {
+            Ok(l) => {
+                let maddr = l.local_addr().unwrap_or(maddr);
+                tracing::info!(addr = %maddr, "metrics on http://{maddr}/metrics");
+                Some(portcullis_server::spawn_metrics(l, &ctx))
+            }
+            Err(e) => {
+                engine.shutdown().await;
+                store.close().await;
+                return Err(e.into());
+            }
+        },
+        None => None,
+    };
     tracing::info!(addr = %addr, backend = store.backend(), "listening on http://{addr}");
 
     let engine_for_hook = engine.clone();
-    portcullis_server::serve(
+    let result = portcullis_server::serve(
         listener,
         app,
         ctx,
@@ -185,7 +201,11 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             tracing::info!("engine stopped; audit queue flushed");
         })],
     )
-    .await?;
+    .await;
+    if let Some(m) = metrics {
+        m.abort();
+    }
+    result?;
     Ok(())
 }
 

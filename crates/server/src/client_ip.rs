@@ -1,5 +1,6 @@
 //! The client's address: the TCP peer, or — only when the peer is a trusted proxy — the
-//! nearest untrusted hop named in `Forwarded` (RFC 7239) or else `X-Forwarded-For`.
+//! nearest untrusted hop named in the one forwarding header the proxies are configured to set
+//! (`X-Forwarded-For` by default, or RFC 7239 `Forwarded`).
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -8,7 +9,7 @@ use axum::extract::FromRequestParts;
 use http::HeaderMap;
 use http::request::Parts;
 
-use crate::config::Cidr;
+use crate::config::{Cidr, ProxyHeader};
 
 /// The client address of a request, put into the request extensions by the shared middleware.
 /// Handlers take it as an extractor (`ClientIp(ip): ClientIp`).
@@ -59,13 +60,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     }
 }
 
-/// The proxies whose forwarding headers are believed.
+/// The proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<Cidr>);
+pub struct TrustedProxies(Vec<Cidr>, ProxyHeader);
 
 impl TrustedProxies {
+    /// Proxies that set `X-Forwarded-For`.
     pub fn new(cidrs: Vec<Cidr>) -> Self {
-        TrustedProxies(cidrs)
+        TrustedProxies(cidrs, ProxyHeader::default())
+    }
+
+    /// Reads `header` (only) from the proxies.
+    pub fn with_header(self, header: ProxyHeader) -> Self {
+        TrustedProxies(self.0, header)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -81,14 +88,17 @@ impl TrustedProxies {
     /// Walks the forwarding chain from the right (the hop nearest to us): while the current hop
     /// is trusted, step to the address it names. The first untrusted address is the client. A
     /// malformed or obfuscated entry stops the walk at the last trusted hop, so a client cannot
-    /// inject an address by sending garbage. When `Forwarded` is present it is used and
-    /// `X-Forwarded-For` is ignored.
+    /// inject an address by sending garbage. Only the configured header is read: a proxy
+    /// appends to its own header and passes the other one through as the client sent it.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.to_canonical();
         if !self.contains(peer) {
             return peer;
         }
-        let hops = forwarded_hops(headers).unwrap_or_else(|| x_forwarded_for_hops(headers));
+        let hops = match self.1 {
+            ProxyHeader::XForwardedFor => x_forwarded_for_hops(headers),
+            ProxyHeader::Forwarded => forwarded_hops(headers).unwrap_or_default(),
+        };
         let mut current = peer;
         for hop in hops.iter().rev() {
             match parse_node(hop) {
@@ -251,8 +261,32 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_header_is_preferred_and_parsed() {
-        let t = proxies(&["10.0.0.0/8", "fd00::/8"]);
+    fn client_sent_forwarded_never_beats_the_proxys_xff() {
+        // The default proxy (nginx) appends to X-Forwarded-For and passes the client's own
+        // Forwarded header through untouched.
+        let t = proxies(&["10.0.0.0/8"]);
+        let h = headers(&[
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.5"),
+        ]);
+        assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("203.0.113.5"));
+        // Forwarded alone from a client is not believed either: the proxy is the client.
+        let h = headers(&[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        // And a proxy configured for Forwarded ignores a client's X-Forwarded-For.
+        let t = t.with_header(ProxyHeader::Forwarded);
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=203.0.113.5"),
+        ]);
+        assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("203.0.113.5"));
+        let h = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(t.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_header_is_parsed() {
+        let t = proxies(&["10.0.0.0/8", "fd00::/8"]).with_header(ProxyHeader::Forwarded);
         let h = headers(&[
             (
                 "forwarded",

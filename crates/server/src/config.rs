@@ -67,6 +67,13 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// Peers whose `Forwarded`/`X-Forwarded-For` headers are believed (CIDRs or addresses).
     pub trusted_proxies: Vec<Cidr>,
+    /// The one forwarding header the trusted proxies set: `x-forwarded-for` (default) or
+    /// `forwarded`. The other is ignored, so a client cannot smuggle an address through the
+    /// header its proxy passes along untouched.
+    pub proxy_header: ProxyHeader,
+    /// When set, `/metrics` is served only on this address (e.g. an internal interface) and
+    /// not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Requests taking longer are answered with 503.
     pub request_timeout_secs: u64,
     /// Larger request bodies are answered with 413.
@@ -82,6 +89,8 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("portcullis-data"),
             database_url: None,
             trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::default(),
+            metrics_listen: None,
             request_timeout_secs: 30,
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             shutdown_grace_secs: 30,
@@ -173,6 +182,31 @@ pub fn redact_url(url: &str) -> String {
             None => url.to_owned(),
         },
         None => url.to_owned(),
+    }
+}
+
+/// Which forwarding header names the client (Keycloak's `proxy-headers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`, what nginx, HAProxy and most load balancers append.
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
+impl FromStr for ProxyHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            other => Err(format!(
+                "unknown proxy header {other:?} (expected x-forwarded-for or forwarded)"
+            )),
+        }
     }
 }
 
@@ -285,6 +319,12 @@ impl Config {
                 .map(|s| parsed::<Cidr>(ENV_TRUSTED_PROXIES, s))
                 .collect::<Result<_, _>>()?;
         }
+        if let Some(v) = var(ENV_PROXY_HEADER) {
+            self.server.proxy_header = parsed(ENV_PROXY_HEADER, &v)?;
+        }
+        if let Some(v) = var(ENV_METRICS_LISTEN) {
+            self.server.metrics_listen = Some(parsed(ENV_METRICS_LISTEN, &v)?);
+        }
         if let Some(v) = var(ENV_REQUEST_TIMEOUT_SECS) {
             self.server.request_timeout_secs = parsed(ENV_REQUEST_TIMEOUT_SECS, &v)?;
         }
@@ -319,6 +359,11 @@ impl Config {
         if self.server.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "server.request_timeout_secs must be positive".into(),
+            ));
+        }
+        if self.server.metrics_listen == Some(self.server.listen) {
+            return Err(ConfigError::Invalid(
+                "server.metrics_listen must differ from server.listen".into(),
             ));
         }
         if self.server.data_dir.as_os_str().is_empty() {
@@ -375,6 +420,8 @@ pub const ENV_LISTEN: &str = "PORTCULLIS_LISTEN";
 pub const ENV_DATA_DIR: &str = "PORTCULLIS_DATA_DIR";
 pub const ENV_DATABASE_URL: &str = "PORTCULLIS_DATABASE_URL";
 pub const ENV_TRUSTED_PROXIES: &str = "PORTCULLIS_TRUSTED_PROXIES";
+pub const ENV_PROXY_HEADER: &str = "PORTCULLIS_PROXY_HEADER";
+pub const ENV_METRICS_LISTEN: &str = "PORTCULLIS_METRICS_LISTEN";
 pub const ENV_REQUEST_TIMEOUT_SECS: &str = "PORTCULLIS_REQUEST_TIMEOUT_SECS";
 pub const ENV_BODY_LIMIT_BYTES: &str = "PORTCULLIS_BODY_LIMIT_BYTES";
 pub const ENV_SHUTDOWN_GRACE_SECS: &str = "PORTCULLIS_SHUTDOWN_GRACE_SECS";
@@ -571,6 +618,45 @@ mod tests {
         assert!("banana".parse::<Cidr>().is_err());
         assert_eq!(c.to_string(), "10.1.0.0/16");
         assert!(Config::from_toml_str("[server]\ntrusted_proxies = [\"x/1\"]\n", "f").is_err());
+    }
+
+    #[test]
+    fn proxy_header_and_metrics_listen() {
+        let c = Config::default();
+        assert_eq!(c.server.proxy_header, ProxyHeader::XForwardedFor);
+        assert_eq!(c.server.metrics_listen, None);
+        let mut c = Config::from_toml_str(
+            "[server]\nproxy_header = \"forwarded\"\nmetrics_listen = \"127.0.0.1:9100\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.server.proxy_header, ProxyHeader::Forwarded);
+        assert_eq!(
+            c.server.metrics_listen,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        c.validate().unwrap();
+        assert!(Config::from_toml_str("[server]\nproxy_header = \"x-real-ip\"\n", "f").is_err());
+        let env: HashMap<&str, &str> = [
+            ("PORTCULLIS_PROXY_HEADER", "X-Forwarded-For"),
+            ("PORTCULLIS_METRICS_LISTEN", "127.0.0.1:8080"),
+        ]
+        .into_iter()
+        .collect();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.server.proxy_header, ProxyHeader::XForwardedFor);
+        // The same address as the main listener is refused.
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("metrics_listen")
+        );
+        let err = c
+            .apply_env(|k| (k == "PORTCULLIS_PROXY_HEADER").then(|| "via".to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PORTCULLIS_PROXY_HEADER"), "{err}");
     }
 
     #[test]

@@ -42,7 +42,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Level};
 
 pub use client_ip::{ClientIp, TrustedProxies};
-pub use config::{Config, LogConfig, LogFormat, ServerConfig};
+pub use config::{Config, LogConfig, LogFormat, ProxyHeader, ServerConfig};
 
 /// The request id header, read from the client when well-formed and always echoed.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -134,7 +134,10 @@ impl RouteMetrics {
 impl HttpContext {
     pub fn new(config: ServerConfig, store: Arc<dyn Store>) -> HttpContext {
         HttpContext {
-            trusted: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+            trusted: Arc::new(
+                TrustedProxies::new(config.trusted_proxies.clone())
+                    .with_header(config.proxy_header),
+            ),
             config,
             store,
             metrics: metrics_handle(),
@@ -184,16 +187,19 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Merges the surface routers, adds `/healthz`, `/readyz` and `/metrics`, and wraps everything
-/// in the shared middleware. An unknown path answers 404.
+/// Merges the surface routers, adds `/healthz`, `/readyz` and `/metrics` (unless
+/// `metrics_listen` moves it to [`metrics_router`]), and wraps everything in the shared
+/// middleware. An unknown path answers 404.
 pub fn build_router(parts: Vec<Router>, ctx: &HttpContext) -> Router {
     let timeout = Duration::from_secs(ctx.config.request_timeout_secs.max(1));
     let limit = ctx.config.body_limit_bytes;
-    let mut app: Router = Router::new()
+    let mut shared = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_route))
-        .with_state(ctx.clone());
+        .route("/readyz", get(readyz));
+    if ctx.config.metrics_listen.is_none() {
+        shared = shared.route("/metrics", get(metrics_route));
+    }
+    let mut app: Router = shared.with_state(ctx.clone());
     for part in parts {
         app = app.merge(part);
     }
@@ -208,6 +214,28 @@ pub fn build_router(parts: Vec<Router>, ctx: &HttpContext) -> Router {
     .layer(RequestBodyLimitLayer::new(limit))
     .layer(CatchPanicLayer::custom(panic_response))
     .layer(middleware::from_fn_with_state(ctx.clone(), observe))
+}
+
+/// `/metrics` alone, for the separate `metrics_listen` address: metrics can then be kept on
+/// an internal interface, away from the public listener.
+pub fn metrics_router(ctx: &HttpContext) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_route))
+        .fallback(not_found)
+        .with_state(ctx.clone())
+}
+
+/// Serves [`metrics_router`] on `listener` in a background task; abort it at shutdown.
+pub fn spawn_metrics(
+    listener: tokio::net::TcpListener,
+    ctx: &HttpContext,
+) -> tokio::task::JoinHandle<()> {
+    let app = metrics_router(ctx);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
+    })
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -271,6 +299,21 @@ fn json_response(status: StatusCode, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Middleware for responses that carry a token or a secret: no cache, shared or private, may
+/// keep them (RFC 9111 `no-store`; `Pragma` for HTTP/1.0 caches), as OAuth 2.0 requires of
+/// token responses.
+pub async fn no_store(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    mark_no_store(resp.headers_mut());
+    resp
+}
+
+/// Sets `Cache-Control: no-store` and `Pragma: no-cache`.
+pub fn mark_no_store(headers: &mut http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// The route template of a matched request, carried on the response for the metrics layer.

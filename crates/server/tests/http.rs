@@ -147,11 +147,35 @@ async fn client_ip_honours_only_trusted_proxies() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&via_proxy, req).await.2, "203.0.113.5");
+    // The proxy appends to X-Forwarded-For; a Forwarded header is the client's own.
     let req = Request::get("/api/ip")
         .header("forwarded", "for=\"[2001:db8::7]:1234\"")
+        .header("x-forwarded-for", "203.0.113.5")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(call(&via_proxy, req).await.2, "2001:db8::7");
+    assert_eq!(call(&via_proxy, req).await.2, "203.0.113.5");
+    let req = Request::get("/api/ip")
+        .header("forwarded", "for=6.6.6.6")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&via_proxy, req).await.2, "10.1.2.3");
+    // A deployment whose proxies set Forwarded says so, and then X-Forwarded-For is ignored.
+    let ctx = HttpContext::new(
+        ServerConfig {
+            proxy_header: portcullis_server::ProxyHeader::Forwarded,
+            ..config()
+        },
+        store.clone(),
+    );
+    let rfc7239 = build_router(vec![surface()], &ctx).layer(MockConnectInfo(
+        "10.1.2.3:4000".parse::<SocketAddr>().unwrap(),
+    ));
+    let req = Request::get("/api/ip")
+        .header("forwarded", "for=\"[2001:db8::7]:1234\"")
+        .header("x-forwarded-for", "6.6.6.6")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&rfc7239, req).await.2, "2001:db8::7");
 
     let direct = app(store, "198.51.100.1:4000").await;
     let req = Request::get("/api/ip")
@@ -279,4 +303,46 @@ async fn graceful_shutdown_finishes_in_flight_requests_then_hooks_then_store() {
     assert!(hook_ran.load(Ordering::SeqCst));
     // New connections are refused once stopped.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+/// With `metrics_listen`, `/metrics` is served on its own listener only.
+#[tokio::test]
+async fn metrics_can_move_to_their_own_listener() {
+    let (_d, store) = temp_store().await;
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let maddr = metrics_listener.local_addr().unwrap();
+    let ctx = HttpContext::new(
+        ServerConfig {
+            metrics_listen: Some(maddr),
+            ..config()
+        },
+        store,
+    );
+    let public = build_router(vec![surface()], &ctx).layer(MockConnectInfo(
+        "127.0.0.1:5000".parse::<SocketAddr>().unwrap(),
+    ));
+    call(&public, get_req("/healthz")).await;
+    let (s, _, _) = call(&public, get_req("/metrics")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not on the public listener");
+
+    let task = portcullis_server::spawn_metrics(metrics_listener, &ctx);
+    let mut conn = tokio::net::TcpStream::connect(maddr).await.unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("http_requests_total"), "{text}");
+    let mut conn = tokio::net::TcpStream::connect(maddr).await.unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.unwrap();
+    assert!(
+        text.starts_with("HTTP/1.1 404"),
+        "only /metrics there: {text}"
+    );
+    task.abort();
 }

@@ -35,5 +35,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             post(handlers::change_required_password),
         )
         .layer(middleware::from_fn(problem::finish))
+        // Answers name sessions and carry tokens; none may be cached.
+        .layer(middleware::from_fn(portcullis_server::no_store))
         .with_state(engine)
 }

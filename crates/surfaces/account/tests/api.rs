@@ -520,3 +520,62 @@ async fn throttled_requests_get_429_with_retry_after() {
     let secs: u64 = second.header("retry-after").parse().expect("whole seconds");
     assert!(secs >= 1);
 }
+
+#[tokio::test]
+async fn a_saturated_hashing_pool_gets_429_at_once_and_nothing_is_cached() {
+    let mut cfg = config();
+    cfg.passwords.hash_threads = 1;
+    cfg.passwords.hash_queue = 1;
+    let w = world_with(cfg).await;
+    w.user("ann@example.com").await;
+    let me = w.login("ann@example.com", PW).await.expect("login");
+    let hasher = w.engine.hasher().clone();
+    let slow = portcullis_core::password::HashParams {
+        memory_kib: 65536,
+        iterations: 6,
+        parallelism: 1,
+    }
+    .hash_blocking("slow")
+    .expect("hash");
+    let base = hasher.verifications();
+    let mut busy = Vec::new();
+    for queued in [0, 1] {
+        let (h, slow) = (hasher.clone(), slow.clone());
+        busy.push(tokio::spawn(
+            async move { h.verify("x", Some(&slow)).await },
+        ));
+        for _ in 0..5000 {
+            if hasher.verifications() == base + 1 && hasher.queued() == queued {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+    let r = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        w.change_password(&me, PW, NEW_PW, false),
+    )
+    .await
+    .expect("answered at once");
+    r.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_eq!(r.header("retry-after"), "1");
+    assert_eq!(r.header("cache-control"), "no-store");
+    assert_eq!(r.header("pragma"), "no-cache");
+    for b in busy {
+        b.await.expect("task").expect("verify");
+    }
+    // Nominal's token and API-key routes are not cached either.
+    let r = w
+        .post(
+            "/api/api-key-internal/v1/access-token",
+            None,
+            json!({"apiKey": "nope"}),
+        )
+        .await;
+    assert_eq!(r.header("cache-control"), "no-store");
+    assert_eq!(r.header("pragma"), "no-cache");
+    let r = w
+        .post("/api/authorization/v1/api-key", Some(&me), json!({}))
+        .await;
+    assert_eq!(r.header("cache-control"), "no-store");
+}

@@ -7,10 +7,13 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware::from_fn;
 use axum::routing::{get, post, put};
 use portcullis_core::engine::Engine;
 use portcullis_core::mediamtx::MediaMtxSigner;
 use portcullis_federation::Federation;
+// On the routes whose answers carry a token or an API key secret.
+use portcullis_server::no_store;
 
 use crate::handlers::{apikeys, authentication, authorization, federation, sandbox, workspace};
 
@@ -97,17 +100,20 @@ pub fn router_with(state: NominalState) -> Router {
         )
         .route(
             "/api/authorization/v1/access-token",
-            post(federation::get_access_token),
+            post(federation::get_access_token).layer(from_fn(no_store)),
         )
         .route(
             "/api/authorization/v1/refresh-access-token",
-            post(federation::refresh_access_token),
+            post(federation::refresh_access_token).layer(from_fn(no_store)),
         )
         .route(
             "/api/authorization/v1/get-idp-end-session-endpoint",
             post(federation::get_idp_end_session_endpoint),
         )
-        .route("/api/authorization/v1/api-key", post(apikeys::create))
+        .route(
+            "/api/authorization/v1/api-key",
+            post(apikeys::create).layer(from_fn(no_store)),
+        )
         .route(
             "/api/authorization/v1/api-keys/org",
             post(apikeys::list_in_org),
@@ -123,9 +129,12 @@ pub fn router_with(state: NominalState) -> Router {
         // InternalApiKeyService, InternalSandboxTokenService
         .route(
             "/api/api-key-internal/v1/access-token",
-            post(apikeys::exchange),
+            post(apikeys::exchange).layer(from_fn(no_store)),
         )
-        .route("/api/sandbox-token-internal/v1/issue", post(sandbox::issue))
+        .route(
+            "/api/sandbox-token-internal/v1/issue",
+            post(sandbox::issue).layer(from_fn(no_store)),
+        )
         // AuthenticationServiceV2
         .route(
             "/api/authentication/v2/my/profile",
@@ -154,7 +163,7 @@ pub fn router_with(state: NominalState) -> Router {
         .route("/api/authentication/v2/jwks", get(authentication::get_jwks))
         .route(
             "/api/authentication/v2/mediamtx/token",
-            post(authentication::generate_media_mtx_token),
+            post(authentication::generate_media_mtx_token).layer(from_fn(no_store)),
         )
         .route(
             "/api/authentication/v2/batch-preregister-users",

@@ -14,6 +14,7 @@ use http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::Engine;
+use portcullis_core::password::Requester;
 use portcullis_federation::Federation;
 use portcullis_server::{ClientIp, RequestId};
 
@@ -55,11 +56,13 @@ fn text(status: StatusCode, body: &'static str) -> Response {
     r
 }
 
+/// A call's reply. Replies may carry tokens and credential secrets, so none is cached.
 fn reply(content_type: &'static str, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(VERSION_HEADER, HeaderValue::from_static(SERVER_VERSION));
+    portcullis_server::mark_no_store(h);
     r
 }
 
@@ -246,8 +249,12 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
         },
     };
     // The handler runs in its own task: a client that goes away does not cut a login in
-    // half, and a panic becomes an err 500 in the request's encoding.
-    let task = tokio::spawn(async move { handlers::dispatch(&cx, call).await });
+    // half, and a panic becomes an err 500 in the request's encoding. Its password hash,
+    // though, is skipped if the client is gone before it starts: the guard is dropped with
+    // this future when the connection closes.
+    let requester = Requester::new();
+    let _client = requester.guard();
+    let task = tokio::spawn(requester.scope(async move { handlers::dispatch(&cx, call).await }));
     let outcome = match task.await {
         Ok(o) => o,
         Err(join) => err_outcome(

@@ -1391,3 +1391,119 @@ async fn certificate_validity_follows_a_short_token() {
     let life = cert.validity().not_after.timestamp() - chrono::Utc::now().timestamp();
     assert!(life <= 605, "validity = token lifetime: {life}");
 }
+
+// ---- HTTP edge: caching, a saturated hashing pool, clients that go away ---------------------
+
+/// A slow verification on the engine's hashing pool (the PHC's own parameters apply).
+fn slow_phc() -> String {
+    portcullis_core::password::HashParams {
+        memory_kib: 65536,
+        iterations: 6,
+        parallelism: 1,
+    }
+    .hash_blocking("slow")
+    .expect("hash")
+}
+
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..5000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn one_hashing_thread(queue: usize) -> CoreConfig {
+    let mut cfg = test_config();
+    cfg.passwords.hash_threads = 1;
+    cfg.passwords.hash_queue = queue;
+    cfg
+}
+
+fn login_request(email: &str, pw: &str) -> Request<Body> {
+    Request::post("/api/auth")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"method": "login", "arguments": {"email": email, "password": pw}}).to_string(),
+        ))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn replies_are_never_cached() {
+    let e = env().await;
+    e.member_user("ann@example.com", &[Role::Author]).await;
+    for pw in [PW, "wrong password here"] {
+        let r = e.send(login_request("ann@example.com", pw)).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.headers.get("cache-control").expect("cache-control"),
+            "no-store"
+        );
+        assert_eq!(r.headers.get("pragma").expect("pragma"), "no-cache");
+    }
+}
+
+#[tokio::test]
+async fn a_saturated_hashing_pool_answers_503_at_once() {
+    let e = env_with(one_hashing_thread(1), false).await;
+    e.member_user("ann@example.com", &[Role::Author]).await;
+    let hasher = e.engine.hasher().clone();
+    let slow = slow_phc();
+    let mut busy = Vec::new();
+    for queued in [0, 1] {
+        let (h, slow) = (hasher.clone(), slow.clone());
+        busy.push(tokio::spawn(
+            async move { h.verify("x", Some(&slow)).await },
+        ));
+        until("the pool to fill", || {
+            hasher.verifications() == 1 && hasher.queued() == queued
+        })
+        .await;
+    }
+    let r = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        e.send(login_request("ann@example.com", PW)),
+    )
+    .await
+    .expect("answered at once, not after the queue");
+    let v = r.json();
+    assert_eq!(v["result"]["err"]["errorCode"], 503, "{v}");
+    assert_eq!(v["result"]["err"]["slug"], "rate-limited", "{v}");
+    for b in busy {
+        b.await.expect("task").expect("verify");
+    }
+    // Nothing was held against the account.
+    e.login("ann@example.com").await;
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_costs_no_hash() {
+    let e = env_with(one_hashing_thread(4), false).await;
+    e.member_user("ann@example.com", &[Role::Author]).await;
+    let hasher = e.engine.hasher().clone();
+    let slow = slow_phc();
+    let running = {
+        let h = hasher.clone();
+        tokio::spawn(async move { h.verify("x", Some(&slow)).await })
+    };
+    until("the slow job to start", || hasher.verifications() == 1).await;
+    // The client sends a login, which waits for the busy thread, then disconnects (the
+    // server drops the request's future).
+    let client = tokio::spawn(e.app.clone().oneshot(login_request("ann@example.com", PW)));
+    until("the login's hash to queue", || hasher.queued() == 1).await;
+    client.abort();
+    let _ = client.await;
+    running.await.expect("task").expect("verify");
+    until("the queue to drain", || {
+        hasher.queued() == 0 && hasher.abandoned() == 1
+    })
+    .await;
+    assert_eq!(
+        hasher.verifications(),
+        1,
+        "the abandoned login was not hashed"
+    );
+}

@@ -1,0 +1,241 @@
+//! The throttle and hash path under load (issue 11): the bounded hashing queue, locked accounts
+//! that cost no hash, and the per-IP limiter's keys and memory. On a real SQLite store.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::Engine;
+use portcullis_core::password::HashParams;
+use portcullis_core::store::Store;
+use portcullis_core::*;
+
+const PW: &str = "a perfectly fine passphrase";
+
+struct Env {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn env_with(cfg: CoreConfig) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join("store.sqlite")
+        .to_string_lossy()
+        .into_owned();
+    let store = portcullis_store::open(&path).await.unwrap();
+    store.upsert_region(cfg.region.clone()).await.unwrap();
+    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
+        .await
+        .unwrap();
+    Env {
+        engine,
+        store,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    async fn user(&self, email: &str) {
+        let org = self
+            .store
+            .create_org(NewOrg {
+                name: format!("org-{}", email.split('@').next().unwrap()),
+                display_name: None,
+                region_id: "local".into(),
+            })
+            .await
+            .unwrap();
+        let hash = self.engine.hasher().hash(PW).await.unwrap();
+        let user = self
+            .store
+            .create_user(NewUser {
+                email: email.into(),
+                display_name: "someone".into(),
+                avatar_url: None,
+                password_hash: Some(hash),
+                validated_at: None,
+                super_admin: false,
+            })
+            .await
+            .unwrap();
+        self.store
+            .upsert_membership(
+                user.id,
+                org.id,
+                BTreeSet::from([Role::Author]),
+                MembershipKind::Member,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn ctx() -> AuditContext {
+    AuditContext::default()
+}
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().unwrap())
+}
+
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..5000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn one_thread_one_slot() -> CoreConfig {
+    let mut cfg = CoreConfig::default();
+    cfg.passwords.hash_threads = 1;
+    cfg.passwords.hash_queue = 1;
+    cfg
+}
+
+#[tokio::test]
+async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
+    let e = env_with(one_thread_one_slot()).await;
+    e.user("ann@example.com").await;
+    let hasher = e.engine.hasher().clone();
+    let slow = HashParams {
+        memory_kib: 65536,
+        iterations: 6,
+        parallelism: 1,
+    }
+    .hash_blocking("slow")
+    .unwrap();
+    let before = hasher.verifications();
+    let mut busy = Vec::new();
+    // One job on the thread, then one in the queue (a second submission before the thread
+    // took the first would itself be refused).
+    for queued in [0, 1] {
+        let (h, slow) = (hasher.clone(), slow.clone());
+        busy.push(tokio::spawn(
+            async move { h.verify("x", Some(&slow)).await },
+        ));
+        until("the job to be placed", || {
+            hasher.verifications() == before + 1 && hasher.queued() == queued
+        })
+        .await;
+    }
+    let r = tokio::time::timeout(
+        Duration::from_millis(200),
+        e.engine
+            .authenticate_password("ann@example.com", PW, &ctx()),
+    )
+    .await;
+    match r {
+        Ok(Err(CoreError::RateLimited { retry_after })) => {
+            assert!(retry_after >= Duration::from_secs(1))
+        }
+        other => panic!("expected an immediate rate-limited answer, got {other:?}"),
+    }
+    // No throttle state was claimed: the user is not held off once the pool drains.
+    assert!(
+        e.store
+            .throttle_get("ann@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for t in busy {
+        t.await.unwrap().unwrap();
+    }
+    e.engine
+        .authenticate_password("ann@example.com", PW, &ctx())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_locked_account_costs_no_hash_and_answers_like_a_wrong_password() {
+    let mut cfg = CoreConfig::default();
+    cfg.lockout.delays_secs = vec![0];
+    cfg.lockout.lock_after = 3;
+    cfg.lockout.lock_secs = 0;
+    let e = env_with(cfg).await;
+    e.user("ann@example.com").await;
+    for _ in 0..3 {
+        let r = e
+            .engine
+            .authenticate_password("ann@example.com", "wrong password!", &ctx())
+            .await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    }
+    let before = e.engine.hasher().verifications();
+    for attempt in [PW, "wrong password!", PW] {
+        let r = e
+            .engine
+            .authenticate_password("ann@example.com", attempt, &ctx())
+            .await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    }
+    assert_eq!(
+        e.engine.hasher().verifications(),
+        before,
+        "a locked account must not cost a hash"
+    );
+    // An unknown email that got locked answers the same way.
+    for _ in 0..4 {
+        let r = e
+            .engine
+            .authenticate_password("nobody@example.com", "wrong password!", &ctx())
+            .await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    }
+    assert_eq!(e.engine.hasher().verifications(), before + 3);
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_one_limit_per_64() {
+    let mut cfg = CoreConfig::default();
+    cfg.rate_limit.per_ip_per_sec = 1;
+    cfg.rate_limit.burst = 1;
+    let e = env_with(cfg).await;
+    let limited = |r: Result<(), CoreError>| matches!(r, Err(CoreError::RateLimited { .. }));
+    assert!(e.engine.check_ip_rate(ip("2001:db8:1:2::1")).is_ok());
+    // Another address in the same /64 is the same client.
+    assert!(limited(
+        e.engine
+            .check_ip_rate(ip("2001:db8:1:2:ffff:ffff:ffff:fffe"))
+    ));
+    // The next /64 is someone else.
+    assert!(e.engine.check_ip_rate(ip("2001:db8:1:3::1")).is_ok());
+    // IPv4 stays per address, and a v4-mapped v6 address is the v4 client.
+    assert!(e.engine.check_ip_rate(ip("192.0.2.1")).is_ok());
+    assert!(e.engine.check_ip_rate(ip("192.0.2.2")).is_ok());
+    assert!(limited(e.engine.check_ip_rate(ip("::ffff:192.0.2.1"))));
+    assert!(e.engine.check_ip_rate(None).is_ok());
+}
+
+#[tokio::test]
+async fn idle_entries_of_the_ip_limiter_are_pruned() {
+    let mut cfg = CoreConfig::default();
+    cfg.rate_limit.per_ip_per_sec = 100;
+    cfg.rate_limit.burst = 1;
+    let e = env_with(cfg).await;
+    for i in 0..500u32 {
+        let addr = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        e.engine.check_ip_rate(Some(addr)).unwrap();
+    }
+    // Each bucket refills in 10 ms; after that the entries carry no information.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    e.engine.check_ip_rate(ip("198.51.100.1")).unwrap();
+    assert_eq!(
+        e.engine.prune_ip_limits(),
+        1,
+        "only the client just seen remains"
+    );
+    // A pruned client starts again with a full bucket, as it would have anyway.
+    assert!(e.engine.check_ip_rate(ip("10.0.0.1")).is_ok());
+}
