@@ -173,7 +173,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<(User, Membership)>>;
     /// Creates users for the emails not yet taken (case-insensitively) and makes them members
-    /// of `org`; returns only the new users. One transaction.
+    /// of `org`; an account that exists but is not in `org` (never, or removed) becomes a
+    /// member too. Returns those users, not the accounts already in `org`. One transaction.
     async fn preregister_users(&self, org: OrgId, users: Vec<NewUser>) -> StoreResult<Vec<User>>;
 
     // ---- regions and orgs -------------------------------------------------------------------

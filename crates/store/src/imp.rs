@@ -817,6 +817,7 @@ macro_rules! store_impl {
                 let mut tx = begin_write(&self.pool).await?;
                 ensure_org(&mut tx, org).await?;
                 let mut created = Vec::new();
+                let mut joined = Vec::new();
                 for u in &users {
                     let row = sqlx::query(concat!(
                         "INSERT INTO users (id, email, email_norm, display_name, name_norm, \
@@ -844,8 +845,35 @@ macro_rules! store_impl {
                         put_membership(&mut tx, user.id, org, &BTreeSet::new(), MembershipKind::Member, at)
                             .await?;
                         created.push(user);
+                        continue;
+                    }
+                    // The email is taken: its account joins the org unless already in it, so
+                    // the answer does not depend on accounts outside the org.
+                    let existing = sqlx::query(concat!(
+                        "SELECT ", user_cols!(""), " FROM users WHERE email_norm = $1"
+                    ))
+                    .bind(normalize_email(&u.email))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let user = user_row(&existing)?;
+                    let member_row = sqlx::query(
+                        "SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2 \
+                         AND removed_at IS NULL",
+                    )
+                    .bind(user.id.0)
+                    .bind(org.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if member_row.is_none() {
+                        put_membership(&mut tx, user.id, org, &BTreeSet::new(), MembershipKind::Member, at)
+                            .await?;
+                        joined.push(RevocationEvent::User(user.id));
+                        created.push(user);
                     }
                 }
+                emit(&mut tx, &joined).await?;
                 commit(tx).await?;
                 Ok(created)
             }

@@ -245,15 +245,28 @@ mod cases {
             )
             .await
             .unwrap();
+        // An account outside the org joins it, like a new one (no answer reveals it existed).
         let emails: Vec<&str> = created.iter().map(|u| u.email.as_str()).collect();
-        assert_eq!(emails, vec!["new1@x.io", "new2@x.io"]);
+        assert_eq!(emails, vec!["old@x.io", "new1@x.io", "new2@x.io"]);
+        assert_eq!(created[0].id, old.id);
         let members = s.list_org_memberships(o, false).await.unwrap();
-        assert_eq!(members.len(), 2);
-        assert!(
-            members
-                .iter()
-                .all(|m| m.user_id != old.id && m.kind == MembershipKind::Member)
-        );
+        assert_eq!(members.len(), 3);
+        assert!(members.iter().all(|m| m.kind == MembershipKind::Member));
+        // Accounts already in the org are skipped; a removed member comes back.
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let again = s
+            .preregister_users(o, vec![new_user("old@x.io"), new_user("new1@x.io")])
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        assert!(s.revocation_events_since(seq, 10).await.unwrap().is_empty());
+        s.remove_membership(old.id, o, t(5)).await.unwrap();
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let back = s.preregister_users(o, vec![new_user("old@x.io")]).await.unwrap();
+        assert_eq!(back.iter().map(|u| u.id).collect::<Vec<_>>(), vec![old.id]);
+        let ev = s.revocation_events_since(seq, 10).await.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].1, RevocationEvent::User(old.id));
         assert!(matches!(
             s.preregister_users(OrgId::new(), vec![new_user("z@x.io")]).await,
             Err(StoreError::NotFound(m)) if m == "unknown org"
