@@ -213,7 +213,9 @@ impl Engine {
             let inside = path == prefix.trim_end_matches('/')
                 || (path.starts_with(&prefix)
                     && path.len() > prefix.len()
-                    && !path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == ".."));
+                    && !path
+                        .split('/')
+                        .any(|seg| seg.is_empty() || seg == "." || seg == ".."));
             if !inside {
                 return Err(CoreError::InvalidArgument(format!(
                     "MediaMTX path {path:?} must be {org} or lie under {prefix}",
@@ -231,7 +233,9 @@ impl Engine {
             .membership(p.user, p.org)
             .await?
             .filter(|m| m.is_active())
-            .ok_or(CoreError::PermissionDenied("not an active member of the org"))?;
+            .ok_or(CoreError::PermissionDenied(
+                "not an active member of the org",
+            ))?;
         if m.kind == MembershipKind::Guest
             && let Some(bad) = permissions.iter().find(|p| {
                 !GUEST_ACTIONS.contains(&p.action.as_str())

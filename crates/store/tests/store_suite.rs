@@ -262,7 +262,10 @@ mod cases {
         assert!(s.revocation_events_since(seq, 10).await.unwrap().is_empty());
         s.remove_membership(old.id, o, t(5)).await.unwrap();
         let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
-        let back = s.preregister_users(o, vec![new_user("old@x.io")]).await.unwrap();
+        let back = s
+            .preregister_users(o, vec![new_user("old@x.io")])
+            .await
+            .unwrap();
         assert_eq!(back.iter().map(|u| u.id).collect::<Vec<_>>(), vec![old.id]);
         let ev = s.revocation_events_since(seq, 10).await.unwrap();
         assert_eq!(ev.len(), 1);
@@ -1867,7 +1870,10 @@ mod cases {
         assert_eq!(snap.org_cutoffs, vec![(o, cut)]);
         // Disabling again keeps the first cut-off; enabling keeps it, clears the flag.
         s.update_org(o, disable(true)).await.unwrap();
-        assert_eq!(s.org_revocation_state(o).await.unwrap().tokens_not_before, Some(cut));
+        assert_eq!(
+            s.org_revocation_state(o).await.unwrap().tokens_not_before,
+            Some(cut)
+        );
         s.update_org(o, disable(false)).await.unwrap();
         let st = s.org_revocation_state(o).await.unwrap();
         assert!(!st.disabled);
@@ -1886,7 +1892,12 @@ mod cases {
         )
         .await
         .unwrap();
-        assert!(s.revocation_events_since(seq, 100).await.unwrap().is_empty());
+        assert!(
+            s.revocation_events_since(seq, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(s.org_revocation_state(OrgId::new()).await.unwrap().disabled);
     }
 }

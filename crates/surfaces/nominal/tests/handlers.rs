@@ -1540,18 +1540,28 @@ async fn api_keys_list_only_their_orgs_workspaces() {
     let w = world().await;
     let c = cast(&w).await;
     // The member belongs to org B too, with a workspace there.
-    w.member(&c.member, &c.b, true, MembershipKind::Member).await;
+    w.member(&c.member, &c.b, true, MembershipKind::Member)
+        .await;
     w.workspace(&c.a, "alpha-ws").await;
     w.workspace(&c.b, "beta-ws").await;
     let all = "/api/workspaces/v1/workspaces?filterBySessionOrg=false";
     let ids = |r: &Resp| {
-        let mut v: Vec<String> = r.body.as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap().to_owned()).collect();
+        let mut v: Vec<String> = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
         v.sort();
         v
     };
     let r = w.get(all, &c.member_t).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert!(ids(&r).contains(&"beta-ws".to_owned()), "a session sees all its orgs");
+    assert!(
+        ids(&r).contains(&"beta-ws".to_owned()),
+        "a session sees all its orgs"
+    );
     let r = w
         .post(
             "/api/authorization/v1/api-key",

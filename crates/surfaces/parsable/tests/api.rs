@@ -1413,7 +1413,13 @@ async fn persistent_tokens_cannot_target_another_super_admin() {
         user_id: Some(peer.id),
         ..Default::default()
     };
-    assert!(e.store.list_credentials(&none, 0, 10).await.unwrap().is_empty());
+    assert!(
+        e.store
+            .list_credentials(&none, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Their own, and an ordinary user's, still work.
     e.ok(
         "createPersistentAuth",
