@@ -182,8 +182,11 @@ impl Engine {
             .ok_or(CoreError::NotFound("user"))
     }
 
-    /// Creates accounts for the emails not yet taken and makes them members of the session org.
-    /// Admins only; at most [`MAX_PREREGISTER`] emails. Returns only the new users.
+    /// Makes the emails members of the session org: accounts are created for emails not yet
+    /// taken, and an existing account outside the org joins it the same way, so the answer
+    /// never tells an admin whether an email had an account elsewhere. Accounts already in the
+    /// org are left out. Every email must pass the allow-list for the org (else 400, nothing
+    /// written). Admins only; at most [`MAX_PREREGISTER`] emails.
     pub async fn preregister_users(
         &self,
         p: &Principal,
@@ -206,6 +209,12 @@ impl Engine {
             if !seen.insert(normalize_email(email)) {
                 continue;
             }
+            // Depends on the configuration only, never on whether the account exists.
+            if !self.is_email_allowed(email, Some(p.org)).await? {
+                return Err(CoreError::InvalidArgument(format!(
+                    "{email} is not on the email allow-list"
+                )));
+            }
             new.push(NewUser {
                 email: email.to_owned(),
                 display_name: default_display_name(email),
@@ -218,7 +227,14 @@ impl Engine {
         if new.is_empty() {
             return Ok(Vec::new());
         }
+        let started = Utc::now();
         let created = self.store().preregister_users(p.org, new).await?;
+        for u in created.iter().filter(|u| u.created_at < started) {
+            // An account that joined (or came back): its membership state here changes now.
+            self.revocations()
+                .refresh_user(self.store().as_ref(), u.id, Utc::now())
+                .await?;
+        }
         self.audit()
             .log(
                 ctx,

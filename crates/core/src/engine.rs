@@ -1509,6 +1509,13 @@ impl Engine {
             .await?
             .filter(|u| !u.deactivated)
             .ok_or(CoreError::NotFound("user"))?;
+        // A super-admin's standing credential is theirs to mint, not a peer's: one super-admin
+        // must not hold a bearer secret that acts as another.
+        if user.super_admin && user.id != p.user {
+            return Err(CoreError::PermissionDenied(
+                "a persistent token cannot target another super-admin",
+            ));
+        }
         let (org, _) = self.resolve_org(user.id, OrgChoice::Default).await?;
         let now = Utc::now();
         let (secret, hash) = self.new_secret();

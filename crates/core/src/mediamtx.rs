@@ -1,5 +1,11 @@
 //! MediaMTX tokens (NOMINAL.md §5, §7 getJwks/generateMediaMtxToken): RS256 JWTs carrying the
-//! claim `mediamtx_permissions`, valid for 2 h, verifiable with the published JWKS.
+//! claim `mediamtx_permissions`, valid for 2 h (never past the calling token or credential),
+//! verifiable with the published JWKS.
+//!
+//! One MediaMTX instance serves every tenant, so what a token may name is scoped
+//! ([`Engine::check_mediamtx_permissions`]): stream paths lie under the caller's org
+//! (`<org uuid>/…`); guests may only read and play back; `api`, `metrics` and `pprof` act on
+//! the whole instance and are for super-admins signed in themselves (no credential).
 //!
 //! The key is a configured PEM file (PKCS#8 or PKCS#1). Without one, an RSA-2048 key is
 //! generated when the signer is built; it lives in memory only, so tokens stop verifying after
@@ -17,8 +23,10 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
-use crate::model::UserId;
+use crate::model::{MembershipKind, Timestamp, UserId};
+use crate::tokens::Principal;
 
 /// Lifetime of a MediaMTX token.
 pub const MEDIAMTX_TOKEN_SECS: i64 = 2 * 3600;
@@ -133,11 +141,14 @@ impl MediaMtxSigner {
         vec![self.jwk.clone()]
     }
 
-    /// A 2 h RS256 token for `user` with the given permissions. Unknown actions are refused.
+    /// A 2 h RS256 token for `user` with the given permissions, ending at `not_after` if that
+    /// is sooner. Unknown actions are refused; scoping is the caller's job
+    /// ([`Engine::check_mediamtx_permissions`]).
     pub fn token(
         &self,
         user: UserId,
         permissions: &[MediaMtxPermission],
+        not_after: Option<Timestamp>,
     ) -> CoreResult<(String, chrono::DateTime<Utc>)> {
         if let Some(bad) = permissions
             .iter()
@@ -149,7 +160,11 @@ impl MediaMtxSigner {
             )));
         }
         let now = Utc::now();
-        let exp = now + chrono::Duration::seconds(MEDIAMTX_TOKEN_SECS);
+        let cap = now + chrono::Duration::seconds(MEDIAMTX_TOKEN_SECS);
+        let exp = not_after.map_or(cap, |n| n.min(cap));
+        if exp <= now {
+            return Err(CoreError::TokenExpired);
+        }
         let claims = MediaMtxClaims {
             iss: &self.issuer,
             sub: user.to_string(),
@@ -163,5 +178,75 @@ impl MediaMtxSigner {
         let token =
             jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| internal("sign", e))?;
         Ok((token, exp))
+    }
+}
+
+/// Actions that act on the whole MediaMTX instance, every tenant's streams included.
+const INSTANCE_ACTIONS: [&str; 3] = ["api", "metrics", "pprof"];
+/// Actions a guest may hold.
+const GUEST_ACTIONS: [&str; 2] = ["read", "playback"];
+
+impl Engine {
+    /// Checks that the caller may hold every permission, and returns when the MediaMTX token
+    /// must end: with the calling token or credential, whichever is sooner than 2 h.
+    pub async fn check_mediamtx_permissions(
+        &self,
+        p: &Principal,
+        permissions: &[MediaMtxPermission],
+    ) -> CoreResult<Option<Timestamp>> {
+        if let Some(bad) = permissions
+            .iter()
+            .find(|p| !MEDIAMTX_ACTIONS.contains(&p.action.as_str()))
+        {
+            return Err(CoreError::InvalidArgument(format!(
+                "unknown MediaMTX action {:?}",
+                bad.action
+            )));
+        }
+        let prefix = format!("{}/", p.org.0);
+        for perm in permissions {
+            if INSTANCE_ACTIONS.contains(&perm.action.as_str()) {
+                continue;
+            }
+            // MediaMTX reads an empty path as "every path" and `~` as a regular expression.
+            let path = perm.path.as_str();
+            let inside = path == prefix.trim_end_matches('/')
+                || (path.starts_with(&prefix)
+                    && path.len() > prefix.len()
+                    && !path
+                        .split('/')
+                        .any(|seg| seg.is_empty() || seg == "." || seg == ".."));
+            if !inside {
+                return Err(CoreError::InvalidArgument(format!(
+                    "MediaMTX path {path:?} must be {org} or lie under {prefix}",
+                    org = p.org.0
+                )));
+            }
+        }
+        if permissions
+            .iter()
+            .any(|p| INSTANCE_ACTIONS.contains(&p.action.as_str()))
+        {
+            self.require_super_admin(p).await?;
+        }
+        let m = self
+            .membership(p.user, p.org)
+            .await?
+            .filter(|m| m.is_active())
+            .ok_or(CoreError::PermissionDenied(
+                "not an active member of the org",
+            ))?;
+        if m.kind == MembershipKind::Guest
+            && let Some(bad) = permissions.iter().find(|p| {
+                !GUEST_ACTIONS.contains(&p.action.as_str())
+                    && !INSTANCE_ACTIONS.contains(&p.action.as_str())
+            })
+        {
+            return Err(CoreError::PermissionDenied(match bad.action.as_str() {
+                "publish" => "a guest may not publish",
+                _ => "a guest may only read and play back",
+            }));
+        }
+        Ok(p.expires_at)
     }
 }

@@ -731,6 +731,8 @@ pub enum RevocationEvent {
     Credential(CredentialId),
     /// The user's flags, memberships, sessions or credentials changed.
     User(UserId),
+    /// The org was disabled or enabled.
+    Org(OrgId),
 }
 
 /// Which page of a listing to return: rows strictly after the cursor.

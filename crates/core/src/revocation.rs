@@ -10,7 +10,7 @@ use std::time::Duration;
 use dashmap::{DashMap, DashSet};
 
 use crate::model::{CredentialId, OrgId, RevocationEvent, SessionId, Timestamp, UserId};
-use crate::store::{Store, StoreResult, UserRevocationState};
+use crate::store::{OrgRevocationState, Store, StoreResult, UserRevocationState};
 
 #[derive(Debug, Default)]
 pub struct RevocationView {
@@ -18,7 +18,14 @@ pub struct RevocationView {
     sessions: DashMap<SessionId, Timestamp>,
     credentials: DashSet<CredentialId>,
     users: DashSet<UserId>,
+    /// Memberships deactivated or removed.
     memberships: DashSet<(UserId, OrgId)>,
+    /// Tokens for (user, org) issued before the instant are refused, whatever the membership
+    /// is now: a re-added or reactivated member does not get old tokens back.
+    membership_cutoffs: DashMap<(UserId, OrgId), Timestamp>,
+    disabled_orgs: DashSet<OrgId>,
+    /// Tokens for the org issued before the instant (its last disabling) are refused.
+    org_cutoffs: DashMap<OrgId, Timestamp>,
     seq: AtomicI64,
     /// Per-user change stamps for the read cache: bumped whenever a user's state is re-read
     /// (every user event, local or from the feed). Absent = 0.
@@ -42,6 +49,15 @@ impl RevocationView {
         for m in snap.deactivated_memberships {
             view.memberships.insert(m);
         }
+        for (u, o, at) in snap.membership_cutoffs {
+            view.membership_cutoffs.insert((u, o), at);
+        }
+        for o in snap.disabled_orgs {
+            view.disabled_orgs.insert(o);
+        }
+        for (o, at) in snap.org_cutoffs {
+            view.org_cutoffs.insert(o, at);
+        }
         view.seq.store(snap.seq, Ordering::SeqCst);
         Ok(view)
     }
@@ -55,8 +71,58 @@ impl RevocationView {
     pub fn is_user_deactivated(&self, id: UserId) -> bool {
         self.users.contains(&id)
     }
+    /// Deactivated or removed.
     pub fn is_membership_deactivated(&self, user: UserId, org: OrgId) -> bool {
         self.memberships.contains(&(user, org))
+    }
+    pub fn is_org_disabled(&self, org: OrgId) -> bool {
+        self.disabled_orgs.contains(&org)
+    }
+    /// Whether a token for (user, org) issued at `issued_at` predates a removal, deactivation
+    /// or disabling of the org.
+    pub fn is_cut_off(&self, user: UserId, org: OrgId, issued_at: Timestamp) -> bool {
+        self.membership_cutoffs
+            .get(&(user, org))
+            .is_some_and(|c| issued_at < *c)
+            || self.org_cutoffs.get(&org).is_some_and(|c| issued_at < *c)
+    }
+
+    /// The `iat` for a token for (user, org) minted at `now`. `iat` has whole seconds, so a
+    /// token minted in the same second as, but after, a cut-off would read as older than it;
+    /// such a token gets the second after the cut-off instead (never more than 1 s ahead).
+    pub fn issue_second(&self, user: UserId, org: OrgId, now: Timestamp) -> i64 {
+        let mut iat = now.timestamp();
+        let cutoffs = [
+            self.membership_cutoffs.get(&(user, org)).map(|c| *c),
+            self.org_cutoffs.get(&org).map(|c| *c),
+        ];
+        for c in cutoffs.into_iter().flatten() {
+            if c <= now && c.timestamp() == iat && c.timestamp_subsec_nanos() > 0 {
+                iat = iat.max(c.timestamp() + 1);
+            }
+        }
+        iat
+    }
+
+    /// Replaces what is known about one org with the store's current state.
+    pub fn apply_org_state(&self, org: OrgId, state: &OrgRevocationState) {
+        // Disable first, so no interleaving reader sees an enabled org without its cut-off.
+        if state.disabled {
+            self.disabled_orgs.insert(org);
+        }
+        match state.tokens_not_before {
+            Some(at) => self.org_cutoffs.insert(org, at),
+            None => self.org_cutoffs.remove(&org).map(|(_, at)| at),
+        };
+        if !state.disabled {
+            self.disabled_orgs.remove(&org);
+        }
+    }
+
+    pub async fn refresh_org(&self, store: &dyn Store, org: OrgId) -> StoreResult<()> {
+        let state = store.org_revocation_state(org).await?;
+        self.apply_org_state(org, &state);
+        Ok(())
     }
 
     pub fn revoke_session(&self, id: SessionId, expires_at: Timestamp) {
@@ -90,10 +156,18 @@ impl RevocationView {
         } else {
             self.users.remove(&user);
         }
-        self.memberships.retain(|(u, _)| *u != user);
+        // New entries first, then the stale ones go: a concurrent check never sees the user
+        // with fewer entries than either the old or the new state has.
         for org in &state.deactivated_orgs {
             self.memberships.insert((user, *org));
         }
+        for (org, at) in &state.org_cutoffs {
+            self.membership_cutoffs.insert((user, *org), *at);
+        }
+        self.memberships
+            .retain(|(u, o)| *u != user || state.deactivated_orgs.contains(o));
+        self.membership_cutoffs
+            .retain(|(u, o), _| *u != user || state.org_cutoffs.contains_key(o));
         for (s, exp) in &state.revoked_sessions {
             self.sessions.insert(s.clone(), *exp);
         }
@@ -137,6 +211,7 @@ impl RevocationView {
                         self.credentials.insert(id);
                     }
                     RevocationEvent::User(id) => self.refresh_user(store, id, now).await?,
+                    RevocationEvent::Org(id) => self.refresh_org(store, id).await?,
                 }
                 self.seq.fetch_max(seq, Ordering::SeqCst);
                 applied += 1;

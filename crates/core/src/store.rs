@@ -85,7 +85,11 @@ pub enum ThrottleClaim {
 pub struct UserRevocationState {
     pub exists: bool,
     pub deactivated: bool,
+    /// Orgs where the membership is deactivated or removed.
     pub deactivated_orgs: BTreeSet<OrgId>,
+    /// Per org: tokens issued before this instant are refused (set on removal and deactivation,
+    /// kept when the membership comes back).
+    pub org_cutoffs: BTreeMap<OrgId, Timestamp>,
     /// Revoked sessions that have not yet expired, with their expiry.
     pub revoked_sessions: Vec<(SessionId, Timestamp)>,
     /// Revoked credentials (unexpired or without expiry).
@@ -98,9 +102,23 @@ pub struct RevocationSnapshot {
     /// The newest event sequence number included.
     pub seq: i64,
     pub deactivated_users: Vec<UserId>,
+    /// Memberships deactivated or removed.
     pub deactivated_memberships: Vec<(UserId, OrgId)>,
+    /// Memberships whose tokens issued before the instant are refused.
+    pub membership_cutoffs: Vec<(UserId, OrgId, Timestamp)>,
+    pub disabled_orgs: Vec<OrgId>,
+    /// Orgs whose tokens issued before the instant are refused.
+    pub org_cutoffs: Vec<(OrgId, Timestamp)>,
     pub revoked_sessions: Vec<(SessionId, Timestamp)>,
     pub revoked_credentials: Vec<CredentialId>,
+}
+
+/// What a revocation view needs to know about one org.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgRevocationState {
+    pub disabled: bool,
+    /// Tokens for the org issued before this instant are refused (set when it is disabled).
+    pub tokens_not_before: Option<Timestamp>,
 }
 
 /// The result of an atomic deactivation.
@@ -155,7 +173,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<(User, Membership)>>;
     /// Creates users for the emails not yet taken (case-insensitively) and makes them members
-    /// of `org`; returns only the new users. One transaction.
+    /// of `org`; an account that exists but is not in `org` (never, or removed) becomes a
+    /// member too. Returns those users, not the accounts already in `org`. One transaction.
     async fn preregister_users(&self, org: OrgId, users: Vec<NewUser>) -> StoreResult<Vec<User>>;
 
     // ---- regions and orgs -------------------------------------------------------------------
@@ -167,6 +186,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<Org>>;
     async fn get_org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+    /// Disabling an enabled org also sets its token cut-off; a change of `disabled` appends an
+    /// org revocation event, in the same transaction.
     async fn update_org(&self, id: OrgId, update: OrgUpdate) -> StoreResult<Org>;
 
     // ---- memberships ------------------------------------------------------------------------
@@ -191,7 +212,8 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         include_removed: bool,
     ) -> StoreResult<Vec<Membership>>;
-    /// Marks a membership removed and revokes the user's sessions and credentials in that org.
+    /// Marks a membership removed, sets its token cut-off and revokes the user's sessions and
+    /// credentials in that org.
     async fn remove_membership(
         &self,
         user: UserId,
@@ -213,7 +235,8 @@ pub trait Store: Send + Sync + 'static {
     /// Global: sets the flag and revokes every session and credential of the user.
     async fn deactivate_user(&self, user: UserId, at: Timestamp) -> StoreResult<Deactivation>;
     async fn reactivate_user(&self, user: UserId) -> StoreResult<()>;
-    /// Per org: sets the membership flag and revokes the user's sessions and credentials there.
+    /// Per org: sets the membership flag and token cut-off and revokes the user's sessions and
+    /// credentials there.
     async fn deactivate_membership(
         &self,
         user: UserId,
@@ -399,6 +422,8 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         now: Timestamp,
     ) -> StoreResult<UserRevocationState>;
+    /// An unknown org reads as disabled.
+    async fn org_revocation_state(&self, org: OrgId) -> StoreResult<OrgRevocationState>;
 
     // ---- audit ------------------------------------------------------------------------------
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;

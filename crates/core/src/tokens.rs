@@ -234,7 +234,7 @@ impl AccessTokens {
             sub: user.0,
             org: org.0,
             sid: sid.to_string(),
-            iat: now.timestamp(),
+            iat: self.revocations.issue_second(user, org, now),
             nbf: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: crate::crypto::random_token(16),
@@ -271,7 +271,19 @@ impl AccessTokens {
 
     pub fn check_revocation(&self, p: &Principal) -> Result<(), TokenFailure> {
         let r = &self.revocations;
-        if r.is_user_deactivated(p.user) || r.is_membership_deactivated(p.user, p.org) {
+        if r.is_user_deactivated(p.user)
+            || r.is_membership_deactivated(p.user, p.org)
+            || r.is_org_disabled(p.org)
+        {
+            return Err(TokenFailure::Revoked);
+        }
+        // An access token (not a credential secret, whose own state is checked above and
+        // below) issued before its membership was removed or deactivated, or its org disabled,
+        // stays dead: team and setUserOrg tokens ride a session of another org.
+        if !matches!(p.via, Via::Credential { .. })
+            && p.issued_at
+                .is_none_or(|iat| r.is_cut_off(p.user, p.org, iat))
+        {
             return Err(TokenFailure::Revoked);
         }
         if let Some(actor) = p.actor

@@ -207,7 +207,9 @@ impl Engine {
         session_org_only: bool,
         include_guest: bool,
     ) -> CoreResult<Vec<Workspace>> {
-        let orgs: Vec<OrgId> = if session_org_only {
+        // A credential (or a token minted from one) is bound to its org: it never lists the
+        // workspaces of the user's other orgs.
+        let orgs: Vec<OrgId> = if session_org_only || p.is_credential_based() {
             vec![p.org]
         } else {
             let mut orgs: BTreeSet<OrgId> = self
@@ -217,6 +219,7 @@ impl Engine {
                 .into_iter()
                 .filter(Membership::is_active)
                 .map(|m| m.org_id)
+                .filter(|o| !self.revocations().is_org_disabled(*o))
                 .collect();
             orgs.insert(p.org);
             orgs.into_iter().collect()

@@ -463,6 +463,9 @@ impl Store for KeyStore {
     ) -> StoreResult<UserRevocationState> {
         Err(fake())
     }
+    async fn org_revocation_state(&self, _org: OrgId) -> StoreResult<OrgRevocationState> {
+        Err(fake())
+    }
     async fn append_audit(&self, _events: &[AuditEvent]) -> StoreResult<()> {
         Err(fake())
     }

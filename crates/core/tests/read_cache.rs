@@ -136,7 +136,7 @@ async fn an_api_key_of_a_removed_member_stops_exchanging() {
     for _ in 0..2 {
         e.engine.exchange_credential(&secret, &ctx()).await.unwrap();
     }
-    // Removal (not deactivation) is not in the revocation view: only the epoch catches it.
+    // Removal reaches both the revocation view and the cached row through the feed.
     e.other
         .remove_membership(e.user.id, e.org.id, chrono::Utc::now())
         .await

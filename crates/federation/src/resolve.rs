@@ -330,8 +330,12 @@ impl Federation {
             }
         }
         if !changed.is_empty() {
-            // This process reads its own membership changes at once, not a feed poll later.
-            self.engine.revocations().bump_user(user.id);
+            // This process applies its own membership changes at once (a removal refuses the
+            // org's tokens here now), not a feed poll later.
+            self.engine
+                .revocations()
+                .refresh_user(self.engine.store().as_ref(), user.id, now)
+                .await?;
             self.audit(
                 ctx,
                 Some(user.id),

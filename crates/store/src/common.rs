@@ -182,6 +182,7 @@ pub(crate) fn event_columns(ev: &RevocationEvent) -> (&'static str, String) {
         RevocationEvent::Session(id) => ("session", id.0.clone()),
         RevocationEvent::Credential(id) => ("credential", id.to_string()),
         RevocationEvent::User(id) => ("user", id.to_string()),
+        RevocationEvent::Org(id) => ("org", id.to_string()),
     }
 }
 
@@ -194,6 +195,9 @@ pub(crate) fn event_from_columns(kind: &str, subject: String) -> StoreResult<Rev
         )),
         "user" => Ok(RevocationEvent::User(
             UserId::from_str(&subject).map_err(bad)?,
+        )),
+        "org" => Ok(RevocationEvent::Org(
+            OrgId::from_str(&subject).map_err(bad)?,
         )),
         other => Err(corrupt(format!("unknown revocation event kind {other:?}"))),
     }
@@ -255,6 +259,7 @@ mod tests {
             RevocationEvent::Session(SessionId("abc".into())),
             RevocationEvent::Credential(CredentialId::new()),
             RevocationEvent::User(UserId::new()),
+            RevocationEvent::Org(OrgId::new()),
         ] {
             let (k, s) = event_columns(&ev);
             assert_eq!(event_from_columns(k, s).ok(), Some(ev));

@@ -603,7 +603,16 @@ macro_rules! store_impl {
                 return Ok(UserRevocationState::default());
             };
             let orgs = sqlx::query(
-                "SELECT org_id FROM memberships WHERE user_id = $1 AND deactivated = TRUE",
+                "SELECT org_id FROM memberships WHERE user_id = $1 \
+                 AND (deactivated = TRUE OR removed_at IS NOT NULL)",
+            )
+            .bind(user.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let cutoffs = sqlx::query(
+                "SELECT org_id, tokens_not_before FROM memberships WHERE user_id = $1 \
+                 AND tokens_not_before IS NOT NULL",
             )
             .bind(user.0)
             .fetch_all(&mut *conn)
@@ -633,6 +642,10 @@ macro_rules! store_impl {
                 deactivated_orgs: orgs
                     .iter()
                     .map(|r| Ok(OrgId(col(r, 0)?)))
+                    .collect::<StoreResult<_>>()?,
+                org_cutoffs: cutoffs
+                    .iter()
+                    .map(|r| Ok((OrgId(col(r, 0)?), ts_at(r, 1)?)))
                     .collect::<StoreResult<_>>()?,
                 revoked_sessions: sessions
                     .iter()
@@ -804,6 +817,7 @@ macro_rules! store_impl {
                 let mut tx = begin_write(&self.pool).await?;
                 ensure_org(&mut tx, org).await?;
                 let mut created = Vec::new();
+                let mut joined = Vec::new();
                 for u in &users {
                     let row = sqlx::query(concat!(
                         "INSERT INTO users (id, email, email_norm, display_name, name_norm, \
@@ -831,8 +845,35 @@ macro_rules! store_impl {
                         put_membership(&mut tx, user.id, org, &BTreeSet::new(), MembershipKind::Member, at)
                             .await?;
                         created.push(user);
+                        continue;
+                    }
+                    // The email is taken: its account joins the org unless already in it, so
+                    // the answer does not depend on accounts outside the org.
+                    let existing = sqlx::query(concat!(
+                        "SELECT ", user_cols!(""), " FROM users WHERE email_norm = $1"
+                    ))
+                    .bind(normalize_email(&u.email))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let user = user_row(&existing)?;
+                    let member_row = sqlx::query(
+                        "SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2 \
+                         AND removed_at IS NULL",
+                    )
+                    .bind(user.id.0)
+                    .bind(org.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if member_row.is_none() {
+                        put_membership(&mut tx, user.id, org, &BTreeSet::new(), MembershipKind::Member, at)
+                            .await?;
+                        joined.push(RevocationEvent::User(user.id));
+                        created.push(user);
                     }
                 }
+                emit(&mut tx, &joined).await?;
                 commit(tx).await?;
                 Ok(created)
             }
@@ -934,6 +975,8 @@ macro_rules! store_impl {
                      display_name = CASE WHEN $2 THEN $3 ELSE display_name END, \
                      region_id = CASE WHEN $4 THEN $5 ELSE region_id END, \
                      disabled = CASE WHEN $6 THEN $7 ELSE disabled END, \
+                     tokens_not_before = CASE WHEN $6 AND $7 AND NOT disabled THEN $10 \
+                     ELSE tokens_not_before END, \
                      default_workspace = CASE WHEN $8 THEN $9 ELSE default_workspace END, \
                      updated_at = $10 WHERE id = $1 RETURNING ",
                     org_cols!()
@@ -952,6 +995,9 @@ macro_rules! store_impl {
                 .await
                 .map_err(db_err)?;
                 let org = org_row(&row)?;
+                if u.disabled.is_some() {
+                    emit(&mut tx, &[RevocationEvent::Org(id)]).await?;
+                }
                 commit(tx).await?;
                 Ok(org)
             }
@@ -1030,8 +1076,8 @@ macro_rules! store_impl {
             ) -> StoreResult<Deactivation> {
                 let mut tx = begin_write(&self.pool).await?;
                 let n = sqlx::query(
-                    "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3 \
-                     WHERE user_id = $1 AND org_id = $2",
+                    "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3, \
+                     tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2",
                 )
                 .bind(user.0)
                 .bind(org.0)
@@ -1121,6 +1167,16 @@ macro_rules! store_impl {
             ) -> StoreResult<Deactivation> {
                 let mut tx = begin_write(&self.pool).await?;
                 set_membership_flag(&mut tx, user, org, true, by, at).await?;
+                // Tokens issued before stay refused after a reactivation.
+                sqlx::query(
+                    "UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2",
+                )
+                .bind(user.0)
+                .bind(org.0)
+                .bind(enc(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
                 let d = revoke_all(&mut tx, user, Some(org), by, at).await?;
                 emit(&mut tx, &[RevocationEvent::User(user)]).await?;
                 commit(tx).await?;
@@ -2015,7 +2071,21 @@ macro_rules! store_impl {
                     .map_err(db_err)?;
                 let memberships = sqlx::query(
                     "SELECT user_id, org_id FROM memberships WHERE deactivated = TRUE \
-                     ORDER BY user_id, org_id",
+                     OR removed_at IS NOT NULL ORDER BY user_id, org_id",
+                )
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let m_cutoffs = sqlx::query(
+                    "SELECT user_id, org_id, tokens_not_before FROM memberships \
+                     WHERE tokens_not_before IS NOT NULL ORDER BY user_id, org_id",
+                )
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let orgs = sqlx::query(
+                    "SELECT id, disabled, tokens_not_before FROM orgs \
+                     WHERE disabled = TRUE OR tokens_not_before IS NOT NULL ORDER BY id",
                 )
                 .fetch_all(&mut *tx)
                 .await
@@ -2037,6 +2107,16 @@ macro_rules! store_impl {
                 .await
                 .map_err(db_err)?;
                 commit(tx).await?;
+                let (mut disabled_orgs, mut org_cutoffs) = (Vec::new(), Vec::new());
+                for r in &orgs {
+                    let id = OrgId(col(r, 0)?);
+                    if col::<bool>(r, 1)? {
+                        disabled_orgs.push(id);
+                    }
+                    if let Some(at) = opt_ts_at(r, 2)? {
+                        org_cutoffs.push((id, at));
+                    }
+                }
                 Ok(RevocationSnapshot {
                     seq: col(&seq_row, 0)?,
                     deactivated_users: users
@@ -2047,6 +2127,12 @@ macro_rules! store_impl {
                         .iter()
                         .map(|r| Ok((UserId(col(r, 0)?), OrgId(col(r, 1)?))))
                         .collect::<StoreResult<_>>()?,
+                    membership_cutoffs: m_cutoffs
+                        .iter()
+                        .map(|r| Ok((UserId(col(r, 0)?), OrgId(col(r, 1)?), ts_at(r, 2)?)))
+                        .collect::<StoreResult<_>>()?,
+                    disabled_orgs,
+                    org_cutoffs,
                     revoked_sessions: sessions
                         .iter()
                         .map(|r| Ok((SessionId(col(r, 0)?), ts_at(r, 1)?)))
@@ -2091,6 +2177,24 @@ macro_rules! store_impl {
                 let state = revocation_state(&mut tx, user, now).await?;
                 commit(tx).await?;
                 Ok(state)
+            }
+
+            async fn org_revocation_state(&self, org: OrgId) -> StoreResult<OrgRevocationState> {
+                let row = sqlx::query("SELECT disabled, tokens_not_before FROM orgs WHERE id = $1")
+                    .bind(org.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                match row {
+                    Some(r) => Ok(OrgRevocationState {
+                        disabled: col(&r, 0)?,
+                        tokens_not_before: opt_ts_at(&r, 1)?,
+                    }),
+                    None => Ok(OrgRevocationState {
+                        disabled: true,
+                        tokens_not_before: None,
+                    }),
+                }
             }
 
             // ---- audit ------------------------------------------------------------------

@@ -31,6 +31,7 @@ store_tests!(
     replace_persistent_concurrent,
     register_resources_concurrent,
     migrate_twice_is_noop,
+    removal_and_org_disable_cut_off_tokens,
 );
 
 mod cases {
@@ -244,15 +245,31 @@ mod cases {
             )
             .await
             .unwrap();
+        // An account outside the org joins it, like a new one (no answer reveals it existed).
         let emails: Vec<&str> = created.iter().map(|u| u.email.as_str()).collect();
-        assert_eq!(emails, vec!["new1@x.io", "new2@x.io"]);
+        assert_eq!(emails, vec!["old@x.io", "new1@x.io", "new2@x.io"]);
+        assert_eq!(created[0].id, old.id);
         let members = s.list_org_memberships(o, false).await.unwrap();
-        assert_eq!(members.len(), 2);
-        assert!(
-            members
-                .iter()
-                .all(|m| m.user_id != old.id && m.kind == MembershipKind::Member)
-        );
+        assert_eq!(members.len(), 3);
+        assert!(members.iter().all(|m| m.kind == MembershipKind::Member));
+        // Accounts already in the org are skipped; a removed member comes back.
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let again = s
+            .preregister_users(o, vec![new_user("old@x.io"), new_user("new1@x.io")])
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        assert!(s.revocation_events_since(seq, 10).await.unwrap().is_empty());
+        s.remove_membership(old.id, o, t(5)).await.unwrap();
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let back = s
+            .preregister_users(o, vec![new_user("old@x.io")])
+            .await
+            .unwrap();
+        assert_eq!(back.iter().map(|u| u.id).collect::<Vec<_>>(), vec![old.id]);
+        let ev = s.revocation_events_since(seq, 10).await.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].1, RevocationEvent::User(old.id));
         assert!(matches!(
             s.preregister_users(OrgId::new(), vec![new_user("z@x.io")]).await,
             Err(StoreError::NotFound(m)) if m == "unknown org"
@@ -1790,5 +1807,97 @@ mod cases {
         s.ping().await.unwrap();
         assert_eq!(s.get_user(u.id).await.unwrap(), Some(u));
         assert!(!s.backend().is_empty());
+    }
+
+    pub async fn removal_and_org_disable_cut_off_tokens(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let other = org(&*s, "other").await;
+        let u = s.create_user(new_user("ann@x.io")).await.unwrap();
+        let v = s.create_user(new_user("bob@x.io")).await.unwrap();
+        for (user, org) in [(u.id, o), (u.id, other), (v.id, o)] {
+            s.upsert_membership(user, org, BTreeSet::new(), MembershipKind::Member)
+                .await
+                .unwrap();
+        }
+        let fresh = s.user_revocation_state(u.id, t(0)).await.unwrap();
+        assert!(fresh.deactivated_orgs.is_empty() && fresh.org_cutoffs.is_empty());
+
+        // A removal: the membership counts as inactive and gets a cut-off, which outlives
+        // the membership being added back.
+        s.remove_membership(u.id, o, t(10)).await.unwrap();
+        let st = s.user_revocation_state(u.id, t(0)).await.unwrap();
+        assert_eq!(st.deactivated_orgs, BTreeSet::from([o]));
+        assert_eq!(st.org_cutoffs.get(&o), Some(&t(10)));
+        assert!(!st.org_cutoffs.contains_key(&other));
+        s.upsert_membership(u.id, o, BTreeSet::new(), MembershipKind::Member)
+            .await
+            .unwrap();
+        let st = s.user_revocation_state(u.id, t(0)).await.unwrap();
+        assert!(st.deactivated_orgs.is_empty());
+        assert_eq!(st.org_cutoffs.get(&o), Some(&t(10)));
+
+        // A deactivation sets the cut-off too.
+        s.deactivate_membership(v.id, o, None, t(20)).await.unwrap();
+        s.reactivate_membership(v.id, o).await.unwrap();
+        let st = s.user_revocation_state(v.id, t(0)).await.unwrap();
+        assert_eq!(st.org_cutoffs.get(&o), Some(&t(20)));
+
+        // Disabling an org: flag, cut-off and an org event in the same transaction.
+        let before = s.revocation_snapshot(t(0)).await.unwrap();
+        assert!(before.disabled_orgs.is_empty() && before.org_cutoffs.is_empty());
+        assert!(before.membership_cutoffs.contains(&(u.id, o, t(10))));
+        assert!(before.membership_cutoffs.contains(&(v.id, o, t(20))));
+        assert_eq!(
+            s.org_revocation_state(o).await.unwrap(),
+            OrgRevocationState::default()
+        );
+        let disable = |d: bool| OrgUpdate {
+            disabled: Some(d),
+            ..Default::default()
+        };
+        s.update_org(o, disable(true)).await.unwrap();
+        let st = s.org_revocation_state(o).await.unwrap();
+        let cut = st.tokens_not_before.expect("a cut-off");
+        assert!(st.disabled);
+        let events = s.revocation_events_since(before.seq, 100).await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.1.clone()).collect::<Vec<_>>(),
+            vec![RevocationEvent::Org(o)]
+        );
+        let snap = s.revocation_snapshot(t(0)).await.unwrap();
+        assert_eq!(snap.disabled_orgs, vec![o]);
+        assert_eq!(snap.org_cutoffs, vec![(o, cut)]);
+        // Disabling again keeps the first cut-off; enabling keeps it, clears the flag.
+        s.update_org(o, disable(true)).await.unwrap();
+        assert_eq!(
+            s.org_revocation_state(o).await.unwrap().tokens_not_before,
+            Some(cut)
+        );
+        s.update_org(o, disable(false)).await.unwrap();
+        let st = s.org_revocation_state(o).await.unwrap();
+        assert!(!st.disabled);
+        assert_eq!(st.tokens_not_before, Some(cut));
+        let snap = s.revocation_snapshot(t(0)).await.unwrap();
+        assert!(snap.disabled_orgs.is_empty());
+        assert_eq!(snap.org_cutoffs, vec![(o, cut)]);
+        // Other updates emit nothing; an unknown org reads as disabled.
+        let seq = snap.seq;
+        s.update_org(
+            o,
+            OrgUpdate {
+                display_name: Some(Some("Acme".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            s.revocation_events_since(seq, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(s.org_revocation_state(OrgId::new()).await.unwrap().disabled);
     }
 }

@@ -1298,6 +1298,9 @@ async fn mediamtx() {
         ),
         (Some("RSA"), Some("RS256"), Some("sig"))
     );
+    // Paths lie under the caller's org.
+    let cam = format!("{}/cam1", c.a.id.0);
+    let body = json!({"permissions": [{"action": "read", "path": cam}]});
     let r = w
         .post("/api/authentication/v2/mediamtx/token", &c.member_t, body)
         .await;
@@ -1311,12 +1314,67 @@ async fn mediamtx() {
     let claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
     assert_eq!(
         claims["mediamtx_permissions"],
-        json!([{"action": "read", "path": "cam1"}])
+        json!([{"action": "read", "path": cam}])
     );
     assert_eq!(
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         7200
     );
+    let mtx = |t: String, action: &'static str, path: String| {
+        let w = &w;
+        async move {
+            let body = json!({"permissions": [{"action": action, "path": path}]});
+            w.post("/api/authentication/v2/mediamtx/token", &t, body)
+                .await
+        }
+    };
+    let (a, b) = (c.a.id.0, c.b.id.0);
+    // Every tenant's paths (empty, a regular expression, another org, no org) are refused.
+    for path in [
+        String::new(),
+        "~^.*$".into(),
+        format!("{b}/cam1"),
+        "cam1".into(),
+        format!("{a}/../{b}/cam1"),
+        format!("{a}x/cam1"),
+    ] {
+        let r = mtx(c.member_t.clone(), "publish", path.clone()).await;
+        assert_eq!(r.name(), "Default:InvalidArgument", "{path:?}");
+    }
+    let r = mtx(c.member_t.clone(), "publish", format!("{a}/cam1")).await;
+    assert_eq!(r.status, StatusCode::OK, "a member publishes in its org");
+    // Instance-wide actions: not for org admins, members or credentials.
+    for action in ["api", "pprof", "metrics"] {
+        for t in [&c.member_t, &c.admin_t] {
+            let r = mtx(t.clone(), action, String::new()).await;
+            assert_eq!(r.name(), "Authorization:NotAuthorized", "{action}");
+        }
+    }
+    // A guest reads and plays back, never publishes.
+    let guest = w.user("guest@example.com", "Gus Guest").await;
+    w.member(&guest, &c.a, false, MembershipKind::Guest).await;
+    let guest_t = w.token(&guest, &c.a).await;
+    let r = mtx(guest_t.clone(), "publish", format!("{a}/cam1")).await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+    for action in ["read", "playback"] {
+        let r = mtx(guest_t.clone(), action, format!("{a}/cam1")).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}");
+    }
+    // An API key is its owner's role in its org, no more.
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.admin_t,
+            json!({"apiKeyName": "cam", "expiresAfterDays": null}),
+        )
+        .await;
+    let key = r.body["apiKeyValue"].as_str().unwrap().to_owned();
+    let r = mtx(key.clone(), "api", String::new()).await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+    let r = mtx(key.clone(), "publish", format!("{b}/cam1")).await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let r = mtx(key, "publish", format!("{a}/cam1")).await;
+    assert_eq!(r.status, StatusCode::OK);
     let r = w
         .post(
             "/api/authentication/v2/mediamtx/token",
@@ -1437,4 +1495,96 @@ async fn federation_errors_without_providers() {
             assert_eq!(r.name(), "Authorization:NotAuthorized", "{path}");
         }
     }
+}
+
+#[tokio::test]
+async fn preregistration_obeys_the_allow_list_and_hides_existing_accounts() {
+    let w = world().await;
+    let c = cast(&w).await;
+    let pre = "/api/authentication/v2/batch-preregister-users";
+    // Not on the allow-list: refused whole, nothing written (the answer depends on the list only).
+    let r = w
+        .post(
+            pre,
+            &c.admin_t,
+            json!({"emails": ["fresh@example.com", "nobody@elsewhere.org"]}),
+        )
+        .await;
+    assert_eq!(r.name(), "Default:InvalidArgument");
+    let none = w.store.get_user_by_email("fresh@example.com").await;
+    assert!(none.unwrap().is_none());
+    // An account that exists in another org comes back like a new one and joins the org;
+    // accounts already in the org are left out.
+    let elsewhere = w.user("known@example.com", "Kim Known").await;
+    w.member(&elsewhere, &c.b, false, MembershipKind::Member)
+        .await;
+    let r = w
+        .post(
+            pre,
+            &c.admin_t,
+            json!({"emails": ["known@example.com", "fresh@example.com", "member@example.com"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let users = r.body["users"].as_object().unwrap();
+    let mut keys: Vec<&String> = users.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["fresh@example.com", "known@example.com"]);
+    assert_eq!(users["known@example.com"]["orgRid"], json!(w.org_rid(&c.a)));
+    let m = w.store.get_membership(elsewhere.id, c.a.id).await.unwrap();
+    assert!(m.is_some_and(|m| m.is_active()));
+}
+
+#[tokio::test]
+async fn api_keys_list_only_their_orgs_workspaces() {
+    let w = world().await;
+    let c = cast(&w).await;
+    // The member belongs to org B too, with a workspace there.
+    w.member(&c.member, &c.b, true, MembershipKind::Member)
+        .await;
+    w.workspace(&c.a, "alpha-ws").await;
+    w.workspace(&c.b, "beta-ws").await;
+    let all = "/api/workspaces/v1/workspaces?filterBySessionOrg=false";
+    let ids = |r: &Resp| {
+        let mut v: Vec<String> = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let r = w.get(all, &c.member_t).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        ids(&r).contains(&"beta-ws".to_owned()),
+        "a session sees all its orgs"
+    );
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.member_t,
+            json!({"apiKeyName": "ci", "expiresAfterDays": null}),
+        )
+        .await;
+    let key = r.body["apiKeyValue"].as_str().unwrap().to_owned();
+    let r = w.get(all, &key).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(!ids(&r).contains(&"beta-ws".to_owned()), "{:?}", ids(&r));
+    // Nor does a token minted from the key.
+    let r = w
+        .call(
+            Method::POST,
+            "/api/api-key-internal/v1/access-token",
+            None,
+            Some(json!({"apiKeyValue": key})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let minted = r.body["accessToken"].as_str().unwrap().to_owned();
+    let r = w.get(all, &minted).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(!ids(&r).contains(&"beta-ws".to_owned()));
 }

@@ -1506,4 +1506,40 @@ async fn a_client_that_goes_away_costs_no_hash() {
         1,
         "the abandoned login was not hashed"
     );
+
+#[tokio::test]
+async fn persistent_tokens_cannot_target_another_super_admin() {
+    let e = env().await;
+    let (_, o) = e.member_user("member@example.com", &[Role::Author]).await;
+    let root = e.user("root@example.com", true).await;
+    let peer = e.user("peer@example.com", true).await;
+    e.member(&root, &o, &[Role::Author]).await;
+    e.member(&peer, &o, &[Role::Author]).await;
+    let rt = e.token("root@example.com").await;
+    let (code, _) = e
+        .err(
+            "createPersistentAuth",
+            json!({"userId": peer.id.to_string()}),
+            Some(&rt),
+        )
+        .await;
+    assert_eq!(code, 476, "a peer super-admin is refused");
+    let none = portcullis_core::store::CredentialFilter {
+        user_id: Some(peer.id),
+        ..Default::default()
+    };
+    assert!(
+        e.store
+            .list_credentials(&none, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Their own, and an ordinary user's, still work.
+    e.ok(
+        "createPersistentAuth",
+        json!({"userId": root.id.to_string()}),
+        Some(&rt),
+    )
+    .await;
 }

@@ -229,7 +229,8 @@ pub async fn generate_media_mtx_token(
             path: m.path,
         })
         .collect();
-    let (token, _) = signer.token(p.user, &perms)?;
+    let not_after = st.engine.check_mediamtx_permissions(&p, &perms).await?;
+    let (token, _) = signer.token(p.user, &perms, not_after)?;
     Ok(JsonOk(GenerateMediaMtxTokenResponse { token }))
 }
 

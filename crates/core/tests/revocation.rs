@@ -1,0 +1,256 @@
+//! Removing a member or disabling an org revokes every token issued for that org: at once for a
+//! change this process makes, within a second for one made by another process on the store.
+//! Team and setUserOrg tokens, which ride a session of another org, included.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::revocation::RevocationView;
+use portcullis_core::store::Store;
+use portcullis_core::*;
+
+const PW: &str = "a perfectly fine passphrase";
+
+struct Env {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    /// A second handle on the same database: the admin CLI or another server.
+    other: Arc<dyn Store>,
+    home: Org,
+    team: Org,
+    user: User,
+    path: String,
+    _dir: tempfile::TempDir,
+}
+
+fn ctx() -> AuditContext {
+    AuditContext::default()
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite").to_string_lossy().into_owned();
+    let store = portcullis_store::open(&path).await.unwrap();
+    let cfg = CoreConfig::default();
+    store.upsert_region(cfg.region.clone()).await.unwrap();
+    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
+        .await
+        .unwrap();
+    let mut orgs = Vec::new();
+    for name in ["home", "team"] {
+        orgs.push(
+            store
+                .create_org(NewOrg {
+                    name: name.into(),
+                    display_name: None,
+                    region_id: "local".into(),
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let user = store
+        .create_user(NewUser {
+            email: "ann@example.com".into(),
+            display_name: "Ann".into(),
+            avatar_url: None,
+            password_hash: Some(engine.hasher().hash(PW).await.unwrap()),
+            validated_at: None,
+            super_admin: false,
+        })
+        .await
+        .unwrap();
+    // `home` first: the default org.
+    for o in &orgs {
+        add(&*store, user.id, o.id).await;
+    }
+    let other = portcullis_store::open(&path).await.unwrap();
+    let team = orgs.pop().unwrap();
+    let home = orgs.pop().unwrap();
+    Env {
+        engine,
+        store,
+        other,
+        home,
+        team,
+        user,
+        path,
+        _dir: dir,
+    }
+}
+
+async fn add(s: &dyn Store, user: UserId, org: OrgId) {
+    s.upsert_membership(
+        user,
+        org,
+        BTreeSet::from([Role::Author]),
+        MembershipKind::Member,
+    )
+    .await
+    .unwrap();
+}
+
+fn disable(d: bool) -> OrgUpdate {
+    OrgUpdate {
+        disabled: Some(d),
+        ..OrgUpdate::default()
+    }
+}
+
+impl Env {
+    async fn login(&self, choice: OrgChoice) -> String {
+        self.engine
+            .login_password("ann@example.com", PW, choice, None, &ctx())
+            .await
+            .unwrap()
+            .token
+            .token
+    }
+
+    /// A session in `home`, and the team and setUserOrg tokens for `team` riding on it.
+    async fn tokens_riding_home(&self) -> (String, String, String) {
+        let home = self.login(OrgChoice::Default).await;
+        let p = self.engine.authenticate(&home).await.unwrap();
+        assert_eq!(p.org, self.home.id);
+        let team = self.engine.team_token(&p, self.team.id, &ctx()).await;
+        let switched = self.engine.switch_org(&p, self.team.id, &ctx()).await;
+        (home, team.unwrap().token, switched.unwrap().token)
+    }
+
+    async fn ok(&self, token: &str) -> bool {
+        self.engine.authenticate(token).await.is_ok()
+    }
+}
+
+/// Polls `cond` until it holds, failing after 1 s.
+async fn within_a_second<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{what}: not seen within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_removal_elsewhere_ends_team_and_switched_tokens_within_a_second() {
+    let e = env().await;
+    let (home, team, switched) = e.tokens_riding_home().await;
+    for t in [&home, &team, &switched] {
+        assert!(e.ok(t).await);
+    }
+    e.other
+        .remove_membership(e.user.id, e.team.id, chrono::Utc::now())
+        .await
+        .unwrap();
+    within_a_second("removal", || async {
+        !e.ok(&team).await && !e.ok(&switched).await
+    })
+    .await;
+    assert!(e.ok(&home).await, "the home org's token is not touched");
+    // Added back: the old tokens stay dead, new ones work.
+    add(&*e.other, e.user.id, e.team.id).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!e.ok(&team).await && !e.ok(&switched).await);
+    let (_, team2, switched2) = e.tokens_riding_home().await;
+    assert!(e.ok(&team2).await && e.ok(&switched2).await);
+}
+
+#[tokio::test]
+async fn a_removal_here_ends_them_at_once_and_survives_a_restart() {
+    let e = env().await;
+    let (home, team, switched) = e.tokens_riding_home().await;
+    // What federation group sync does: the store change, then this process's view.
+    let now = chrono::Utc::now();
+    e.store
+        .remove_membership(e.user.id, e.team.id, now)
+        .await
+        .unwrap();
+    e.engine
+        .revocations()
+        .refresh_user(e.store.as_ref(), e.user.id, now)
+        .await
+        .unwrap();
+    assert!(!e.ok(&team).await && !e.ok(&switched).await);
+    assert!(e.ok(&home).await);
+    // A server started later loads the same state from the snapshot, re-added or not.
+    add(&*e.store, e.user.id, e.team.id).await;
+    let store = portcullis_store::open(&e.path).await.unwrap();
+    let view = RevocationView::load(store.as_ref(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let before = now - chrono::Duration::seconds(1);
+    assert!(view.is_cut_off(e.user.id, e.team.id, before));
+    assert!(!view.is_cut_off(e.user.id, e.home.id, before));
+    assert!(!view.is_membership_deactivated(e.user.id, e.team.id));
+}
+
+#[tokio::test]
+async fn a_deactivation_here_ends_tokens_riding_another_session_even_after_reactivation() {
+    let e = env().await;
+    let (_, team, switched) = e.tokens_riding_home().await;
+    let now = chrono::Utc::now();
+    e.store
+        .deactivate_membership(e.user.id, e.team.id, None, now)
+        .await
+        .unwrap();
+    e.store
+        .reactivate_membership(e.user.id, e.team.id)
+        .await
+        .unwrap();
+    e.engine
+        .revocations()
+        .refresh_user(e.store.as_ref(), e.user.id, now)
+        .await
+        .unwrap();
+    assert!(!e.ok(&team).await && !e.ok(&switched).await);
+    // A token minted right after, in the same second, is good.
+    let fresh = e.login(OrgChoice::Specific(e.team.id)).await;
+    assert!(e.ok(&fresh).await);
+}
+
+#[tokio::test]
+async fn disabling_an_org_stops_its_tokens_and_api_keys_within_a_second() {
+    let e = env().await;
+    let (home, team, switched) = e.tokens_riding_home().await;
+    let own = e.login(OrgChoice::Specific(e.team.id)).await;
+    let p = e.engine.authenticate(&own).await.unwrap();
+    let (_, key) = e
+        .engine
+        .create_api_key(&p, "ci", None, &ctx())
+        .await
+        .unwrap();
+    let minted = e.engine.exchange_credential(&key, &ctx()).await.unwrap();
+    for t in [&team, &switched, &own, &key, &minted.token] {
+        assert!(e.ok(t).await);
+    }
+    e.other.update_org(e.team.id, disable(true)).await.unwrap();
+    within_a_second("org disabled", || async {
+        let mut any = false;
+        for t in [&team, &switched, &own, &key, &minted.token] {
+            any |= e.ok(t).await;
+        }
+        !any && e.engine.exchange_credential(&key, &ctx()).await.is_err()
+    })
+    .await;
+    assert!(e.ok(&home).await, "other orgs are not touched");
+    // Enabled again: the key works again (stopped, not revoked); the old tokens stay dead.
+    e.other.update_org(e.team.id, disable(false)).await.unwrap();
+    within_a_second("org enabled", || async { e.ok(&key).await }).await;
+    for t in [&team, &switched, &own, &minted.token] {
+        assert!(!e.ok(t).await);
+    }
+    let again = e.engine.exchange_credential(&key, &ctx()).await.unwrap();
+    assert!(e.ok(&again.token).await);
+}
