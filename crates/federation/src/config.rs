@@ -291,10 +291,12 @@ impl ProviderConfig {
     /// The client id and secret for RFC 7662 introspection, when a secret is configured.
     pub fn introspection_credentials(&self) -> Option<(&str, &ClientSecret)> {
         let secret = self.introspection_client_secret.as_ref()?;
-        let id = self
-            .introspection_client_id
-            .as_deref()
-            .or_else(|| self.client_ids.iter().map(String::as_str).find(|c| !c.trim().is_empty()))?;
+        let id = self.introspection_client_id.as_deref().or_else(|| {
+            self.client_ids
+                .iter()
+                .map(String::as_str)
+                .find(|c| !c.trim().is_empty())
+        })?;
         Some((id, secret))
     }
 

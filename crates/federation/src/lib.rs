@@ -444,7 +444,11 @@ fn check_introspection(
         return Err(FederationError::Malformed("introspection has no sub"));
     }
     let leeway = cfg.leeway() as i64;
-    let time = |k: &str| info.get(k).and_then(Value::as_f64).map(|f| f.floor() as i64);
+    let time = |k: &str| {
+        info.get(k)
+            .and_then(Value::as_f64)
+            .map(|f| f.floor() as i64)
+    };
     if time("exp").is_some_and(|exp| now > exp + leeway) {
         return Err(FederationError::Expired);
     }

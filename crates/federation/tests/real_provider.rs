@@ -209,7 +209,10 @@ async fn jit_off_allowlist_deny_and_per_org_allowlist() {
         .await;
     let nameless = f.verify_id_token(&id_token, None).await.expect("valid");
     assert!(nameless.name.is_none());
-    let user = f.resolve_user(&nameless, &ctx()).await.expect("provisioned");
+    let user = f
+        .resolve_user(&nameless, &ctx())
+        .await
+        .expect("provisioned");
     assert_eq!(user.display_name, "nameless.one");
 
     // The per-org allow-list admits provisioning into that org.
@@ -822,7 +825,10 @@ async fn linking_only_in_served_domains_and_never_a_super_admin() {
     let env = engine_with(allow_domain_config("example.com")).await;
     org(&env, "acme").await;
     let store = env.engine.store();
-    let root = store.create_user(super_admin("root@example.com")).await.unwrap();
+    let root = store
+        .create_user(super_admin("root@example.com"))
+        .await
+        .unwrap();
     let plain = store
         .create_user(portcullis_core::NewUser {
             super_admin: false,
@@ -1024,10 +1030,7 @@ async fn opaque_tokens_introspected_and_bound_to_the_client() {
         )
         .await;
     let at = v["access_token"].as_str().unwrap();
-    let id = f
-        .verify_access_token(at, None)
-        .await
-        .expect("introspected");
+    let id = f.verify_access_token(at, None).await.expect("introspected");
     assert_eq!(id.subject, "ivy");
     assert_eq!(id.email.as_deref(), Some("ivy@example.com"));
     let exp = id.expires_at.expect("exp from introspection");
@@ -1035,7 +1038,10 @@ async fn opaque_tokens_introspected_and_bound_to_the_client() {
     assert!((exp - want).num_seconds().abs() <= 5, "{exp} vs {want}");
     let s = f.stats("corp").unwrap();
     assert_eq!(s.introspection_calls, 1);
-    assert_eq!(s.userinfo_calls, 0, "introspection is preferred over userinfo");
+    assert_eq!(
+        s.userinfo_calls, 0,
+        "introspection is preferred over userinfo"
+    );
 
     // A token minted for another client of the same provider is refused.
     let other = idp
@@ -1069,14 +1075,21 @@ async fn opaque_tokens_introspected_and_bound_to_the_client() {
     ));
     // The secret never shows in Debug or serialised config.
     assert!(!format!("{p:?}").contains("portcullis-test-secret"));
-    assert!(!serde_json::to_string(&p).unwrap().contains("portcullis-test-secret"));
+    assert!(
+        !serde_json::to_string(&p)
+            .unwrap()
+            .contains("portcullis-test-secret")
+    );
 
     // Userinfo fallback (no introspection secret), still the sole opaque provider: accepted.
     let mut plain = p.clone();
     plain.introspection_client_secret = None;
     let h = fed(&env, vec![plain.clone()]);
     assert_eq!(
-        h.verify_access_token(at, None).await.expect("userinfo").subject,
+        h.verify_access_token(at, None)
+            .await
+            .expect("userinfo")
+            .subject,
         "ivy"
     );
     // Two opaque providers: an unnamed opaque token cannot be placed.
@@ -1089,7 +1102,10 @@ async fn opaque_tokens_introspected_and_bound_to_the_client() {
         Err(FederationError::Malformed(_))
     ));
     assert_eq!(
-        k.verify_access_token(at, Some("corp")).await.unwrap().subject,
+        k.verify_access_token(at, Some("corp"))
+            .await
+            .unwrap()
+            .subject,
         "ivy"
     );
     env.engine.shutdown().await;

@@ -1452,7 +1452,10 @@ async fn idp_login_with_an_opaque_token_and_a_capped_session() {
     let ok = &v["result"]["success"];
     assert_eq!(ok["currentUser"]["email"], "pl@example.com", "{v}");
     let expiry = ok["periods"]["expiry"].as_i64().unwrap();
-    assert!((900 + 600 - 60..=900 + 600 + 5).contains(&expiry), "{expiry}");
+    assert!(
+        (900 + 600 - 60..=900 + 600 + 5).contains(&expiry),
+        "{expiry}"
+    );
 
     let other = idp
         .control(
