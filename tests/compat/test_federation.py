@@ -124,10 +124,10 @@ def test_real_tokens_through_both_apis(server_factory, oidc_provider, thrift_stu
     alpha = org_id(srv, "alpha")
     t = prov.tokens("sub-ada", email="ada@example.com", name="Ada Upstream")
 
-    # Nominal getAccessToken: exactly 24 h, a usable Nominal token, the JIT user in alpha.
-    before = int(time.time())
+    # Nominal getAccessToken: capped at the ID token's remaining life (1 h here, not 24 h), a
+    # usable Nominal token, the JIT user in alpha.
     r = get_access_token(srv, t["id_token"])
-    assert before + DAY - 5 <= r.expires_at_seconds <= int(time.time()) + DAY + 5
+    assert r.expires_at_seconds == t["id_token_claims"]["exp"]
     assert r.org_uuid == alpha and r.is_guest is False
     me = srv.nominal(authn.AuthenticationServiceV2).get_my_profile(bearer(r.access_token))
     assert me.email == "ada@example.com" and me.display_name == "Ada Upstream"
@@ -155,7 +155,10 @@ def test_real_tokens_through_both_apis(server_factory, oidc_provider, thrift_stu
     with ThriftClient(thrift_stubs, srv.auth_url, protocol=protocol, idp_token=t["access_token"]) as c:
         lr = c.loginWithIdp(at.LoginOptions())
         assert lr.currentUser.id == user_uuid and lr.currentUser.email == "ada@example.com"
-        assert alpha in lr.teamIdToTeamRole and lr.periods.expiry > 29 * 86400
+        # The session ends at most max_session_beyond_upstream_secs (10 h) after the upstream
+        # token's exp, not 30 days on.
+        cap = at_exp - int(time.time()) + 36000
+        assert alpha in lr.teamIdToTeamRole and cap - 60 <= lr.periods.expiry <= cap + 5
         lt = c.loginWithIdpAndTeam(alpha, at.LoginOptions())
         assert list(lt.teamIdToTeamRole) == [alpha]
         sel = c.loginWithIdpAndTeamSelect(at.LoginOptions())
@@ -423,17 +426,103 @@ def test_end_session_endpoint(server_factory, oidc_provider):
 
 def test_proxy_login_through_idp(server_factory, oidc_provider):
     prov = oidc_provider
-    srv = start(server_factory, provider_toml(prov, "corp", link_verified_email=True))
+    admin_domain = srv_domain = "portcullis.test"
+    srv = start(server_factory, provider_toml(prov, "corp", link_verified_email=True,
+                                              email_domains=["example.com", admin_domain],
+                                              jit_provisioning=True, jit_orgs=["alpha"]))
     srv.cli("user", "create", "--email", "target@example.com", "--validated")
     srv.cli("member", "add", "--org", "alpha", "--user", "target@example.com", "--roles", "AUTHOR")
     srv.cli("user", "create", "--email", "plain@example.com", "--validated")
     srv.cli("member", "add", "--org", "alpha", "--user", "plain@example.com", "--roles", "AUTHOR")
-    # The bootstrap super-admin, linked by its verified email.
-    ta = prov.tokens("sub-admin", email=srv.admin_email)
-    lr = idp_ok(srv, "loginWithIdp", ta["access_token"], {"options": {"proxiedUserEmail": "target@example.com"}})
+    # The bootstrap super-admin is never linked by email, even verified and in a served domain.
+    assert srv.admin_email.endswith("@" + srv_domain)
+    ta = prov.tokens("sub-admin", email=srv.admin_email, email_verified=True)
+    assert idp_err(srv, "loginWithIdp", ta["access_token"])["errorCode"] == 401
+    assert gat_error(srv, ta["id_token"]).error_name == "Authorization:NoMembership"
+    # A federated account an operator made super-admin can proxy.
+    tb = prov.tokens("sub-boss", email="boss@example.com")
+    assert idp_ok(srv, "loginWithIdp", tb["access_token"])["currentUser"]["email"] == "boss@example.com"
+    srv.cli("user", "update", "boss@example.com", "--super-admin", "true")
+    lr = idp_ok(srv, "loginWithIdp", tb["access_token"], {"options": {"proxiedUserEmail": "target@example.com"}})
     assert lr["currentUser"]["email"] == "target@example.com"
     assert lr.get("proxyUserEmail")
+    assert lr["periods"]["expiry"] <= tb["expires_in"] + 36000 + 5
     # A user who is not a super-admin cannot proxy.
     tp = prov.tokens("sub-plain", email="plain@example.com")
     e = idp_err(srv, "loginWithIdp", tp["access_token"], {"options": {"proxiedUserEmail": "target@example.com"}})
     assert e["errorCode"] == 476
+
+
+# --- linking limits, opaque tokens, name fallback ----------------------------------------------------
+
+def test_linking_only_within_email_domains(server_factory, oidc_provider):
+    prov = oidc_provider
+    srv = start(server_factory, provider_toml(prov, "corp", link_verified_email=True,
+                                              email_domains=["example.com"]))
+    srv.cli("user", "create", "--email", "inside@example.com", "--validated")
+    srv.cli("member", "add", "--org", "alpha", "--user", "inside@example.com", "--roles", "AUTHOR")
+    srv.cli("user", "create", "--email", "outside@partner.org", "--validated")
+    srv.cli("member", "add", "--org", "alpha", "--user", "outside@partner.org", "--roles", "AUTHOR")
+    out = prov.tokens("sub-outside", email="outside@partner.org", email_verified=True)
+    assert gat_error(srv, out["id_token"]).error_name == "Authorization:NoMembership"
+    assert idp_err(srv, "loginWithIdp", out["access_token"])["errorCode"] == 401
+    inside = prov.tokens("sub-inside", email="inside@example.com", email_verified=True)
+    assert idp_ok(srv, "loginWithIdp", inside["access_token"])["currentUser"]["email"] == "inside@example.com"
+
+
+def test_config_refuses_unsafe_provider_policies(server_factory, oidc_provider):
+    """link_verified_email without email_domains, an org claim without allowed_orgs: refused at start."""
+    from harness.server import ServerStartError
+    cases = {
+        "link_verified_email needs email_domains": provider_toml(oidc_provider, "corp", link_verified_email=True),
+        "claims.org needs a non-empty allowed_orgs": provider_toml(oidc_provider, "corp")
+        + '[federation.providers.claims]\norg = "groups"\n',
+    }
+    for message, table in cases.items():
+        srv = server_factory(config=table, start=False)
+        with pytest.raises(ServerStartError) as ei:
+            srv.start()
+        assert message in str(ei.value), str(ei.value)[-2000:]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_opaque_access_tokens_introspected(server_factory, oidc_provider, thrift_stubs, protocol):
+    """The one opaque-format provider: its opaque tokens work on refreshAccessToken and loginWithIdp
+    unnamed, checked by RFC 7662 introspection (client id, token type, exp)."""
+    prov = oidc_provider
+    srv = start(server_factory, provider_toml(prov, "corp", access_token_format="opaque",
+                                              introspection_client_secret=prov.client_secret,
+                                              max_session_beyond_upstream_secs=600,
+                                              jit_provisioning=True, jit_orgs=["alpha"]))
+    alpha = org_id(srv, "alpha")
+    t = prov.tokens("sub-opaque", email="opaque.user@example.com", access_token_format="opaque",
+                    access_token_ttl=900)
+    assert "." not in t["access_token"]
+    exp = int(time.time()) + 900
+
+    rr = nominal(srv).refresh_access_token(authz.RefreshAccessTokenRequest(access_token=t["access_token"]))
+    assert rr.org_uuid == alpha and abs(rr.expires_at_seconds - exp) <= 5
+    me = srv.nominal(authn.AuthenticationServiceV2).get_my_profile(bearer(rr.access_token))
+    # No name claim: the display name is the email's local part (NOMINAL §8).
+    assert me.email == "opaque.user@example.com" and me.display_name == "opaque.user"
+
+    at = thrift_stubs.authentication.ttypes
+    SystemException = thrift_stubs.common.ttypes.SystemException
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol=protocol, idp_token=t["access_token"]) as c:
+        lr = c.loginWithIdp(at.LoginOptions())
+        assert lr.currentUser.id == rr.user_uuid
+        # Session: upstream exp + 600 s at most.
+        assert 900 + 600 - 60 <= lr.periods.expiry <= 900 + 600 + 5
+
+    # Refused: a token minted for another client, a refresh token, a made-up token.
+    other = prov.tokens("sub-opaque", email="opaque.user@example.com", access_token_format="opaque",
+                        client="other")
+    for token in (other["access_token"], t["refresh_token"], "made-up-opaque-token"):
+        assert refresh_error(srv, token).error_name == "Authorization:NotAuthorized"
+        assert idp_err(srv, "loginWithIdp", token)["errorCode"] == 497
+        with ThriftClient(thrift_stubs, srv.auth_url, protocol=protocol, idp_token=token) as c:
+            with pytest.raises(SystemException) as ei:
+                c.loginWithIdp(at.LoginOptions())
+            assert ei.value.errorCode == 497
+    # The introspection secret is not shown by the admin CLI.
+    assert prov.client_secret not in json.dumps(srv.cli("idp", "show", "corp"))

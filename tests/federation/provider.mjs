@@ -13,7 +13,8 @@
 //                     [--client-secret portcullis-test-secret] [--audience <client-id>]
 //                     [--resource urn:portcullis:test-api] [--alg RS256|ES256]
 //                     [--access-token-ttl 3600] [--id-token-ttl 3600] [--redirect-uri URL]
-//                     [--public-client]
+//                     [--public-client] [--other-client-id portcullis-other]
+//                     [--other-client-secret portcullis-other-secret]
 // On start it prints one JSON line to stdout: {"event":"ready","issuer":...,"port":...,...}.
 // It stops on SIGTERM/SIGINT, or on POST /__test/shutdown.
 //
@@ -21,7 +22,9 @@
 //   GET  /__test/health
 //   POST /__test/tokens       {sub, email?, email_verified?, name?, groups?, claims?, scope?,
 //                              audience?, access_token_format?: "jwt"|"opaque",
-//                              access_token_ttl?, id_token_ttl?, nonce?}
+//                              access_token_ttl?, id_token_ttl?, nonce?,
+//                              client?: "main"|"other"}  (other: tokens minted for a second,
+//                              confidential client; both clients may call introspection)
 //   POST /__test/accounts     {sub, email?, email_verified?, name?, groups?, claims?}  (upsert)
 //   POST /__test/rotate-keys  {keep_old?: false, alg?}
 //   POST /__test/sign         {claims?, header?, alg?, key?: "current"|"foreign", ttl?}
@@ -47,6 +50,8 @@ const { values: args } = parseArgs({
     'id-token-ttl': { type: 'string', default: '3600' },
     'redirect-uri': { type: 'string' },
     'public-client': { type: 'boolean', default: false },
+    'other-client-id': { type: 'string', default: 'portcullis-other' },
+    'other-client-secret': { type: 'string', default: 'portcullis-other-secret' },
   },
   strict: true,
 });
@@ -62,6 +67,8 @@ const DEFAULT_ACCESS_TTL = Number(args['access-token-ttl']);
 const DEFAULT_ID_TTL = Number(args['id-token-ttl']);
 const SUPPORTED_ALGS = new Set(['RS256', 'ES256']);
 const PUBLIC_CLIENT = args['public-client'];
+const OTHER_CLIENT_ID = args['other-client-id'];
+const OTHER_CLIENT_SECRET = args['other-client-secret'];
 const OIDC_SCOPE = 'openid email profile groups offline_access';
 const RS_SCOPE = 'api';
 
@@ -139,8 +146,19 @@ function buildProvider() {
       : { client_secret: CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_basic' }),
   };
 
+  // A second, confidential client: tokens minted for it must not be accepted by Portcullis.
+  const other = {
+    client_id: OTHER_CLIENT_ID,
+    client_secret: OTHER_CLIENT_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: client.redirect_uris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    id_token_signed_response_alg: currentAlg,
+  };
+
   const p = new Provider(issuer, {
-    clients: [client],
+    clients: [client, other],
     jwks: { keys: signingKeys },
     cookies: { keys: ['portcullis-test-cookie-key'] },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', RS_SCOPE],
@@ -297,6 +315,13 @@ async function mintTokens(body) {
   if (Object.keys(ttl).length) ttlOverrides.set(sub, ttl);
   else ttlOverrides.delete(sub);
 
+  const which = body.client ?? 'main';
+  if (which !== 'main' && which !== 'other') throw httpError(400, 'client must be "main" or "other"');
+  const useOther = which === 'other';
+  const clientId = useOther ? OTHER_CLIENT_ID : CLIENT_ID;
+  const clientSecret = useOther ? OTHER_CLIENT_SECRET : CLIENT_SECRET;
+  const isPublic = PUBLIC_CLIENT && !useOther;
+
   const format = body.access_token_format ?? 'jwt';
   if (format !== 'jwt' && format !== 'opaque') throw httpError(400, 'access_token_format must be "jwt" or "opaque"');
   let resource;
@@ -327,7 +352,7 @@ async function mintTokens(body) {
   try {
     const authz = new URL(`${issuer}/auth`);
     authz.search = new URLSearchParams({
-      client_id: CLIENT_ID,
+      client_id: clientId,
       response_type: 'code',
       scope,
       redirect_uri: redirectUri,
@@ -360,11 +385,11 @@ async function mintTokens(body) {
       redirect_uri: redirectUri,
       code_verifier: verifier,
       ...(resource ? { resource } : {}),
-      ...(PUBLIC_CLIENT ? { client_id: CLIENT_ID } : {}),
+      ...(isPublic ? { client_id: clientId } : {}),
     });
     const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (!PUBLIC_CLIENT) {
-      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64')}`;
+    if (!isPublic) {
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
     }
     const tokenRes = await fetch(`${issuer}/token`, { method: 'POST', headers, body: form });
     const tokens = await tokenRes.json();

@@ -710,6 +710,23 @@ impl Engine {
         proxy_admin: Option<User>,
         ctx: &AuditContext,
     ) -> CoreResult<LoginGrant> {
+        self.start_session_until(user, amr, choice, team_scoped, proxy_admin, None, ctx)
+            .await
+    }
+
+    /// [`Engine::start_session`] whose session ends no later than `not_after` (federated
+    /// logins: bounded by the upstream token). A bound not in the future is `TokenExpired`.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_session_until(
+        &self,
+        user: User,
+        amr: Vec<String>,
+        choice: OrgChoice,
+        team_scoped: bool,
+        proxy_admin: Option<User>,
+        not_after: Option<Timestamp>,
+        ctx: &AuditContext,
+    ) -> CoreResult<LoginGrant> {
         if user.deactivated {
             return Err(CoreError::InvalidCredentials);
         }
@@ -721,6 +738,10 @@ impl Engine {
             None => (SessionKind::Login, t.session_secs),
         };
         let idle = (t.idle_timeout_secs > 0).then_some(t.idle_timeout_secs);
+        let end = not_after.map_or(now + secs(life), |n| n.min(now + secs(life)));
+        if end <= now {
+            return Err(CoreError::TokenExpired);
+        }
         let session = self
             .record_session(
                 user.id,
@@ -728,7 +749,7 @@ impl Engine {
                 kind,
                 amr.clone(),
                 proxy_admin.as_ref().map(|a| a.id),
-                (now, now + secs(life)),
+                (now, end),
                 idle,
                 ctx,
             )
@@ -832,9 +853,24 @@ impl Engine {
         proxied_email: Option<&str>,
         ctx: &AuditContext,
     ) -> CoreResult<LoginGrant> {
+        self.finish_login_until(user, amr, choice, proxied_email, None, ctx)
+            .await
+    }
+
+    /// [`Engine::finish_login`] whose session (proxy sessions included) ends no later than
+    /// `not_after`: federated logins, bounded by the upstream token's expiry.
+    pub async fn finish_login_until(
+        &self,
+        user: User,
+        amr: Vec<String>,
+        choice: OrgChoice,
+        proxied_email: Option<&str>,
+        not_after: Option<Timestamp>,
+        ctx: &AuditContext,
+    ) -> CoreResult<LoginGrant> {
         let Some(target_email) = proxied_email.filter(|e| !e.trim().is_empty()) else {
             return self
-                .start_session(user, amr, choice, false, None, ctx)
+                .start_session_until(user, amr, choice, false, None, not_after, ctx)
                 .await;
         };
         let now = Utc::now();
@@ -878,7 +914,7 @@ impl Engine {
         }
         let mut amr = amr;
         amr.push("proxy".into());
-        self.start_session(target, amr, choice, false, Some(user), ctx)
+        self.start_session_until(target, amr, choice, false, Some(user), not_after, ctx)
             .await
     }
 

@@ -33,6 +33,33 @@ pub enum AccessTokenFormat {
     Opaque,
 }
 
+/// A client secret from the configuration: never printed (`Debug` and serialisation redact it).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(s: impl Into<String>) -> Self {
+        ClientSecret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for ClientSecret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
 /// Which claims carry what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -119,6 +146,21 @@ pub struct ProviderConfig {
     pub use_userinfo: bool,
     #[serde(default)]
     pub access_token_format: AccessTokenFormat,
+    /// RFC 7662 introspection of opaque access tokens: the client id Portcullis authenticates
+    /// with (default: the first of `client_ids`).
+    #[serde(default)]
+    pub introspection_client_id: Option<String>,
+    /// With it, opaque access tokens are introspected (client id, `exp`, `token_type` checked)
+    /// instead of trusted on a userinfo answer alone.
+    #[serde(default)]
+    pub introspection_client_secret: Option<ClientSecret>,
+    /// Overrides discovery's `introspection_endpoint`.
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
+    /// A session (Parsable) or token (Nominal, when the upstream expiry is unknown) minted from
+    /// an upstream token ends at most this long after the upstream token's `exp`.
+    #[serde(default = "default_session_cap_secs")]
+    pub max_session_beyond_upstream_secs: u64,
     /// A subset of the built-in allowlist; empty = the whole allowlist.
     #[serde(default)]
     pub algorithms: Vec<String>,
@@ -170,6 +212,10 @@ fn default_refetch_secs() -> u64 {
 fn default_leeway() -> u64 {
     30
 }
+fn default_session_cap_secs() -> u64 {
+    // Keycloak's default "SSO Session Max" (10 h).
+    36_000
+}
 fn default_connect_ms() -> u64 {
     2000
 }
@@ -194,6 +240,10 @@ impl ProviderConfig {
             jwks_uri: None,
             use_userinfo: true,
             access_token_format: AccessTokenFormat::Jwt,
+            introspection_client_id: None,
+            introspection_client_secret: None,
+            introspection_endpoint: None,
+            max_session_beyond_upstream_secs: default_session_cap_secs(),
             algorithms: Vec::new(),
             claims: ClaimMapping::default(),
             group_mappings: Vec::new(),
@@ -238,6 +288,18 @@ impl ProviderConfig {
             && (self.algorithms.is_empty() || self.algorithms.iter().any(|a| a == alg))
     }
 
+    /// The client id and secret for RFC 7662 introspection, when a secret is configured.
+    pub fn introspection_credentials(&self) -> Option<(&str, &ClientSecret)> {
+        let secret = self.introspection_client_secret.as_ref()?;
+        let id = self.introspection_client_id.as_deref().or_else(|| {
+            self.client_ids
+                .iter()
+                .map(String::as_str)
+                .find(|c| !c.trim().is_empty())
+        })?;
+        Some((id, secret))
+    }
+
     /// Whether this provider serves the email's domain (case-insensitive).
     pub fn serves_email(&self, email: &str) -> bool {
         let Some((_, domain)) = email.trim().rsplit_once('@') else {
@@ -276,12 +338,39 @@ impl ProviderConfig {
                 "provider {a}: leeway_secs must be at most {MAX_LEEWAY_SECS}"
             ));
         }
+        if self.max_session_beyond_upstream_secs > 366 * 24 * 3600 {
+            return bad(format!(
+                "provider {a}: max_session_beyond_upstream_secs must be at most one year"
+            ));
+        }
         if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 {
             return bad(format!("provider {a}: timeouts must be positive"));
         }
         if !self.group_mappings.is_empty() && self.claims.groups.is_none() {
             return bad(format!(
                 "provider {a}: group_mappings need claims.groups (the claim to read)"
+            ));
+        }
+        if self.link_verified_email && self.email_domains.iter().all(|d| d.trim().is_empty()) {
+            // Linking by email trusts the provider for those addresses only (no takeover of
+            // accounts in domains it does not own).
+            return bad(format!(
+                "provider {a}: link_verified_email needs email_domains (the domains it may link)"
+            ));
+        }
+        if self.claims.org.is_some() && self.allowed_orgs.iter().all(|o| o.trim().is_empty()) {
+            // Otherwise the provider could name any org on the server.
+            return bad(format!(
+                "provider {a}: claims.org needs a non-empty allowed_orgs"
+            ));
+        }
+        if self
+            .introspection_client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().is_empty())
+        {
+            return bad(format!(
+                "provider {a}: introspection_client_secret must not be empty"
             ));
         }
         if self.jit_provisioning

@@ -46,6 +46,10 @@ pub enum FederationError {
     /// The userinfo endpoint refused the access token.
     #[error("the identity provider rejected the access token")]
     UserinfoRejected,
+    /// Introspection (RFC 7662) reports the access token inactive: unknown, revoked, expired,
+    /// or not an access token.
+    #[error("the identity provider reports the access token inactive")]
+    TokenInactive,
     /// Userinfo's `sub` differs from the ID token's.
     #[error("userinfo subject does not match the ID token")]
     UserinfoMismatch,
@@ -82,6 +86,7 @@ impl FederationError {
                 | FederationError::Expired
                 | FederationError::NotYetValid
                 | FederationError::UserinfoRejected
+                | FederationError::TokenInactive
                 | FederationError::UserinfoMismatch
         )
     }
@@ -103,6 +108,7 @@ impl From<FederationError> for CoreError {
             | FederationError::BadAudience { .. }
             | FederationError::NotYetValid
             | FederationError::UserinfoRejected
+            | FederationError::TokenInactive
             | FederationError::UserinfoMismatch => {
                 CoreError::InvalidToken("upstream token rejected")
             }

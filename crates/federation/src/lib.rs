@@ -23,8 +23,8 @@ use portcullis_core::engine::Engine;
 use serde_json::{Map, Value};
 
 pub use config::{
-    ALLOWED_ALGORITHMS, AccessTokenFormat, ClaimMapping, GroupMapping, JitOrg, MAX_LEEWAY_SECS,
-    ProviderConfig, ProviderKind,
+    ALLOWED_ALGORITHMS, AccessTokenFormat, ClaimMapping, ClientSecret, GroupMapping, JitOrg,
+    MAX_LEEWAY_SECS, ProviderConfig, ProviderKind,
 };
 pub use error::FederationError;
 pub use orgs::{NominalOrgRequest, UserOrg};
@@ -262,8 +262,10 @@ impl Federation {
 
     /// Verifies an upstream access token (Nominal refreshAccessToken, Parsable
     /// `Idp-Authorization`, Parsable loginWithSSO with the Okta alias). A JWT is checked
-    /// against the provider's keys (`iss`, `exp`, `aud`/`azp`/`client_id`); for a provider with
-    /// `access_token_format = "opaque"` (which must then be named) the token is checked by
+    /// against the provider's keys (`iss`, `exp`, `aud`/`azp`/`client_id`). An opaque token
+    /// goes to the named provider when it has `access_token_format = "opaque"`, else (no
+    /// provider named) to the one opaque-format provider when exactly one is configured; it is
+    /// introspected (RFC 7662) when the provider has introspection credentials, else checked by
     /// calling userinfo.
     pub async fn verify_access_token(
         &self,
@@ -273,32 +275,68 @@ impl Federation {
         let token = token.trim();
         let named = provider.map(|a| self.by_alias(a)).transpose()?;
         let opaque = match named {
-            Some(rt) => rt.cfg.access_token_format == AccessTokenFormat::Opaque,
-            None => false,
+            Some(rt) => (rt.cfg.access_token_format == AccessTokenFormat::Opaque).then_some(rt),
+            // An opaque token names no issuer: only an unambiguous registry can place it.
+            None if jwt::parse(token).is_err() => self.sole_opaque_provider(),
+            None => None,
         };
-        if !opaque {
-            let (rt, claims) = self.verify_jwt(token, TokenUse::Access, provider).await?;
-            if rt.cfg.access_token_format == AccessTokenFormat::Opaque {
-                // A JWT from an opaque-format provider is still only trusted via userinfo.
-                return self.via_userinfo(rt, token).await;
-            }
-            let mut id = identity_from_claims(&rt.cfg, &claims);
-            if id.email.is_none() && rt.cfg.use_userinfo {
-                // Some providers keep profile claims out of access tokens.
-                if let Ok(info) = rt.userinfo(token).await
-                    && jwt::str_claim(&info, "sub") == Some(id.subject.as_str())
-                {
-                    merge_userinfo(&rt.cfg, &mut id, &info);
-                }
-            }
+        if let Some(rt) = opaque {
+            return self.via_opaque(rt, token).await;
+        }
+        let (rt, claims) = self.verify_jwt(token, TokenUse::Access, provider).await?;
+        if rt.cfg.access_token_format == AccessTokenFormat::Opaque {
+            // A JWT from an opaque-format provider is still only trusted via userinfo.
+            let mut id = self.via_userinfo(rt, token).await?;
+            id.expires_at = jwt::expiry(&claims).and_then(ts);
             return Ok(id);
         }
-        match named {
-            Some(rt) => self.via_userinfo(rt, token).await,
-            None => Err(FederationError::Malformed(
-                "opaque token without a provider",
-            )),
+        let mut id = identity_from_claims(&rt.cfg, &claims);
+        if id.email.is_none() && rt.cfg.use_userinfo {
+            // Some providers keep profile claims out of access tokens.
+            if let Ok(info) = rt.userinfo(token).await
+                && jwt::str_claim(&info, "sub") == Some(id.subject.as_str())
+            {
+                merge_userinfo(&rt.cfg, &mut id, &info);
+            }
         }
+        Ok(id)
+    }
+
+    /// The only provider with `access_token_format = "opaque"`, if exactly one is configured.
+    fn sole_opaque_provider(&self) -> Option<&Arc<ProviderRuntime>> {
+        let mut it = self
+            .providers
+            .iter()
+            .filter(|p| p.cfg.access_token_format == AccessTokenFormat::Opaque);
+        match (it.next(), it.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+
+    /// An opaque access token: introspection when configured, else userinfo.
+    async fn via_opaque(
+        &self,
+        rt: &ProviderRuntime,
+        token: &str,
+    ) -> Result<UpstreamIdentity, FederationError> {
+        if token.is_empty() || token.len() > 16 * 1024 {
+            return Err(FederationError::Malformed("bad access token"));
+        }
+        let Some(info) = rt.introspect(token).await? else {
+            return self.via_userinfo(rt, token).await;
+        };
+        check_introspection(&rt.cfg, &info, Utc::now().timestamp())?;
+        let mut id = identity_from_claims(&rt.cfg, &info);
+        if id.email.is_none() && rt.cfg.use_userinfo {
+            // Introspection proves the token; profile claims may live in userinfo only.
+            let profile = rt.userinfo(token).await?;
+            if jwt::str_claim(&profile, "sub") != Some(id.subject.as_str()) {
+                return Err(FederationError::UserinfoMismatch);
+            }
+            merge_userinfo(&rt.cfg, &mut id, &profile);
+        }
+        Ok(id)
     }
 
     async fn via_userinfo(
@@ -316,6 +354,32 @@ impl Federation {
         let mut id = identity_from_claims(&rt.cfg, &info);
         id.expires_at = None;
         Ok(id)
+    }
+
+    /// The latest end of a session started from this identity (Parsable `loginWithIdp*`,
+    /// `loginWithSSO`): the upstream token's `exp` (now, when unknown) plus the provider's
+    /// `max_session_beyond_upstream_secs`. `Expired` when that is not in the future.
+    pub fn session_not_after(&self, id: &UpstreamIdentity) -> Result<Timestamp, FederationError> {
+        let cfg = &self.by_alias(&id.provider)?.cfg;
+        let now = Utc::now();
+        let cap = i64::try_from(cfg.max_session_beyond_upstream_secs).unwrap_or(i64::MAX);
+        let end = id.expires_at.unwrap_or(now) + chrono::Duration::seconds(cap.min(MAX_CAP_SECS));
+        if end <= now {
+            return Err(FederationError::Expired);
+        }
+        Ok(end)
+    }
+
+    /// The latest expiry of a Nominal access token minted from this identity: the upstream
+    /// token's `exp` (getAccessToken: the ID token's; refreshAccessToken: the access token's),
+    /// or, when the upstream expiry is unknown (userinfo-checked opaque tokens),
+    /// [`Federation::session_not_after`]. `Expired` when it has passed (within the leeway).
+    pub fn token_not_after(&self, id: &UpstreamIdentity) -> Result<Timestamp, FederationError> {
+        match id.expires_at {
+            Some(exp) if exp <= Utc::now() => Err(FederationError::Expired),
+            Some(exp) => Ok(exp),
+            None => self.session_not_after(id),
+        }
     }
 
     /// Calls the provider's userinfo endpoint with an access token.
@@ -337,6 +401,61 @@ impl Federation {
         let (rt, _) = self.verify_jwt(id_token, TokenUse::Logout, None).await?;
         Ok(rt.discovery().await?.end_session_endpoint.clone())
     }
+}
+
+/// Upper bound of `max_session_beyond_upstream_secs` (one year; also checked by `validate`).
+const MAX_CAP_SECS: i64 = 366 * 24 * 3600;
+
+/// RFC 7662 answer checks: `active`, an access token (`token_type` Bearer), issued by this
+/// provider to an accepted client (`client_id`, or `aud` naming one, as for JWT access
+/// tokens), a subject, and `exp`/`nbf` with the provider's leeway.
+fn check_introspection(
+    cfg: &ProviderConfig,
+    info: &jwt::Claims,
+    now: i64,
+) -> Result<(), FederationError> {
+    if info.get("active") != Some(&Value::Bool(true)) {
+        return Err(FederationError::TokenInactive);
+    }
+    // Optional in RFC 7662, but without it a refresh token would pass as an access token.
+    if !jwt::str_claim(info, "token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
+        return Err(FederationError::TokenInactive);
+    }
+    if let Some(iss) = jwt::str_claim(info, "iss")
+        && iss != cfg.issuer
+    {
+        return Err(FederationError::UnknownIssuer {
+            issuer: iss.to_owned(),
+        });
+    }
+    let accepted = |a: &str| cfg.client_ids.iter().any(|c| c == a);
+    let client = jwt::str_claim(info, "client_id");
+    let aud_ok = match info.get("aud") {
+        Some(Value::String(a)) => accepted(a),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(accepted),
+        _ => false,
+    };
+    if !(client.is_some_and(accepted) || aud_ok) {
+        return Err(FederationError::BadAudience {
+            audience: client.unwrap_or_default().to_owned(),
+        });
+    }
+    if jwt::str_claim(info, "sub").is_none_or(|s| s.trim().is_empty()) {
+        return Err(FederationError::Malformed("introspection has no sub"));
+    }
+    let leeway = cfg.leeway() as i64;
+    let time = |k: &str| {
+        info.get(k)
+            .and_then(Value::as_f64)
+            .map(|f| f.floor() as i64)
+    };
+    if time("exp").is_some_and(|exp| now > exp + leeway) {
+        return Err(FederationError::Expired);
+    }
+    if time("nbf").is_some_and(|nbf| nbf > now + leeway) {
+        return Err(FederationError::NotYetValid);
+    }
+    Ok(())
 }
 
 fn claim_str(c: &jwt::Claims, name: &str) -> Option<String> {

@@ -27,6 +27,8 @@ pub struct Discovery {
     pub token_endpoint: Option<String>,
     pub userinfo_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
+    /// RFC 8414 / RFC 7662 `introspection_endpoint`.
+    pub introspection_endpoint: Option<String>,
 }
 
 /// Counters of outbound fetches, for metrics and tests.
@@ -37,6 +39,7 @@ pub struct ProviderStats {
     /// JWKS re-fetches caused by an unknown `kid`.
     pub kid_refetches: u64,
     pub userinfo_calls: u64,
+    pub introspection_calls: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +157,7 @@ pub(crate) struct ProviderRuntime {
     jwks_fetches: AtomicU64,
     kid_refetches: AtomicU64,
     userinfo_calls: AtomicU64,
+    introspection_calls: AtomicU64,
 }
 
 impl ProviderRuntime {
@@ -177,6 +181,7 @@ impl ProviderRuntime {
             jwks_fetches: AtomicU64::new(0),
             kid_refetches: AtomicU64::new(0),
             userinfo_calls: AtomicU64::new(0),
+            introspection_calls: AtomicU64::new(0),
         })
     }
 
@@ -186,6 +191,7 @@ impl ProviderRuntime {
             jwks_fetches: self.jwks_fetches.load(Ordering::Relaxed),
             kid_refetches: self.kid_refetches.load(Ordering::Relaxed),
             userinfo_calls: self.userinfo_calls.load(Ordering::Relaxed),
+            introspection_calls: self.introspection_calls.load(Ordering::Relaxed),
         }
     }
 
@@ -263,6 +269,7 @@ impl ProviderRuntime {
             token_endpoint: s("token_endpoint"),
             userinfo_endpoint: s("userinfo_endpoint"),
             end_session_endpoint: s("end_session_endpoint"),
+            introspection_endpoint: s("introspection_endpoint"),
         });
         *self.discovery.write() = Some(Cached {
             value: d.clone(),
@@ -369,6 +376,57 @@ impl ProviderRuntime {
         }
     }
 
+    /// RFC 7662 introspection of an access token, authenticated as the configured client
+    /// (`client_secret_basic`). `None` when no introspection secret is configured. The answer
+    /// is returned as is; the caller checks `active`, `client_id` and the rest.
+    pub async fn introspect(
+        &self,
+        token: &str,
+    ) -> Result<Option<Map<String, Value>>, FederationError> {
+        let Some((client_id, secret)) = self.cfg.introspection_credentials() else {
+            return Ok(None);
+        };
+        let url = match self.cfg.introspection_endpoint.clone() {
+            Some(u) => u,
+            None => self
+                .discovery()
+                .await?
+                .introspection_endpoint
+                .clone()
+                .ok_or_else(|| {
+                    FederationError::ProviderUnavailable(format!(
+                        "provider {} has no introspection endpoint",
+                        self.cfg.alias
+                    ))
+                })?,
+        };
+        self.introspection_calls.fetch_add(1, Ordering::Relaxed);
+        let body = format!("token={}&token_type_hint=access_token", form_encode(token));
+        // RFC 6749 §2.3.1: the credentials are form-encoded before the Basic encoding.
+        let req = self
+            .http
+            .post(&url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .basic_auth(form_encode(client_id), Some(form_encode(secret.expose())))
+            .body(body);
+        match self.send_json(req).await {
+            Ok(Value::Object(m)) => Ok(Some(m)),
+            // A rejection of our own credentials is a configuration fault, not the caller's.
+            Ok(_) => Err(FederationError::ProviderUnavailable(format!(
+                "introspection of provider {}: not a JSON object",
+                self.cfg.alias
+            ))),
+            Err(e) => Err(FederationError::ProviderUnavailable(format!(
+                "introspection of provider {}: {e}",
+                self.cfg.alias
+            ))),
+        }
+    }
+
     async fn get_json(&self, url: &str, bearer: Option<&str>) -> Result<Value, FetchError> {
         let mut req = self
             .http
@@ -377,6 +435,10 @@ impl ProviderRuntime {
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
+        self.send_json(req).await
+    }
+
+    async fn send_json(&self, req: reqwest::RequestBuilder) -> Result<Value, FetchError> {
         let mut resp = req.send().await.map_err(FetchError::from_reqwest)?;
         let status = resp.status();
         if !status.is_success() {
@@ -394,6 +456,21 @@ impl ProviderRuntime {
         }
         serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
     }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,14 @@ fn merge(d: &mut Desired, org: Org, roles: &BTreeSet<Role>, kind: MembershipKind
     }
 }
 
+/// The part of an email before the last `@` (the whole string when there is none).
+fn local_part(email: &str) -> String {
+    email
+        .rsplit_once('@')
+        .map_or(email, |(local, _)| local)
+        .to_owned()
+}
+
 impl Federation {
     /// An org by uuid or name.
     pub(crate) async fn find_org(&self, r: &str) -> Result<Option<Org>, FederationError> {
@@ -111,7 +119,9 @@ impl Federation {
                 merge(&mut desired, org, &gm.roles, gm.kind);
             }
         }
-        if !id.orgs.is_empty() {
+        // The org claim names orgs directly: only within an explicit allow-list (validate()
+        // requires one; checked here too so no registry path can skip it).
+        if !id.orgs.is_empty() && !cfg.allowed_orgs.is_empty() {
             let roles: BTreeSet<Role> = id.roles.iter().filter_map(|r| r.parse().ok()).collect();
             for o in &id.orgs {
                 if let Some(org) = self.find_org(o).await?
@@ -163,7 +173,11 @@ impl Federation {
             created_at: Utc::now(),
         };
         if let Some(existing) = store.get_user_by_email(&email).await? {
-            if !(cfg.link_verified_email && id.email_verified) {
+            // Linking needs the provider's policy and a verified email in a domain the provider
+            // serves; a super-admin is never linked (an upstream account must not become one).
+            if !(cfg.link_verified_email && id.email_verified && cfg.serves_email(&email))
+                || existing.super_admin
+            {
                 self.deny(
                     ctx,
                     id,
@@ -224,7 +238,8 @@ impl Federation {
         let now = Utc::now();
         let new_user = NewUser {
             email: email.clone(),
-            display_name: id.name.clone().unwrap_or_else(|| email.clone()),
+            // NOMINAL §8: the `name` claim, else the email's local part.
+            display_name: id.name.clone().unwrap_or_else(|| local_part(&email)),
             avatar_url: id.picture.clone(),
             password_hash: None,
             validated_at: id.email_verified.then_some(now),

@@ -13,8 +13,8 @@ use portcullis_core::config::CoreConfig;
 use portcullis_core::engine::OrgChoice;
 use portcullis_core::{AllowlistEntry, AllowlistKind, MembershipKind, Role};
 use portcullis_federation::{
-    AccessTokenFormat, Federation, FederationError, GroupMapping, JitOrg, NominalOrgRequest,
-    ProviderConfig,
+    AccessTokenFormat, ClientSecret, Federation, FederationError, GroupMapping, JitOrg,
+    NominalOrgRequest, ProviderConfig,
 };
 use serde_json::json;
 use support::{CLIENT_ID, Env, Idp, engine, engine_with, org};
@@ -202,6 +202,18 @@ async fn jit_off_allowlist_deny_and_per_org_allowlist() {
         f.resolve_user(&uv, &ctx()).await,
         Err(FederationError::NoAccount(_))
     ));
+
+    // No name claim: the display name is the email's local part (NOMINAL §8).
+    let (id_token, _) = idp
+        .tokens(json!({"sub": "nameless", "email": "Nameless.One@example.com"}))
+        .await;
+    let nameless = f.verify_id_token(&id_token, None).await.expect("valid");
+    assert!(nameless.name.is_none());
+    let user = f
+        .resolve_user(&nameless, &ctx())
+        .await
+        .expect("provisioned");
+    assert_eq!(user.display_name, "nameless.one");
 
     // The per-org allow-list admits provisioning into that org.
     env.engine
@@ -729,6 +741,7 @@ async fn another_provider_cannot_take_over_by_email() {
     // With linking allowed, an unverified email still does not link.
     let mut b_link = b.clone();
     b_link.link_verified_email = true;
+    b_link.email_domains = vec!["example.com".into()];
     let g = fed(&env, vec![a, b_link]);
     let (tb, _) = idp_b
         .tokens(json!({"sub": "grace2", "email": "grace@example.com", "email_verified": false}))
@@ -795,6 +808,309 @@ async fn opaque_access_tokens_via_userinfo_and_okta_alias() {
     env.engine.shutdown().await;
 }
 
+fn super_admin(email: &str) -> portcullis_core::NewUser {
+    portcullis_core::NewUser {
+        email: email.into(),
+        display_name: "Root".into(),
+        avatar_url: None,
+        password_hash: None,
+        validated_at: Some(chrono::Utc::now()),
+        super_admin: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_only_in_served_domains_and_never_a_super_admin() {
+    let idp = Idp::start(&[]).await;
+    let env = engine_with(allow_domain_config("example.com")).await;
+    org(&env, "acme").await;
+    let store = env.engine.store();
+    let root = store
+        .create_user(super_admin("root@example.com"))
+        .await
+        .unwrap();
+    let plain = store
+        .create_user(portcullis_core::NewUser {
+            super_admin: false,
+            ..super_admin("plain@example.com")
+        })
+        .await
+        .unwrap();
+    let other = store
+        .create_user(portcullis_core::NewUser {
+            super_admin: false,
+            ..super_admin("someone@partner.org")
+        })
+        .await
+        .unwrap();
+    let mut p = provider("corp", &idp);
+    p.link_verified_email = true;
+    // Linking without the domains it may link is a configuration error, not a silent no-op.
+    assert!(matches!(p.validate(), Err(FederationError::Config(_))));
+    p.email_domains = vec!["example.com".into()];
+    let f = fed(&env, vec![p]);
+
+    // A super-admin's verified email is never linked.
+    let (t, _) = idp
+        .tokens(json!({"sub": "up-root", "email": "root@example.com", "email_verified": true}))
+        .await;
+    let id = f.verify_id_token(&t, None).await.unwrap();
+    assert!(matches!(
+        f.resolve_user(&id, &ctx()).await,
+        Err(FederationError::NoAccount(_))
+    ));
+    assert!(
+        store
+            .find_external_identity(&idp.issuer, "up-root")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // An address outside the provider's email_domains is not linked.
+    let (t, _) = idp
+        .tokens(json!({"sub": "up-other", "email": "someone@partner.org", "email_verified": true}))
+        .await;
+    let id = f.verify_id_token(&t, None).await.unwrap();
+    assert!(matches!(
+        f.resolve_user(&id, &ctx()).await,
+        Err(FederationError::NoAccount(_))
+    ));
+    // Control: a verified address in a served domain, not a super-admin, links.
+    let (t, _) = idp
+        .tokens(json!({"sub": "up-plain", "email": "plain@example.com", "email_verified": true}))
+        .await;
+    let id = f.verify_id_token(&t, None).await.unwrap();
+    assert_eq!(f.resolve_user(&id, &ctx()).await.unwrap().id, plain.id);
+    assert!(!root.id.to_string().is_empty() && other.id != plain.id);
+    env.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_claim_needs_allowed_orgs() {
+    let idp = Idp::start(&[]).await;
+    let env = engine_with(allow_domain_config("example.com")).await;
+    let acme = org(&env, "acme").await;
+    org(&env, "secret-org").await;
+    let mut p = provider("corp", &idp);
+    p.jit_provisioning = true;
+    // The harness publishes `groups`; here it carries org names.
+    p.claims.org = Some("groups".into());
+    assert!(matches!(p.validate(), Err(FederationError::Config(_))));
+    assert!(Federation::new(vec![p.clone()], env.engine.clone()).is_err());
+    p.allowed_orgs = vec!["acme".into()];
+    let f = fed(&env, vec![p]);
+    // The claim names an org outside allowed_orgs too: only the allowed one is joined.
+    let (t, _) = idp
+        .tokens(json!({"sub": "oc", "email": "oc@example.com",
+                        "groups": ["acme", "secret-org"]}))
+        .await;
+    let id = f.verify_id_token(&t, None).await.unwrap();
+    assert_eq!(id.orgs.len(), 2);
+    let user = f.resolve_user(&id, &ctx()).await.expect("provisioned");
+    let orgs = env
+        .engine
+        .store()
+        .list_user_memberships(user.id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        orgs.iter().map(|m| m.org_id).collect::<Vec<_>>(),
+        vec![acme.id]
+    );
+    env.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_tokens_capped_by_the_upstream_expiry() {
+    let idp = Idp::start(&[]).await;
+    let env = engine_with(allow_domain_config("example.com")).await;
+    let acme = org(&env, "acme").await;
+    let mut p = jit(provider("corp", &idp), "acme");
+    p.max_session_beyond_upstream_secs = 600;
+    let f = fed(&env, vec![p]);
+    let (id_token, access_token) = idp
+        .tokens(json!({"sub": "cap", "email": "cap@example.com",
+                        "access_token_ttl": 300, "id_token_ttl": 120}))
+        .await;
+    let id = f.verify_id_token(&id_token, None).await.unwrap();
+    let at = f.verify_access_token(&access_token, None).await.unwrap();
+    let id_exp = id.expires_at.unwrap();
+    let at_exp = at.expires_at.unwrap();
+    let user = f.resolve_user(&id, &ctx()).await.unwrap();
+
+    // Nominal: getAccessToken ends with the ID token, refreshAccessToken with the access token.
+    assert_eq!(f.token_not_after(&id).unwrap(), id_exp);
+    let choice = f
+        .nominal_choice(&id, &user, NominalOrgRequest::default())
+        .await
+        .unwrap();
+    let issued = env
+        .engine
+        .issue_access_token(
+            &user,
+            choice,
+            vec!["fed".into()],
+            Some(f.token_not_after(&id).unwrap()),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(issued.expires_at, id_exp);
+    assert_eq!(f.token_not_after(&at).unwrap(), at_exp);
+
+    // Parsable: a session ends at most 600 s after the upstream token (not 30 days).
+    let not_after = f.session_not_after(&at).unwrap();
+    assert_eq!(not_after, at_exp + chrono::Duration::seconds(600));
+    let grant = env
+        .engine
+        .finish_login_until(
+            user.clone(),
+            vec!["fed".into()],
+            OrgChoice::Specific(acme.id),
+            None,
+            Some(not_after),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(grant.session.expires_at, not_after);
+    assert_eq!(grant.token.expires_at, not_after);
+
+    // Unknown upstream expiry (userinfo-checked opaque token): counts as now.
+    let mut unknown = at.clone();
+    unknown.expires_at = None;
+    let t = f.session_not_after(&unknown).unwrap();
+    let now = chrono::Utc::now();
+    assert!(t > now + chrono::Duration::seconds(590) && t <= now + chrono::Duration::seconds(600));
+    let u = f.token_not_after(&unknown).unwrap();
+    assert!(u >= t && u - t < chrono::Duration::seconds(5));
+
+    // Past the cap, or an ID token within the leeway past its exp: refused, not minted.
+    let mut old = at.clone();
+    old.expires_at = Some(now - chrono::Duration::seconds(601));
+    assert!(matches!(
+        f.session_not_after(&old),
+        Err(FederationError::Expired)
+    ));
+    old.expires_at = Some(now - chrono::Duration::seconds(5));
+    assert!(matches!(
+        f.token_not_after(&old),
+        Err(FederationError::Expired)
+    ));
+    assert!(matches!(
+        env.engine
+            .finish_login_until(
+                user,
+                vec!["fed".into()],
+                OrgChoice::Default,
+                None,
+                Some(now - chrono::Duration::seconds(1)),
+                &ctx(),
+            )
+            .await,
+        Err(portcullis_core::CoreError::TokenExpired)
+    ));
+    env.engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_introspected_and_bound_to_the_client() {
+    let idp = Idp::start(&[]).await;
+    let env = engine().await;
+    let mut p = provider("corp", &idp);
+    p.access_token_format = AccessTokenFormat::Opaque;
+    p.introspection_client_secret = Some(ClientSecret::new("portcullis-test-secret"));
+    // The only opaque-format provider: unnamed opaque tokens go to it.
+    let f = fed(&env, vec![p.clone()]);
+    let v = idp
+        .control(
+            "tokens",
+            json!({"sub": "ivy", "email": "ivy@example.com", "access_token_format": "opaque",
+                   "access_token_ttl": 900}),
+        )
+        .await;
+    let at = v["access_token"].as_str().unwrap();
+    let id = f.verify_access_token(at, None).await.expect("introspected");
+    assert_eq!(id.subject, "ivy");
+    assert_eq!(id.email.as_deref(), Some("ivy@example.com"));
+    let exp = id.expires_at.expect("exp from introspection");
+    let want = chrono::Utc::now() + chrono::Duration::seconds(900);
+    assert!((exp - want).num_seconds().abs() <= 5, "{exp} vs {want}");
+    let s = f.stats("corp").unwrap();
+    assert_eq!(s.introspection_calls, 1);
+    assert_eq!(
+        s.userinfo_calls, 0,
+        "introspection is preferred over userinfo"
+    );
+
+    // A token minted for another client of the same provider is refused.
+    let other = idp
+        .control(
+            "tokens",
+            json!({"sub": "ivy", "email": "ivy@example.com", "access_token_format": "opaque",
+                   "client": "other"}),
+        )
+        .await;
+    assert!(matches!(
+        f.verify_access_token(other["access_token"].as_str().unwrap(), None).await,
+        Err(FederationError::BadAudience { audience }) if audience == "portcullis-other"
+    ));
+    // A refresh token is not an access token; unknown tokens are inactive.
+    let rt = v["refresh_token"].as_str().expect("refresh token");
+    assert!(matches!(
+        f.verify_access_token(rt, None).await,
+        Err(FederationError::TokenInactive)
+    ));
+    assert!(matches!(
+        f.verify_access_token("definitely-not-issued", None).await,
+        Err(FederationError::TokenInactive)
+    ));
+    // Wrong introspection credentials are our fault: unavailable, not a token failure.
+    let mut bad = p.clone();
+    bad.introspection_client_secret = Some(ClientSecret::new("wrong"));
+    let g = fed(&env, vec![bad]);
+    assert!(matches!(
+        g.verify_access_token(at, None).await,
+        Err(FederationError::ProviderUnavailable(_))
+    ));
+    // The secret never shows in Debug or serialised config.
+    assert!(!format!("{p:?}").contains("portcullis-test-secret"));
+    assert!(
+        !serde_json::to_string(&p)
+            .unwrap()
+            .contains("portcullis-test-secret")
+    );
+
+    // Userinfo fallback (no introspection secret), still the sole opaque provider: accepted.
+    let mut plain = p.clone();
+    plain.introspection_client_secret = None;
+    let h = fed(&env, vec![plain.clone()]);
+    assert_eq!(
+        h.verify_access_token(at, None)
+            .await
+            .expect("userinfo")
+            .subject,
+        "ivy"
+    );
+    // Two opaque providers: an unnamed opaque token cannot be placed.
+    let idp2 = Idp::start(&[]).await;
+    let mut second = provider("second", &idp2);
+    second.access_token_format = AccessTokenFormat::Opaque;
+    let k = fed(&env, vec![plain, second]);
+    assert!(matches!(
+        k.verify_access_token(at, None).await,
+        Err(FederationError::Malformed(_))
+    ));
+    assert_eq!(
+        k.verify_access_token(at, Some("corp"))
+            .await
+            .unwrap()
+            .subject,
+        "ivy"
+    );
+    env.engine.shutdown().await;
+}
+
 #[test]
 fn provider_toml_schema() {
     #[derive(serde::Deserialize)]
@@ -833,6 +1149,8 @@ fn provider_toml_schema() {
         issuer = "https://acme.okta.com/oauth2/default"
         client_ids = ["0oa1", "api://default"]
         access_token_format = "opaque"
+        introspection_client_secret = "s3cret"
+        max_session_beyond_upstream_secs = 3600
     "#;
     let root: Root = toml::from_str(src).expect("schema");
     let ps = root.federation.providers;
@@ -841,6 +1159,12 @@ fn provider_toml_schema() {
     assert_eq!(ps[0].group_mappings[0].roles.len(), 2);
     assert_eq!(ps[0].jit_orgs[0].kind, MembershipKind::Guest);
     assert_eq!(ps[1].access_token_format, AccessTokenFormat::Opaque);
+    let (cid, secret) = ps[1].introspection_credentials().expect("introspection");
+    assert_eq!((cid, secret.expose()), ("0oa1", "s3cret"));
+    assert!(!toml::to_string(&ps[1]).unwrap().contains("s3cret"));
+    assert_eq!(ps[1].max_session_beyond_upstream_secs, 3600);
+    assert_eq!(ps[0].max_session_beyond_upstream_secs, 36_000);
+    assert!(ps[0].introspection_credentials().is_none());
     assert_eq!(ps[0].leeway(), 30);
     let bad = toml::from_str::<Root>(&src.replace("jwt", "hs256"));
     assert!(bad.is_err());

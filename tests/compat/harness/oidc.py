@@ -133,7 +133,7 @@ class OidcProvider:
         """Genuine tokens from the provider's authorization-code flow for account `sub`.
         kw: email_verified, name, groups, claims (extra userinfo/ID-token claims of the account),
         scope, audience (access-token aud), access_token_format ("jwt"|"opaque"),
-        access_token_ttl, id_token_ttl, nonce. Returns id_token, access_token, refresh_token,
+        access_token_ttl, id_token_ttl, nonce, client ("main"|"other": minted for a second client). Returns id_token, access_token, refresh_token,
         expires_in, token_type, scope, nonce, id_token_claims, access_token_claims (jwt only)."""
         body = {"sub": sub, **kw}
         if email is not None:

@@ -17,8 +17,13 @@ use tokio::process::{Child, Command};
 
 pub const CLIENT_ID: &str = "portcullis-test";
 
+/// `tests/federation` of the workspace (this module is also used by the surfaces' tests).
 fn harness_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/federation")
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|d| d.join("tests/federation"))
+        .find(|d| d.join("provider.mjs").exists())
+        .expect("tests/federation/provider.mjs above the crate")
 }
 
 fn ensure_node_modules() {

@@ -20,6 +20,9 @@ use portcullis_nominal::{NominalState, router, router_with};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "../../../federation/tests/support/mod.rs"]
+mod fed_support;
+
 struct World {
     engine: Arc<Engine>,
     app: Router,
@@ -1587,4 +1590,86 @@ async fn api_keys_list_only_their_orgs_workspaces() {
     let r = w.get(all, &minted).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(!ids(&r).contains(&"beta-ws".to_owned()));
+}
+
+/// The one opaque-format provider (a real `oidc-provider`), with introspection: its opaque access
+/// tokens work on refreshAccessToken (expiry from introspection), a token minted for another
+/// client does not; getAccessToken ends with the ID token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federation_opaque_refresh_and_caps_through_the_router() {
+    use portcullis_federation::{AccessTokenFormat, ClientSecret, JitOrg, ProviderConfig};
+    let idp = fed_support::Idp::start(&[]).await;
+    let w = world().await;
+    w.org("acme").await;
+    let mut p = ProviderConfig::new("corp", &idp.issuer, vec![fed_support::CLIENT_ID.into()]);
+    p.access_token_format = AccessTokenFormat::Opaque;
+    p.introspection_client_secret = Some(ClientSecret::new("portcullis-test-secret"));
+    p.jit_provisioning = true;
+    p.jit_orgs = vec![JitOrg {
+        org: "acme".into(),
+        roles: BTreeSet::from([Role::Author]),
+        kind: MembershipKind::Member,
+    }];
+    let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
+    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
+        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+    ));
+    let w = World { app, ..w };
+    let t = idp
+        .control(
+            "tokens",
+            json!({"sub": "rt", "email": "rt.user@example.com", "access_token_format": "opaque",
+                   "access_token_ttl": 900, "id_token_ttl": 120}),
+        )
+        .await;
+    let at = t["access_token"].as_str().unwrap();
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/refresh-access-token",
+            None,
+            Some(json!({ "accessToken": at })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let want = chrono::Utc::now().timestamp() + 900;
+    assert!((r.body["expiresAtSeconds"].as_i64().unwrap() - want).abs() <= 5);
+    let me = w
+        .call(
+            Method::GET,
+            "/api/authentication/v2/my/profile",
+            r.body["accessToken"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(me.body["displayName"], "rt.user");
+
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/access-token",
+            None,
+            Some(json!({ "idToken": t["id_token"] })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["expiresAtSeconds"], t["id_token_claims"]["exp"]);
+
+    let other = idp
+        .control(
+            "tokens",
+            json!({"sub": "rt", "email": "rt.user@example.com", "access_token_format": "opaque",
+                   "client": "other"}),
+        )
+        .await;
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/refresh-access-token",
+            None,
+            Some(json!({ "accessToken": other["access_token"] })),
+        )
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized");
+    w.engine.shutdown().await;
 }

@@ -64,6 +64,7 @@ pub(crate) fn federation_error(e: FederationError, method: Method) -> ApiError {
         | F::BadAudience { .. }
         | F::NotYetValid
         | F::UserinfoRejected
+        | F::TokenInactive
         | F::UserinfoMismatch => ApiError::new(
             ErrorCode::INVALID_TOKEN,
             "invalid-token",
@@ -136,20 +137,25 @@ async fn session_choice(
     }
 }
 
-/// Starts the session (proxy login included: the super-admin check is the engine's).
+/// Starts the session (proxy login included: the super-admin check is the engine's), ending
+/// no later than the upstream token's expiry plus the provider's cap.
 async fn start(
     cx: &CallContext,
+    fed: &Federation,
+    id: &UpstreamIdentity,
     user: User,
     choice: OrgChoice,
     options: &LoginOptions,
     m: Method,
 ) -> Result<LoginGrant, ApiError> {
+    let not_after = fed.session_not_after(id).map_err(fed_err(m))?;
     cx.engine
-        .finish_login(
+        .finish_login_until(
             user,
             vec![AMR.into()],
             choice,
             proxied_email(options),
+            Some(not_after),
             &cx.audit,
         )
         .await
@@ -164,7 +170,7 @@ pub(crate) async fn login_with_idp(cx: &CallContext, options: &LoginOptions) -> 
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
     let choice = session_choice(fed, &id, &user, proxied_email(options), m).await?;
-    let grant = start(cx, user, choice, options, m).await?;
+    let grant = start(cx, fed, &id, user, choice, options, m).await?;
     Ok(Outcome::LoginResult(finish(cx, m, grant, options).await?))
 }
 
@@ -187,7 +193,7 @@ pub(crate) async fn login_with_idp_and_team(
             .await
             .map_err(fed_err(m))?,
     };
-    let grant = start(cx, user, choice, options, m).await?;
+    let grant = start(cx, fed, &id, user, choice, options, m).await?;
     let e = &cx.engine;
     let p = e.authenticate(&grant.token.token).await.map_err(core(m))?;
     let issued = e.team_token(&p, org, &cx.audit).await.map_err(core(m))?;
@@ -258,7 +264,7 @@ pub(crate) async fn login_with_idp_and_team_select(
         }));
     }
     let choice = session_choice(fed, &id, &user, proxied, m).await?;
-    let grant = start(cx, user, choice, options, m).await?;
+    let grant = start(cx, fed, &id, user, choice, options, m).await?;
     let r = finish(cx, m, grant, options).await?;
     Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
         login_result: Some(r),
@@ -290,7 +296,7 @@ pub(crate) async fn login_with_sso(cx: &CallContext, request: &wire::SSORequest)
     let (id, user) = identify(cx, fed, token, Some(&alias), m).await?;
     let choice = session_choice(fed, &id, &user, None, m).await?;
     let options = LoginOptions::default();
-    let grant = start(cx, user, choice, &options, m).await?;
+    let grant = start(cx, fed, &id, user, choice, &options, m).await?;
     Ok(Outcome::LoginResult(finish(cx, m, grant, &options).await?))
 }
 
@@ -378,6 +384,7 @@ mod tests {
             },
             F::NotYetValid,
             F::UserinfoRejected,
+            F::TokenInactive,
             F::UserinfoMismatch,
         ] {
             assert_eq!(code(e), 497);

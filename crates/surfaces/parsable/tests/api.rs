@@ -20,6 +20,9 @@ use portcullis_server::ClientIp;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "../../../federation/tests/support/mod.rs"]
+mod fed_support;
+
 const PW: &str = "a long enough password 1";
 
 struct Env {
@@ -1542,4 +1545,78 @@ async fn persistent_tokens_cannot_target_another_super_admin() {
         Some(&rt),
     )
     .await;
+}
+
+/// loginWithIdp with the one opaque-format provider's token (a real `oidc-provider`,
+/// introspected): accepted without naming the provider, the session ends at most
+/// `max_session_beyond_upstream_secs` after the upstream token; another client's token is 497.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idp_login_with_an_opaque_token_and_a_capped_session() {
+    use portcullis_federation::{AccessTokenFormat, ClientSecret, JitOrg, ProviderConfig};
+    let idp = fed_support::Idp::start(&[]).await;
+    let mut cfg = test_config();
+    cfg.allowed_email_domains = vec!["example.com".into()];
+    let mut e = env_with(cfg, false).await;
+    e.store
+        .create_org(NewOrg {
+            name: "acme".into(),
+            display_name: None,
+            region_id: e.engine.config().region.id.clone(),
+        })
+        .await
+        .unwrap();
+    let mut p = ProviderConfig::new("corp", &idp.issuer, vec![fed_support::CLIENT_ID.into()]);
+    p.access_token_format = AccessTokenFormat::Opaque;
+    p.introspection_client_secret = Some(ClientSecret::new("portcullis-test-secret"));
+    p.max_session_beyond_upstream_secs = 600;
+    p.jit_provisioning = true;
+    p.jit_orgs = vec![JitOrg {
+        org: "acme".into(),
+        roles: BTreeSet::from([Role::Author]),
+        kind: MembershipKind::Member,
+    }];
+    let fed = portcullis_federation::Federation::new(vec![p], e.engine.clone()).unwrap();
+    e.app = router(e.engine.clone(), Some(Arc::new(fed)));
+    let login = |token: String| {
+        let body = json!({"method": "loginWithIdp", "arguments": {}}).to_string();
+        let e = &e;
+        async move {
+            let auth = format!("Bearer {token}");
+            e.post(
+                &[
+                    ("content-type", "application/json"),
+                    ("idp-authorization", auth.as_str()),
+                ],
+                body.into_bytes(),
+            )
+            .await
+            .json()
+        }
+    };
+    let t = idp
+        .control(
+            "tokens",
+            json!({"sub": "pl", "email": "pl@example.com", "access_token_format": "opaque",
+                   "access_token_ttl": 900}),
+        )
+        .await;
+    let v = login(t["access_token"].as_str().unwrap().to_owned()).await;
+    let ok = &v["result"]["success"];
+    assert_eq!(ok["currentUser"]["email"], "pl@example.com", "{v}");
+    let expiry = ok["periods"]["expiry"].as_i64().unwrap();
+    assert!(
+        (900 + 600 - 60..=900 + 600 + 5).contains(&expiry),
+        "{expiry}"
+    );
+
+    let other = idp
+        .control(
+            "tokens",
+            json!({"sub": "pl", "email": "pl@example.com", "access_token_format": "opaque",
+                   "client": "other"}),
+        )
+        .await;
+    let v = login(other["access_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(v["result"]["err"]["errorCode"], 497, "{v}");
+    e.engine.shutdown().await;
 }

@@ -114,8 +114,8 @@ fn response(t: &IssuedToken) -> ApiResult<GetAccessTokenResponse> {
     Ok(convert::access_token_response(t)?)
 }
 
-/// Exchanges an upstream ID token for a Nominal access token of exactly the configured access
-/// lifetime (24 h by default; the ID token's own `exp` does not shorten it).
+/// Exchanges an upstream ID token for a Nominal access token of the configured access lifetime
+/// (24 h by default), capped at the ID token's remaining life.
 pub async fn get_access_token(
     State(st): State<NominalState>,
     ctx: Ctx,
@@ -140,16 +140,18 @@ pub async fn get_access_token(
         )
         .await
         .map_err(m)?;
+    let not_after = fed.token_not_after(&id).map_err(m)?;
     let issued = st
         .engine
-        .issue_access_token(&user, choice, vec![AMR.into()], None, &ctx.audit)
+        .issue_access_token(&user, choice, vec![AMR.into()], Some(not_after), &ctx.audit)
         .await
         .map_err(engine_error)?;
     Ok(JsonOk(response(&issued)?))
 }
 
 /// Exchanges an upstream access token (which must carry `email`) for a Nominal access token
-/// that ends at min(now + 24 h, the upstream token's `exp`).
+/// that ends at min(now + 24 h, the upstream token's `exp`); an opaque token whose expiry is
+/// unknown counts as expiring now, plus the provider's session cap.
 pub async fn refresh_access_token(
     State(st): State<NominalState>,
     ctx: Ctx,
@@ -175,9 +177,10 @@ pub async fn refresh_access_token(
         )
         .await
         .map_err(m)?;
+    let not_after = fed.token_not_after(&id).map_err(m)?;
     let issued = st
         .engine
-        .issue_access_token(&user, choice, vec![AMR.into()], id.expires_at, &ctx.audit)
+        .issue_access_token(&user, choice, vec![AMR.into()], Some(not_after), &ctx.audit)
         .await
         .map_err(engine_error)?;
     let r = response(&issued)?;
@@ -266,6 +269,7 @@ mod tests {
             F::NotYetValid,
             F::UserinfoRejected,
             F::UserinfoMismatch,
+            F::TokenInactive,
             F::MissingClaims(vec!["email".into()]),
             F::NoAccount("x"),
             F::WorkspaceNotFound("ri.x".into()),
@@ -293,6 +297,7 @@ mod tests {
                 "Authorization:NotAuthorized",
                 "Authorization:InvalidJwtAudience",
                 "Authorization:InvalidJwtExpired",
+                "Authorization:NotAuthorized",
                 "Authorization:NotAuthorized",
                 "Authorization:NotAuthorized",
                 "Authorization:NotAuthorized",
