@@ -1509,6 +1509,7 @@ async fn a_client_that_goes_away_costs_no_hash() {
         1,
         "the abandoned login was not hashed"
     );
+}
 
 #[tokio::test]
 async fn persistent_tokens_cannot_target_another_super_admin() {
