@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::{DashMap, DashSet};
+use tokio::sync::Notify;
 
 use crate::model::{CredentialId, OrgId, RevocationEvent, SessionId, Timestamp, UserId};
 use crate::store::{Store, StoreResult, UserRevocationState};
@@ -19,6 +20,10 @@ pub struct RevocationView {
     credentials: DashSet<CredentialId>,
     users: DashSet<UserId>,
     memberships: DashSet<(UserId, OrgId)>,
+    /// Kids of revoked signing keys.
+    keys: DashSet<String>,
+    /// Woken when a key revocation arrives, so the key ring reloads at once.
+    key_revoked: Notify,
     seq: AtomicI64,
     /// Per-user change stamps for the read cache: bumped whenever a user's state is re-read
     /// (every user event, local or from the feed). Absent = 0.
@@ -42,6 +47,9 @@ impl RevocationView {
         for m in snap.deactivated_memberships {
             view.memberships.insert(m);
         }
+        for k in snap.revoked_keys {
+            view.keys.insert(k);
+        }
         view.seq.store(snap.seq, Ordering::SeqCst);
         Ok(view)
     }
@@ -57,6 +65,23 @@ impl RevocationView {
     }
     pub fn is_membership_deactivated(&self, user: UserId, org: OrgId) -> bool {
         self.memberships.contains(&(user, org))
+    }
+
+    pub fn is_key_revoked(&self, kid: &str) -> bool {
+        !self.keys.is_empty() && self.keys.contains(kid)
+    }
+
+    /// Marks a signing key revoked and wakes whoever waits in [`Self::key_revoked`].
+    pub fn revoke_key(&self, kid: String) {
+        if self.keys.insert(kid) {
+            // Stores a permit if the waiter is busy, so no revocation goes unnoticed.
+            self.key_revoked.notify_one();
+        }
+    }
+
+    /// Completes when a key revocation has been applied (one waiter: the key refresher).
+    pub async fn key_revoked(&self) {
+        self.key_revoked.notified().await;
     }
 
     pub fn revoke_session(&self, id: SessionId, expires_at: Timestamp) {
@@ -137,6 +162,7 @@ impl RevocationView {
                         self.credentials.insert(id);
                     }
                     RevocationEvent::User(id) => self.refresh_user(store, id, now).await?,
+                    RevocationEvent::Key(kid) => self.revoke_key(kid),
                 }
                 self.seq.fetch_max(seq, Ordering::SeqCst);
                 applied += 1;

@@ -182,6 +182,7 @@ pub(crate) fn event_columns(ev: &RevocationEvent) -> (&'static str, String) {
         RevocationEvent::Session(id) => ("session", id.0.clone()),
         RevocationEvent::Credential(id) => ("credential", id.to_string()),
         RevocationEvent::User(id) => ("user", id.to_string()),
+        RevocationEvent::Key(kid) => ("key", kid.clone()),
     }
 }
 
@@ -195,6 +196,7 @@ pub(crate) fn event_from_columns(kind: &str, subject: String) -> StoreResult<Rev
         "user" => Ok(RevocationEvent::User(
             UserId::from_str(&subject).map_err(bad)?,
         )),
+        "key" => Ok(RevocationEvent::Key(subject)),
         other => Err(corrupt(format!("unknown revocation event kind {other:?}"))),
     }
 }
@@ -255,6 +257,7 @@ mod tests {
             RevocationEvent::Session(SessionId("abc".into())),
             RevocationEvent::Credential(CredentialId::new()),
             RevocationEvent::User(UserId::new()),
+            RevocationEvent::Key("ed25519-abc".into()),
         ] {
             let (k, s) = event_columns(&ev);
             assert_eq!(event_from_columns(k, s).ok(), Some(ev));
