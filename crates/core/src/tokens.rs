@@ -306,6 +306,11 @@ impl AccessTokens {
                 self.cache.remove(&key);
                 return Err(TokenFailure::Revoked);
             }
+            // A key retired since may have outlived every token it signed.
+            if self.keys.verifier(&kid, now).is_none() {
+                self.cache.remove(&key);
+                return Err(TokenFailure::UnknownKey);
+            }
             if claims.exp + self.leeway_secs as i64 >= now.timestamp() {
                 return Ok(claims);
             }
