@@ -879,7 +879,12 @@ impl Engine {
         if self.config.tokens.idle_timeout_secs <= 0 {
             return Ok(());
         }
-        if self.idle.use_session(self.store.as_ref(), session, now).await? == Use::Live {
+        if self
+            .idle
+            .use_session(self.store.as_ref(), session, now)
+            .await?
+            == Use::Live
+        {
             return Ok(());
         }
         if self.store.revoke_session(session, now).await? {
@@ -1200,10 +1205,7 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<u64> {
         let now = Utc::now();
-        let n = self
-            .store
-            .revoke_user_credentials(user, actor, now)
-            .await?;
+        let n = self.store.revoke_user_credentials(user, actor, now).await?;
         self.revocations
             .refresh_user(self.store.as_ref(), user, now)
             .await?;

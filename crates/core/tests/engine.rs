@@ -863,8 +863,8 @@ async fn a_forced_reset_needs_the_one_time_code_not_the_old_password() {
         && ev.actor == Some(ann.id)
         && ev.detail["via"] == "reset"
         && ev.detail["was_reset_required"] == true));
-    let all = serde_json::to_string(&e.audit_events("admin.user.require_password_reset").await)
-        .unwrap();
+    let all =
+        serde_json::to_string(&e.audit_events("admin.user.require_password_reset").await).unwrap();
     assert!(!all.contains(&code), "the code is never audited");
 }
 
@@ -898,7 +898,10 @@ async fn a_forced_reset_can_revoke_credentials_and_codes_expire() {
         .engine
         .reset_password_with_code("ann@example.com", &r.code, NEW_PW, &ctx())
         .await;
-    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "expired: {r:?}");
+    assert!(
+        matches!(r, Err(CoreError::InvalidCredentials)),
+        "expired: {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -910,7 +913,12 @@ async fn reset_by_code_answers_unknown_and_wrong_alike() {
     e.user("bob@example.com", false, &[&org]).await;
     let bob_code = e.force_reset("bob@example.com", false).await;
     let gone_code = e.force_reset("gone@example.com", false).await;
-    let gone = e.store.get_user_by_email("gone@example.com").await.unwrap().unwrap();
+    let gone = e
+        .store
+        .get_user_by_email("gone@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     e.engine
         .deactivate_user(gone.id, None, &ctx())
         .await
@@ -988,7 +996,10 @@ async fn only_the_users_own_session_may_change_the_account() {
 
     let before = e.engine.hasher().verifications();
     for q in [&key_p, &minted_p] {
-        let r = e.engine.change_password(q, PW, NEW_PW, false, false, &ctx()).await;
+        let r = e
+            .engine
+            .change_password(q, PW, NEW_PW, false, false, &ctx())
+            .await;
         assert!(
             matches!(r, Err(CoreError::CredentialNotAllowed(_))),
             "{r:?}"
@@ -1057,14 +1068,22 @@ async fn a_retired_key_stops_verifying_once_its_tokens_have_expired() {
     );
     let old = tokens.sign(&claims).unwrap();
     e.engine.rotate_signing_key(&ctx()).await.unwrap();
-    assert!(tokens.validate(&old, now).is_ok(), "retired keys still verify");
+    assert!(
+        tokens.validate(&old, now).is_ok(),
+        "retired keys still verify"
+    );
     let later = now + life + chrono::Duration::seconds(5);
     assert_eq!(
         tokens.validate(&old, later).err(),
         Some(portcullis_core::tokens::TokenFailure::UnknownKey),
         "verified past every token it could have signed"
     );
-    assert_eq!(e.engine.access_tokens().keys().jwks(later)["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        e.engine.access_tokens().keys().jwks(later)["keys"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -1088,7 +1107,13 @@ async fn a_revoked_key_verifies_nothing_on_any_process_within_a_second() {
     let fresh = e.login("ann@example.com").await;
     e.engine.authenticate(&fresh).await.unwrap();
     let jwks = e.engine.jwks();
-    assert!(jwks["keys"].as_array().unwrap().iter().all(|k| k["kid"] != kid.as_str()));
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kid"] != kid.as_str())
+    );
 
     let start = Instant::now();
     while other.authenticate(&token).await.is_ok() {
@@ -1110,7 +1135,10 @@ async fn a_revoked_key_verifies_nothing_on_any_process_within_a_second() {
         if parts(&t).0["kid"] != kid.as_str() && other.authenticate(&t).await.is_ok() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(2), "still signing with a revoked key");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "still signing with a revoked key"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     other.authenticate(&fresh).await.unwrap();
@@ -1131,7 +1159,11 @@ async fn a_password_change_can_revoke_every_credential() {
     let other_org = e.org("beta").await;
     let ann = e.user("ann@example.com", false, &[&org, &other_org]).await;
     let p = e.signed_in("ann@example.com").await;
-    let (_, key) = e.engine.create_api_key(&p, "ci", None, &ctx()).await.unwrap();
+    let (_, key) = e
+        .engine
+        .create_api_key(&p, "ci", None, &ctx())
+        .await
+        .unwrap();
     let other = e.signed_in("ann@example.com").await;
     let other_token = e.login("ann@example.com").await;
     let _ = other;
@@ -1139,8 +1171,14 @@ async fn a_password_change_can_revoke_every_credential() {
         .change_password(&p, PW, NEW_PW, true, true, &ctx())
         .await
         .unwrap();
-    assert!(e.engine.authenticate(&key).await.is_err(), "the API key is revoked");
-    assert!(e.engine.authenticate(&other_token).await.is_err(), "other sessions end");
+    assert!(
+        e.engine.authenticate(&key).await.is_err(),
+        "the API key is revoked"
+    );
+    assert!(
+        e.engine.authenticate(&other_token).await.is_err(),
+        "other sessions end"
+    );
     let creds = e
         .store
         .list_credentials(
@@ -1183,26 +1221,83 @@ async fn idle_sessions_end_and_last_seen_is_written_at_most_once_a_minute() {
     let here = IdleTracker::new(100);
     let there = IdleTracker::new(100);
     // Uses within the minute are not written.
-    assert_eq!(here.use_session(store, &sid, at(10)).await.unwrap(), Use::Live);
-    assert_eq!(here.use_session(store, &sid, at(50)).await.unwrap(), Use::Live);
-    assert_eq!(e.store.get_session(&sid).await.unwrap().unwrap().last_seen_at, t0);
+    assert_eq!(
+        here.use_session(store, &sid, at(10)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        here.use_session(store, &sid, at(50)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        t0
+    );
     // A minute after the stored value: written once.
-    assert_eq!(here.use_session(store, &sid, at(61)).await.unwrap(), Use::Live);
-    assert_eq!(here.use_session(store, &sid, at(62)).await.unwrap(), Use::Live);
-    assert_eq!(e.store.get_session(&sid).await.unwrap().unwrap().last_seen_at, at(61));
+    assert_eq!(
+        here.use_session(store, &sid, at(61)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        here.use_session(store, &sid, at(62)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        at(61)
+    );
     // Another process saw the session long ago; the use written here keeps it alive there.
-    assert_eq!(there.use_session(store, &sid, at(62)).await.unwrap(), Use::Live);
-    assert_eq!(here.use_session(store, &sid, at(500)).await.unwrap(), Use::Live);
-    assert_eq!(e.store.get_session(&sid).await.unwrap().unwrap().last_seen_at, at(500));
+    assert_eq!(
+        there.use_session(store, &sid, at(62)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        here.use_session(store, &sid, at(500)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        at(500)
+    );
     // 600 s after 62 plus the one-minute grace, "there" has not seen a use, but the store has.
-    assert_eq!(there.use_session(store, &sid, at(62 + 600) + TOUCH_EVERY).await.unwrap(), Use::Live);
+    assert_eq!(
+        there
+            .use_session(store, &sid, at(62 + 600) + TOUCH_EVERY)
+            .await
+            .unwrap(),
+        Use::Live
+    );
     // Never before the timeout, at most a minute after it.
-    assert_eq!(here.use_session(store, &sid, at(62 + 600 + 599)).await.unwrap(), Use::Live);
+    assert_eq!(
+        here.use_session(store, &sid, at(62 + 600 + 599))
+            .await
+            .unwrap(),
+        Use::Live
+    );
     let last = at(62 + 600 + 599);
     let fresh = IdleTracker::new(100);
     assert_eq!(
         fresh
-            .use_session(store, &sid, last + chrono::Duration::seconds(600) + TOUCH_EVERY)
+            .use_session(
+                store,
+                &sid,
+                last + chrono::Duration::seconds(600) + TOUCH_EVERY
+            )
             .await
             .unwrap(),
         Use::Idle
@@ -1233,14 +1328,25 @@ async fn an_idle_session_is_refused_and_ended_everywhere() {
     };
     e.store.create_session(stale.clone()).await.unwrap();
     let tokens = e.engine.access_tokens();
-    let claims = tokens.claims(ann.id, org.id, &stale.id.0, now, stale.expires_at, vec!["pwd".into()], false);
+    let claims = tokens.claims(
+        ann.id,
+        org.id,
+        &stale.id.0,
+        now,
+        stale.expires_at,
+        vec!["pwd".into()],
+        false,
+    );
     let token = tokens.sign(&claims).unwrap();
     match e.engine.authenticate(&token).await {
         Err(CoreError::InvalidToken(m)) => assert!(m.contains("inactivity"), "{m}"),
         other => panic!("{other:?}"),
     }
     let ended = e.store.get_session(&stale.id).await.unwrap().unwrap();
-    assert!(ended.revoked_at.is_some(), "ended in the store, for every process");
+    assert!(
+        ended.revoked_at.is_some(),
+        "ended in the store, for every process"
+    );
     assert_eq!(e.audit_events("session.idle_timeout").await.len(), 1);
 
     // A fresh session works and lists its last use and idle deadline.
@@ -1249,7 +1355,10 @@ async fn an_idle_session_is_refused_and_ended_everywhere() {
     assert_eq!(mine.len(), 1);
     let s = &mine[0];
     assert!(s.current);
-    assert_eq!(s.idle_expires_at, Some(s.last_seen + chrono::Duration::seconds(600)));
+    assert_eq!(
+        s.idle_expires_at,
+        Some(s.last_seen + chrono::Duration::seconds(600))
+    );
 }
 
 #[tokio::test]

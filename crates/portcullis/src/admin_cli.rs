@@ -591,7 +591,11 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
                 format!(
                     "revoked signing key {}{}; signing with {}",
                     r.kid,
-                    if r.already_revoked { " (already revoked)" } else { "" },
+                    if r.already_revoked {
+                        " (already revoked)"
+                    } else {
+                        ""
+                    },
                     r.signing_kid
                 )
             })

@@ -195,9 +195,18 @@ fn admin_creates_org_user_membership_and_lists_them() {
     let again = admin_json(
         cwd,
         &data,
-        &["user", "force-password-reset", "ann@example.com", "--revoke-credentials"],
+        &[
+            "user",
+            "force-password-reset",
+            "ann@example.com",
+            "--revoke-credentials",
+        ],
     );
-    assert_ne!(again["reset_code"].as_str().unwrap(), code, "a new code each time");
+    assert_ne!(
+        again["reset_code"].as_str().unwrap(),
+        code,
+        "a new code each time"
+    );
     admin_json(cwd, &data, &["user", "unlock", "ann@example.com"]);
     let d = admin_json(cwd, &data, &["user", "deactivate", "ann@example.com"]);
     assert_eq!(d["sessions_revoked"], 0);

@@ -1475,7 +1475,11 @@ mod cases {
             s.revoke_key("nope", t(6)).await,
             Err(StoreError::NotFound(_))
         ));
-        let k1 = s.list_keys(KeyPurpose::TokenSigning).await.unwrap().remove(0);
+        let k1 = s
+            .list_keys(KeyPurpose::TokenSigning)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!((k1.revoked_at, k1.retired_at), (Some(t(5)), Some(t(5))));
         let ev = s.revocation_events_since(seq, 10).await.unwrap();
         assert_eq!(
@@ -1491,7 +1495,9 @@ mod cases {
         let o = org(&*s, "acme").await;
         let u = member(&*s, "u@x.io", o, &[]).await;
         let other = member(&*s, "v@x.io", o, &[]).await;
-        s.create_session(session("s1", u.id, o, t(1000))).await.unwrap();
+        s.create_session(session("s1", u.id, o, t(1000)))
+            .await
+            .unwrap();
         s.create_credential(credential(u.id, o, CredentialKind::ApiKey, 1, t(1)), None)
             .await
             .unwrap();
@@ -1537,8 +1543,16 @@ mod cases {
                 None
             );
         }
-        assert!(s.get_user(u.id).await.unwrap().unwrap().password_reset_required);
-        s.create_session(session("s2", u.id, o, t(1000))).await.unwrap();
+        assert!(
+            s.get_user(u.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_reset_required
+        );
+        s.create_session(session("s2", u.id, o, t(1000)))
+            .await
+            .unwrap();
         assert_eq!(
             s.redeem_password_reset(u.id, &[8; 32], "$argon2id$new", t(20))
                 .await
@@ -1548,7 +1562,14 @@ mod cases {
         let done = s.get_user(u.id).await.unwrap().unwrap();
         assert!(!done.password_reset_required);
         assert_eq!(done.password_hash.as_deref(), Some("$argon2id$new"));
-        assert!(s.get_session(&SessionId("s2".into())).await.unwrap().unwrap().revoked_at.is_some());
+        assert!(
+            s.get_session(&SessionId("s2".into()))
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
         // Spent.
         assert_eq!(
             s.redeem_password_reset(u.id, &[8; 32], "$argon2id$again", t(21))
@@ -1578,15 +1599,38 @@ mod cases {
             .await
             .unwrap();
         let v = member(&*s, "v@x.io", a, &[]).await;
-        s.create_credential(credential(u.id, a, CredentialKind::ApiKey, 1, t(1)), None).await.unwrap();
-        s.create_credential(credential(u.id, b, CredentialKind::ApiKey, 2, t(1)), None).await.unwrap();
-        s.create_credential(credential(v.id, a, CredentialKind::ApiKey, 3, t(1)), None).await.unwrap();
+        s.create_credential(credential(u.id, a, CredentialKind::ApiKey, 1, t(1)), None)
+            .await
+            .unwrap();
+        s.create_credential(credential(u.id, b, CredentialKind::ApiKey, 2, t(1)), None)
+            .await
+            .unwrap();
+        s.create_credential(credential(v.id, a, CredentialKind::ApiKey, 3, t(1)), None)
+            .await
+            .unwrap();
         let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
-        assert_eq!(s.revoke_user_credentials(u.id, Some(u.id), t(5)).await.unwrap(), 2);
-        assert_eq!(s.revoke_user_credentials(u.id, Some(u.id), t(6)).await.unwrap(), 0);
+        assert_eq!(
+            s.revoke_user_credentials(u.id, Some(u.id), t(5))
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.revoke_user_credentials(u.id, Some(u.id), t(6))
+                .await
+                .unwrap(),
+            0
+        );
         let state = s.user_revocation_state(u.id, t(7)).await.unwrap();
         assert_eq!(state.revoked_credentials.len(), 2);
-        assert!(s.find_credential_by_hash(&[3; 32]).await.unwrap().unwrap().revoked_at.is_none());
+        assert!(
+            s.find_credential_by_hash(&[3; 32])
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
         assert_eq!(
             s.revocation_events_since(seq, 10)
                 .await

@@ -458,15 +458,21 @@ async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_ac
         .expect("unlock");
 
     const PATH: &str = "/account/v1/password/reset-required";
-    let body = |email: &str, code: &str| json!({"email": email, "resetCode": code, "newPassword": NEW_PW});
+    let body =
+        |email: &str, code: &str| json!({"email": email, "resetCode": code, "newPassword": NEW_PW});
     let unknown = w.post(PATH, None, body("nobody@example.com", &code)).await;
-    let wrong = w.post(PATH, None, body("ann@example.com", "wrong one!")).await;
+    let wrong = w
+        .post(PATH, None, body("ann@example.com", "wrong one!"))
+        .await;
     // The old password alone does not do it.
     let old = w.post(PATH, None, body("ann@example.com", PW)).await;
     let a = unknown.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let b = wrong.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let c = old.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    assert!(a == b && b == c, "the same answer for an unknown email and a wrong code");
+    assert!(
+        a == b && b == c,
+        "the same answer for an unknown email and a wrong code"
+    );
     let strip = |r: &Reply| {
         let mut v = r.body.clone();
         v["requestId"] = Value::Null;
@@ -475,7 +481,11 @@ async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_ac
     assert_eq!(strip(&unknown), strip(&wrong));
     // The old request shape is refused as such.
     let r = w
-        .post(PATH, None, json!({"email": "ann@example.com", "currentPassword": PW, "newPassword": NEW_PW}))
+        .post(
+            PATH,
+            None,
+            json!({"email": "ann@example.com", "currentPassword": PW, "newPassword": NEW_PW}),
+        )
         .await;
     r.problem(StatusCode::BAD_REQUEST, "invalid_request");
 
@@ -520,7 +530,11 @@ async fn a_password_change_ends_other_sessions_by_default_and_can_revoke_credent
     w.get("/account/v1/sessions", &other)
         .await
         .problem(StatusCode::UNAUTHORIZED, "invalid_token");
-    assert_eq!(w.get(PROFILE, &key).await.status, StatusCode::FORBIDDEN, "the API key is revoked");
+    assert_eq!(
+        w.get(PROFILE, &key).await.status,
+        StatusCode::FORBIDDEN,
+        "the API key is revoked"
+    );
     assert_eq!(w.sessions(&me).await.len(), 1);
 }
 
@@ -556,10 +570,25 @@ async fn idle_sessions_are_refused_and_sessions_show_their_last_use() {
         ip: None,
         user_agent: None,
     };
-    w.store.create_session(stale.clone()).await.expect("session");
-    assert_eq!(w.sessions(&me).await.len(), 1, "an idle session is not listed as live");
+    w.store
+        .create_session(stale.clone())
+        .await
+        .expect("session");
+    assert_eq!(
+        w.sessions(&me).await.len(),
+        1,
+        "an idle session is not listed as live"
+    );
     let tokens = w.engine.access_tokens();
-    let claims = tokens.claims(ann.id, w.org.id, &stale.id.0, now, stale.expires_at, vec!["pwd".into()], false);
+    let claims = tokens.claims(
+        ann.id,
+        w.org.id,
+        &stale.id.0,
+        now,
+        stale.expires_at,
+        vec!["pwd".into()],
+        false,
+    );
     let token = tokens.sign(&claims).expect("sign");
     let d = w
         .get("/account/v1/sessions", &token)
