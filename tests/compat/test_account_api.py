@@ -121,20 +121,73 @@ def test_sessions_and_password_change_over_http(ann):
     assert token, err
 
 
-def test_forced_reset_is_completed_through_the_account_api(ann):
-    ann.cli("user", "force-password-reset", EMAIL)
+def test_forced_reset_needs_the_admins_one_time_code(ann):
+    reset = ann.cli("user", "force-password-reset", EMAIL)
+    code = reset["reset_code"]
+    assert reset["password_reset_required"] is True and len(code) >= 20
     token, err = login(ann)
     assert token is None, "a flagged account cannot log in"
     url = "/account/v1/password/reset-required"
-    unknown = ann.post(url, json={"email": "nobody@example.com", "currentPassword": PW, "newPassword": NEW_PW})
+    unknown = ann.post(url, json={"email": "nobody@example.com", "resetCode": code, "newPassword": NEW_PW})
     body = assert_problem(unknown, 401, "invalid_credentials")
     time.sleep(1.2)  # the failed login above delays the next attempt on this account
-    wrong = ann.post(url, json={"email": EMAIL, "currentPassword": "not it at all", "newPassword": NEW_PW})
-    other = assert_problem(wrong, 401, "invalid_credentials")
+    # Knowing the old password is not enough to complete someone else's reset.
+    old = ann.post(url, json={"email": EMAIL, "resetCode": PW, "newPassword": NEW_PW})
+    other = assert_problem(old, 401, "invalid_credentials")
     assert {k: v for k, v in body.items() if k != "requestId"} == \
         {k: v for k, v in other.items() if k != "requestId"}
+    legacy = ann.post(url, json={"email": EMAIL, "currentPassword": PW, "newPassword": NEW_PW})
+    assert_problem(legacy, 400, "invalid_request")
     time.sleep(3.2)  # a second failure: 3 s
-    r = ann.post(url, json={"email": EMAIL, "currentPassword": PW, "newPassword": NEW_PW})
+    r = ann.post(url, json={"email": EMAIL, "resetCode": code, "newPassword": NEW_PW})
     assert r.status_code == 204, r.text
     token, err = login(ann, NEW_PW)
     assert token, err
+    # Single use.
+    r = ann.post(url, json={"email": EMAIL, "resetCode": code, "newPassword": "Yet another password 9012"})
+    assert_problem(r, 401, "invalid_credentials")
+
+
+def test_a_revoked_signing_key_stops_verifying_within_a_second(ann):
+    token, err = login(ann)
+    assert token, err
+    kid = jwt.get_unverified_header(token)["kid"]
+    assert len(sessions(ann, token)) == 1
+    revoked = ann.cli("keys", "revoke", kid)
+    assert revoked["kid"] == kid and revoked["signing_kid"] != kid
+    deadline = time.monotonic() + 1.0
+    while True:
+        r = ann.get("/account/v1/sessions", headers=bearer(token))
+        if r.status_code == 401:
+            assert_problem(r, 401, "invalid_token")
+            break
+        assert time.monotonic() < deadline, "the revoked key still verifies after 1 s"
+        time.sleep(0.05)
+    published = [k["kid"] for k in ann.get("/.well-known/jwks.json").json()["keys"]]
+    assert kid not in published
+    # The server signs with the new key (picked up from the same feed) and it verifies.
+    deadline = time.monotonic() + 2.0
+    while True:
+        fresh, err = login(ann)
+        assert fresh, err
+        if jwt.get_unverified_header(fresh)["kid"] != kid:
+            break
+        assert time.monotonic() < deadline, "still signing with a revoked key"
+        time.sleep(0.1)
+    assert len(sessions(ann, fresh)) >= 1
+
+
+def test_sessions_show_last_use_and_idle_deadline(server_factory):
+    srv = server_factory(config="[core.tokens]\nidle_timeout_secs = 600\n")
+    if srv.get("/.well-known/jwks.json").status_code == 404:
+        pytest.skip("the account router is not mounted in the binary yet")
+    srv.admin.create_org("acme")
+    srv.admin.create_user(EMAIL, name="Ann", password=PW)
+    srv.admin.add_member("acme", EMAIL, "AUTHOR")
+    token, err = login(srv)
+    assert token, err
+    (s,) = sessions(srv, token)
+    from datetime import datetime
+    last = datetime.fromisoformat(s["lastSeen"].replace("Z", "+00:00"))
+    idle = datetime.fromisoformat(s["idleExpiresAt"].replace("Z", "+00:00"))
+    assert (idle - last).total_seconds() == 600

@@ -88,6 +88,28 @@ impl From<&User> for UserView {
     }
 }
 
+/// Random bytes in a reset code: 160 bits, 27 base64url characters.
+const RESET_CODE_BYTES: usize = 20;
+
+/// The result of a forced password reset. `code` is shown once and never stored.
+pub struct PasswordReset {
+    pub user: User,
+    pub code: Zeroizing<String>,
+    pub expires_at: Timestamp,
+    pub sessions_revoked: u64,
+    pub credentials_revoked: u64,
+}
+
+impl std::fmt::Debug for PasswordReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordReset")
+            .field("user", &self.user.id)
+            .field("code", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// A membership with the org's name and the user's email, for listings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MemberView {
@@ -169,6 +191,7 @@ pub struct Admin {
     policy: PasswordPolicy,
     hash: HashParams,
     default_region: Region,
+    reset_code_secs: i64,
     actor: Option<UserId>,
     via: String,
 }
@@ -220,6 +243,7 @@ impl Admin {
             policy: core.passwords.policy,
             hash: core.passwords.argon2,
             default_region: core.region.clone(),
+            reset_code_secs: core.passwords.reset_code_secs,
             actor: None,
             via: via.to_owned(),
         }
@@ -592,25 +616,55 @@ impl Admin {
         self.find_user(&user.id.to_string()).await
     }
 
-    /// Blocks password login until the password is changed, and ends the user's sessions.
-    pub async fn require_password_reset(&self, reference: &str) -> AdminResult<User> {
+    /// Forces a password reset: in one transaction the user is flagged (password login is
+    /// refused), every session ends, with `revoke_credentials` every API key and persistent
+    /// token is revoked, and a new one-time code replaces any earlier one. Only the code's
+    /// SHA-256 is stored; the code is returned once, for the admin to hand over, and the user
+    /// redeems it with a new password (`POST /account/v1/password/reset-required`). Any lockout
+    /// of the email is cleared, so the user can redeem it.
+    pub async fn require_password_reset(
+        &self,
+        reference: &str,
+        revoke_credentials: bool,
+    ) -> AdminResult<PasswordReset> {
         let user = self.find_user(reference).await?;
-        self.store
-            .revoke_user_sessions(user.id, None, now())
+        if self.reset_code_secs <= 0 {
+            return Err(AdminError::Invalid(
+                "core.passwords.reset_code_secs must be positive".into(),
+            ));
+        }
+        let at = now();
+        let expires_at = at + chrono::Duration::seconds(self.reset_code_secs);
+        let code = Zeroizing::new(crate::crypto::random_token(RESET_CODE_BYTES));
+        let hash = crate::crypto::sha256(code.as_bytes());
+        let d = self
+            .audited(
+                "admin.user.require_password_reset",
+                Some(user.id.to_string()),
+                json!({
+                    "email": user.email,
+                    "revoke_credentials": revoke_credentials,
+                    "code_expires_at": expires_at,
+                }),
+                self.store.require_password_reset(
+                    user.id,
+                    &hash,
+                    expires_at,
+                    revoke_credentials,
+                    at,
+                ),
+            )
             .await?;
-        self.audited(
-            "admin.user.require_password_reset",
-            Some(user.id.to_string()),
-            json!({ "email": user.email }),
-            self.store.update_user(
-                user.id,
-                UserUpdate {
-                    password_reset_required: Some(true),
-                    ..UserUpdate::default()
-                },
-            ),
-        )
-        .await
+        self.store
+            .throttle_reset(&normalize_email(&user.email))
+            .await?;
+        Ok(PasswordReset {
+            user: self.find_user(&user.id.to_string()).await?,
+            code,
+            expires_at,
+            sessions_revoked: d.sessions_revoked,
+            credentials_revoked: d.credentials_revoked,
+        })
     }
 
     /// Ends every live session of a user. Returns the user id and how many ended.

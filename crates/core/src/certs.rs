@@ -473,6 +473,7 @@ fn generate(
         public: cert.pem().into_bytes(),
         created_at: now,
         retired_at: None,
+        revoked_at: None,
     })
 }
 

@@ -94,6 +94,9 @@ pub struct PasswordsConfig {
     /// The hashing threads' nice value (0–19, Linux only): under contention token
     /// validation on the async workers wins the CPU, so a login flood cannot stretch its latency.
     pub hash_nice: u8,
+    /// How long a one-time code from `admin user force-password-reset` stays valid (Keycloak's
+    /// default for admin-initiated actions: 12 h).
+    pub reset_code_secs: i64,
 }
 
 impl Default for PasswordsConfig {
@@ -104,6 +107,7 @@ impl Default for PasswordsConfig {
             hash_threads: 0,
             hash_queue: 256,
             hash_nice: 10,
+            reset_code_secs: 12 * 3600,
         }
     }
 }
@@ -146,6 +150,15 @@ pub struct TokensConfig {
     pub leeway_secs: u64,
     /// Verified tokens cached in memory (revocation is still checked on every hit).
     pub cache_entries: usize,
+}
+
+impl TokensConfig {
+    /// The longest a signed token can live (session, access or proxy token, plus the leeway):
+    /// how long a retired signing key must keep verifying.
+    pub fn max_signed_lifetime(&self) -> chrono::Duration {
+        let longest = self.session_secs.max(self.access_secs).max(self.proxy_secs);
+        chrono::Duration::seconds(longest.saturating_add(self.leeway_secs as i64))
+    }
 }
 
 impl Default for TokensConfig {

@@ -16,6 +16,7 @@ use crate::certs::{CertSubject, CertificateAuthority, CsrError};
 use crate::config::CoreConfig;
 use crate::crypto::{self, MasterKey};
 use crate::error::{CoreError, CoreResult};
+use crate::idle::{IdleTracker, Use};
 use crate::keys::KeyRing;
 use crate::model::*;
 use crate::paging::PageTokens;
@@ -28,6 +29,8 @@ use crate::tokens::{AccessTokens, Actor, Principal, TokenFailure, Via};
 
 /// How long one password check holds its login key against parallel attempts.
 const CLAIM_HOLD: chrono::Duration = chrono::Duration::seconds(10);
+/// Longer than any reset code the admin CLI prints; refused without a look-up.
+const MAX_RESET_CODE: usize = 128;
 /// Unknown `kid`s trigger at most one key reload per this interval.
 const KEY_RELOAD_EVERY: Duration = Duration::from_secs(1);
 /// How often the signing keys are re-read, so a rotation elsewhere takes over signing. Caches of
@@ -73,8 +76,8 @@ enum PasswordCheck {
     Login,
     /// A signed-in user proving the current password to change it.
     Change(UserId),
-    /// A change by email and current password, without a session: how an account flagged
-    /// for a reset (which cannot log in) chooses a new password.
+    /// A reset by email and admin-issued one-time code, without a session: how an account
+    /// flagged for a reset (which cannot log in) chooses a new password.
     Reset,
 }
 
@@ -104,6 +107,10 @@ pub struct OwnSession {
     pub session: Session,
     /// The session of the calling token.
     pub current: bool,
+    /// The last use known (stored, or newer in this process).
+    pub last_seen: Timestamp,
+    /// When the session ends if unused until then (`None` without an idle timeout).
+    pub idle_expires_at: Option<Timestamp>,
 }
 
 /// Which org a login should act in.
@@ -129,6 +136,7 @@ pub struct Engine {
     page_tokens: PageTokens,
     ca: Option<Arc<CertificateAuthority>>,
     last_key_reload: Mutex<Option<Instant>>,
+    idle: IdleTracker,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     audit_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -218,12 +226,7 @@ impl Engine {
         )?;
         // Page tokens are MACed with a key derived from, but never equal to, the master key.
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
-        let max_life = secs(
-            config
-                .tokens
-                .session_secs
-                .max(config.tokens.persistent_days * 86_400),
-        );
+        let max_life = config.tokens.max_signed_lifetime();
         let ca = if config.certificates.enabled {
             let ca = CertificateAuthority::load_or_create(
                 store.as_ref(),
@@ -269,17 +272,23 @@ impl Engine {
                 }
             })
         };
+        let idle = IdleTracker::new(config.tokens.cache_entries);
         let (audit, writer) = AuditSink::start(store.clone(), 4096);
         let poller = revocations.spawn_poller(store.clone(), Duration::from_millis(250));
         // A rotation by another process (the CLI, a second server) takes over signing here too.
         let key_refresher = {
             let (keys, store) = (tokens.keys().clone(), store.clone());
+            let view = revocations.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(KEY_REFRESH_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tick.tick().await;
                 loop {
-                    tick.tick().await;
+                    // A revoked key must stop signing here as soon as the feed reports it.
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = view.key_revoked() => {}
+                    }
                     if let Err(e) = keys.reload(store.as_ref()).await {
                         tracing::warn!(error = %e, "signing key refresh failed; will retry");
                     }
@@ -301,6 +310,7 @@ impl Engine {
             page_tokens,
             ca,
             last_key_reload: Mutex::new(None),
+            idle,
             background: Mutex::new(vec![poller, key_refresher, pruner]),
             audit_writer: Mutex::new(Some(writer)),
         }))
@@ -417,6 +427,37 @@ impl Engine {
             )
             .await;
         Ok(kid)
+    }
+
+    /// Emergency revocation of a signing key: a new key takes over signing first if `kid` signs
+    /// now; from then on `kid` verifies nothing, here at once and elsewhere through the
+    /// revocation feed. Returns whether it was not revoked before.
+    pub async fn revoke_signing_key(&self, kid: &str, ctx: &AuditContext) -> CoreResult<bool> {
+        let now = Utc::now();
+        let revoked = self
+            .tokens
+            .keys()
+            .revoke(self.store.as_ref(), kid, now)
+            .await
+            .map_err(|e| match e {
+                crate::keys::KeyError::Store(crate::store::StoreError::NotFound(_)) => {
+                    CoreError::NotFound("signing key")
+                }
+                other => other.into(),
+            })?;
+        self.revocations.revoke_key(kid.to_owned());
+        self.audit
+            .log(
+                ctx,
+                now,
+                None,
+                "keys.revoke",
+                Some(kid.to_owned()),
+                AuditOutcome::Success,
+                json!({"was_revoked": !revoked}),
+            )
+            .await;
+        Ok(revoked)
     }
 
     /// The per-client-IP limit on credential endpoints. IPv6 clients are limited per /64 (see
@@ -929,20 +970,59 @@ impl Engine {
             return Ok(p);
         }
         let now = Utc::now();
-        match self.tokens.validate(token, now) {
-            Ok((_, p)) => Ok(p),
+        let p = match self.tokens.validate(token, now) {
+            Ok((_, p)) => p,
             Err(TokenFailure::UnknownKey) => {
                 if self.reload_keys_rate_limited().await {
-                    self.tokens
-                        .validate(token, now)
-                        .map(|(_, p)| p)
-                        .map_err(Into::into)
+                    self.tokens.validate(token, now).map(|(_, p)| p)?
                 } else {
-                    Err(TokenFailure::UnknownKey.into())
+                    return Err(TokenFailure::UnknownKey.into());
                 }
             }
-            Err(f) => Err(f.into()),
+            Err(f) => return Err(f.into()),
+        };
+        self.check_idle(&p, now).await?;
+        Ok(p)
+    }
+
+    /// Enforces the session's idle timeout and records the use (see `idle.rs`). An idle session
+    /// is ended for good, here and, through the feed, everywhere.
+    async fn check_idle(&self, p: &Principal, now: Timestamp) -> CoreResult<()> {
+        let Via::Session { session, .. } = &p.via else {
+            return Ok(());
+        };
+        // Off: no look-up at all on the hot path.
+        if self.config.tokens.idle_timeout_secs <= 0 {
+            return Ok(());
         }
+        if self
+            .idle
+            .use_session(self.store.as_ref(), session, now)
+            .await?
+            == Use::Live
+        {
+            return Ok(());
+        }
+        if self.store.revoke_session(session, now).await? {
+            // The session's own expiry, which may outlast this token's.
+            let exp = match self.store.get_session(session).await? {
+                Some(s) => s.expires_at,
+                None => p.expires_at.unwrap_or(now),
+            };
+            self.revocations.revoke_session(session.clone(), exp);
+            self.audit
+                .log(
+                    &AuditContext::default(),
+                    now,
+                    Some(p.user),
+                    "session.idle_timeout",
+                    Some(session.0.clone()),
+                    AuditOutcome::Success,
+                    json!({}),
+                )
+                .await;
+        }
+        Err(CoreError::InvalidToken("session ended after inactivity"))
     }
 
     async fn reload_keys_rate_limited(&self) -> bool {
@@ -1093,15 +1173,21 @@ impl Engine {
         if p.is_credential_based() {
             return Err(CoreError::CredentialNotAllowed("manage sessions"));
         }
-        let sessions = self
-            .store
-            .list_user_sessions(p.user, false, Utc::now())
-            .await?;
+        let now = Utc::now();
+        let sessions = self.store.list_user_sessions(p.user, false, now).await?;
+        let enforced = self.config.tokens.idle_timeout_secs > 0;
         Ok(sessions
             .into_iter()
-            .map(|session| OwnSession {
-                current: p.session() == Some(&session.id),
-                session,
+            // Idle past its timeout: ended at its next use, so not listed as live.
+            .filter(|s| !(enforced && self.idle.is_idle(s, now)))
+            .map(|session| {
+                let activity = self.idle.activity(&session);
+                OwnSession {
+                    current: p.session() == Some(&session.id),
+                    last_seen: activity.last_seen,
+                    idle_expires_at: activity.idle_expires_at.filter(|_| enforced),
+                    session,
+                }
             })
             .collect())
     }
@@ -1187,13 +1273,17 @@ impl Engine {
     }
 
     /// Changes the caller's password: the current one is required and checked through the
-    /// login throttle; other sessions may be ended. Only the user's own session may do this.
+    /// login throttle. Other sessions end when asked (the account API asks by default), and
+    /// with `revoke_credentials` every API key and persistent token of the user is revoked.
+    /// Only the user's own session may do this.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_password(
         &self,
         p: &Principal,
         current: &str,
         new: &str,
         end_other_sessions: bool,
+        revoke_credentials: bool,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
         require_own_session(p, "change a password")?;
@@ -1216,30 +1306,157 @@ impl Engine {
             self.end_user_sessions(user.id, p.session(), Some(user.id), ctx)
                 .await?;
         }
+        if revoke_credentials {
+            self.revoke_user_credentials(user.id, Some(user.id), ctx)
+                .await?;
+        }
         Ok(())
     }
 
-    /// Changes a password given the email and the current password, without a session: the
-    /// way out for an account an admin flagged with `password_reset_required`, which password
-    /// login refuses. Any active account with a password may use it, so the answer never says
-    /// whether an account exists or is flagged; it is throttled exactly like a login. Every
-    /// session of the user ends.
-    pub async fn change_password_by_email(
+    /// Revokes every API key and persistent token of the user, in every org.
+    pub async fn revoke_user_credentials(
+        &self,
+        user: UserId,
+        actor: Option<UserId>,
+        ctx: &AuditContext,
+    ) -> CoreResult<u64> {
+        let now = Utc::now();
+        let n = self.store.revoke_user_credentials(user, actor, now).await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), user, now)
+            .await?;
+        self.audit
+            .log(
+                ctx,
+                now,
+                actor,
+                "credential.revoke_all",
+                Some(user.to_string()),
+                AuditOutcome::Success,
+                json!({"count": n}),
+            )
+            .await;
+        Ok(n)
+    }
+
+    /// Completes an admin-forced reset (`admin user force-password-reset`): the email, the
+    /// one-time code the admin handed over, and a new password. The old password is neither
+    /// needed nor enough. On success the code is spent, the password replaced, the flag cleared
+    /// and every session of the user ended.
+    ///
+    /// Unknown emails, deactivated accounts, wrong, spent or expired codes and locked keys all
+    /// answer `InvalidCredentials` after the same work (a throttle claim, a user look-up, an
+    /// argon2 hash of the new password and one redeem statement against a real or a made-up
+    /// user id), and share the per-email throttle with logins.
+    pub async fn reset_password_with_code(
         &self,
         email: &str,
-        current: &str,
+        code: &str,
         new: &str,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
+        const PURPOSE: PasswordCheck = PasswordCheck::Reset;
         // Depends only on the input, so it reveals nothing about the account.
-        self.check_new_password(current, new, email)?;
-        let user = self
-            .verify_password(email, current, PasswordCheck::Reset, ctx)
+        self.config
+            .passwords
+            .policy
+            .check(new, Some(email))
+            .map_err(|r| CoreError::InvalidArgument(r.to_string()))?;
+        let key = normalize_email(email);
+        if key.is_empty() || code.is_empty() || code.len() > MAX_RESET_CODE {
+            return Err(CoreError::InvalidCredentials);
+        }
+        let now = Utc::now();
+        let (failures, locked) = match self
+            .store
+            .throttle_claim(&key, now, now + CLAIM_HOLD)
+            .await?
+        {
+            ThrottleClaim::Granted { failures } => (failures, false),
+            ThrottleClaim::Wait { until } => {
+                let retry = (until - now)
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(Duration::from_secs(1));
+                self.audit_password_denied(ctx, PURPOSE, &key, "throttled")
+                    .await;
+                return Err(CoreError::RateLimited { retry_after: retry });
+            }
+            ThrottleClaim::Locked { .. } => (0, true),
+        };
+        let user = match self.store.get_user_by_email(&key).await {
+            Ok(u) => u,
+            Err(e) => {
+                if !locked {
+                    let _ = self.store.throttle_reset(&key).await;
+                }
+                return Err(e.into());
+            }
+        };
+        // The same statements whether or not the account exists.
+        let target = user.as_ref().map_or_else(UserId::new, |u| u.id);
+        let phc = self.hasher.hash(new).await?;
+        let code_hash = crypto::sha256(code.as_bytes());
+        let redeemed = if locked {
+            None
+        } else {
+            self.store
+                .redeem_password_reset(target, &code_hash, &phc, now)
+                .await?
+        };
+        let (Some(ended), Some(user)) = (redeemed, user.as_ref()) else {
+            if locked {
+                self.audit_password_denied(ctx, PURPOSE, &key, "locked")
+                    .await;
+            } else {
+                self.reset_failed(ctx, &key, failures, user.map(|u| u.id), now)
+                    .await?;
+            }
+            return Err(CoreError::InvalidCredentials);
+        };
+        self.store.throttle_reset(&key).await?;
+        self.revocations
+            .refresh_user(self.store.as_ref(), user.id, now)
             .await?;
-        self.store_new_password(&user, new, PasswordCheck::Reset, ctx)
+        self.audit_password(
+            ctx,
+            PURPOSE,
+            Some(user.id),
+            &key,
+            AuditOutcome::Success,
+            json!({"was_reset_required": user.password_reset_required, "sessions_ended": ended}),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Counts a failed reset against the email's throttle, with the login delays and lockout.
+    async fn reset_failed(
+        &self,
+        ctx: &AuditContext,
+        key: &str,
+        failures: i32,
+        actor: Option<UserId>,
+        now: Timestamp,
+    ) -> CoreResult<()> {
+        let failures = failures + 1;
+        let lock = &self.config.lockout;
+        let idx = (failures as usize - 1).min(lock.delays_secs.len().saturating_sub(1));
+        let delay = lock.delays_secs.get(idx).copied().unwrap_or(1) as i64;
+        let locked_until = (failures >= lock.lock_after)
+            .then(|| (lock.lock_secs != 0).then(|| now + secs(lock.lock_secs as i64)));
+        self.store
+            .throttle_fail(key, Utc::now() + secs(delay), locked_until)
             .await?;
-        self.end_user_sessions(user.id, None, Some(user.id), ctx)
-            .await?;
+        self.audit_password(
+            ctx,
+            PasswordCheck::Reset,
+            actor,
+            key,
+            AuditOutcome::Failure,
+            json!({"failures": failures}),
+        )
+        .await;
         Ok(())
     }
 

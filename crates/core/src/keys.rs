@@ -84,10 +84,13 @@ fn new_key_record(master: &MasterKey, now: Timestamp) -> Result<KeyRecord, KeyEr
         algorithm: ALGORITHM.into(),
         created_at: now,
         retired_at: None,
+        revoked_at: None,
     })
 }
 
 fn build_ring(master: &MasterKey, records: &[KeyRecord]) -> Result<Option<Ring>, KeyError> {
+    // A revoked key neither signs nor verifies.
+    let records: Vec<&KeyRecord> = records.iter().filter(|r| r.revoked_at.is_none()).collect();
     let Some(newest) = records
         .iter()
         .rfind(|r| r.retired_at.is_none())
@@ -99,7 +102,7 @@ fn build_ring(master: &MasterKey, records: &[KeyRecord]) -> Result<Option<Ring>,
     let signing =
         SigningKey::from_pkcs8_der(&der).map_err(|_| KeyError::Malformed(newest.kid.clone()))?;
     let mut verifiers = HashMap::new();
-    for r in records {
+    for r in &records {
         if r.public.len() != 32 {
             return Err(KeyError::Malformed(r.kid.clone()));
         }
@@ -131,7 +134,7 @@ impl KeyRing {
         now: Timestamp,
     ) -> Result<KeyRing, KeyError> {
         let mut records = store.list_keys(KeyPurpose::TokenSigning).await?;
-        if records.is_empty() {
+        if records.iter().all(|r| r.revoked_at.is_some()) {
             store.insert_key(new_key_record(&master, now)?).await?;
             // Another process may have raced us; use whatever the store now holds.
             records = store.list_keys(KeyPurpose::TokenSigning).await?;
@@ -193,8 +196,38 @@ impl KeyRing {
         Ok(jws)
     }
 
-    pub(crate) fn verifier(&self, kid: &str) -> Option<Arc<Verifier>> {
-        self.ring.read().verifiers.get(kid).cloned()
+    /// The key to check a signature with: `None` for an unknown or revoked kid, and for a retired
+    /// one once every token it signed has expired.
+    pub(crate) fn verifier(&self, kid: &str, now: Timestamp) -> Option<Arc<Verifier>> {
+        self.ring
+            .read()
+            .verifiers
+            .get(kid)
+            .filter(|v| self.still_verifies(v, now))
+            .cloned()
+    }
+
+    fn still_verifies(&self, v: &Verifier, now: Timestamp) -> bool {
+        v.retired_at
+            .is_none_or(|r| r + self.max_token_lifetime > now)
+    }
+
+    /// Adds a new signing key if `kid` is the one signing now, then revokes `kid` for good. The
+    /// new key is in place before the old one stops verifying, so this process never signs with
+    /// a revoked key. Returns whether `kid` was not revoked before.
+    pub async fn revoke(
+        &self,
+        store: &dyn Store,
+        kid: &str,
+        now: Timestamp,
+    ) -> Result<bool, KeyError> {
+        self.reload(store).await?;
+        if self.signing_kid() == kid {
+            self.rotate(store, now).await?;
+        }
+        let revoked = store.revoke_key(kid, now).await?;
+        self.reload(store).await?;
+        Ok(revoked)
     }
 
     /// The public keys still needed to verify live tokens, as a JWK set.
@@ -203,10 +236,7 @@ impl KeyRing {
         let mut keys: Vec<(&String, &Arc<Verifier>)> = ring
             .verifiers
             .iter()
-            .filter(|(_, v)| {
-                v.retired_at
-                    .is_none_or(|r| r + self.max_token_lifetime > now)
-            })
+            .filter(|(_, v)| self.still_verifies(v, now))
             .collect();
         keys.sort_by(|a, b| a.0.cmp(b.0));
         json!({

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod directory;
 pub mod engine;
 pub mod error;
+pub mod idle;
 pub mod keys;
 pub mod mediamtx;
 pub mod model;

@@ -687,6 +687,8 @@ pub struct KeyRecord {
     pub created_at: Timestamp,
     /// Set when a newer key took over signing; the public half stays published for verification.
     pub retired_at: Option<Timestamp>,
+    /// Set by an emergency revocation: the key verifies nothing from then on.
+    pub revoked_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -733,6 +735,8 @@ pub enum RevocationEvent {
     User(UserId),
     /// The org was disabled or enabled.
     Org(OrgId),
+    /// A signing key was revoked (its kid).
+    Key(String),
 }
 
 /// Which page of a listing to return: rows strictly after the cursor.

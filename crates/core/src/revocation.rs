@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::{DashMap, DashSet};
+use tokio::sync::Notify;
 
 use crate::model::{CredentialId, OrgId, RevocationEvent, SessionId, Timestamp, UserId};
 use crate::store::{OrgRevocationState, Store, StoreResult, UserRevocationState};
@@ -26,6 +27,10 @@ pub struct RevocationView {
     disabled_orgs: DashSet<OrgId>,
     /// Tokens for the org issued before the instant (its last disabling) are refused.
     org_cutoffs: DashMap<OrgId, Timestamp>,
+    /// Kids of revoked signing keys.
+    keys: DashSet<String>,
+    /// Woken when a key revocation arrives, so the key ring reloads at once.
+    key_revoked: Notify,
     seq: AtomicI64,
     /// Per-user change stamps for the read cache: bumped whenever a user's state is re-read
     /// (every user event, local or from the feed). Absent = 0.
@@ -57,6 +62,9 @@ impl RevocationView {
         }
         for (o, at) in snap.org_cutoffs {
             view.org_cutoffs.insert(o, at);
+        }
+        for k in snap.revoked_keys {
+            view.keys.insert(k);
         }
         view.seq.store(snap.seq, Ordering::SeqCst);
         Ok(view)
@@ -123,6 +131,23 @@ impl RevocationView {
         let state = store.org_revocation_state(org).await?;
         self.apply_org_state(org, &state);
         Ok(())
+    }
+
+    pub fn is_key_revoked(&self, kid: &str) -> bool {
+        !self.keys.is_empty() && self.keys.contains(kid)
+    }
+
+    /// Marks a signing key revoked and wakes whoever waits in [`Self::key_revoked`].
+    pub fn revoke_key(&self, kid: String) {
+        if self.keys.insert(kid) {
+            // Stores a permit if the waiter is busy, so no revocation goes unnoticed.
+            self.key_revoked.notify_one();
+        }
+    }
+
+    /// Completes when a key revocation has been applied (one waiter: the key refresher).
+    pub async fn key_revoked(&self) {
+        self.key_revoked.notified().await;
     }
 
     pub fn revoke_session(&self, id: SessionId, expires_at: Timestamp) {
@@ -212,6 +237,7 @@ impl RevocationView {
                     }
                     RevocationEvent::User(id) => self.refresh_user(store, id, now).await?,
                     RevocationEvent::Org(id) => self.refresh_org(store, id).await?,
+                    RevocationEvent::Key(kid) => self.revoke_key(kid),
                 }
                 self.seq.fetch_max(seq, Ordering::SeqCst);
                 applied += 1;

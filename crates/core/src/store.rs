@@ -111,6 +111,8 @@ pub struct RevocationSnapshot {
     pub org_cutoffs: Vec<(OrgId, Timestamp)>,
     pub revoked_sessions: Vec<(SessionId, Timestamp)>,
     pub revoked_credentials: Vec<CredentialId>,
+    /// Kids of revoked signing keys.
+    pub revoked_keys: Vec<String>,
 }
 
 /// What a revocation view needs to know about one org.
@@ -382,12 +384,48 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         users: &[UserId],
     ) -> StoreResult<Vec<CredentialWithPeople>>;
+    /// Revokes every active credential (API keys and persistent tokens) of the user, in every
+    /// org, appending a `User` event. Returns how many.
+    async fn revoke_user_credentials(
+        &self,
+        user: UserId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
 
     // ---- keys -------------------------------------------------------------------------------
     async fn insert_key(&self, key: KeyRecord) -> StoreResult<()>;
     /// Oldest first.
     async fn list_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<KeyRecord>>;
     async fn retire_key(&self, kid: &str, at: Timestamp) -> StoreResult<()>;
+    /// Emergency revocation: marks the key revoked (and retired) and appends a `Key` event, in
+    /// one transaction. Returns whether it was not revoked before; `NotFound` for an unknown kid.
+    async fn revoke_key(&self, kid: &str, at: Timestamp) -> StoreResult<bool>;
+
+    // ---- password resets ----------------------------------------------------------------------
+    /// An admin-forced reset, in one transaction: flags the user `password_reset_required`,
+    /// revokes every live session (and every active credential when `revoke_credentials`),
+    /// replaces any earlier reset code with `code_hash` (the SHA-256 of the one-time code)
+    /// valid until `expires_at`, and appends a `User` event. `NotFound` for an unknown user.
+    async fn require_password_reset(
+        &self,
+        user: UserId,
+        code_hash: &[u8; 32],
+        expires_at: Timestamp,
+        revoke_credentials: bool,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation>;
+    /// Redeems a reset code, in one transaction: when `user` is active and holds an unexpired
+    /// code with this hash, deletes the code, stores `password_hash`, clears
+    /// `password_reset_required`, revokes every live session and appends a `User` event, and
+    /// returns how many sessions ended. Otherwise changes nothing and returns `None`.
+    async fn redeem_password_reset(
+        &self,
+        user: UserId,
+        code_hash: &[u8; 32],
+        password_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<u64>>;
 
     // ---- brute-force throttle -------------------------------------------------------------------
     /// Atomically claims the right to verify one password for `key`. Granted only when no other

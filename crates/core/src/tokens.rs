@@ -1,7 +1,8 @@
 //! Access tokens: EdDSA JWTs (`typ: at+jwt`) with one claim set for both APIs, and their
 //! validation: algorithm allowlist, signature, `iss`, `aud`, `exp`/`nbf`, then revocation.
 //! Verified tokens are cached by the SHA-256 of the token, so a repeat validation costs a hash
-//! and a few map look-ups; revocation is still checked on every hit.
+//! and a few map look-ups; revocation (of the session, credential, user or signing key) is still
+//! checked on every hit.
 
 use std::sync::Arc;
 
@@ -150,7 +151,8 @@ pub struct AccessTokens {
     issuer: String,
     audience: String,
     leeway_secs: u64,
-    cache: DashMap<[u8; 32], Arc<Claims>>,
+    /// Verified claims with the kid that signed them.
+    cache: DashMap<[u8; 32], (Arc<Claims>, Arc<str>)>,
     cache_cap: usize,
 }
 
@@ -266,7 +268,8 @@ impl AccessTokens {
 
     /// Signature and claims only, ignoring `exp` (for idempotent logout of expired tokens).
     pub fn verify_ignoring_expiry(&self, token: &str) -> Result<Claims, TokenFailure> {
-        self.verify_signature(token, false)
+        self.verify_signature(token, false, chrono::Utc::now())
+            .map(|(claims, _)| claims)
     }
 
     pub fn check_revocation(&self, p: &Principal) -> Result<(), TokenFailure> {
@@ -309,24 +312,39 @@ impl AccessTokens {
     fn verify_cached(&self, token: &str, now: Timestamp) -> Result<Arc<Claims>, TokenFailure> {
         let key = crate::crypto::sha256(token.as_bytes());
         if let Some(hit) = self.cache.get(&key) {
-            let claims = hit.value().clone();
+            let (claims, kid) = hit.value().clone();
             drop(hit);
+            if self.revocations.is_key_revoked(&kid) {
+                self.cache.remove(&key);
+                return Err(TokenFailure::Revoked);
+            }
+            // A key retired since may have outlived every token it signed.
+            if self.keys.verifier(&kid, now).is_none() {
+                self.cache.remove(&key);
+                return Err(TokenFailure::UnknownKey);
+            }
             if claims.exp + self.leeway_secs as i64 >= now.timestamp() {
                 return Ok(claims);
             }
             self.cache.remove(&key);
             return Err(TokenFailure::Expired);
         }
-        let claims = Arc::new(self.verify_signature(token, true)?);
+        let (claims, kid) = self.verify_signature(token, true, now)?;
+        let claims = Arc::new(claims);
         if self.cache.len() >= self.cache_cap {
             // Crude but bounded: a full cache starts over rather than growing.
             self.cache.clear();
         }
-        self.cache.insert(key, claims.clone());
+        self.cache.insert(key, (claims.clone(), Arc::from(kid)));
         Ok(claims)
     }
 
-    fn verify_signature(&self, token: &str, check_exp: bool) -> Result<Claims, TokenFailure> {
+    fn verify_signature(
+        &self,
+        token: &str,
+        check_exp: bool,
+        now: Timestamp,
+    ) -> Result<(Claims, String), TokenFailure> {
         if token.len() > 4096 {
             return Err(TokenFailure::Malformed);
         }
@@ -336,7 +354,14 @@ impl AccessTokens {
             return Err(TokenFailure::Invalid);
         }
         let kid = header.kid.ok_or(TokenFailure::Invalid)?;
-        let verifier = self.keys.verifier(&kid).ok_or(TokenFailure::UnknownKey)?;
+        // The feed learns of a revocation within a poll; the ring only at its next reload.
+        if self.revocations.is_key_revoked(&kid) {
+            return Err(TokenFailure::Revoked);
+        }
+        let verifier = self
+            .keys
+            .verifier(&kid, now)
+            .ok_or(TokenFailure::UnknownKey)?;
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_issuer(&[&self.issuer]);
         v.set_audience(&[&self.audience]);
@@ -345,7 +370,7 @@ impl AccessTokens {
         v.validate_exp = check_exp;
         v.validate_nbf = true;
         match jsonwebtoken::decode::<Claims>(token, &verifier.key, &v) {
-            Ok(data) => Ok(data.claims),
+            Ok(data) => Ok((data.claims, kid)),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => TokenFailure::Expired,
                 ErrorKind::InvalidToken

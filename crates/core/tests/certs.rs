@@ -424,6 +424,36 @@ impl Store for KeyStore {
     ) -> StoreResult<Vec<CredentialWithPeople>> {
         Err(fake())
     }
+    async fn revoke_user_credentials(
+        &self,
+        _user: UserId,
+        _by: Option<UserId>,
+        _at: Timestamp,
+    ) -> StoreResult<u64> {
+        Err(fake())
+    }
+    async fn revoke_key(&self, _kid: &str, _at: Timestamp) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn require_password_reset(
+        &self,
+        _user: UserId,
+        _code_hash: &[u8; 32],
+        _expires_at: Timestamp,
+        _revoke_credentials: bool,
+        _at: Timestamp,
+    ) -> StoreResult<Deactivation> {
+        Err(fake())
+    }
+    async fn redeem_password_reset(
+        &self,
+        _user: UserId,
+        _code_hash: &[u8; 32],
+        _password_hash: &str,
+        _at: Timestamp,
+    ) -> StoreResult<Option<u64>> {
+        Err(fake())
+    }
     async fn throttle_claim(
         &self,
         _key: &str,

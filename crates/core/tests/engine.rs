@@ -707,19 +707,6 @@ impl Env {
         self.engine.authenticate(&token).await.unwrap()
     }
 
-    async fn flag_for_reset(&self, user: &User) {
-        self.store
-            .update_user(
-                user.id,
-                UserUpdate {
-                    password_reset_required: Some(true),
-                    ..UserUpdate::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
-
     async fn audit_events(&self, action: &str) -> Vec<AuditEvent> {
         self.engine.flush_audit().await;
         self.store
@@ -744,14 +731,14 @@ async fn password_change_shares_the_login_throttle() {
     let p = e.signed_in("ann@example.com").await;
     let r = e
         .engine
-        .change_password(&p, "not my password", NEW_PW, false, &ctx())
+        .change_password(&p, "not my password", NEW_PW, false, false, &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
     // The very next attempt, right or wrong, through either door, waits without hashing.
     let before = e.engine.hasher().verifications();
     let r = e
         .engine
-        .change_password(&p, PW, NEW_PW, false, &ctx())
+        .change_password(&p, PW, NEW_PW, false, false, &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::RateLimited { .. })), "{r:?}");
     let r = e
@@ -787,14 +774,14 @@ async fn password_change_failures_lock_the_account() {
     for _ in 0..3 {
         let r = e
             .engine
-            .change_password(&p, "not my password", NEW_PW, false, &ctx())
+            .change_password(&p, "not my password", NEW_PW, false, false, &ctx())
             .await;
         assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
     }
     // Locked: the right current password is refused too, and so is a login.
     let r = e
         .engine
-        .change_password(&p, PW, NEW_PW, false, &ctx())
+        .change_password(&p, PW, NEW_PW, false, false, &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
     let r = e
@@ -805,42 +792,70 @@ async fn password_change_failures_lock_the_account() {
     assert_eq!(e.audit_events("account.lock").await.len(), 1);
     e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
     e.engine
-        .change_password(&p, PW, NEW_PW, false, &ctx())
+        .change_password(&p, PW, NEW_PW, false, false, &ctx())
         .await
         .unwrap();
 }
 
+impl Env {
+    fn admin(&self, cfg: &CoreConfig) -> portcullis_core::admin::Admin {
+        portcullis_core::admin::Admin::new(self.store.clone(), cfg, "test")
+    }
+
+    /// The force-password-reset of the admin CLI: returns the one-time code.
+    async fn force_reset(&self, email: &str, revoke_credentials: bool) -> String {
+        let r = self
+            .admin(&CoreConfig::default())
+            .require_password_reset(email, revoke_credentials)
+            .await
+            .unwrap();
+        assert!(r.user.password_reset_required);
+        r.code.to_string()
+    }
+}
+
 #[tokio::test]
-async fn a_flagged_account_changes_its_password_by_email_then_logs_in() {
+async fn a_forced_reset_needs_the_one_time_code_not_the_old_password() {
     let e = env().await;
     let org = e.org("acme").await;
     let ann = e.user("ann@example.com", false, &[&org]).await;
-    // A session from before the flag (the admin CLI would also have ended it).
     let before = e.login("ann@example.com").await;
-    e.flag_for_reset(&ann).await;
+    let code = e.force_reset("ann@example.com", false).await;
+    // The admin's reset ended every session, on this process within a poll.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while e.engine.authenticate(&before).await.is_ok() {
+        assert!(Instant::now() < deadline, "the session outlived the reset");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let r = e
         .engine
         .authenticate_password("ann@example.com", PW, &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
-    // The next attempt would wait out the delay the failure above set.
+    e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
+
+    // Whoever knows the old password cannot complete the reset with it.
+    let r = e
+        .engine
+        .reset_password_with_code("ann@example.com", PW, NEW_PW, &ctx())
+        .await;
+    assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
     e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
 
     e.engine
-        .change_password_by_email("ANN@example.com ", PW, NEW_PW, &ctx())
+        .reset_password_with_code("ANN@example.com ", &code, NEW_PW, &ctx())
         .await
         .unwrap();
-    let r = e.engine.authenticate(&before).await;
-    assert!(r.is_err(), "every session ends: {r:?}");
     let flagged = e.store.get_user(ann.id).await.unwrap().unwrap();
     assert!(!flagged.password_reset_required);
     e.engine
         .login_password("ann@example.com", NEW_PW, OrgChoice::Default, None, &ctx())
         .await
         .unwrap();
+    // Single use.
     let r = e
         .engine
-        .authenticate_password("ann@example.com", PW, &ctx())
+        .reset_password_with_code("ann@example.com", &code, "a third fine passphrase", &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
     let events = e.audit_events("password.change").await;
@@ -848,27 +863,76 @@ async fn a_flagged_account_changes_its_password_by_email_then_logs_in() {
         && ev.actor == Some(ann.id)
         && ev.detail["via"] == "reset"
         && ev.detail["was_reset_required"] == true));
+    let all =
+        serde_json::to_string(&e.audit_events("admin.user.require_password_reset").await).unwrap();
+    assert!(!all.contains(&code), "the code is never audited");
 }
 
 #[tokio::test]
-async fn change_by_email_answers_unknown_and_wrong_alike() {
+async fn a_forced_reset_can_revoke_credentials_and_codes_expire() {
+    let mut cfg = CoreConfig::default();
+    cfg.passwords.reset_code_secs = 1;
+    let e = env_with(cfg.clone()).await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let p = e.signed_in("ann@example.com").await;
+    let (_, secret) = e
+        .engine
+        .create_api_key(&p, "ci", None, &ctx())
+        .await
+        .unwrap();
+    let r = e
+        .admin(&cfg)
+        .require_password_reset("ann@example.com", true)
+        .await
+        .unwrap();
+    assert_eq!(r.credentials_revoked, 1);
+    assert!(r.sessions_revoked >= 1);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while e.engine.authenticate(&secret).await.is_ok() {
+        assert!(Instant::now() < deadline, "the API key outlived the reset");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = e
+        .engine
+        .reset_password_with_code("ann@example.com", &r.code, NEW_PW, &ctx())
+        .await;
+    assert!(
+        matches!(r, Err(CoreError::InvalidCredentials)),
+        "expired: {r:?}"
+    );
+}
+
+#[tokio::test]
+async fn reset_by_code_answers_unknown_and_wrong_alike() {
     let e = env().await;
     let org = e.org("acme").await;
     e.user("ann@example.com", false, &[&org]).await;
-    let gone = e.user("gone@example.com", false, &[&org]).await;
+    e.user("gone@example.com", false, &[&org]).await;
+    e.user("bob@example.com", false, &[&org]).await;
+    let bob_code = e.force_reset("bob@example.com", false).await;
+    let gone_code = e.force_reset("gone@example.com", false).await;
+    let gone = e
+        .store
+        .get_user_by_email("gone@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     e.engine
         .deactivate_user(gone.id, None, &ctx())
         .await
         .unwrap();
     let attempts = [
-        ("nobody@example.com", PW),
-        ("ann@example.com", "not my password"),
-        ("gone@example.com", PW),
+        ("nobody@example.com", bob_code.as_str()),
+        ("ann@example.com", bob_code.as_str()),
+        ("bob@example.com", "a wrong code"),
+        ("gone@example.com", gone_code.as_str()),
     ];
-    for (email, current) in attempts {
+    for (email, code) in attempts {
         let r = e
             .engine
-            .change_password_by_email(email, current, NEW_PW, &ctx())
+            .reset_password_with_code(email, code, NEW_PW, &ctx())
             .await;
         assert!(
             matches!(r, Err(CoreError::InvalidCredentials)),
@@ -877,7 +941,7 @@ async fn change_by_email_answers_unknown_and_wrong_alike() {
         // Each key now waits its delay, known account or not.
         let r = e
             .engine
-            .change_password_by_email(email, current, NEW_PW, &ctx())
+            .reset_password_with_code(email, code, NEW_PW, &ctx())
             .await;
         assert!(
             matches!(r, Err(CoreError::RateLimited { .. })),
@@ -886,14 +950,10 @@ async fn change_by_email_answers_unknown_and_wrong_alike() {
     }
     // The new password is judged first, for any email, at no cost to the throttle.
     for email in ["nobody@example.com", "ann@example.com"] {
-        for (new, why) in [
-            ("short", "at least 8"),
-            ("password1", "common"),
-            (PW, "differ"),
-        ] {
+        for (new, why) in [("short", "at least 8"), ("password1", "common")] {
             match e
                 .engine
-                .change_password_by_email(email, PW, new, &ctx())
+                .reset_password_with_code(email, "code", new, &ctx())
                 .await
             {
                 Err(CoreError::InvalidArgument(m)) => assert!(m.contains(why), "{m}"),
@@ -936,7 +996,10 @@ async fn only_the_users_own_session_may_change_the_account() {
 
     let before = e.engine.hasher().verifications();
     for q in [&key_p, &minted_p] {
-        let r = e.engine.change_password(q, PW, NEW_PW, false, &ctx()).await;
+        let r = e
+            .engine
+            .change_password(q, PW, NEW_PW, false, false, &ctx())
+            .await;
         assert!(
             matches!(r, Err(CoreError::CredentialNotAllowed(_))),
             "{r:?}"
@@ -954,7 +1017,7 @@ async fn only_the_users_own_session_may_change_the_account() {
     }
     let r = e
         .engine
-        .change_password(&proxy_p, PW, NEW_PW, false, &ctx())
+        .change_password(&proxy_p, PW, NEW_PW, false, false, &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
     let r = e
@@ -976,9 +1039,335 @@ async fn only_the_users_own_session_may_change_the_account() {
     assert!(current[0].session.actor_id.is_some());
     // The user's own session still works, and may change the password.
     e.engine
-        .change_password(&p, PW, NEW_PW, true, &ctx())
+        .change_password(&p, PW, NEW_PW, true, false, &ctx())
         .await
         .unwrap();
     assert!(e.engine.authenticate(&proxy.token.token).await.is_err());
     e.engine.authenticate(&ann_token).await.unwrap();
+}
+
+// ---- signing keys: retirement and emergency revocation ----------------------------------------
+
+#[tokio::test]
+async fn a_retired_key_stops_verifying_once_its_tokens_have_expired() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    let tokens = e.engine.access_tokens();
+    let now = Utc::now();
+    let life = CoreConfig::default().tokens.max_signed_lifetime();
+    // A token that claims to outlive every lifetime the server hands out.
+    let claims = tokens.claims(
+        ann.id,
+        org.id,
+        "sid",
+        now,
+        now + life * 3,
+        vec!["pwd".into()],
+        false,
+    );
+    let old = tokens.sign(&claims).unwrap();
+    e.engine.rotate_signing_key(&ctx()).await.unwrap();
+    assert!(
+        tokens.validate(&old, now).is_ok(),
+        "retired keys still verify"
+    );
+    let later = now + life + chrono::Duration::seconds(5);
+    assert_eq!(
+        tokens.validate(&old, later).err(),
+        Some(portcullis_core::tokens::TokenFailure::UnknownKey),
+        "verified past every token it could have signed"
+    );
+    assert_eq!(
+        e.engine.access_tokens().keys().jwks(later)["keys"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_key_verifies_nothing_on_any_process_within_a_second() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let token = e.login("ann@example.com").await;
+    let store2 = portcullis_store::open(&e.path).await.unwrap();
+    let other = Engine::start(store2, CoreConfig::default(), e.master.clone())
+        .await
+        .unwrap();
+    other.authenticate(&token).await.unwrap();
+    e.engine.authenticate(&token).await.unwrap();
+
+    let kid = e.engine.access_tokens().keys().signing_kid();
+    assert!(e.engine.revoke_signing_key(&kid, &ctx()).await.unwrap());
+    // Here at once, though the token is in the verified-token cache.
+    assert!(e.engine.authenticate(&token).await.is_err());
+    // A new key signs, and it is the only one published.
+    let fresh = e.login("ann@example.com").await;
+    e.engine.authenticate(&fresh).await.unwrap();
+    let jwks = e.engine.jwks();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kid"] != kid.as_str())
+    );
+
+    let start = Instant::now();
+    while other.authenticate(&token).await.is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "key revocation not seen within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The other process stops signing with it too, and verifies the new key.
+    let start = Instant::now();
+    loop {
+        let t = other
+            .login_password("ann@example.com", PW, OrgChoice::Default, None, &ctx())
+            .await
+            .unwrap()
+            .token
+            .token;
+        if parts(&t).0["kid"] != kid.as_str() && other.authenticate(&t).await.is_ok() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "still signing with a revoked key"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    other.authenticate(&fresh).await.unwrap();
+    // Idempotent; unknown kids are NotFound.
+    assert!(!e.engine.revoke_signing_key(&kid, &ctx()).await.unwrap());
+    assert!(matches!(
+        e.engine.revoke_signing_key("nope", &ctx()).await,
+        Err(CoreError::NotFound(_))
+    ));
+}
+
+// ---- password change: other sessions and credentials ------------------------------------------
+
+#[tokio::test]
+async fn a_password_change_can_revoke_every_credential() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let other_org = e.org("beta").await;
+    let ann = e.user("ann@example.com", false, &[&org, &other_org]).await;
+    let p = e.signed_in("ann@example.com").await;
+    let (_, key) = e
+        .engine
+        .create_api_key(&p, "ci", None, &ctx())
+        .await
+        .unwrap();
+    let other = e.signed_in("ann@example.com").await;
+    let other_token = e.login("ann@example.com").await;
+    let _ = other;
+    e.engine
+        .change_password(&p, PW, NEW_PW, true, true, &ctx())
+        .await
+        .unwrap();
+    assert!(
+        e.engine.authenticate(&key).await.is_err(),
+        "the API key is revoked"
+    );
+    assert!(
+        e.engine.authenticate(&other_token).await.is_err(),
+        "other sessions end"
+    );
+    let creds = e
+        .store
+        .list_credentials(
+            &portcullis_core::store::CredentialFilter {
+                user_id: Some(ann.id),
+                include_revoked: true,
+                ..Default::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(creds.iter().all(|c| c.revoked_at.is_some()));
+    assert_eq!(e.audit_events("credential.revoke_all").await.len(), 1);
+}
+
+// ---- idle timeout -------------------------------------------------------------------------------
+
+fn idle_config(secs: i64) -> CoreConfig {
+    let mut cfg = CoreConfig::default();
+    cfg.tokens.idle_timeout_secs = secs;
+    cfg
+}
+
+#[tokio::test]
+async fn idle_sessions_end_and_last_seen_is_written_at_most_once_a_minute() {
+    use portcullis_core::idle::{IdleTracker, TOUCH_EVERY, Use};
+    let e = env_with(idle_config(600)).await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let p = e.signed_in("ann@example.com").await;
+    let sid = p.session().unwrap().clone();
+    let s0 = e.store.get_session(&sid).await.unwrap().unwrap();
+    assert_eq!(s0.idle_timeout_secs, Some(600));
+    let t0 = s0.last_seen_at;
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    let store = e.store.as_ref();
+
+    let here = IdleTracker::new(100);
+    let there = IdleTracker::new(100);
+    // Uses within the minute are not written.
+    assert_eq!(
+        here.use_session(store, &sid, at(10)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        here.use_session(store, &sid, at(50)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        t0
+    );
+    // A minute after the stored value: written once.
+    assert_eq!(
+        here.use_session(store, &sid, at(61)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        here.use_session(store, &sid, at(62)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        at(61)
+    );
+    // Another process saw the session long ago; the use written here keeps it alive there.
+    assert_eq!(
+        there.use_session(store, &sid, at(62)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        here.use_session(store, &sid, at(500)).await.unwrap(),
+        Use::Live
+    );
+    assert_eq!(
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        at(500)
+    );
+    // 600 s after 62 plus the one-minute grace, "there" has not seen a use, but the store has.
+    assert_eq!(
+        there
+            .use_session(store, &sid, at(62 + 600) + TOUCH_EVERY)
+            .await
+            .unwrap(),
+        Use::Live
+    );
+    // Never before the timeout, at most a minute after it.
+    assert_eq!(
+        here.use_session(store, &sid, at(62 + 600 + 599))
+            .await
+            .unwrap(),
+        Use::Live
+    );
+    let last = at(62 + 600 + 599);
+    let fresh = IdleTracker::new(100);
+    assert_eq!(
+        fresh
+            .use_session(
+                store,
+                &sid,
+                last + chrono::Duration::seconds(600) + TOUCH_EVERY
+            )
+            .await
+            .unwrap(),
+        Use::Idle
+    );
+}
+
+#[tokio::test]
+async fn an_idle_session_is_refused_and_ended_everywhere() {
+    let e = env_with(idle_config(600)).await;
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    let now = Utc::now();
+    // A session last used two hours ago, with a token that is still valid.
+    let stale = Session {
+        id: SessionId::generate(),
+        user_id: ann.id,
+        org_id: org.id,
+        kind: SessionKind::Login,
+        amr: vec!["pwd".into()],
+        actor_id: None,
+        created_at: now - chrono::Duration::hours(2),
+        expires_at: now + chrono::Duration::hours(1),
+        idle_timeout_secs: Some(600),
+        last_seen_at: now - chrono::Duration::hours(2),
+        revoked_at: None,
+        ip: None,
+        user_agent: None,
+    };
+    e.store.create_session(stale.clone()).await.unwrap();
+    let tokens = e.engine.access_tokens();
+    let claims = tokens.claims(
+        ann.id,
+        org.id,
+        &stale.id.0,
+        now,
+        stale.expires_at,
+        vec!["pwd".into()],
+        false,
+    );
+    let token = tokens.sign(&claims).unwrap();
+    match e.engine.authenticate(&token).await {
+        Err(CoreError::InvalidToken(m)) => assert!(m.contains("inactivity"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let ended = e.store.get_session(&stale.id).await.unwrap().unwrap();
+    assert!(
+        ended.revoked_at.is_some(),
+        "ended in the store, for every process"
+    );
+    assert_eq!(e.audit_events("session.idle_timeout").await.len(), 1);
+
+    // A fresh session works and lists its last use and idle deadline.
+    let p = e.signed_in("ann@example.com").await;
+    let mine = e.engine.list_my_sessions(&p).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    let s = &mine[0];
+    assert!(s.current);
+    assert_eq!(
+        s.idle_expires_at,
+        Some(s.last_seen + chrono::Duration::seconds(600))
+    );
+}
+
+#[tokio::test]
+async fn without_an_idle_timeout_sessions_show_no_deadline() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let p = e.signed_in("ann@example.com").await;
+    let mine = e.engine.list_my_sessions(&p).await.unwrap();
+    assert_eq!(mine[0].idle_expires_at, None);
+    assert_eq!(mine[0].last_seen, mine[0].session.created_at);
 }

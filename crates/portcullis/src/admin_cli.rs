@@ -72,6 +72,9 @@ pub enum KeysCommand {
     /// Add a new signing key; the current one retires but keeps verifying the tokens it signed
     /// until they expire. Running servers pick the new key up without a restart.
     Rotate,
+    /// Emergency: revoke a key. It verifies nothing from then on, on every running server
+    /// within a second (through the revocation feed); if it signs now, a new key takes over.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,8 +127,15 @@ pub enum UserCommand {
     Deactivate { user: String },
     /// Undo a deactivation (revoked sessions and credentials stay revoked).
     Reactivate { user: String },
-    /// Block password login until the password is changed, and end the user's sessions.
-    ForcePasswordReset { user: String },
+    /// Block password login, end every session and print a one-time reset code (shown once,
+    /// valid for core.passwords.reset_code_secs) that the user redeems with a new password at
+    /// POST /account/v1/password/reset-required.
+    ForcePasswordReset {
+        user: String,
+        /// Also revoke every API key and persistent token of the user.
+        #[arg(long)]
+        revoke_credentials: bool,
+    },
     /// End every session of the user (tokens of those sessions stop working at once).
     EndSessions { user: String },
     /// List the user's live sessions.
@@ -466,6 +476,7 @@ struct KeyView {
     algorithm: String,
     created_at: DateTime<Utc>,
     retired_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> anyhow::Result<()> {
@@ -482,11 +493,19 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
                     algorithm: k.algorithm,
                     created_at: k.created_at,
                     retired_at: k.retired_at,
+                    revoked_at: k.revoked_at,
                 })
                 .collect();
             emit(json, &keys, || {
                 keys.iter()
                     .map(|k| match k.retired_at {
+                        _ if k.revoked_at.is_some() => format!(
+                            "{}  {}  created {}  REVOKED {}",
+                            k.kid,
+                            k.algorithm,
+                            k.created_at,
+                            k.revoked_at.unwrap_or(k.created_at)
+                        ),
                         Some(r) => format!(
                             "{}  {}  created {}  retired {}",
                             k.kid, k.algorithm, k.created_at, r
@@ -509,9 +528,7 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
                     )
                 }
             };
-            let t = &cfg.core.tokens;
-            let max_life =
-                chrono::Duration::seconds(t.session_secs.max(t.persistent_days * 86_400));
+            let max_life = cfg.core.tokens.max_signed_lifetime();
             let ring = portcullis_core::keys::KeyRing::load_or_create(
                 store.as_ref(),
                 master,
@@ -542,7 +559,69 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
                 format!("new signing key {} (retired {})", r.kid, r.retired)
             })
         }
+        KeysCommand::Revoke { kid } => {
+            let known = store.list_keys(KeyPurpose::TokenSigning).await?;
+            if !known.iter().any(|k| &k.kid == kid) {
+                bail!("no signing key {kid:?} (see `admin keys list`)");
+            }
+            let ring = open_ring(cfg, store.as_ref()).await?;
+            let revoked = ring
+                .revoke(store.as_ref(), kid, Utc::now())
+                .await
+                .context("revocation failed")?;
+            #[derive(Serialize)]
+            struct Revoked {
+                kid: String,
+                already_revoked: bool,
+                signing_kid: String,
+            }
+            let r = Revoked {
+                kid: kid.clone(),
+                already_revoked: !revoked,
+                signing_kid: ring.signing_kid(),
+            };
+            admin
+                .record(
+                    "admin.keys.revoke",
+                    Some(kid.clone()),
+                    serde_json::json!({"already_revoked": r.already_revoked, "signing": r.signing_kid}),
+                )
+                .await?;
+            emit(json, &r, || {
+                format!(
+                    "revoked signing key {}{}; signing with {}",
+                    r.kid,
+                    if r.already_revoked {
+                        " (already revoked)"
+                    } else {
+                        ""
+                    },
+                    r.signing_kid
+                )
+            })
+        }
     }
+}
+
+/// The signing key ring, opened with the master key of a server that has started once.
+async fn open_ring(
+    cfg: &Config,
+    store: &dyn portcullis_core::store::Store,
+) -> anyhow::Result<portcullis_core::keys::KeyRing> {
+    let master = match crate::keyfile::plan(&cfg.server.key_file())? {
+        crate::keyfile::KeyPlan::Env(k) | crate::keyfile::KeyPlan::File(k, _) => k,
+        crate::keyfile::KeyPlan::Create(..) => {
+            bail!("no master key: start the server once (or set PORTCULLIS_MASTER_KEY) first")
+        }
+    };
+    portcullis_core::keys::KeyRing::load_or_create(
+        store,
+        master,
+        cfg.core.tokens.max_signed_lifetime(),
+        Utc::now(),
+    )
+    .await
+    .context("cannot open the signing keys")
 }
 
 async fn user(
@@ -650,10 +729,39 @@ async fn user(
             let v = UserView::from(&admin.reactivate_user(user).await?);
             emit(json, &v, || format!("reactivated {}", user_line(&v)))
         }
-        UserCommand::ForcePasswordReset { user } => {
-            let v = UserView::from(&admin.require_password_reset(user).await?);
+        UserCommand::ForcePasswordReset {
+            user,
+            revoke_credentials,
+        } => {
+            let r = admin
+                .require_password_reset(user, *revoke_credentials)
+                .await?;
+            #[derive(Serialize)]
+            struct Reset<'a> {
+                #[serde(flatten)]
+                user: UserView,
+                reset_code: &'a str,
+                reset_code_expires_at: DateTime<Utc>,
+                sessions_revoked: u64,
+                credentials_revoked: u64,
+            }
+            let v = Reset {
+                user: UserView::from(&r.user),
+                reset_code: r.code.as_str(),
+                reset_code_expires_at: r.expires_at,
+                sessions_revoked: r.sessions_revoked,
+                credentials_revoked: r.credentials_revoked,
+            };
             emit(json, &v, || {
-                format!("password reset required for {}", user_line(&v))
+                format!(
+                    "password reset required for {}\n{} session(s) and {} credential(s) revoked\n\
+                     one-time reset code (shown only now, valid until {}): {}",
+                    user_line(&v.user),
+                    v.sessions_revoked,
+                    v.credentials_revoked,
+                    v.reset_code_expires_at,
+                    v.reset_code
+                )
             })
         }
         UserCommand::EndSessions { user } => {

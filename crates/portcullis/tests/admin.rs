@@ -189,6 +189,24 @@ fn admin_creates_org_user_membership_and_lists_them() {
         &["user", "force-password-reset", "ann@example.com"],
     );
     assert_eq!(u["password_reset_required"], true);
+    let code = u["reset_code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 27, "160 random bits, base64url");
+    assert_eq!(u["credentials_revoked"], 0);
+    let again = admin_json(
+        cwd,
+        &data,
+        &[
+            "user",
+            "force-password-reset",
+            "ann@example.com",
+            "--revoke-credentials",
+        ],
+    );
+    assert_ne!(
+        again["reset_code"].as_str().unwrap(),
+        code,
+        "a new code each time"
+    );
     admin_json(cwd, &data, &["user", "unlock", "ann@example.com"]);
     let d = admin_json(cwd, &data, &["user", "deactivate", "ann@example.com"]);
     assert_eq!(d["sessions_revoked"], 0);

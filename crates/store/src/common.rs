@@ -183,6 +183,7 @@ pub(crate) fn event_columns(ev: &RevocationEvent) -> (&'static str, String) {
         RevocationEvent::Credential(id) => ("credential", id.to_string()),
         RevocationEvent::User(id) => ("user", id.to_string()),
         RevocationEvent::Org(id) => ("org", id.to_string()),
+        RevocationEvent::Key(kid) => ("key", kid.clone()),
     }
 }
 
@@ -199,6 +200,7 @@ pub(crate) fn event_from_columns(kind: &str, subject: String) -> StoreResult<Rev
         "org" => Ok(RevocationEvent::Org(
             OrgId::from_str(&subject).map_err(bad)?,
         )),
+        "key" => Ok(RevocationEvent::Key(subject)),
         other => Err(corrupt(format!("unknown revocation event kind {other:?}"))),
     }
 }
@@ -260,6 +262,7 @@ mod tests {
             RevocationEvent::Credential(CredentialId::new()),
             RevocationEvent::User(UserId::new()),
             RevocationEvent::Org(OrgId::new()),
+            RevocationEvent::Key("ed25519-abc".into()),
         ] {
             let (k, s) = event_columns(&ev);
             assert_eq!(event_from_columns(k, s).ok(), Some(ev));

@@ -143,7 +143,7 @@ macro_rules! credential_cols {
 
 macro_rules! key_cols {
     () => {
-        "kid, purpose, algorithm, sealed_private, public, created_at, retired_at"
+        "kid, purpose, algorithm, sealed_private, public, created_at, retired_at, revoked_at"
     };
 }
 
@@ -319,6 +319,7 @@ macro_rules! store_impl {
                 public: col(r, 4)?,
                 created_at: ts_at(r, 5)?,
                 retired_at: opt_ts_at(r, 6)?,
+                revoked_at: opt_ts_at(r, 7)?,
             })
         }
 
@@ -473,6 +474,20 @@ macro_rules! store_impl {
                 sessions_revoked: sessions,
                 credentials_revoked: credentials,
             })
+        }
+
+        /// Revokes every live session of the user.
+        async fn revoke_sessions_of(conn: &mut Conn, user: UserId, at: Timestamp) -> StoreResult<u64> {
+            Ok(sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+                 AND expires_at > $2",
+            )
+            .bind(user.0)
+            .bind(enc(at))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .rows_affected())
         }
 
         /// Appends revocation events. Call last in the transaction (it takes the feed lock).
@@ -1912,11 +1927,36 @@ macro_rules! store_impl {
                     .collect())
             }
 
+            async fn revoke_user_credentials(
+                &self,
+                user: UserId,
+                by: Option<UserId>,
+                at: Timestamp,
+            ) -> StoreResult<u64> {
+                let mut tx = begin_write(&self.pool).await?;
+                let n = sqlx::query(
+                    "UPDATE credentials SET revoked_at = $2, revoked_by = $3 WHERE user_id = $1 \
+                     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(user.0)
+                .bind(enc(at))
+                .bind(by.map(|b| b.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                if n > 0 {
+                    emit(&mut tx, &[RevocationEvent::User(user)]).await?;
+                }
+                commit(tx).await?;
+                Ok(n)
+            }
+
             // ---- keys -------------------------------------------------------------------
 
             async fn insert_key(&self, k: KeyRecord) -> StoreResult<()> {
                 sqlx::query(concat!(
-                    "INSERT INTO keys (", key_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    "INSERT INTO keys (", key_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 ))
                 .bind(k.kid)
                 .bind(k.purpose.as_str())
@@ -1925,6 +1965,7 @@ macro_rules! store_impl {
                 .bind(k.public)
                 .bind(enc(k.created_at))
                 .bind(k.retired_at.map(enc))
+                .bind(k.revoked_at.map(enc))
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -1954,6 +1995,126 @@ macro_rules! store_impl {
                     return Err(not_found("unknown key"));
                 }
                 Ok(())
+            }
+
+            async fn revoke_key(&self, kid: &str, at: Timestamp) -> StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
+                let known = sqlx::query("SELECT revoked_at FROM keys WHERE kid = $1")
+                    .bind(kid.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| not_found("unknown key"))?;
+                if opt_ts_at(&known, 0)?.is_some() {
+                    commit(tx).await?;
+                    return Ok(false);
+                }
+                let n = sqlx::query(
+                    "UPDATE keys SET revoked_at = $2, retired_at = COALESCE(retired_at, $2) \
+                     WHERE kid = $1 AND revoked_at IS NULL",
+                )
+                .bind(kid.to_string())
+                .bind(enc(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                if n > 0 {
+                    emit(&mut tx, &[RevocationEvent::Key(kid.to_string())]).await?;
+                }
+                commit(tx).await?;
+                Ok(n > 0)
+            }
+
+            // ---- password resets ----------------------------------------------------------
+
+            async fn require_password_reset(
+                &self,
+                user: UserId,
+                code_hash: &[u8; 32],
+                expires_at: Timestamp,
+                revoke_credentials: bool,
+                at: Timestamp,
+            ) -> StoreResult<Deactivation> {
+                let mut tx = begin_write(&self.pool).await?;
+                let n = sqlx::query(
+                    "UPDATE users SET password_reset_required = TRUE, updated_at = $2 WHERE id = $1",
+                )
+                .bind(user.0)
+                .bind(enc(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                if n == 0 {
+                    return Err(not_found("unknown user"));
+                }
+                let d = if revoke_credentials {
+                    revoke_all(&mut tx, user, None, None, at).await?
+                } else {
+                    Deactivation {
+                        sessions_revoked: revoke_sessions_of(&mut tx, user, at).await?,
+                        credentials_revoked: 0,
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO password_reset_codes (user_id, code_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+                     code_hash = excluded.code_hash, created_at = excluded.created_at, \
+                     expires_at = excluded.expires_at",
+                )
+                .bind(user.0)
+                .bind(code_hash.to_vec())
+                .bind(enc(at))
+                .bind(enc(expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                emit(&mut tx, &[RevocationEvent::User(user)]).await?;
+                commit(tx).await?;
+                Ok(d)
+            }
+
+            async fn redeem_password_reset(
+                &self,
+                user: UserId,
+                code_hash: &[u8; 32],
+                password_hash: &str,
+                at: Timestamp,
+            ) -> StoreResult<Option<u64>> {
+                let mut tx = begin_write(&self.pool).await?;
+                // The delete is the single-use guarantee: of two concurrent redeemers, one
+                // deletes the row and the other finds nothing.
+                let redeemed = sqlx::query(
+                    "DELETE FROM password_reset_codes WHERE user_id = $1 AND code_hash = $2 \
+                     AND expires_at > $3 \
+                     AND user_id IN (SELECT id FROM users WHERE deactivated = FALSE) \
+                     RETURNING user_id",
+                )
+                .bind(user.0)
+                .bind(code_hash.to_vec())
+                .bind(enc(at))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if redeemed.is_none() {
+                    commit(tx).await?;
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "UPDATE users SET password_hash = $2, password_reset_required = FALSE, \
+                     updated_at = $3 WHERE id = $1",
+                )
+                .bind(user.0)
+                .bind(password_hash.to_string())
+                .bind(enc(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let n = revoke_sessions_of(&mut tx, user, at).await?;
+                emit(&mut tx, &[RevocationEvent::User(user)]).await?;
+                commit(tx).await?;
+                Ok(Some(n))
             }
 
             // ---- throttle ---------------------------------------------------------------
@@ -2106,6 +2267,10 @@ macro_rules! store_impl {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_err)?;
+                let keys = sqlx::query("SELECT kid FROM keys WHERE revoked_at IS NOT NULL ORDER BY kid")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                 commit(tx).await?;
                 let (mut disabled_orgs, mut org_cutoffs) = (Vec::new(), Vec::new());
                 for r in &orgs {
@@ -2140,6 +2305,10 @@ macro_rules! store_impl {
                     revoked_credentials: creds
                         .iter()
                         .map(|r| Ok(CredentialId(col(r, 0)?)))
+                        .collect::<StoreResult<_>>()?,
+                    revoked_keys: keys
+                        .iter()
+                        .map(|r| col::<String>(r, 0))
                         .collect::<StoreResult<_>>()?,
                 })
             }

@@ -23,6 +23,9 @@ store_tests!(
     audit_append_and_filters,
     audit_large_batches_keep_every_event_in_order,
     keys_lifecycle,
+    key_revocation_is_atomic_with_event,
+    password_reset_codes_are_single_use,
+    revoke_user_credentials_everywhere,
     settings_and_job_permissions,
     allowlist_entries,
     external_identities_and_provisioning,
@@ -1426,6 +1429,7 @@ mod cases {
             public: vec![9; 32],
             created_at: t(at),
             retired_at: None,
+            revoked_at: None,
         };
         s.insert_key(key("k2", KeyPurpose::TokenSigning, 2))
             .await
@@ -1465,6 +1469,194 @@ mod cases {
             s.retire_key("nope", t(1)).await,
             Err(StoreError::NotFound(_))
         ));
+    }
+
+    pub async fn key_revocation_is_atomic_with_event(db: DbStore) {
+        let s = dyn_store(&db);
+        let key = |kid: &str, at| KeyRecord {
+            kid: kid.into(),
+            purpose: KeyPurpose::TokenSigning,
+            algorithm: "EdDSA".into(),
+            sealed_private: vec![1],
+            public: vec![9; 32],
+            created_at: t(at),
+            retired_at: None,
+            revoked_at: None,
+        };
+        s.insert_key(key("k1", 1)).await.unwrap();
+        s.insert_key(key("k2", 2)).await.unwrap();
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        assert!(s.revoke_key("k1", t(5)).await.unwrap());
+        assert!(!s.revoke_key("k1", t(6)).await.unwrap()); // idempotent, no second event
+        assert!(matches!(
+            s.revoke_key("nope", t(6)).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let k1 = s
+            .list_keys(KeyPurpose::TokenSigning)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((k1.revoked_at, k1.retired_at), (Some(t(5)), Some(t(5))));
+        let ev = s.revocation_events_since(seq, 10).await.unwrap();
+        assert_eq!(
+            ev.iter().map(|e| e.1.clone()).collect::<Vec<_>>(),
+            vec![RevocationEvent::Key("k1".into())]
+        );
+        let snap = s.revocation_snapshot(t(100)).await.unwrap();
+        assert_eq!(snap.revoked_keys, vec!["k1".to_string()]);
+    }
+
+    pub async fn password_reset_codes_are_single_use(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let u = member(&*s, "u@x.io", o, &[]).await;
+        let other = member(&*s, "v@x.io", o, &[]).await;
+        s.create_session(session("s1", u.id, o, t(1000)))
+            .await
+            .unwrap();
+        s.create_credential(credential(u.id, o, CredentialKind::ApiKey, 1, t(1)), None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.require_password_reset(UserId::new(), &[7; 32], t(100), false, t(10))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let d = s
+            .require_password_reset(u.id, &[7; 32], t(100), false, t(10))
+            .await
+            .unwrap();
+        assert_eq!((d.sessions_revoked, d.credentials_revoked), (1, 0));
+        let flagged = s.get_user(u.id).await.unwrap().unwrap();
+        assert!(flagged.password_reset_required);
+        assert_eq!(
+            s.revocation_events_since(seq, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.1)
+                .collect::<Vec<_>>(),
+            vec![RevocationEvent::User(u.id)]
+        );
+        // A second reset replaces the code, and may revoke credentials.
+        let d = s
+            .require_password_reset(u.id, &[8; 32], t(100), true, t(11))
+            .await
+            .unwrap();
+        assert_eq!((d.sessions_revoked, d.credentials_revoked), (0, 1));
+        // Wrong code, someone else's user, expired, replaced: nothing changes.
+        for (user, code, at) in [
+            (u.id, [9; 32], t(20)),
+            (other.id, [8; 32], t(20)),
+            (u.id, [8; 32], t(100)),
+            (u.id, [7; 32], t(20)),
+        ] {
+            assert_eq!(
+                s.redeem_password_reset(user, &code, "$argon2id$x", at)
+                    .await
+                    .unwrap(),
+                None
+            );
+        }
+        assert!(
+            s.get_user(u.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_reset_required
+        );
+        s.create_session(session("s2", u.id, o, t(1000)))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.redeem_password_reset(u.id, &[8; 32], "$argon2id$new", t(20))
+                .await
+                .unwrap(),
+            Some(1)
+        );
+        let done = s.get_user(u.id).await.unwrap().unwrap();
+        assert!(!done.password_reset_required);
+        assert_eq!(done.password_hash.as_deref(), Some("$argon2id$new"));
+        assert!(
+            s.get_session(&SessionId("s2".into()))
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+        // Spent.
+        assert_eq!(
+            s.redeem_password_reset(u.id, &[8; 32], "$argon2id$again", t(21))
+                .await
+                .unwrap(),
+            None
+        );
+        // A deactivated user cannot redeem.
+        s.require_password_reset(other.id, &[5; 32], t(100), false, t(10))
+            .await
+            .unwrap();
+        s.deactivate_user(other.id, t(12)).await.unwrap();
+        assert_eq!(
+            s.redeem_password_reset(other.id, &[5; 32], "$argon2id$x", t(20))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub async fn revoke_user_credentials_everywhere(db: DbStore) {
+        let s = dyn_store(&db);
+        let a = org(&*s, "acme").await;
+        let b = org(&*s, "beta").await;
+        let u = member(&*s, "u@x.io", a, &[]).await;
+        s.upsert_membership(u.id, b, roles(&[]), MembershipKind::Member)
+            .await
+            .unwrap();
+        let v = member(&*s, "v@x.io", a, &[]).await;
+        s.create_credential(credential(u.id, a, CredentialKind::ApiKey, 1, t(1)), None)
+            .await
+            .unwrap();
+        s.create_credential(credential(u.id, b, CredentialKind::ApiKey, 2, t(1)), None)
+            .await
+            .unwrap();
+        s.create_credential(credential(v.id, a, CredentialKind::ApiKey, 3, t(1)), None)
+            .await
+            .unwrap();
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        assert_eq!(
+            s.revoke_user_credentials(u.id, Some(u.id), t(5))
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.revoke_user_credentials(u.id, Some(u.id), t(6))
+                .await
+                .unwrap(),
+            0
+        );
+        let state = s.user_revocation_state(u.id, t(7)).await.unwrap();
+        assert_eq!(state.revoked_credentials.len(), 2);
+        assert!(
+            s.find_credential_by_hash(&[3; 32])
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_none()
+        );
+        assert_eq!(
+            s.revocation_events_since(seq, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.1)
+                .collect::<Vec<_>>(),
+            vec![RevocationEvent::User(u.id)]
+        );
     }
 
     pub async fn settings_and_job_permissions(db: DbStore) {

@@ -45,6 +45,10 @@ pub struct SessionView {
     /// The client address that signed in.
     ip: Option<String>,
     current: bool,
+    /// The last use known (written at most once a minute; this server's own view is newer).
+    last_seen: Timestamp,
+    /// When the session ends if unused until then; `null` without an idle timeout.
+    idle_expires_at: Option<Timestamp>,
 }
 
 impl From<OwnSession> for SessionView {
@@ -60,6 +64,8 @@ impl From<OwnSession> for SessionView {
             actor_id: s.actor_id.map(|a| a.0),
             ip: s.ip,
             current: o.current,
+            last_seen: o.last_seen,
+            idle_expires_at: o.idle_expires_at,
         }
     }
 }
@@ -119,8 +125,16 @@ pub async fn end_other_sessions(
 pub struct ChangePassword {
     current_password: Secret,
     new_password: Secret,
-    #[serde(default)]
+    /// Other sessions end unless the caller asks to keep them.
+    #[serde(default = "yes")]
     end_other_sessions: bool,
+    /// Also revoke every API key and persistent token of the user.
+    #[serde(default)]
+    revoke_credentials: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `POST /account/v1/password`
@@ -137,6 +151,7 @@ pub async fn change_password(
             &body.current_password.0,
             &body.new_password.0,
             body.end_other_sessions,
+            body.revoke_credentials,
             &origin.audit,
         )
         .await
@@ -154,11 +169,13 @@ pub async fn change_password(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequiredChange {
     email: String,
-    current_password: Secret,
+    /// The one-time code from `admin user force-password-reset`.
+    reset_code: Secret,
     new_password: Secret,
 }
 
-/// `POST /account/v1/password/reset-required`: no token; the current password proves it.
+/// `POST /account/v1/password/reset-required`: no token; the admin-issued one-time code proves
+/// it (the old password is neither needed nor enough).
 pub async fn change_required_password(
     State(engine): State<Arc<Engine>>,
     origin: Origin,
@@ -166,9 +183,9 @@ pub async fn change_required_password(
 ) -> Result<StatusCode> {
     engine.check_ip_rate(origin.ip)?;
     engine
-        .change_password_by_email(
+        .reset_password_with_code(
             &body.email,
-            &body.current_password.0,
+            &body.reset_code.0,
             &body.new_password.0,
             &origin.audit,
         )

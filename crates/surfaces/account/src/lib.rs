@@ -1,6 +1,6 @@
 //! Portcullis' own self-service account API under `/account/v1` (docs/design/account-surface.md):
 //! a signed-in user lists and ends their sessions and changes their password; an account an
-//! admin flagged for a password reset chooses a new password by proving the old one.
+//! admin flagged for a password reset chooses a new password with the admin's one-time code.
 //!
 //! Callers authenticate with `Authorization: Bearer <access token>` (Parsable's `Token <t>` is
 //! accepted too), from either API. Errors are RFC 9457 `application/problem+json`. The rules

@@ -439,36 +439,39 @@ async fn credentials_may_not_use_the_account_api() {
 }
 
 #[tokio::test]
-async fn a_flagged_account_chooses_a_new_password_without_revealing_accounts() {
+async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_accounts() {
     let w = world().await;
-    let ann = w.user("ann@example.com").await;
+    w.user("ann@example.com").await;
     let old_session = w.login("ann@example.com", PW).await.expect("login");
-    w.store
-        .update_user(
-            ann.id,
-            UserUpdate {
-                password_reset_required: Some(true),
-                ..UserUpdate::default()
-            },
-        )
+    let reset = portcullis_core::admin::Admin::new(w.store.clone(), &config(), "test")
+        .require_password_reset("ann@example.com", false)
         .await
-        .expect("flag");
+        .expect("force reset");
+    let code = reset.code.to_string();
     assert!(
         w.login("ann@example.com", PW).await.is_err(),
         "login refuses it"
     );
+    w.engine
+        .unlock("ann@example.com", &AuditContext::default())
+        .await
+        .expect("unlock");
 
     const PATH: &str = "/account/v1/password/reset-required";
-    let body = |email: &str, current: &str| json!({"email": email, "currentPassword": current, "newPassword": NEW_PW});
-    let unknown = w.post(PATH, None, body("nobody@example.com", PW)).await;
+    let body =
+        |email: &str, code: &str| json!({"email": email, "resetCode": code, "newPassword": NEW_PW});
+    let unknown = w.post(PATH, None, body("nobody@example.com", &code)).await;
     let wrong = w
         .post(PATH, None, body("ann@example.com", "wrong one!"))
         .await;
+    // The old password alone does not do it.
+    let old = w.post(PATH, None, body("ann@example.com", PW)).await;
     let a = unknown.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let b = wrong.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    assert_eq!(
-        a, b,
-        "the same answer for an unknown email and a wrong password"
+    let c = old.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    assert!(
+        a == b && b == c,
+        "the same answer for an unknown email and a wrong code"
     );
     let strip = |r: &Reply| {
         let mut v = r.body.clone();
@@ -476,8 +479,21 @@ async fn a_flagged_account_chooses_a_new_password_without_revealing_accounts() {
         v
     };
     assert_eq!(strip(&unknown), strip(&wrong));
+    // The old request shape is refused as such.
+    let r = w
+        .post(
+            PATH,
+            None,
+            json!({"email": "ann@example.com", "currentPassword": PW, "newPassword": NEW_PW}),
+        )
+        .await;
+    r.problem(StatusCode::BAD_REQUEST, "invalid_request");
 
-    let r = w.post(PATH, None, body(" ANN@example.com", PW)).await;
+    w.engine
+        .unlock("ann@example.com", &AuditContext::default())
+        .await
+        .expect("unlock");
+    let r = w.post(PATH, None, body(" ANN@example.com", &code)).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert_eq!(
         w.get(PROFILE, &old_session).await.status,
@@ -489,6 +505,115 @@ async fn a_flagged_account_chooses_a_new_password_without_revealing_accounts() {
         .await
         .expect("new password");
     assert_eq!(w.get(PROFILE, &fresh).await.status, StatusCode::OK);
+    // Spent.
+    let again = json!({"email": "ann@example.com", "resetCode": code, "newPassword": "a third long password"});
+    w.post(PATH, None, again)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn a_password_change_ends_other_sessions_by_default_and_can_revoke_credentials() {
+    let w = world().await;
+    w.user("ann@example.com").await;
+    let me = w.login("ann@example.com", PW).await.expect("login");
+    let other = w.login("ann@example.com", PW).await.expect("login");
+    let p = w.principal(&me).await;
+    let (_, key) = w
+        .engine
+        .create_api_key(&p, "ci", None, &AuditContext::default())
+        .await
+        .expect("api key");
+    let body = json!({"currentPassword": PW, "newPassword": NEW_PW, "revokeCredentials": true});
+    let r = w.post("/account/v1/password", Some(&me), body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    w.get("/account/v1/sessions", &other)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert_eq!(
+        w.get(PROFILE, &key).await.status,
+        StatusCode::FORBIDDEN,
+        "the API key is revoked"
+    );
+    assert_eq!(w.sessions(&me).await.len(), 1);
+}
+
+#[tokio::test]
+async fn idle_sessions_are_refused_and_sessions_show_their_last_use() {
+    let mut cfg = config();
+    cfg.tokens.idle_timeout_secs = 900;
+    let w = world_with(cfg).await;
+    let ann = w.user("ann@example.com").await;
+    let me = w.login("ann@example.com", PW).await.expect("login");
+    let sessions = w.sessions(&me).await;
+    let s = &sessions[0];
+    let last_seen: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(s["lastSeen"].clone()).expect("lastSeen");
+    let idle: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(s["idleExpiresAt"].clone()).expect("idleExpiresAt");
+    assert_eq!(idle - last_seen, chrono::Duration::seconds(900));
+
+    // A session unused for two hours, whose token has not expired.
+    let now = chrono::Utc::now();
+    let stale = Session {
+        id: SessionId::generate(),
+        user_id: ann.id,
+        org_id: w.org.id,
+        kind: SessionKind::Login,
+        amr: vec!["pwd".into()],
+        actor_id: None,
+        created_at: now - chrono::Duration::hours(2),
+        expires_at: now + chrono::Duration::hours(1),
+        idle_timeout_secs: Some(900),
+        last_seen_at: now - chrono::Duration::hours(2),
+        revoked_at: None,
+        ip: None,
+        user_agent: None,
+    };
+    w.store
+        .create_session(stale.clone())
+        .await
+        .expect("session");
+    assert_eq!(
+        w.sessions(&me).await.len(),
+        1,
+        "an idle session is not listed as live"
+    );
+    let tokens = w.engine.access_tokens();
+    let claims = tokens.claims(
+        ann.id,
+        w.org.id,
+        &stale.id.0,
+        now,
+        stale.expires_at,
+        vec!["pwd".into()],
+        false,
+    );
+    let token = tokens.sign(&claims).expect("sign");
+    let d = w
+        .get("/account/v1/sessions", &token)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert!(d.contains("inactivity"), "{d}");
+    assert_eq!(w.get(PROFILE, &token).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_revoked_signing_key_is_refused_at_once() {
+    let w = world().await;
+    w.user("ann@example.com").await;
+    let me = w.login("ann@example.com", PW).await.expect("login");
+    assert_eq!(w.sessions(&me).await.len(), 1);
+    let kid = w.engine.access_tokens().keys().signing_kid();
+    w.engine
+        .revoke_signing_key(&kid, &AuditContext::default())
+        .await
+        .expect("revoke");
+    w.get("/account/v1/sessions", &me)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    let fresh = w.login("ann@example.com", PW).await.expect("login");
+    assert_eq!(w.sessions(&fresh).await.len(), 2);
 }
 
 #[tokio::test]
@@ -508,7 +633,7 @@ async fn throttled_requests_get_429_with_retry_after() {
     cfg.rate_limit.per_ip_per_sec = 1;
     cfg.rate_limit.burst = 1;
     let w = world_with(cfg).await;
-    let body = json!({"email": "x@example.com", "currentPassword": "a", "newPassword": NEW_PW});
+    let body = json!({"email": "x@example.com", "resetCode": "a", "newPassword": NEW_PW});
     let first = w
         .post("/account/v1/password/reset-required", None, body.clone())
         .await;
