@@ -7,6 +7,7 @@
 //! Design notes: `docs/design/federation.md`.
 #![forbid(unsafe_code)]
 
+mod authcode;
 mod config;
 mod error;
 mod jwt;
@@ -26,6 +27,7 @@ pub use config::{
     ALLOWED_ALGORITHMS, AccessTokenFormat, ClaimMapping, GroupMapping, JitOrg, MAX_LEEWAY_SECS,
     ProviderConfig, ProviderKind,
 };
+pub use authcode::{AuthorizationRequest, BrowserSsoConfig, pkce_challenge};
 pub use error::FederationError;
 pub use orgs::{NominalOrgRequest, UserOrg};
 pub use provider::{Discovery, ProviderStats};
