@@ -477,10 +477,7 @@ impl Store for KeyStore {
     ) -> StoreResult<Option<(Org, User)>> {
         Err(fake())
     }
-    async fn insert_sso_flow(
-        &self,
-        _: portcullis_core::websso::SsoFlowRecord,
-    ) -> StoreResult<()> {
+    async fn insert_sso_flow(&self, _: portcullis_core::websso::SsoFlowRecord) -> StoreResult<()> {
         Err(fake())
     }
     async fn take_sso_flow(

@@ -55,7 +55,9 @@ impl BrowserSsoConfig {
             ));
         }
         if !self.scopes.iter().any(|s| s == "openid") {
-            return bad(format!("provider {a}: browser_sso.scopes must include openid"));
+            return bad(format!(
+                "provider {a}: browser_sso.scopes must include openid"
+            ));
         }
         if self.client_secret_file.as_os_str().is_empty() {
             return bad(format!(
@@ -239,10 +241,12 @@ impl Federation {
         if !status.is_success() {
             return Err(unavailable(format!("HTTP {status}")));
         }
-        let id_token = json
-            .get("id_token")
-            .and_then(Value::as_str)
-            .ok_or(FederationError::Malformed("the token response has no id_token"))?;
+        let id_token =
+            json.get("id_token")
+                .and_then(Value::as_str)
+                .ok_or(FederationError::Malformed(
+                    "the token response has no id_token",
+                ))?;
         let (rt, claims) = self.verify_jwt(id_token, TokenUse::Id, Some(alias)).await?;
         let got = jwt::str_claim(&claims, "nonce").unwrap_or_default();
         if !bool::from(got.as_bytes().ct_eq(nonce.as_bytes())) || nonce.is_empty() {

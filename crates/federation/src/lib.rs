@@ -23,11 +23,11 @@ use portcullis_core::Timestamp;
 use portcullis_core::engine::Engine;
 use serde_json::{Map, Value};
 
+pub use authcode::{AuthorizationRequest, BrowserSsoConfig, pkce_challenge};
 pub use config::{
     ALLOWED_ALGORITHMS, AccessTokenFormat, ClaimMapping, GroupMapping, JitOrg, MAX_LEEWAY_SECS,
     ProviderConfig, ProviderKind,
 };
-pub use authcode::{AuthorizationRequest, BrowserSsoConfig, pkce_challenge};
 pub use error::FederationError;
 pub use orgs::{NominalOrgRequest, UserOrg};
 pub use provider::{Discovery, ProviderStats};

@@ -1815,42 +1815,64 @@ mod cases {
         ));
         // The kind is part of the key: a start token is no state.
         assert_eq!(
-            s.take_sso_flow(SsoFlowKind::Callback, "k1", t(1)).await.unwrap(),
+            s.take_sso_flow(SsoFlowKind::Callback, "k1", t(1))
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(
-            s.take_sso_flow(SsoFlowKind::Start, "k1", t(1)).await.unwrap(),
+            s.take_sso_flow(SsoFlowKind::Start, "k1", t(1))
+                .await
+                .unwrap(),
             Some(start)
         );
         // Single use.
-        assert_eq!(s.take_sso_flow(SsoFlowKind::Start, "k1", t(1)).await.unwrap(), None);
+        assert_eq!(
+            s.take_sso_flow(SsoFlowKind::Start, "k1", t(1))
+                .await
+                .unwrap(),
+            None
+        );
 
         let cb = rec("k2", SsoFlowKind::Callback, 600);
         s.insert_sso_flow(cb.clone()).await.unwrap();
         // Expired: gone, and not returned.
         assert_eq!(
-            s.take_sso_flow(SsoFlowKind::Callback, "k2", t(600)).await.unwrap(),
+            s.take_sso_flow(SsoFlowKind::Callback, "k2", t(600))
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(
-            s.take_sso_flow(SsoFlowKind::Callback, "k2", t(1)).await.unwrap(),
+            s.take_sso_flow(SsoFlowKind::Callback, "k2", t(1))
+                .await
+                .unwrap(),
             None
         );
 
         for (k, exp) in [("a", 10), ("b", 20), ("c", 30)] {
-            s.insert_sso_flow(rec(k, SsoFlowKind::Start, exp)).await.unwrap();
+            s.insert_sso_flow(rec(k, SsoFlowKind::Start, exp))
+                .await
+                .unwrap();
         }
         assert_eq!(s.purge_sso_flows(t(20)).await.unwrap(), 2);
-        assert!(s.take_sso_flow(SsoFlowKind::Start, "c", t(21)).await.unwrap().is_some());
+        assert!(
+            s.take_sso_flow(SsoFlowKind::Start, "c", t(21))
+                .await
+                .unwrap()
+                .is_some()
+        );
 
         // Concurrent takes: exactly one wins.
-        s.insert_sso_flow(rec("race", SsoFlowKind::Callback, 600)).await.unwrap();
+        s.insert_sso_flow(rec("race", SsoFlowKind::Callback, 600))
+            .await
+            .unwrap();
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let s = Arc::clone(&s);
-                tokio::spawn(async move {
-                    s.take_sso_flow(SsoFlowKind::Callback, "race", t(1)).await
-                })
+                tokio::spawn(
+                    async move { s.take_sso_flow(SsoFlowKind::Callback, "race", t(1)).await },
+                )
             })
             .collect();
         let mut won = 0;

@@ -1067,20 +1067,36 @@ async fn start_login_web_sso_only_when_configured() {
         client_secret_file: "/nonexistent/secret".into(),
         scopes: vec!["openid".into()],
     });
-    let fed = portcullis_federation::Federation::new(vec![plain, web], e.engine.clone())
-        .expect("fed");
+    let fed =
+        portcullis_federation::Federation::new(vec![plain, web], e.engine.clone()).expect("fed");
     e.app = router(e.engine.clone(), Some(Arc::new(fed)));
-    let v = e.ok("startLogin", json!({"email": "a@plain.example"}), None).await;
+    let v = e
+        .ok("startLogin", json!({"email": "a@plain.example"}), None)
+        .await;
     assert_eq!(v["isSSO"], false, "{v}");
     assert!(v.get("webSSO").is_none(), "{v}");
-    let a = e.ok("startLogin", json!({"email": "a@web.example"}), None).await;
-    let b = e.ok("startLogin", json!({"email": "a@web.example"}), None).await;
+    let a = e
+        .ok("startLogin", json!({"email": "a@web.example"}), None)
+        .await;
+    let b = e
+        .ok("startLogin", json!({"email": "a@web.example"}), None)
+        .await;
     assert_eq!(a["isSSO"], true, "{a}");
     let url = a["webSSO"]["url"].as_str().expect("webSSO.url").to_owned();
-    let t = url.strip_prefix("/login/sso/start?t=").expect("relative start URL");
-    assert_ne!(Some(url.as_str()), b["webSSO"]["url"].as_str(), "one token per answer");
+    let t = url
+        .strip_prefix("/login/sso/start?t=")
+        .expect("relative start URL");
+    assert_ne!(
+        Some(url.as_str()),
+        b["webSSO"]["url"].as_str(),
+        "one token per answer"
+    );
     let ctx = portcullis_core::audit::AuditContext::default();
-    let begin = e.engine.sso_begin(t, &ctx).await.expect("a live start token");
+    let begin = e
+        .engine
+        .sso_begin(t, &ctx)
+        .await
+        .expect("a live start token");
     assert_eq!(begin.provider, "web");
     assert_eq!(begin.login_hint.as_deref(), Some("a@web.example"));
     assert!(e.engine.sso_begin(t, &ctx).await.is_err(), "single use");

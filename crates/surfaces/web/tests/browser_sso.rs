@@ -24,9 +24,7 @@ use portcullis_core::engine::Engine;
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
 use portcullis_core::websso::{SsoFlowKind, SsoFlowRecord};
-use portcullis_federation::{
-    BrowserSsoConfig, Federation, JitOrg, ProviderConfig, pkce_challenge,
-};
+use portcullis_federation::{BrowserSsoConfig, Federation, JitOrg, ProviderConfig, pkce_challenge};
 use portcullis_server::{HttpContext, ServerConfig, build_router};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -75,7 +73,12 @@ impl FakeIdp {
 
     /// What the provider does once the user signed in: a code for the authorization request
     /// in `location` (Portcullis' redirect).
-    fn authorize(&self, location: &str, sub: &str, email: &str) -> (String, HashMap<String, String>) {
+    fn authorize(
+        &self,
+        location: &str,
+        sub: &str,
+        email: &str,
+    ) -> (String, HashMap<String, String>) {
         let q = query(location.split_once('?').map(|x| x.1).unwrap_or_default());
         let code = format!("code-{}", self.codes.lock().len() + 1);
         self.codes.lock().insert(
@@ -139,7 +142,9 @@ async fn discovery(State(idp): State<Arc<FakeIdp>>) -> Json<Value> {
 
 async fn jwks(State(idp): State<Arc<FakeIdp>>) -> Json<Value> {
     let x = URL_SAFE_NO_PAD.encode(idp.key.verifying_key().to_bytes());
-    Json(json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]}))
+    Json(
+        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]}),
+    )
 }
 
 async fn token(
@@ -154,7 +159,11 @@ async fn token(
         "Basic {}",
         STANDARD.encode(format!("{CLIENT_ID}:s3cret%3A+with+spaces"))
     );
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(&basic) {
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(&basic)
+    {
         return err(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
@@ -179,7 +188,9 @@ async fn token(
 }
 
 async fn start_idp() -> Arc<FakeIdp> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let idp = Arc::new(FakeIdp {
         issuer: format!("http://{addr}"),
@@ -258,7 +269,10 @@ async fn world() -> World {
         ..CoreConfig::default()
     };
     cfg.lockout.delays_secs = vec![0];
-    store.upsert_region(cfg.region.clone()).await.expect("region");
+    store
+        .upsert_region(cfg.region.clone())
+        .await
+        .expect("region");
     let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
         .await
         .expect("engine");
@@ -285,8 +299,11 @@ async fn world() -> World {
     });
     let fed = Arc::new(Federation::new(vec![p], engine.clone()).expect("federation"));
     let ctx = HttpContext::new(ServerConfig::default(), store.clone());
-    let app = build_router(vec![portcullis_web::router(engine.clone(), Some(fed))], &ctx)
-        .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 9], 5000))));
+    let app = build_router(
+        vec![portcullis_web::router(engine.clone(), Some(fed))],
+        &ctx,
+    )
+    .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 9], 5000))));
     World {
         engine,
         store,
@@ -310,10 +327,8 @@ impl World {
             .iter()
             .map(|(k, v)| format!("{k}={}", escape(v)))
             .collect();
-        let mut b = Request::post(path).header(
-            header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        );
+        let mut b =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(c) = cookie {
             b = b.header(header::COOKIE, c);
         }
@@ -356,7 +371,11 @@ impl World {
 
     async fn callback(&self, code: &str, state: &str, cookie: Option<&str>) -> Reply {
         self.get(
-            &format!("/login/sso/callback?code={}&state={}", escape(code), escape(state)),
+            &format!(
+                "/login/sso/callback?code={}&state={}",
+                escape(code),
+                escape(state)
+            ),
             cookie,
         )
         .await
@@ -365,7 +384,11 @@ impl World {
 
 fn expired_page(r: &Reply) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert!(r.body.contains("invalid, already used or expired"), "{}", r.body);
+    assert!(
+        r.body.contains("invalid, already used or expired"),
+        "{}",
+        r.body
+    );
     assert!(r.token().is_none());
     r.assert_page();
 }
@@ -383,7 +406,10 @@ async fn sso_flow_pkce_nonce_state_and_session() {
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"));
     let location = r.header("location").to_owned();
     assert!(location.starts_with(&format!("{}/auth?", w.idp.issuer)));
-    let cookie = format!("portcullis-sso={}", r.cookie("portcullis-sso").expect("cookie"));
+    let cookie = format!(
+        "portcullis-sso={}",
+        r.cookie("portcullis-sso").expect("cookie")
+    );
     let (code, q) = w.idp.authorize(&location, "ada-1", "Ada@Example.com");
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["client_id"], CLIENT_ID);
@@ -396,18 +422,25 @@ async fn sso_flow_pkce_nonce_state_and_session() {
     let r = w.callback(&code, &q["state"], Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.assert_page();
-    assert!(r.header("set-cookie").starts_with("portcullis-sso=; Path=/; Max-Age=0"));
+    assert!(
+        r.header("set-cookie")
+            .starts_with("portcullis-sso=; Path=/; Max-Age=0")
+    );
     let token = r.token().expect("session token on the landing page");
     let p = w.engine.authenticate(&token).await.expect("a live session");
     let user = w.store.get_user(p.user).await.unwrap().expect("user");
     assert_eq!(user.email, "ada@example.com");
 
     // The PKCE verifier went to the token endpoint, with the same redirect URI.
-    let reqs = w.idp.token_requests.lock();
-    let f = reqs.last().expect("a token request");
+    let f = w
+        .idp
+        .token_requests
+        .lock()
+        .last()
+        .cloned()
+        .expect("a token request");
     assert_eq!(pkce_challenge(&f["code_verifier"]), q["code_challenge"]);
     assert_eq!(f["redirect_uri"], q["redirect_uri"]);
-    drop(reqs);
 
     // Replays: the start token and the callback are single use.
     expired_page(&w.get(&start, None).await);
@@ -449,7 +482,14 @@ async fn state_mismatch_and_missing_binding_are_refused() {
     let (location, cookie) = w.begin().await;
     let (code, q) = w.idp.authorize(&location, "ada-1", "ada@example.com");
     // A state Portcullis never issued (forged or from another flow).
-    expired_page(&w.callback(&code, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Some(&cookie)).await);
+    expired_page(
+        &w.callback(
+            &code,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            Some(&cookie),
+        )
+        .await,
+    );
     // The right state in another browser (no binding cookie): refused, and the flow is spent.
     let (location2, cookie2) = w.begin().await;
     let (code2, q2) = w.idp.authorize(&location2, "ada-1", "ada@example.com");
@@ -457,7 +497,10 @@ async fn state_mismatch_and_missing_binding_are_refused() {
     expired_page(&w.callback(&code2, &q2["state"], Some(&cookie2)).await);
     // Another flow's binding cookie does not fit.
     expired_page(&w.callback(&code, &q["state"], Some(&cookie2)).await);
-    assert!(w.idp.token_requests.lock().is_empty(), "no code was redeemed");
+    assert!(
+        w.idp.token_requests.lock().is_empty(),
+        "no code was redeemed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,7 +514,11 @@ async fn nonce_mismatch_is_refused() {
     assert!(r.body.contains("could not be verified"));
     assert!(r.token().is_none());
     assert!(
-        w.store.get_user_by_email("ada@example.com").await.unwrap().is_none(),
+        w.store
+            .get_user_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .is_none(),
         "nobody was provisioned"
     );
 }
@@ -483,13 +530,18 @@ async fn injected_code_fails_pkce() {
     let q = query(location.split_once('?').unwrap().1);
     // An attacker's code, issued for the attacker's own authorization request (other challenge).
     let (attacker_location, _) = w.begin().await;
-    let (code, _) = w.idp.authorize(&attacker_location, "mallory", "mallory@example.com");
+    let (code, _) = w
+        .idp
+        .authorize(&attacker_location, "mallory", "mallory@example.com");
     let r = w.callback(&code, &q["state"], Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(r.token().is_none());
     let reqs = w.idp.token_requests.lock();
     assert_eq!(reqs.len(), 1);
-    assert_eq!(pkce_challenge(&reqs[0]["code_verifier"]), q["code_challenge"]);
+    assert_eq!(
+        pkce_challenge(&reqs[0]["code_verifier"]),
+        q["code_challenge"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,7 +551,10 @@ async fn provider_error_spends_the_state() {
     let q = query(location.split_once('?').unwrap().1);
     let r = w
         .get(
-            &format!("/login/sso/callback?error=access_denied&state={}", q["state"]),
+            &format!(
+                "/login/sso/callback?error=access_denied&state={}",
+                q["state"]
+            ),
             Some(&cookie),
         )
         .await;
@@ -523,7 +578,12 @@ async fn password_page_csrf_and_one_answer() {
     let u = w.store.create_user(nu).await.expect("user");
     let org = w.store.get_org_by_name("acme").await.unwrap().expect("org");
     w.store
-        .upsert_membership(u.id, org.id, [Role::Author].into_iter().collect(), MembershipKind::Member)
+        .upsert_membership(
+            u.id,
+            org.id,
+            [Role::Author].into_iter().collect(),
+            MembershipKind::Member,
+        )
         .await
         .expect("membership");
 
@@ -531,21 +591,48 @@ async fn password_page_csrf_and_one_answer() {
     assert_eq!(page.status, StatusCode::OK);
     page.assert_page();
     let csrf = page.cookie("portcullis-csrf").expect("csrf cookie");
-    assert!(page.body.contains(&format!("name=\"csrf\" value=\"{csrf}\"")));
+    assert!(
+        page.body
+            .contains(&format!("name=\"csrf\" value=\"{csrf}\""))
+    );
     let jar = format!("portcullis-csrf={csrf}");
 
     // No cookie, or a different one: refused before the password is looked at.
     let forged = w
-        .post_form("/login", &[("email", "pat@example.com"), ("password", PW), ("csrf", &csrf)], None)
+        .post_form(
+            "/login",
+            &[
+                ("email", "pat@example.com"),
+                ("password", PW),
+                ("csrf", &csrf),
+            ],
+            None,
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(forged.token().is_none());
 
     let wrong = w
-        .post_form("/login", &[("email", "pat@example.com"), ("password", "nope nope nope"), ("csrf", &csrf)], Some(&jar))
+        .post_form(
+            "/login",
+            &[
+                ("email", "pat@example.com"),
+                ("password", "nope nope nope"),
+                ("csrf", &csrf),
+            ],
+            Some(&jar),
+        )
         .await;
     let unknown = w
-        .post_form("/login", &[("email", "who@example.com"), ("password", "nope nope nope"), ("csrf", &csrf)], Some(&jar))
+        .post_form(
+            "/login",
+            &[
+                ("email", "who@example.com"),
+                ("password", "nope nope nope"),
+                ("csrf", &csrf),
+            ],
+            Some(&jar),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
@@ -553,15 +640,34 @@ async fn password_page_csrf_and_one_answer() {
     assert!(unknown.body.contains("Invalid email or password."));
 
     let ok = w
-        .post_form("/login", &[("email", "pat@example.com"), ("password", PW), ("csrf", &csrf)], Some(&jar))
+        .post_form(
+            "/login",
+            &[
+                ("email", "pat@example.com"),
+                ("password", PW),
+                ("csrf", &csrf),
+            ],
+            Some(&jar),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     ok.assert_page();
     let token = ok.token().expect("token");
-    assert_eq!(w.engine.authenticate(&token).await.expect("session").user, u.id);
+    assert_eq!(
+        w.engine.authenticate(&token).await.expect("session").user,
+        u.id
+    );
     // Escaped output: markup in the echoed address is inert.
     let xss = w
-        .post_form("/login", &[("email", "<b>x</b>@example.com"), ("password", "nope nope nope"), ("csrf", &csrf)], Some(&jar))
+        .post_form(
+            "/login",
+            &[
+                ("email", "<b>x</b>@example.com"),
+                ("password", "nope nope nope"),
+                ("csrf", &csrf),
+            ],
+            Some(&jar),
+        )
         .await;
     assert!(xss.body.contains("&lt;b&gt;x&lt;/b&gt;@example.com") && !xss.body.contains("<b>x"));
 }
