@@ -14,7 +14,7 @@
 //                     [--resource urn:portcullis:test-api] [--alg RS256|ES256]
 //                     [--access-token-ttl 3600] [--id-token-ttl 3600] [--redirect-uri URL]
 //                     [--public-client] [--other-client-id portcullis-other]
-//                     [--other-client-secret portcullis-other-secret]
+//                     [--other-client-secret portcullis-other-secret] [--web-redirect-uri URL ...]
 // On start it prints one JSON line to stdout: {"event":"ready","issuer":...,"port":...,...}.
 // It stops on SIGTERM/SIGINT, or on POST /__test/shutdown.
 //
@@ -30,6 +30,10 @@
 //   POST /__test/sign         {claims?, header?, alg?, key?: "current"|"foreign", ttl?}
 //   POST /__test/shutdown
 //   GET  /__test/callback     the registered redirect_uri (answers the code and state as JSON)
+//
+// Authorization requests the control API did not start (a real browser, with a redirect URI from
+// --web-redirect-uri) get an interactive login form: login = the account's sub, password = the
+// `password` given to POST /__test/accounts.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -52,6 +56,7 @@ const { values: args } = parseArgs({
     'public-client': { type: 'boolean', default: false },
     'other-client-id': { type: 'string', default: 'portcullis-other' },
     'other-client-secret': { type: 'string', default: 'portcullis-other-secret' },
+    'web-redirect-uri': { type: 'string', multiple: true, default: [] },
   },
   strict: true,
 });
@@ -106,6 +111,7 @@ const foreignKeys = {}; // alg -> key that is never published (generated on firs
 const accounts = new Map(); // sub -> claims object
 const ttlOverrides = new Map(); // sub -> { access, id }
 const flows = new Map(); // state -> { sub }
+const passwords = new Map(); // sub -> password, for the interactive (browser) login
 
 function upsertAccount(body) {
   if (typeof body.sub !== 'string' || body.sub === '') {
@@ -122,6 +128,7 @@ function upsertAccount(body) {
   if (body.claims && typeof body.claims === 'object') {
     Object.assign(claims, body.claims);
   }
+  if (typeof body.password === 'string') passwords.set(body.sub, body.password);
   if (claims.email !== undefined && claims.email_verified === undefined) claims.email_verified = true;
   accounts.set(body.sub, claims);
   return claims;
@@ -136,7 +143,7 @@ let provider; // current instance; replaced on key rotation (the memory adapter'
 function buildProvider() {
   const client = {
     client_id: CLIENT_ID,
-    redirect_uris: [args['redirect-uri'] ?? `${issuer}/__test/callback`],
+    redirect_uris: [args['redirect-uri'] ?? `${issuer}/__test/callback`, ...args['web-redirect-uri']],
     post_logout_redirect_uris: [`${issuer}/__test/logged-out`],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
@@ -417,7 +424,7 @@ async function mintTokens(body) {
 async function handleInteraction(req, res) {
   const details = await provider.interactionDetails(req, res);
   const flow = flows.get(details.params.state);
-  if (!flow) throw httpError(400, 'no test flow for this interaction (start it with POST /__test/tokens)');
+  if (!flow) return interactiveLogin(req, res, details);
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId: flow.sub, clientId: details.params.client_id });
@@ -426,6 +433,43 @@ async function handleInteraction(req, res) {
   const grantId = await grant.save();
   await provider.interactionFinished(req, res, {
     login: { accountId: flow.sub, amr: ['pwd'], acr: 'urn:portcullis:test' },
+    consent: { grantId },
+  }, { mergeWithLastSubmission: false });
+}
+
+function escapeHtml(v) {
+  return String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+function loginPage(res, uid, error) {
+  const body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Test provider sign-in</title></head><body>
+<h1>Test provider sign-in</h1>${error ? `<p id="provider-error">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}">
+<label>Login <input id="login" name="login" autocomplete="username"></label>
+<label>Password <input id="password" name="password" type="password"></label>
+<button id="provider-submit" type="submit">Sign in</button></form></body></html>`;
+  res.writeHead(error ? 401 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+// A real browser flow (an authorization request the control API did not start): a login form;
+// the account (sub) and the password set with POST /__test/accounts {sub, password}. Consent is
+// granted for everything requested.
+async function interactiveLogin(req, res, details) {
+  if (req.method === 'GET') return loginPage(res, details.uid);
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const sub = form.get('login') ?? '';
+  const pw = form.get('password') ?? '';
+  if (!accounts.has(sub) || !passwords.has(sub) || passwords.get(sub) !== pw) {
+    return loginPage(res, details.uid, 'Wrong login or password');
+  }
+  const grant = new provider.Grant({ accountId: sub, clientId: details.params.client_id });
+  grant.addOIDCScope(String(details.params.scope));
+  const grantId = await grant.save();
+  return provider.interactionFinished(req, res, {
+    login: { accountId: sub, amr: ['pwd'], acr: 'urn:portcullis:test' },
     consent: { grantId },
   }, { mergeWithLastSubmission: false });
 }

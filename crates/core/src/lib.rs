@@ -25,6 +25,7 @@ pub mod sandbox;
 pub mod store;
 pub mod teams;
 pub mod tokens;
+pub mod websso;
 pub mod workspaces;
 
 pub use error::{CoreError, CoreResult};

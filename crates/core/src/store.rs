@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 
 use crate::model::*;
+use crate::websso::{SsoFlowKind, SsoFlowRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -467,6 +468,20 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
     /// Newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    // ---- browser SSO flow state (docs/design/browser-sso.md) --------------------------------
+    /// Stores a start token or callback record; a taken `key_hash` is a `Conflict`.
+    async fn insert_sso_flow(&self, flow: SsoFlowRecord) -> StoreResult<()>;
+    /// Deletes the record of that kind and key and returns it when it had not expired by `now`.
+    /// One atomic delete: of concurrent takes exactly one gets the record.
+    async fn take_sso_flow(
+        &self,
+        kind: SsoFlowKind,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<SsoFlowRecord>>;
+    /// Deletes every record expired by `now`; returns how many.
+    async fn purge_sso_flows(&self, now: Timestamp) -> StoreResult<u64>;
 
     // ---- bootstrap ----------------------------------------------------------------------------
     /// On an empty store only (no users): creates the region (if missing), the org, the user

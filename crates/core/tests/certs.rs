@@ -510,6 +510,20 @@ impl Store for KeyStore {
     ) -> StoreResult<Option<(Org, User)>> {
         Err(fake())
     }
+    async fn insert_sso_flow(&self, _: portcullis_core::websso::SsoFlowRecord) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn take_sso_flow(
+        &self,
+        _: portcullis_core::websso::SsoFlowKind,
+        _: &str,
+        _: Timestamp,
+    ) -> StoreResult<Option<portcullis_core::websso::SsoFlowRecord>> {
+        Err(fake())
+    }
+    async fn purge_sso_flows(&self, _: Timestamp) -> StoreResult<u64> {
+        Err(fake())
+    }
 }
 
 // ---- helpers ------------------------------------------------------------------------------------

@@ -198,6 +198,9 @@ pub struct ProviderConfig {
     pub connect_timeout_ms: u64,
     #[serde(default = "default_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Browser SSO (authorization code + PKCE) through this provider; `None`: off.
+    #[serde(default)]
+    pub browser_sso: Option<crate::authcode::BrowserSsoConfig>,
 }
 
 fn yes() -> bool {
@@ -258,6 +261,7 @@ impl ProviderConfig {
             leeway_secs: default_leeway(),
             connect_timeout_ms: default_connect_ms(),
             request_timeout_ms: default_timeout_ms(),
+            browser_sso: None,
         }
     }
 
@@ -381,6 +385,9 @@ impl ProviderConfig {
             return bad(format!(
                 "provider {a}: jit_provisioning needs jit_orgs, group_mappings or claims.org"
             ));
+        }
+        if let Some(b) = &self.browser_sso {
+            b.validate(self)?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! Design notes: `docs/design/federation.md`.
 #![forbid(unsafe_code)]
 
+mod authcode;
 mod config;
 mod error;
 mod jwt;
@@ -22,6 +23,7 @@ use portcullis_core::Timestamp;
 use portcullis_core::engine::Engine;
 use serde_json::{Map, Value};
 
+pub use authcode::{AuthorizationRequest, BrowserSsoConfig, pkce_challenge};
 pub use config::{
     ALLOWED_ALGORITHMS, AccessTokenFormat, ClaimMapping, ClientSecret, GroupMapping, JitOrg,
     MAX_LEEWAY_SECS, ProviderConfig, ProviderKind,

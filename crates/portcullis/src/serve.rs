@@ -68,6 +68,7 @@ fn surfaces(engine: &Arc<Engine>, federation: &Arc<Federation>) -> Vec<Router> {
         portcullis_parsable::router(engine.clone(), Some(federation.clone())),
         portcullis_account::router(engine.clone()),
         portcullis_well_known::router(engine.clone()),
+        portcullis_web::router(engine.clone(), Some(federation.clone())),
     ];
     if let Some(r) = test_hooks() {
         parts.push(r);

@@ -665,4 +665,23 @@ mod tests {
         c.core.passwords.argon2.memory_kib = 1024;
         assert!(c.validate().is_err());
     }
+
+    #[test]
+    fn browser_sso_table_is_parsed_and_checked() {
+        let base = "[[federation.providers]]\nalias = \"corp\"\nissuer = \"https://idp.example\"\n\
+                    client_ids = [\"app\"]\n[federation.providers.browser_sso]\n\
+                    client_secret_file = \"/etc/secret\"\n";
+        let c = Config::from_toml_str(base, "f").unwrap();
+        c.validate().unwrap();
+        let b = c.federation.providers[0].browser_sso.as_ref().unwrap();
+        assert_eq!(b.client_secret_file, std::path::Path::new("/etc/secret"));
+        assert_eq!(b.scopes, ["openid", "email", "profile"]);
+        let foreign =
+            Config::from_toml_str(&format!("{base}client_id = \"other\"\n"), "f").unwrap();
+        assert!(foreign.validate().is_err(), "client_id outside client_ids");
+        let no_openid =
+            Config::from_toml_str(&format!("{base}scopes = [\"email\"]\n"), "f").unwrap();
+        assert!(no_openid.validate().is_err());
+        assert!(Config::from_toml_str(&format!("{base}client_secret = \"x\"\n"), "f").is_err());
+    }
 }

@@ -2427,6 +2427,75 @@ macro_rules! store_impl {
                 rows(rs, audit_row)
             }
 
+            // ---- browser SSO flow state ---------------------------------------------------
+
+            async fn insert_sso_flow(
+                &self,
+                flow: portcullis_core::websso::SsoFlowRecord,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sso_flows (key_hash, kind, provider, login_hint, nonce, \
+                     pkce_verifier, binding_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(flow.key_hash)
+                .bind(flow.kind.as_str())
+                .bind(flow.provider)
+                .bind(flow.login_hint)
+                .bind(flow.nonce)
+                .bind(flow.pkce_verifier)
+                .bind(flow.binding_hash)
+                .bind(enc(flow.created_at))
+                .bind(enc(flow.expires_at))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn take_sso_flow(
+                &self,
+                kind: portcullis_core::websso::SsoFlowKind,
+                key_hash: &str,
+                now: Timestamp,
+            ) -> StoreResult<Option<portcullis_core::websso::SsoFlowRecord>> {
+                // DELETE … RETURNING is atomic: a replay, or a racing node, finds nothing.
+                let row = sqlx::query(
+                    "DELETE FROM sso_flows WHERE key_hash = $1 AND kind = $2 RETURNING \
+                     key_hash, kind, provider, login_hint, nonce, pkce_verifier, binding_hash, \
+                     created_at, expires_at",
+                )
+                .bind(key_hash.to_string())
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let Some(r) = row else { return Ok(None) };
+                let stored: String = col(&r, 1)?;
+                let rec = portcullis_core::websso::SsoFlowRecord {
+                    key_hash: col(&r, 0)?,
+                    kind: portcullis_core::websso::SsoFlowKind::parse(&stored)
+                        .ok_or_else(|| corrupt(format!("sso flow kind {stored:?}")))?,
+                    provider: col(&r, 2)?,
+                    login_hint: col(&r, 3)?,
+                    nonce: col(&r, 4)?,
+                    pkce_verifier: col(&r, 5)?,
+                    binding_hash: col(&r, 6)?,
+                    created_at: ts_at(&r, 7)?,
+                    expires_at: ts_at(&r, 8)?,
+                };
+                Ok((rec.expires_at > now).then_some(rec))
+            }
+
+            async fn purge_sso_flows(&self, now: Timestamp) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sso_flows WHERE expires_at <= $1")
+                    .bind(enc(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
             // ---- bootstrap --------------------------------------------------------------
 
             async fn bootstrap(

@@ -35,6 +35,7 @@ store_tests!(
     register_resources_concurrent,
     migrate_twice_is_noop,
     removal_and_org_disable_cut_off_tokens,
+    sso_flows_single_use_and_expiry,
 );
 
 mod cases {
@@ -2091,5 +2092,96 @@ mod cases {
                 .is_empty()
         );
         assert!(s.org_revocation_state(OrgId::new()).await.unwrap().disabled);
+    }
+
+    pub async fn sso_flows_single_use_and_expiry(db: DbStore) {
+        use portcullis_core::websso::{SsoFlowKind, SsoFlowRecord};
+        let s = dyn_store(&db);
+        let rec = |key: &str, kind, expires| SsoFlowRecord {
+            key_hash: key.into(),
+            kind,
+            provider: "corp".into(),
+            login_hint: Some("a@corp.io".into()),
+            nonce: (kind == SsoFlowKind::Callback).then(|| "n".into()),
+            pkce_verifier: (kind == SsoFlowKind::Callback).then(|| "v".into()),
+            binding_hash: (kind == SsoFlowKind::Callback).then(|| "b".into()),
+            created_at: t(0),
+            expires_at: t(expires),
+        };
+        let start = rec("k1", SsoFlowKind::Start, 120);
+        s.insert_sso_flow(start.clone()).await.unwrap();
+        assert!(matches!(
+            s.insert_sso_flow(start.clone()).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // The kind is part of the key: a start token is no state.
+        assert_eq!(
+            s.take_sso_flow(SsoFlowKind::Callback, "k1", t(1))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.take_sso_flow(SsoFlowKind::Start, "k1", t(1))
+                .await
+                .unwrap(),
+            Some(start)
+        );
+        // Single use.
+        assert_eq!(
+            s.take_sso_flow(SsoFlowKind::Start, "k1", t(1))
+                .await
+                .unwrap(),
+            None
+        );
+
+        let cb = rec("k2", SsoFlowKind::Callback, 600);
+        s.insert_sso_flow(cb.clone()).await.unwrap();
+        // Expired: gone, and not returned.
+        assert_eq!(
+            s.take_sso_flow(SsoFlowKind::Callback, "k2", t(600))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.take_sso_flow(SsoFlowKind::Callback, "k2", t(1))
+                .await
+                .unwrap(),
+            None
+        );
+
+        for (k, exp) in [("a", 10), ("b", 20), ("c", 30)] {
+            s.insert_sso_flow(rec(k, SsoFlowKind::Start, exp))
+                .await
+                .unwrap();
+        }
+        assert_eq!(s.purge_sso_flows(t(20)).await.unwrap(), 2);
+        assert!(
+            s.take_sso_flow(SsoFlowKind::Start, "c", t(21))
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // Concurrent takes: exactly one wins.
+        s.insert_sso_flow(rec("race", SsoFlowKind::Callback, 600))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                tokio::spawn(
+                    async move { s.take_sso_flow(SsoFlowKind::Callback, "race", t(1)).await },
+                )
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap().is_some() {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1);
     }
 }

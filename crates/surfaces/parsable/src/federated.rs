@@ -9,7 +9,7 @@ use std::sync::Arc;
 use portcullis_core::engine::{LoginGrant, OrgChoice};
 use portcullis_core::model::User;
 use portcullis_core::teams::TeamChoice;
-use portcullis_federation::{Federation, FederationError, ProviderKind, UpstreamIdentity};
+use portcullis_federation::{Federation, FederationError, UpstreamIdentity};
 
 use crate::convert;
 use crate::errors::ApiError;
@@ -335,18 +335,24 @@ pub(crate) async fn start_login_types(
         .providers()
         .find(|p| p.alias == summary.alias)
         .map(|p| p.jit_provisioning);
-    let okta = summary.kind == ProviderKind::Okta;
-    let web_sso = okta.then(|| wire::WebSSOAuth {
-        url: summary
-            .authorization_endpoint
-            .clone()
-            .unwrap_or_else(|| summary.issuer.clone()),
-    });
+    // Browser SSO: a relative URL with a fresh single-use start token (docs/design/browser-sso.md).
+    let web_sso = if fed.browser_sso_enabled(&summary.alias) {
+        let t = cx
+            .engine
+            .sso_start_token(&summary.alias, Some(email))
+            .await
+            .map_err(core(m))?;
+        Some(wire::WebSSOAuth {
+            url: format!("/login/sso/start?t={t}"),
+        })
+    } else {
+        None
+    };
     Ok(Some(wire::ValidAuthTypes {
         password_auth: None,
-        web_sso,
         is_automatically_provisioned: jit,
-        is_sso: Some(okta),
+        is_sso: Some(web_sso.is_some()),
+        web_sso,
         idp_auth: Some(wire::IdpAuth {
             idp_alias: Some(summary.alias),
             issuer: Some(summary.issuer),

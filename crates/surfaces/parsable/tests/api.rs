@@ -1048,6 +1048,63 @@ async fn federation_with_an_unrelated_provider() {
     );
 }
 
+/// startLogin's `webSSO`: only for a domain whose provider has browser SSO, a relative URL with a
+/// fresh single-use start token (docs/design/browser-sso.md).
+#[tokio::test]
+async fn start_login_web_sso_only_when_configured() {
+    let mut e = env().await;
+    let mut plain = portcullis_federation::ProviderConfig::new(
+        "plain",
+        "http://127.0.0.1:9/plain",
+        vec!["portcullis".into()],
+    );
+    plain.email_domains = vec!["plain.example".into()];
+    let mut web = portcullis_federation::ProviderConfig::new(
+        "web",
+        "http://127.0.0.1:9/web",
+        vec!["portcullis".into()],
+    );
+    web.email_domains = vec!["web.example".into()];
+    web.browser_sso = Some(portcullis_federation::BrowserSsoConfig {
+        client_id: None,
+        client_secret_file: "/nonexistent/secret".into(),
+        scopes: vec!["openid".into()],
+    });
+    let fed =
+        portcullis_federation::Federation::new(vec![plain, web], e.engine.clone()).expect("fed");
+    e.app = router(e.engine.clone(), Some(Arc::new(fed)));
+    let v = e
+        .ok("startLogin", json!({"email": "a@plain.example"}), None)
+        .await;
+    assert_eq!(v["isSSO"], false, "{v}");
+    assert!(v.get("webSSO").is_none(), "{v}");
+    let a = e
+        .ok("startLogin", json!({"email": "a@web.example"}), None)
+        .await;
+    let b = e
+        .ok("startLogin", json!({"email": "a@web.example"}), None)
+        .await;
+    assert_eq!(a["isSSO"], true, "{a}");
+    let url = a["webSSO"]["url"].as_str().expect("webSSO.url").to_owned();
+    let t = url
+        .strip_prefix("/login/sso/start?t=")
+        .expect("relative start URL");
+    assert_ne!(
+        Some(url.as_str()),
+        b["webSSO"]["url"].as_str(),
+        "one token per answer"
+    );
+    let ctx = portcullis_core::audit::AuditContext::default();
+    let begin = e
+        .engine
+        .sso_begin(t, &ctx)
+        .await
+        .expect("a live start token");
+    assert_eq!(begin.provider, "web");
+    assert_eq!(begin.login_hint.as_deref(), Some("a@web.example"));
+    assert!(e.engine.sso_begin(t, &ctx).await.is_err(), "single use");
+}
+
 // ---- transport, versions, encodings ---------------------------------------------------------------
 
 #[tokio::test]

@@ -1,0 +1,410 @@
+//! The browser surface (docs/design/browser-sso.md): a password login page and browser SSO
+//! (authorization code + PKCE + nonce + state) ending on a landing page that hands the new
+//! Portcullis session token to the native client.
+//!
+//! * `GET /login`, `POST /login`: the password form (CSRF double-submit cookie), through the
+//!   engine's password login: same per-IP limit, throttle, lockout and one answer for every
+//!   failure as the APIs.
+//! * `GET /login/sso/start?t=…`: the `webSSO.url` of Parsable `startLogin`; redeems the
+//!   single-use start token and redirects to the provider, binding the flow to this browser
+//!   with an HttpOnly cookie.
+//! * `GET /login/sso/callback`: the redirect URI; checks state and binding, redeems the code
+//!   (PKCE verifier, client authentication), verifies the ID token and its nonce, maps the
+//!   identity with the federation rules and starts the session through the engine.
+//!
+//! Flow state lives in the store (core `websso`), so any node can finish a flow. This crate only
+//! maps HTTP to engine and federation calls and renders the answers.
+#![forbid(unsafe_code)]
+
+mod page;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use portcullis_core::crypto;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::websso::SSO_FLOW_TTL_SECS;
+use portcullis_core::{CoreError, audit::AuditContext};
+use portcullis_federation::{AuthorizationRequest, Federation, FederationError};
+use portcullis_server::client_ip::Origin;
+use serde::Deserialize;
+
+pub use page::CSP;
+
+/// The path of the redirect URI, below `core.public_url`.
+pub const CALLBACK_PATH: &str = "/login/sso/callback";
+/// The `amr` of sessions started from an upstream identity (as on the APIs).
+const AMR_FED: &str = "fed";
+const CSRF_COOKIE: &str = "portcullis-csrf";
+const SSO_COOKIE: &str = "portcullis-sso";
+const CSRF_TTL_SECS: i64 = 3600;
+/// Inputs beyond these are refused before any work (an address is at most 320 bytes).
+const MAX_EMAIL: usize = 320;
+const MAX_PASSWORD: usize = 4096;
+
+struct Web {
+    engine: Arc<Engine>,
+    federation: Option<Arc<Federation>>,
+    /// `core.public_url` + [`CALLBACK_PATH`].
+    redirect_uri: String,
+    /// Cookies get `Secure` and the `__Host-` prefix when the public URL is HTTPS.
+    secure: bool,
+}
+
+type Ctx = State<Arc<Web>>;
+
+/// The surface, state applied. Without a federation only the password pages work.
+pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Router {
+    let public = engine.config().public_url.trim_end_matches('/').to_owned();
+    let web = Web {
+        secure: public.starts_with("https://"),
+        redirect_uri: format!("{public}{CALLBACK_PATH}"),
+        engine,
+        federation,
+    };
+    Router::new()
+        .route("/login", get(login_page).post(login_submit))
+        .route("/login/sso/start", get(sso_start))
+        .route(CALLBACK_PATH, get(sso_callback))
+        .with_state(Arc::new(web))
+}
+
+impl Web {
+    fn csrf_cookie(&self) -> String {
+        page::cookie_name(CSRF_COOKIE, self.secure)
+    }
+    fn sso_cookie(&self) -> String {
+        page::cookie_name(SSO_COOKIE, self.secure)
+    }
+    /// The form with a fresh CSRF token, set as a cookie too.
+    fn form(&self, status: StatusCode, email: &str, error: Option<&str>) -> Response {
+        let csrf = crypto::random_token(32);
+        let mut r = page::login_form(status, &csrf, email, error);
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            page::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),
+        );
+        r
+    }
+}
+
+fn retry_after(r: &mut Response, e: &CoreError) {
+    if let CoreError::RateLimited { retry_after } = e
+        && let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
+/// Core failures as pages. Credential failures are one message (no enumeration).
+fn core_failure(e: &CoreError) -> (StatusCode, &'static str) {
+    match e {
+        CoreError::InvalidCredentials | CoreError::Unauthenticated => {
+            (StatusCode::UNAUTHORIZED, "Invalid email or password.")
+        }
+        CoreError::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts. Try again later.",
+        ),
+        CoreError::InvalidToken(_) | CoreError::TokenExpired => (
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is invalid, already used or expired.",
+        ),
+        CoreError::NoMembership | CoreError::OrgDisabled | CoreError::PermissionDenied(_) => (
+            StatusCode::FORBIDDEN,
+            "This account cannot sign in to any team.",
+        ),
+        CoreError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "The request is not valid."),
+        _ => {
+            tracing::error!(error = %e, "browser sign-in failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in is unavailable. Try again later.",
+            )
+        }
+    }
+}
+
+fn fed_failure(e: FederationError) -> Response {
+    let (status, msg) = match &e {
+        e if e.is_token_failure() => (
+            StatusCode::BAD_REQUEST,
+            "The identity provider's answer could not be verified.",
+        ),
+        FederationError::NoAccount(_) | FederationError::MissingClaims(_) => (
+            StatusCode::FORBIDDEN,
+            "No Portcullis account may sign in with this identity.",
+        ),
+        FederationError::NoMembership | FederationError::NotAuthorized(_) => (
+            StatusCode::FORBIDDEN,
+            "This account cannot sign in to any team.",
+        ),
+        FederationError::ProviderUnavailable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "The identity provider is unavailable. Try again later.",
+        ),
+        FederationError::Core(c) => core_failure(c),
+        _ => {
+            tracing::error!(error = %e, "browser SSO failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in is unavailable. Try again later.",
+            )
+        }
+    };
+    tracing::info!(error = %e, "browser SSO refused");
+    page::failure(status, msg)
+}
+
+fn failure_from_core(e: CoreError) -> Response {
+    let (status, msg) = core_failure(&e);
+    let mut r = page::failure(status, msg);
+    retry_after(&mut r, &e);
+    r
+}
+
+// ---- password login --------------------------------------------------------------------------
+
+async fn login_page(State(web): Ctx) -> Response {
+    web.form(StatusCode::OK, "", None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn login_submit(
+    State(web): Ctx,
+    origin: Origin,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return web.form(
+            StatusCode::BAD_REQUEST,
+            "",
+            Some("Send the form as application/x-www-form-urlencoded."),
+        );
+    };
+    let email = f.email.trim();
+    // Double-submit: the form field must equal the HttpOnly SameSite cookie set with the form.
+    let cookie = page::cookie(&headers, &web.csrf_cookie()).unwrap_or_default();
+    if f.csrf.is_empty() || !crypto::constant_time_eq(cookie.as_bytes(), f.csrf.as_bytes()) {
+        return web.form(
+            StatusCode::FORBIDDEN,
+            email,
+            Some("The form expired. Please sign in again."),
+        );
+    }
+    if let Err(e) = web.engine.check_ip_rate(origin.ip) {
+        let (status, msg) = core_failure(&e);
+        let mut r = web.form(status, email, Some(msg));
+        retry_after(&mut r, &e);
+        return r;
+    }
+    if email.is_empty() || email.len() > MAX_EMAIL || f.password.len() > MAX_PASSWORD {
+        return web.form(
+            StatusCode::BAD_REQUEST,
+            "",
+            Some("Enter your email address and password."),
+        );
+    }
+    match web
+        .engine
+        .login_password(email, &f.password, OrgChoice::Default, None, &origin.audit)
+        .await
+    {
+        Ok(grant) => {
+            let mut r = page::landing(
+                &grant.user.email,
+                &grant.token.token,
+                &grant.token.expires_at.to_rfc3339(),
+            );
+            // The form's CSRF cookie has served its purpose.
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
+            );
+            r
+        }
+        Err(e) => {
+            let (status, msg) = core_failure(&e);
+            let mut r = web.form(status, email, Some(msg));
+            retry_after(&mut r, &e);
+            r
+        }
+    }
+}
+
+// ---- browser SSO -----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct StartQuery {
+    t: String,
+}
+
+async fn sso_start(
+    State(web): Ctx,
+    origin: Origin,
+    q: Result<Query<StartQuery>, QueryRejection>,
+) -> Response {
+    if let Err(e) = web.engine.check_ip_rate(origin.ip) {
+        return failure_from_core(e);
+    }
+    let Some(fed) = web.federation.as_ref() else {
+        return page::failure(StatusCode::NOT_FOUND, "Browser sign-in is not configured.");
+    };
+    let Ok(Query(q)) = q else {
+        return failure_from_core(CoreError::InvalidToken("no start token"));
+    };
+    let begin = match web.engine.sso_begin(&q.t, &origin.audit).await {
+        Ok(b) => b,
+        Err(e) => return failure_from_core(e),
+    };
+    let url = match fed
+        .authorization_url(
+            &begin.provider,
+            AuthorizationRequest {
+                redirect_uri: &web.redirect_uri,
+                state: &begin.state,
+                nonce: &begin.nonce,
+                pkce_verifier: &begin.pkce_verifier,
+                login_hint: begin.login_hint.as_deref(),
+            },
+        )
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return fed_failure(e),
+    };
+    let Ok(location) = HeaderValue::from_str(&url) else {
+        return page::failure(
+            StatusCode::BAD_GATEWAY,
+            "The identity provider is misconfigured.",
+        );
+    };
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    page::secure_headers(r.headers_mut());
+    r.headers_mut().insert(header::LOCATION, location);
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        page::set_cookie(
+            &web.sso_cookie(),
+            &begin.browser_binding,
+            SSO_FLOW_TTL_SECS,
+            web.secure,
+        ),
+    );
+    r
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+async fn sso_callback(
+    State(web): Ctx,
+    origin: Origin,
+    headers: HeaderMap,
+    q: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response {
+    let mut r = callback(&web, &origin.audit, origin.ip, &headers, q).await;
+    // The binding cookie is single-use like the flow.
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        page::set_cookie(&web.sso_cookie(), "", 0, web.secure),
+    );
+    r
+}
+
+async fn callback(
+    web: &Web,
+    ctx: &AuditContext,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    q: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response {
+    if let Err(e) = web.engine.check_ip_rate(ip) {
+        return failure_from_core(e);
+    }
+    let Some(fed) = web.federation.as_ref() else {
+        return page::failure(StatusCode::NOT_FOUND, "Browser sign-in is not configured.");
+    };
+    let Ok(Query(q)) = q else {
+        return failure_from_core(CoreError::InvalidToken("bad callback"));
+    };
+    let binding = page::cookie(headers, &web.sso_cookie());
+    // The state is taken (single use) whatever the outcome.
+    let pending = match web
+        .engine
+        .sso_complete(
+            q.state.as_deref().unwrap_or_default(),
+            binding.as_deref(),
+            ctx,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return failure_from_core(e),
+    };
+    if let Some(err) = q.error.as_deref() {
+        tracing::info!(provider = %pending.provider, error = %err, "the provider refused the sign-in");
+        return page::failure(
+            StatusCode::FORBIDDEN,
+            "The identity provider did not sign you in.",
+        );
+    }
+    let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
+        return failure_from_core(CoreError::InvalidToken("no code"));
+    };
+    let id = match fed
+        .redeem_code(
+            &pending.provider,
+            code,
+            &web.redirect_uri,
+            &pending.pkce_verifier,
+            &pending.nonce,
+        )
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return fed_failure(e),
+    };
+    let user = match fed.resolve_user(&id, ctx).await {
+        Ok(u) => u,
+        Err(e) => return fed_failure(e),
+    };
+    let choice = match fed.parsable_choice(&id, &user, None).await {
+        Ok(c) => c,
+        Err(e) => return fed_failure(e),
+    };
+    match web
+        .engine
+        .finish_login(user, vec![AMR_FED.into()], choice, None, ctx)
+        .await
+    {
+        Ok(grant) => page::landing(
+            &grant.user.email,
+            &grant.token.token,
+            &grant.token.expires_at.to_rfc3339(),
+        ),
+        Err(e) => failure_from_core(e),
+    }
+}
