@@ -299,9 +299,35 @@ pub enum SettingValue {
     Text(String),
     Option(String),
     StringList(Vec<String>),
+    ReferenceList(Vec<SettingReference>),
+}
+
+/// Parsable `setting.Reference`: one object a reference-list setting selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingReference {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 pub type SettingsMap = BTreeMap<String, SettingValue>;
+
+/// Parsable `job.PriorityLevel`: one entry of a team's job priority list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PriorityLevel {
+    /// A UUID.
+    pub id: String,
+    /// Lower = more urgent.
+    pub priority: i32,
+    pub title: String,
+    /// Epoch seconds; 0 = not archived.
+    #[serde(default)]
+    pub archived_at: i64,
+}
 
 /// Whose settings a document belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

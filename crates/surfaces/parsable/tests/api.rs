@@ -220,10 +220,16 @@ async fn login_fills_the_login_result() {
     let o2 = e.org("second").await;
     e.member(&u, &o2, &[Role::Executor]).await;
     e.store
-        .put_settings(
-            SettingsScope::Org(o.id),
-            SettingsNamespace::Parsable,
-            json!({"flag": {"type": "bool", "value": true}, "color": {"type": "text", "value": "red"}}),
+        .update_team_settings(
+            o.id,
+            &[
+                ("flag".into(), Some(json!({"type": "bool", "value": true}))),
+                (
+                    "color".into(),
+                    Some(json!({"type": "text", "value": "red"})),
+                ),
+            ],
+            10,
         )
         .await
         .expect("settings");
@@ -296,6 +302,122 @@ async fn job_permission_overrides_from_the_store() {
     let p = &lr["teamIdToJobPermissions"][o.id.to_string()];
     assert_eq!(p["complete"], true);
     assert_eq!(p["editTitle"], false);
+}
+
+/// Settings, priorities and a job-permission override set through the admin operations (the
+/// CLI's and the HTTP admin route's path) appear in the LoginResult in all three encodings.
+#[tokio::test]
+async fn admin_team_settings_reach_every_encoding() {
+    let e = env().await;
+    let (u, o) = e.member_user("set@example.com", &[Role::Executor]).await;
+    let admin = portcullis_core::admin::Admin::new(e.store.clone(), e.engine.config(), "test");
+    let org = o.id.to_string();
+    admin
+        .update_team_settings(
+            &org,
+            &[
+                ("flag".into(), Some(json!({"type": "bool", "value": true}))),
+                ("motto".into(), Some(json!({"type": "text", "value": "go"}))),
+                (
+                    "mode".into(),
+                    Some(json!({"type": "option", "value": "strict"})),
+                ),
+                (
+                    "tags".into(),
+                    Some(json!({"type": "stringList", "value": ["a", "b"]})),
+                ),
+                (
+                    "owners".into(),
+                    Some(json!({"type": "referenceList", "value": [
+                        {"id": u.id.to_string(), "kind": "user", "label": "Set"},
+                        {"id": "sheet-1", "kind": "data_sheet"}
+                    ]})),
+                ),
+            ],
+        )
+        .await
+        .expect("settings");
+    admin
+        .set_team_priorities(
+            &org,
+            Some(&json!([{"priority": 1, "title": "High"}, {"priority": 9, "title": "Low"}])),
+        )
+        .await
+        .expect("priorities");
+    let only = JobPermissions {
+        complete: true,
+        ..JobPermissions::default()
+    };
+    admin
+        .set_team_job_permissions(&org, "executor", Some(only))
+        .await
+        .expect("job permissions");
+
+    let lr = e.login("set@example.com").await;
+    let info = &lr["teamIdToInfo"][&org];
+    assert_eq!(info["boolSettings"], json!({"flag": true}));
+    assert_eq!(info["textSettings"], json!({"motto": "go"}));
+    assert_eq!(info["optionSettings"], json!({"mode": "strict"}));
+    assert_eq!(info["stringListSettings"], json!({"tags": ["a", "b"]}));
+    assert_eq!(
+        info["referenceListSettings"]["owners"],
+        json!([{"id": u.id.to_string(), "kind": "user", "label": "Set"}, {"id": "sheet-1", "kind": "data_sheet"}])
+    );
+    let prios = info["priorities"].as_array().expect("priorities");
+    assert_eq!(prios.len(), 2);
+    assert_eq!(
+        (prios[0]["title"].clone(), prios[0]["priority"].clone()),
+        (json!("High"), json!(1))
+    );
+    assert_eq!(prios[1]["archivedAt"], 0);
+    let perms = &lr["teamIdToJobPermissions"][&org];
+    assert_eq!(perms["complete"], true);
+    assert_eq!(perms["editTitle"], false);
+    assert_eq!(perms["step"]["completeSteps"], false);
+
+    let args = wire::LoginArgs {
+        email: "set@example.com".into(),
+        password: PW.into(),
+        options: wire::LoginOptions::default(),
+    };
+    for (enc, body, ct) in [
+        (
+            Encoding::Compact,
+            compact_call("login", 1, &args),
+            wire::CT_MOTHERSHIP_COMPACT,
+        ),
+        (Encoding::TJson, tjson_call("login", &args), wire::CT_TJSON),
+    ] {
+        let r = e.post(&[("content-type", ct)], body).await;
+        let (_, _, reply) = decode_login_reply(enc, &r.body);
+        let lr = reply.success.expect("success");
+        let info = &lr.team_id_to_info[&org];
+        assert_eq!(info.bool_settings.get("flag"), Some(&true));
+        assert_eq!(
+            info.option_settings.get("mode").map(String::as_str),
+            Some("strict")
+        );
+        let owners = &info.reference_list_settings["owners"];
+        assert_eq!(owners[0].kind.as_deref(), Some("user"));
+        assert_eq!(owners[1].label, None);
+        let prios = info.priorities.as_ref().expect("priorities");
+        assert_eq!(
+            prios.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(),
+            ["High", "Low"]
+        );
+        assert!(lr.team_id_to_job_permissions[&org].complete);
+        assert!(!lr.team_id_to_job_permissions[&org].edit_title);
+    }
+
+    // Cleared again: no priorities field, the configured role table is back.
+    admin.set_team_priorities(&org, None).await.expect("clear");
+    admin
+        .set_team_job_permissions(&org, "EXECUTOR", None)
+        .await
+        .expect("clear");
+    let lr = e.login("set@example.com").await;
+    assert!(lr["teamIdToInfo"][&org].get("priorities").is_none());
+    assert_eq!(lr["teamIdToJobPermissions"][&org]["editTitle"], true);
 }
 
 #[tokio::test]
