@@ -53,6 +53,17 @@ id_type!(
     /// An org's uuid: the Parsable `teamId` and the locator of the Nominal org RID.
     OrgId
 );
+
+impl OrgId {
+    /// No org: the org of a team-less Parsable session (PARSABLE.md §8, a team-select login of
+    /// a user on no team). No org row has it; sessions store it as NULL, and every lookup by
+    /// it finds nothing, so such a session can act in no org.
+    pub const NONE: OrgId = OrgId(Uuid::nil());
+
+    pub fn is_none(self) -> bool {
+        self == OrgId::NONE
+    }
+}
 id_type!(
     /// A workspace's uuid: the locator of its RID.
     WorkspaceId

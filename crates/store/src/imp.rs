@@ -279,7 +279,7 @@ macro_rules! store_impl {
             Ok(Session {
                 id: SessionId(col(r, 0)?),
                 user_id: UserId(col(r, 1)?),
-                org_id: OrgId(col(r, 2)?),
+                org_id: col::<Option<Uuid>>(r, 2)?.map_or(OrgId::NONE, OrgId),
                 kind: session_kind_from(&col::<String>(r, 3)?)?,
                 amr: json_parse(&col::<String>(r, 4)?)?,
                 actor_id: col::<Option<Uuid>>(r, 5)?.map(UserId),
@@ -1634,7 +1634,10 @@ macro_rules! store_impl {
             async fn create_session(&self, s: Session) -> StoreResult<()> {
                 let mut tx = begin_write(&self.pool).await?;
                 ensure_user(&mut tx, s.user_id).await?;
-                ensure_org(&mut tx, s.org_id).await?;
+                // A team-less session has no org (stored as NULL).
+                if !s.org_id.is_none() {
+                    ensure_org(&mut tx, s.org_id).await?;
+                }
                 if let Some(actor) = s.actor_id {
                     ensure_user(&mut tx, actor).await?;
                 }
@@ -1644,7 +1647,7 @@ macro_rules! store_impl {
                 ))
                 .bind(s.id.0.clone())
                 .bind(s.user_id.0)
-                .bind(s.org_id.0)
+                .bind((!s.org_id.is_none()).then_some(s.org_id.0))
                 .bind(s.kind.as_str())
                 .bind(json_text(&s.amr)?)
                 .bind(s.actor_id.map(|a| a.0))

@@ -27,6 +27,7 @@ store_tests!(
     team_settings_batches_are_atomic,
     team_settings_concurrent_limit,
     team_priorities_replace_and_clear,
+    team_less_sessions,
     allowlist_entries,
     external_identities_and_provisioning,
     bootstrap_only_once,
@@ -1645,6 +1646,27 @@ mod cases {
         assert_eq!(s.get_team_priorities(o).await.unwrap(), None);
         assert!(matches!(
             s.set_team_priorities(OrgId::new(), Some(&[])).await,
+            Err(StoreError::NotFound(m)) if m == "unknown org"
+        ));
+    }
+
+    pub async fn team_less_sessions(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let u = s.create_user(new_user("solo@x.io")).await.unwrap();
+        // A session of no org round-trips as OrgId::NONE and lists with the user's others.
+        let solo = session("solo", u.id, OrgId::NONE, t(100));
+        s.create_session(solo.clone()).await.unwrap();
+        assert_eq!(s.get_session(&solo.id).await.unwrap(), Some(solo.clone()));
+        let other = member(&*s, "m@x.io", o, &[]).await;
+        s.create_session(session("in-org", other.id, o, t(100)))
+            .await
+            .unwrap();
+        let live = s.list_user_sessions(u.id, false, t(10)).await.unwrap();
+        assert_eq!(live, vec![solo.clone()]);
+        // Any other unknown org is still refused.
+        assert!(matches!(
+            s.create_session(session("x", u.id, OrgId::new(), t(100))).await,
             Err(StoreError::NotFound(m)) if m == "unknown org"
         ));
     }

@@ -25,3 +25,6 @@ FROM settings s,
 WHERE s.scope_kind = 'org' AND s.namespace = 'parsable' AND jsonb_typeof(j.value) = 'object'
   AND s.scope_id IN (SELECT id FROM orgs);
 DELETE FROM settings WHERE scope_kind = 'org' AND namespace = 'parsable';
+
+-- A Parsable team-select login of a user on no team gets a session without an org.
+ALTER TABLE sessions ALTER COLUMN org_id DROP NOT NULL;

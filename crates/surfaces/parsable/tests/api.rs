@@ -474,6 +474,95 @@ async fn login_without_a_team_is_476() {
     assert_eq!(err["slug"], "no-team");
 }
 
+/// PARSABLE §8: with 0 active teams, loginWithTeamSelect answers a loginResult (a session of
+/// no team, empty team maps), not err 476; the token then works like any session token.
+#[tokio::test]
+async fn team_select_without_a_team_gives_a_login_result() {
+    let e = env().await;
+    let u = e.user("solo@example.com", false).await;
+    // A removed membership and a disabled team count as no team.
+    let gone = e.org("gone").await;
+    e.member(&u, &gone, &[Role::Admin]).await;
+    e.store
+        .deactivate_membership(u.id, gone.id, None, chrono::Utc::now())
+        .await
+        .expect("deactivate");
+    let args = json!({"email": "solo@example.com", "password": PW});
+    let r = e.ok("loginWithTeamSelect", args.clone(), None).await;
+    assert!(r.get("teamInfo").is_none(), "{r}");
+    let lr = &r["loginResult"];
+    let token = lr["authToken"].as_str().expect("token").to_string();
+    assert!(!token.is_empty());
+    assert!(!lr["sessionId"].as_str().unwrap_or("").is_empty());
+    assert_eq!(lr["currentUser"]["id"], u.id.to_string());
+    for field in [
+        "teamIdToTeamRole",
+        "teamIdToRegionId",
+        "regionIdToRegion",
+        "teamIdToJobPermissions",
+        "teamIdToInfo",
+    ] {
+        assert_eq!(lr[field], json!({}), "{field}");
+    }
+    assert_eq!(lr["currentUserModular"]["teamIdToMembership"], json!({}));
+    assert_eq!(lr["preferredRegionId"], "local");
+    assert!(lr["periods"]["expiry"].as_i64().unwrap_or(0) > 29 * 86_400);
+
+    // The token is a real session token of no team.
+    let me = e.ok("getCurrentUser", json!({}), Some(&token)).await;
+    assert_eq!(me["email"], "solo@example.com");
+    let (code, _) = e
+        .err(
+            "createTeamToken",
+            json!({"teamId": gone.id.to_string()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(code, 476);
+    // Added to a team later, a refresh shows it and a team token can be had.
+    let team = e.org("later").await;
+    e.member(&u, &team, &[Role::Executor]).await;
+    let lr = e.ok("refresh", json!({}), Some(&token)).await;
+    assert_eq!(roles_of(&lr, &team), json!([4]));
+    let tt = e
+        .ok(
+            "createTeamToken",
+            json!({"teamId": team.id.to_string()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(tt["sessionId"], lr["sessionId"]);
+    // Logout ends it.
+    e.ok("logout", json!({}), Some(&token)).await;
+    assert_eq!(e.err("refresh", json!({}), Some(&token)).await.0, 497);
+    // Plain login still needs a team (§6: caller not a member → 476), as before.
+    let lonely = e.user("lonely2@example.com", false).await;
+    let (code, err) = e
+        .err(
+            "login",
+            json!({"email": lonely.email, "password": PW}),
+            None,
+        )
+        .await;
+    assert_eq!((code, err["slug"].as_str()), (476, Some("no-team")));
+    // A super-admin's proxy team-select for a target on no team: a loginResult for the target.
+    e.user("root9@example.com", true).await;
+    let r = e
+        .ok(
+            "loginWithTeamSelect",
+            json!({"email": "root9@example.com", "password": PW,
+                   "options": {"proxiedUserEmail": "lonely2@example.com"}}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r["loginResult"]["currentUser"]["email"],
+        "lonely2@example.com"
+    );
+    assert_eq!(r["loginResult"]["proxyUserEmail"], "root9@example.com");
+    assert_eq!(r["loginResult"]["teamIdToTeamRole"], json!({}));
+}
+
 #[tokio::test]
 async fn team_select_then_team_token() {
     let e = env().await;
