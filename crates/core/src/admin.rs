@@ -287,7 +287,7 @@ impl Admin {
     }
 
     /// Runs a store change and audits it with its outcome.
-    async fn audited<T, F>(
+    pub(crate) async fn audited<T, F>(
         &self,
         action: &str,
         target: Option<String>,

@@ -120,6 +120,9 @@ pub enum OrgChoice {
     Default,
     /// A specific org; the user must be an active member of it.
     Specific(OrgId),
+    /// As `Default`, but a user on no enabled team gets a team-less session
+    /// ([`OrgId::NONE`]) instead of `NoMembership` (Parsable team-select logins, §8).
+    DefaultOrNone,
 }
 
 pub struct Engine {
@@ -719,7 +722,7 @@ impl Engine {
                 }
                 Ok((org, m))
             }
-            OrgChoice::Default => {
+            OrgChoice::Default | OrgChoice::DefaultOrNone => {
                 let mut ms: Vec<Membership> = self
                     .store
                     .list_user_memberships(user, false)
@@ -771,7 +774,12 @@ impl Engine {
         if user.deactivated {
             return Err(CoreError::InvalidCredentials);
         }
-        let (org, membership) = self.resolve_org(user.id, choice).await?;
+        let resolved = match self.resolve_org(user.id, choice).await {
+            Ok(found) => Some(found),
+            Err(CoreError::NoMembership) if choice == OrgChoice::DefaultOrNone => None,
+            Err(e) => return Err(e),
+        };
+        let org_id = resolved.as_ref().map_or(OrgId::NONE, |(o, _)| o.id);
         let now = Utc::now();
         let t = &self.config.tokens;
         let (kind, life) = match &proxy_admin {
@@ -786,7 +794,7 @@ impl Engine {
         let session = self
             .record_session(
                 user.id,
-                org.id,
+                org_id,
                 kind,
                 amr.clone(),
                 proxy_admin.as_ref().map(|a| a.id),
@@ -795,10 +803,12 @@ impl Engine {
                 ctx,
             )
             .await?;
-        let guest = membership.kind == MembershipKind::Guest;
+        let guest = resolved
+            .as_ref()
+            .is_some_and(|(_, m)| m.kind == MembershipKind::Guest);
         let mut claims = self.tokens.claims(
             user.id,
-            org.id,
+            org_id,
             &session.id.0,
             now,
             session.expires_at,
@@ -820,7 +830,7 @@ impl Engine {
                 action,
                 Some(user.id.to_string()),
                 AuditOutcome::Success,
-                json!({"session": session.id.0, "org": org.id, "amr": session.amr}),
+                json!({"session": session.id.0, "org": resolved.as_ref().map(|(o, _)| o.id), "amr": session.amr}),
             )
             .await;
         Ok(LoginGrant {
@@ -828,7 +838,7 @@ impl Engine {
                 token,
                 expires_at: session.expires_at,
                 user: user.id,
-                org: org.id,
+                org: org_id,
                 guest,
             },
             session,
@@ -866,7 +876,9 @@ impl Engine {
             user_agent: None,
         };
         self.store.create_session(session.clone()).await?;
-        self.store.touch_last_login(user, org, created_at).await?;
+        if !org.is_none() {
+            self.store.touch_last_login(user, org, created_at).await?;
+        }
         Ok(session)
     }
 

@@ -23,6 +23,7 @@ pub mod revocation;
 pub mod rid;
 pub mod sandbox;
 pub mod store;
+pub mod team_settings;
 pub mod teams;
 pub mod tokens;
 pub mod websso;

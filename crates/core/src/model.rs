@@ -53,6 +53,17 @@ id_type!(
     /// An org's uuid: the Parsable `teamId` and the locator of the Nominal org RID.
     OrgId
 );
+
+impl OrgId {
+    /// No org: the org of a team-less Parsable session (PARSABLE.md §8, a team-select login of
+    /// a user on no team). No org row has it; sessions store it as NULL, and every lookup by
+    /// it finds nothing, so such a session can act in no org.
+    pub const NONE: OrgId = OrgId(Uuid::nil());
+
+    pub fn is_none(self) -> bool {
+        self == OrgId::NONE
+    }
+}
 id_type!(
     /// A workspace's uuid: the locator of its RID.
     WorkspaceId
@@ -299,9 +310,35 @@ pub enum SettingValue {
     Text(String),
     Option(String),
     StringList(Vec<String>),
+    ReferenceList(Vec<SettingReference>),
+}
+
+/// Parsable `setting.Reference`: one object a reference-list setting selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingReference {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 pub type SettingsMap = BTreeMap<String, SettingValue>;
+
+/// Parsable `job.PriorityLevel`: one entry of a team's job priority list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PriorityLevel {
+    /// A UUID.
+    pub id: String,
+    /// Lower = more urgent.
+    pub priority: i32,
+    pub title: String,
+    /// Epoch seconds; 0 = not archived.
+    #[serde(default)]
+    pub archived_at: i64,
+}
 
 /// Whose settings a document belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -268,6 +268,29 @@ pub trait Store: Send + Sync + 'static {
         role: Role,
         perms: Option<JobPermissions>,
     ) -> StoreResult<()>;
+    /// The org's Parsable team settings, key → stored `SettingValue` JSON (parsed by the core,
+    /// which skips a malformed value rather than failing every login of the team).
+    async fn get_team_settings(
+        &self,
+        org: OrgId,
+    ) -> StoreResult<BTreeMap<String, serde_json::Value>>;
+    /// Sets (`Some`) or removes (`None`) each key, all in one transaction. `NotFound` for an
+    /// unknown org; `Conflict` (nothing written) when the org would end up with more than
+    /// `max_keys` settings.
+    async fn update_team_settings(
+        &self,
+        org: OrgId,
+        changes: &[(String, Option<serde_json::Value>)],
+        max_keys: usize,
+    ) -> StoreResult<()>;
+    /// `None`: no priority list configured.
+    async fn get_team_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>>;
+    /// Replaces the list (`None` removes it). `NotFound` for an unknown org.
+    async fn set_team_priorities(
+        &self,
+        org: OrgId,
+        priorities: Option<&[PriorityLevel]>,
+    ) -> StoreResult<()>;
 
     // ---- email allow-list ---------------------------------------------------------------------
     /// Idempotent; `NotFound` for an unknown org.

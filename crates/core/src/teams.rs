@@ -66,6 +66,8 @@ pub struct TeamView {
     pub job_permissions: JobPermissions,
     /// Org settings merged with the user's overrides.
     pub settings: SettingsMap,
+    /// The team's job priority list, when one is configured.
+    pub priorities: Option<Vec<PriorityLevel>>,
 }
 
 /// Everything a `LoginResult` holds, computed for one token.
@@ -173,13 +175,13 @@ impl Engine {
             let region = self.store().get_region(&org.region_id).await?;
             let table = self.store().get_job_permissions(org.id).await?;
             let job_permissions = job_permissions(self.config(), &table, &membership.roles);
-            let org_settings = parse_settings(
-                self.store()
-                    .get_settings(SettingsScope::Org(org.id), SettingsNamespace::Parsable)
-                    .await?,
-                "org",
+            let org_settings = crate::team_settings::parse_stored_settings(
+                self.store().get_team_settings(org.id).await?,
+                org.id,
             );
+            let priorities = self.store().get_team_priorities(org.id).await?;
             views.push(TeamView {
+                priorities,
                 roles: membership.roles.iter().copied().collect(),
                 settings: merge_settings(&org_settings, &user_settings),
                 job_permissions,

@@ -281,6 +281,30 @@ impl Store for KeyStore {
     ) -> StoreResult<()> {
         Err(fake())
     }
+    async fn get_team_settings(
+        &self,
+        _org: OrgId,
+    ) -> StoreResult<BTreeMap<String, serde_json::Value>> {
+        Err(fake())
+    }
+    async fn update_team_settings(
+        &self,
+        _org: OrgId,
+        _changes: &[(String, Option<serde_json::Value>)],
+        _max_keys: usize,
+    ) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn get_team_priorities(&self, _org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
+        Err(fake())
+    }
+    async fn set_team_priorities(
+        &self,
+        _org: OrgId,
+        _priorities: Option<&[PriorityLevel]>,
+    ) -> StoreResult<()> {
+        Err(fake())
+    }
     async fn add_allowlist(&self, _entry: AllowlistEntry) -> StoreResult<()> {
         Err(fake())
     }

@@ -63,6 +63,12 @@ pub enum AdminCommand {
     /// Token-signing keys: list them, or rotate to a new one.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// A team's Parsable settings and job priority list (LoginResult teamIdToInfo).
+    #[command(subcommand)]
+    Settings(crate::team_cli::SettingsCommand),
+    /// A team's job-permission overrides per role (LoginResult teamIdToJobPermissions).
+    #[command(subcommand)]
+    JobPermissions(crate::team_cli::JobPermissionsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -349,7 +355,11 @@ pub enum AuditCommand {
 }
 
 /// Prints `value` as JSON, or as the given human text.
-fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+pub(crate) fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -467,6 +477,10 @@ async fn dispatch(
         AdminCommand::Audit(cmd) => audit(&admin, json, cmd).await,
         AdminCommand::Idp(cmd) => crate::idp_cli::run(cfg, json, cmd),
         AdminCommand::Keys(cmd) => keys(cfg, &admin, json, cmd).await,
+        AdminCommand::Settings(cmd) => crate::team_cli::settings(&admin, json, cmd).await,
+        AdminCommand::JobPermissions(cmd) => {
+            crate::team_cli::job_permissions(&admin, &cfg.core, json, cmd).await
+        }
     }
 }
 

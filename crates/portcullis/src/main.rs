@@ -6,6 +6,7 @@ mod idp_cli;
 mod keyfile;
 mod serve;
 mod settings;
+mod team_cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -24,6 +24,8 @@ pub(crate) enum Lock {
     Bootstrap,
     /// The revocation feed: events must commit in sequence order. Always taken last.
     RevocationFeed,
+    /// The org's row, for read-then-write sequences on per-org tables (team settings).
+    Org(portcullis_core::model::OrgId),
 }
 
 macro_rules! user_cols {
@@ -277,7 +279,7 @@ macro_rules! store_impl {
             Ok(Session {
                 id: SessionId(col(r, 0)?),
                 user_id: UserId(col(r, 1)?),
-                org_id: OrgId(col(r, 2)?),
+                org_id: col::<Option<Uuid>>(r, 2)?.map_or(OrgId::NONE, OrgId),
                 kind: session_kind_from(&col::<String>(r, 3)?)?,
                 amr: json_parse(&col::<String>(r, 4)?)?,
                 actor_id: col::<Option<Uuid>>(r, 5)?.map(UserId),
@@ -1295,6 +1297,98 @@ macro_rules! store_impl {
                 commit(tx).await
             }
 
+            // ---- Parsable team settings and priorities ------------------------------------
+
+            async fn get_team_settings(
+                &self,
+                org: OrgId,
+            ) -> StoreResult<BTreeMap<String, serde_json::Value>> {
+                let rs = sqlx::query("SELECT key, value FROM team_settings WHERE org_id = $1")
+                    .bind(org.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                rs.iter()
+                    .map(|r| Ok((col::<String>(r, 0)?, json_parse(&col::<String>(r, 1)?)?)))
+                    .collect()
+            }
+
+            async fn update_team_settings(
+                &self,
+                org: OrgId,
+                changes: &[(String, Option<serde_json::Value>)],
+                max_keys: usize,
+            ) -> StoreResult<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                ensure_org(&mut tx, org).await?;
+                // Concurrent batches of one org queue up, so the key limit holds at commit.
+                lock(&mut tx, Lock::Org(org)).await?;
+                let at = enc(now());
+                for (key, value) in changes {
+                    match value {
+                        Some(v) => sqlx::query(
+                            "INSERT INTO team_settings (org_id, key, value, updated_at) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, key) \
+                             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        )
+                        .bind(org.0)
+                        .bind(key)
+                        .bind(json_text(v)?)
+                        .bind(at),
+                        None => sqlx::query("DELETE FROM team_settings WHERE org_id = $1 AND key = $2")
+                            .bind(org.0)
+                            .bind(key),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_settings WHERE org_id = $1")
+                    .bind(org.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if usize::try_from(count).unwrap_or(usize::MAX) > max_keys {
+                    // Dropping the transaction rolls every change back.
+                    return Err(StoreError::Conflict(format!(
+                        "a team may hold at most {max_keys} settings"
+                    )));
+                }
+                commit(tx).await
+            }
+
+            async fn get_team_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
+                let row = sqlx::query("SELECT doc FROM team_priorities WHERE org_id = $1")
+                    .bind(org.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                row.map(|r| json_parse(&col::<String>(&r, 0)?)).transpose()
+            }
+
+            async fn set_team_priorities(
+                &self,
+                org: OrgId,
+                priorities: Option<&[PriorityLevel]>,
+            ) -> StoreResult<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                ensure_org(&mut tx, org).await?;
+                match priorities {
+                    Some(p) => sqlx::query(
+                        "INSERT INTO team_priorities (org_id, doc, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (org_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                    )
+                    .bind(org.0)
+                    .bind(json_text(&p)?)
+                    .bind(enc(now())),
+                    None => sqlx::query("DELETE FROM team_priorities WHERE org_id = $1").bind(org.0),
+                }
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                commit(tx).await
+            }
+
             // ---- allow-list -------------------------------------------------------------
 
             async fn add_allowlist(&self, entry: AllowlistEntry) -> StoreResult<()> {
@@ -1611,7 +1705,10 @@ macro_rules! store_impl {
             async fn create_session(&self, s: Session) -> StoreResult<()> {
                 let mut tx = begin_write(&self.pool).await?;
                 ensure_user(&mut tx, s.user_id).await?;
-                ensure_org(&mut tx, s.org_id).await?;
+                // A team-less session has no org (stored as NULL).
+                if !s.org_id.is_none() {
+                    ensure_org(&mut tx, s.org_id).await?;
+                }
                 if let Some(actor) = s.actor_id {
                     ensure_user(&mut tx, actor).await?;
                 }
@@ -1621,7 +1718,7 @@ macro_rules! store_impl {
                 ))
                 .bind(s.id.0.clone())
                 .bind(s.user_id.0)
-                .bind(s.org_id.0)
+                .bind((!s.org_id.is_none()).then_some(s.org_id.0))
                 .bind(s.kind.as_str())
                 .bind(json_text(&s.amr)?)
                 .bind(s.actor_id.map(|a| a.0))

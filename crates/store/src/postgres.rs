@@ -113,6 +113,7 @@ async fn lock(conn: &mut PgConnection, lock: Lock) -> StoreResult<()> {
         // Writers of the feed queue up, so sequence numbers become visible in order; plain
         // readers are not blocked.
         Lock::RevocationFeed => sqlx::query("LOCK TABLE revocation_events IN EXCLUSIVE MODE"),
+        Lock::Org(id) => sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE").bind(id.0),
     };
     query.execute(&mut *conn).await.map_err(db_err)?;
     Ok(())

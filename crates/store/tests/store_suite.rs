@@ -27,6 +27,10 @@ store_tests!(
     password_reset_codes_are_single_use,
     revoke_user_credentials_everywhere,
     settings_and_job_permissions,
+    team_settings_batches_are_atomic,
+    team_settings_concurrent_limit,
+    team_priorities_replace_and_clear,
+    team_less_sessions,
     allowlist_entries,
     external_identities_and_provisioning,
     bootstrap_only_once,
@@ -1728,6 +1732,151 @@ mod cases {
         assert_eq!(s.get_job_permissions(o).await.unwrap().len(), 1);
         assert!(matches!(
             s.set_job_permissions(OrgId::new(), Role::Admin, None).await,
+            Err(StoreError::NotFound(m)) if m == "unknown org"
+        ));
+    }
+
+    pub async fn team_settings_batches_are_atomic(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let other = org(&*s, "beta").await;
+        assert!(s.get_team_settings(o).await.unwrap().is_empty());
+        let flag = json!({"type": "bool", "value": true});
+        let text = json!({"type": "text", "value": "blue"});
+        s.update_team_settings(
+            o,
+            &[
+                ("flag".into(), Some(flag.clone())),
+                ("color".into(), Some(text.clone())),
+            ],
+            10,
+        )
+        .await
+        .unwrap();
+        s.update_team_settings(other, &[("x".into(), Some(flag.clone()))], 10)
+            .await
+            .unwrap();
+        let got = s.get_team_settings(o).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got["flag"], flag);
+        assert_eq!(got["color"], text);
+        // Overwrite one, remove one, add one: all in one batch.
+        let text2 = json!({"type": "text", "value": "red"});
+        s.update_team_settings(
+            o,
+            &[
+                ("color".into(), Some(text2.clone())),
+                ("flag".into(), None),
+                (
+                    "tags".into(),
+                    Some(json!({"type": "stringList", "value": ["a"]})),
+                ),
+            ],
+            10,
+        )
+        .await
+        .unwrap();
+        let got = s.get_team_settings(o).await.unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["color", "tags"]);
+        assert_eq!(got["color"], text2);
+        // Over the limit: the whole batch is refused, the earlier state stays.
+        let r = s
+            .update_team_settings(
+                o,
+                &[
+                    ("color".into(), None),
+                    ("a".into(), Some(flag.clone())),
+                    ("b".into(), Some(flag.clone())),
+                ],
+                2,
+            )
+            .await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+        assert_eq!(s.get_team_settings(o).await.unwrap(), got);
+        // Removing an absent key is a no-op; another org is untouched.
+        s.update_team_settings(o, &[("nope".into(), None)], 2)
+            .await
+            .unwrap();
+        assert_eq!(s.get_team_settings(other).await.unwrap().len(), 1);
+        assert!(matches!(
+            s.update_team_settings(OrgId::new(), &[("k".into(), Some(flag))], 10).await,
+            Err(StoreError::NotFound(m)) if m == "unknown org"
+        ));
+    }
+
+    pub async fn team_settings_concurrent_limit(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        // Eight writers each add two new keys under a limit of 5: at most two batches fit.
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let v = json!({"type": "bool", "value": true});
+                s.update_team_settings(
+                    o,
+                    &[
+                        (format!("a{i}"), Some(v.clone())),
+                        (format!("b{i}"), Some(v)),
+                    ],
+                    5,
+                )
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!(ok, 2);
+        assert_eq!(s.get_team_settings(o).await.unwrap().len(), 4);
+    }
+
+    pub async fn team_priorities_replace_and_clear(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        assert_eq!(s.get_team_priorities(o).await.unwrap(), None);
+        let p = |title: &str, priority| PriorityLevel {
+            id: uuid::Uuid::new_v4().to_string(),
+            priority,
+            title: title.into(),
+            archived_at: 0,
+        };
+        let list = vec![p("High", 1), p("Low", 5)];
+        s.set_team_priorities(o, Some(&list)).await.unwrap();
+        assert_eq!(s.get_team_priorities(o).await.unwrap(), Some(list));
+        // Configured but empty is not the same as not configured.
+        s.set_team_priorities(o, Some(&[])).await.unwrap();
+        assert_eq!(s.get_team_priorities(o).await.unwrap(), Some(vec![]));
+        s.set_team_priorities(o, None).await.unwrap();
+        assert_eq!(s.get_team_priorities(o).await.unwrap(), None);
+        assert!(matches!(
+            s.set_team_priorities(OrgId::new(), Some(&[])).await,
+            Err(StoreError::NotFound(m)) if m == "unknown org"
+        ));
+    }
+
+    pub async fn team_less_sessions(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let u = s.create_user(new_user("solo@x.io")).await.unwrap();
+        // A session of no org round-trips as OrgId::NONE and lists with the user's others.
+        let solo = session("solo", u.id, OrgId::NONE, t(100));
+        s.create_session(solo.clone()).await.unwrap();
+        assert_eq!(s.get_session(&solo.id).await.unwrap(), Some(solo.clone()));
+        let other = member(&*s, "m@x.io", o, &[]).await;
+        s.create_session(session("in-org", other.id, o, t(100)))
+            .await
+            .unwrap();
+        let live = s.list_user_sessions(u.id, false, t(10)).await.unwrap();
+        assert_eq!(live, vec![solo.clone()]);
+        // Any other unknown org is still refused.
+        assert!(matches!(
+            s.create_session(session("x", u.id, OrgId::new(), t(100))).await,
             Err(StoreError::NotFound(m)) if m == "unknown org"
         ));
     }

@@ -18,7 +18,8 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use portcullis_core::engine::Engine;
 
-pub use problem::{PROBLEM_CONTENT_TYPE, Problem};
+pub use extract::{Caller, JsonBody};
+pub use problem::{PROBLEM_CONTENT_TYPE, Problem, finish};
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {

@@ -108,7 +108,7 @@ impl IntoResponse for Problem {
 
 /// The surface's one middleware: problems get the request id, and no response is cached
 /// (session lists name IP addresses).
-pub(crate) async fn finish(req: Request, next: Next) -> Response {
+pub async fn finish(req: Request, next: Next) -> Response {
     let request_id = req
         .extensions()
         .get::<RequestId>()

@@ -68,8 +68,24 @@ pub fn job_permissions(p: &core::JobPermissions) -> wire::JobPermissions {
     }
 }
 
-pub fn team_info(settings: &core::SettingsMap) -> wire::TeamInfo {
-    let mut info = wire::TeamInfo::default();
+/// `TeamInfo`: the team's settings by kind; `priorities` only when the team configured a list.
+pub fn team_info(
+    settings: &core::SettingsMap,
+    priorities: Option<&[core::PriorityLevel]>,
+) -> wire::TeamInfo {
+    let mut info = wire::TeamInfo {
+        priorities: priorities.map(|ps| {
+            ps.iter()
+                .map(|p| wire::PriorityLevel {
+                    priority: p.priority,
+                    title: p.title.clone(),
+                    id: p.id.clone(),
+                    archived_at: p.archived_at,
+                })
+                .collect()
+        }),
+        ..wire::TeamInfo::default()
+    };
     for (k, v) in settings {
         match v {
             core::SettingValue::Bool(b) => {
@@ -83,6 +99,17 @@ pub fn team_info(settings: &core::SettingsMap) -> wire::TeamInfo {
             }
             core::SettingValue::StringList(l) => {
                 info.string_list_settings.insert(k.clone(), l.clone());
+            }
+            core::SettingValue::ReferenceList(l) => {
+                let refs = l
+                    .iter()
+                    .map(|r| wire::Reference {
+                        id: r.id.clone(),
+                        kind: r.kind.clone(),
+                        label: r.label.clone(),
+                    })
+                    .collect();
+                info.reference_list_settings.insert(k.clone(), refs);
             }
         }
     }
@@ -111,7 +138,7 @@ pub fn login_result(d: &LoginData) -> wire::LoginResult {
         roles.insert(id.clone(), t.roles.iter().copied().map(role).collect());
         region_ids.insert(id.clone(), t.org.region_id.clone());
         perms.insert(id.clone(), job_permissions(&t.job_permissions));
-        infos.insert(id.clone(), team_info(&t.settings));
+        infos.insert(id.clone(), team_info(&t.settings, t.priorities.as_deref()));
         memberships.insert(id, membership(t));
     }
     wire::LoginResult {

@@ -246,16 +246,17 @@ pub(crate) async fn login_with_idp_and_team_select(
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
     let proxied = proxied_email(options);
-    let choices = match proxied {
+    let (choices, subject) = match proxied {
         Some(target) => {
             let target = cx
                 .engine
                 .proxy_target(&user, target, &cx.audit)
                 .await
                 .map_err(core(m))?;
-            cx.engine.team_choices(target.id).await.map_err(core(m))?
+            let choices = cx.engine.team_choices(target.id).await.map_err(core(m))?;
+            (choices, target.id)
         }
-        None => idp_team_choices(fed, &id, &user, m).await?,
+        None => (idp_team_choices(fed, &id, &user, m).await?, user.id),
     };
     if choices.len() >= 2 {
         return Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
@@ -263,7 +264,20 @@ pub(crate) async fn login_with_idp_and_team_select(
             team_info: Some(convert::team_choices(&choices)),
         }));
     }
-    let choice = session_choice(fed, &id, &user, proxied, m).await?;
+    // A user on no team at all gets a team-less session (§8); one whose teams the provider
+    // may not log into is still refused by the provider's rule.
+    let on_no_team = choices.is_empty()
+        && cx
+            .engine
+            .team_choices(subject)
+            .await
+            .map_err(core(m))?
+            .is_empty();
+    let choice = if on_no_team {
+        OrgChoice::DefaultOrNone
+    } else {
+        session_choice(fed, &id, &user, proxied, m).await?
+    };
     let grant = start(cx, fed, &id, user, choice, options, m).await?;
     let r = finish(cx, m, grant, options).await?;
     Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {

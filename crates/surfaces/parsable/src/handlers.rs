@@ -300,11 +300,12 @@ async fn login_with_team_select(
             team_info: Some(convert::team_choices(&choices)),
         }));
     }
+    // 0 or 1 teams: a loginResult (§8); on no team, a session of no team.
     let grant = e
         .finish_login(
             user,
             vec!["pwd".into()],
-            OrgChoice::Default,
+            OrgChoice::DefaultOrNone,
             proxied,
             &cx.audit,
         )

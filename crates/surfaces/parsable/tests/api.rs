@@ -223,10 +223,16 @@ async fn login_fills_the_login_result() {
     let o2 = e.org("second").await;
     e.member(&u, &o2, &[Role::Executor]).await;
     e.store
-        .put_settings(
-            SettingsScope::Org(o.id),
-            SettingsNamespace::Parsable,
-            json!({"flag": {"type": "bool", "value": true}, "color": {"type": "text", "value": "red"}}),
+        .update_team_settings(
+            o.id,
+            &[
+                ("flag".into(), Some(json!({"type": "bool", "value": true}))),
+                (
+                    "color".into(),
+                    Some(json!({"type": "text", "value": "red"})),
+                ),
+            ],
+            10,
         )
         .await
         .expect("settings");
@@ -301,6 +307,122 @@ async fn job_permission_overrides_from_the_store() {
     assert_eq!(p["editTitle"], false);
 }
 
+/// Settings, priorities and a job-permission override set through the admin operations (the
+/// CLI's and the HTTP admin route's path) appear in the LoginResult in all three encodings.
+#[tokio::test]
+async fn admin_team_settings_reach_every_encoding() {
+    let e = env().await;
+    let (u, o) = e.member_user("set@example.com", &[Role::Executor]).await;
+    let admin = portcullis_core::admin::Admin::new(e.store.clone(), e.engine.config(), "test");
+    let org = o.id.to_string();
+    admin
+        .update_team_settings(
+            &org,
+            &[
+                ("flag".into(), Some(json!({"type": "bool", "value": true}))),
+                ("motto".into(), Some(json!({"type": "text", "value": "go"}))),
+                (
+                    "mode".into(),
+                    Some(json!({"type": "option", "value": "strict"})),
+                ),
+                (
+                    "tags".into(),
+                    Some(json!({"type": "stringList", "value": ["a", "b"]})),
+                ),
+                (
+                    "owners".into(),
+                    Some(json!({"type": "referenceList", "value": [
+                        {"id": u.id.to_string(), "kind": "user", "label": "Set"},
+                        {"id": "sheet-1", "kind": "data_sheet"}
+                    ]})),
+                ),
+            ],
+        )
+        .await
+        .expect("settings");
+    admin
+        .set_team_priorities(
+            &org,
+            Some(&json!([{"priority": 1, "title": "High"}, {"priority": 9, "title": "Low"}])),
+        )
+        .await
+        .expect("priorities");
+    let only = JobPermissions {
+        complete: true,
+        ..JobPermissions::default()
+    };
+    admin
+        .set_team_job_permissions(&org, "executor", Some(only))
+        .await
+        .expect("job permissions");
+
+    let lr = e.login("set@example.com").await;
+    let info = &lr["teamIdToInfo"][&org];
+    assert_eq!(info["boolSettings"], json!({"flag": true}));
+    assert_eq!(info["textSettings"], json!({"motto": "go"}));
+    assert_eq!(info["optionSettings"], json!({"mode": "strict"}));
+    assert_eq!(info["stringListSettings"], json!({"tags": ["a", "b"]}));
+    assert_eq!(
+        info["referenceListSettings"]["owners"],
+        json!([{"id": u.id.to_string(), "kind": "user", "label": "Set"}, {"id": "sheet-1", "kind": "data_sheet"}])
+    );
+    let prios = info["priorities"].as_array().expect("priorities");
+    assert_eq!(prios.len(), 2);
+    assert_eq!(
+        (prios[0]["title"].clone(), prios[0]["priority"].clone()),
+        (json!("High"), json!(1))
+    );
+    assert_eq!(prios[1]["archivedAt"], 0);
+    let perms = &lr["teamIdToJobPermissions"][&org];
+    assert_eq!(perms["complete"], true);
+    assert_eq!(perms["editTitle"], false);
+    assert_eq!(perms["step"]["completeSteps"], false);
+
+    let args = wire::LoginArgs {
+        email: "set@example.com".into(),
+        password: PW.into(),
+        options: wire::LoginOptions::default(),
+    };
+    for (enc, body, ct) in [
+        (
+            Encoding::Compact,
+            compact_call("login", 1, &args),
+            wire::CT_MOTHERSHIP_COMPACT,
+        ),
+        (Encoding::TJson, tjson_call("login", &args), wire::CT_TJSON),
+    ] {
+        let r = e.post(&[("content-type", ct)], body).await;
+        let (_, _, reply) = decode_login_reply(enc, &r.body);
+        let lr = reply.success.expect("success");
+        let info = &lr.team_id_to_info[&org];
+        assert_eq!(info.bool_settings.get("flag"), Some(&true));
+        assert_eq!(
+            info.option_settings.get("mode").map(String::as_str),
+            Some("strict")
+        );
+        let owners = &info.reference_list_settings["owners"];
+        assert_eq!(owners[0].kind.as_deref(), Some("user"));
+        assert_eq!(owners[1].label, None);
+        let prios = info.priorities.as_ref().expect("priorities");
+        assert_eq!(
+            prios.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(),
+            ["High", "Low"]
+        );
+        assert!(lr.team_id_to_job_permissions[&org].complete);
+        assert!(!lr.team_id_to_job_permissions[&org].edit_title);
+    }
+
+    // Cleared again: no priorities field, the configured role table is back.
+    admin.set_team_priorities(&org, None).await.expect("clear");
+    admin
+        .set_team_job_permissions(&org, "EXECUTOR", None)
+        .await
+        .expect("clear");
+    let lr = e.login("set@example.com").await;
+    assert!(lr["teamIdToInfo"][&org].get("priorities").is_none());
+    assert_eq!(lr["teamIdToJobPermissions"][&org]["editTitle"], true);
+}
+
 #[tokio::test]
 async fn bad_credentials_share_one_answer() {
     let e = env().await;
@@ -353,6 +475,95 @@ async fn login_without_a_team_is_476() {
         .await;
     assert_eq!(code, 476);
     assert_eq!(err["slug"], "no-team");
+}
+
+/// PARSABLE §8: with 0 active teams, loginWithTeamSelect answers a loginResult (a session of
+/// no team, empty team maps), not err 476; the token then works like any session token.
+#[tokio::test]
+async fn team_select_without_a_team_gives_a_login_result() {
+    let e = env().await;
+    let u = e.user("solo@example.com", false).await;
+    // A removed membership and a disabled team count as no team.
+    let gone = e.org("gone").await;
+    e.member(&u, &gone, &[Role::Admin]).await;
+    e.store
+        .deactivate_membership(u.id, gone.id, None, chrono::Utc::now())
+        .await
+        .expect("deactivate");
+    let args = json!({"email": "solo@example.com", "password": PW});
+    let r = e.ok("loginWithTeamSelect", args.clone(), None).await;
+    assert!(r.get("teamInfo").is_none(), "{r}");
+    let lr = &r["loginResult"];
+    let token = lr["authToken"].as_str().expect("token").to_string();
+    assert!(!token.is_empty());
+    assert!(!lr["sessionId"].as_str().unwrap_or("").is_empty());
+    assert_eq!(lr["currentUser"]["id"], u.id.to_string());
+    for field in [
+        "teamIdToTeamRole",
+        "teamIdToRegionId",
+        "regionIdToRegion",
+        "teamIdToJobPermissions",
+        "teamIdToInfo",
+    ] {
+        assert_eq!(lr[field], json!({}), "{field}");
+    }
+    assert_eq!(lr["currentUserModular"]["teamIdToMembership"], json!({}));
+    assert_eq!(lr["preferredRegionId"], "local");
+    assert!(lr["periods"]["expiry"].as_i64().unwrap_or(0) > 29 * 86_400);
+
+    // The token is a real session token of no team.
+    let me = e.ok("getCurrentUser", json!({}), Some(&token)).await;
+    assert_eq!(me["email"], "solo@example.com");
+    let (code, _) = e
+        .err(
+            "createTeamToken",
+            json!({"teamId": gone.id.to_string()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(code, 476);
+    // Added to a team later, a refresh shows it and a team token can be had.
+    let team = e.org("later").await;
+    e.member(&u, &team, &[Role::Executor]).await;
+    let lr = e.ok("refresh", json!({}), Some(&token)).await;
+    assert_eq!(roles_of(&lr, &team), json!([4]));
+    let tt = e
+        .ok(
+            "createTeamToken",
+            json!({"teamId": team.id.to_string()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(tt["sessionId"], lr["sessionId"]);
+    // Logout ends it.
+    e.ok("logout", json!({}), Some(&token)).await;
+    assert_eq!(e.err("refresh", json!({}), Some(&token)).await.0, 497);
+    // Plain login still needs a team (§6: caller not a member → 476), as before.
+    let lonely = e.user("lonely2@example.com", false).await;
+    let (code, err) = e
+        .err(
+            "login",
+            json!({"email": lonely.email, "password": PW}),
+            None,
+        )
+        .await;
+    assert_eq!((code, err["slug"].as_str()), (476, Some("no-team")));
+    // A super-admin's proxy team-select for a target on no team: a loginResult for the target.
+    e.user("root9@example.com", true).await;
+    let r = e
+        .ok(
+            "loginWithTeamSelect",
+            json!({"email": "root9@example.com", "password": PW,
+                   "options": {"proxiedUserEmail": "lonely2@example.com"}}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r["loginResult"]["currentUser"]["email"],
+        "lonely2@example.com"
+    );
+    assert_eq!(r["loginResult"]["proxyUserEmail"], "root9@example.com");
+    assert_eq!(r["loginResult"]["teamIdToTeamRole"], json!({}));
 }
 
 #[tokio::test]

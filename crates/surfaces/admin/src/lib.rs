@@ -1,0 +1,274 @@
+//! The org-admin API under `/admin/v1/orgs/{orgId}` (docs/design/team-settings.md): a team's
+//! Parsable settings, job priority list and job-permission overrides, for an ADMIN of that org
+//! or a super-admin.
+//!
+//! Callers authenticate with `Authorization: Bearer <access token>` (or Parsable's `Token <t>`).
+//! Bodies are JSON; errors are RFC 9457 `application/problem+json`, as on the account surface.
+//! Validation, atomicity and the access rule live in the core (`portcullis_core::team_settings`);
+//! this crate only maps the wire to those calls.
+#![forbid(unsafe_code)]
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+use portcullis_account::{Caller, JsonBody, Problem, finish};
+use portcullis_core::OrgId;
+use portcullis_core::admin::{Admin, AdminError};
+use portcullis_core::engine::Engine;
+use portcullis_core::team_settings::parse_job_permissions;
+use serde_json::Value;
+
+/// The surface, state applied. No fallback: other paths stay with the server's 404.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route(
+            "/admin/v1/orgs/{org}/settings",
+            get(list_settings).patch(patch_settings),
+        )
+        .route(
+            "/admin/v1/orgs/{org}/settings/{key}",
+            get(get_setting).put(put_setting).delete(delete_setting),
+        )
+        .route(
+            "/admin/v1/orgs/{org}/priorities",
+            get(list_settings)
+                .put(put_priorities)
+                .delete(delete_priorities),
+        )
+        .route(
+            "/admin/v1/orgs/{org}/job-permissions",
+            get(list_job_permissions),
+        )
+        .route(
+            "/admin/v1/orgs/{org}/job-permissions/{role}",
+            get(get_job_permissions)
+                .put(put_job_permissions)
+                .delete(delete_job_permissions),
+        )
+        .layer(middleware::from_fn(finish))
+        .with_state(engine)
+}
+
+type Reply = Result<Response, Problem>;
+
+fn ok<T: serde::Serialize>(v: &T) -> Reply {
+    Ok(axum::Json(v).into_response())
+}
+
+fn admin_problem(e: AdminError) -> Problem {
+    match e {
+        AdminError::Invalid(m) => Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m),
+        AdminError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not_found", m),
+        AdminError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m),
+        other => {
+            // The cause is for the logs only.
+            tracing::error!(error = %other, "admin request failed");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        }
+    }
+}
+
+/// The admin handle for the path's org, after the core's access check.
+async fn authorize(
+    engine: &Engine,
+    caller: &Caller,
+    org: &str,
+) -> Result<(Admin, String), Problem> {
+    let id = OrgId::from_str(org.trim()).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "orgId must be a UUID",
+        )
+    })?;
+    let admin = engine
+        .org_admin(&caller.0, id)
+        .await
+        .map_err(Problem::from)?;
+    Ok((admin, id.to_string()))
+}
+
+async fn list_settings(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin.team_settings(&org).await.map_err(admin_problem)?)
+}
+
+/// `{"key": {"type", "value"} | null, …}`: every change or none.
+async fn patch_settings(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    let Value::Object(map) = body else {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "expected an object of key: setting or null",
+        ));
+    };
+    let changes: Vec<(String, Option<Value>)> = map
+        .into_iter()
+        .map(|(k, v)| (k, (!v.is_null()).then_some(v)))
+        .collect();
+    ok(&admin
+        .update_team_settings(&org, &changes)
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn get_setting(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, key)): Path<(String, String)>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .team_setting(&org, &key)
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn put_setting(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, key)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .update_team_settings(&org, &[(key, Some(body))])
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn delete_setting(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, key)): Path<(String, String)>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .update_team_settings(&org, &[(key, None)])
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn put_priorities(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path(org): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .set_team_priorities(&org, Some(&body))
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn delete_priorities(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .set_team_priorities(&org, None)
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn list_job_permissions(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .team_job_permissions(&org)
+        .await
+        .map_err(admin_problem)?)
+}
+
+/// The role's effective permissions in the team: its override, else the configured table.
+async fn get_job_permissions(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, role)): Path<(String, String)>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    let role = portcullis_core::Role::from_str(&role)
+        .map_err(|m| Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m))?;
+    let view = admin
+        .team_job_permissions(&org)
+        .await
+        .map_err(admin_problem)?;
+    let (source, perms) = match view.overrides.get(role.as_str()) {
+        Some(p) => ("org", *p),
+        None => ("config", e.config().job_permissions_for(role)),
+    };
+    ok(&serde_json::json!({"role": role.as_str(), "source": source, "permissions": perms}))
+}
+
+/// An object of flag: bool; flags left out are false.
+async fn put_job_permissions(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, role)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    let perms = parse_job_permissions(&body).map_err(admin_problem)?;
+    ok(&admin
+        .set_team_job_permissions(&org, &role, Some(perms))
+        .await
+        .map_err(admin_problem)?)
+}
+
+async fn delete_job_permissions(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, role)): Path<(String, String)>,
+) -> Reply {
+    let (admin, org) = authorize(&e, &caller, &org).await?;
+    ok(&admin
+        .set_team_job_permissions(&org, &role, None)
+        .await
+        .map_err(admin_problem)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_errors_map_to_problems() {
+        let p = admin_problem(AdminError::Invalid("x".into()));
+        assert_eq!(
+            (p.status(), p.code()),
+            (StatusCode::BAD_REQUEST, "invalid_argument")
+        );
+        let p = admin_problem(AdminError::NotFound("x".into()));
+        assert_eq!(p.status(), StatusCode::NOT_FOUND);
+        let p = admin_problem(AdminError::Conflict("x".into()));
+        assert_eq!(p.status(), StatusCode::CONFLICT);
+        let p = admin_problem(AdminError::Internal("secret detail".into()));
+        assert_eq!(p.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,490 @@
+//! The org-admin API through the real HTTP stack, next to the Parsable surface, with a real
+//! engine on a temporary SQLite store.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::model::*;
+use portcullis_core::store::Store;
+use portcullis_server::{HttpContext, ServerConfig, build_router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PW: &str = "a long enough password 1";
+
+struct World {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    app: Router,
+    acme: Org,
+    beta: Org,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: Value,
+}
+
+impl Reply {
+    fn ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        &self.body
+    }
+
+    fn problem(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.content_type, "application/problem+json");
+        assert_eq!(self.body["status"], status.as_u16());
+        assert_eq!(self.body["code"], code, "{}", self.body);
+    }
+}
+
+async fn world() -> World {
+    let mut cfg = CoreConfig::default();
+    cfg.lockout.delays_secs = vec![0];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = portcullis_store::open(dir.path().join("s.db").to_str().expect("utf-8"))
+        .await
+        .expect("store");
+    store
+        .upsert_region(cfg.region.clone())
+        .await
+        .expect("region");
+    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
+        .await
+        .expect("engine");
+    let org = |name: &str| NewOrg {
+        name: name.into(),
+        display_name: None,
+        region_id: "local".into(),
+    };
+    let acme = store.create_org(org("acme")).await.expect("org");
+    let beta = store.create_org(org("beta")).await.expect("org");
+    let parts = vec![
+        portcullis_admin::router(engine.clone()),
+        portcullis_parsable::router(engine.clone(), None),
+    ];
+    let ctx = HttpContext::new(ServerConfig::default(), store.clone());
+    let app =
+        build_router(parts, &ctx).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5000))));
+    World {
+        engine,
+        store,
+        app,
+        acme,
+        beta,
+        _dir: dir,
+    }
+}
+
+impl World {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Body::empty, |v| Body::from(v.to_string()));
+        let resp = self
+            .app
+            .clone()
+            .oneshot(b.body(body).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let raw = resp.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            content_type,
+            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+        }
+    }
+
+    /// A user with `roles` in `org` (none: no membership), and a session token.
+    async fn user(
+        &self,
+        email: &str,
+        org: Option<&Org>,
+        roles: &[Role],
+        super_admin: bool,
+    ) -> String {
+        let hash = self.engine.hasher().hash(PW).await.expect("hash");
+        let u = self
+            .store
+            .create_user(NewUser {
+                email: email.into(),
+                display_name: "x".into(),
+                avatar_url: None,
+                password_hash: Some(hash),
+                validated_at: Some(chrono::Utc::now()),
+                super_admin,
+            })
+            .await
+            .expect("user");
+        let home = match org {
+            Some(o) => o.id,
+            // Every session acts in some org: give outsiders a team of their own.
+            None => self.beta.id,
+        };
+        let roles: BTreeSet<Role> = roles.iter().copied().collect();
+        self.store
+            .upsert_membership(u.id, home, roles, MembershipKind::Member)
+            .await
+            .expect("membership");
+        self.engine
+            .login_password(
+                email,
+                PW,
+                OrgChoice::Default,
+                None,
+                &AuditContext::default(),
+            )
+            .await
+            .expect("login")
+            .token
+            .token
+    }
+
+    fn path(&self, org: &Org, rest: &str) -> String {
+        format!("/admin/v1/orgs/{}/{rest}", org.id)
+    }
+
+    async fn parsable_login(&self, email: &str) -> Value {
+        let req = Request::post("/api/auth")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                json!({"method": "login", "arguments": {"email": email, "password": PW}})
+                    .to_string(),
+            ))
+            .expect("request");
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        let raw = resp.into_body().collect().await.expect("body").to_bytes();
+        let v: Value = serde_json::from_slice(&raw).expect("json");
+        v["result"]["success"].clone()
+    }
+}
+
+#[tokio::test]
+async fn an_org_admin_manages_what_the_login_result_shows() {
+    let w = world().await;
+    let admin = w
+        .user("admin@acme.io", Some(&w.acme), &[Role::Admin], false)
+        .await;
+    w.user("exec@acme.io", Some(&w.acme), &[Role::Executor], false)
+        .await;
+    let settings = w.path(&w.acme, "settings");
+
+    let v = w.call(Method::GET, &settings, Some(&admin), None).await;
+    assert_eq!(v.ok()["settings"], json!({}));
+    assert_eq!(v.ok()["priorities"], Value::Null);
+
+    let v = w
+        .call(
+            Method::PATCH,
+            &settings,
+            Some(&admin),
+            Some(json!({
+                "flag": {"type": "bool", "value": true},
+                "mode": {"type": "option", "value": "fast"},
+                "sheets": {"type": "referenceList", "value": [{"id": "s1", "kind": "data_sheet", "label": "S"}]},
+            })),
+        )
+        .await;
+    assert_eq!(
+        v.ok()["settings"]["mode"],
+        json!({"type": "option", "value": "fast"})
+    );
+    let one = w.path(&w.acme, "settings/tags");
+    w.call(
+        Method::PUT,
+        &one,
+        Some(&admin),
+        Some(json!({"type": "stringList", "value": ["x"]})),
+    )
+    .await
+    .ok();
+    let v = w.call(Method::GET, &one, Some(&admin), None).await;
+    assert_eq!(v.ok(), &json!({"type": "stringList", "value": ["x"]}));
+    w.call(
+        Method::DELETE,
+        &w.path(&w.acme, "settings/flag"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    w.call(
+        Method::GET,
+        &w.path(&w.acme, "settings/flag"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .problem(StatusCode::NOT_FOUND, "not_found");
+
+    let v = w
+        .call(
+            Method::PUT,
+            &w.path(&w.acme, "priorities"),
+            Some(&admin),
+            Some(json!([{"priority": 1, "title": "Urgent"}])),
+        )
+        .await;
+    assert_eq!(v.ok()["priorities"][0]["title"], "Urgent");
+    let jp = w.path(&w.acme, "job-permissions/EXECUTOR");
+    let v = w.call(Method::GET, &jp, Some(&admin), None).await;
+    assert_eq!(v.ok()["source"], "config");
+    let v = w
+        .call(
+            Method::PUT,
+            &jp,
+            Some(&admin),
+            Some(json!({"complete": true, "issueCreate": true})),
+        )
+        .await;
+    assert_eq!(v.ok()["overrides"]["EXECUTOR"]["complete"], true);
+    let v = w.call(Method::GET, &jp, Some(&admin), None).await;
+    assert_eq!(v.ok()["source"], "org");
+
+    // A member's Parsable LoginResult shows all of it.
+    let lr = w.parsable_login("exec@acme.io").await;
+    let tid = w.acme.id.to_string();
+    let info = &lr["teamIdToInfo"][&tid];
+    assert_eq!(info["optionSettings"], json!({"mode": "fast"}));
+    assert_eq!(info["stringListSettings"], json!({"tags": ["x"]}));
+    assert_eq!(info["boolSettings"], json!({}));
+    assert_eq!(
+        info["referenceListSettings"]["sheets"],
+        json!([{"id": "s1", "kind": "data_sheet", "label": "S"}])
+    );
+    assert_eq!(info["priorities"][0]["title"], "Urgent");
+    let perms = &lr["teamIdToJobPermissions"][&tid];
+    assert_eq!(perms["complete"], true);
+    assert_eq!(perms["editTitle"], false);
+    assert_eq!(perms["issue"]["create"], true);
+
+    // Cleared: back to the configured table, priorities left out.
+    w.call(Method::DELETE, &jp, Some(&admin), None).await.ok();
+    w.call(
+        Method::DELETE,
+        &w.path(&w.acme, "priorities"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    let lr = w.parsable_login("exec@acme.io").await;
+    assert!(lr["teamIdToInfo"][&tid].get("priorities").is_none());
+    assert_eq!(lr["teamIdToJobPermissions"][&tid]["editTitle"], true);
+}
+
+#[tokio::test]
+async fn only_admins_of_the_org_or_super_admins_get_in() {
+    let w = world().await;
+    let member = w
+        .user(
+            "m@acme.io",
+            Some(&w.acme),
+            &[Role::Author, Role::ParsableAdmin],
+            false,
+        )
+        .await;
+    let other_admin = w
+        .user("a@beta.io", Some(&w.beta), &[Role::Admin], false)
+        .await;
+    let root = w.user("root@x.io", None, &[], true).await;
+    let settings = w.path(&w.acme, "settings");
+    let body = json!({"flag": {"type": "bool", "value": true}});
+
+    w.call(Method::GET, &settings, None, None)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    w.call(Method::GET, &settings, Some("forged"), None)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    for token in [&member, &other_admin] {
+        for (m, path, b) in [
+            (Method::GET, settings.clone(), None),
+            (Method::PATCH, settings.clone(), Some(body.clone())),
+            (Method::PUT, w.path(&w.acme, "priorities"), Some(json!([]))),
+            (Method::GET, w.path(&w.acme, "job-permissions"), None),
+            (
+                Method::PUT,
+                w.path(&w.acme, "job-permissions/ADMIN"),
+                Some(json!({})),
+            ),
+            (
+                Method::DELETE,
+                w.path(&w.acme, "job-permissions/ADMIN"),
+                None,
+            ),
+        ] {
+            w.call(m, &path, Some(token), b)
+                .await
+                .problem(StatusCode::FORBIDDEN, "forbidden");
+        }
+    }
+    // An unknown org looks like a foreign one, except to a super-admin.
+    let nowhere = format!("/admin/v1/orgs/{}/settings", OrgId::new());
+    w.call(Method::GET, &nowhere, Some(&other_admin), None)
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    w.call(Method::GET, &nowhere, Some(&root), None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    w.call(
+        Method::GET,
+        "/admin/v1/orgs/acme/settings",
+        Some(&root),
+        None,
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "invalid_argument");
+    // Nothing was written by the refused calls; the super-admin may write.
+    let v = w.call(Method::GET, &settings, Some(&root), None).await;
+    assert_eq!(v.ok()["settings"], json!({}));
+    w.call(Method::PATCH, &settings, Some(&root), Some(body))
+        .await
+        .ok();
+    // The other org's admin manages their own org.
+    w.call(
+        Method::GET,
+        &w.path(&w.beta, "settings"),
+        Some(&other_admin),
+        None,
+    )
+    .await
+    .ok();
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_and_writes_nothing() {
+    let w = world().await;
+    let admin = w
+        .user("admin@acme.io", Some(&w.acme), &[Role::Admin], false)
+        .await;
+    let settings = w.path(&w.acme, "settings");
+    w.call(
+        Method::PATCH,
+        &settings,
+        Some(&admin),
+        Some(json!({"keep": {"type": "text", "value": "v"}})),
+    )
+    .await
+    .ok();
+    let before = w
+        .call(Method::GET, &settings, Some(&admin), None)
+        .await
+        .body;
+    let cases = [
+        // One good and one bad change: neither is applied.
+        (
+            Method::PATCH,
+            settings.clone(),
+            json!({"new": {"type": "bool", "value": true}, "bad": {"type": "bool", "value": "yes"}}),
+        ),
+        (
+            Method::PATCH,
+            settings.clone(),
+            json!({"keep": null, "bad key": {"type": "bool", "value": true}}),
+        ),
+        (Method::PATCH, settings.clone(), json!([1])),
+        (
+            Method::PATCH,
+            settings.clone(),
+            json!({"u": {"type": "referenceList", "value": [{"id": OrgId::new().to_string(), "kind": "user"}]}}),
+        ),
+        (
+            Method::PATCH,
+            settings.clone(),
+            json!({"t": {"type": "text", "value": "x".repeat(5000)}}),
+        ),
+        (
+            Method::PUT,
+            w.path(&w.acme, "settings/k"),
+            json!({"type": "weird", "value": 1}),
+        ),
+        (
+            Method::PUT,
+            w.path(&w.acme, "priorities"),
+            json!([{"priority": 1, "title": " "}]),
+        ),
+        (
+            Method::PUT,
+            w.path(&w.acme, "job-permissions/EXECUTOR"),
+            json!({"fly": true}),
+        ),
+        (
+            Method::PUT,
+            w.path(&w.acme, "job-permissions/WIZARD"),
+            json!({}),
+        ),
+    ];
+    for (m, path, body) in cases {
+        w.call(m, &path, Some(&admin), Some(body.clone()))
+            .await
+            .problem(StatusCode::BAD_REQUEST, "invalid_argument");
+    }
+    // Too many settings in total: a conflict, nothing written.
+    let many: serde_json::Map<String, Value> = (0..256)
+        .map(|i| (format!("k{i}"), json!({"type": "bool", "value": true})))
+        .collect();
+    w.call(
+        Method::PATCH,
+        &settings,
+        Some(&admin),
+        Some(Value::Object(many)),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "conflict");
+    let after = w
+        .call(Method::GET, &settings, Some(&admin), None)
+        .await
+        .body;
+    assert_eq!(before, after);
+    let jp = w
+        .call(
+            Method::GET,
+            &w.path(&w.acme, "job-permissions"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(jp.ok()["overrides"], json!({}));
+    // Not JSON at all.
+    let req = Request::builder()
+        .method(Method::PATCH)
+        .uri(&settings)
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "text/plain")
+        .body(Body::from("x"))
+        .expect("request");
+    let resp = w.app.clone().oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
