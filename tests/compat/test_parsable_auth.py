@@ -377,3 +377,21 @@ def test_transport_rules(server):
     assert r.json() == {"method": "startLogin", "result": {"success": {"passwordAuth": {}}}}
     # The CLI sends an empty Authorization before it has a token: absent, not invalid.
     assert err(server, "refresh", headers={"Authorization": ""})["errorCode"] == 401
+
+
+def test_no_persistent_token_for_another_super_admin(server, thrift_stubs):
+    """A super-admin cannot mint a persistent token for a peer super-admin (it would be a way to act
+    as them forever); the real Thrift client sees err 476 and no token record exists afterwards."""
+    require_surface(server)
+    peer = mk_user(server, "peer-root@example.com", super_admin=True)
+    ordinary, tid = member(server, "worker@example.com")
+    add(server, tid, "peer-root@example.com", "EXECUTOR")
+    at = admin_token(server)
+    SystemException = thrift_stubs.common.ttypes.SystemException
+    with server.thrift(protocol="compact", token=at) as tc:
+        with pytest.raises(SystemException) as ei:
+            tc.createPersistentAuth(peer)
+        assert ei.value.errorCode == 476
+        assert tc.createPersistentAuth(ordinary).authToken      # an ordinary user still works
+    meta = ok(server, "fetchPersistentAuthTokensMeta", {"teamId": tid, "userIds": [peer, ordinary]}, token=at)
+    assert [m["userId"] for m in meta] == [ordinary]

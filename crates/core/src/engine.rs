@@ -585,45 +585,8 @@ impl Engine {
                 Ok(user)
             }
             (_, user) => {
-                let failures = failures + 1;
-                let lock = &self.config.lockout;
-                let idx = (failures as usize - 1).min(lock.delays_secs.len().saturating_sub(1));
-                let delay = lock.delays_secs.get(idx).copied().unwrap_or(1) as i64;
-                let locked_until = if failures >= lock.lock_after {
-                    Some(if lock.lock_secs == 0 {
-                        None
-                    } else {
-                        Some(now + secs(lock.lock_secs as i64))
-                    })
-                } else {
-                    None
-                };
-                self.store
-                    .throttle_fail(&key, Utc::now() + secs(delay), locked_until)
+                self.record_password_failure(ctx, purpose, &key, failures, user.map(|u| u.id), now)
                     .await?;
-                let actor = user.as_ref().map(|u| u.id);
-                self.audit_password(
-                    ctx,
-                    purpose,
-                    actor,
-                    &key,
-                    AuditOutcome::Failure,
-                    json!({"failures": failures}),
-                )
-                .await;
-                if locked_until.is_some() && failures == lock.lock_after {
-                    self.audit
-                        .log(
-                            ctx,
-                            now,
-                            actor,
-                            "account.lock",
-                            Some(key),
-                            AuditOutcome::Success,
-                            json!({}),
-                        )
-                        .await;
-                }
                 self.refusal_time.record(started.elapsed());
                 Err(CoreError::InvalidCredentials)
             }
@@ -1267,20 +1230,8 @@ impl Engine {
     ) -> CoreResult<u64> {
         let now = Utc::now();
         let n = self.store.revoke_user_sessions(user, keep, now).await?;
-        self.revocations
-            .refresh_user(self.store.as_ref(), user, now)
+        self.user_revoked(ctx, actor, user, "session.end_all", n, now)
             .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                actor,
-                "session.end_all",
-                Some(user.to_string()),
-                AuditOutcome::Success,
-                json!({"count": n}),
-            )
-            .await;
         Ok(n)
     }
 
@@ -1334,6 +1285,22 @@ impl Engine {
     ) -> CoreResult<u64> {
         let now = Utc::now();
         let n = self.store.revoke_user_credentials(user, actor, now).await?;
+        self.user_revoked(ctx, actor, user, "credential.revoke_all", n, now)
+            .await?;
+        Ok(n)
+    }
+
+    /// After a bulk revocation for `user`: the view re-reads the user at once (the feed tells
+    /// other processes) and the count is audited under `action`.
+    async fn user_revoked(
+        &self,
+        ctx: &AuditContext,
+        actor: Option<UserId>,
+        user: UserId,
+        action: &str,
+        count: u64,
+        now: Timestamp,
+    ) -> CoreResult<()> {
         self.revocations
             .refresh_user(self.store.as_ref(), user, now)
             .await?;
@@ -1342,13 +1309,13 @@ impl Engine {
                 ctx,
                 now,
                 actor,
-                "credential.revoke_all",
+                action,
                 Some(user.to_string()),
                 AuditOutcome::Success,
-                json!({"count": n}),
+                json!({"count": count}),
             )
             .await;
-        Ok(n)
+        Ok(())
     }
 
     /// Completes an admin-forced reset (`admin user force-password-reset`): the email, the
@@ -1421,7 +1388,7 @@ impl Engine {
                 self.audit_password_denied(ctx, PURPOSE, &key, "locked")
                     .await;
             } else {
-                self.reset_failed(ctx, &key, failures, user.map(|u| u.id), now)
+                self.record_password_failure(ctx, PURPOSE, &key, failures, user.map(|u| u.id), now)
                     .await?;
             }
             return Err(CoreError::InvalidCredentials);
@@ -1442,10 +1409,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Counts a failed reset against the email's throttle, with the login delays and lockout.
-    async fn reset_failed(
+    /// Counts a failed password check against the email's throttle: the next delay, the lock
+    /// once `lock_after` is reached (audited once, as `account.lock`), and the failure's audit.
+    async fn record_password_failure(
         &self,
         ctx: &AuditContext,
+        purpose: PasswordCheck,
         key: &str,
         failures: i32,
         actor: Option<UserId>,
@@ -1462,13 +1431,26 @@ impl Engine {
             .await?;
         self.audit_password(
             ctx,
-            PasswordCheck::Reset,
+            purpose,
             actor,
             key,
             AuditOutcome::Failure,
             json!({"failures": failures}),
         )
         .await;
+        if locked_until.is_some() && failures == lock.lock_after {
+            self.audit
+                .log(
+                    ctx,
+                    now,
+                    actor,
+                    "account.lock",
+                    Some(key.to_owned()),
+                    AuditOutcome::Success,
+                    json!({}),
+                )
+                .await;
+        }
         Ok(())
     }
 

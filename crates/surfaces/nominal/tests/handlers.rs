@@ -1388,6 +1388,42 @@ async fn mediamtx() {
     assert_eq!(r.name(), "Default:InvalidArgument");
 }
 
+/// A MediaMTX token never outlives the caller's own token: MediaMTX verifies it offline, so its
+/// expiry is the only way it can end with the session.
+#[tokio::test]
+async fn mediamtx_tokens_end_with_the_callers_session() {
+    let mut config = CoreConfig::default();
+    config.tokens.session_secs = 600;
+    let w = world_with(config, true).await;
+    let c = cast(&w).await;
+    let caller_exp = {
+        let payload = c.member_t.split('.').nth(1).unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims: Value = serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+        claims["exp"].as_i64().unwrap()
+    };
+    let body = json!({"permissions": [{"action": "read", "path": format!("{}/cam1", c.a.id.0)}]});
+    let r = w
+        .post("/api/authentication/v2/mediamtx/token", &c.member_t, body)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let payload = r.body["token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims: Value = serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!(
+        exp <= caller_exp,
+        "MediaMTX token ({exp}) outlives its caller ({caller_exp})"
+    );
+    assert!(exp - claims["iat"].as_i64().unwrap() <= 600);
+}
+
 #[tokio::test]
 async fn federation_endpoints_validate_then_refuse() {
     let w = world().await;
