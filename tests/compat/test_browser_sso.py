@@ -113,7 +113,7 @@ def test_sso_start_redirect_cookie_and_headers(sso, thrift_stubs):
     vt = start_login(srv, thrift_stubs, "ada@example.com")
     r = srv.get(vt.webSSO.url, allow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "same-origin"
     loc = urlparse(r.headers["Location"])
     assert f"{loc.scheme}://{loc.netloc}{loc.path}" == prov.discovery()["authorization_endpoint"]
     q = {k: v[0] for k, v in parse_qs(loc.query).items()}

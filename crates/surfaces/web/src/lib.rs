@@ -54,6 +54,8 @@ struct Web {
     redirect_uri: String,
     /// Cookies get `Secure` and the `__Host-` prefix when the public URL is HTTPS.
     secure: bool,
+    /// `scheme://host[:port]` of `core.public_url`, for the form's `Origin` check.
+    public_origin: String,
 }
 
 type Ctx = State<Arc<Web>>;
@@ -62,6 +64,7 @@ type Ctx = State<Arc<Web>>;
 pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Router {
     let public = engine.config().public_url.trim_end_matches('/').to_owned();
     let web = Web {
+        public_origin: origin_of(&public).to_owned(),
         secure: public.starts_with("https://"),
         redirect_uri: format!("{public}{CALLBACK_PATH}"),
         engine,
@@ -90,6 +93,35 @@ impl Web {
             page::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),
         );
         r
+    }
+}
+
+/// `scheme://authority` of a URL (the part before the first `/` after the scheme).
+fn origin_of(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((scheme, rest)) => &url[..scheme.len() + 3 + rest.find('/').unwrap_or(rest.len())],
+        None => url,
+    }
+}
+
+/// Defence in depth beside the double-submit cookie: a browser names the page that sent a form
+/// in `Origin`, so a cross-site post names the attacker's site. Same-origin is our public URL or
+/// the address the browser used (`Host`). Without the header (older browsers, scripts) the
+/// cookie check alone decides.
+fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if origin.eq_ignore_ascii_case(public_origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (origin.split_once("://"), host) {
+        (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host),
+        _ => false,
     }
 }
 
@@ -200,7 +232,10 @@ async fn login_submit(
     let email = f.email.trim();
     // Double-submit: the form field must equal the HttpOnly SameSite cookie set with the form.
     let cookie = page::cookie(&headers, &web.csrf_cookie()).unwrap_or_default();
-    if f.csrf.is_empty() || !crypto::constant_time_eq(cookie.as_bytes(), f.csrf.as_bytes()) {
+    if f.csrf.is_empty()
+        || !crypto::constant_time_eq(cookie.as_bytes(), f.csrf.as_bytes())
+        || !same_origin(&headers, &web.public_origin)
+    {
         return web.form(
             StatusCode::FORBIDDEN,
             email,
@@ -406,5 +441,52 @@ async fn callback(
             &grant.token.expires_at.to_rfc3339(),
         ),
         Err(e) => failure_from_core(e),
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        if let Some(x) = host {
+            h.insert(header::HOST, HeaderValue::from_str(x).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_of_keeps_scheme_and_authority() {
+        assert_eq!(
+            origin_of("https://id.example.com/base"),
+            "https://id.example.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let public = "https://id.example.com";
+        assert!(same_origin(&headers(None, None), public));
+        assert!(same_origin(
+            &headers(Some("https://id.example.com"), None),
+            public
+        ));
+        assert!(same_origin(
+            &headers(Some("http://127.0.0.1:4000"), Some("127.0.0.1:4000")),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(Some("https://evil.example"), Some("id.example.com")),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(Some("null"), Some("id.example.com")),
+            public
+        ));
     }
 }

@@ -34,14 +34,14 @@ pub fn secure_headers(h: &mut HeaderMap) {
     set(h, header::PRAGMA, "no-cache");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::REFERRER_POLICY, "same-origin");
 }
 
 /// A whole page; `body` is already-escaped HTML.
 pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let doc = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"referrer\" content=\"same-origin\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{t} · Portcullis</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
         t = esc(title),

@@ -250,7 +250,7 @@ impl Reply {
         assert_eq!(self.header("content-security-policy"), CSP);
         assert_eq!(self.header("cache-control"), "no-store");
         assert_eq!(self.header("x-frame-options"), "DENY");
-        assert_eq!(self.header("referrer-policy"), "no-referrer");
+        assert_eq!(self.header("referrer-policy"), "same-origin");
         assert!(!self.body.contains("<script"));
     }
 }
@@ -611,6 +611,24 @@ async fn password_page_csrf_and_one_answer() {
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(forged.token().is_none());
+
+    // A cross-site post that somehow carries the cookie (and the token) is refused by Origin.
+    let body = format!(
+        "email=pat%40example.com&password={}&csrf={csrf}",
+        escape(PW)
+    );
+    let cross = w
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, &jar)
+                .header(header::ORIGIN, "https://evil.example")
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    assert!(cross.token().is_none());
 
     let wrong = w
         .post_form(
