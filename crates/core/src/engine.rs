@@ -529,13 +529,7 @@ impl Engine {
         {
             ThrottleClaim::Granted { failures } => failures,
             ThrottleClaim::Wait { until } => {
-                let retry = (until - now)
-                    .to_std()
-                    .unwrap_or(Duration::from_secs(1))
-                    .max(Duration::from_secs(1));
-                self.audit_password_denied(ctx, purpose, &key, "throttled")
-                    .await;
-                return Err(CoreError::RateLimited { retry_after: retry });
+                return Err(self.throttled(ctx, purpose, &key, until, now).await);
             }
             ThrottleClaim::Locked { .. } => {
                 // Same answer and the same time as a wrong password, but no hash: a locked
@@ -1353,13 +1347,7 @@ impl Engine {
         {
             ThrottleClaim::Granted { failures } => (failures, false),
             ThrottleClaim::Wait { until } => {
-                let retry = (until - now)
-                    .to_std()
-                    .unwrap_or(Duration::from_secs(1))
-                    .max(Duration::from_secs(1));
-                self.audit_password_denied(ctx, PURPOSE, &key, "throttled")
-                    .await;
-                return Err(CoreError::RateLimited { retry_after: retry });
+                return Err(self.throttled(ctx, PURPOSE, &key, until, now).await);
             }
             ThrottleClaim::Locked { .. } => (0, true),
         };
@@ -1407,6 +1395,25 @@ impl Engine {
         )
         .await;
         Ok(())
+    }
+
+    /// The answer to a password check that came before the email's next allowed attempt:
+    /// audited, and "rate limited" for at least a second.
+    async fn throttled(
+        &self,
+        ctx: &AuditContext,
+        purpose: PasswordCheck,
+        key: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> CoreError {
+        self.audit_password_denied(ctx, purpose, key, "throttled")
+            .await;
+        let retry_after = (until - now)
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        CoreError::RateLimited { retry_after }
     }
 
     /// Counts a failed password check against the email's throttle: the next delay, the lock

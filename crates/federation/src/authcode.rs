@@ -5,7 +5,6 @@
 //! and the browser client id in `aud`. Flow state is kept by the caller (the core engine).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,10 +16,9 @@ use subtle::ConstantTimeEq;
 use crate::config::ProviderConfig;
 use crate::error::FederationError;
 use crate::jwt::{self, TokenUse};
+use crate::provider::{FetchError, form_encode, read_json};
 use crate::{Federation, UpstreamIdentity, identity_from_claims, merge_userinfo};
 
-/// Upper bound of a token-endpoint response.
-const MAX_BODY: usize = 512 * 1024;
 /// Longest authorization code accepted from the browser.
 const MAX_CODE_LEN: usize = 4096;
 
@@ -88,29 +86,6 @@ pub struct AuthorizationRequest<'a> {
     pub nonce: &'a str,
     pub pkce_verifier: &'a str,
     pub login_hint: Option<&'a str>,
-}
-
-fn form_encode(s: &str) -> String {
-    // RFC 6749 §2.3.1: client_id and secret are form-encoded before Basic authentication.
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn aud_contains(claims: &jwt::Claims, client_id: &str) -> bool {
-    match claims.get("aud") {
-        Some(Value::String(a)) => a == client_id,
-        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(client_id)),
-        _ => false,
-    }
 }
 
 impl Federation {
@@ -198,14 +173,8 @@ impl Federation {
             tracing::warn!(provider = %alias, "token endpoint: {m}");
             FederationError::ProviderUnavailable(format!("token endpoint of provider {alias}: {m}"))
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
-            .timeout(Duration::from_millis(cfg.request_timeout_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FederationError::Config(format!("HTTP client: {e}")))?;
-        let mut resp = http
+        let resp = rt
+            .token_http()
             .post(endpoint)
             .basic_auth(form_encode(client_id), Some(form_encode(secret.trim())))
             .header(reqwest::header::ACCEPT, "application/json")
@@ -219,19 +188,10 @@ impl Federation {
             .await
             .map_err(|e| unavailable(e.without_url().to_string()))?;
         let status = resp.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| unavailable(e.without_url().to_string()))?
-        {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(unavailable("response too large".into()));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let json: Value = serde_json::from_slice(&body)
-            .map_err(|_| unavailable(format!("HTTP {status}, not JSON")))?;
+        let json = read_json(resp).await.map_err(|e| match e {
+            FetchError::NotJson => unavailable(format!("HTTP {status}, not JSON")),
+            e => unavailable(e.to_string()),
+        })?;
         if status.is_client_error() {
             // invalid_grant & co: a code that is forged, used, expired or not ours.
             let err = json.get("error").and_then(Value::as_str).unwrap_or("?");
@@ -252,7 +212,7 @@ impl Federation {
         if !bool::from(got.as_bytes().ct_eq(nonce.as_bytes())) || nonce.is_empty() {
             return Err(FederationError::Malformed("ID token nonce does not match"));
         }
-        if !aud_contains(&claims, client_id) {
+        if !jwt::audiences(&claims)?.iter().any(|a| a == client_id) {
             return Err(FederationError::BadAudience {
                 audience: client_id.to_owned(),
             });

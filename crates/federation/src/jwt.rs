@@ -75,7 +75,7 @@ fn time_claim(c: &Claims, name: &str) -> Result<Option<i64>, FederationError> {
 }
 
 /// `aud` as a list (a string or an array of strings).
-fn audiences(c: &Claims) -> Result<Vec<String>, FederationError> {
+pub(crate) fn audiences(c: &Claims) -> Result<Vec<String>, FederationError> {
     match c.get("aud") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),

@@ -147,6 +147,8 @@ struct Cached<T> {
 pub(crate) struct ProviderRuntime {
     pub cfg: ProviderConfig,
     http: reqwest::Client,
+    /// For the token endpoint: a code is never sent on to wherever a redirect points.
+    token_http: reqwest::Client,
     discovery: RwLock<Option<Cached<Discovery>>>,
     keys: RwLock<Option<Cached<KeySet>>>,
     /// Single-flight for discovery and JWKS fetches.
@@ -162,16 +164,21 @@ pub(crate) struct ProviderRuntime {
 
 impl ProviderRuntime {
     pub fn new(cfg: ProviderConfig) -> Result<Self, FederationError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
-            .timeout(Duration::from_millis(cfg.request_timeout_ms))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FederationError::Config(format!("HTTP client: {e}")))?;
+        let client = |redirects| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
+                .timeout(Duration::from_millis(cfg.request_timeout_ms))
+                .redirect(redirects)
+                .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| FederationError::Config(format!("HTTP client: {e}")))
+        };
+        let http = client(reqwest::redirect::Policy::limited(3))?;
+        let token_http = client(reqwest::redirect::Policy::none())?;
         Ok(ProviderRuntime {
             cfg,
             http,
+            token_http,
             discovery: RwLock::new(None),
             keys: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(()),
@@ -439,27 +446,38 @@ impl ProviderRuntime {
     }
 
     async fn send_json(&self, req: reqwest::RequestBuilder) -> Result<Value, FetchError> {
-        let mut resp = req.send().await.map_err(FetchError::from_reqwest)?;
+        let resp = req.send().await.map_err(FetchError::from_reqwest)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
         }
-        if resp.content_length().is_some_and(|l| l > MAX_BODY as u64) {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
+        read_json(resp).await
+    }
+
+    /// The client for token-endpoint requests (no redirects followed).
+    pub(crate) fn token_http(&self) -> &reqwest::Client {
+        &self.token_http
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(s: &str) -> String {
+/// A response body as JSON, refused past [`MAX_BODY`] bytes, whatever its status.
+pub(crate) async fn read_json(mut resp: reqwest::Response) -> Result<Value, FetchError> {
+    if resp.content_length().is_some_and(|l| l > MAX_BODY as u64) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(FetchError::from_reqwest)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (also how RFC 6749 §2.3.1 wants
+/// client credentials encoded before HTTP Basic).
+pub(crate) fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -474,7 +492,7 @@ fn form_encode(s: &str) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum FetchError {
+pub(crate) enum FetchError {
     #[error("timed out")]
     Timeout,
     #[error("connection failed: {0}")]

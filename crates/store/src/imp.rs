@@ -459,7 +459,22 @@ macro_rules! store_impl {
             .await
             .map_err(db_err)?
             .rows_affected();
-            let credentials = sqlx::query(
+            let credentials = revoke_credentials_of(conn, user, org, by, at).await?;
+            Ok(Deactivation {
+                sessions_revoked: sessions,
+                credentials_revoked: credentials,
+            })
+        }
+
+        /// Revokes every live API key and persistent token of the user, in `org` or in all orgs.
+        async fn revoke_credentials_of(
+            conn: &mut Conn,
+            user: UserId,
+            org: Option<uuid::Uuid>,
+            by: Option<UserId>,
+            at: Timestamp,
+        ) -> StoreResult<u64> {
+            Ok(sqlx::query(
                 "UPDATE credentials SET revoked_at = $3, revoked_by = $4 WHERE user_id = $1 \
                  AND ($2 IS NULL OR org_id = $2) AND revoked_at IS NULL \
                  AND (expires_at IS NULL OR expires_at > $3)",
@@ -471,11 +486,7 @@ macro_rules! store_impl {
             .execute(&mut *conn)
             .await
             .map_err(db_err)?
-            .rows_affected();
-            Ok(Deactivation {
-                sessions_revoked: sessions,
-                credentials_revoked: credentials,
-            })
+            .rows_affected())
         }
 
         /// Revokes every live session of the user.
@@ -2031,17 +2042,7 @@ macro_rules! store_impl {
                 at: Timestamp,
             ) -> StoreResult<u64> {
                 let mut tx = begin_write(&self.pool).await?;
-                let n = sqlx::query(
-                    "UPDATE credentials SET revoked_at = $2, revoked_by = $3 WHERE user_id = $1 \
-                     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
-                )
-                .bind(user.0)
-                .bind(enc(at))
-                .bind(by.map(|b| b.0))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
+                let n = revoke_credentials_of(&mut tx, user, None, by, at).await?;
                 if n > 0 {
                     emit(&mut tx, &[RevocationEvent::User(user)]).await?;
                 }
