@@ -87,12 +87,19 @@ if (!SUPPORTED_ALGS.has(args.alg)) {
 
 let keyCounter = 0;
 
+// Node 20 can deadlock exporting a KeyObject that generateKeyPairSync returned: a GC inside
+// export({format: 'jwk'}) runs the finished key-generation job's destructor, which locks the key
+// mutex the export already holds (seen with gdb: ~KeyGenJob under ExportJWKRsaKey, main thread in
+// futex wait forever, no ready line). So the job encodes the key itself (PKCS#8 DER, no KeyObject
+// shares its mutex) and the JWK comes from a fresh KeyObject that no job owns.
+const DER = { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } };
+
 function generateKey(alg) {
   keyCounter += 1;
-  const { privateKey } = alg === 'ES256'
-    ? crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    : crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = privateKey.export({ format: 'jwk' });
+  const { privateKey: der } = alg === 'ES256'
+    ? crypto.generateKeyPairSync('ec', { namedCurve: 'P-256', ...DER })
+    : crypto.generateKeyPairSync('rsa', { modulusLength: 2048, ...DER });
+  const jwk = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
   return { ...jwk, kid: `test-${alg.toLowerCase()}-${keyCounter}-${crypto.randomBytes(4).toString('hex')}`, alg, use: 'sig' };
 }
 

@@ -17,6 +17,9 @@ use tokio::process::{Child, Command};
 
 pub const CLIENT_ID: &str = "portcullis-test";
 
+/// A provider is ready in about a second; this only bounds a start that went wrong.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `tests/federation` of the workspace (this module is also used by the surfaces' tests).
 fn harness_dir() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -53,18 +56,47 @@ impl Idp {
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(extra)
             .current_dir(harness_dir())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn node provider.mjs");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("provider did not start in time")
-            .expect("read provider stdout")
-            .expect("provider exited before ready");
+        // The child's stderr is kept (last 64 KiB) so a failed start shows why, and echoed so a
+        // running test still shows the provider's own errors.
+        let stderr_tail = Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr_lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let tail = stderr_tail.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr_lines.next_line().await {
+                eprintln!("[provider] {line}");
+                let mut t = tail.lock().expect("stderr tail");
+                t.push_str(&line);
+                t.push('\n');
+                if t.len() > 64 * 1024 {
+                    let cut = t.len() - 64 * 1024;
+                    let cut = (cut..t.len()).find(|i| t.is_char_boundary(*i)).unwrap_or(0);
+                    t.drain(..cut);
+                }
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await;
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            other => {
+                let _ = child.start_kill();
+                let status = child.wait().await.ok();
+                let why = match other {
+                    Err(_) => format!("no ready line within {READY_TIMEOUT:?}"),
+                    Ok(Err(e)) => format!("reading its stdout failed: {e}"),
+                    Ok(Ok(None)) => format!("it exited before ready ({status:?})"),
+                    Ok(Ok(Some(_))) => unreachable!(),
+                };
+                let stderr = stderr_tail.lock().expect("stderr tail").clone();
+                panic!("the OIDC provider did not start: {why}\n--- provider stderr ---\n{stderr}");
+            }
+        };
         let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
         assert_eq!(ready["event"], "ready");
         let issuer = ready["issuer"].as_str().expect("issuer").to_owned();
