@@ -38,8 +38,6 @@ pub use page::CSP;
 
 /// The path of the redirect URI, below `core.public_url`.
 pub const CALLBACK_PATH: &str = "/login/sso/callback";
-/// The `amr` of sessions started from an upstream identity (as on the APIs).
-const AMR_FED: &str = "fed";
 const CSRF_COOKIE: &str = "portcullis-csrf";
 const SSO_COOKIE: &str = "portcullis-sso";
 const CSRF_TTL_SECS: i64 = 3600;
@@ -430,17 +428,15 @@ async fn callback(
         Ok(c) => c,
         Err(e) => return fed_failure(e),
     };
-    match web
-        .engine
-        .finish_login(user, vec![AMR_FED.into()], choice, None, ctx)
-        .await
-    {
+    // The session ends with the upstream ID token plus the provider's cap.
+    match fed.start_session(&id, user, choice, None, ctx).await {
         Ok(grant) => page::landing(
             &grant.user.email,
             &grant.token.token,
             &grant.token.expires_at.to_rfc3339(),
         ),
-        Err(e) => failure_from_core(e),
+        Err(FederationError::Core(e)) => failure_from_core(e),
+        Err(e) => fed_failure(e),
     }
 }
 
