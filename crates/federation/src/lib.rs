@@ -342,7 +342,9 @@ impl Federation {
         let Some(info) = rt.introspect(token).await? else {
             // Userinfo answers for a token minted for any client of the provider.
             if !rt.cfg.opaque_tokens_via_userinfo {
-                return Err(FederationError::OpaqueTokenUnverifiable(rt.cfg.alias.clone()));
+                return Err(FederationError::OpaqueTokenUnverifiable(
+                    rt.cfg.alias.clone(),
+                ));
             }
             return self.via_userinfo(rt, token).await;
         };

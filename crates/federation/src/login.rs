@@ -9,7 +9,7 @@ use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::{IssuedToken, LoginGrant, OrgChoice};
 use portcullis_core::model::User;
 
-use crate::{FederationError, Federation, UpstreamIdentity};
+use crate::{Federation, FederationError, UpstreamIdentity};
 
 /// The `amr` of sessions and tokens minted from an upstream identity.
 pub const AMR_FEDERATED: &str = "fed";

@@ -957,14 +957,26 @@ async fn sessions_and_tokens_capped_by_the_upstream_expiry() {
     let not_after = f.session_not_after(&at).unwrap();
     assert_eq!(not_after, at_exp + chrono::Duration::seconds(600));
     let grant = f
-        .start_session(&at, user.clone(), OrgChoice::Specific(acme.id), None, &ctx())
+        .start_session(
+            &at,
+            user.clone(),
+            OrgChoice::Specific(acme.id),
+            None,
+            &ctx(),
+        )
         .await
         .unwrap();
     assert_eq!(grant.session.expires_at, not_after);
     assert_eq!(grant.token.expires_at, not_after);
     assert_eq!(grant.session.amr, vec!["fed".to_owned()]);
     let grant = f
-        .start_session(&id, user.clone(), OrgChoice::Specific(acme.id), None, &ctx())
+        .start_session(
+            &id,
+            user.clone(),
+            OrgChoice::Specific(acme.id),
+            None,
+            &ctx(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1162,7 +1174,10 @@ async fn opaque_tokens_without_introspection_refused_by_default() {
 
     p.opaque_tokens_via_userinfo = true;
     let g = fed(&env, vec![p]);
-    assert_eq!(g.verify_access_token(&ours, None).await.unwrap().subject, "eve");
+    assert_eq!(
+        g.verify_access_token(&ours, None).await.unwrap().subject,
+        "eve"
+    );
     assert_eq!(
         g.verify_access_token(&foreign, None).await.unwrap().subject,
         "eve",
@@ -1241,17 +1256,26 @@ fn provider_toml_schema() {
         "introspection_client_secret = \"s3cret\"",
         "opaque_tokens_via_userinfo = true",
     );
-    let ps2 = toml::from_str::<Root>(&opted).expect("schema").federation.providers;
+    let ps2 = toml::from_str::<Root>(&opted)
+        .expect("schema")
+        .federation
+        .providers;
     assert!(ps2[1].opaque_tokens_via_userinfo);
     assert!(ps2[1].validate().is_ok());
     let mut both = ps[1].clone();
     both.opaque_tokens_via_userinfo = true;
     let err = both.validate().unwrap_err().to_string();
-    assert!(err.contains("no effect with introspection_client_secret"), "{err}");
+    assert!(
+        err.contains("no effect with introspection_client_secret"),
+        "{err}"
+    );
     let mut jwt = ps[0].clone();
     jwt.opaque_tokens_via_userinfo = true;
     let err = jwt.validate().unwrap_err().to_string();
     assert!(err.contains("needs access_token_format"), "{err}");
     let typo = opted.replace("opaque_tokens_via_userinfo", "opaque_token_via_userinfo");
-    assert!(toml::from_str::<Root>(&typo).is_err(), "unknown keys are refused");
+    assert!(
+        toml::from_str::<Root>(&typo).is_err(),
+        "unknown keys are refused"
+    );
 }
