@@ -10,7 +10,8 @@
 //!   with an HttpOnly cookie.
 //! * `GET /login/sso/callback`: the redirect URI; checks state and binding, redeems the code
 //!   (PKCE verifier, client authentication), verifies the ID token and its nonce, maps the
-//!   identity with the federation rules and starts the session through the engine.
+//!   identity with the federation rules and starts the session through the federation, which
+//!   ends it with the upstream ID token plus the provider's cap.
 //!
 //! Flow state lives in the store (core `websso`), so any node can finish a flow. This crate only
 //! maps HTTP to engine and federation calls and renders the answers.
