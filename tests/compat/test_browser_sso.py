@@ -6,9 +6,11 @@ with the real clients. Also the password login page, in the same browser.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -38,13 +40,13 @@ def browser(spec: dict) -> dict:
     return out
 
 
-@pytest.fixture
-def sso(server_factory, oidc_provider_factory, tmp_path):
+def make_sso(server_factory, oidc_provider_factory, tmp_path, *, id_token_ttl=3600, provider_extra=""):
     """A provider serving example.com with browser SSO, and a server whose public URL is known before
     it starts (the provider must register the callback as a redirect URI)."""
     port = procs.free_port()
     base = f"http://127.0.0.1:{port}"
-    prov = oidc_provider_factory(extra_args=("--web-redirect-uri", base + "/login/sso/callback"))
+    prov = oidc_provider_factory(id_token_ttl=id_token_ttl,
+                                 extra_args=("--web-redirect-uri", base + "/login/sso/callback"))
     secret = tmp_path / "client-secret"
     secret.write_text(prov.client_secret + "\n")
     config = (
@@ -53,6 +55,7 @@ def sso(server_factory, oidc_provider_factory, tmp_path):
         f'alias = "corp"\nissuer = "{prov.issuer}"\nclient_ids = ["{prov.client_id}"]\n'
         'email_domains = ["example.com"]\njit_provisioning = true\n'
         'jit_orgs = [{ org = "alpha", roles = ["AUTHOR"] }]\n'
+        + provider_extra +
         "[federation.providers.browser_sso]\n"
         f'client_secret_file = "{secret}"\n')
     srv = server_factory(config=config, start=False)
@@ -63,6 +66,11 @@ def sso(server_factory, oidc_provider_factory, tmp_path):
     srv.cli("allowlist", "add", "domain", "example.com")
     prov.upsert_account("ada-sub", email="ada@example.com", name="Ada", password=UPSTREAM_PASSWORD)
     return srv, prov
+
+
+@pytest.fixture
+def sso(server_factory, oidc_provider_factory, tmp_path):
+    return make_sso(server_factory, oidc_provider_factory, tmp_path)
 
 
 def start_login(srv, thrift_stubs, email: str):
@@ -98,6 +106,26 @@ def test_browser_sso_end_to_end(sso, thrift_stubs):
     assert me.email == "ada@example.com"
     profile = srv.nominal(authn.AuthenticationServiceV2).get_my_profile(bearer(token))
     assert profile.email == "ada@example.com"
+
+
+def test_browser_sso_session_ends_with_the_upstream_token(server_factory, oidc_provider_factory, tmp_path,
+                                                         thrift_stubs):
+    """A 300 s upstream ID token and max_session_beyond_upstream_secs = 60: the session the callback
+    hands out ends 60 s after the ID token, not after the usual 30 days."""
+    srv, _ = make_sso(server_factory, oidc_provider_factory, tmp_path, id_token_ttl=300,
+                      provider_extra="max_session_beyond_upstream_secs = 60\n")
+    vt = start_login(srv, thrift_stubs, "ada@example.com")
+    before = int(time.time())
+    out = browser({"mode": "sso", "start_url": srv.base_url + vt.webSSO.url, "login": "ada-sub",
+                   "password": UPSTREAM_PASSWORD})
+    after = int(time.time())
+    token = out["token"]
+    assert token, out
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    # The ID token was issued during the flow: exp = iat + 300; the session ends 60 s later.
+    assert before + 360 - 1 <= payload["exp"] <= after + 360 + 1, (before, payload["exp"], after)
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact", token=token) as c:
+        assert c.getCurrentUser().email == "ada@example.com"
 
 
 def test_browser_sso_wrong_upstream_password_stays_at_provider(sso, thrift_stubs):

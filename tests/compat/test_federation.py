@@ -472,12 +472,15 @@ def test_linking_only_within_email_domains(server_factory, oidc_provider):
 
 
 def test_config_refuses_unsafe_provider_policies(server_factory, oidc_provider):
-    """link_verified_email without email_domains, an org claim without allowed_orgs: refused at start."""
+    """link_verified_email without email_domains, an org claim without allowed_orgs, the userinfo
+    opt-in for JWT access tokens: refused at start."""
     from harness.server import ServerStartError
     cases = {
         "link_verified_email needs email_domains": provider_toml(oidc_provider, "corp", link_verified_email=True),
         "claims.org needs a non-empty allowed_orgs": provider_toml(oidc_provider, "corp")
         + '[federation.providers.claims]\norg = "groups"\n',
+        "opaque_tokens_via_userinfo needs access_token_format": provider_toml(
+            oidc_provider, "corp", opaque_tokens_via_userinfo=True),
     }
     for message, table in cases.items():
         srv = server_factory(config=table, start=False)
@@ -527,3 +530,35 @@ def test_opaque_access_tokens_introspected(server_factory, oidc_provider, thrift
             assert ei.value.errorCode == 497
     # The introspection secret is not shown by the admin CLI.
     assert prov.client_secret not in json.dumps(srv.cli("idp", "show", "corp"))
+
+
+def test_opaque_access_tokens_without_introspection(server_factory, oidc_provider, thrift_stubs):
+    """An opaque-format provider without introspection credentials: its opaque tokens are refused
+    (Nominal NotAuthorized, Parsable 497) unless it sets opaque_tokens_via_userinfo, which then also
+    accepts a token minted for another client of the provider (the documented risk)."""
+    prov = oidc_provider
+    ours = prov.tokens("sub-plain", email="plain.user@example.com", access_token_format="opaque")
+    other = prov.tokens("sub-plain", email="plain.user@example.com", access_token_format="opaque",
+                        client="other")
+    table = dict(access_token_format="opaque", jit_provisioning=True, jit_orgs=["alpha"])
+    at = thrift_stubs.authentication.ttypes
+    SystemException = thrift_stubs.common.ttypes.SystemException
+
+    srv = start(server_factory, provider_toml(prov, "corp", **table))
+    for token in (ours["access_token"], other["access_token"]):
+        assert refresh_error(srv, token).error_name == "Authorization:NotAuthorized"
+        assert idp_err(srv, "loginWithIdp", token)["errorCode"] == 497
+        with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact", idp_token=token) as c:
+            with pytest.raises(SystemException) as ei:
+                c.loginWithIdp(at.LoginOptions())
+            assert ei.value.errorCode == 497
+    # Refused before provisioning: no account was created.
+    users = srv.cli("user", "list")
+    emails = {u["email"] for u in (users if isinstance(users, list) else users["users"])}
+    assert "plain.user@example.com" not in emails
+
+    opted = start(server_factory, provider_toml(prov, "corp", opaque_tokens_via_userinfo=True, **table))
+    rr = nominal(opted).refresh_access_token(authz.RefreshAccessTokenRequest(access_token=ours["access_token"]))
+    assert rr.org_uuid == org_id(opted, "alpha")
+    lr = idp_ok(opted, "loginWithIdp", other["access_token"])
+    assert lr["currentUser"]["email"] == "plain.user@example.com"

@@ -29,7 +29,8 @@ pub enum AccessTokenFormat {
     /// Upstream access tokens are JWTs, verified against the provider's keys.
     #[default]
     Jwt,
-    /// Upstream access tokens are opaque, checked by calling the userinfo endpoint.
+    /// Upstream access tokens are opaque: introspected (RFC 7662), or, only with
+    /// `opaque_tokens_via_userinfo`, checked by calling the userinfo endpoint.
     Opaque,
 }
 
@@ -157,6 +158,11 @@ pub struct ProviderConfig {
     /// Overrides discovery's `introspection_endpoint`.
     #[serde(default)]
     pub introspection_endpoint: Option<String>,
+    /// Without introspection credentials, accept an opaque access token when userinfo answers
+    /// for it. Off by default: userinfo accepts a token minted for any client of the provider
+    /// (another application's token would log its user in here) and tells no expiry.
+    #[serde(default)]
+    pub opaque_tokens_via_userinfo: bool,
     /// A session (Parsable) or token (Nominal, when the upstream expiry is unknown) minted from
     /// an upstream token ends at most this long after the upstream token's `exp`.
     #[serde(default = "default_session_cap_secs")]
@@ -246,6 +252,7 @@ impl ProviderConfig {
             introspection_client_id: None,
             introspection_client_secret: None,
             introspection_endpoint: None,
+            opaque_tokens_via_userinfo: false,
             max_session_beyond_upstream_secs: default_session_cap_secs(),
             algorithms: Vec::new(),
             claims: ClaimMapping::default(),
@@ -376,6 +383,19 @@ impl ProviderConfig {
             return bad(format!(
                 "provider {a}: introspection_client_secret must not be empty"
             ));
+        }
+        if self.opaque_tokens_via_userinfo {
+            // The opt-in only ever applies to opaque tokens that cannot be introspected.
+            if self.access_token_format != AccessTokenFormat::Opaque {
+                return bad(format!(
+                    "provider {a}: opaque_tokens_via_userinfo needs access_token_format = \"opaque\""
+                ));
+            }
+            if self.introspection_client_secret.is_some() {
+                return bad(format!(
+                    "provider {a}: opaque_tokens_via_userinfo has no effect with introspection_client_secret (introspection is used)"
+                ));
+            }
         }
         if self.jit_provisioning
             && self.jit_orgs.is_empty()

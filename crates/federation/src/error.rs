@@ -50,6 +50,10 @@ pub enum FederationError {
     /// or not an access token.
     #[error("the identity provider reports the access token inactive")]
     TokenInactive,
+    /// An opaque access token from a provider without introspection credentials that has not
+    /// opted into `opaque_tokens_via_userinfo`: nothing can tell which client it was minted for.
+    #[error("opaque access tokens of provider {0} cannot be verified (no introspection)")]
+    OpaqueTokenUnverifiable(String),
     /// Userinfo's `sub` differs from the ID token's.
     #[error("userinfo subject does not match the ID token")]
     UserinfoMismatch,
@@ -87,6 +91,7 @@ impl FederationError {
                 | FederationError::NotYetValid
                 | FederationError::UserinfoRejected
                 | FederationError::TokenInactive
+                | FederationError::OpaqueTokenUnverifiable(_)
                 | FederationError::UserinfoMismatch
         )
     }
@@ -109,6 +114,7 @@ impl From<FederationError> for CoreError {
             | FederationError::NotYetValid
             | FederationError::UserinfoRejected
             | FederationError::TokenInactive
+            | FederationError::OpaqueTokenUnverifiable(_)
             | FederationError::UserinfoMismatch => {
                 CoreError::InvalidToken("upstream token rejected")
             }

@@ -2,7 +2,8 @@
 //! tokens (discovery, JWKS cache with TTL and rate-limited re-fetch, algorithm allowlist,
 //! `iss`/`aud`/`azp`/`exp`/`nbf`/`iat`), maps an upstream identity (issuer, subject) to a
 //! Portcullis user (link, just-in-time provisioning gated by the email allow-list, group →
-//! membership sync) and applies the org-selection rules. Token issuing stays in the engine.
+//! membership sync) and applies the org-selection rules. Sessions and tokens are minted by the
+//! engine, through [`Federation::start_session`] / [`Federation::issue_token`] (the upstream cap).
 //!
 //! Design notes: `docs/design/federation.md`.
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@ mod authcode;
 mod config;
 mod error;
 mod jwt;
+mod login;
 mod orgs;
 mod provider;
 mod resolve;
@@ -29,6 +31,7 @@ pub use config::{
     MAX_LEEWAY_SECS, ProviderConfig, ProviderKind,
 };
 pub use error::FederationError;
+pub use login::AMR_FEDERATED;
 pub use orgs::{NominalOrgRequest, UserOrg};
 pub use provider::{Discovery, ProviderStats};
 
@@ -134,6 +137,15 @@ impl Federation {
                     "two providers share the issuer {}",
                     cfg.issuer
                 )));
+            }
+            if cfg.access_token_format == AccessTokenFormat::Opaque
+                && cfg.introspection_credentials().is_none()
+                && !cfg.opaque_tokens_via_userinfo
+            {
+                tracing::warn!(
+                    provider = %cfg.alias,
+                    "opaque access tokens will be refused: set introspection_client_secret"
+                );
             }
             rts.push(Arc::new(ProviderRuntime::new(cfg)?));
         }
@@ -268,7 +280,8 @@ impl Federation {
     /// goes to the named provider when it has `access_token_format = "opaque"`, else (no
     /// provider named) to the one opaque-format provider when exactly one is configured; it is
     /// introspected (RFC 7662) when the provider has introspection credentials, else checked by
-    /// calling userinfo.
+    /// calling userinfo if the provider sets `opaque_tokens_via_userinfo`, else refused
+    /// (`OpaqueTokenUnverifiable`).
     pub async fn verify_access_token(
         &self,
         token: &str,
@@ -316,7 +329,8 @@ impl Federation {
         }
     }
 
-    /// An opaque access token: introspection when configured, else userinfo.
+    /// An opaque access token: introspection when configured, else userinfo only when the
+    /// provider opts in (`opaque_tokens_via_userinfo`); otherwise refused without a call out.
     async fn via_opaque(
         &self,
         rt: &ProviderRuntime,
@@ -326,6 +340,12 @@ impl Federation {
             return Err(FederationError::Malformed("bad access token"));
         }
         let Some(info) = rt.introspect(token).await? else {
+            // Userinfo answers for a token minted for any client of the provider.
+            if !rt.cfg.opaque_tokens_via_userinfo {
+                return Err(FederationError::OpaqueTokenUnverifiable(
+                    rt.cfg.alias.clone(),
+                ));
+            }
             return self.via_userinfo(rt, token).await;
         };
         check_introspection(&rt.cfg, &info, Utc::now().timestamp())?;
@@ -358,32 +378,6 @@ impl Federation {
         Ok(id)
     }
 
-    /// The latest end of a session started from this identity (Parsable `loginWithIdp*`,
-    /// `loginWithSSO`): the upstream token's `exp` (now, when unknown) plus the provider's
-    /// `max_session_beyond_upstream_secs`. `Expired` when that is not in the future.
-    pub fn session_not_after(&self, id: &UpstreamIdentity) -> Result<Timestamp, FederationError> {
-        let cfg = &self.by_alias(&id.provider)?.cfg;
-        let now = Utc::now();
-        let cap = i64::try_from(cfg.max_session_beyond_upstream_secs).unwrap_or(i64::MAX);
-        let end = id.expires_at.unwrap_or(now) + chrono::Duration::seconds(cap.min(MAX_CAP_SECS));
-        if end <= now {
-            return Err(FederationError::Expired);
-        }
-        Ok(end)
-    }
-
-    /// The latest expiry of a Nominal access token minted from this identity: the upstream
-    /// token's `exp` (getAccessToken: the ID token's; refreshAccessToken: the access token's),
-    /// or, when the upstream expiry is unknown (userinfo-checked opaque tokens),
-    /// [`Federation::session_not_after`]. `Expired` when it has passed (within the leeway).
-    pub fn token_not_after(&self, id: &UpstreamIdentity) -> Result<Timestamp, FederationError> {
-        match id.expires_at {
-            Some(exp) if exp <= Utc::now() => Err(FederationError::Expired),
-            Some(exp) => Ok(exp),
-            None => self.session_not_after(id),
-        }
-    }
-
     /// Calls the provider's userinfo endpoint with an access token.
     pub async fn userinfo(
         &self,
@@ -404,9 +398,6 @@ impl Federation {
         Ok(rt.discovery().await?.end_session_endpoint.clone())
     }
 }
-
-/// Upper bound of `max_session_beyond_upstream_secs` (one year; also checked by `validate`).
-const MAX_CAP_SECS: i64 = 366 * 24 * 3600;
 
 /// RFC 7662 answer checks: `active`, an access token (`token_type` Bearer), issued by this
 /// provider to an accepted client (`client_id`, or `aud` naming one, as for JWT access

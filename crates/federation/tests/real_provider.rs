@@ -768,6 +768,8 @@ async fn opaque_access_tokens_via_userinfo_and_okta_alias() {
     p.kind = portcullis_federation::ProviderKind::Okta;
     p.access_token_format = AccessTokenFormat::Opaque;
     p.email_domains = vec!["example.com".into()];
+    // No introspection credentials: userinfo only because the provider opts in.
+    p.opaque_tokens_via_userinfo = true;
     let f = fed(&env, vec![p]);
     assert_eq!(f.okta_alias(), Some("okta"));
 
@@ -944,37 +946,43 @@ async fn sessions_and_tokens_capped_by_the_upstream_expiry() {
         .nominal_choice(&id, &user, NominalOrgRequest::default())
         .await
         .unwrap();
-    let issued = env
-        .engine
-        .issue_access_token(
-            &user,
-            choice,
-            vec!["fed".into()],
-            Some(f.token_not_after(&id).unwrap()),
-            &ctx(),
-        )
-        .await
-        .unwrap();
+    let issued = f.issue_token(&id, &user, choice, &ctx()).await.unwrap();
     assert_eq!(issued.expires_at, id_exp);
     assert_eq!(f.token_not_after(&at).unwrap(), at_exp);
+    let refreshed = f.issue_token(&at, &user, choice, &ctx()).await.unwrap();
+    assert_eq!(refreshed.expires_at, at_exp);
 
-    // Parsable: a session ends at most 600 s after the upstream token (not 30 days).
+    // Parsable and browser SSO: a session ends at most 600 s after the upstream token (not 30
+    // days), the access token's or the ID token's.
     let not_after = f.session_not_after(&at).unwrap();
     assert_eq!(not_after, at_exp + chrono::Duration::seconds(600));
-    let grant = env
-        .engine
-        .finish_login_until(
+    let grant = f
+        .start_session(
+            &at,
             user.clone(),
-            vec!["fed".into()],
             OrgChoice::Specific(acme.id),
             None,
-            Some(not_after),
             &ctx(),
         )
         .await
         .unwrap();
     assert_eq!(grant.session.expires_at, not_after);
     assert_eq!(grant.token.expires_at, not_after);
+    assert_eq!(grant.session.amr, vec!["fed".to_owned()]);
+    let grant = f
+        .start_session(
+            &id,
+            user.clone(),
+            OrgChoice::Specific(acme.id),
+            None,
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        grant.session.expires_at,
+        id_exp + chrono::Duration::seconds(600)
+    );
 
     // Unknown upstream expiry (userinfo-checked opaque token): counts as now.
     let mut unknown = at.clone();
@@ -992,9 +1000,18 @@ async fn sessions_and_tokens_capped_by_the_upstream_expiry() {
         f.session_not_after(&old),
         Err(FederationError::Expired)
     ));
+    assert!(matches!(
+        f.start_session(&old, user.clone(), OrgChoice::Default, None, &ctx())
+            .await,
+        Err(FederationError::Expired)
+    ));
     old.expires_at = Some(now - chrono::Duration::seconds(5));
     assert!(matches!(
         f.token_not_after(&old),
+        Err(FederationError::Expired)
+    ));
+    assert!(matches!(
+        f.issue_token(&old, &user, OrgChoice::Default, &ctx()).await,
         Err(FederationError::Expired)
     ));
     assert!(matches!(
@@ -1081,9 +1098,11 @@ async fn opaque_tokens_introspected_and_bound_to_the_client() {
             .contains("portcullis-test-secret")
     );
 
-    // Userinfo fallback (no introspection secret), still the sole opaque provider: accepted.
+    // Userinfo fallback (no introspection secret, opted in), still the sole opaque provider:
+    // accepted.
     let mut plain = p.clone();
     plain.introspection_client_secret = None;
+    plain.opaque_tokens_via_userinfo = true;
     let h = fed(&env, vec![plain.clone()]);
     assert_eq!(
         h.verify_access_token(at, None)
@@ -1107,6 +1126,62 @@ async fn opaque_tokens_introspected_and_bound_to_the_client() {
             .unwrap()
             .subject,
         "ivy"
+    );
+    env.engine.shutdown().await;
+}
+
+/// Without introspection credentials and without `opaque_tokens_via_userinfo`, opaque access
+/// tokens are refused before any call out: userinfo would answer for a token minted for another
+/// client of the provider (shown with the opt-in, the risk it accepts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_without_introspection_refused_by_default() {
+    let idp = Idp::start(&[]).await;
+    let env = engine().await;
+    let mut p = provider("corp", &idp);
+    p.access_token_format = AccessTokenFormat::Opaque;
+    let f = fed(&env, vec![p.clone()]);
+    let token = |client: &'static str| {
+        let idp = &idp;
+        async move {
+            let v = idp
+                .control(
+                    "tokens",
+                    json!({"sub": "eve", "email": "eve@example.com",
+                           "access_token_format": "opaque", "client": client}),
+                )
+                .await;
+            v["access_token"].as_str().expect("access token").to_owned()
+        }
+    };
+    let ours = token("main").await;
+    let foreign = token("other").await;
+    for at in [&ours, &foreign] {
+        for named in [None, Some("corp")] {
+            assert!(matches!(
+                f.verify_access_token(at, named).await,
+                Err(FederationError::OpaqueTokenUnverifiable(a)) if a == "corp"
+            ));
+        }
+    }
+    assert_eq!(f.stats("corp").unwrap().userinfo_calls, 0, "no call out");
+    // Both APIs see a refused token (Parsable 497, Nominal NotAuthorized).
+    let e = f.verify_access_token(&ours, None).await.unwrap_err();
+    assert!(e.is_token_failure());
+    assert!(matches!(
+        portcullis_core::CoreError::from(e),
+        portcullis_core::CoreError::InvalidToken(_)
+    ));
+
+    p.opaque_tokens_via_userinfo = true;
+    let g = fed(&env, vec![p]);
+    assert_eq!(
+        g.verify_access_token(&ours, None).await.unwrap().subject,
+        "eve"
+    );
+    assert_eq!(
+        g.verify_access_token(&foreign, None).await.unwrap().subject,
+        "eve",
+        "userinfo cannot tell the client apart: the documented risk of the opt-in"
     );
     env.engine.shutdown().await;
 }
@@ -1174,4 +1249,33 @@ fn provider_toml_schema() {
     p.algorithms = vec![];
     p.leeway_secs = 61;
     assert!(p.validate().is_err());
+
+    // opaque_tokens_via_userinfo: off by default; only for opaque tokens without introspection.
+    assert!(ps.iter().all(|p| !p.opaque_tokens_via_userinfo));
+    let opted = src.replace(
+        "introspection_client_secret = \"s3cret\"",
+        "opaque_tokens_via_userinfo = true",
+    );
+    let ps2 = toml::from_str::<Root>(&opted)
+        .expect("schema")
+        .federation
+        .providers;
+    assert!(ps2[1].opaque_tokens_via_userinfo);
+    assert!(ps2[1].validate().is_ok());
+    let mut both = ps[1].clone();
+    both.opaque_tokens_via_userinfo = true;
+    let err = both.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("no effect with introspection_client_secret"),
+        "{err}"
+    );
+    let mut jwt = ps[0].clone();
+    jwt.opaque_tokens_via_userinfo = true;
+    let err = jwt.validate().unwrap_err().to_string();
+    assert!(err.contains("needs access_token_format"), "{err}");
+    let typo = opted.replace("opaque_tokens_via_userinfo", "opaque_token_via_userinfo");
+    assert!(
+        toml::from_str::<Root>(&typo).is_err(),
+        "unknown keys are refused"
+    );
 }

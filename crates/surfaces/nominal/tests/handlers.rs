@@ -1630,7 +1630,8 @@ async fn api_keys_list_only_their_orgs_workspaces() {
 
 /// The one opaque-format provider (a real `oidc-provider`), with introspection: its opaque access
 /// tokens work on refreshAccessToken (expiry from introspection), a token minted for another
-/// client does not; getAccessToken ends with the ID token.
+/// client does not, nor any opaque token once introspection is not configured (no opt-in);
+/// getAccessToken ends with the ID token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn federation_opaque_refresh_and_caps_through_the_router() {
     use portcullis_federation::{AccessTokenFormat, ClientSecret, JitOrg, ProviderConfig};
@@ -1646,7 +1647,7 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
         roles: BTreeSet::from([Role::Author]),
         kind: MembershipKind::Member,
     }];
-    let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
+    let fed = portcullis_federation::Federation::new(vec![p.clone()], w.engine.clone()).unwrap();
     let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
         portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
     ));
@@ -1707,5 +1708,23 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
         )
         .await;
     assert_eq!(r.name(), "Authorization:NotAuthorized");
+
+    // Without introspection credentials and without opaque_tokens_via_userinfo, even the
+    // genuine token is refused.
+    p.introspection_client_secret = None;
+    let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
+    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
+        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+    ));
+    let w = World { app, ..w };
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/refresh-access-token",
+            None,
+            Some(json!({ "accessToken": at })),
+        )
+        .await;
+    assert_eq!(r.name(), "Authorization:NotAuthorized", "{}", r.body);
     w.engine.shutdown().await;
 }

@@ -19,8 +19,6 @@ use crate::handlers::{
 };
 use crate::wire::{self, ErrorCode, LoginOptions, Method, Outcome};
 
-/// The `amr` of sessions started from an upstream identity.
-const AMR: &str = "fed";
 const IDP_NOT_CONFIGURED: &str = "identity provider login is not configured";
 
 /// `FederationError` → `SystemException` code: expired 498; forged, foreign or malformed 497;
@@ -65,6 +63,7 @@ pub(crate) fn federation_error(e: FederationError, method: Method) -> ApiError {
         | F::NotYetValid
         | F::UserinfoRejected
         | F::TokenInactive
+        | F::OpaqueTokenUnverifiable(_)
         | F::UserinfoMismatch => ApiError::new(
             ErrorCode::INVALID_TOKEN,
             "invalid-token",
@@ -138,7 +137,7 @@ async fn session_choice(
 }
 
 /// Starts the session (proxy login included: the super-admin check is the engine's), ending
-/// no later than the upstream token's expiry plus the provider's cap.
+/// no later than the upstream token's expiry plus the provider's cap (the federation's rule).
 async fn start(
     cx: &CallContext,
     fed: &Federation,
@@ -148,18 +147,9 @@ async fn start(
     options: &LoginOptions,
     m: Method,
 ) -> Result<LoginGrant, ApiError> {
-    let not_after = fed.session_not_after(id).map_err(fed_err(m))?;
-    cx.engine
-        .finish_login_until(
-            user,
-            vec![AMR.into()],
-            choice,
-            proxied_email(options),
-            Some(not_after),
-            &cx.audit,
-        )
+    fed.start_session(id, user, choice, proxied_email(options), &cx.audit)
         .await
-        .map_err(core(m))
+        .map_err(fed_err(m))
 }
 
 /// `loginWithIdp`: a session token.
@@ -405,6 +395,7 @@ mod tests {
             F::NotYetValid,
             F::UserinfoRejected,
             F::TokenInactive,
+            F::OpaqueTokenUnverifiable("okta".into()),
             F::UserinfoMismatch,
         ] {
             assert_eq!(code(e), 497);

@@ -1818,7 +1818,8 @@ async fn persistent_tokens_cannot_target_another_super_admin() {
 
 /// loginWithIdp with the one opaque-format provider's token (a real `oidc-provider`,
 /// introspected): accepted without naming the provider, the session ends at most
-/// `max_session_beyond_upstream_secs` after the upstream token; another client's token is 497.
+/// `max_session_beyond_upstream_secs` after the upstream token; another client's token is 497,
+/// and so is any opaque token once the provider has no introspection credentials (no opt-in).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idp_login_with_an_opaque_token_and_a_capped_session() {
     use portcullis_federation::{AccessTokenFormat, ClientSecret, JitOrg, ProviderConfig};
@@ -1844,7 +1845,7 @@ async fn idp_login_with_an_opaque_token_and_a_capped_session() {
         roles: BTreeSet::from([Role::Author]),
         kind: MembershipKind::Member,
     }];
-    let fed = portcullis_federation::Federation::new(vec![p], e.engine.clone()).unwrap();
+    let fed = portcullis_federation::Federation::new(vec![p.clone()], e.engine.clone()).unwrap();
     e.app = router(e.engine.clone(), Some(Arc::new(fed)));
     let login = |token: String| {
         let body = json!({"method": "loginWithIdp", "arguments": {}}).to_string();
@@ -1886,6 +1887,25 @@ async fn idp_login_with_an_opaque_token_and_a_capped_session() {
         )
         .await;
     let v = login(other["access_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(v["result"]["err"]["errorCode"], 497, "{v}");
+
+    // Without introspection credentials and without opaque_tokens_via_userinfo, even the
+    // genuine token is refused (497), and no session is started.
+    p.introspection_client_secret = None;
+    let fed = portcullis_federation::Federation::new(vec![p], e.engine.clone()).unwrap();
+    e.app = router(e.engine.clone(), Some(Arc::new(fed)));
+    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+    let body = json!({"method": "loginWithIdp", "arguments": {}}).to_string();
+    let v = e
+        .post(
+            &[
+                ("content-type", "application/json"),
+                ("idp-authorization", auth.as_str()),
+            ],
+            body.into_bytes(),
+        )
+        .await
+        .json();
     assert_eq!(v["result"]["err"]["errorCode"], 497, "{v}");
     e.engine.shutdown().await;
 }

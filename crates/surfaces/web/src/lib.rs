@@ -10,7 +10,8 @@
 //!   with an HttpOnly cookie.
 //! * `GET /login/sso/callback`: the redirect URI; checks state and binding, redeems the code
 //!   (PKCE verifier, client authentication), verifies the ID token and its nonce, maps the
-//!   identity with the federation rules and starts the session through the engine.
+//!   identity with the federation rules and starts the session through the federation, which
+//!   ends it with the upstream ID token plus the provider's cap.
 //!
 //! Flow state lives in the store (core `websso`), so any node can finish a flow. This crate only
 //! maps HTTP to engine and federation calls and renders the answers.
@@ -38,8 +39,6 @@ pub use page::CSP;
 
 /// The path of the redirect URI, below `core.public_url`.
 pub const CALLBACK_PATH: &str = "/login/sso/callback";
-/// The `amr` of sessions started from an upstream identity (as on the APIs).
-const AMR_FED: &str = "fed";
 const CSRF_COOKIE: &str = "portcullis-csrf";
 const SSO_COOKIE: &str = "portcullis-sso";
 const CSRF_TTL_SECS: i64 = 3600;
@@ -430,17 +429,15 @@ async fn callback(
         Ok(c) => c,
         Err(e) => return fed_failure(e),
     };
-    match web
-        .engine
-        .finish_login(user, vec![AMR_FED.into()], choice, None, ctx)
-        .await
-    {
+    // The session ends with the upstream ID token plus the provider's cap.
+    match fed.start_session(&id, user, choice, None, ctx).await {
         Ok(grant) => page::landing(
             &grant.user.email,
             &grant.token.token,
             &grant.token.expires_at.to_rfc3339(),
         ),
-        Err(e) => failure_from_core(e),
+        Err(FederationError::Core(e)) => failure_from_core(e),
+        Err(e) => fed_failure(e),
     }
 }
 

@@ -256,6 +256,11 @@ impl Reply {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// A world whose provider `configure` adjusts.
+async fn world_with(configure: impl FnOnce(&mut ProviderConfig)) -> World {
     let idp = start_idp().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("secret");
@@ -297,6 +302,7 @@ async fn world() -> World {
         client_secret_file: secret,
         scopes: vec!["openid".into(), "email".into()],
     });
+    configure(&mut p);
     let fed = Arc::new(Federation::new(vec![p], engine.clone()).expect("federation"));
     let ctx = HttpContext::new(ServerConfig::default(), store.clone());
     let app = build_router(
@@ -445,6 +451,37 @@ async fn sso_flow_pkce_nonce_state_and_session() {
     // Replays: the start token and the callback are single use.
     expired_page(&w.get(&start, None).await);
     expired_page(&w.callback(&code, &q["state"], Some(&cookie)).await);
+}
+
+/// The session ends at most `max_session_beyond_upstream_secs` after the ID token's `exp` (the
+/// fake provider's ID tokens live 300 s), not after the engine's 30-day session lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_session_capped_by_the_upstream_expiry() {
+    let w = world_with(|p| p.max_session_beyond_upstream_secs = 60).await;
+    let (location, cookie) = w.begin().await;
+    let (code, q) = w.idp.authorize(&location, "ada-1", "ada@example.com");
+    let before = chrono::Utc::now().timestamp();
+    let r = w.callback(&code, &q["state"], Some(&cookie)).await;
+    let after = chrono::Utc::now().timestamp();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = r.token().expect("session token");
+    let p = w.engine.authenticate(&token).await.expect("a live session");
+    let end = p.expires_at.expect("an expiry").timestamp();
+    // exp = iat + 300, issued between `before` and `after`; the session ends 60 s later.
+    assert!(
+        end >= before + 360 && end <= after + 360,
+        "session ends at {end}, want {}..={}",
+        before + 360,
+        after + 360
+    );
+    let session = w
+        .store
+        .get_session(p.session().expect("a session token"))
+        .await
+        .unwrap()
+        .expect("session record");
+    assert_eq!(session.expires_at.timestamp(), end);
+    assert!(r.body.contains(&p.expires_at.unwrap().to_rfc3339()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,9 +24,6 @@ use crate::wire::{
     GetUserOrgsResponse, JsonOk, RefreshAccessTokenRequest, RefreshAccessTokenResponse,
 };
 
-/// The `amr` of tokens minted from an upstream identity.
-const AMR: &str = "fed";
-
 fn federation(st: &NominalState) -> ApiResult<&Arc<Federation>> {
     st.federation.as_ref().ok_or_else(|| {
         ConjureError::authorization_not_authorized()
@@ -140,12 +137,10 @@ pub async fn get_access_token(
         )
         .await
         .map_err(m)?;
-    let not_after = fed.token_not_after(&id).map_err(m)?;
-    let issued = st
-        .engine
-        .issue_access_token(&user, choice, vec![AMR.into()], Some(not_after), &ctx.audit)
+    let issued = fed
+        .issue_token(&id, &user, choice, &ctx.audit)
         .await
-        .map_err(engine_error)?;
+        .map_err(m)?;
     Ok(JsonOk(response(&issued)?))
 }
 
@@ -177,12 +172,10 @@ pub async fn refresh_access_token(
         )
         .await
         .map_err(m)?;
-    let not_after = fed.token_not_after(&id).map_err(m)?;
-    let issued = st
-        .engine
-        .issue_access_token(&user, choice, vec![AMR.into()], Some(not_after), &ctx.audit)
+    let issued = fed
+        .issue_token(&id, &user, choice, &ctx.audit)
         .await
-        .map_err(engine_error)?;
+        .map_err(m)?;
     let r = response(&issued)?;
     Ok(JsonOk(RefreshAccessTokenResponse {
         access_token: r.access_token,
@@ -270,6 +263,7 @@ mod tests {
             F::UserinfoRejected,
             F::UserinfoMismatch,
             F::TokenInactive,
+            F::OpaqueTokenUnverifiable("corp".into()),
             F::MissingClaims(vec!["email".into()]),
             F::NoAccount("x"),
             F::WorkspaceNotFound("ri.x".into()),
@@ -297,6 +291,7 @@ mod tests {
                 "Authorization:NotAuthorized",
                 "Authorization:InvalidJwtAudience",
                 "Authorization:InvalidJwtExpired",
+                "Authorization:NotAuthorized",
                 "Authorization:NotAuthorized",
                 "Authorization:NotAuthorized",
                 "Authorization:NotAuthorized",
