@@ -823,7 +823,10 @@ mod tests {
     fn secrets_are_redacted_in_urls_debug_and_printed_copies() {
         for (url, shown) in [
             ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
-            ("postgres://u:p/w?x@y@h:5432/db", "postgres://u:***@h:5432/db"),
+            (
+                "postgres://u:p/w?x@y@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
             (
                 "postgres://h/db?user=u&password=pw&sslmode=require",
                 "postgres://h/db?user=u&password=***&sslmode=require",
@@ -842,12 +845,21 @@ mod tests {
         c.server.database_url = Some("postgres://u:Db-Pa55@h/db".into());
         c.core.sandbox.shared_secret = Some("Sandbox-S3cret".into());
         let debug = format!("{c:?}");
-        assert!(!debug.contains("Db-Pa55") && !debug.contains("Sandbox-S3cret"), "{debug}");
+        assert!(
+            !debug.contains("Db-Pa55") && !debug.contains("Sandbox-S3cret"),
+            "{debug}"
+        );
         let shown = c.redacted();
         let text = toml::to_string(&shown).unwrap();
-        assert!(!text.contains("Db-Pa55") && !text.contains("Sandbox-S3cret"), "{text}");
+        assert!(
+            !text.contains("Db-Pa55") && !text.contains("Sandbox-S3cret"),
+            "{text}"
+        );
         assert_eq!(shown.core.sandbox.shared_secret.as_deref(), Some(REDACTED));
         // The original keeps its secrets for use.
-        assert_eq!(c.core.sandbox.shared_secret.as_deref(), Some("Sandbox-S3cret"));
+        assert_eq!(
+            c.core.sandbox.shared_secret.as_deref(),
+            Some("Sandbox-S3cret")
+        );
     }
 }

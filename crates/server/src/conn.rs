@@ -76,8 +76,8 @@ impl ConnLimits {
     /// Admits a connection from `peer`, or says why not.
     pub fn try_admit(self: &Arc<Self>, peer: IpAddr) -> Result<ConnPermit, Refusal> {
         let peer = peer.to_canonical();
-        let key = (!self.exempt.contains(peer))
-            .then(|| portcullis_core::engine::ip_limit_key(peer));
+        let key =
+            (!self.exempt.contains(peer)).then(|| portcullis_core::engine::ip_limit_key(peer));
         let mut open = self.open.lock();
         if open.total >= self.max_total {
             return Err(Refusal::Total);
@@ -244,7 +244,10 @@ mod tests {
         // A trusted proxy is held only to the total.
         let p1 = limits.try_admit(ip("10.1.1.1")).unwrap();
         assert_eq!(limits.open(), 4);
-        assert_eq!(limits.try_admit(ip("10.1.1.1")).unwrap_err(), Refusal::Total);
+        assert_eq!(
+            limits.try_admit(ip("10.1.1.1")).unwrap_err(),
+            Refusal::Total
+        );
         drop(p1);
         assert_eq!(limits.open(), 3);
         let _a3 = limits.try_admit(ip("192.0.2.1")).unwrap();

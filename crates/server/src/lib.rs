@@ -44,8 +44,8 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Level};
 
 pub use client_ip::{ClientIp, TrustedProxies};
-pub use conn::{ConnLimits, Refusal};
 pub use config::{Config, LogConfig, LogFormat, ProxyHeader, ServerConfig};
+pub use conn::{ConnLimits, Refusal};
 
 /// The request id header, read from the client when well-formed and always echoed.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

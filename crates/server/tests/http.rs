@@ -376,7 +376,10 @@ async fn readyz_fails_while_the_revocation_feed_is_stale() {
     let (s, h, b) = call(&app, get_req("/readyz")).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(h["content-type"], "application/json");
-    assert_eq!(b, r#"{"status":"unavailable","reason":"revocation feed stale"}"#);
+    assert_eq!(
+        b,
+        r#"{"status":"unavailable","reason":"revocation feed stale"}"#
+    );
     // Liveness does not depend on it.
     let (s, _, _) = call(&app, get_req("/healthz")).await;
     assert_eq!(s, StatusCode::OK);
@@ -421,9 +424,7 @@ async fn listen(
 /// 127/8 to the loopback interface).
 async fn connect_from(from: &str, addr: SocketAddr) -> tokio::net::TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket
-        .bind(format!("{from}:0").parse().unwrap())
-        .unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     socket.connect(addr).await.unwrap()
 }
 
@@ -486,7 +487,10 @@ async fn slow_and_idle_clients_are_cut_off_after_the_header_read_timeout() {
     let drip = connect_from("127.0.0.1", addr).await;
     let (mut rd, mut wr) = drip.into_split();
     let dripper = tokio::spawn(async move {
-        for b in b"GET /healthz HTTP/1.1\r\nhost: example.com\r\nx-drip: ".iter().cycle() {
+        for b in b"GET /healthz HTTP/1.1\r\nhost: example.com\r\nx-drip: "
+            .iter()
+            .cycle()
+        {
             if wr.write_all(&[*b]).await.is_err() {
                 return;
             }
@@ -537,9 +541,14 @@ async fn connections_per_address_are_capped() {
     let mut b = connect_from("127.0.0.1", addr).await;
     assert!(healthz_on(&mut a).await && healthz_on(&mut b).await);
     let mut c = connect_from("127.0.0.1", addr).await;
-    assert!(!healthz_on(&mut c).await, "third connection from one address");
     assert!(
-        closed_within(&mut c, Duration::from_secs(2)).await.is_some(),
+        !healthz_on(&mut c).await,
+        "third connection from one address"
+    );
+    assert!(
+        closed_within(&mut c, Duration::from_secs(2))
+            .await
+            .is_some(),
         "refused connections are closed"
     );
     let mut other = connect_from("127.0.0.2", addr).await;

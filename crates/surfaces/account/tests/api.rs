@@ -325,15 +325,21 @@ async fn every_token_failure_says_only_invalid_token() {
         b.body(Body::empty()).expect("request")
     };
     let cases = [
-        ("malformed", w.get("/account/v1/sessions", "not.a.token").await),
+        (
+            "malformed",
+            w.get("/account/v1/sessions", "not.a.token").await,
+        ),
         ("forged", w.get("/account/v1/sessions", &forged).await),
         ("ended session", w.get("/account/v1/sessions", &ended).await),
         ("expired", w.get("/account/v1/sessions", &expired).await),
         ("basic scheme", w.send(with_auth(&["Basic YTpi"])).await),
         (
             "two headers",
-            w.send(with_auth(&[&format!("Bearer {keep}"), &format!("Bearer {keep}")]))
-                .await,
+            w.send(with_auth(&[
+                &format!("Bearer {keep}"),
+                &format!("Bearer {keep}"),
+            ]))
+            .await,
         ),
     ];
     for (case, r) in cases {
