@@ -3,9 +3,9 @@
 //! other processes sharing the store arrive through the store's revocation feed, polled
 //! every few hundred milliseconds.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use dashmap::{DashMap, DashSet};
 use tokio::sync::Notify;
@@ -36,10 +36,24 @@ pub struct RevocationView {
     /// (every user event, local or from the feed). Absent = 0.
     epochs: DashMap<UserId, u64>,
     next_epoch: AtomicU64,
+    /// When the store's events were last read through (the snapshot counts), in milliseconds
+    /// since [`CLOCK_BASE`]; 0 = never. A view that stops hearing from the store cannot see
+    /// revocations made elsewhere, so readiness checks this.
+    caught_up_at: AtomicU64,
+}
+
+/// The origin of `caught_up_at`: a monotonic clock, so a wall-clock jump cannot make the feed
+/// look fresh or stale.
+static CLOCK_BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn clock_ms() -> u64 {
+    // +1 so that a reading is never 0 ("never").
+    CLOCK_BASE.elapsed().as_millis() as u64 + 1
 }
 
 impl RevocationView {
     pub async fn load(store: &dyn Store, now: Timestamp) -> StoreResult<RevocationView> {
+        let asked = clock_ms();
         let snap = store.revocation_snapshot(now).await?;
         let view = RevocationView::default();
         for (s, exp) in snap.revoked_sessions {
@@ -67,7 +81,27 @@ impl RevocationView {
             view.keys.insert(k);
         }
         view.seq.store(snap.seq, Ordering::SeqCst);
+        view.mark_caught_up(asked);
         Ok(view)
+    }
+
+    fn mark_caught_up(&self, asked: u64) {
+        self.caught_up_at.fetch_max(asked, Ordering::SeqCst);
+    }
+
+    /// How long since this view last read the store's revocation feed through (or loaded its
+    /// snapshot); `None` if it never has. The poller reads it every 250 ms, so anything past a
+    /// few seconds means the store is failing or hanging for this process.
+    pub fn feed_age(&self) -> Option<Duration> {
+        match self.caught_up_at.load(Ordering::SeqCst) {
+            0 => None,
+            at => Some(Duration::from_millis(clock_ms().saturating_sub(at))),
+        }
+    }
+
+    /// Whether the feed has not been read for longer than `max` (or never was).
+    pub fn is_feed_stale(&self, max: Duration) -> bool {
+        self.feed_age().is_none_or(|age| age > max)
     }
 
     pub fn is_session_revoked(&self, id: &SessionId) -> bool {
@@ -217,8 +251,11 @@ impl RevocationView {
         let mut applied = 0;
         loop {
             let after = self.seq.load(Ordering::SeqCst);
+            // Fresh as of when the read was asked, not when a slow answer came.
+            let asked = clock_ms();
             let events = store.revocation_events_since(after, 500).await?;
             if events.is_empty() {
+                self.mark_caught_up(asked);
                 return Ok(applied);
             }
             let batch = events.len();
@@ -243,6 +280,7 @@ impl RevocationView {
                 applied += 1;
             }
             if batch < 500 {
+                self.mark_caught_up(asked);
                 return Ok(applied);
             }
         }

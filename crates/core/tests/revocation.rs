@@ -254,3 +254,37 @@ async fn disabling_an_org_stops_its_tokens_and_api_keys_within_a_second() {
     let again = e.engine.exchange_credential(&key, &ctx()).await.unwrap();
     assert!(e.ok(&again.token).await);
 }
+
+/// The view knows how fresh its feed is: fresh after the snapshot and while polls succeed,
+/// stale once they fail for longer than the limit, fresh again after one succeeds.
+#[tokio::test]
+async fn the_feed_goes_stale_while_polls_fail_and_fresh_when_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.sqlite").to_string_lossy().into_owned();
+    let store = portcullis_store::open(&path).await.unwrap();
+    let view = Arc::new(
+        RevocationView::load(store.as_ref(), chrono::Utc::now())
+            .await
+            .unwrap(),
+    );
+    let limit = Duration::from_millis(400);
+    assert!(!view.is_feed_stale(limit), "the snapshot counts");
+    let poller = view.spawn_poller(store.clone(), Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!view.is_feed_stale(limit), "succeeding polls keep it fresh");
+
+    // Every poll fails from now on.
+    store.close().await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(view.is_feed_stale(limit));
+    assert!(view.feed_age().unwrap() > limit);
+    poller.abort();
+
+    // The store is back (a new handle on the same database): the next poll catches up.
+    let back = portcullis_store::open(&path).await.unwrap();
+    let poller = view.spawn_poller(back.clone(), Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!view.is_feed_stale(limit));
+    poller.abort();
+    back.close().await;
+}

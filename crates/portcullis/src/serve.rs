@@ -163,7 +163,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    let ctx = HttpContext::new(cfg.server.clone(), store.clone());
+    let ctx = HttpContext::new(cfg.server.clone(), store.clone())
+        .with_revocation_feed(engine.revocations().clone());
     let app = build_router(surfaces(&engine, &fed), &ctx);
     let listener = match portcullis_server::bind(cfg.server.listen).await {
         Ok(l) => l,

@@ -53,12 +53,9 @@ pub fn init_logging_quiet(cfg: &Config) -> anyhow::Result<portcullis_server::Log
     portcullis_server::init_tracing(&log).context("logging")
 }
 
-/// Prints the effective configuration, with any database password redacted.
+/// Prints the effective configuration with every secret redacted.
 pub fn print(cfg: &Config, json: bool) -> anyhow::Result<()> {
-    let mut shown = cfg.clone();
-    if let Some(url) = &shown.server.database_url {
-        shown.server.database_url = Some(config::redact_url(url));
-    }
+    let shown = cfg.redacted();
     let text = if json {
         serde_json::to_string_pretty(&shown)?
     } else {

@@ -183,3 +183,37 @@ fn help_covers_every_command() {
         assert!(stdout(&o).contains("Usage"), "{args:?}");
     }
 }
+
+/// `portcullis config` shows the configuration, never a secret in it, in either format.
+#[test]
+fn printed_config_redacts_every_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "[server]\n\
+         database_url = \"postgres://u:Url-Pa55@h/db?sslpassword=Ssl-Pa55&sslmode=require\"\n\
+         [core.sandbox]\nshared_secret = \"Sandbox-S3cret\"\norg = \"sandbox\"\n\
+         [[federation.providers]]\nalias = \"corp\"\nissuer = \"https://idp.example\"\n\
+         client_ids = [\"app\"]\nintrospection_client_secret = \"Intro-S3cret\"\n",
+    )
+    .unwrap();
+    for json in [false, true] {
+        let mut cmd = portcullis(tmp.path());
+        cmd.arg("--config").arg(&file).arg("config");
+        if json {
+            cmd.arg("--json");
+        }
+        let o = run(&mut cmd);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        for secret in ["Url-Pa55", "Ssl-Pa55", "Sandbox-S3cret", "Intro-S3cret"] {
+            assert!(!out.contains(secret), "{secret} printed:\n{out}");
+        }
+        // Only the secrets go: the rest is still shown.
+        assert!(out.contains("postgres://u:***@h/db"), "{out}");
+        assert!(out.contains("sslmode=require"), "{out}");
+        assert!(out.contains("<redacted>"), "{out}");
+        assert!(out.contains("sandbox"), "{out}");
+    }
+}

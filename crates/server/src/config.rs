@@ -56,7 +56,7 @@ pub struct FederationConfig {
     pub providers: Vec<ProviderConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port the HTTP server listens on.
@@ -80,6 +80,18 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// After SIGTERM/SIGINT, how long in-flight requests may take before they are dropped.
     pub shutdown_grace_secs: u64,
+    /// A connection that has not sent a whole request head (request line and headers) this
+    /// long after it opened, or after its previous response, is closed: a slow or idle client
+    /// cannot hold a connection.
+    pub header_read_timeout_secs: u64,
+    /// Open connections at most; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Open connections per client address (IPv6: per /64) at most; `trusted_proxies` peers,
+    /// which carry many clients, only count against `max_connections`.
+    pub max_connections_per_ip: usize,
+    /// `/readyz` answers 503 once the revocation feed has not been read for this long: a node
+    /// that cannot see revocations made elsewhere should not get traffic.
+    pub revocation_feed_stale_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -94,7 +106,48 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             shutdown_grace_secs: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            revocation_feed_stale_secs: 5,
         }
+    }
+}
+
+/// Hand-written so that a logged configuration never shows the database password.
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured: a new field must be added here to compile.
+        let ServerConfig {
+            listen,
+            data_dir,
+            database_url,
+            trusted_proxies,
+            proxy_header,
+            metrics_listen,
+            request_timeout_secs,
+            body_limit_bytes,
+            shutdown_grace_secs,
+            header_read_timeout_secs,
+            max_connections,
+            max_connections_per_ip,
+            revocation_feed_stale_secs,
+        } = self;
+        f.debug_struct("ServerConfig")
+            .field("listen", listen)
+            .field("data_dir", data_dir)
+            .field("database_url", &database_url.as_deref().map(redact_url))
+            .field("trusted_proxies", trusted_proxies)
+            .field("proxy_header", proxy_header)
+            .field("metrics_listen", metrics_listen)
+            .field("request_timeout_secs", request_timeout_secs)
+            .field("body_limit_bytes", body_limit_bytes)
+            .field("shutdown_grace_secs", shutdown_grace_secs)
+            .field("header_read_timeout_secs", header_read_timeout_secs)
+            .field("max_connections", max_connections)
+            .field("max_connections_per_ip", max_connections_per_ip)
+            .field("revocation_feed_stale_secs", revocation_feed_stale_secs)
+            .finish()
     }
 }
 
@@ -167,22 +220,39 @@ impl DatabaseLocation {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host` with `***`.
+/// What a printed secret is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replaces the password of `scheme://user:password@host` and any `password=` (or
+/// `sslpassword=`, …) query parameter with `***`. The password may hold `/`, `?` or `@`, so
+/// the user info ends at the last `@`.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+    let (userinfo, tail) = match rest.rsplit_once('@') {
+        Some((userinfo, tail)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            (format!("{user}:***@"), tail)
+        }
+        _ => (String::new(), rest),
     };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.to_ascii_lowercase().contains("password") => {
+                        format!("{k}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{userinfo}{tail}")
 }
 
 /// Which forwarding header names the client (Keycloak's `proxy-headers`).
@@ -269,6 +339,20 @@ impl Default for BootstrapConfig {
 }
 
 impl Config {
+    /// A copy fit to print or log: every secret it holds is replaced. (Federation client
+    /// secrets print as `<redacted>` by themselves; the bootstrap password and the master key
+    /// never live in the configuration.)
+    pub fn redacted(&self) -> Config {
+        let mut shown = self.clone();
+        if let Some(url) = &shown.server.database_url {
+            shown.server.database_url = Some(redact_url(url));
+        }
+        if shown.core.sandbox.shared_secret.is_some() {
+            shown.core.sandbox.shared_secret = Some(REDACTED.to_owned());
+        }
+        shown
+    }
+
     /// Parses a TOML document; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         toml::from_str::<Config>(text).map_err(|e| ConfigError::Parse {
@@ -360,6 +444,25 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "server.request_timeout_secs must be positive".into(),
             ));
+        }
+        for (name, value) in [
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "server.max_connections_per_ip",
+                self.server.max_connections_per_ip as u64,
+            ),
+            (
+                "server.revocation_feed_stale_secs",
+                self.server.revocation_feed_stale_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
         }
         if self.server.metrics_listen == Some(self.server.listen) {
             return Err(ConfigError::Invalid(
@@ -683,5 +786,80 @@ mod tests {
             Config::from_toml_str(&format!("{base}scopes = [\"email\"]\n"), "f").unwrap();
         assert!(no_openid.validate().is_err());
         assert!(Config::from_toml_str(&format!("{base}client_secret = \"x\"\n"), "f").is_err());
+    }
+
+    #[test]
+    fn connection_limits_and_feed_staleness_are_parsed_and_checked() {
+        let c = Config::default();
+        assert_eq!(c.server.header_read_timeout_secs, 10);
+        assert_eq!(c.server.max_connections, 10_000);
+        assert_eq!(c.server.max_connections_per_ip, 256);
+        assert_eq!(c.server.revocation_feed_stale_secs, 5);
+        let c = Config::from_toml_str(
+            "[server]\nheader_read_timeout_secs = 3\nmax_connections = 50\n\
+             max_connections_per_ip = 4\nrevocation_feed_stale_secs = 9\n",
+            "f",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.server.header_read_timeout_secs, 3);
+        assert_eq!(c.server.max_connections, 50);
+        assert_eq!(c.server.max_connections_per_ip, 4);
+        assert_eq!(c.server.revocation_feed_stale_secs, 9);
+        for key in [
+            "header_read_timeout_secs",
+            "max_connections",
+            "max_connections_per_ip",
+            "revocation_feed_stale_secs",
+        ] {
+            let c = Config::from_toml_str(&format!("[server]\n{key} = 0\n"), "f").unwrap();
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        assert!(Config::from_toml_str("[server]\nmax_connections = -1\n", "f").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_urls_debug_and_printed_copies() {
+        for (url, shown) in [
+            ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u:p/w?x@y@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            (
+                "postgres://h/db?user=u&password=pw&sslmode=require",
+                "postgres://h/db?user=u&password=***&sslmode=require",
+            ),
+            (
+                "postgresql://u@h/db?sslpassword=pw",
+                "postgresql://u@h/db?sslpassword=***",
+            ),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("sqlite:///tmp/a.db?mode=rwc", "sqlite:///tmp/a.db?mode=rwc"),
+            ("/var/lib/p.db", "/var/lib/p.db"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        let mut c = Config::default();
+        c.server.database_url = Some("postgres://u:Db-Pa55@h/db".into());
+        c.core.sandbox.shared_secret = Some("Sandbox-S3cret".into());
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("Db-Pa55") && !debug.contains("Sandbox-S3cret"),
+            "{debug}"
+        );
+        let shown = c.redacted();
+        let text = toml::to_string(&shown).unwrap();
+        assert!(
+            !text.contains("Db-Pa55") && !text.contains("Sandbox-S3cret"),
+            "{text}"
+        );
+        assert_eq!(shown.core.sandbox.shared_secret.as_deref(), Some(REDACTED));
+        // The original keeps its secrets for use.
+        assert_eq!(
+            c.core.sandbox.shared_secret.as_deref(),
+            Some("Sandbox-S3cret")
+        );
     }
 }

@@ -18,9 +18,10 @@
 
 pub mod client_ip;
 pub mod config;
+pub mod conn;
 
 use std::collections::HashMap;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,7 @@ use axum::routing::get;
 use http::{HeaderValue, Method, StatusCode, header};
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -43,6 +45,7 @@ use tracing::{Instrument, Level};
 
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use config::{Config, LogConfig, LogFormat, ProxyHeader, ServerConfig};
+pub use conn::{ConnLimits, Refusal};
 
 /// The request id header, read from the client when well-formed and always echoed.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -89,6 +92,8 @@ pub struct HttpContext {
     trusted: Arc<TrustedProxies>,
     draining: Arc<AtomicBool>,
     route_metrics: Arc<RouteMetrics>,
+    /// The engine's revocation view, whose feed freshness `/readyz` checks.
+    revocations: Option<Arc<RevocationView>>,
 }
 
 /// The request counter and latency histogram of each (method, route, status), registered once:
@@ -143,7 +148,15 @@ impl HttpContext {
             metrics: metrics_handle(),
             draining: Arc::new(AtomicBool::new(false)),
             route_metrics: Arc::default(),
+            revocations: None,
         }
+    }
+
+    /// Makes `/readyz` answer 503 while the view's revocation feed is older than
+    /// `revocation_feed_stale_secs`: this node would accept tokens revoked elsewhere.
+    pub fn with_revocation_feed(mut self, view: Arc<RevocationView>) -> HttpContext {
+        self.revocations = Some(view);
+        self
     }
 
     /// True once shutdown has begun; `/readyz` then answers 503.
@@ -231,10 +244,15 @@ pub fn spawn_metrics(
     ctx: &HttpContext,
 ) -> tokio::task::JoinHandle<()> {
     let app = metrics_router(ctx);
+    let config = ctx.config.clone();
+    // The same connection caps and header timeout as the main listener, counted apart.
+    let limits = ConnLimits::new(
+        config.max_connections,
+        config.max_connections_per_ip,
+        ctx.trusted.clone(),
+    );
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the metrics listener failed");
-        }
+        conn::accept_loop(listener, app, &config, limits, std::future::pending()).await;
     })
 }
 
@@ -245,6 +263,19 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(ctx): State<HttpContext>) -> Response {
     if ctx.is_draining() {
         return json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"draining"}"#);
+    }
+    if let Some(view) = &ctx.revocations {
+        let max = Duration::from_secs(ctx.config.revocation_feed_stale_secs);
+        if view.is_feed_stale(max) {
+            tracing::warn!(
+                age_ms = view.feed_age().map(|a| a.as_millis() as u64),
+                "not ready: the revocation feed is stale"
+            );
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unavailable","reason":"revocation feed stale"}"#,
+            );
+        }
     }
     match tokio::time::timeout(Duration::from_secs(2), ctx.store.ping()).await {
         Ok(Ok(())) => json_response(StatusCode::OK, r#"{"status":"ready"}"#),
@@ -430,13 +461,11 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let grace = Duration::from_secs(ctx.config.shutdown_grace_secs);
-    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let draining = ctx.draining.clone();
     let signal = async move {
         shutdown.await;
         draining.store(true, Ordering::SeqCst);
         tracing::info!("shutdown requested: no new connections; finishing in-flight requests");
-        let _ = fired_tx.send(());
     };
 
     let upkeep_handle = ctx.metrics.clone();
@@ -448,37 +477,20 @@ where
         }
     });
 
-    // Small answers must leave at once: with Nagle on, a response can wait for the client's
-    // delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .into_future();
-    tokio::pin!(server);
-
-    let result = tokio::select! {
-        r = &mut server => r.map_err(ServerError::Serve),
-        fired = fired_rx => {
-            if fired.is_ok() {
-                match tokio::time::timeout(grace, &mut server).await {
-                    Ok(r) => r.map_err(ServerError::Serve),
-                    Err(_) => {
-                        tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; dropping them");
-                        Ok(())
-                    }
-                }
-            } else {
-                server.await.map_err(ServerError::Serve)
-            }
-        }
-    };
+    let limits = ConnLimits::new(
+        ctx.config.max_connections,
+        ctx.config.max_connections_per_ip,
+        ctx.trusted.clone(),
+    );
+    // Returns once the signal fired and the listener is closed.
+    let open = conn::accept_loop(listener, app, &ctx.config, limits, signal).await;
+    // Idle keep-alive connections close now; busy ones after their response.
+    if tokio::time::timeout(grace, open.shutdown()).await.is_err() {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "in-flight requests did not finish in time; dropping them"
+        );
+    }
     upkeep.abort();
     tracing::info!("HTTP server stopped; running shutdown hooks");
     for h in hooks {
@@ -486,7 +498,7 @@ where
     }
     ctx.store.close().await;
     tracing::info!("store closed; shutdown complete");
-    result
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

@@ -11,6 +11,7 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
+use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
 use portcullis_server::{
     ClientIp, HttpContext, RequestId, ServerConfig, build_router, hook, serve,
@@ -345,4 +346,260 @@ async fn metrics_can_move_to_their_own_listener() {
         "only /metrics there: {text}"
     );
     task.abort();
+}
+
+/// A node whose revocation feed has not been read for `revocation_feed_stale_secs` is not
+/// ready, and says why; it is ready again once the feed is read.
+#[tokio::test]
+async fn readyz_fails_while_the_revocation_feed_is_stale() {
+    let (_d, store) = temp_store().await;
+    let view = Arc::new(
+        RevocationView::load(store.as_ref(), chrono::Utc::now())
+            .await
+            .unwrap(),
+    );
+    let ctx = HttpContext::new(
+        ServerConfig {
+            revocation_feed_stale_secs: 1,
+            ..config()
+        },
+        store.clone(),
+    )
+    .with_revocation_feed(view.clone());
+    let app = build_router(vec![surface()], &ctx).layer(MockConnectInfo(
+        "127.0.0.1:5000".parse::<SocketAddr>().unwrap(),
+    ));
+    let (s, _, b) = call(&app, get_req("/readyz")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Nothing reads the feed (as when every poll fails): stale after a second.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let (s, h, b) = call(&app, get_req("/readyz")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(
+        b,
+        r#"{"status":"unavailable","reason":"revocation feed stale"}"#
+    );
+    // Liveness does not depend on it.
+    let (s, _, _) = call(&app, get_req("/healthz")).await;
+    assert_eq!(s, StatusCode::OK);
+    // One successful poll and the node is ready again.
+    view.catch_up(store.as_ref(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let (s, _, b) = call(&app, get_req("/readyz")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+// ---- connections: header-read timeout and caps ------------------------------------------------
+
+/// A real listener with `cfg`; send on the returned channel to stop it.
+async fn listen(
+    cfg: ServerConfig,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), portcullis_server::ServerError>>,
+    tempfile::TempDir,
+) {
+    let (dir, store) = temp_store().await;
+    let ctx = HttpContext::new(cfg, store);
+    let app = build_router(vec![surface()], &ctx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        app,
+        ctx,
+        async move {
+            let _ = stop_rx.await;
+        },
+        vec![],
+    ));
+    (addr, stop_tx, server, dir)
+}
+
+/// A connection to `addr` from the loopback address `from` (127.0.0.x: Linux routes all of
+/// 127/8 to the loopback interface).
+async fn connect_from(from: &str, addr: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// One keep-alive `GET /healthz` on `conn`; true if it was answered 200.
+async fn healthz_on(conn: &mut tokio::net::TcpStream) -> bool {
+    if conn
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        while !String::from_utf8_lossy(&got).contains(r#"{"status":"ok"}"#) {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "neither answered nor closed");
+    String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200")
+}
+
+/// Reads until the server closes the connection; how long that took, or `None` if it did not
+/// within `limit`.
+async fn closed_within(conn: &mut tokio::net::TcpStream, limit: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(limit, async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(n) => assert!(
+                    !String::from_utf8_lossy(&buf[..n]).contains("200 OK"),
+                    "a partial request was answered"
+                ),
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// A client that drips its request head a byte at a time (slowloris), or sends nothing, is
+/// disconnected once `header_read_timeout_secs` have passed; a prompt client is served.
+#[tokio::test]
+async fn slow_and_idle_clients_are_cut_off_after_the_header_read_timeout() {
+    let (addr, stop, server, _d) = listen(ServerConfig {
+        header_read_timeout_secs: 1,
+        ..config()
+    })
+    .await;
+    let mut prompt = connect_from("127.0.0.1", addr).await;
+    assert!(healthz_on(&mut prompt).await);
+
+    let drip = connect_from("127.0.0.1", addr).await;
+    let (mut rd, mut wr) = drip.into_split();
+    let dripper = tokio::spawn(async move {
+        for b in b"GET /healthz HTTP/1.1\r\nhost: example.com\r\nx-drip: "
+            .iter()
+            .cycle()
+        {
+            if wr.write_all(&[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut idle = connect_from("127.0.0.1", addr).await;
+
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let dripped = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(n) => assert!(!String::from_utf8_lossy(&buf[..n]).contains("200 OK")),
+            }
+        }
+    })
+    .await
+    .expect("the dripping client is still connected after 5 s");
+    assert!(dripped >= Duration::from_millis(800), "{dripped:?}");
+    dripper.abort();
+    closed_within(&mut idle, Duration::from_secs(5))
+        .await
+        .expect("the idle client is still connected after 5 s");
+
+    // A fresh client is still served.
+    let mut fresh = connect_from("127.0.0.1", addr).await;
+    assert!(healthz_on(&mut fresh).await);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
+}
+
+/// The (N+1)th concurrent connection from one address is closed at once; other addresses are
+/// unaffected, and a closed connection frees its place.
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let (addr, stop, server, _d) = listen(ServerConfig {
+        max_connections_per_ip: 2,
+        ..config()
+    })
+    .await;
+    let mut a = connect_from("127.0.0.1", addr).await;
+    let mut b = connect_from("127.0.0.1", addr).await;
+    assert!(healthz_on(&mut a).await && healthz_on(&mut b).await);
+    let mut c = connect_from("127.0.0.1", addr).await;
+    assert!(
+        !healthz_on(&mut c).await,
+        "third connection from one address"
+    );
+    assert!(
+        closed_within(&mut c, Duration::from_secs(2))
+            .await
+            .is_some(),
+        "refused connections are closed"
+    );
+    let mut other = connect_from("127.0.0.2", addr).await;
+    assert!(healthz_on(&mut other).await, "another address is served");
+    // The held connections still work.
+    assert!(healthz_on(&mut a).await);
+
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut d = connect_from("127.0.0.1", addr).await;
+    assert!(healthz_on(&mut d).await, "a freed place is reused");
+    let metrics = portcullis_server::metrics_handle().render();
+    assert!(
+        metrics.contains(r#"http_connections_refused_total{reason="max_connections_per_ip"}"#),
+        "{metrics}"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops with keep-alive connections open")
+        .unwrap()
+        .unwrap();
+}
+
+/// Past `max_connections` open connections, any new one is closed at once, whatever its
+/// address.
+#[tokio::test]
+async fn connections_are_capped_in_total() {
+    let (addr, stop, server, _d) = listen(ServerConfig {
+        max_connections: 2,
+        ..config()
+    })
+    .await;
+    let mut a = connect_from("127.0.0.1", addr).await;
+    let mut b = connect_from("127.0.0.2", addr).await;
+    assert!(healthz_on(&mut a).await && healthz_on(&mut b).await);
+    let mut c = connect_from("127.0.0.3", addr).await;
+    assert!(!healthz_on(&mut c).await, "third connection in total");
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut d = connect_from("127.0.0.3", addr).await;
+    assert!(healthz_on(&mut d).await, "a freed place is reused");
+    let metrics = portcullis_server::metrics_handle().render();
+    assert!(
+        metrics.contains(r#"http_connections_refused_total{reason="max_connections"}"#),
+        "{metrics}"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
 }

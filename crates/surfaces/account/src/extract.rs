@@ -25,19 +25,15 @@ fn bearer(headers: &HeaderMap) -> Result<String, Problem> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let value = values.next().ok_or_else(missing)?;
     if values.next().is_some() {
-        return Err(Problem::bad_token(
-            "invalid_token",
-            "more than one Authorization header",
-        ));
+        // More than one Authorization header.
+        return Err(Problem::bad_token("invalid_token"));
     }
     let text = value.to_str().map_err(|_| missing())?.trim();
     let (scheme, token) = text.split_once([' ', '\t']).unwrap_or((text, ""));
     let token = token.trim();
     if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")) {
-        return Err(Problem::bad_token(
-            "invalid_token",
-            "the Authorization header is not `Bearer <token>`",
-        ));
+        // Not `Bearer <token>`.
+        return Err(Problem::bad_token("invalid_token"));
     }
     if token.is_empty() {
         return Err(missing());
@@ -58,8 +54,11 @@ impl FromRequestParts<Arc<Engine>> for Caller {
             Err(e @ (CoreError::Store(_) | CoreError::Internal(_) | CoreError::TokenExpired)) => {
                 Err(e.into())
             }
-            // Whatever the reason (forged, revoked, unknown key), the answer is one.
-            Err(e) => Err(Problem::bad_token("invalid_token", e.to_string())),
+            // Whatever the reason (forged, revoked, idle, unknown key), the answer is one.
+            Err(e) => {
+                tracing::debug!(error = %e, "token refused");
+                Err(Problem::bad_token("invalid_token"))
+            }
         }
     }
 }

@@ -20,6 +20,9 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 const CHALLENGE: &str = "Bearer realm=\"portcullis\"";
 const CHALLENGE_INVALID_TOKEN: &str = "Bearer realm=\"portcullis\", error=\"invalid_token\"";
 
+/// The one detail of every token failure.
+const INVALID_TOKEN: &str = "invalid token";
+
 /// A failed request, rendered as `application/problem+json`.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -41,11 +44,12 @@ impl Problem {
         }
     }
 
-    /// A 401 for a missing, malformed, forged, revoked or expired token.
-    pub(crate) fn bad_token(code: &'static str, detail: impl Into<String>) -> Problem {
+    /// A 401 for a malformed, forged, revoked, idle or expired token. The detail never says
+    /// which: why a token failed is for the logs, not for whoever holds it.
+    pub(crate) fn bad_token(code: &'static str) -> Problem {
         Problem {
             challenge: CHALLENGE_INVALID_TOKEN,
-            ..Problem::new(StatusCode::UNAUTHORIZED, code, detail)
+            ..Problem::new(StatusCode::UNAUTHORIZED, code, INVALID_TOKEN)
         }
     }
 
@@ -133,8 +137,11 @@ impl From<CoreError> for Problem {
             CoreError::Unauthenticated => {
                 Problem::new(S::UNAUTHORIZED, "unauthenticated", e.to_string())
             }
-            CoreError::InvalidToken(_) => Problem::bad_token("invalid_token", e.to_string()),
-            CoreError::TokenExpired => Problem::bad_token("token_expired", e.to_string()),
+            CoreError::InvalidToken(_) => {
+                tracing::debug!(error = %e, "token refused");
+                Problem::bad_token("invalid_token")
+            }
+            CoreError::TokenExpired => Problem::bad_token("token_expired"),
             CoreError::PermissionDenied(_) => {
                 Problem::new(S::FORBIDDEN, "forbidden", e.to_string())
             }

@@ -96,7 +96,7 @@ pub fn router_with(state: NominalState) -> Router {
         )
         .route(
             "/api/authorization/v1/set-user-org",
-            post(authorization::set_user_org),
+            post(authorization::set_user_org).layer(from_fn(no_store)),
         )
         .route(
             "/api/authorization/v1/access-token",

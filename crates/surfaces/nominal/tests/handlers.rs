@@ -729,6 +729,9 @@ async fn set_user_org_switches() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["orgUuid"], json!(c.b.id.to_string()));
     assert_eq!(r.body["isGuest"], json!(true));
+    // The answer carries a token: no cache may keep it.
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert_eq!(r.headers["pragma"], "no-cache");
     let b_token = r.body["accessToken"].as_str().unwrap().to_owned();
     let r = w.get("/api/authentication/v2/my/profile", &b_token).await;
     assert_eq!(r.body["orgRid"], json!(w.org_rid(&c.b)));
@@ -740,6 +743,7 @@ async fn set_user_org_switches() {
         )
         .await;
     assert_eq!(r.name(), "Authorization:NotAuthorized");
+    assert_eq!(r.headers["cache-control"], "no-store");
     let r = w
         .post(
             "/api/authorization/v1/set-user-org",
