@@ -1424,7 +1424,14 @@ async fn a_user_flagged_for_a_reset_cannot_change_the_password_with_the_old_one(
         .unwrap();
     let p = idp_session(&e, "ann@example.com").await;
     e.engine
-        .change_password(&p, NEW_PW, "a third perfectly fine passphrase", false, false, &ctx())
+        .change_password(
+            &p,
+            NEW_PW,
+            "a third perfectly fine passphrase",
+            false,
+            false,
+            &ctx(),
+        )
         .await
         .unwrap();
 }
@@ -1463,11 +1470,26 @@ async fn an_empty_allow_list_allows_nobody() {
     assert!(cfg.allowed_email_domains.is_empty() && cfg.allowed_emails.is_empty());
     let e = env_with(cfg).await;
     for email in ["ann@example.com", "root@localhost.localdomain", "x@y.z"] {
-        assert!(!e.engine.is_email_allowed(email, None).await.unwrap(), "{email}");
+        assert!(
+            !e.engine.is_email_allowed(email, None).await.unwrap(),
+            "{email}"
+        );
     }
-    let mut cfg = CoreConfig::default();
-    cfg.allowed_email_domains = vec!["example.com".into()];
-    let e = env_with(cfg).await;
-    assert!(e.engine.is_email_allowed("ann@example.com", None).await.unwrap());
-    assert!(!e.engine.is_email_allowed("ann@other.org", None).await.unwrap());
+    let e = env_with(CoreConfig {
+        allowed_email_domains: vec!["example.com".into()],
+        ..CoreConfig::default()
+    })
+    .await;
+    assert!(
+        e.engine
+            .is_email_allowed("ann@example.com", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.engine
+            .is_email_allowed("ann@other.org", None)
+            .await
+            .unwrap()
+    );
 }

@@ -146,11 +146,8 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
 async fn a_locked_account_is_refused_a_reset_as_slowly_as_a_wrong_code() {
     let _turn = TURN.lock().await;
     let (engine, _dir) = setup().await;
-    let admin = portcullis_core::admin::Admin::new(
-        engine.store().clone(),
-        &CoreConfig::default(),
-        "test",
-    );
+    let admin =
+        portcullis_core::admin::Admin::new(engine.store().clone(), &CoreConfig::default(), "test");
     let mut codes = Vec::new();
     for i in 0..=N {
         let r = admin

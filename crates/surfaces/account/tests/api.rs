@@ -540,11 +540,20 @@ async fn a_user_flagged_for_a_reset_cannot_change_the_password_from_an_idp_sessi
     assert!(detail.contains("reset code"), "{detail}");
     let after = w.store.get_user(ann.id).await.expect("get").expect("user");
     assert!(after.password_reset_required, "still flagged");
-    assert_eq!(after.password_hash, ann.password_hash, "the password is unchanged");
-    assert_eq!(w.get(PROFILE, &idp).await.status, StatusCode::OK, "no session ended");
+    assert_eq!(
+        after.password_hash, ann.password_hash,
+        "the password is unchanged"
+    );
+    assert_eq!(
+        w.get(PROFILE, &idp).await.status,
+        StatusCode::OK,
+        "no session ended"
+    );
     // The code is the way out.
     let body = json!({"email": "ann@example.com", "resetCode": reset.code.to_string(), "newPassword": NEW_PW});
-    let r = w.post("/account/v1/password/reset-required", None, body).await;
+    let r = w
+        .post("/account/v1/password/reset-required", None, body)
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 }
 

@@ -1703,7 +1703,8 @@ async fn a_proxy_login_gets_no_client_certificate() {
     let root = e.user("root@example.com", true).await;
     let (target, o) = e.member_user("tgt@example.com", &[Role::Author]).await;
     e.member(&root, &o, &[Role::Admin]).await;
-    let options = json!({"proxiedUserEmail": "tgt@example.com", "certificateSigningRequest": csr_pem()});
+    let options =
+        json!({"proxiedUserEmail": "tgt@example.com", "certificateSigningRequest": csr_pem()});
     for method in ["login", "loginWithTeamSelect"] {
         for who in ["root@example.com", "tgt@example.com"] {
             let (code, err) = e
@@ -1753,7 +1754,11 @@ async fn a_proxy_login_gets_no_client_certificate() {
     }
     let now = chrono::Utc::now();
     for u in [&root, &target] {
-        let all = e.store.list_user_sessions(u.id, true, now).await.expect("sessions");
+        let all = e
+            .store
+            .list_user_sessions(u.id, true, now)
+            .await
+            .expect("sessions");
         assert!(all.is_empty(), "no session was written: {all:?}");
     }
     e.engine.flush_audit().await;
