@@ -264,6 +264,30 @@ def test_multi_org_user(server_factory, oidc_provider, thrift_stubs):
         assert c.loginWithIdp(at.LoginOptions()).authToken
 
 
+def test_start_login_reveals_nothing_about_accounts(server_factory, oidc_provider, thrift_stubs):
+    """startLogin is unauthenticated: for an IdP domain, a user on two teams, one on a single team
+    and an unknown address get the same answer (`isMultiTeam` is always true, this project's
+    choice: team select serves every user)."""
+    prov = oidc_provider
+    srv = start(server_factory, provider_toml(prov, "corp", jit_provisioning=True, jit_orgs=["alpha", "beta"],
+                                              email_domains=["example.com"]), orgs=("alpha", "beta"))
+    t = prov.tokens("sub-two", email="two@example.com")
+    gat_error(srv, t["id_token"])   # provisions the user into both orgs (then NoMembership: two orgs)
+    srv.cli("user", "create", "--email", "one@example.com", "--validated")
+    srv.cli("member", "add", "--org", "alpha", "--user", "one@example.com", "--roles", "AUTHOR")
+    at = thrift_stubs.authentication.ttypes
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact") as c:
+        two = c.startLogin("two@example.com")
+        one = c.startLogin("one@example.com")
+        nobody = c.startLogin("nobody-at-all@example.com")
+        assert two.isIdpAuth and two.idpAuth.isMultiTeam is True
+        assert two == one == nobody
+        # Team select then serves both kinds of user.
+        c.set_headers(idp_token=prov.tokens("sub-two", email="two@example.com")["access_token"])
+        sel = c.loginWithIdpAndTeamSelect(at.LoginOptions())
+        assert sel.loginResult is None and len(sel.teamInfo) == 2
+
+
 def test_key_rotation_without_restart(server_factory, oidc_provider):
     prov = oidc_provider
     srv = start(server_factory, provider_toml(prov, "corp", jit_provisioning=True, jit_orgs=["alpha"]))

@@ -307,6 +307,54 @@ def test_csr_signed_at_login_chains_to_mothership_certificate(server):
     assert bad["errorCode"] == 400
 
 
+def audit_events(server, action: str) -> list:
+    out = server.cli("audit", "list", "--action", action)
+    return out if isinstance(out, list) else out.get("events", [])
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_no_client_certificate_for_a_proxy_login(server, thrift_stubs, protocol):
+    """An impersonation must not yield a certificate in the target's name: refused (476) before
+    anything is checked or written; the same proxy login without a CSR still works."""
+    require_surface(server)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    target = f"proxied-{protocol}@example.com"
+    uid, _ = member(server, target)
+    if "mothershipCertificate" not in login(server, target):
+        pytest.skip("certificate signing is off in the binary")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "x")]))
+           .sign(key, hashes.SHA256())
+           .public_bytes(serialization.Encoding.PEM).decode())
+    at = thrift_stubs.authentication.ttypes
+    SystemException = thrift_err(thrift_stubs)
+    options = at.LoginOptions(certificateSigningRequest=pem, proxiedUserEmail=target)
+    with ThriftClient(thrift_stubs, server.auth_url, protocol=protocol) as c:
+        for call_ in (c.login, c.loginWithTeamSelect):
+            with pytest.raises(SystemException) as ei:
+                call_(server.admin_email, server.admin_password, options)
+            assert ei.value.errorCode == 476, ei.value
+            assert ei.value.slug == "insufficient-permissions"
+            assert "client certificate" in ei.value.message
+        # Without the CSR the impersonation works, and gets no certificate.
+        lr = c.login(server.admin_email, server.admin_password, at.LoginOptions(proxiedUserEmail=target))
+        assert lr.currentUser.id == uid and lr.proxyUserEmail == server.admin_email
+        assert lr.userCertificate is None
+    # The refused calls started nothing: the only impersonation of the target is the last login
+    # (the audit log is written in order, so once it shows, the earlier ones would too).
+    deadline = time.time() + 10
+    while True:
+        starts = [e for e in audit_events(server, "impersonation.start") if e.get("target") == uid]
+        if starts or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(starts) == 1 and starts[0]["outcome"] == "success", starts
+
+
 # --- error table (JSON envelope) --------------------------------------------------------------------
 
 def test_error_table(server):

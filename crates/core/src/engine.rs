@@ -69,12 +69,17 @@ enum Reissue {
     SwitchOrg,
 }
 
+/// Why an impersonation session gets no client certificate.
+const PROXY_CERTIFICATE: &str = "a proxy (impersonation) login cannot get a client certificate";
+
 /// Why a password is checked. Every purpose goes through the same throttle and lockout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PasswordCheck {
     /// A password login: an account flagged for a reset is refused.
     Login,
-    /// A signed-in user proving the current password to change it.
+    /// A signed-in user proving the current password to change it. An account flagged for a
+    /// reset is refused too: the admin forced the reset because the old password may be known
+    /// to someone else, so only the one-time code may replace it.
     Change(UserId),
     /// A reset by email and admin-issued one-time code, without a session: how an account
     /// flagged for a reset (which cannot log in) chooses a new password.
@@ -82,9 +87,6 @@ enum PasswordCheck {
 }
 
 impl PasswordCheck {
-    fn accepts_reset_required(self) -> bool {
-        self != PasswordCheck::Login
-    }
     /// The `via` of a `password.change` audit event; `None` for logins.
     fn via(self) -> Option<&'static str> {
         match self {
@@ -345,16 +347,33 @@ impl Engine {
         self.ca.as_ref()
     }
 
+    /// Whether a login may ask for a client certificate, checked before the login starts so
+    /// that a refusal leaves nothing behind. An impersonation (proxy) login may not: the
+    /// certificate would carry the target's identity, outlive the audited proxy session and
+    /// prove nothing of who holds it. Without signing a CSR is ignored, so nothing is refused.
+    pub fn check_certificate_request(&self, proxied: bool, csr: bool) -> CoreResult<()> {
+        if self.ca.is_some() && proxied && csr {
+            return Err(CoreError::PermissionDenied(PROXY_CERTIFICATE));
+        }
+        Ok(())
+    }
+
     /// Signs a PEM CSR for `user`: subject and SAN are the user's, the CSR's key is kept, and the
     /// validity is min(configured, the token's remaining lifetime). `None` when signing is off.
+    /// `proxied`: the session is an impersonation, which gets no certificate (see
+    /// [`Engine::check_certificate_request`]).
     pub async fn sign_csr(
         &self,
         user: &User,
         csr_pem: &str,
         token_expires_at: Timestamp,
+        proxied: bool,
         ctx: &AuditContext,
     ) -> CoreResult<Option<String>> {
         let Some(ca) = &self.ca else { return Ok(None) };
+        if proxied {
+            return Err(CoreError::PermissionDenied(PROXY_CERTIFICATE));
+        }
         let now = Utc::now();
         let not_after = token_expires_at.min(now + secs(self.config.certificates.validity_secs));
         let subject = CertSubject {
@@ -532,13 +551,8 @@ impl Engine {
                 return Err(self.throttled(ctx, purpose, &key, until, now).await);
             }
             ThrottleClaim::Locked { .. } => {
-                // Same answer and the same time as a wrong password, but no hash: a locked
-                // account must not be a way to keep the hashing threads busy.
                 drop(slot);
-                self.audit_password_denied(ctx, purpose, &key, "locked")
-                    .await;
-                tokio::time::sleep_until((started + self.refusal_time.typical()).into()).await;
-                return Err(CoreError::InvalidCredentials);
+                return Err(self.locked(ctx, purpose, &key, started).await);
             }
         };
         let user = match self.store.get_user_by_email(&key).await {
@@ -551,9 +565,11 @@ impl Engine {
         };
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = slot.verify(password, phc).await?;
-        let usable = user.as_ref().is_some_and(|u| {
-            !u.deactivated && (purpose.accepts_reset_required() || !u.password_reset_required)
-        });
+        // Neither a login nor a signed-in change may use the password of an account flagged
+        // for a reset (the reset by code does not come here).
+        let usable = user
+            .as_ref()
+            .is_some_and(|u| !u.deactivated && !u.password_reset_required);
         match (verified, user) {
             (Verified::Yes | Verified::YesNeedsRehash, Some(user)) if usable => {
                 self.store.throttle_reset(&key).await?;
@@ -585,6 +601,22 @@ impl Engine {
                 Err(CoreError::InvalidCredentials)
             }
         }
+    }
+
+    /// The answer to a check of a locked key: the same answer and the same time as a wrong
+    /// password, but no hash, so a locked account is neither an oracle nor a way to keep the
+    /// hashing threads busy. The caller has released its hashing slot.
+    async fn locked(
+        &self,
+        ctx: &AuditContext,
+        purpose: PasswordCheck,
+        key: &str,
+        started: Instant,
+    ) -> CoreError {
+        self.audit_password_denied(ctx, purpose, key, "locked")
+            .await;
+        tokio::time::sleep_until((started + self.refusal_time.typical()).into()).await;
+        CoreError::InvalidCredentials
     }
 
     /// Audits one outcome of a password check: `login.password` for logins, `password.change`
@@ -1232,7 +1264,9 @@ impl Engine {
     /// Changes the caller's password: the current one is required and checked through the
     /// login throttle. Other sessions end when asked (the account API asks by default), and
     /// with `revoke_credentials` every API key and persistent token of the user is revoked.
-    /// Only the user's own session may do this.
+    /// Only the user's own session may do this, and not for an account flagged for a reset,
+    /// however the session was started (an IdP sign-in is not refused by the flag): that
+    /// account needs the one-time code (`reset_password_with_code`).
     #[allow(clippy::too_many_arguments)]
     pub async fn change_password(
         &self,
@@ -1249,6 +1283,13 @@ impl Engine {
             .get_user(p.user)
             .await?
             .ok_or(CoreError::InvalidToken("unknown user"))?;
+        if user.password_reset_required {
+            // Refused before the throttle and the hash: the session's own account, so the
+            // answer reveals nothing, and the session cannot be used to test passwords.
+            return Err(CoreError::PermissionDenied(
+                "a password reset is required: use the one-time reset code from the administrator",
+            ));
+        }
         self.check_new_password(current, new, &user.email)?;
         let checked = self
             .verify_password(&user.email, current, PasswordCheck::Change(user.id), ctx)
@@ -1317,10 +1358,11 @@ impl Engine {
     /// needed nor enough. On success the code is spent, the password replaced, the flag cleared
     /// and every session of the user ended.
     ///
-    /// Unknown emails, deactivated accounts, wrong, spent or expired codes and locked keys all
-    /// answer `InvalidCredentials` after the same work (a throttle claim, a user look-up, an
-    /// argon2 hash of the new password and one redeem statement against a real or a made-up
-    /// user id), and share the per-email throttle with logins.
+    /// Unknown emails, deactivated accounts and wrong, spent or expired codes all answer
+    /// `InvalidCredentials` after the same work (a throttle claim, a user look-up, an argon2
+    /// hash of the new password and one redeem statement against a real or a made-up user id),
+    /// and share the per-email throttle with logins. A locked key answers the same after the
+    /// same time, without the hash (as a login does).
     pub async fn reset_password_with_code(
         &self,
         email: &str,
@@ -1339,46 +1381,44 @@ impl Engine {
         if key.is_empty() || code.is_empty() || code.len() > MAX_RESET_CODE {
             return Err(CoreError::InvalidCredentials);
         }
+        let started = Instant::now();
+        // As in `verify_password`: a full pool answers "rate limited" before the throttle is
+        // touched, and a locked key costs no hash.
+        let slot = self.hasher.try_reserve()?;
         let now = Utc::now();
-        let (failures, locked) = match self
+        let failures = match self
             .store
             .throttle_claim(&key, now, now + CLAIM_HOLD)
             .await?
         {
-            ThrottleClaim::Granted { failures } => (failures, false),
+            ThrottleClaim::Granted { failures } => failures,
             ThrottleClaim::Wait { until } => {
                 return Err(self.throttled(ctx, PURPOSE, &key, until, now).await);
             }
-            ThrottleClaim::Locked { .. } => (0, true),
+            ThrottleClaim::Locked { .. } => {
+                drop(slot);
+                return Err(self.locked(ctx, PURPOSE, &key, started).await);
+            }
         };
         let user = match self.store.get_user_by_email(&key).await {
             Ok(u) => u,
             Err(e) => {
-                if !locked {
-                    let _ = self.store.throttle_reset(&key).await;
-                }
+                let _ = self.store.throttle_reset(&key).await;
                 return Err(e.into());
             }
         };
         // The same statements whether or not the account exists.
         let target = user.as_ref().map_or_else(UserId::new, |u| u.id);
-        let phc = self.hasher.hash(new).await?;
+        let phc = slot.hash(new).await?;
         let code_hash = crypto::sha256(code.as_bytes());
-        let redeemed = if locked {
-            None
-        } else {
-            self.store
-                .redeem_password_reset(target, &code_hash, &phc, now)
-                .await?
-        };
+        let redeemed = self
+            .store
+            .redeem_password_reset(target, &code_hash, &phc, now)
+            .await?;
         let (Some(ended), Some(user)) = (redeemed, user.as_ref()) else {
-            if locked {
-                self.audit_password_denied(ctx, PURPOSE, &key, "locked")
-                    .await;
-            } else {
-                self.record_password_failure(ctx, PURPOSE, &key, failures, user.map(|u| u.id), now)
-                    .await?;
-            }
+            self.record_password_failure(ctx, PURPOSE, &key, failures, user.map(|u| u.id), now)
+                .await?;
+            self.refusal_time.record(started.elapsed());
             return Err(CoreError::InvalidCredentials);
         };
         self.store.throttle_reset(&key).await?;

@@ -239,6 +239,8 @@ pub struct HashPool {
     queue: usize,
     /// Verifications computed so far (real and dummy), for tests and metrics.
     verifications: Arc<AtomicU64>,
+    /// New hashes computed so far, for tests and metrics.
+    hashes: Arc<AtomicU64>,
     /// Jobs dropped because their requester went away.
     abandoned: Arc<AtomicU64>,
     /// How long the dummy hash took at start: a first estimate of one verification.
@@ -258,6 +260,17 @@ impl HashSlot<'_> {
         self.permit.send(Job::Verify {
             password: Zeroizing::new(password.to_owned()),
             phc: phc.map(str::to_owned),
+            requester: Requester::current(),
+            reply,
+        });
+        rx.await.map_err(|_| HashError::PoolClosed)?
+    }
+
+    /// [`HashPool::hash`] in the reserved place.
+    pub async fn hash(self, password: &str) -> Result<String, HashError> {
+        let (reply, rx) = oneshot::channel();
+        self.permit.send(Job::Hash {
+            password: Zeroizing::new(password.to_owned()),
             requester: Requester::current(),
             reply,
         });
@@ -304,11 +317,16 @@ impl HashPool {
         let dummy = Arc::new(params.hash_blocking("portcullis-dummy-password")?);
         let calibration = started.elapsed();
         let verifications = Arc::new(AtomicU64::new(0));
+        let hashes = Arc::new(AtomicU64::new(0));
         let abandoned = Arc::new(AtomicU64::new(0));
         for i in 0..threads {
             let rx = rx.clone();
             let dummy = dummy.clone();
-            let counts = (verifications.clone(), abandoned.clone());
+            let counts = Counts {
+                verifications: verifications.clone(),
+                hashes: hashes.clone(),
+                abandoned: abandoned.clone(),
+            };
             thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
@@ -323,6 +341,7 @@ impl HashPool {
             threads,
             queue,
             verifications,
+            hashes,
             abandoned,
             calibration,
         })
@@ -339,6 +358,11 @@ impl HashPool {
     /// Verifications computed so far (real and dummy).
     pub fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// New hashes computed so far.
+    pub fn hashes(&self) -> u64 {
+        self.hashes.load(Ordering::Relaxed)
     }
 
     /// Jobs dropped uncomputed because their requester went away.
@@ -369,14 +393,7 @@ impl HashPool {
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let permit = self.try_reserve()?.permit;
-        let (reply, rx) = oneshot::channel();
-        permit.send(Job::Hash {
-            password: Zeroizing::new(password.to_owned()),
-            requester: Requester::current(),
-            reply,
-        });
-        rx.await.map_err(|_| HashError::PoolClosed)?
+        self.try_reserve()?.hash(password).await
     }
 
     /// Verifies `password` against `phc`, or against a dummy hash when `phc` is `None` (an
@@ -401,11 +418,18 @@ fn lower_priority(nice: u8) {
     }
 }
 
+/// What the hashing threads count.
+struct Counts {
+    verifications: Arc<AtomicU64>,
+    hashes: Arc<AtomicU64>,
+    abandoned: Arc<AtomicU64>,
+}
+
 fn worker(
     rx: Arc<parking_lot::Mutex<mpsc::Receiver<Job>>>,
     params: HashParams,
     dummy: Arc<String>,
-    (verifications, abandoned_jobs): (Arc<AtomicU64>, Arc<AtomicU64>),
+    counts: Counts,
 ) {
     // This thread's argon2 working memory, kept for its lifetime (see `verify_with_memory`).
     let mut memory: Vec<Block> = Vec::new();
@@ -420,10 +444,11 @@ fn worker(
                 reply,
             } => {
                 if abandoned(&reply, &requester) {
-                    abandoned_jobs.fetch_add(1, Ordering::Relaxed);
+                    counts.abandoned.fetch_add(1, Ordering::Relaxed);
                     let _ = reply.send(Err(HashError::Abandoned));
                     continue;
                 }
+                counts.hashes.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(params.hash_blocking(&password));
             }
             Job::Verify {
@@ -433,11 +458,11 @@ fn worker(
                 reply,
             } => {
                 if abandoned(&reply, &requester) {
-                    abandoned_jobs.fetch_add(1, Ordering::Relaxed);
+                    counts.abandoned.fetch_add(1, Ordering::Relaxed);
                     let _ = reply.send(Err(HashError::Abandoned));
                     continue;
                 }
-                verifications.fetch_add(1, Ordering::Relaxed);
+                counts.verifications.fetch_add(1, Ordering::Relaxed);
                 let result = match phc {
                     Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),
                     None => params

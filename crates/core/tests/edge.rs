@@ -10,11 +10,12 @@ use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
 use portcullis_core::crypto::MasterKey;
 use portcullis_core::engine::Engine;
-use portcullis_core::password::HashParams;
+use portcullis_core::password::{HashError, HashParams};
 use portcullis_core::store::Store;
 use portcullis_core::*;
 
 const PW: &str = "a perfectly fine passphrase";
+const NEW_PW: &str = "another perfectly fine passphrase";
 
 struct Env {
     engine: Arc<Engine>,
@@ -77,6 +78,46 @@ impl Env {
     }
 }
 
+/// What `portcullis admin user force-password-reset` does: flags the account and returns the
+/// one-time code.
+async fn force_reset(e: &Env, email: &str) -> String {
+    portcullis_core::admin::Admin::new(e.store.clone(), &CoreConfig::default(), "test")
+        .require_password_reset(email, false)
+        .await
+        .unwrap()
+        .code
+        .to_string()
+}
+
+/// Fills a pool of one thread and one queue place with slow verifications: one running, one
+/// waiting. Returns their tasks.
+async fn fill_the_pool(
+    hasher: &portcullis_core::password::HashPool,
+) -> Vec<tokio::task::JoinHandle<Result<portcullis_core::password::Verified, HashError>>> {
+    let slow = HashParams {
+        memory_kib: 65536,
+        iterations: 6,
+        parallelism: 1,
+    }
+    .hash_blocking("slow")
+    .unwrap();
+    let before = hasher.verifications();
+    let mut busy = Vec::new();
+    // One job on the thread, then one in the queue (a second submission before the thread
+    // took the first would itself be refused).
+    for queued in [0, 1] {
+        let (h, slow) = (hasher.clone(), slow.clone());
+        busy.push(tokio::spawn(
+            async move { h.verify("x", Some(&slow)).await },
+        ));
+        until("the job to be placed", || {
+            hasher.verifications() == before + 1 && hasher.queued() == queued
+        })
+        .await;
+    }
+    busy
+}
+
 fn ctx() -> AuditContext {
     AuditContext::default()
 }
@@ -106,28 +147,7 @@ fn one_thread_one_slot() -> CoreConfig {
 async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
     let e = env_with(one_thread_one_slot()).await;
     e.user("ann@example.com").await;
-    let hasher = e.engine.hasher().clone();
-    let slow = HashParams {
-        memory_kib: 65536,
-        iterations: 6,
-        parallelism: 1,
-    }
-    .hash_blocking("slow")
-    .unwrap();
-    let before = hasher.verifications();
-    let mut busy = Vec::new();
-    // One job on the thread, then one in the queue (a second submission before the thread
-    // took the first would itself be refused).
-    for queued in [0, 1] {
-        let (h, slow) = (hasher.clone(), slow.clone());
-        busy.push(tokio::spawn(
-            async move { h.verify("x", Some(&slow)).await },
-        ));
-        until("the job to be placed", || {
-            hasher.verifications() == before + 1 && hasher.queued() == queued
-        })
-        .await;
-    }
+    let busy = fill_the_pool(e.engine.hasher()).await;
     let r = tokio::time::timeout(
         Duration::from_millis(200),
         e.engine
@@ -238,4 +258,81 @@ async fn idle_entries_of_the_ip_limiter_are_pruned() {
     );
     // A pruned client starts again with a full bucket, as it would have anyway.
     assert!(e.engine.check_ip_rate(ip("10.0.0.1")).is_ok());
+}
+
+#[tokio::test]
+async fn reset_by_code_on_a_full_hash_queue_answers_rate_limited_and_touches_nothing() {
+    let e = env_with(one_thread_one_slot()).await;
+    e.user("ann@example.com").await;
+    let code = force_reset(&e, "ann@example.com").await;
+    let busy = fill_the_pool(e.engine.hasher()).await;
+    let r = tokio::time::timeout(
+        Duration::from_millis(200),
+        e.engine
+            .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx()),
+    )
+    .await;
+    match r {
+        Ok(Err(CoreError::RateLimited { retry_after })) => {
+            assert!(retry_after >= Duration::from_secs(1))
+        }
+        other => panic!("expected an immediate rate-limited answer, got {other:?}"),
+    }
+    // No throttle state was claimed: the user is not held off once the pool drains.
+    assert!(
+        e.store
+            .throttle_get("ann@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for t in busy {
+        t.await.unwrap().unwrap();
+    }
+    e.engine
+        .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reset_by_code_for_a_locked_account_costs_no_hash_and_answers_like_a_wrong_code() {
+    let mut cfg = CoreConfig::default();
+    cfg.lockout.delays_secs = vec![0];
+    cfg.lockout.lock_after = 3;
+    cfg.lockout.lock_secs = 0;
+    let e = env_with(cfg).await;
+    e.user("ann@example.com").await;
+    let code = force_reset(&e, "ann@example.com").await;
+    let reset = |code: String| {
+        let engine = e.engine.clone();
+        async move {
+            engine
+                .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx())
+                .await
+        }
+    };
+    let hashes = e.engine.hasher().hashes();
+    for _ in 0..3 {
+        let r = reset("a wrong code".into()).await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    }
+    assert_eq!(
+        e.engine.hasher().hashes(),
+        hashes + 3,
+        "each attempt on an open key hashes the new password"
+    );
+    // Locked: the right code and a wrong one get the wrong code's answer, without argon2.
+    for attempt in [code.as_str(), "a wrong code", code.as_str()] {
+        let r = reset(attempt.into()).await;
+        assert!(matches!(r, Err(CoreError::InvalidCredentials)), "{r:?}");
+    }
+    assert_eq!(
+        e.engine.hasher().hashes(),
+        hashes + 3,
+        "a locked account must not cost a hash"
+    );
+    // Nothing was redeemed: once unlocked, the code still works.
+    e.engine.unlock("ann@example.com", &ctx()).await.unwrap();
+    reset(code).await.unwrap();
 }

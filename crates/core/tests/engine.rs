@@ -1371,3 +1371,125 @@ async fn without_an_idle_timeout_sessions_show_no_deadline() {
     assert_eq!(mine[0].idle_expires_at, None);
     assert_eq!(mine[0].last_seen, mine[0].session.created_at);
 }
+
+/// A session the user did not start with the password (the federation crate's IdP logins end in
+/// `finish_login` with `amr = ["fed"]`): the forced-reset flag does not refuse it.
+async fn idp_session(e: &Env, email: &str) -> portcullis_core::tokens::Principal {
+    let user = e.store.get_user_by_email(email).await.unwrap().unwrap();
+    let grant = e
+        .engine
+        .finish_login(user, vec!["fed".into()], OrgChoice::Default, None, &ctx())
+        .await
+        .unwrap();
+    e.engine.authenticate(&grant.token.token).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_user_flagged_for_a_reset_cannot_change_the_password_with_the_old_one() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    let code = e.force_reset("ann@example.com", false).await;
+    let p = idp_session(&e, "ann@example.com").await;
+    let verified = e.engine.hasher().verifications();
+    let r = e
+        .engine
+        .change_password(&p, PW, NEW_PW, false, false, &ctx())
+        .await;
+    match r {
+        Err(CoreError::PermissionDenied(why)) => assert!(why.contains("reset code"), "{why}"),
+        other => panic!("expected PermissionDenied, got {other:?}"),
+    }
+    // Nothing changed, no attempt was counted and no password was tested.
+    let after = e.store.get_user(ann.id).await.unwrap().unwrap();
+    assert!(after.password_reset_required);
+    let stored = after.password_hash.as_deref().unwrap();
+    assert_ne!(
+        e.engine.hasher().verify(PW, Some(stored)).await.unwrap(),
+        password::Verified::No,
+        "the old password is still the stored one"
+    );
+    assert_eq!(e.engine.hasher().verifications(), verified + 1);
+    assert!(
+        e.store
+            .throttle_get("ann@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The one-time code is the way; afterwards the session may change the password again.
+    e.engine
+        .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx())
+        .await
+        .unwrap();
+    let p = idp_session(&e, "ann@example.com").await;
+    e.engine
+        .change_password(
+            &p,
+            NEW_PW,
+            "a third perfectly fine passphrase",
+            false,
+            false,
+            &ctx(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_impersonation_session_gets_no_client_certificate() {
+    let e = env().await;
+    assert!(e.engine.certificate_authority().is_some(), "signing is on");
+    let org = e.org("acme").await;
+    let ann = e.user("ann@example.com", false, &[&org]).await;
+    e.user("root@example.com", true, &[&org]).await;
+    let csr = rcgen::CertificateParams::new(vec!["x.example".to_string()])
+        .unwrap()
+        .serialize_request(&rcgen::KeyPair::generate().unwrap())
+        .unwrap()
+        .pem()
+        .unwrap();
+    let denied = |r: CoreResult<()>| matches!(r, Err(CoreError::PermissionDenied(_)));
+    assert!(denied(e.engine.check_certificate_request(true, true)));
+    assert!(e.engine.check_certificate_request(true, false).is_ok());
+    assert!(e.engine.check_certificate_request(false, true).is_ok());
+    let exp = Utc::now() + chrono::Duration::hours(1);
+    let r = e.engine.sign_csr(&ann, &csr, exp, true, &ctx()).await;
+    assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
+    assert!(
+        e.audit_events("certificate.sign").await.is_empty(),
+        "nothing was signed"
+    );
+    let own = e.engine.sign_csr(&ann, &csr, exp, false, &ctx()).await;
+    assert!(matches!(own, Ok(Some(_))), "{own:?}");
+}
+
+#[tokio::test]
+async fn an_empty_allow_list_allows_nobody() {
+    let cfg = CoreConfig::default();
+    assert!(cfg.allowed_email_domains.is_empty() && cfg.allowed_emails.is_empty());
+    let e = env_with(cfg).await;
+    for email in ["ann@example.com", "root@localhost.localdomain", "x@y.z"] {
+        assert!(
+            !e.engine.is_email_allowed(email, None).await.unwrap(),
+            "{email}"
+        );
+    }
+    let e = env_with(CoreConfig {
+        allowed_email_domains: vec!["example.com".into()],
+        ..CoreConfig::default()
+    })
+    .await;
+    assert!(
+        e.engine
+            .is_email_allowed("ann@example.com", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !e.engine
+            .is_email_allowed("ann@other.org", None)
+            .await
+            .unwrap()
+    );
+}

@@ -1,5 +1,6 @@
 //! Lockout is no timing oracle: a locked account is refused without a hash, yet as slowly as a
-//! wrong password. Its own test binary, so no other test competes for the CPU while it measures.
+//! wrong password (or, for a reset by code, a wrong code). Its own test binary, so no other test
+//! competes for the CPU while it measures; its tests take turns.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -10,13 +11,25 @@ use portcullis_core::crypto::MasterKey;
 use portcullis_core::engine::Engine;
 use portcullis_core::*;
 
+/// One measuring test at a time.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const N: usize = 9;
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
-#[tokio::test]
-async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
+/// Fails only on a gross difference; the machine is noisy.
+fn assert_comparable(locked: Vec<Duration>, wrong: Vec<Duration>) {
+    let (l, w) = (median(locked), median(wrong));
+    let ratio = l.as_secs_f64() / w.as_secs_f64();
+    assert!((0.5..2.0).contains(&ratio), "locked {l:?} vs wrong {w:?}");
+}
+
+/// An engine whose third failure locks an email until unlocked, and users user0..=userN.
+async fn setup() -> (std::sync::Arc<Engine>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir
         .path()
@@ -45,7 +58,6 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
         .hash("a perfectly fine passphrase")
         .await
         .unwrap();
-    const N: usize = 9;
     for i in 0..=N {
         let u = store
             .create_user(NewUser {
@@ -68,6 +80,38 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
             .await
             .unwrap();
     }
+    (engine, dir)
+}
+
+/// Alternates locked and open attempts, N of each, in both orders.
+async fn measure<F, Fut>(attempt: F) -> (Vec<Duration>, Vec<Duration>)
+where
+    F: Fn(Option<usize>) -> Fut,
+    Fut: std::future::Future<Output = Duration>,
+{
+    let mut locked = Vec::new();
+    let mut open = Vec::new();
+    for i in 1..=N {
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_locked in order {
+            if is_locked {
+                locked.push(attempt(None).await);
+            } else {
+                open.push(attempt(Some(i)).await);
+            }
+        }
+    }
+    (locked, open)
+}
+
+#[tokio::test]
+async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
+    let _turn = TURN.lock().await;
+    let (engine, _dir) = setup().await;
     let ctx = AuditContext::default();
     let attempt = |email: String| {
         let engine = engine.clone();
@@ -89,29 +133,60 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
         attempt("user0@example.com".into()).await;
     }
     let verified = engine.hasher().verifications();
-    let mut locked = Vec::new();
-    let mut wrong = Vec::new();
-    for i in 1..=N {
-        let order = if i % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_locked in order {
-            if is_locked {
-                locked.push(attempt("user0@example.com".into()).await);
-            } else {
-                wrong.push(attempt(format!("user{i}@example.com")).await);
-            }
-        }
-    }
+    let (locked, wrong) = measure(|i| attempt(format!("user{}@example.com", i.unwrap_or(0)))).await;
     assert_eq!(
         engine.hasher().verifications() - verified,
         N as u64,
         "only the wrong passwords were hashed"
     );
-    let (l, w) = (median(locked), median(wrong));
-    let ratio = l.as_secs_f64() / w.as_secs_f64();
-    // Fails only on a gross difference; the machine is noisy.
-    assert!((0.5..2.0).contains(&ratio), "locked {l:?} vs wrong {w:?}");
+    assert_comparable(locked, wrong);
+}
+
+#[tokio::test]
+async fn a_locked_account_is_refused_a_reset_as_slowly_as_a_wrong_code() {
+    let _turn = TURN.lock().await;
+    let (engine, _dir) = setup().await;
+    let admin =
+        portcullis_core::admin::Admin::new(engine.store().clone(), &CoreConfig::default(), "test");
+    let mut codes = Vec::new();
+    for i in 0..=N {
+        let r = admin
+            .require_password_reset(&format!("user{i}@example.com"), false)
+            .await
+            .unwrap();
+        codes.push(r.code.to_string());
+    }
+    let ctx = AuditContext::default();
+    let attempt = |email: String, code: String| {
+        let engine = engine.clone();
+        let ctx = ctx.clone();
+        async move {
+            let t = Instant::now();
+            let r = engine
+                .reset_password_with_code(&email, &code, "another perfectly fine passphrase", &ctx)
+                .await;
+            assert!(
+                matches!(r, Err(CoreError::InvalidCredentials)),
+                "{email}: {r:?}"
+            );
+            t.elapsed()
+        }
+    };
+    // user0 gets locked; the others each try one wrong code (below the threshold).
+    for _ in 0..3 {
+        attempt("user0@example.com".into(), "a wrong code".into()).await;
+    }
+    let hashed = engine.hasher().hashes();
+    // The locked account even tries its right code.
+    let (locked, wrong) = measure(|i| match i {
+        None => attempt("user0@example.com".into(), codes[0].clone()),
+        Some(i) => attempt(format!("user{i}@example.com"), "a wrong code".into()),
+    })
+    .await;
+    assert_eq!(
+        engine.hasher().hashes() - hashed,
+        N as u64,
+        "only the open keys hashed the new password"
+    );
+    assert_comparable(locked, wrong);
 }

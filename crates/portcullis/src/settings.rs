@@ -75,4 +75,25 @@ mod tests {
         let cfg = Config::from_toml_str(text, "portcullis.example.toml").unwrap();
         assert_eq!(cfg, Config::default());
     }
+
+    /// The example's comment on the allow-list says what the core does with empty lists
+    /// (`is_email_allowed`: nothing listed, nobody allowed; NOMINAL.md §6).
+    #[test]
+    fn example_config_says_an_empty_allow_list_allows_nobody() {
+        let text = include_str!("../../../portcullis.example.toml");
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("allowed_email_domains"))
+            .unwrap();
+        let comment = lines[..at]
+            .iter()
+            .rev()
+            .take_while(|l| l.starts_with('#'))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(comment.contains("no address is allowed"), "{comment}");
+        assert!(!comment.contains("any address"), "{comment}");
+    }
 }

@@ -581,6 +581,51 @@ async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_ac
         .problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
+/// A flagged account cannot log in with its password, but an IdP sign-in (the federation
+/// crate's logins end in `finish_login`, `amr = ["fed"]`) is not refused by the flag. That
+/// session must not replace the password with only the old one: 403, nothing changed.
+#[tokio::test]
+async fn a_user_flagged_for_a_reset_cannot_change_the_password_from_an_idp_session() {
+    let w = world().await;
+    let ann = w.user("ann@example.com").await;
+    let reset = portcullis_core::admin::Admin::new(w.store.clone(), &config(), "test")
+        .require_password_reset("ann@example.com", false)
+        .await
+        .expect("force reset");
+    let grant = w
+        .engine
+        .finish_login(
+            ann.clone(),
+            vec!["fed".into()],
+            OrgChoice::Default,
+            None,
+            &AuditContext::default(),
+        )
+        .await
+        .expect("an IdP sign-in");
+    let idp = grant.token.token;
+    let r = w.change_password(&idp, PW, NEW_PW, true).await;
+    let detail = r.problem(StatusCode::FORBIDDEN, "forbidden");
+    assert!(detail.contains("reset code"), "{detail}");
+    let after = w.store.get_user(ann.id).await.expect("get").expect("user");
+    assert!(after.password_reset_required, "still flagged");
+    assert_eq!(
+        after.password_hash, ann.password_hash,
+        "the password is unchanged"
+    );
+    assert_eq!(
+        w.get(PROFILE, &idp).await.status,
+        StatusCode::OK,
+        "no session ended"
+    );
+    // The code is the way out.
+    let body = json!({"email": "ann@example.com", "resetCode": reset.code.to_string(), "newPassword": NEW_PW});
+    let r = w
+        .post("/account/v1/password/reset-required", None, body)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+}
+
 #[tokio::test]
 async fn a_password_change_ends_other_sessions_by_default_and_can_revoke_credentials() {
     let w = world().await;

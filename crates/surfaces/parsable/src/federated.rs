@@ -14,8 +14,8 @@ use portcullis_federation::{Federation, FederationError, UpstreamIdentity};
 use crate::convert;
 use crate::errors::ApiError;
 use crate::handlers::{
-    CallContext, HandlerResult, core, finish, nonblank_email, proxied_email, rate_limit, team_id,
-    with_certificates,
+    CallContext, HandlerResult, check_certificate_request, core, finish, nonblank_email,
+    proxied_email, rate_limit, team_id, with_certificates,
 };
 use crate::wire::{self, ErrorCode, LoginOptions, Method, Outcome};
 
@@ -157,6 +157,7 @@ pub(crate) async fn login_with_idp(cx: &CallContext, options: &LoginOptions) -> 
     let m = Method::LoginWithIdp;
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
+    check_certificate_request(cx, m, options)?;
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
     let choice = session_choice(fed, &id, &user, proxied_email(options), m).await?;
@@ -174,6 +175,7 @@ pub(crate) async fn login_with_idp_and_team(
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
     let org = team_id(team)?;
+    check_certificate_request(cx, m, options)?;
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
     let choice = match proxied_email(options) {
@@ -233,6 +235,7 @@ pub(crate) async fn login_with_idp_and_team_select(
     let m = Method::LoginWithIdpAndTeamSelect;
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
+    check_certificate_request(cx, m, options)?;
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
     let proxied = proxied_email(options);
@@ -304,9 +307,16 @@ pub(crate) async fn login_with_sso(cx: &CallContext, request: &wire::SSORequest)
     Ok(Outcome::LoginResult(finish(cx, m, grant, &options).await?))
 }
 
+/// `isMultiTeam` of every `startLogin` answer (PARSABLE.md §8 says "for users on more than one
+/// team"; the unauthenticated caller must not learn that, so this is this project's choice).
+/// Always `true`: it sends clients to `loginWithIdpAndTeamSelect`, which serves every user (a
+/// team list for two teams or more, else a login result), so no one is misled.
+const START_LOGIN_MULTI_TEAM: bool = true;
+
 /// `startLogin` for an address whose domain a provider serves: the provider's endpoints
 /// (discovery is fetched when not cached; a provider that is down leaves them out), whoever
-/// asks. `isMultiTeam` is the only per-account bit. `None`: no provider serves the domain.
+/// asks, with nothing that depends on the account: `isMultiTeam` is always true (see
+/// [`START_LOGIN_MULTI_TEAM`]). `None`: no provider serves the domain.
 pub(crate) async fn start_login_types(
     cx: &CallContext,
     email: &str,
@@ -324,17 +334,6 @@ pub(crate) async fn start_login_types(
     {
         summary = s;
     }
-    let multi_team = match cx
-        .engine
-        .store()
-        .get_user_by_email(email)
-        .await
-        .map_err(|e| ApiError::from_core(e.into(), m))?
-        .filter(|u| !u.deactivated)
-    {
-        Some(u) => cx.engine.active_teams(u.id).await.map_err(core(m))?.len() >= 2,
-        None => false,
-    };
     let jit = fed
         .providers()
         .find(|p| p.alias == summary.alias)
@@ -362,7 +361,7 @@ pub(crate) async fn start_login_types(
             issuer: Some(summary.issuer),
             authorization_endpoint: summary.authorization_endpoint,
             token_endpoint: summary.token_endpoint,
-            is_multi_team: Some(multi_team),
+            is_multi_team: Some(START_LOGIN_MULTI_TEAM),
             end_session_endpoint: summary.end_session_endpoint,
         }),
         is_idp_auth: Some(true),

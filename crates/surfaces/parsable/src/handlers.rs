@@ -198,6 +198,18 @@ fn csr(options: &LoginOptions) -> Option<&str> {
         .filter(|c| !c.trim().is_empty())
 }
 
+/// Refuses, before anything is checked or written, a login whose options ask for both a proxy
+/// session and a client certificate (the engine's rule).
+pub(crate) fn check_certificate_request(
+    cx: &CallContext,
+    method: Method,
+    options: &LoginOptions,
+) -> Result<(), ApiError> {
+    cx.engine
+        .check_certificate_request(proxied_email(options).is_some(), csr(options).is_some())
+        .map_err(core(method))
+}
+
 /// Turns a fresh login into a `LoginResult`, signing the CSR if one was sent. A refused CSR
 /// ends the session just created, so no token of a failed call stays usable.
 pub(crate) async fn finish(
@@ -241,7 +253,13 @@ pub(crate) async fn with_certificates(
         });
         r.user_certificate = cx
             .engine
-            .sign_csr(&data.user, csr, exp, &cx.audit)
+            .sign_csr(
+                &data.user,
+                csr,
+                exp,
+                data.proxy_admin_email.is_some(),
+                &cx.audit,
+            )
             .await
             .map_err(core(method))?;
     }
@@ -257,6 +275,7 @@ async fn login(
     let m = Method::Login;
     rate_limit(cx, m)?;
     let email = nonblank_email(email)?;
+    check_certificate_request(cx, m, options)?;
     let grant = cx
         .engine
         .login_password(
@@ -280,6 +299,7 @@ async fn login_with_team_select(
     let m = Method::LoginWithTeamSelect;
     rate_limit(cx, m)?;
     let email = nonblank_email(email)?;
+    check_certificate_request(cx, m, options)?;
     let e = &cx.engine;
     let user = e
         .authenticate_password(email, password, &cx.audit)

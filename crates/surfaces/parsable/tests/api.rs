@@ -1316,6 +1316,39 @@ async fn start_login_web_sso_only_when_configured() {
     assert!(e.engine.sso_begin(t, &ctx).await.is_err(), "single use");
 }
 
+/// `isMultiTeam` is the same for every address of an IdP domain (PARSABLE.md §8 ties it to the
+/// account; this project answers `true` for everyone, see parsable-surface.md), so startLogin
+/// tells nobody whether an address has an account or how many teams it is on.
+#[tokio::test]
+async fn start_login_reveals_nothing_about_idp_accounts() {
+    let mut e = env().await;
+    let multi = e.user("multi@corp.example", false).await;
+    for team in ["alpha", "beta"] {
+        let o = e.org(team).await;
+        e.member(&multi, &o, &[Role::Author]).await;
+    }
+    e.member_user("single@corp.example", &[Role::Author]).await;
+    let mut p = portcullis_federation::ProviderConfig::new(
+        "corp",
+        "http://127.0.0.1:9/corp",
+        vec!["portcullis".into()],
+    );
+    p.email_domains = vec!["corp.example".into()];
+    let fed = portcullis_federation::Federation::new(vec![p], e.engine.clone()).expect("fed");
+    e.app = router(e.engine.clone(), Some(Arc::new(fed)));
+    let mut answers = Vec::new();
+    for email in [
+        "multi@corp.example",
+        "single@corp.example",
+        "nobody@corp.example",
+    ] {
+        answers.push(e.ok("startLogin", json!({"email": email}), None).await);
+    }
+    assert_eq!(answers[0]["idpAuth"]["isMultiTeam"], true, "{}", answers[0]);
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[1], answers[2]);
+}
+
 // ---- transport, versions, encodings ---------------------------------------------------------------
 
 #[tokio::test]
@@ -1643,16 +1676,14 @@ async fn csr_signed_at_login_chains_to_the_ca() {
 #[tokio::test]
 async fn certificate_validity_follows_a_short_token() {
     let mut cfg = test_config();
-    cfg.tokens.proxy_secs = 600;
+    cfg.tokens.session_secs = 600;
     let e = env_with(cfg, true).await;
-    let root = e.user("root@example.com", true).await;
-    let (_, o) = e.member_user("short@example.com", &[Role::Author]).await;
-    e.member(&root, &o, &[Role::Admin]).await;
+    e.member_user("short@example.com", &[Role::Author]).await;
     let lr = e
         .ok(
             "login",
-            json!({"email": "root@example.com", "password": PW,
-                   "options": {"proxiedUserEmail": "short@example.com", "certificateSigningRequest": csr_pem()}}),
+            json!({"email": "short@example.com", "password": PW,
+                   "options": {"certificateSigningRequest": csr_pem()}}),
             None,
         )
         .await;
@@ -1661,6 +1692,110 @@ async fn certificate_validity_follows_a_short_token() {
     let cert = p.parse_x509().expect("x509");
     let life = cert.validity().not_after.timestamp() - chrono::Utc::now().timestamp();
     assert!(life <= 605, "validity = token lifetime: {life}");
+}
+
+/// An impersonation session would get a certificate with the target's identity: every login
+/// that asks for both is refused (476) before the password or the upstream token is checked, so
+/// nothing is written: no session, no audit of an impersonation, no throttle attempt.
+#[tokio::test]
+async fn a_proxy_login_gets_no_client_certificate() {
+    let mut e = env_with(test_config(), true).await;
+    let root = e.user("root@example.com", true).await;
+    let (target, o) = e.member_user("tgt@example.com", &[Role::Author]).await;
+    e.member(&root, &o, &[Role::Admin]).await;
+    let options =
+        json!({"proxiedUserEmail": "tgt@example.com", "certificateSigningRequest": csr_pem()});
+    for method in ["login", "loginWithTeamSelect"] {
+        for who in ["root@example.com", "tgt@example.com"] {
+            let (code, err) = e
+                .err(
+                    method,
+                    json!({"email": who, "password": PW, "options": options}),
+                    None,
+                )
+                .await;
+            assert_eq!(code, 476, "{method}: {err}");
+            assert_eq!(err["slug"], "insufficient-permissions");
+            let msg = err["message"].as_str().unwrap_or("");
+            assert!(msg.contains("client certificate"), "{msg}");
+        }
+    }
+    // The IdP logins too, before the upstream token is even looked at.
+    let fed = portcullis_federation::Federation::new(
+        vec![portcullis_federation::ProviderConfig::new(
+            "corp",
+            "https://login.corp.example",
+            vec!["portcullis".into()],
+        )],
+        e.engine.clone(),
+    )
+    .expect("fed");
+    e.app = router(e.engine.clone(), Some(Arc::new(fed)));
+    for (method, args) in [
+        ("loginWithIdp", json!({"options": options})),
+        (
+            "loginWithIdpAndTeam",
+            json!({"teamId": o.id.to_string(), "options": options}),
+        ),
+        ("loginWithIdpAndTeamSelect", json!({"options": options})),
+    ] {
+        let body = json!({"method": method, "arguments": args}).to_string();
+        let r = e
+            .post(
+                &[
+                    ("content-type", "application/json"),
+                    ("idp-authorization", "Bearer not-a-jwt"),
+                ],
+                body.into_bytes(),
+            )
+            .await;
+        let v = r.json();
+        assert_eq!(v["result"]["err"]["errorCode"], 476, "{method}: {v}");
+    }
+    let now = chrono::Utc::now();
+    for u in [&root, &target] {
+        let all = e
+            .store
+            .list_user_sessions(u.id, true, now)
+            .await
+            .expect("sessions");
+        assert!(all.is_empty(), "no session was written: {all:?}");
+    }
+    e.engine.flush_audit().await;
+    let events = e
+        .store
+        .list_audit(&AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        !events
+            .iter()
+            .any(|ev| ev.action == "impersonation.start" || ev.action == "login.password"),
+        "nothing was checked or started: {events:?}"
+    );
+    // A proxy login without a CSR still works, and the account's own login gets its certificate.
+    let lr = e
+        .ok(
+            "login",
+            json!({"email": "root@example.com", "password": PW,
+                   "options": {"proxiedUserEmail": "tgt@example.com"}}),
+            None,
+        )
+        .await;
+    assert_eq!(lr["currentUser"]["id"], target.id.to_string());
+    assert!(lr.get("userCertificate").is_none());
+    let lr = e
+        .ok(
+            "login",
+            json!({"email": "tgt@example.com", "password": PW,
+                   "options": {"certificateSigningRequest": csr_pem()}}),
+            None,
+        )
+        .await;
+    assert!(lr["userCertificate"].is_string());
 }
 
 // ---- HTTP edge: caching, a saturated hashing pool, clients that go away ---------------------
