@@ -104,7 +104,11 @@ impl Env {
             .await
             .unwrap();
         let key = self.engine.authenticate(&secret).await.unwrap();
-        let minted = self.engine.exchange_credential(&secret, &ctx()).await.unwrap();
+        let minted = self
+            .engine
+            .exchange_credential(&secret, &ctx())
+            .await
+            .unwrap();
         let minted = self.engine.authenticate(&minted.token).await.unwrap();
         assert_eq!((key.org, minted.org), (org.id, org.id));
         (key, minted)
@@ -133,7 +137,9 @@ async fn a_credential_of_one_org_is_no_admin_of_another() {
     for p in [&key, &minted] {
         assert!(e.engine.org_admin(p, acme.id).await.is_ok());
         assert!(denied(e.engine.org_admin(p, beta.id).await));
-        assert!(denied(e.engine.persistent_tokens_meta(p, beta.id, &[]).await));
+        assert!(denied(
+            e.engine.persistent_tokens_meta(p, beta.id, &[]).await
+        ));
         assert!(
             e.engine
                 .persistent_tokens_meta(p, acme.id, &[])
@@ -235,17 +241,26 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
         ));
         // …and in its own only with what the membership gives (AUTHOR: nothing here).
         assert!(denied(e.engine.org_admin(p, beta.id).await));
-        assert!(denied(e.engine.persistent_tokens_meta(p, beta.id, &[]).await));
+        assert!(denied(
+            e.engine.persistent_tokens_meta(p, beta.id, &[]).await
+        ));
         assert!(denied(
             e.engine.create_persistent_token(p, member.id, &ctx()).await
         ));
         assert!(denied(
-            e.engine.revoke_persistent_tokens(p, member.id, &ctx()).await
+            e.engine
+                .revoke_persistent_tokens(p, member.id, &ctx())
+                .await
         ));
     }
     // With ADMIN of beta the credential is beta's admin, still nobody in acme.
     e.store
-        .upsert_membership(root.id, beta.id, [Role::Admin].into(), MembershipKind::Member)
+        .upsert_membership(
+            root.id,
+            beta.id,
+            [Role::Admin].into(),
+            MembershipKind::Member,
+        )
         .await
         .unwrap();
     assert!(e.engine.org_admin(&key, beta.id).await.is_ok());
@@ -257,7 +272,7 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
     let e = env().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
-    let root = e.user("root@x.io", true, &[(&beta, &[])]).await;
+    e.user("root@x.io", true, &[(&beta, &[])]).await;
     // A member of both, acme first: a persistent token is minted in acme.
     let u = e.user("u@x.io", false, &[(&acme, &[]), (&beta, &[])]).await;
     e.user("badmin@x.io", false, &[(&beta, &[Role::Admin])])
@@ -271,7 +286,6 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
         .await
         .unwrap();
     assert_eq!(org.id, acme.id);
-    let _ = root;
 
     let badmin = e.session("badmin@x.io", &beta).await;
     assert!(

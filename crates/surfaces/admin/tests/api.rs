@@ -583,7 +583,12 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
     assert_eq!(v.ok()["settings"], json!({}));
     // Given ADMIN of beta, the key manages beta, still not acme.
     w.store
-        .upsert_membership(p.user, w.beta.id, [Role::Admin].into(), MembershipKind::Member)
+        .upsert_membership(
+            p.user,
+            w.beta.id,
+            [Role::Admin].into(),
+            MembershipKind::Member,
+        )
         .await
         .expect("membership");
     w.call(Method::GET, &beta, Some(&key), None).await.ok();

@@ -1101,7 +1101,12 @@ async fn login_activity_of_another_org_needs_more_than_a_credential() {
     for cred in [&key, &minted] {
         for body in [&b_only, &both] {
             let r = w.post(act, cred, body.clone()).await;
-            assert_eq!(r.name(), "Authentication:NotAuthorizedAdmin", "{:?}", r.body);
+            assert_eq!(
+                r.name(),
+                "Authentication:NotAuthorizedAdmin",
+                "{:?}",
+                r.body
+            );
             assert_eq!(r.body["parameters"]["rid"], json!(w.org_rid(&c.b)));
         }
         let r = w.post(act, cred, json!({})).await;

@@ -1066,7 +1066,11 @@ async fn persistent_token_metadata_stays_in_its_team() {
         .unwrap_or_default()
         .to_string();
     let root_team = e
-        .ok("createTeamToken", json!({"teamId": one.id.to_string()}), Some(&rt))
+        .ok(
+            "createTeamToken",
+            json!({"teamId": one.id.to_string()}),
+            Some(&rt),
+        )
         .await["authToken"]
         .as_str()
         .unwrap_or_default()
