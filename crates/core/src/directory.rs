@@ -249,7 +249,7 @@ impl Engine {
         Ok(created)
     }
 
-    /// Checks that every org exists and the caller is an admin of each.
+    /// Checks that every org exists and the caller is an admin of each (and may act there).
     pub async fn check_admin_of_orgs(
         &self,
         p: &Principal,
@@ -261,9 +261,9 @@ impl Engine {
             }
         }
         for &org in orgs {
+            // A credential or team token is an admin of its own org at most (`authz.rs`).
             let admin = self
-                .store()
-                .get_membership(p.user, org)
+                .acting_membership(p, org)
                 .await?
                 .is_some_and(|m| m.is_admin());
             if !admin {

@@ -1869,15 +1869,9 @@ impl Engine {
         Ok(())
     }
 
+    /// The caller as a super-admin, by the org-binding rule (`authz.rs`).
     pub async fn require_super_admin(&self, p: &Principal) -> CoreResult<User> {
-        if p.is_credential_based() {
-            return Err(CoreError::CredentialNotAllowed("manage credentials"));
-        }
-        if p.actor.is_some() {
-            return Err(CoreError::PermissionDenied(
-                "an impersonation session has no super-admin rights",
-            ));
-        }
+        p.check_super_admin_powers("manage credentials")?;
         self.store
             .get_user(p.user)
             .await?

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod allowlist;
 pub mod audit;
+pub mod authz;
 pub mod certs;
 pub mod config;
 pub mod crypto;

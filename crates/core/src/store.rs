@@ -402,7 +402,8 @@ pub trait Store: Send + Sync + 'static {
         by: Option<UserId>,
         at: Timestamp,
     ) -> StoreResult<bool>;
-    /// Persistent credentials of `users` who are or were members of `org`, newest first.
+    /// Persistent credentials issued in `org` to `users` who are or were its members, newest
+    /// first.
     async fn persistent_credentials_for(
         &self,
         org: OrgId,

@@ -16,7 +16,7 @@ use crate::admin::{Admin, AdminError, AdminResult};
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
-use crate::tokens::{Principal, Via};
+use crate::tokens::Principal;
 
 /// At most this many settings per team (checked by the store at commit).
 pub const MAX_SETTINGS_PER_TEAM: usize = 256;
@@ -433,40 +433,25 @@ pub fn parse_stored_settings(raw: BTreeMap<String, Value>, org: OrgId) -> Settin
 
 impl Engine {
     /// An admin handle for `org` on behalf of `p`, for the HTTP admin surface: the caller must
-    /// be a super-admin (not through a proxy session) or an active ADMIN of that org. A team
-    /// token reaches only its own team. An unknown org is refused like a foreign one, so the
-    /// route does not reveal which org ids exist, except to super-admins.
+    /// act as a super-admin or be an active ADMIN of that org, by the org-binding rule
+    /// (`authz.rs`): a credential or a team token reaches only its own org, with its
+    /// membership's rights. An unknown org is refused like a foreign one, so the route does not
+    /// reveal which org ids exist, except to super-admins.
     pub async fn org_admin(&self, p: &Principal, org: OrgId) -> CoreResult<Admin> {
-        let caller = self
-            .store()
-            .get_user(p.user)
-            .await?
-            .filter(|u| !u.deactivated)
-            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        let caller = self.active_caller(p).await?;
         let admin =
             Admin::new(self.store().clone(), self.config(), "http").with_actor(Some(p.user));
-        if caller.super_admin && p.actor.is_none() {
+        if p.acts_as_super_admin(&caller) {
             return Ok(admin);
         }
-        let denied =
-            CoreError::PermissionDenied("an admin of the org or a super-admin is required");
-        if matches!(
-            p.via,
-            Via::Session {
-                team_scoped: true,
-                ..
-            }
-        ) && p.org != org
-        {
-            return Err(denied);
-        }
         let is_admin = self
-            .store()
-            .get_membership(p.user, org)
+            .acting_membership(p, org)
             .await?
             .is_some_and(|m| m.is_admin());
         if !is_admin {
-            return Err(denied);
+            return Err(CoreError::PermissionDenied(
+                "an admin of the org or a super-admin is required",
+            ));
         }
         Ok(admin)
     }

@@ -377,7 +377,8 @@ impl Engine {
 
     /// Persistent-token records of `users` in `org` (PARSABLE.md §8
     /// fetchPersistentAuthTokensMeta): super-admins, or ADMIN/PARSABLE_ADMIN of the team.
-    /// Duplicates are dropped; the store skips users who never were members.
+    /// Only credentials issued in `org` are listed. Duplicates are dropped; the store skips
+    /// users who never were members.
     pub async fn persistent_tokens_meta(
         &self,
         p: &Principal,
@@ -393,17 +394,11 @@ impl Engine {
             .get_org(org)
             .await?
             .ok_or(CoreError::NotFound("team"))?;
-        let caller = self
-            .store()
-            .get_user(p.user)
-            .await?
-            .filter(|u| !u.deactivated)
-            .ok_or(CoreError::InvalidToken("unknown user"))?;
-        let super_admin = caller.super_admin && p.actor.is_none();
-        if !super_admin {
+        let caller = self.active_caller(p).await?;
+        // The org-binding rule (`authz.rs`): a credential or team token lists its own org only.
+        if !p.acts_as_super_admin(&caller) {
             let admin = self
-                .store()
-                .get_membership(p.user, org)
+                .acting_membership(p, org)
                 .await?
                 .filter(Membership::is_active)
                 .is_some_and(|m| {

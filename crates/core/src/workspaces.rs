@@ -207,9 +207,9 @@ impl Engine {
         session_org_only: bool,
         include_guest: bool,
     ) -> CoreResult<Vec<Workspace>> {
-        // A credential (or a token minted from one) is bound to its org: it never lists the
+        // A credential or a team token is bound to its org (`authz.rs`): it never lists the
         // workspaces of the user's other orgs.
-        let orgs: Vec<OrgId> = if session_org_only || p.is_credential_based() {
+        let orgs: Vec<OrgId> = if session_org_only || p.is_org_bound() {
             vec![p.org]
         } else {
             let mut orgs: BTreeSet<OrgId> = self
@@ -244,8 +244,8 @@ impl Engine {
             .get_workspace(id)
             .await?
             .ok_or(WorkspaceError::NotFound)?;
-        if ws.org_id != p.org && p.is_credential_based() {
-            // A credential is bound to its org.
+        if !p.may_act_in(ws.org_id) {
+            // A credential or a team token is bound to its org.
             return Err(WorkspaceError::NotFound);
         }
         self.workspace_access(p.user, &ws)

@@ -1999,10 +1999,13 @@ macro_rules! store_impl {
                 for chunk in users.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$DB>::new(concat!(
                         "SELECT ", credential_cols!("c."), " FROM credentials c \
-                         WHERE c.kind = 'persistent' AND EXISTS (SELECT 1 FROM memberships m \
-                         WHERE m.user_id = c.user_id AND m.org_id = "
+                         WHERE c.kind = 'persistent' AND c.org_id = "
                     ));
-                    qb.push_bind(org.0).push(") AND c.user_id IN (");
+                    // Only the org's own credentials; of users who are or were its members.
+                    qb.push_bind(org.0).push(
+                        " AND EXISTS (SELECT 1 FROM memberships m \
+                         WHERE m.user_id = c.user_id AND m.org_id = c.org_id) AND c.user_id IN (",
+                    );
                     let mut sep = qb.separated(", ");
                     for u in chunk {
                         sep.push_bind(u.0);

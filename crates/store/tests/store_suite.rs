@@ -12,6 +12,7 @@ store_tests!(
     sessions_lifecycle,
     credentials_by_hash_and_listing,
     replace_persistent_revokes_previous,
+    persistent_credentials_listed_in_their_org_only,
     register_resources_all_or_nothing,
     workspaces_and_grants,
     search_org_users_queries,
@@ -697,6 +698,30 @@ mod cases {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    pub async fn persistent_credentials_listed_in_their_org_only(db: DbStore) {
+        let s = dyn_store(&db);
+        let a = org(&*s, "acme").await;
+        let b = org(&*s, "beta").await;
+        let u = member(&*s, "u@x.io", a, &[]).await;
+        s.upsert_membership(u.id, b, BTreeSet::new(), MembershipKind::Member)
+            .await
+            .unwrap();
+        let in_a = credential(u.id, a, CredentialKind::Persistent, 1, t(1));
+        s.create_credential(in_a.clone(), Some(u.id)).await.unwrap();
+        // A member of both orgs: beta's list leaves out the token issued in acme.
+        assert!(
+            s.persistent_credentials_for(b, &[u.id])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let listed = s.persistent_credentials_for(a, &[u.id]).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|c| c.credential.id).collect::<Vec<_>>(),
+            vec![in_a.id]
         );
     }
 

@@ -488,3 +488,111 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     let resp = w.app.clone().oneshot(req).await.expect("response");
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+/// An API key of `token`'s session org, and an access token exchanged from it.
+async fn api_key(w: &World, token: &str) -> (String, String) {
+    let ctx = AuditContext::default();
+    let p = w.engine.authenticate(token).await.expect("session");
+    let (_, secret) = w
+        .engine
+        .create_api_key(&p, "ci", None, &ctx)
+        .await
+        .expect("api key");
+    let minted = w
+        .engine
+        .exchange_credential(&secret, &ctx)
+        .await
+        .expect("exchange")
+        .token;
+    (secret, minted)
+}
+
+#[tokio::test]
+async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
+    let w = world().await;
+    // An AUTHOR of acme (the key's org) who is ADMIN of beta.
+    let both = w
+        .user("both@x.io", Some(&w.acme), &[Role::Author], false)
+        .await;
+    let uid = w.engine.authenticate(&both).await.expect("session").user;
+    w.store
+        .upsert_membership(uid, w.beta.id, [Role::Admin].into(), MembershipKind::Member)
+        .await
+        .expect("membership");
+    let (key, minted) = api_key(&w, &both).await;
+    let beta = w.path(&w.beta, "settings");
+    let body = json!({"flag": {"type": "bool", "value": true}});
+    for token in [&key, &minted] {
+        for (m, path, b) in [
+            (Method::GET, beta.clone(), None),
+            (Method::PATCH, beta.clone(), Some(body.clone())),
+            (Method::PUT, w.path(&w.beta, "priorities"), Some(json!([]))),
+            (
+                Method::PUT,
+                w.path(&w.beta, "job-permissions/ADMIN"),
+                Some(json!({})),
+            ),
+        ] {
+            w.call(m, &path, Some(token), b)
+                .await
+                .problem(StatusCode::FORBIDDEN, "forbidden");
+        }
+    }
+    // Nothing was written; the user's own sign-in is beta's admin.
+    let v = w.call(Method::GET, &beta, Some(&both), None).await;
+    assert_eq!(v.ok()["settings"], json!({}));
+    assert_eq!(v.ok()["priorities"], Value::Null);
+    w.call(
+        Method::GET,
+        &w.path(&w.beta, "job-permissions/ADMIN"),
+        Some(&both),
+        None,
+    )
+    .await
+    .ok();
+
+    // A super-admin with a plain membership of beta: its API key and its persistent token
+    // reach no other org, and in beta only what that membership gives (nothing here).
+    let root = w.user("root@x.io", None, &[], true).await;
+    let (key, minted) = api_key(&w, &root).await;
+    let p = w.engine.authenticate(&root).await.expect("session");
+    let (_, persistent, _) = w
+        .engine
+        .create_persistent_token(&p, p.user, &AuditContext::default())
+        .await
+        .expect("persistent token");
+    let nowhere = format!("/admin/v1/orgs/{}/settings", OrgId::new());
+    for token in [&key, &minted, &persistent] {
+        for path in [w.path(&w.acme, "settings"), beta.clone(), nowhere.clone()] {
+            w.call(Method::GET, &path, Some(token), None)
+                .await
+                .problem(StatusCode::FORBIDDEN, "forbidden");
+        }
+        w.call(
+            Method::PATCH,
+            &w.path(&w.acme, "settings"),
+            Some(token),
+            Some(body.clone()),
+        )
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    }
+    let v = w
+        .call(Method::GET, &w.path(&w.acme, "settings"), Some(&root), None)
+        .await;
+    assert_eq!(v.ok()["settings"], json!({}));
+    // Given ADMIN of beta, the key manages beta, still not acme.
+    w.store
+        .upsert_membership(
+            p.user,
+            w.beta.id,
+            [Role::Admin].into(),
+            MembershipKind::Member,
+        )
+        .await
+        .expect("membership");
+    w.call(Method::GET, &beta, Some(&key), None).await.ok();
+    w.call(Method::GET, &w.path(&w.acme, "settings"), Some(&key), None)
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+}

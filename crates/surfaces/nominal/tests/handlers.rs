@@ -1071,6 +1071,53 @@ async fn preregistration_activity_and_deactivation() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// Login activity of another org: an admin of both orgs sees it with their own sign-in, not
+/// with an API key (or a token exchanged from one) minted in the first org.
+#[tokio::test]
+async fn login_activity_of_another_org_needs_more_than_a_credential() {
+    let w = world().await;
+    let c = cast(&w).await;
+    w.member(&c.admin, &c.b, true, MembershipKind::Member).await;
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.admin_t,
+            json!({"apiKeyName": "ci"}),
+        )
+        .await;
+    let key = r.body["apiKeyValue"].as_str().unwrap().to_owned();
+    let r = w
+        .call(
+            Method::POST,
+            "/api/api-key-internal/v1/access-token",
+            None,
+            Some(json!({"apiKeyValue": key})),
+        )
+        .await;
+    let minted = r.body["accessToken"].as_str().unwrap().to_owned();
+    let act = "/api/authentication/v2/admin/org/login-activity";
+    let b_only = json!({"orgs": [w.org_rid(&c.b)]});
+    let both = json!({"orgs": [w.org_rid(&c.a), w.org_rid(&c.b)]});
+    for body in [&b_only, &both] {
+        let r = w.post(act, &c.admin_t, body.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    for cred in [&key, &minted] {
+        for body in [&b_only, &both] {
+            let r = w.post(act, cred, body.clone()).await;
+            assert_eq!(
+                r.name(),
+                "Authentication:NotAuthorizedAdmin",
+                "{:?}",
+                r.body
+            );
+            assert_eq!(r.body["parameters"]["rid"], json!(w.org_rid(&c.b)));
+        }
+        let r = w.post(act, cred, json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "its own org: {:?}", r.body);
+    }
+}
+
 #[tokio::test]
 async fn workspace_service() {
     let w = world().await;

@@ -1026,6 +1026,62 @@ async fn persistent_token_lifecycle() {
     }
 }
 
+/// fetchPersistentAuthTokensMeta by the org-binding rule: only the team's own credentials are
+/// listed, and a persistent token or a team token lists its own team at most, with its
+/// membership's rights, never a super-admin's.
+#[tokio::test]
+async fn persistent_token_metadata_stays_in_its_team() {
+    let e = env().await;
+    let root = e.user("root@example.com", true).await;
+    let (bot, one) = e.member_user("bot@example.com", &[Role::Executor]).await;
+    let two = e.org("two").await;
+    e.member(&bot, &two, &[Role::Executor]).await;
+    e.member(&root, &one, &[Role::Author]).await;
+    // An AUTHOR of team one (their default) who is ADMIN of team two.
+    let (both, _) = e.member_user("both@example.com", &[Role::Author]).await;
+    e.member(&both, &two, &[Role::Admin]).await;
+    let rt = e.token("root@example.com").await;
+    let create = |u: &User| json!({"userId": u.id.to_string()});
+    // bot's token is issued in team one, its default.
+    e.ok("createPersistentAuth", create(&bot), Some(&rt)).await;
+    let f = "fetchPersistentAuthTokensMeta";
+    let of_bot = |t: &Org| json!({"teamId": t.id.to_string(), "userIds": [bot.id.to_string()]});
+    let listed = |v: Value| v.as_array().map_or(0, Vec::len);
+    assert_eq!(listed(e.ok(f, of_bot(&one), Some(&rt)).await), 1);
+    let bt = e.token("both@example.com").await;
+    assert_eq!(
+        listed(e.ok(f, of_bot(&two), Some(&bt)).await),
+        0,
+        "team one's token is not team two's to list"
+    );
+    assert_eq!(listed(e.ok(f, of_bot(&two), Some(&rt)).await), 0);
+
+    // Persistent tokens of team two's admin and of the super-admin, both issued in team one.
+    let both_pt = e.ok("createPersistentAuth", create(&both), Some(&rt)).await["authToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let root_pt = e.ok("createPersistentAuth", create(&root), Some(&rt)).await["authToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let root_team = e
+        .ok(
+            "createTeamToken",
+            json!({"teamId": one.id.to_string()}),
+            Some(&rt),
+        )
+        .await["authToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for tok in [&both_pt, &root_pt, &root_team] {
+        for team in [&one, &two] {
+            assert_eq!(e.err(f, of_bot(team), Some(tok)).await.0, 476);
+        }
+    }
+}
+
 #[tokio::test]
 async fn persistent_token_errors() {
     let e = env().await;

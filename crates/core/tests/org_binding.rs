@@ -1,0 +1,325 @@
+//! The org-binding rule (`portcullis_core::authz`), on a real SQLite store: a credential, a
+//! token minted from one, or a team token acts only inside the org it was minted for, and never
+//! with super-admin powers; an impersonation has none either.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use portcullis_core::audit::AuditContext;
+use portcullis_core::config::CoreConfig;
+use portcullis_core::crypto::MasterKey;
+use portcullis_core::directory::OrgsAdminCheck;
+use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::store::Store;
+use portcullis_core::tokens::Principal;
+use portcullis_core::*;
+
+const PW: &str = "a perfectly fine passphrase";
+
+struct Env {
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite").to_string_lossy().into_owned();
+    let store = portcullis_store::open(&path).await.unwrap();
+    let cfg = CoreConfig::default();
+    store.upsert_region(cfg.region.clone()).await.unwrap();
+    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
+        .await
+        .unwrap();
+    Env {
+        engine,
+        store,
+        _dir: dir,
+    }
+}
+
+fn ctx() -> AuditContext {
+    AuditContext::default()
+}
+
+fn denied<T>(r: Result<T, CoreError>) -> bool {
+    matches!(
+        r,
+        Err(CoreError::PermissionDenied(_) | CoreError::CredentialNotAllowed(_))
+    )
+}
+
+impl Env {
+    async fn org(&self, name: &str) -> Org {
+        self.store
+            .create_org(NewOrg {
+                name: name.into(),
+                display_name: None,
+                region_id: "local".into(),
+            })
+            .await
+            .unwrap()
+    }
+
+    /// A user with the given roles in each org, in that order (the first is the default org).
+    async fn user(&self, email: &str, super_admin: bool, orgs: &[(&Org, &[Role])]) -> User {
+        let hash = self.engine.hasher().hash(PW).await.unwrap();
+        let u = self
+            .store
+            .create_user(NewUser {
+                email: email.into(),
+                display_name: "x".into(),
+                avatar_url: None,
+                password_hash: Some(hash),
+                validated_at: None,
+                super_admin,
+            })
+            .await
+            .unwrap();
+        for (o, roles) in orgs {
+            let roles: BTreeSet<Role> = roles.iter().copied().collect();
+            self.store
+                .upsert_membership(u.id, o.id, roles, MembershipKind::Member)
+                .await
+                .unwrap();
+        }
+        u
+    }
+
+    async fn session(&self, email: &str, org: &Org) -> Principal {
+        let g = self
+            .engine
+            .login_password(email, PW, OrgChoice::Specific(org.id), None, &ctx())
+            .await
+            .unwrap();
+        self.engine.authenticate(&g.token.token).await.unwrap()
+    }
+
+    /// An API key minted in `org`, as the secret itself and as a token exchanged from it.
+    async fn api_key(&self, email: &str, org: &Org) -> (Principal, Principal) {
+        let s = self.session(email, org).await;
+        let (_, secret) = self
+            .engine
+            .create_api_key(&s, "ci", None, &ctx())
+            .await
+            .unwrap();
+        let key = self.engine.authenticate(&secret).await.unwrap();
+        let minted = self
+            .engine
+            .exchange_credential(&secret, &ctx())
+            .await
+            .unwrap();
+        let minted = self.engine.authenticate(&minted.token).await.unwrap();
+        assert_eq!((key.org, minted.org), (org.id, org.id));
+        (key, minted)
+    }
+
+    async fn team_token(&self, email: &str, home: &Org, team: &Org) -> Principal {
+        let s = self.session(email, home).await;
+        let t = self.engine.team_token(&s, team.id, &ctx()).await.unwrap();
+        self.engine.authenticate(&t.token).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_credential_of_one_org_is_no_admin_of_another() {
+    let e = env().await;
+    let acme = e.org("acme").await;
+    let beta = e.org("beta").await;
+    // ADMIN of both; the key is minted in acme.
+    e.user(
+        "both@x.io",
+        false,
+        &[(&acme, &[Role::Admin]), (&beta, &[Role::Admin])],
+    )
+    .await;
+    let (key, minted) = e.api_key("both@x.io", &acme).await;
+    for p in [&key, &minted] {
+        assert!(e.engine.org_admin(p, acme.id).await.is_ok());
+        assert!(denied(e.engine.org_admin(p, beta.id).await));
+        assert!(denied(
+            e.engine.persistent_tokens_meta(p, beta.id, &[]).await
+        ));
+        assert!(
+            e.engine
+                .persistent_tokens_meta(p, acme.id, &[])
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            e.engine.check_admin_of_orgs(p, &[acme.id, beta.id]).await,
+            Ok(OrgsAdminCheck::NotAdmin(o)) if o == beta.id
+        ));
+        assert!(matches!(
+            e.engine.check_admin_of_orgs(p, &[acme.id]).await,
+            Ok(OrgsAdminCheck::Ok)
+        ));
+    }
+    // The user's own sign-in still reaches both orgs.
+    let s = e.session("both@x.io", &acme).await;
+    assert!(e.engine.org_admin(&s, beta.id).await.is_ok());
+    assert!(matches!(
+        e.engine.check_admin_of_orgs(&s, &[acme.id, beta.id]).await,
+        Ok(OrgsAdminCheck::Ok)
+    ));
+}
+
+#[tokio::test]
+async fn a_team_token_acts_only_in_its_team() {
+    let e = env().await;
+    let acme = e.org("acme").await;
+    let beta = e.org("beta").await;
+    let both = e
+        .user(
+            "both@x.io",
+            false,
+            &[(&acme, &[Role::Admin]), (&beta, &[Role::Admin])],
+        )
+        .await;
+    let in_acme = e.store.create_workspace(acme.id, "a", None).await.unwrap();
+    let in_beta = e.store.create_workspace(beta.id, "b", None).await.unwrap();
+    let team = e.team_token("both@x.io", &acme, &beta).await;
+    assert!(e.engine.org_admin(&team, beta.id).await.is_ok());
+    assert!(denied(e.engine.org_admin(&team, acme.id).await));
+    assert!(denied(
+        e.engine
+            .persistent_tokens_meta(&team, acme.id, &[both.id])
+            .await
+    ));
+    assert!(matches!(
+        e.engine.check_admin_of_orgs(&team, &[acme.id]).await,
+        Ok(OrgsAdminCheck::NotAdmin(o)) if o == acme.id
+    ));
+    // Workspaces: the team's only.
+    let listed: Vec<_> = e
+        .engine
+        .list_workspaces(&team, false, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(listed, vec![in_beta.id]);
+    assert!(e.engine.get_workspace_for(&team, in_acme.id).await.is_err());
+    assert!(e.engine.get_workspace_for(&team, in_beta.id).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_super_admins_credential_has_no_super_admin_powers() {
+    let e = env().await;
+    let acme = e.org("acme").await;
+    let beta = e.org("beta").await;
+    // A super-admin with a plain membership of beta only.
+    let root = e.user("root@x.io", true, &[(&beta, &[Role::Author])]).await;
+    let member = e.user("m@x.io", false, &[(&acme, &[])]).await;
+    let own = e.session("root@x.io", &beta).await;
+    assert!(e.engine.org_admin(&own, acme.id).await.is_ok());
+    assert!(
+        e.engine
+            .persistent_tokens_meta(&own, acme.id, &[member.id])
+            .await
+            .is_ok()
+    );
+
+    let (key, minted) = e.api_key("root@x.io", &beta).await;
+    let (_, persistent, _) = e
+        .engine
+        .create_persistent_token(&own, root.id, &ctx())
+        .await
+        .unwrap();
+    let persistent = e.engine.authenticate(&persistent).await.unwrap();
+    assert_eq!(persistent.org, beta.id);
+    let team = e.team_token("root@x.io", &beta, &beta).await;
+    for p in [&key, &minted, &persistent, &team] {
+        // Not in an org it was not minted for…
+        assert!(denied(e.engine.org_admin(p, acme.id).await));
+        assert!(denied(e.engine.org_admin(p, OrgId::new()).await));
+        assert!(denied(
+            e.engine
+                .persistent_tokens_meta(p, acme.id, &[member.id])
+                .await
+        ));
+        // …and in its own only with what the membership gives (AUTHOR: nothing here).
+        assert!(denied(e.engine.org_admin(p, beta.id).await));
+        assert!(denied(
+            e.engine.persistent_tokens_meta(p, beta.id, &[]).await
+        ));
+        assert!(denied(
+            e.engine.create_persistent_token(p, member.id, &ctx()).await
+        ));
+        assert!(denied(
+            e.engine
+                .revoke_persistent_tokens(p, member.id, &ctx())
+                .await
+        ));
+    }
+    // With ADMIN of beta the credential is beta's admin, still nobody in acme.
+    e.store
+        .upsert_membership(
+            root.id,
+            beta.id,
+            [Role::Admin].into(),
+            MembershipKind::Member,
+        )
+        .await
+        .unwrap();
+    assert!(e.engine.org_admin(&key, beta.id).await.is_ok());
+    assert!(denied(e.engine.org_admin(&key, acme.id).await));
+}
+
+#[tokio::test]
+async fn persistent_token_metadata_lists_only_the_teams_credentials() {
+    let e = env().await;
+    let acme = e.org("acme").await;
+    let beta = e.org("beta").await;
+    e.user("root@x.io", true, &[(&beta, &[])]).await;
+    // A member of both, acme first: a persistent token is minted in acme.
+    let u = e.user("u@x.io", false, &[(&acme, &[]), (&beta, &[])]).await;
+    e.user("badmin@x.io", false, &[(&beta, &[Role::Admin])])
+        .await;
+    e.user("aadmin@x.io", false, &[(&acme, &[Role::Admin])])
+        .await;
+    let own = e.session("root@x.io", &beta).await;
+    let (cred, _, org) = e
+        .engine
+        .create_persistent_token(&own, u.id, &ctx())
+        .await
+        .unwrap();
+    assert_eq!(org.id, acme.id);
+
+    let badmin = e.session("badmin@x.io", &beta).await;
+    assert!(
+        e.engine
+            .persistent_tokens_meta(&badmin, beta.id, &[u.id])
+            .await
+            .unwrap()
+            .is_empty(),
+        "acme's credential is not beta's to list"
+    );
+    let aadmin = e.session("aadmin@x.io", &acme).await;
+    let listed = e
+        .engine
+        .persistent_tokens_meta(&aadmin, acme.id, &[u.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.credential.id).collect::<Vec<_>>(),
+        vec![cred.id]
+    );
+    // A super-admin's own sign-in sees it under acme only, too.
+    assert!(
+        e.engine
+            .persistent_tokens_meta(&own, beta.id, &[u.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        e.engine
+            .persistent_tokens_meta(&own, acme.id, &[u.id])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
