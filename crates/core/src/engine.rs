@@ -1138,7 +1138,8 @@ impl Engine {
         let mut claims =
             self.tokens
                 .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
-        claims.team = kind == Reissue::TeamToken;
+        // A team token stays bound when it switches org: never an org-wide (super-admin) token.
+        claims.team = kind == Reissue::TeamToken || p.is_org_bound();
         claims.act = p.actor.map(|a| Actor { sub: a.0 });
         let token = self.tokens.sign(&claims)?;
         let action = match kind {

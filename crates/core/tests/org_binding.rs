@@ -323,3 +323,34 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
         1
     );
 }
+
+#[tokio::test]
+async fn switching_org_keeps_a_team_token_bound() {
+    let env = env().await;
+    let acme = env.org("acme").await;
+    let beta = env.org("beta").await;
+    env.user(
+        "root@x.io",
+        true,
+        &[(&acme, &[Role::Admin]), (&beta, &[Role::Admin])],
+    )
+    .await;
+    let team = env.team_token("root@x.io", &acme, &beta).await;
+    assert!(denied(env.engine.require_super_admin(&team).await));
+
+    // Nominal setUserOrg from the team token: still a team token, never the org-wide token a
+    // super-admin's own sign-in gets.
+    let switched = env.engine.switch_org(&team, acme.id, &ctx()).await.unwrap();
+    let switched = env.engine.authenticate(&switched.token).await.unwrap();
+    assert_eq!(switched.org, acme.id);
+    assert!(switched.is_org_bound());
+    assert!(denied(env.engine.require_super_admin(&switched).await));
+    assert!(denied(env.engine.org_admin(&switched, beta.id).await));
+
+    // The super-admin's own session switches to an org-wide token as before.
+    let own = env.session("root@x.io", &acme).await;
+    let own = env.engine.switch_org(&own, beta.id, &ctx()).await.unwrap();
+    let own = env.engine.authenticate(&own.token).await.unwrap();
+    assert!(!own.is_org_bound());
+    assert!(env.engine.require_super_admin(&own).await.is_ok());
+}
