@@ -950,7 +950,11 @@ impl Engine {
 
     /// [`Engine::authenticate`] for a request from `ip`: a credential secret that is not in the
     /// read cache costs a store look-up, so it is charged to the per-IP limit first.
-    pub async fn authenticate_from(&self, token: &str, ip: Option<IpAddr>) -> CoreResult<Principal> {
+    pub async fn authenticate_from(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+    ) -> CoreResult<Principal> {
         let token = token.trim();
         if token.is_empty() {
             return Err(CoreError::Unauthenticated);

@@ -121,9 +121,9 @@ impl MediaMtxClaims {
     /// (paths are exact: no empty path or regular expression is ever issued). Instance-wide
     /// actions carry no path.
     pub fn allows(&self, action: &str, path: &str) -> bool {
-        self.mediamtx_permissions.iter().any(|p| {
-            p.action == action && (INSTANCE_ACTIONS.contains(&action) || p.path == path)
-        })
+        self.mediamtx_permissions
+            .iter()
+            .any(|p| p.action == action && (INSTANCE_ACTIONS.contains(&action) || p.path == path))
     }
 }
 
@@ -290,9 +290,7 @@ impl Engine {
         permissions: &[MediaMtxPermission],
     ) -> CoreResult<(String, Timestamp)> {
         let not_after = self.check_mediamtx_permissions(p, permissions).await?;
-        let iat = self
-            .revocations()
-            .issue_second(p.user, p.org, Utc::now());
+        let iat = self.revocations().issue_second(p.user, p.org, Utc::now());
         signer.token(p, permissions, not_after, iat)
     }
 

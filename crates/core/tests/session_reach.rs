@@ -232,13 +232,7 @@ async fn sessions_behind_issued_access_tokens_get_the_idle_timeout() {
     // The path of getAccessToken, refreshAccessToken and sandbox tokens.
     let issued = e
         .engine
-        .issue_access_token(
-            &ann,
-            OrgChoice::Default,
-            vec!["fed".into()],
-            None,
-            &ctx(),
-        )
+        .issue_access_token(&ann, OrgChoice::Default, vec!["fed".into()], None, &ctx())
         .await
         .unwrap();
     let p = e.engine.authenticate(&issued.token).await.unwrap();
@@ -266,7 +260,10 @@ async fn the_current_session_is_the_bearers_and_ends_with_it() {
     let current = e.engine.current_session(&p).await.unwrap();
     let s = current.session.expect("a session");
     assert_eq!(Some(&s.id), p.session());
-    assert_eq!(current.expires_at, Some(s.expires_at.min(p.expires_at.unwrap())));
+    assert_eq!(
+        current.expires_at,
+        Some(s.expires_at.min(p.expires_at.unwrap()))
+    );
     assert_eq!(current.idle_expires_at, None);
     e.engine.logout(&token, &ctx()).await.unwrap();
     assert!(e.engine.authenticate(&token).await.is_err());

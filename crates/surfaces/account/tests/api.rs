@@ -731,7 +731,10 @@ async fn the_current_session_check_answers_until_the_session_ends() {
         chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a timestamp")).expect("rfc 3339")
     };
     let idle = parse(&b["idleExpiresAt"]) - chrono::Utc::now().fixed_offset();
-    assert!(idle.num_seconds() > 890 && idle.num_seconds() <= 900, "{idle}");
+    assert!(
+        idle.num_seconds() > 890 && idle.num_seconds() <= 900,
+        "{idle}"
+    );
     assert!(parse(&b["expiresAt"]) > parse(&b["idleExpiresAt"]));
 
     // An API key answers as itself: no session, no idle deadline.
@@ -746,7 +749,10 @@ async fn the_current_session_check_answers_until_the_session_ends() {
     let secret = key.body["apiKeyValue"].as_str().expect("a key").to_owned();
     let r = w.get(CURRENT, &secret).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!((&r.body["kind"], &r.body["id"]), (&json!("credential"), &Value::Null));
+    assert_eq!(
+        (&r.body["kind"], &r.body["id"]),
+        (&json!("credential"), &Value::Null)
+    );
     assert!(r.body["credentialId"].is_string());
     assert_eq!(r.body["idleExpiresAt"], Value::Null);
 
@@ -775,7 +781,9 @@ async fn unknown_api_key_bearers_get_429_once_the_ip_limit_is_spent() {
             .await
             .problem(StatusCode::UNAUTHORIZED, "invalid_token");
     }
-    let r = w.get("/account/v1/sessions", "nominal_api_key_guess9").await;
+    let r = w
+        .get("/account/v1/sessions", "nominal_api_key_guess9")
+        .await;
     r.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert!(!r.header("retry-after").is_empty());
 }

@@ -110,7 +110,9 @@ pub fn core_error(e: CoreError) -> ConjureError {
     match e {
         CoreError::InvalidArgument(m) => ConjureError::invalid_argument().with_detail(m),
         CoreError::Conflict(m) => ConjureError::invalid_argument().with_detail(m),
-        CoreError::LimitExceeded { limit, .. } => ConjureError::authorization_api_key_limit_exceeded(limit),
+        CoreError::LimitExceeded { limit, .. } => {
+            ConjureError::authorization_api_key_limit_exceeded(limit)
+        }
         CoreError::NoMembership => ConjureError::authorization_no_membership(),
         CoreError::NotFound(what) => ConjureError::not_found().with_detail(what),
         CoreError::Store(_) | CoreError::Internal(_) => internal(e),

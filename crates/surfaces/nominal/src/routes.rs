@@ -138,10 +138,7 @@ pub fn router_with(state: NominalState) -> Router {
             post(sandbox::issue).layer(from_fn(no_store)),
         )
         // MediaMTX's auth callback (authMethod: http): a Portcullis extension.
-        .route(
-            "/api/mediamtx-internal/v1/auth",
-            post(mediamtx::authorize),
-        )
+        .route("/api/mediamtx-internal/v1/auth", post(mediamtx::authorize))
         // AuthenticationServiceV2
         .route(
             "/api/authentication/v2/my/profile",

@@ -1836,7 +1836,10 @@ async fn unknown_api_key_bearers_are_rate_limited_per_ip() {
         }
     }
     let refused = (StatusCode::FORBIDDEN, "Authorization:NotAuthorized".into());
-    let limited = (StatusCode::TOO_MANY_REQUESTS, "Default:TooManyRequests".into());
+    let limited = (
+        StatusCode::TOO_MANY_REQUESTS,
+        "Default:TooManyRequests".into(),
+    );
     assert_eq!(
         names,
         vec![
@@ -1874,7 +1877,11 @@ async fn api_keys_per_user_are_capped() {
     );
     assert_eq!(r.body["parameters"]["allowedLimit"], json!("2"));
     let listed = w
-        .post("/api/authorization/v1/api-keys/user", &c.member_t, json!({}))
+        .post(
+            "/api/authorization/v1/api-keys/user",
+            &c.member_t,
+            json!({}),
+        )
         .await;
     assert_eq!(listed.body["apiKeys"].as_array().unwrap().len(), 2);
     // Revoking one makes room.

@@ -39,13 +39,16 @@ impl std::fmt::Debug for MediaMtxAuthRequest {
 impl MediaMtxAuthRequest {
     /// Where MediaMTX put the token, in its own order of preference.
     fn token(&self) -> Option<String> {
-        let nonempty = |s: &Option<String>| s.as_deref().filter(|t| !t.is_empty()).map(str::to_owned);
-        nonempty(&self.token).or_else(|| nonempty(&self.password)).or_else(|| {
-            let query = self.query.as_deref()?;
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, v)| k == "jwt" && !v.is_empty())
-                .map(|(_, v)| v.into_owned())
-        })
+        let nonempty =
+            |s: &Option<String>| s.as_deref().filter(|t| !t.is_empty()).map(str::to_owned);
+        nonempty(&self.token)
+            .or_else(|| nonempty(&self.password))
+            .or_else(|| {
+                let query = self.query.as_deref()?;
+                form_urlencoded::parse(query.as_bytes())
+                    .find(|(k, v)| k == "jwt" && !v.is_empty())
+                    .map(|(_, v)| v.into_owned())
+            })
     }
 }
 
