@@ -6,6 +6,8 @@ reason, while the Parsable login or the Nominal router is not yet mounted in the
 """
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
@@ -26,6 +28,11 @@ def login(server, email: str) -> str:
         return r.json()["result"]["success"]["authToken"]
     except Exception:  # noqa: BLE001 - any other shape means the Parsable login is not there yet
         pytest.skip(f"Parsable JSON login unavailable (HTTP {r.status_code}): {r.text[:200]}")
+
+
+def claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 class World:
@@ -230,3 +237,62 @@ def test_other_endpoints(world):
                             headers={"X-Nominal-Sandbox-Shared-Secret": uuid.uuid4().hex}, timeout=10)
     assert sandbox.status_code == 403
     assert sandbox.json()["errorName"] == "Authorization:SandboxTokenUnavailable"
+
+
+# --- issue 15: sessions reach MediaMTX, sandbox sessions idle out, API keys are capped -----------
+
+def test_mediamtx_token_refused_by_the_callback_after_logout(server_factory):
+    w = World(server_factory(config="[core.mediamtx]\nenabled = true\n"))
+    mel_token = w.mel.split(" ", 1)[1]
+    cam = f"{claims(mel_token)['org']}/cam1"
+    minted = w.authn.generate_media_mtx_token(w.mel, authn.GenerateMediaMtxTokenRequest(
+        permissions=[authn.MediaMtxPermission(action="read", path=cam)])).token
+    callback = f"{w.server.api_url}/mediamtx-internal/v1/auth"
+
+    def mediamtx_asks(**fields) -> int:
+        # What MediaMTX (authMethod: http) posts for each reader.
+        body = {"user": "", "password": "", "token": "", "ip": "203.0.113.5", "action": "read",
+                "path": cam, "protocol": "hls", "id": None, "query": "", **fields}
+        return requests.post(callback, json=body, timeout=10).status_code
+
+    assert mediamtx_asks(token=minted) == 200
+    assert mediamtx_asks(user="viewer", password=minted, protocol="rtsp") == 200
+    assert mediamtx_asks(query=f"jwt={minted}", protocol="webrtc") == 200
+    assert mediamtx_asks(token=minted, action="publish") == 403
+    r = w.server.parsable_post("logout", {}, token=mel_token)
+    assert r.status_code == 200, r.text
+    # The MediaMTX token had 2 h left; the callback now refuses it.
+    assert mediamtx_asks(token=minted) == 403
+    assert error_name(lambda: w.authn.get_my_profile(w.mel)) == "Authorization:NotAuthorized"
+
+
+def test_sandbox_sessions_get_the_idle_timeout(server_factory):
+    config = ("[core.tokens]\nidle_timeout_secs = 600\n"
+              "[core.sandbox]\nshared_secret = \"s3cret\"\norg = \"alpha\"\n"
+              "primary_user = \"mel@example.com\"\n")
+    w = World(server_factory(config=config))
+    sandbox = w.server.nominal(authz.InternalSandboxTokenService)
+    token = sandbox.issue_sandbox_token(authz.IssueSandboxTokenRequest(), "s3cret").access_token
+    assert w.authn.get_my_profile(bearer(token)).email == "mel@example.com"
+    listed = requests.get(f"{w.server.base_url}/account/v1/sessions",
+                          headers={"Authorization": bearer(token)}, timeout=10).json()["sessions"]
+    (mine,) = [s for s in listed if s["current"]]
+    assert mine["idleExpiresAt"] is not None, mine
+    r = requests.get(f"{w.server.base_url}/account/v1/sessions/current",
+                     headers={"Authorization": bearer(token)}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == claims(token)["sid"] == mine["id"]
+    from datetime import datetime
+    at = lambda v: datetime.fromisoformat(v.replace("Z", "+00:00"))  # noqa: E731
+    assert at(r.json()["idleExpiresAt"]) >= at(mine["idleExpiresAt"])   # this check is a newer use
+
+
+def test_api_keys_per_user_are_capped(server_factory):
+    w = World(server_factory(config="[core.credentials]\nmax_api_keys_per_user = 2\n"))
+    for name in ("one", "two"):
+        w.authz.create_api_key(w.mel, authz.CreateApiKeyRequest(api_key_name=name))
+    with pytest.raises(ConjureHTTPError) as e:
+        w.authz.create_api_key(w.mel, authz.CreateApiKeyRequest(api_key_name="three"))
+    assert e.value.error_name == "Authorization:ApiKeyLimitExceeded"
+    assert e.value.parameters["allowedLimit"] == "2"
+    assert len(w.authz.list_user_api_keys(w.mel, authz.ListApiKeyRequest()).api_keys) == 2

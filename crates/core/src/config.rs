@@ -138,8 +138,13 @@ impl Default for LockoutConfig {
 pub struct TokensConfig {
     /// Parsable session tokens (login, SSO, IdP).
     pub session_secs: i64,
-    /// Nominal access tokens (getAccessToken, refresh, API-key exchange): at most 24 h.
+    /// Nominal access tokens (getAccessToken, refresh, setUserOrg, API-key exchange): 60 s to
+    /// 24 h. A resource server that verifies tokens offline sees a revocation only when the
+    /// token expires, so shorter is fresher; clients refresh or re-exchange.
     pub access_secs: i64,
+    /// Tokens exchanged from API keys, when shorter than `access_secs` (machines re-exchange
+    /// cheaply); 0 = `access_secs`.
+    pub api_key_access_secs: i64,
     /// Proxy (impersonation) sessions.
     pub proxy_secs: i64,
     /// Persistent tokens (Parsable `createPersistentAuth`).
@@ -159,13 +164,45 @@ impl TokensConfig {
         let longest = self.session_secs.max(self.access_secs).max(self.proxy_secs);
         chrono::Duration::seconds(longest.saturating_add(self.leeway_secs as i64))
     }
+
+    /// The bounds of the Nominal access-token lifetimes, checked at start.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_ACCESS_SECS..=MAX_ACCESS_SECS).contains(&self.access_secs) {
+            return Err(format!(
+                "core.tokens.access_secs must be between {MIN_ACCESS_SECS} and {MAX_ACCESS_SECS}"
+            ));
+        }
+        let key = self.api_key_access_secs;
+        if key != 0 && !(MIN_ACCESS_SECS..=self.access_secs).contains(&key) {
+            return Err(format!(
+                "core.tokens.api_key_access_secs must be 0 or between {MIN_ACCESS_SECS} and access_secs"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The lifetime of a token exchanged from an API key.
+    pub fn api_key_access(&self) -> i64 {
+        if self.api_key_access_secs > 0 {
+            self.api_key_access_secs.min(self.access_secs)
+        } else {
+            self.access_secs
+        }
+    }
 }
+
+/// The shortest Nominal access-token lifetime: below it clients would spend more time
+/// refreshing than calling.
+pub const MIN_ACCESS_SECS: i64 = 60;
+/// The longest: Nominal's own cap (24 h).
+pub const MAX_ACCESS_SECS: i64 = 24 * 3600;
 
 impl Default for TokensConfig {
     fn default() -> Self {
         TokensConfig {
             session_secs: 30 * 24 * 3600,
             access_secs: 24 * 3600,
+            api_key_access_secs: 0,
             proxy_secs: 3600,
             persistent_days: 365,
             idle_timeout_secs: 0,
@@ -180,12 +217,16 @@ impl Default for TokensConfig {
 pub struct CredentialsConfig {
     /// The secret's prefix; Nominal clients expect `nominal_api_key_`.
     pub prefix: String,
+    /// Live (not revoked, not expired) API keys one user may hold across all orgs; 0 = no
+    /// limit.
+    pub max_api_keys_per_user: u32,
 }
 
 impl Default for CredentialsConfig {
     fn default() -> Self {
         CredentialsConfig {
             prefix: "nominal_api_key_".into(),
+            max_api_keys_per_user: 100,
         }
     }
 }

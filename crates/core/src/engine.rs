@@ -115,6 +115,17 @@ pub struct OwnSession {
     pub idle_expires_at: Option<Timestamp>,
 }
 
+/// The session behind a bearer ([`Engine::current_session`]).
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    /// `None` for a credential or a token minted from one.
+    pub session: Option<Session>,
+    /// When the bearer stops being valid at the latest: its own expiry or its session's.
+    pub expires_at: Option<Timestamp>,
+    /// When the session ends if unused until then (`None` without an idle timeout).
+    pub idle_expires_at: Option<Timestamp>,
+}
+
 /// Which org a login should act in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgChoice {
@@ -220,6 +231,10 @@ impl Engine {
         master: MasterKey,
     ) -> CoreResult<Arc<Engine>> {
         config.passwords.argon2.validate()?;
+        config
+            .tokens
+            .validate()
+            .map_err(CoreError::InvalidArgument)?;
         let rids = Rids::new(&config.rid_instance)
             .map_err(|e| CoreError::InvalidArgument(format!("rid_instance: {e}")))?;
         let now = Utc::now();
@@ -962,12 +977,22 @@ impl Engine {
 
     /// Validates an access token or a credential secret.
     pub async fn authenticate(&self, token: &str) -> CoreResult<Principal> {
+        self.authenticate_from(token, None).await
+    }
+
+    /// [`Engine::authenticate`] for a request from `ip`: a credential secret that is not in the
+    /// read cache costs a store look-up, so it is charged to the per-IP limit first.
+    pub async fn authenticate_from(
+        &self,
+        token: &str,
+        ip: Option<IpAddr>,
+    ) -> CoreResult<Principal> {
         let token = token.trim();
         if token.is_empty() {
             return Err(CoreError::Unauthenticated);
         }
         if token.starts_with(&self.config.credentials.prefix) {
-            let (_, p) = self.credential_principal(token).await?;
+            let (_, p) = self.credential_principal(token, ip).await?;
             return Ok(p);
         }
         let now = Utc::now();
@@ -988,7 +1013,7 @@ impl Engine {
 
     /// Enforces the session's idle timeout and records the use (see `idle.rs`). An idle session
     /// is ended for good, here and, through the feed, everywhere.
-    async fn check_idle(&self, p: &Principal, now: Timestamp) -> CoreResult<()> {
+    pub(crate) async fn check_idle(&self, p: &Principal, now: Timestamp) -> CoreResult<()> {
         let Via::Session { session, .. } = &p.via else {
             return Ok(());
         };
@@ -1051,7 +1076,7 @@ impl Engine {
             return Err(CoreError::Unauthenticated);
         }
         if token.starts_with(&self.config.credentials.prefix) {
-            return self.credential_principal(token).await.map(|_| ());
+            return self.credential_principal(token, None).await.map(|_| ());
         }
         let claims = match self.tokens.verify_ignoring_expiry(token) {
             Ok(c) => c,
@@ -1192,6 +1217,35 @@ impl Engine {
                 }
             })
             .collect())
+    }
+
+    /// What a valid bearer stands for, for resource servers that check a token online instead
+    /// of (or besides) verifying it offline. The caller has passed [`Engine::authenticate`], so
+    /// it is genuine, unexpired and not revoked, and the check counted as a use.
+    pub async fn current_session(&self, p: &Principal) -> CoreResult<CurrentSession> {
+        let token_expires_at = p.expires_at;
+        let Some(sid) = p.session() else {
+            // A credential, or a token minted from one: it has no session and no idle timeout.
+            return Ok(CurrentSession {
+                session: None,
+                expires_at: token_expires_at,
+                idle_expires_at: None,
+            });
+        };
+        let session = self
+            .store
+            .get_session(sid)
+            .await?
+            .ok_or(CoreError::InvalidToken("unknown session"))?;
+        let enforced = self.config.tokens.idle_timeout_secs > 0;
+        let activity = self.idle.activity(&session);
+        Ok(CurrentSession {
+            expires_at: Some(
+                token_expires_at.map_or(session.expires_at, |t| t.min(session.expires_at)),
+            ),
+            idle_expires_at: activity.idle_expires_at.filter(|_| enforced),
+            session: Some(session),
+        })
     }
 
     /// Ends one of the caller's own sessions. Another user's session is `NotFound`, like an
@@ -1760,6 +1814,7 @@ impl Engine {
                 ));
             }
         };
+        self.check_api_key_quota(p.user, now).await?;
         let (secret, hash) = self.new_secret();
         let cred = Credential {
             id: CredentialId::new(),
@@ -1787,6 +1842,30 @@ impl Engine {
             )
             .await;
         Ok((cred, secret))
+    }
+
+    /// Refuses a new API key when the user already holds `max_api_keys_per_user` live ones
+    /// (all orgs), so one account cannot grow the credential table without bound. Concurrent
+    /// creations may pass the check together; the overshoot is bounded by them.
+    async fn check_api_key_quota(&self, user: UserId, now: Timestamp) -> CoreResult<()> {
+        let max = self.config.credentials.max_api_keys_per_user;
+        if max == 0 {
+            return Ok(());
+        }
+        let filter = CredentialFilter {
+            user_id: Some(user),
+            kind: Some(CredentialKind::ApiKey),
+            exclude_expired_at: Some(now),
+            ..CredentialFilter::default()
+        };
+        let live = self.store.list_credentials(&filter, 0, max).await?;
+        if live.len() >= max as usize {
+            return Err(CoreError::LimitExceeded {
+                what: "live API keys per user",
+                limit: max,
+            });
+        }
+        Ok(())
     }
 
     /// Creates a persistent token for `target` (Parsable createPersistentAuth): super-admins
@@ -1949,8 +2028,13 @@ impl Engine {
     }
 
     /// Resolves a credential secret to its credential and principal, or `NotAuthorized`-style
-    /// failure for every bad case alike.
-    pub async fn credential_principal(&self, secret: &str) -> CoreResult<(Credential, Principal)> {
+    /// failure for every bad case alike. A secret not in the read cache is charged to `ip`'s
+    /// rate limit before the store is asked, so guessing secrets cannot flood the store.
+    pub async fn credential_principal(
+        &self,
+        secret: &str,
+        ip: Option<IpAddr>,
+    ) -> CoreResult<(Credential, Principal)> {
         const BAD: CoreError = CoreError::InvalidToken("unknown, revoked or expired credential");
         if !secret.starts_with(&self.config.credentials.prefix) || secret.len() > 512 {
             return Err(BAD);
@@ -1962,6 +2046,7 @@ impl Engine {
         } = match self.cache.credential(&hash) {
             Some(hit) => hit,
             None => {
+                self.check_ip_rate(ip)?;
                 // The user is unknown until the read, so the stamp is checked afterwards: no
                 // change to that user may have landed since the read began.
                 let started = self.cache.clock();
@@ -2010,7 +2095,8 @@ impl Engine {
         secret: &str,
         ctx: &AuditContext,
     ) -> CoreResult<IssuedToken> {
-        let (cred, p) = match self.credential_principal(secret).await {
+        // The exchange endpoint charges every request to the per-IP limit already.
+        let (cred, p) = match self.credential_principal(secret, None).await {
             Ok(x) => x,
             Err(e) => {
                 self.audit
@@ -2028,7 +2114,7 @@ impl Engine {
             }
         };
         let now = Utc::now();
-        let cap = now + secs(self.config.tokens.access_secs);
+        let cap = now + secs(self.config.tokens.api_key_access());
         let exp = cred.expires_at.map_or(cap, |e| e.min(cap));
         let mut claims = self.tokens.claims(
             cred.user_id,
@@ -2073,8 +2159,11 @@ impl Engine {
     ) -> CoreResult<IssuedToken> {
         let (org, m) = self.resolve_org(user.id, choice).await?;
         let now = Utc::now();
-        let cap = now + secs(self.config.tokens.access_secs);
+        let t = &self.config.tokens;
+        let cap = now + secs(t.access_secs);
         let exp = max_expiry.map_or(cap, |e| e.min(cap));
+        // A session like any login's: the idle timeout applies to it too.
+        let idle = (t.idle_timeout_secs > 0).then_some(t.idle_timeout_secs);
         let session = self
             .record_session(
                 user.id,
@@ -2083,7 +2172,7 @@ impl Engine {
                 amr.clone(),
                 None,
                 (now, exp),
-                None,
+                idle,
                 ctx,
             )
             .await?;

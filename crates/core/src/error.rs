@@ -38,6 +38,9 @@ pub enum CoreError {
     InvalidArgument(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A per-account quota is full (e.g. live API keys per user).
+    #[error("limit exceeded: at most {limit} {what}")]
+    LimitExceeded { what: &'static str, limit: u32 },
     /// Throttled; retry after the given delay.
     #[error("too many requests")]
     RateLimited { retry_after: Duration },

@@ -2,6 +2,12 @@
 //! claim `mediamtx_permissions`, valid for 2 h (never past the calling token or credential),
 //! verifiable with the published JWKS.
 //!
+//! Verified offline (MediaMTX `authMethod: jwt`), a token lives until its `exp` whatever happens
+//! to the session. Verified through Portcullis (MediaMTX `authMethod: http`, the callback
+//! [`Engine::authorize_mediamtx`]), it ends with its session: each token names the session
+//! (`sid`) or credential (`cid`), org and impersonator it was minted for, and the callback checks
+//! them against the revocation view like any access token.
+//!
 //! One MediaMTX instance serves every tenant, so what a token may name is scoped
 //! ([`Engine::check_mediamtx_permissions`]): stream paths lie under the caller's org
 //! (`<org uuid>/…`); guests may only read and play back; `api`, `metrics` and `pprof` act on
@@ -16,7 +22,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::DecodePrivateKey;
@@ -25,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
-use crate::model::{MembershipKind, Timestamp, UserId};
-use crate::tokens::Principal;
+use crate::model::{CredentialId, MembershipKind, OrgId, SessionId, Timestamp, UserId};
+use crate::tokens::{Principal, Via};
 
 /// Lifetime of a MediaMTX token.
 pub const MEDIAMTX_TOKEN_SECS: i64 = 2 * 3600;
@@ -60,20 +66,72 @@ pub struct MediaMtxPermission {
     pub path: String,
 }
 
-#[derive(Serialize)]
-struct MediaMtxClaims<'a> {
-    iss: &'a str,
-    sub: String,
-    iat: i64,
-    exp: i64,
-    jti: String,
-    mediamtx_permissions: &'a [MediaMtxPermission],
+/// The claims of a MediaMTX token. `org`, `sid`, `cid` and `act` let the callback find what
+/// would revoke it; offline verifiers ignore them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaMtxClaims {
+    pub iss: String,
+    pub sub: uuid::Uuid,
+    pub org: uuid::Uuid,
+    /// The session of the calling token (absent for a credential secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The credential behind the calling token or secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<uuid::Uuid>,
+    /// The impersonating super-admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<uuid::Uuid>,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub mediamtx_permissions: Vec<MediaMtxPermission>,
+}
+
+impl MediaMtxClaims {
+    /// The caller the token was minted for, as token validation sees one.
+    fn principal(&self) -> CoreResult<Principal> {
+        let via = match (self.cid, &self.sid) {
+            (Some(c), Some(s)) => Via::MintedFromCredential {
+                credential: CredentialId(c),
+                session: SessionId(s.clone()),
+            },
+            (Some(c), None) => Via::Credential {
+                credential: CredentialId(c),
+            },
+            (None, Some(s)) => Via::Session {
+                session: SessionId(s.clone()),
+                team_scoped: false,
+            },
+            (None, None) => return Err(CoreError::InvalidToken("no session or credential")),
+        };
+        Ok(Principal {
+            user: UserId(self.sub),
+            org: OrgId(self.org),
+            guest: false,
+            via,
+            actor: self.act.map(UserId),
+            amr: Vec::new(),
+            expires_at: chrono::DateTime::from_timestamp(self.exp, 0),
+            issued_at: chrono::DateTime::from_timestamp(self.iat, 0),
+        })
+    }
+
+    /// Whether a permission covers `action` on `path`, as MediaMTX's own JWT check reads them
+    /// (paths are exact: no empty path or regular expression is ever issued). Instance-wide
+    /// actions carry no path.
+    pub fn allows(&self, action: &str, path: &str) -> bool {
+        self.mediamtx_permissions
+            .iter()
+            .any(|p| p.action == action && (INSTANCE_ACTIONS.contains(&action) || p.path == path))
+    }
 }
 
 /// Signs MediaMTX tokens.
 pub struct MediaMtxSigner {
     jwk: RsaJwk,
     key: EncodingKey,
+    verify_key: DecodingKey,
     issuer: String,
 }
 
@@ -126,13 +184,13 @@ impl MediaMtxSigner {
             URL_SAFE_NO_PAD.encode(&digest[..12])
         });
         let der = key.to_pkcs1_der().map_err(|e| internal("encode", e))?;
+        let (n, e) = (URL_SAFE_NO_PAD.encode(n), URL_SAFE_NO_PAD.encode(e));
+        let verify_key =
+            DecodingKey::from_rsa_components(&n, &e).map_err(|e| internal("public key", e))?;
         Ok(MediaMtxSigner {
-            jwk: RsaJwk {
-                kid,
-                n: URL_SAFE_NO_PAD.encode(n),
-                e: URL_SAFE_NO_PAD.encode(e),
-            },
+            jwk: RsaJwk { kid, n, e },
             key: EncodingKey::from_rsa_der(der.as_bytes()),
+            verify_key,
             issuer: issuer.to_owned(),
         })
     }
@@ -141,14 +199,15 @@ impl MediaMtxSigner {
         vec![self.jwk.clone()]
     }
 
-    /// A 2 h RS256 token for `user` with the given permissions, ending at `not_after` if that
-    /// is sooner. Unknown actions are refused; scoping is the caller's job
-    /// ([`Engine::check_mediamtx_permissions`]).
+    /// A 2 h RS256 token for `p` with the given permissions, ending at `not_after` if that is
+    /// sooner; `iat` is the issue second (see `RevocationView::issue_second`). Unknown actions
+    /// are refused; scoping is the caller's job ([`Engine::mediamtx_token`]).
     pub fn token(
         &self,
-        user: UserId,
+        p: &Principal,
         permissions: &[MediaMtxPermission],
         not_after: Option<Timestamp>,
+        iat: i64,
     ) -> CoreResult<(String, chrono::DateTime<Utc>)> {
         if let Some(bad) = permissions
             .iter()
@@ -165,19 +224,53 @@ impl MediaMtxSigner {
         if exp <= now {
             return Err(CoreError::TokenExpired);
         }
+        let sid = match &p.via {
+            Via::Session { session, .. } | Via::MintedFromCredential { session, .. } => {
+                Some(session.0.clone())
+            }
+            Via::Credential { .. } => None,
+        };
         let claims = MediaMtxClaims {
-            iss: &self.issuer,
-            sub: user.to_string(),
-            iat: now.timestamp(),
+            iss: self.issuer.clone(),
+            sub: p.user.0,
+            org: p.org.0,
+            sid,
+            cid: p.credential().map(|c| c.0),
+            act: p.actor.map(|a| a.0),
+            iat,
             exp: exp.timestamp(),
             jti: crate::crypto::random_token(16),
-            mediamtx_permissions: permissions,
+            mediamtx_permissions: permissions.to_vec(),
         };
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.jwk.kid.clone());
         let token =
             jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| internal("sign", e))?;
         Ok((token, exp))
+    }
+
+    /// Checks a token's signature (RS256 with this key only), issuer and expiry.
+    pub fn verify(&self, token: &str, leeway_secs: u64) -> CoreResult<MediaMtxClaims> {
+        const BAD: CoreError = CoreError::InvalidToken("not a valid MediaMTX token");
+        if token.len() > 8192 {
+            return Err(BAD);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| BAD)?;
+        if header.alg != Algorithm::RS256 || header.kid.as_deref() != Some(&self.jwk.kid) {
+            return Err(BAD);
+        }
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_issuer(&[&self.issuer]);
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        v.validate_aud = false;
+        v.leeway = leeway_secs;
+        match jsonwebtoken::decode::<MediaMtxClaims>(token, &self.verify_key, &v) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                Err(CoreError::TokenExpired)
+            }
+            Err(_) => Err(BAD),
+        }
     }
 }
 
@@ -187,6 +280,43 @@ const INSTANCE_ACTIONS: [&str; 3] = ["api", "metrics", "pprof"];
 const GUEST_ACTIONS: [&str; 2] = ["read", "playback"];
 
 impl Engine {
+    /// A MediaMTX token for the caller: the permissions are checked
+    /// ([`Engine::check_mediamtx_permissions`]), and the token ends with the calling token or
+    /// credential if that is sooner than 2 h.
+    pub async fn mediamtx_token(
+        &self,
+        signer: &MediaMtxSigner,
+        p: &Principal,
+        permissions: &[MediaMtxPermission],
+    ) -> CoreResult<(String, Timestamp)> {
+        let not_after = self.check_mediamtx_permissions(p, permissions).await?;
+        let iat = self.revocations().issue_second(p.user, p.org, Utc::now());
+        signer.token(p, permissions, not_after, iat)
+    }
+
+    /// The MediaMTX auth callback: whether `token` allows `action` on `path` now. The token must
+    /// be genuine and unexpired, name the action and path, and its session or credential, user,
+    /// membership, org and impersonator must all still be live, exactly as for the access token
+    /// it was minted with (logout, removal, deactivation and idle timeout end it). A use counts
+    /// as a use of the session.
+    pub async fn authorize_mediamtx(
+        &self,
+        signer: &MediaMtxSigner,
+        token: &str,
+        action: &str,
+        path: &str,
+    ) -> CoreResult<()> {
+        let claims = signer.verify(token.trim(), self.config().tokens.leeway_secs)?;
+        if !claims.allows(action, path) {
+            return Err(CoreError::PermissionDenied(
+                "the MediaMTX token does not cover this action and path",
+            ));
+        }
+        let p = claims.principal()?;
+        self.access_tokens().check_revocation(&p)?;
+        self.check_idle(&p, Utc::now()).await
+    }
+
     /// Checks that the caller may hold every permission, and returns when the MediaMTX token
     /// must end: with the calling token or credential, whichever is sooner than 2 h.
     pub async fn check_mediamtx_permissions(

@@ -49,11 +49,18 @@ impl FromRequestParts<Arc<Engine>> for Caller {
         engine: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers)?;
-        match engine.authenticate(&token).await {
+        let ip = parts
+            .extensions
+            .get::<portcullis_server::ClientIp>()
+            .map(|c| c.0);
+        match engine.authenticate_from(&token, ip).await {
             Ok(p) => Ok(Caller(p)),
-            Err(e @ (CoreError::Store(_) | CoreError::Internal(_) | CoreError::TokenExpired)) => {
-                Err(e.into())
-            }
+            Err(
+                e @ (CoreError::Store(_)
+                | CoreError::Internal(_)
+                | CoreError::TokenExpired
+                | CoreError::RateLimited { .. }),
+            ) => Err(e.into()),
             // Whatever the reason (forged, revoked, idle, unknown key), the answer is one.
             Err(e) => {
                 tracing::debug!(error = %e, "token refused");

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use portcullis_core::CoreError;
-use portcullis_core::engine::{Engine, OwnSession};
+use portcullis_core::engine::{CurrentSession, Engine, OwnSession};
 use portcullis_core::model::{SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +83,53 @@ pub async fn list_sessions(
     let sessions = engine.list_my_sessions(&p).await?;
     Ok(Json(SessionList {
         sessions: sessions.into_iter().map(SessionView::from).collect(),
+    }))
+}
+
+/// The answer of `GET /account/v1/sessions/current`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentView {
+    /// Always `true`: any other bearer is answered 401.
+    active: bool,
+    /// The session; `null` for an API key or persistent token, or a token minted from one.
+    id: Option<String>,
+    /// `login`, `proxy`, or `credential`.
+    kind: &'static str,
+    user_id: uuid::Uuid,
+    /// The org the bearer acts in (its `org` claim).
+    org_id: uuid::Uuid,
+    /// The super-admin acting as the user, on impersonation sessions.
+    actor_id: Option<uuid::Uuid>,
+    credential_id: Option<uuid::Uuid>,
+    /// When the bearer ends at the latest (its own expiry or its session's); `null` for a
+    /// credential that never expires.
+    expires_at: Option<Timestamp>,
+    /// When the session ends if unused until then; `null` without an idle timeout.
+    idle_expires_at: Option<Timestamp>,
+}
+
+/// `GET /account/v1/sessions/current`: a resource server's online check of a bearer. 200 only
+/// while the bearer is valid and nothing revoked it; otherwise the extractor's 401.
+pub async fn current_session(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+) -> Result<Json<CurrentView>> {
+    let CurrentSession {
+        session,
+        expires_at,
+        idle_expires_at,
+    } = engine.current_session(&p).await?;
+    Ok(Json(CurrentView {
+        active: true,
+        id: session.as_ref().map(|s| s.id.0.clone()),
+        kind: session.as_ref().map_or("credential", |s| s.kind.as_str()),
+        user_id: p.user.0,
+        org_id: p.org.0,
+        actor_id: p.actor.map(|a| a.0),
+        credential_id: p.credential().map(|c| c.0),
+        expires_at,
+        idle_expires_at,
     }))
 }
 

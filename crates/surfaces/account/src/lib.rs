@@ -26,6 +26,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .route("/account/v1/sessions", get(handlers::list_sessions))
         .route(
+            "/account/v1/sessions/current",
+            get(handlers::current_session),
+        )
+        .route(
             "/account/v1/sessions/end-others",
             post(handlers::end_other_sessions),
         )

@@ -153,6 +153,9 @@ impl From<CoreError> for Problem {
             CoreError::NotFound(_) => Problem::new(S::NOT_FOUND, "not_found", e.to_string()),
             CoreError::InvalidArgument(m) => Problem::new(S::BAD_REQUEST, "invalid_argument", m),
             CoreError::Conflict(m) => Problem::new(S::CONFLICT, "conflict", m),
+            CoreError::LimitExceeded { .. } => {
+                Problem::new(S::BAD_REQUEST, "limit_exceeded", e.to_string())
+            }
             CoreError::RateLimited { retry_after } => Problem {
                 retry_after: Some(retry_after),
                 ..Problem::new(

@@ -820,3 +820,86 @@ async fn a_saturated_hashing_pool_gets_429_at_once_and_nothing_is_cached() {
         .await;
     assert_eq!(r.header("cache-control"), "no-store");
 }
+
+/// `GET /account/v1/sessions/current`: a resource server's online check of a bearer (issue 15,
+/// item 5). 200 with what the bearer stands for while it is valid; the usual 401 once its
+/// session has ended, although the token itself has not expired.
+#[tokio::test]
+async fn the_current_session_check_answers_until_the_session_ends() {
+    const CURRENT: &str = "/account/v1/sessions/current";
+    let mut cfg = config();
+    cfg.tokens.idle_timeout_secs = 900;
+    let w = world_with(cfg).await;
+    let ann = w.user("ann@example.com").await;
+    let token = w.login("ann@example.com", PW).await.expect("login");
+    let sid = w.principal(&token).await.session().cloned().expect("sid");
+    let r = w.get(CURRENT, &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.header("cache-control"), "no-store");
+    let b = &r.body;
+    assert_eq!(b["active"], true);
+    assert_eq!(b["id"], sid.0);
+    assert_eq!(b["kind"], "login");
+    assert_eq!(b["userId"], ann.id.to_string());
+    assert_eq!(b["orgId"], w.org.id.to_string());
+    assert_eq!(b["credentialId"], Value::Null);
+    let parse = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a timestamp")).expect("rfc 3339")
+    };
+    let idle = parse(&b["idleExpiresAt"]) - chrono::Utc::now().fixed_offset();
+    assert!(
+        idle.num_seconds() > 890 && idle.num_seconds() <= 900,
+        "{idle}"
+    );
+    assert!(parse(&b["expiresAt"]) > parse(&b["idleExpiresAt"]));
+
+    // An API key answers as itself: no session, no idle deadline.
+    let key = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/api-key",
+            Some(&token),
+            Some(json!({"apiKeyName": "ci", "expiresAfterDays": 1})),
+        )
+        .await;
+    let secret = key.body["apiKeyValue"].as_str().expect("a key").to_owned();
+    let r = w.get(CURRENT, &secret).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (&r.body["kind"], &r.body["id"]),
+        (&json!("credential"), &Value::Null)
+    );
+    assert!(r.body["credentialId"].is_string());
+    assert_eq!(r.body["idleExpiresAt"], Value::Null);
+
+    // Logout: the token is still unexpired, but the check says no.
+    w.engine
+        .logout(&token, &AuditContext::default())
+        .await
+        .expect("logout");
+    w.get(CURRENT, &token)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    w.call(Method::GET, CURRENT, None, None)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+/// Unknown API-key bearers are charged to the per-IP limit here too (issue 15, item 8).
+#[tokio::test]
+async fn unknown_api_key_bearers_get_429_once_the_ip_limit_is_spent() {
+    let mut cfg = config();
+    cfg.rate_limit.per_ip_per_sec = 1;
+    cfg.rate_limit.burst = 2;
+    let w = world_with(cfg).await;
+    for i in 0..2 {
+        w.get("/account/v1/sessions", &format!("nominal_api_key_guess{i}"))
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    let r = w
+        .get("/account/v1/sessions", "nominal_api_key_guess9")
+        .await;
+    r.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(!r.header("retry-after").is_empty());
+}

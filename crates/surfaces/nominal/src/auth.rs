@@ -34,16 +34,22 @@ fn auth_error(state: &NominalState, credential: &str, e: CoreError) -> ConjureEr
 }
 
 impl FromRequestParts<NominalState> for Session {
-    type Rejection = ConjureError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &NominalState,
     ) -> Result<Self, Self::Rejection> {
         let bearer = parse_bearer(&parts.headers)?;
-        match state.engine.authenticate(bearer.as_str()).await {
+        // An API key not in the read cache costs a store look-up: charged to the client's IP.
+        let ip = parts
+            .extensions
+            .get::<portcullis_server::ClientIp>()
+            .map(|c| c.0);
+        match state.engine.authenticate_from(bearer.as_str(), ip).await {
             Ok(p) => Ok(Session(p)),
-            Err(e) => Err(auth_error(state, bearer.as_str(), e)),
+            Err(CoreError::RateLimited { retry_after }) => Err(ApiError::RateLimited(retry_after)),
+            Err(e) => Err(auth_error(state, bearer.as_str(), e).into()),
         }
     }
 }
@@ -104,6 +110,9 @@ pub fn core_error(e: CoreError) -> ConjureError {
     match e {
         CoreError::InvalidArgument(m) => ConjureError::invalid_argument().with_detail(m),
         CoreError::Conflict(m) => ConjureError::invalid_argument().with_detail(m),
+        CoreError::LimitExceeded { limit, .. } => {
+            ConjureError::authorization_api_key_limit_exceeded(limit)
+        }
         CoreError::NoMembership => ConjureError::authorization_no_membership(),
         CoreError::NotFound(what) => ConjureError::not_found().with_detail(what),
         CoreError::Store(_) | CoreError::Internal(_) => internal(e),

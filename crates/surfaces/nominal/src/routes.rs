@@ -15,7 +15,9 @@ use portcullis_federation::Federation;
 // On the routes whose answers carry a token or an API key secret.
 use portcullis_server::no_store;
 
-use crate::handlers::{apikeys, authentication, authorization, federation, sandbox, workspace};
+use crate::handlers::{
+    apikeys, authentication, authorization, federation, mediamtx, sandbox, workspace,
+};
 
 /// What every handler gets.
 #[derive(Clone)]
@@ -135,6 +137,8 @@ pub fn router_with(state: NominalState) -> Router {
             "/api/sandbox-token-internal/v1/issue",
             post(sandbox::issue).layer(from_fn(no_store)),
         )
+        // MediaMTX's auth callback (authMethod: http): a Portcullis extension.
+        .route("/api/mediamtx-internal/v1/auth", post(mediamtx::authorize))
         // AuthenticationServiceV2
         .route(
             "/api/authentication/v2/my/profile",

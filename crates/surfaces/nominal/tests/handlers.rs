@@ -1779,3 +1779,221 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
     assert_eq!(r.name(), "Authorization:NotAuthorized", "{}", r.body);
     w.engine.shutdown().await;
 }
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap()
+}
+
+/// MediaMTX's `authMethod: http` callback refuses a MediaMTX token once its session is over
+/// (issue 15, item 7): MediaMTX sends the token as `token`, `password` or `?jwt=`.
+#[tokio::test]
+async fn the_mediamtx_callback_ends_tokens_with_their_session() {
+    const CALLBACK: &str = "/api/mediamtx-internal/v1/auth";
+    let w = world_with(CoreConfig::default(), true).await;
+    let c = cast(&w).await;
+    let cam = format!("{}/cam1", c.a.id.0);
+    let mint = |t: String| {
+        let (w, cam) = (&w, cam.clone());
+        async move {
+            let body = json!({"permissions": [{"action": "read", "path": cam}]});
+            let r = w
+                .post("/api/authentication/v2/mediamtx/token", &t, body)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            r.body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let ask = |body: Value| w.call(Method::POST, CALLBACK, None, Some(body));
+    let mel = mint(c.member_t.clone()).await;
+    let claims = claims_of(&mel);
+    assert_eq!(claims["sid"], claims_of(&c.member_t)["sid"]);
+    assert_eq!(claims["org"], json!(c.a.id.0.to_string()));
+    for body in [
+        json!({"token": mel, "action": "read", "path": cam, "protocol": "hls", "ip": "203.0.113.5"}),
+        json!({"user": "any", "password": mel, "action": "read", "path": cam, "protocol": "rtsp"}),
+        json!({"query": format!("x=1&jwt={mel}"), "action": "read", "path": cam}),
+    ] {
+        let r = ask(body.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{body} {:?}", r.body);
+    }
+    for body in [
+        json!({"token": mel, "action": "publish", "path": cam}),
+        json!({"token": mel, "action": "read", "path": format!("{}/cam1", c.b.id.0)}),
+        json!({"action": "read", "path": cam}),
+        json!({"token": c.member_t, "action": "read", "path": cam}),
+    ] {
+        let r = ask(body.clone()).await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized", "{body}");
+    }
+    // Logout ends the MediaMTX token, which had 2 h left.
+    w.engine
+        .logout(&c.member_t, &AuditContext::default())
+        .await
+        .unwrap();
+    let r = ask(json!({"token": mel, "action": "read", "path": cam})).await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::FORBIDDEN, "Authorization:NotAuthorized")
+    );
+    // Removal from the org (Nominal deactivateUser) ends the admin's API-key-minted one too.
+    let other_admin = w.user("boss@example.com", "Bo Boss").await;
+    w.member(&other_admin, &c.a, true, MembershipKind::Member)
+        .await;
+    let boss_t = w.token(&other_admin, &c.a).await;
+    let ada = mint(c.admin_t.clone()).await;
+    let r = w
+        .post(
+            "/api/authorization/v1/api-key",
+            &c.admin_t,
+            json!({"apiKeyName": "cam", "expiresAfterDays": null}),
+        )
+        .await;
+    let by_key = mint(r.body["apiKeyValue"].as_str().unwrap().to_owned()).await;
+    for t in [&ada, &by_key] {
+        let r = ask(json!({"token": t, "action": "read", "path": cam})).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = w
+        .call(
+            Method::POST,
+            &format!(
+                "/api/authentication/v2/admin/users/{}/deactivate",
+                w.user_rid(&c.admin)
+            ),
+            Some(&boss_t),
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    for t in [&ada, &by_key] {
+        let r = ask(json!({"token": t, "action": "read", "path": cam})).await;
+        assert_eq!(r.name(), "Authorization:NotAuthorized");
+    }
+    // Without MediaMTX the callback is not there.
+    let plain = world().await;
+    let r = plain
+        .call(
+            Method::POST,
+            CALLBACK,
+            None,
+            Some(json!({"token": mel, "action": "read", "path": cam})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// Unknown `nominal_api_key_…` bearers cost a store look-up each: they are charged to the
+/// per-IP limit and answered 429 once it is spent (issue 15, item 8).
+#[tokio::test]
+async fn unknown_api_key_bearers_are_rate_limited_per_ip() {
+    let mut config = CoreConfig::default();
+    config.rate_limit.per_ip_per_sec = 1;
+    config.rate_limit.burst = 3;
+    let w = world_with(config, false).await;
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let r = w
+            .get(
+                "/api/authentication/v2/my/profile",
+                &format!("nominal_api_key_guess{i}"),
+            )
+            .await;
+        names.push((r.status, r.name().to_owned()));
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers.get("retry-after").is_some());
+        }
+    }
+    let refused = (StatusCode::FORBIDDEN, "Authorization:NotAuthorized".into());
+    let limited = (
+        StatusCode::TOO_MANY_REQUESTS,
+        "Default:TooManyRequests".into(),
+    );
+    assert_eq!(
+        names,
+        vec![
+            refused.clone(),
+            refused.clone(),
+            refused,
+            limited.clone(),
+            limited
+        ]
+    );
+}
+
+/// API keys per user are capped (`[core.credentials] max_api_keys_per_user`): a clear Conjure
+/// error, and nothing written (issue 15, item 8).
+#[tokio::test]
+async fn api_keys_per_user_are_capped() {
+    let mut config = CoreConfig::default();
+    config.credentials.max_api_keys_per_user = 2;
+    let w = world_with(config, false).await;
+    let c = cast(&w).await;
+    let create = |name: &str| {
+        w.post(
+            "/api/authorization/v1/api-key",
+            &c.member_t,
+            json!({"apiKeyName": name, "expiresAfterDays": null}),
+        )
+    };
+    assert_eq!(create("one").await.status, StatusCode::OK);
+    let two = create("two").await;
+    assert_eq!(two.status, StatusCode::OK);
+    let r = create("three").await;
+    assert_eq!(
+        (r.status, r.name()),
+        (StatusCode::BAD_REQUEST, "Authorization:ApiKeyLimitExceeded")
+    );
+    assert_eq!(r.body["parameters"]["allowedLimit"], json!("2"));
+    let listed = w
+        .post(
+            "/api/authorization/v1/api-keys/user",
+            &c.member_t,
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed.body["apiKeys"].as_array().unwrap().len(), 2);
+    // Revoking one makes room.
+    let rid = two.body["apiKeyMetadata"]["rid"].as_str().unwrap();
+    let r = w
+        .put(
+            &format!("/api/authorization/v1/api-key/{rid}/delete"),
+            &c.member_t,
+            None,
+        )
+        .await;
+    assert!(r.status.is_success());
+    assert_eq!(create("three").await.status, StatusCode::OK);
+}
+
+/// Sandbox sessions (like getAccessToken's and refresh's) get the idle timeout like any login
+/// (issue 15, item 8).
+#[tokio::test]
+async fn sandbox_sessions_get_the_idle_timeout() {
+    let mut config = CoreConfig::default();
+    config.tokens.idle_timeout_secs = 900;
+    config.sandbox.shared_secret = Some("s3cret".into());
+    config.sandbox.org = Some("alpha".into());
+    config.sandbox.primary_user = Some("member@example.com".into());
+    let w = world_with(config, false).await;
+    let c = cast(&w).await;
+    let ws = w.workspace(&c.a, "sand").await;
+    w.grant(&ws, &c.member, WorkspaceAccess::Full).await;
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/sandbox-token-internal/v1/issue")
+        .header("X-Nominal-Sandbox-Shared-Secret", "s3cret")
+        .body(Body::from("{}"))
+        .unwrap();
+    let resp = w.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let sid = claims_of(body["accessToken"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let s = w.store.get_session(&SessionId(sid)).await.unwrap().unwrap();
+    assert_eq!(s.idle_timeout_secs, Some(900));
+}

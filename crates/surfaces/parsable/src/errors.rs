@@ -119,6 +119,9 @@ impl ApiError {
             CoreError::NotFound(what) => Self::not_found(what),
             CoreError::InvalidArgument(m) => Self::bad_request(m),
             CoreError::Conflict(m) => Self::new(ErrorCode::BAD_REQUEST, "conflict", m),
+            e @ CoreError::LimitExceeded { .. } => {
+                Self::new(ErrorCode::BAD_REQUEST, "limit-exceeded", e.to_string())
+            }
             CoreError::RateLimited { retry_after } => Self::new(
                 ErrorCode::SERVICE_UNAVAILABLE,
                 "rate-limited",

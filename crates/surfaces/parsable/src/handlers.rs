@@ -150,7 +150,11 @@ async fn principal(cx: &CallContext, method: Method) -> Result<(Principal, Strin
         AuthHeader::Absent => Err(ApiError::missing_token()),
         AuthHeader::WrongScheme => Err(ApiError::invalid_token()),
         AuthHeader::Token(t) => {
-            let p = cx.engine.authenticate(t).await.map_err(core(method))?;
+            let p = cx
+                .engine
+                .authenticate_from(t, cx.ip)
+                .await
+                .map_err(core(method))?;
             Ok((p, t.clone()))
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! - `GET /.well-known/jwks.json`: every published token-signing public key (RFC 7517), including
 //!   retired keys whose tokens may still be live.
-//! - `GET /.well-known/portcullis`: the issuer, audience, algorithm and JWKS location.
+//! - `GET /.well-known/portcullis`: the issuer, audience, algorithm and JWKS location, how long
+//!   an offline check may accept a revoked token, and where to check a token online.
 //!
 //! There is deliberately no `oauth-authorization-server` or `openid-configuration` document:
 //! Portcullis has no authorization or token endpoint in the OAuth sense, and such a document
@@ -23,6 +24,8 @@ use serde_json::json;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const METADATA_PATH: &str = "/.well-known/portcullis";
+/// The online check of a bearer (account API): 200 while it is valid and not revoked.
+pub const SESSION_CHECK_PATH: &str = "/account/v1/sessions/current";
 pub const JWK_SET_CONTENT_TYPE: &str = "application/jwk-set+json";
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
@@ -58,6 +61,7 @@ async fn jwks(State(engine): State<Arc<Engine>>) -> Response {
 
 async fn metadata(State(engine): State<Arc<Engine>>) -> Response {
     let cfg = engine.config();
+    let t = &cfg.tokens;
     let base = cfg.public_url.trim_end_matches('/');
     json_doc(
         "application/json",
@@ -67,6 +71,18 @@ async fn metadata(State(engine): State<Arc<Engine>>) -> Response {
             "audience": cfg.audience,
             "token_signing_alg_values_supported": ["EdDSA"],
             "access_token_type": TOKEN_TYPE,
+            // An offline check (signature and `exp`) cannot see logout, session ends, member
+            // removal, deactivation, idle timeout or a password change: a revoked token passes
+            // it until it expires. These say for how long, and where to ask instead.
+            "token_lifetimes_secs": {
+                "session": t.session_secs,
+                "access": t.access_secs,
+                "api_key_access": t.api_key_access(),
+                "impersonation": t.proxy_secs,
+            },
+            "idle_timeout_secs": t.idle_timeout_secs,
+            "offline_revocation_lag_max_secs": t.max_signed_lifetime().num_seconds(),
+            "session_check_endpoint": format!("{base}{SESSION_CHECK_PATH}"),
         }),
     )
 }

@@ -216,3 +216,33 @@ async fn metadata_names_issuer_audience_algorithm_and_jwks() {
     let r = w.get("/.well-known/oauth-authorization-server").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// An offline verifier is told how long a revoked token can still pass its check, and where
+/// to ask online instead (issue 15, item 5).
+#[tokio::test]
+async fn metadata_says_how_stale_an_offline_check_can_be() {
+    let w = world().await;
+    let doc: Value =
+        serde_json::from_slice(&w.get("/.well-known/portcullis").await.body).expect("json");
+    let t = &w.engine.config().tokens;
+    assert_eq!(
+        doc["token_lifetimes_secs"],
+        serde_json::json!({
+            "session": t.session_secs,
+            "access": t.access_secs,
+            "api_key_access": t.access_secs,
+            "impersonation": t.proxy_secs,
+        })
+    );
+    // A 30-day session token revoked right after issue passes offline checks for 30 days
+    // plus the leeway.
+    assert_eq!(
+        doc["offline_revocation_lag_max_secs"],
+        30 * 24 * 3600 + t.leeway_secs as i64
+    );
+    assert_eq!(doc["idle_timeout_secs"], 0);
+    assert_eq!(
+        doc["session_check_endpoint"],
+        "https://auth.example.test/account/v1/sessions/current"
+    );
+}

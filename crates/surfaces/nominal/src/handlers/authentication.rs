@@ -229,8 +229,7 @@ pub async fn generate_media_mtx_token(
             path: m.path,
         })
         .collect();
-    let not_after = st.engine.check_mediamtx_permissions(&p, &perms).await?;
-    let (token, _) = signer.token(p.user, &perms, not_after)?;
+    let (token, _) = st.engine.mediamtx_token(signer, &p, &perms).await?;
     Ok(JsonOk(GenerateMediaMtxTokenResponse { token }))
 }
 

@@ -4,6 +4,7 @@ pub mod apikeys;
 pub mod authentication;
 pub mod authorization;
 pub mod federation;
+pub mod mediamtx;
 pub mod paging;
 pub mod sandbox;
 pub mod workspace;

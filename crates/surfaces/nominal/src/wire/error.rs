@@ -322,6 +322,19 @@ impl ConjureError {
             .with_param("workspace", workspace)
     }
 
+    /// `Authorization:ApiKeyLimitExceeded{allowedLimit}` (400): a Portcullis extension, not in
+    /// the IR. The user already holds `[core.credentials] max_api_keys_per_user` live keys.
+    pub fn authorization_api_key_limit_exceeded(allowed_limit: u32) -> Self {
+        Self::new(
+            ErrorCode::InvalidArgument,
+            "Authorization:ApiKeyLimitExceeded",
+        )
+        .with_param("allowedLimit", allowed_limit)
+        .with_detail(format!(
+            "at most {allowed_limit} live API keys per user; revoke one to create another"
+        ))
+    }
+
     // ------------------------------------------------------------ Authentication
 
     /// `Authentication:NotAuthorizedAdmin{rid}` (403); `rid` is the org RID.
