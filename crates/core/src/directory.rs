@@ -10,8 +10,8 @@ use serde_json::json;
 use crate::audit::AuditContext;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
-use crate::model::*;
 use crate::invitations::INVITATION_DAYS;
+use crate::model::*;
 use crate::store::{PreregisterTerms, Preregistered, UserQuery, UserSort};
 use crate::tokens::Principal;
 

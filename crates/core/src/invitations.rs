@@ -19,11 +19,7 @@ impl Engine {
     /// org): a password check ([`Engine::authenticate_password`]) and the federation's mapping
     /// of an upstream identity to the account. An impersonated user accepts nothing (only the
     /// signed-in admin's own invitations are accepted), nor does a deactivated account.
-    pub async fn accept_invitations(
-        &self,
-        user: &User,
-        ctx: &AuditContext,
-    ) -> CoreResult<()> {
+    pub async fn accept_invitations(&self, user: &User, ctx: &AuditContext) -> CoreResult<()> {
         if user.deactivated {
             return Ok(());
         }

@@ -27,8 +27,10 @@ async fn env() -> Env {
     let store = portcullis_store::open(&path.to_string_lossy())
         .await
         .unwrap();
-    let mut cfg = CoreConfig::default();
-    cfg.allowed_email_domains = vec!["example.com".into()];
+    let cfg = CoreConfig {
+        allowed_email_domains: vec!["example.com".into()],
+        ..CoreConfig::default()
+    };
     store.upsert_region(cfg.region.clone()).await.unwrap();
     let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
         .await
@@ -56,7 +58,14 @@ impl Env {
             .unwrap()
     }
 
-    async fn user(&self, email: &str, name: &str, super_admin: bool, org: &Org, admin: bool) -> User {
+    async fn user(
+        &self,
+        email: &str,
+        name: &str,
+        super_admin: bool,
+        org: &Org,
+        admin: bool,
+    ) -> User {
         let hash = self.engine.hasher().hash(PW).await.unwrap();
         let user = self
             .store
@@ -118,8 +127,11 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     let e = env().await;
     let a = e.org("acme").await;
     let b = e.org("beta").await;
-    e.user("admin@example.com", "Ada Admin", false, &a, true).await;
-    let kim = e.user("kim@example.com", "Kim Known", false, &b, false).await;
+    e.user("admin@example.com", "Ada Admin", false, &a, true)
+        .await;
+    let kim = e
+        .user("kim@example.com", "Kim Known", false, &b, false)
+        .await;
     let admin = e
         .sign_in("admin@example.com", OrgChoice::Specific(a.id))
         .await
@@ -137,8 +149,20 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     let created = e.store.get_user(fresh.id).await.unwrap().unwrap();
     assert_eq!(&created, fresh);
     assert!(e.in_org(fresh.id, &a).await);
-    assert!(e.store.get_membership(kim.id, a.id).await.unwrap().is_none());
-    assert!(e.engine.org_users(&admin, &[kim.id]).await.unwrap().is_empty());
+    assert!(
+        e.store
+            .get_membership(kim.id, a.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        e.engine
+            .org_users(&admin, &[kim.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The answer for the existing account is built from the request alone, like the new one's.
     assert_ne!(known.id, kim.id);
     assert!(e.store.get_user(known.id).await.unwrap().is_none());
@@ -162,7 +186,13 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_ne!(again[0].id, kim.id);
-    assert!(e.store.get_membership(kim.id, a.id).await.unwrap().is_none());
+    assert!(
+        e.store
+            .get_membership(kim.id, a.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Kim's next sign-in accepts: that very login can already act in the new org.
     let p = e
@@ -182,7 +212,9 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     let seen = e.engine.org_users(&admin, &[kim.id]).await.unwrap();
     assert_eq!(seen.len(), 1);
     // Accepted once.
-    e.sign_in("kim@example.com", OrgChoice::Default).await.unwrap();
+    e.sign_in("kim@example.com", OrgChoice::Default)
+        .await
+        .unwrap();
     assert_eq!(e.audited("org.invitation.accept").await.len(), 1);
 }
 
@@ -192,8 +224,11 @@ async fn an_impersonation_accepts_nothing_for_the_user() {
     let a = e.org("acme").await;
     let b = e.org("beta").await;
     e.user("root@example.com", "Root", true, &b, false).await;
-    e.user("admin@example.com", "Ada Admin", false, &a, true).await;
-    let kim = e.user("kim@example.com", "Kim Known", false, &b, false).await;
+    e.user("admin@example.com", "Ada Admin", false, &a, true)
+        .await;
+    let kim = e
+        .user("kim@example.com", "Kim Known", false, &b, false)
+        .await;
     let admin = e
         .sign_in("admin@example.com", OrgChoice::Specific(a.id))
         .await
@@ -214,8 +249,16 @@ async fn an_impersonation_accepts_nothing_for_the_user() {
         .await
         .unwrap();
     assert_eq!(g.user.id, kim.id);
-    assert!(e.store.get_membership(kim.id, a.id).await.unwrap().is_none());
+    assert!(
+        e.store
+            .get_membership(kim.id, a.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Kim's own sign-in still accepts.
-    e.sign_in("kim@example.com", OrgChoice::Default).await.unwrap();
+    e.sign_in("kim@example.com", OrgChoice::Default)
+        .await
+        .unwrap();
     assert!(e.in_org(kim.id, &a).await);
 }

@@ -288,7 +288,10 @@ mod cases {
         assert_eq!(inv.invited_by, Some(admin.id));
         assert_eq!(inv.expires_at, later.trunc_subsecs(6));
         assert!(inv.accepted_at.is_none() && inv.revoked_at.is_none());
-        assert_eq!(s.get_invitation(o, old.id).await.unwrap().as_ref(), Some(inv));
+        assert_eq!(
+            s.get_invitation(o, old.id).await.unwrap().as_ref(),
+            Some(inv)
+        );
         assert!(s.get_membership(old.id, o).await.unwrap().is_none());
         let members = s.list_org_memberships(o, false).await.unwrap();
         assert_eq!(members.len(), 3);
@@ -345,7 +348,12 @@ mod cases {
             .unwrap();
         // No invitation: nothing happens, no event.
         let other = s.create_user(new_user("o@x.io")).await.unwrap();
-        assert!(s.accept_invitations(other.id, now).await.unwrap().is_empty());
+        assert!(
+            s.accept_invitations(other.id, now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
         let accepted = s
             .accept_invitations(u.id, now + chrono::Duration::seconds(1))
@@ -356,7 +364,10 @@ mod cases {
         assert!(accepted[0].accepted_at.is_some());
         let m = s.get_membership(u.id, a).await.unwrap().unwrap();
         assert!(m.is_active());
-        assert_eq!((m.kind, m.roles), (MembershipKind::Guest, roles(&[Role::Author])));
+        assert_eq!(
+            (m.kind, m.roles),
+            (MembershipKind::Guest, roles(&[Role::Author]))
+        );
         assert!(s.get_membership(u.id, c).await.unwrap().is_none());
         let ev = s.revocation_events_since(seq, 10).await.unwrap();
         assert_eq!(ev.len(), 1);

@@ -1593,9 +1593,15 @@ async fn preregistration_obeys_the_allow_list_and_hides_existing_accounts() {
     assert_eq!(known["avatarUrl"], fresh["avatarUrl"]);
     assert_eq!(known["createdAt"], fresh["createdAt"]);
     let m = w.store.get_membership(elsewhere.id, c.a.id).await.unwrap();
-    assert!(m.is_none(), "an existing account joins only when it signs in");
+    assert!(
+        m.is_none(),
+        "an existing account joins only when it signs in"
+    );
     // Neither the real account nor the answer's rid is visible in the org until then.
-    for rid in [w.user_rid(&elsewhere), known["rid"].as_str().unwrap().to_owned()] {
+    for rid in [
+        w.user_rid(&elsewhere),
+        known["rid"].as_str().unwrap().to_owned(),
+    ] {
         let r = w
             .post(
                 "/api/authentication/v2/users/batch",
@@ -1651,7 +1657,13 @@ async fn an_invited_account_joins_at_its_next_token_exchange() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert!(w.store.get_membership(kim.id, c.a.id).await.unwrap().is_none());
+    assert!(
+        w.store
+            .get_membership(kim.id, c.a.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (id_token, _) = idp
         .tokens(json!({"sub": "kim", "email": "kim@example.com"}))
         .await;
