@@ -179,6 +179,32 @@ def test_user_search_pages(world):
         query=authn.SearchUsersQuery(search_text="crew"), page_size=1001))) == "Authentication:SearchUsersLimitExceeded"
 
 
+def test_preregistering_an_existing_account_invites_it(world):
+    """An account of another org is not pulled in by preregistration (issue 15): its entry in
+    the answer looks like a new account's, and it joins only at its own next sign-in."""
+    w = world
+    admin = w.server.admin
+    admin.create_user("kim@example.com", name="Kim Known", password=PASSWORD)
+    admin.add_member("beta", "kim@example.com", "AUTHOR")
+    kim = w.authn.get_my_profile(bearer(login(w.server, "kim@example.com")))
+    answer = w.authn.batch_preregister_users(w.ada, authn.BatchPreregisterUsersRequest(
+        emails=["kim@example.com", "newbie@example.com"])).users
+    assert set(answer) == {"kim@example.com", "newbie@example.com"}
+    known, fresh = answer["kim@example.com"], answer["newbie@example.com"]
+    assert known.rid != kim.rid
+    assert (known.display_name, known.avatar_url) == ("kim", fresh.avatar_url)
+    assert known.created_at == fresh.created_at and known.org_rid == fresh.org_rid
+    # Not a member of alpha until Kim signs in: invisible to its admin.
+    assert w.authn.get_users(w.ada, [kim.rid, known.rid]) == []
+    assert error_name(lambda: w.authn.get_user(w.ada, kim.rid)) == "Authentication:UserNotFound"
+    assert [u.email for u in w.authn.get_users(w.ada, [fresh.rid])] == ["newbie@example.com"]
+    # Kim's next sign-in accepts the invitation: Kim can act in alpha, whose admin sees Kim.
+    again = bearer(login(w.server, "kim@example.com"))
+    w.authz.set_user_org(again, authz.SetUserOrgRequest(org_rid=fresh.org_rid))
+    seen = w.authn.get_users(w.ada, [kim.rid])
+    assert [u.display_name for u in seen] == ["Kim Known"]
+
+
 def test_register_in_workspace_conflicts_and_noops(world):
     w = world
     rids = {x.id: x.rid for x in w.ws.get_workspaces(w.ada)}

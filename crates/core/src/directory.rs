@@ -10,8 +10,9 @@ use serde_json::json;
 use crate::audit::AuditContext;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
+use crate::invitations::INVITATION_DAYS;
 use crate::model::*;
-use crate::store::{UserQuery, UserSort};
+use crate::store::{PreregisterTerms, Preregistered, UserQuery, UserSort};
 use crate::tokens::Principal;
 
 /// Most emails one preregistration call accepts.
@@ -35,6 +36,24 @@ fn check_display_name(name: &str) -> CoreResult<String> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// What preregistration answers for an invited account: the user the request would have
+/// created, with a fresh id that names no account, so the answer matches a new account's.
+fn unrevealing_view(asked: NewUser, at: Timestamp) -> User {
+    User {
+        id: UserId::new(),
+        email: asked.email,
+        display_name: asked.display_name,
+        avatar_url: asked.avatar_url,
+        password_hash: None,
+        validated_at: asked.validated_at,
+        super_admin: false,
+        deactivated: false,
+        password_reset_required: false,
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 /// The part of an email before `@`: the display name of a user who has none.
@@ -182,11 +201,14 @@ impl Engine {
             .ok_or(CoreError::NotFound("user"))
     }
 
-    /// Makes the emails members of the session org: accounts are created for emails not yet
-    /// taken, and an existing account outside the org joins it the same way, so the answer
-    /// never tells an admin whether an email had an account elsewhere. Accounts already in the
-    /// org are left out. Every email must pass the allow-list for the org (else 400, nothing
-    /// written). Admins only; at most [`MAX_PREREGISTER`] emails.
+    /// Preregisters the emails in the session org: an email not yet taken gets a new account,
+    /// a member of the org; an account that exists outside the org gets a pending invitation
+    /// instead (accepted at its next sign-in, see [`crate::invitations`]). The answer lists
+    /// both alike: an invited account appears as the new account its email would have given (a
+    /// fresh id, the email as sent, the default name, no avatar, this call's time), never with
+    /// its real profile, so it does not tell whether the email had an account. Accounts already
+    /// in the org are left out. Every email must pass the allow-list for the org (else 400,
+    /// nothing written). Admins only; at most [`MAX_PREREGISTER`] emails.
     pub async fn preregister_users(
         &self,
         p: &Principal,
@@ -227,13 +249,38 @@ impl Engine {
         if new.is_empty() {
             return Ok(Vec::new());
         }
-        let started = Utc::now();
-        let created = self.store().preregister_users(p.org, new).await?;
-        for u in created.iter().filter(|u| u.created_at < started) {
-            // An account that joined (or came back): its membership state here changes now.
-            self.revocations()
-                .refresh_user(self.store().as_ref(), u.id, Utc::now())
-                .await?;
+        let terms = PreregisterTerms {
+            roles: BTreeSet::new(),
+            kind: MembershipKind::Member,
+            invited_by: Some(p.user),
+            expires_at: Utc::now() + chrono::Duration::days(INVITATION_DAYS),
+        };
+        let outcomes = self
+            .store()
+            .preregister_users(p.org, new.clone(), &terms)
+            .await?;
+        let mut answer = Vec::new();
+        let mut invited = 0usize;
+        for (asked, outcome) in new.into_iter().zip(outcomes) {
+            match outcome {
+                Preregistered::Created(user) => answer.push(user),
+                Preregistered::Invited(inv) => {
+                    invited += 1;
+                    self.audit()
+                        .log(
+                            ctx,
+                            inv.created_at,
+                            Some(p.user),
+                            "org.invitation.create",
+                            Some(inv.user_id.to_string()),
+                            AuditOutcome::Success,
+                            json!({"org": p.org, "expiresAt": inv.expires_at}),
+                        )
+                        .await;
+                    answer.push(unrevealing_view(asked, inv.created_at));
+                }
+                Preregistered::AlreadyInOrg => {}
+            }
         }
         self.audit()
             .log(
@@ -243,10 +290,10 @@ impl Engine {
                 "users.preregister",
                 Some(p.org.to_string()),
                 AuditOutcome::Success,
-                json!({"created": created.len()}),
+                json!({"created": answer.len() - invited, "invited": invited}),
             )
             .await;
-        Ok(created)
+        Ok(answer)
     }
 
     /// Checks that every org exists and the caller is an admin of each (and may act there).

@@ -524,14 +524,18 @@ impl Engine {
 
     /// Checks an email and password with brute-force throttling. Unknown emails cost the same
     /// (a dummy hash) and share the same throttle, so neither message nor timing tells them apart.
+    /// A success is a sign-in: pending invitations are accepted before any org is chosen.
     pub async fn authenticate_password(
         &self,
         email: &str,
         password: &str,
         ctx: &AuditContext,
     ) -> CoreResult<User> {
-        self.verify_password(email, password, PasswordCheck::Login, ctx)
-            .await
+        let user = self
+            .verify_password(email, password, PasswordCheck::Login, ctx)
+            .await?;
+        self.accept_invitations(&user, ctx).await?;
+        Ok(user)
     }
 
     /// The one throttled password check behind logins and password changes. Every purpose

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod idle;
+pub mod invitations;
 pub mod keys;
 pub mod mediamtx;
 pub mod model;

@@ -302,6 +302,29 @@ impl Membership {
     }
 }
 
+/// An existing account's pending invitation to an org (preregistration): it becomes a
+/// membership with these roles and kind at the account's next sign-in, unless expired or
+/// revoked first. One per (org, user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub roles: BTreeSet<Role>,
+    pub kind: MembershipKind,
+    pub invited_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Invitation {
+    /// Not yet accepted or revoked, and not expired at `now`.
+    pub fn is_pending(&self, now: Timestamp) -> bool {
+        self.accepted_at.is_none() && self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
 /// One value of a Parsable-style settings map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "camelCase")]

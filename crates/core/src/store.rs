@@ -147,6 +147,28 @@ pub struct CredentialWithPeople {
     pub revoker: Option<User>,
 }
 
+/// What a preregistration asks for: the membership of new accounts and the invitation of
+/// existing ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreregisterTerms {
+    pub roles: BTreeSet<Role>,
+    pub kind: MembershipKind,
+    pub invited_by: Option<UserId>,
+    /// When an invitation lapses unaccepted.
+    pub expires_at: Timestamp,
+}
+
+/// The outcome of preregistering one email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preregistered {
+    /// A new account, now a member.
+    Created(User),
+    /// An existing account outside the org, now invited.
+    Invited(Invitation),
+    /// An account already in the org (or an email repeated in the batch): nothing changed.
+    AlreadyInOrg,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is ("sqlite" or "postgres"), for logs and metrics.
@@ -176,9 +198,23 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<(User, Membership)>>;
     /// Creates users for the emails not yet taken (case-insensitively) and makes them members
-    /// of `org`; an account that exists but is not in `org` (never, or removed) becomes a
-    /// member too. Returns those users, not the accounts already in `org`. One transaction.
-    async fn preregister_users(&self, org: OrgId, users: Vec<NewUser>) -> StoreResult<Vec<User>>;
+    /// of `org` on `terms`; an account that exists but is not in `org` (never, or removed) gets
+    /// a pending invitation on `terms` instead (renewing any earlier one), and never a
+    /// membership here. One outcome per entry of `users`, in order. One transaction; `NotFound`
+    /// for an unknown org.
+    async fn preregister_users(
+        &self,
+        org: OrgId,
+        users: Vec<NewUser>,
+        terms: &PreregisterTerms,
+    ) -> StoreResult<Vec<Preregistered>>;
+    async fn get_invitation(&self, org: OrgId, user: UserId) -> StoreResult<Option<Invitation>>;
+    /// Accepts, in one transaction, the user's invitations pending at `at`: each becomes a
+    /// membership (one that exists and is not removed is kept as it is) and is marked accepted;
+    /// a `User` event is appended when any membership changed. Returns the accepted ones; with
+    /// none pending it only reads.
+    async fn accept_invitations(&self, user: UserId, at: Timestamp)
+    -> StoreResult<Vec<Invitation>>;
 
     // ---- regions and orgs -------------------------------------------------------------------
     async fn upsert_region(&self, region: Region) -> StoreResult<Region>;
@@ -215,8 +251,9 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         include_removed: bool,
     ) -> StoreResult<Vec<Membership>>;
-    /// Marks a membership removed, sets its token cut-off and revokes the user's sessions and
-    /// credentials in that org.
+    /// Marks a membership removed, sets its token cut-off, revokes the user's sessions and
+    /// credentials in that org and a pending invitation to it (so the next sign-in does not
+    /// bring the user back).
     async fn remove_membership(
         &self,
         user: UserId,

@@ -156,7 +156,22 @@ impl Store for KeyStore {
     ) -> StoreResult<Vec<(User, Membership)>> {
         Err(fake())
     }
-    async fn preregister_users(&self, _org: OrgId, _users: Vec<NewUser>) -> StoreResult<Vec<User>> {
+    async fn preregister_users(
+        &self,
+        _org: OrgId,
+        _users: Vec<NewUser>,
+        _terms: &PreregisterTerms,
+    ) -> StoreResult<Vec<Preregistered>> {
+        Err(fake())
+    }
+    async fn get_invitation(&self, _org: OrgId, _user: UserId) -> StoreResult<Option<Invitation>> {
+        Err(fake())
+    }
+    async fn accept_invitations(
+        &self,
+        _user: UserId,
+        _at: Timestamp,
+    ) -> StoreResult<Vec<Invitation>> {
         Err(fake())
     }
     async fn upsert_region(&self, _region: Region) -> StoreResult<Region> {

@@ -293,6 +293,8 @@ impl Federation {
             self.deny(ctx, id, "account deactivated").await;
             return Err(FederationError::NoAccount("the account is deactivated"));
         }
+        // A sign-in: pending invitations join before the provider's rules pick the org.
+        self.engine.accept_invitations(&user, ctx).await?;
         if cfg.sync_memberships && id.groups.is_some() && !cfg.group_mappings.is_empty() {
             self.sync_memberships(cfg, id, &user, ctx).await?;
         }

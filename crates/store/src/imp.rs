@@ -83,6 +83,12 @@ macro_rules! membership_cols {
     };
 }
 
+macro_rules! invitation_cols {
+    () => {
+        "org_id, user_id, roles, kind, invited_by, created_at, expires_at, accepted_at, revoked_at"
+    };
+}
+
 macro_rules! org_cols {
     () => {
         "id, name, display_name, region_id, disabled, default_workspace, created_at, updated_at"
@@ -226,6 +232,20 @@ macro_rules! store_impl {
 
         fn membership_row(r: &DbRow) -> StoreResult<Membership> {
             membership_at(r, 0)
+        }
+
+        fn invitation_row(r: &DbRow) -> StoreResult<Invitation> {
+            Ok(Invitation {
+                org_id: OrgId(col(r, 0)?),
+                user_id: UserId(col(r, 1)?),
+                roles: roles_from_text(&col::<String>(r, 2)?)?,
+                kind: parse(&col::<String>(r, 3)?)?,
+                invited_by: col::<Option<Uuid>>(r, 4)?.map(UserId),
+                created_at: ts_at(r, 5)?,
+                expires_at: ts_at(r, 6)?,
+                accepted_at: opt_ts_at(r, 7)?,
+                revoked_at: opt_ts_at(r, 8)?,
+            })
         }
 
         fn org_row(r: &DbRow) -> StoreResult<Org> {
@@ -840,13 +860,15 @@ macro_rules! store_impl {
                 &self,
                 org: OrgId,
                 users: Vec<NewUser>,
-            ) -> StoreResult<Vec<User>> {
+                terms: &PreregisterTerms,
+            ) -> StoreResult<Vec<Preregistered>> {
                 let at = now();
                 let mut tx = begin_write(&self.pool).await?;
                 ensure_org(&mut tx, org).await?;
-                let mut created = Vec::new();
-                let mut joined = Vec::new();
+                let mut out = Vec::with_capacity(users.len());
                 for u in &users {
+                    // Both paths cost an insert attempt, one look-up and one write, so the time
+                    // taken says little about which emails had accounts.
                     let row = sqlx::query(concat!(
                         "INSERT INTO users (id, email, email_norm, display_name, name_norm, \
                          avatar_url, password_hash, validated_at, super_admin, deactivated, \
@@ -870,40 +892,125 @@ macro_rules! store_impl {
                     .map_err(db_err)?;
                     if let Some(row) = row {
                         let user = user_row(&row)?;
-                        put_membership(&mut tx, user.id, org, &BTreeSet::new(), MembershipKind::Member, at)
-                            .await?;
-                        created.push(user);
+                        put_membership(&mut tx, user.id, org, &terms.roles, terms.kind, at).await?;
+                        out.push(Preregistered::Created(user));
                         continue;
                     }
-                    // The email is taken: its account joins the org unless already in it, so
-                    // the answer does not depend on accounts outside the org.
-                    let existing = sqlx::query(concat!(
-                        "SELECT ", user_cols!(""), " FROM users WHERE email_norm = $1"
-                    ))
+                    // The email is taken: the account is invited unless already in the org.
+                    // It never joins here; its owner accepts by signing in.
+                    let existing = sqlx::query(
+                        "SELECT u.id, m.removed_at IS NULL AND m.user_id IS NOT NULL \
+                         FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.org_id = $2 \
+                         WHERE u.email_norm = $1",
+                    )
                     .bind(normalize_email(&u.email))
+                    .bind(org.0)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    let user = user_row(&existing)?;
-                    let member_row = sqlx::query(
+                    let user = UserId(col(&existing, 0)?);
+                    if col::<bool>(&existing, 1)? {
+                        out.push(Preregistered::AlreadyInOrg);
+                        continue;
+                    }
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO invitations (org_id, user_id, roles, kind, invited_by, \
+                         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (org_id, user_id) DO UPDATE SET roles = excluded.roles, \
+                         kind = excluded.kind, invited_by = excluded.invited_by, \
+                         created_at = excluded.created_at, expires_at = excluded.expires_at, \
+                         accepted_at = NULL, revoked_at = NULL RETURNING ",
+                        invitation_cols!()
+                    ))
+                    .bind(org.0)
+                    .bind(user.0)
+                    .bind(roles_to_text(&terms.roles))
+                    .bind(terms.kind.as_str())
+                    .bind(terms.invited_by.map(|i| i.0))
+                    .bind(enc(at))
+                    .bind(enc(micros(terms.expires_at)))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    out.push(Preregistered::Invited(invitation_row(&row)?));
+                }
+                commit(tx).await?;
+                Ok(out)
+            }
+
+            async fn get_invitation(
+                &self,
+                org: OrgId,
+                user: UserId,
+            ) -> StoreResult<Option<Invitation>> {
+                sqlx::query(concat!(
+                    "SELECT ", invitation_cols!(), " FROM invitations WHERE org_id = $1 AND user_id = $2"
+                ))
+                .bind(org.0)
+                .bind(user.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .as_ref()
+                .map(invitation_row)
+                .transpose()
+            }
+
+            async fn accept_invitations(
+                &self,
+                user: UserId,
+                at: Timestamp,
+            ) -> StoreResult<Vec<Invitation>> {
+                let at = micros(at);
+                // Every sign-in comes here: read first, so that the common case takes no write
+                // lock.
+                let any = sqlx::query(
+                    "SELECT 1 FROM invitations WHERE user_id = $1 AND accepted_at IS NULL \
+                     AND revoked_at IS NULL AND expires_at > $2 LIMIT 1",
+                )
+                .bind(user.0)
+                .bind(enc(at))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                if any.is_none() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = begin_write(&self.pool).await?;
+                // The update claims the rows: of concurrent sign-ins one accepts each invitation.
+                let rs = sqlx::query(concat!(
+                    "UPDATE invitations SET accepted_at = $2 WHERE user_id = $1 \
+                     AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+                     RETURNING ",
+                    invitation_cols!()
+                ))
+                .bind(user.0)
+                .bind(enc(at))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let accepted = rows(rs, invitation_row)?;
+                let mut joined = false;
+                for inv in &accepted {
+                    let present = sqlx::query(
                         "SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2 \
                          AND removed_at IS NULL",
                     )
-                    .bind(user.id.0)
-                    .bind(org.0)
+                    .bind(user.0)
+                    .bind(inv.org_id.0)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    if member_row.is_none() {
-                        put_membership(&mut tx, user.id, org, &BTreeSet::new(), MembershipKind::Member, at)
-                            .await?;
-                        joined.push(RevocationEvent::User(user.id));
-                        created.push(user);
+                    if present.is_none() {
+                        put_membership(&mut tx, user, inv.org_id, &inv.roles, inv.kind, at).await?;
+                        joined = true;
                     }
                 }
-                emit(&mut tx, &joined).await?;
+                if joined {
+                    emit(&mut tx, &[RevocationEvent::User(user)]).await?;
+                }
                 commit(tx).await?;
-                Ok(created)
+                Ok(accepted)
             }
 
             // ---- regions and orgs -------------------------------------------------------
@@ -1117,6 +1224,16 @@ macro_rules! store_impl {
                 if n == 0 {
                     return Err(not_found("unknown membership"));
                 }
+                sqlx::query(
+                    "UPDATE invitations SET revoked_at = $3 WHERE user_id = $1 AND org_id = $2 \
+                     AND accepted_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(user.0)
+                .bind(org.0)
+                .bind(enc(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
                 let d = revoke_all(&mut tx, user, Some(org), None, at).await?;
                 emit(&mut tx, &[RevocationEvent::User(user)]).await?;
                 commit(tx).await?;

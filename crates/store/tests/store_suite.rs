@@ -7,7 +7,8 @@ store_tests!(
     users_email_unique_in_any_case,
     users_update_and_list,
     orgs_regions_and_memberships,
-    preregister_skips_existing,
+    preregister_invites_existing_accounts,
+    invitations_accepted_once_at_sign_in,
     deactivation_is_atomic_with_events,
     sessions_lifecycle,
     credentials_by_hash_and_listing,
@@ -238,11 +239,33 @@ mod cases {
         ));
     }
 
-    pub async fn preregister_skips_existing(db: DbStore) {
+    fn terms(by: Option<UserId>, expires_at: Timestamp) -> PreregisterTerms {
+        PreregisterTerms {
+            roles: BTreeSet::new(),
+            kind: MembershipKind::Member,
+            invited_by: by,
+            expires_at,
+        }
+    }
+
+    fn created(out: &[Preregistered]) -> Vec<&str> {
+        out.iter()
+            .filter_map(|o| match o {
+                Preregistered::Created(u) => Some(u.email.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub async fn preregister_invites_existing_accounts(db: DbStore) {
         let s = dyn_store(&db);
         let o = org(&*s, "acme").await;
+        let admin = member(&*s, "admin@x.io", o, &[Role::Admin]).await;
         let old = s.create_user(new_user("old@x.io")).await.unwrap();
-        let created = s
+        use chrono::SubsecRound;
+        let later = chrono::Utc::now() + chrono::Duration::days(30);
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let out = s
             .preregister_users(
                 o,
                 vec![
@@ -251,39 +274,139 @@ mod cases {
                     new_user("New1@X.io"),
                     new_user("new2@x.io"),
                 ],
+                &terms(Some(admin.id), later),
             )
             .await
             .unwrap();
-        // An account outside the org joins it, like a new one (no answer reveals it existed).
-        let emails: Vec<&str> = created.iter().map(|u| u.email.as_str()).collect();
-        assert_eq!(emails, vec!["old@x.io", "new1@x.io", "new2@x.io"]);
-        assert_eq!(created[0].id, old.id);
+        assert_eq!(out.len(), 4);
+        assert_eq!(created(&out), vec!["new1@x.io", "new2@x.io"]);
+        assert_eq!(out[2], Preregistered::AlreadyInOrg);
+        // The existing account is invited, not made a member.
+        let Preregistered::Invited(inv) = &out[0] else {
+            panic!("expected an invitation, got {:?}", out[0]);
+        };
+        assert_eq!((inv.org_id, inv.user_id), (o, old.id));
+        assert_eq!(inv.invited_by, Some(admin.id));
+        assert_eq!(inv.expires_at, later.trunc_subsecs(6));
+        assert!(inv.accepted_at.is_none() && inv.revoked_at.is_none());
+        assert_eq!(
+            s.get_invitation(o, old.id).await.unwrap().as_ref(),
+            Some(inv)
+        );
+        assert!(s.get_membership(old.id, o).await.unwrap().is_none());
         let members = s.list_org_memberships(o, false).await.unwrap();
         assert_eq!(members.len(), 3);
-        assert!(members.iter().all(|m| m.kind == MembershipKind::Member));
-        // Accounts already in the org are skipped; a removed member comes back.
-        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
-        let again = s
-            .preregister_users(o, vec![new_user("old@x.io"), new_user("new1@x.io")])
-            .await
-            .unwrap();
-        assert!(again.is_empty());
         assert!(s.revocation_events_since(seq, 10).await.unwrap().is_empty());
-        s.remove_membership(old.id, o, t(5)).await.unwrap();
-        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
-        let back = s
-            .preregister_users(o, vec![new_user("old@x.io")])
+        // Again: one invitation per (org, user), renewed; members are skipped.
+        let out = s
+            .preregister_users(
+                o,
+                vec![new_user("old@x.io"), new_user("new1@x.io")],
+                &terms(None, later),
+            )
             .await
             .unwrap();
-        assert_eq!(back.iter().map(|u| u.id).collect::<Vec<_>>(), vec![old.id]);
-        let ev = s.revocation_events_since(seq, 10).await.unwrap();
-        assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].1, RevocationEvent::User(old.id));
+        assert!(matches!(&out[0], Preregistered::Invited(i) if i.invited_by.is_none()));
+        assert_eq!(out[1], Preregistered::AlreadyInOrg);
+        // A removed member is invited back, not restored.
+        let new1 = s.get_user_by_email("new1@x.io").await.unwrap().unwrap();
+        s.remove_membership(new1.id, o, t(5)).await.unwrap();
+        let out = s
+            .preregister_users(o, vec![new_user("new1@x.io")], &terms(None, later))
+            .await
+            .unwrap();
+        assert!(matches!(&out[0], Preregistered::Invited(i) if i.user_id == new1.id));
+        let m = s.get_membership(new1.id, o).await.unwrap().unwrap();
+        assert!(m.removed_at.is_some());
         assert!(matches!(
-            s.preregister_users(OrgId::new(), vec![new_user("z@x.io")]).await,
+            s.preregister_users(OrgId::new(), vec![new_user("z@x.io")], &terms(None, later))
+                .await,
             Err(StoreError::NotFound(m)) if m == "unknown org"
         ));
         assert!(s.get_user_by_email("z@x.io").await.unwrap().is_none());
+    }
+
+    pub async fn invitations_accepted_once_at_sign_in(db: DbStore) {
+        let s = dyn_store(&db);
+        let a = org(&*s, "acme").await;
+        let b = org(&*s, "beta").await;
+        let c = org(&*s, "gamma").await;
+        let u = member(&*s, "u@x.io", b, &[]).await;
+        let now = chrono::Utc::now();
+        let soon = now + chrono::Duration::days(30);
+        let guest = PreregisterTerms {
+            roles: roles(&[Role::Author]),
+            kind: MembershipKind::Guest,
+            invited_by: None,
+            expires_at: soon,
+        };
+        s.preregister_users(a, vec![new_user("u@x.io")], &guest)
+            .await
+            .unwrap();
+        // Expires before the sign-in below.
+        s.preregister_users(c, vec![new_user("u@x.io")], &terms(None, now))
+            .await
+            .unwrap();
+        // No invitation: nothing happens, no event.
+        let other = s.create_user(new_user("o@x.io")).await.unwrap();
+        assert!(
+            s.accept_invitations(other.id, now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let accepted = s
+            .accept_invitations(u.id, now + chrono::Duration::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(accepted.len(), 1);
+        assert_eq!(accepted[0].org_id, a);
+        assert!(accepted[0].accepted_at.is_some());
+        let m = s.get_membership(u.id, a).await.unwrap().unwrap();
+        assert!(m.is_active());
+        assert_eq!(
+            (m.kind, m.roles),
+            (MembershipKind::Guest, roles(&[Role::Author]))
+        );
+        assert!(s.get_membership(u.id, c).await.unwrap().is_none());
+        let ev = s.revocation_events_since(seq, 10).await.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].1, RevocationEvent::User(u.id));
+        // Accepted once: a second sign-in changes nothing.
+        assert!(s.accept_invitations(u.id, now).await.unwrap().is_empty());
+        let stored = s.get_invitation(a, u.id).await.unwrap().unwrap();
+        assert_eq!(stored.accepted_at, accepted[0].accepted_at);
+        // An invitation to an org the user joined meanwhile keeps that membership as it is.
+        s.remove_membership(u.id, b, t(5)).await.unwrap();
+        s.preregister_users(b, vec![new_user("u@x.io")], &terms(None, soon))
+            .await
+            .unwrap();
+        s.upsert_membership(u.id, b, roles(&[Role::Admin]), MembershipKind::Member)
+            .await
+            .unwrap();
+        let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+        let accepted = s.accept_invitations(u.id, now).await.unwrap();
+        assert_eq!(accepted.len(), 1);
+        let m = s.get_membership(u.id, b).await.unwrap().unwrap();
+        assert_eq!(m.roles, roles(&[Role::Admin]));
+        assert!(s.revocation_events_since(seq, 10).await.unwrap().is_empty());
+        // Removal from the org revokes a pending invitation there: the next sign-in does not
+        // bring the user back.
+        let d = org(&*s, "delta").await;
+        s.preregister_users(d, vec![new_user("u@x.io")], &terms(None, soon))
+            .await
+            .unwrap();
+        s.upsert_membership(u.id, d, BTreeSet::new(), MembershipKind::Member)
+            .await
+            .unwrap();
+        s.remove_membership(u.id, d, now).await.unwrap();
+        let inv = s.get_invitation(d, u.id).await.unwrap().unwrap();
+        assert!(inv.revoked_at.is_some() && inv.accepted_at.is_none());
+        assert!(!inv.is_pending(now));
+        assert!(s.accept_invitations(u.id, now).await.unwrap().is_empty());
+        let m = s.get_membership(u.id, d).await.unwrap().unwrap();
+        assert!(m.removed_at.is_some());
     }
 
     pub async fn deactivation_is_atomic_with_events(db: DbStore) {

@@ -1603,9 +1603,20 @@ async fn preregistration_obeys_the_allow_list_and_hides_existing_accounts() {
     assert_eq!(r.name(), "Default:InvalidArgument");
     let none = w.store.get_user_by_email("fresh@example.com").await;
     assert!(none.unwrap().is_none());
-    // An account that exists in another org comes back like a new one and joins the org;
-    // accounts already in the org are left out.
-    let elsewhere = w.user("known@example.com", "Kim Known").await;
+    // An account that exists in another org is invited, not pulled in: its entry looks like a
+    // new account's, built from the request alone. Accounts already in the org are left out.
+    let mut elsewhere = w.user("known@example.com", "Kim Known").await;
+    elsewhere = w
+        .store
+        .update_user(
+            elsewhere.id,
+            UserUpdate {
+                avatar_url: Some(Some("https://cdn.example.com/kim.png".into())),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
     w.member(&elsewhere, &c.b, false, MembershipKind::Member)
         .await;
     let r = w
@@ -1620,9 +1631,117 @@ async fn preregistration_obeys_the_allow_list_and_hides_existing_accounts() {
     let mut keys: Vec<&String> = users.keys().collect();
     keys.sort();
     assert_eq!(keys, ["fresh@example.com", "known@example.com"]);
-    assert_eq!(users["known@example.com"]["orgRid"], json!(w.org_rid(&c.a)));
+    let (known, fresh) = (&users["known@example.com"], &users["fresh@example.com"]);
+    let fields = |u: &Value| {
+        let mut k: Vec<String> = u.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(fields(known), fields(fresh));
+    assert_eq!(known["orgRid"], json!(w.org_rid(&c.a)));
+    assert_ne!(known["rid"], json!(w.user_rid(&elsewhere)));
+    assert_eq!(known["displayName"], "known");
+    assert_eq!(known["avatarUrl"], fresh["avatarUrl"]);
+    assert_eq!(known["createdAt"], fresh["createdAt"]);
     let m = w.store.get_membership(elsewhere.id, c.a.id).await.unwrap();
+    assert!(
+        m.is_none(),
+        "an existing account joins only when it signs in"
+    );
+    // Neither the real account nor the answer's rid is visible in the org until then.
+    for rid in [
+        w.user_rid(&elsewhere),
+        known["rid"].as_str().unwrap().to_owned(),
+    ] {
+        let r = w
+            .post(
+                "/api/authentication/v2/users/batch",
+                &c.admin_t,
+                json!([rid]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body, json!([]));
+    }
+    let fresh_rid = fresh["rid"].as_str().unwrap().to_owned();
+    let r = w
+        .post(
+            "/api/authentication/v2/users/batch",
+            &c.admin_t,
+            json!([fresh_rid]),
+        )
+        .await;
+    assert_eq!(r.body[0]["email"], "fresh@example.com");
+}
+
+/// The invited account accepts with its next sign-in: a Nominal token exchange (real OpenID
+/// provider) into the inviting org succeeds and makes it a member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invited_account_joins_at_its_next_token_exchange() {
+    use portcullis_federation::ProviderConfig;
+    let idp = fed_support::Idp::start(&[]).await;
+    let w = world().await;
+    let c = cast(&w).await;
+    let kim = w.user("kim@example.com", "Kim Known").await;
+    w.member(&kim, &c.b, false, MembershipKind::Member).await;
+    w.store
+        .link_external_identity(ExternalIdentity {
+            issuer: idp.issuer.clone(),
+            subject: "kim".into(),
+            user_id: kim.id,
+            provider_alias: "corp".into(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let p = ProviderConfig::new("corp", &idp.issuer, vec![fed_support::CLIENT_ID.into()]);
+    let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
+    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
+        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+    ));
+    let w = World { app, ..w };
+    let r = w
+        .post(
+            "/api/authentication/v2/batch-preregister-users",
+            &c.admin_t,
+            json!({"emails": ["kim@example.com"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        w.store
+            .get_membership(kim.id, c.a.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (id_token, _) = idp
+        .tokens(json!({"sub": "kim", "email": "kim@example.com"}))
+        .await;
+    let r = w
+        .call(
+            Method::POST,
+            "/api/authorization/v1/access-token",
+            None,
+            Some(json!({"idToken": id_token, "orgRid": w.org_rid(&c.a)})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = r.body["accessToken"].as_str().unwrap().to_owned();
+    let me = w.get("/api/authentication/v2/my/profile", &token).await;
+    assert_eq!(me.body["orgRid"], json!(w.org_rid(&c.a)));
+    let m = w.store.get_membership(kim.id, c.a.id).await.unwrap();
     assert!(m.is_some_and(|m| m.is_active()));
+    // The org's admin now sees the member's real profile.
+    let r = w
+        .post(
+            "/api/authentication/v2/users/batch",
+            &c.admin_t,
+            json!([w.user_rid(&kim)]),
+        )
+        .await;
+    assert_eq!(r.body[0]["displayName"], "Kim Known");
+    w.engine.shutdown().await;
 }
 
 #[tokio::test]

@@ -233,7 +233,8 @@ pub async fn generate_media_mtx_token(
     Ok(JsonOk(GenerateMediaMtxTokenResponse { token }))
 }
 
-/// Creates the accounts not yet taken as members of the session org; admins only.
+/// Creates the accounts not yet taken as members of the session org and invites existing ones
+/// (the core answers for them without revealing that they existed); admins only.
 pub async fn batch_preregister_users(
     State(st): State<NominalState>,
     Session(p): Session,
