@@ -15,20 +15,27 @@ use portcullis_core::*;
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const N: usize = 9;
+/// A round is repeated, on fresh accounts, until one shows comparable medians: an oracle is
+/// systematic and fails every round, while a noisy moment on a shared machine rarely spans three.
+const ROUNDS: usize = 3;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
-/// Fails only on a gross difference; the machine is noisy.
-fn assert_comparable(locked: Vec<Duration>, wrong: Vec<Duration>) {
+/// Only a gross difference counts; the machine is noisy.
+fn comparable(locked: Vec<Duration>, wrong: Vec<Duration>) -> Result<(), String> {
     let (l, w) = (median(locked), median(wrong));
     let ratio = l.as_secs_f64() / w.as_secs_f64();
-    assert!((0.5..2.0).contains(&ratio), "locked {l:?} vs wrong {w:?}");
+    if (0.5..2.0).contains(&ratio) {
+        Ok(())
+    } else {
+        Err(format!("locked {l:?} vs wrong {w:?}"))
+    }
 }
 
-/// An engine whose third failure locks an email until unlocked, and users user0..=userN.
+/// An engine whose third failure locks an email until unlocked, and users user0..=user(ROUNDS*N).
 async fn setup() -> (std::sync::Arc<Engine>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir
@@ -58,7 +65,7 @@ async fn setup() -> (std::sync::Arc<Engine>, tempfile::TempDir) {
         .hash("a perfectly fine passphrase")
         .await
         .unwrap();
-    for i in 0..=N {
+    for i in 0..=ROUNDS * N {
         let u = store
             .create_user(NewUser {
                 email: format!("user{i}@example.com"),
@@ -83,8 +90,9 @@ async fn setup() -> (std::sync::Arc<Engine>, tempfile::TempDir) {
     (engine, dir)
 }
 
-/// Alternates locked and open attempts, N of each, in both orders.
-async fn measure<F, Fut>(attempt: F) -> (Vec<Duration>, Vec<Duration>)
+/// Alternates locked and open attempts, N of each, in both orders; round `r` uses the open
+/// accounts r*N+1..=(r+1)*N.
+async fn measure<F, Fut>(round: usize, attempt: F) -> (Vec<Duration>, Vec<Duration>)
 where
     F: Fn(Option<usize>) -> Fut,
     Fut: std::future::Future<Output = Duration>,
@@ -101,7 +109,7 @@ where
             if is_locked {
                 locked.push(attempt(None).await);
             } else {
-                open.push(attempt(Some(i)).await);
+                open.push(attempt(Some(round * N + i)).await);
             }
         }
     }
@@ -132,14 +140,24 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
     for _ in 0..3 {
         attempt("user0@example.com".into()).await;
     }
-    let verified = engine.hasher().verifications();
-    let (locked, wrong) = measure(|i| attempt(format!("user{}@example.com", i.unwrap_or(0)))).await;
-    assert_eq!(
-        engine.hasher().verifications() - verified,
-        N as u64,
-        "only the wrong passwords were hashed"
-    );
-    assert_comparable(locked, wrong);
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let verified = engine.hasher().verifications();
+        let (locked, wrong) = measure(round, |i| {
+            attempt(format!("user{}@example.com", i.unwrap_or(0)))
+        })
+        .await;
+        assert_eq!(
+            engine.hasher().verifications() - verified,
+            N as u64,
+            "only the wrong passwords were hashed"
+        );
+        match comparable(locked, wrong) {
+            Ok(()) => return,
+            Err(e) => rounds.push(e),
+        }
+    }
+    panic!("a locked account answered at another speed in every round: {rounds:?}");
 }
 
 #[tokio::test]
@@ -149,7 +167,7 @@ async fn a_locked_account_is_refused_a_reset_as_slowly_as_a_wrong_code() {
     let admin =
         portcullis_core::admin::Admin::new(engine.store().clone(), &CoreConfig::default(), "test");
     let mut codes = Vec::new();
-    for i in 0..=N {
+    for i in 0..=ROUNDS * N {
         let r = admin
             .require_password_reset(&format!("user{i}@example.com"), false)
             .await
@@ -176,17 +194,24 @@ async fn a_locked_account_is_refused_a_reset_as_slowly_as_a_wrong_code() {
     for _ in 0..3 {
         attempt("user0@example.com".into(), "a wrong code".into()).await;
     }
-    let hashed = engine.hasher().hashes();
-    // The locked account even tries its right code.
-    let (locked, wrong) = measure(|i| match i {
-        None => attempt("user0@example.com".into(), codes[0].clone()),
-        Some(i) => attempt(format!("user{i}@example.com"), "a wrong code".into()),
-    })
-    .await;
-    assert_eq!(
-        engine.hasher().hashes() - hashed,
-        N as u64,
-        "only the open keys hashed the new password"
-    );
-    assert_comparable(locked, wrong);
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let hashed = engine.hasher().hashes();
+        // The locked account even tries its right code.
+        let (locked, wrong) = measure(round, |i| match i {
+            None => attempt("user0@example.com".into(), codes[0].clone()),
+            Some(i) => attempt(format!("user{i}@example.com"), "a wrong code".into()),
+        })
+        .await;
+        assert_eq!(
+            engine.hasher().hashes() - hashed,
+            N as u64,
+            "only the open keys hashed the new password"
+        );
+        match comparable(locked, wrong) {
+            Ok(()) => return,
+            Err(e) => rounds.push(e),
+        }
+    }
+    panic!("a locked account answered a reset at another speed in every round: {rounds:?}");
 }
