@@ -1818,7 +1818,6 @@ impl Engine {
                 ));
             }
         };
-        self.check_api_key_quota(p.user, now).await?;
         let (secret, hash) = self.new_secret();
         let cred = Credential {
             id: CredentialId::new(),
@@ -1833,7 +1832,7 @@ impl Engine {
             revoked_at: None,
             revoked_by: None,
         };
-        self.store.create_credential(cred.clone(), None).await?;
+        self.store_api_key(cred.clone()).await?;
         self.audit
             .log(
                 ctx,
@@ -1848,28 +1847,22 @@ impl Engine {
         Ok((cred, secret))
     }
 
-    /// Refuses a new API key when the user already holds `max_api_keys_per_user` live ones
-    /// (all orgs), so one account cannot grow the credential table without bound. Concurrent
-    /// creations may pass the check together; the overshoot is bounded by them.
-    async fn check_api_key_quota(&self, user: UserId, now: Timestamp) -> CoreResult<()> {
+    /// Stores a new API key, refused when the user already holds `max_api_keys_per_user` live
+    /// ones (all orgs), so one account cannot grow the credential table without bound. The store
+    /// counts and inserts in one transaction under the user's lock: no overshoot, on any node.
+    async fn store_api_key(&self, cred: Credential) -> CoreResult<()> {
         let max = self.config.credentials.max_api_keys_per_user;
         if max == 0 {
-            return Ok(());
+            return Ok(self.store.create_credential(cred, None).await?);
         }
-        let filter = CredentialFilter {
-            user_id: Some(user),
-            kind: Some(CredentialKind::ApiKey),
-            exclude_expired_at: Some(now),
-            ..CredentialFilter::default()
-        };
-        let live = self.store.list_credentials(&filter, 0, max).await?;
-        if live.len() >= max as usize {
-            return Err(CoreError::LimitExceeded {
+        if self.store.create_api_key_capped(cred, max).await? {
+            Ok(())
+        } else {
+            Err(CoreError::LimitExceeded {
                 what: "live API keys per user",
                 limit: max,
-            });
+            })
         }
-        Ok(())
     }
 
     /// Creates a persistent token for `target` (Parsable createPersistentAuth): super-admins

@@ -416,6 +416,14 @@ pub trait Store: Send + Sync + 'static {
         credential: Credential,
         replace_persistent: Option<UserId>,
     ) -> StoreResult<()>;
+    /// Inserts an API key unless its user already holds `max_live` live ones (unrevoked and
+    /// unexpired at its `created_at`), counted under the user's lock in the same transaction so
+    /// concurrent creations on any node cannot overshoot. `false` (nothing written) when full.
+    async fn create_api_key_capped(
+        &self,
+        credential: Credential,
+        max_live: u32,
+    ) -> StoreResult<bool>;
     /// O(1) through the unique index on the secret's hash.
     async fn find_credential_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Credential>>;
     /// The credential with that hash and its user's membership (any state) in its org, in one

@@ -437,6 +437,13 @@ impl Store for KeyStore {
     ) -> StoreResult<()> {
         Err(fake())
     }
+    async fn create_api_key_capped(
+        &self,
+        _credential: Credential,
+        _max_live: u32,
+    ) -> StoreResult<bool> {
+        Err(fake())
+    }
     async fn get_credential(&self, _id: CredentialId) -> StoreResult<Option<Credential>> {
         Err(fake())
     }

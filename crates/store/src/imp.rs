@@ -1950,6 +1950,44 @@ macro_rules! store_impl {
 
             // ---- credentials ------------------------------------------------------------
 
+            async fn create_api_key_capped(&self, c: Credential, max_live: u32) -> StoreResult<bool> {
+                let mut tx = begin_write(&self.pool).await?;
+                ensure_user(&mut tx, c.user_id).await?;
+                ensure_user(&mut tx, c.creator_id).await?;
+                ensure_org(&mut tx, c.org_id).await?;
+                lock(&mut tx, Lock::User(c.user_id)).await?;
+                let row = sqlx::query(
+                    "SELECT COUNT(*) FROM credentials WHERE user_id = $1 AND kind = 'api_key' \
+                     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(c.user_id.0)
+                .bind(enc(c.created_at))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let live: i64 = col(&row, 0)?;
+                if live >= i64::from(max_live) {
+                    return Ok(false);
+                }
+                sqlx::query(concat!(
+                    "INSERT INTO credentials (", credential_cols!(""), ") \
+                     VALUES ($1, 'api_key', $2, $3, $4, $5, $6, $7, $8, NULL, NULL)"
+                ))
+                .bind(c.id.0)
+                .bind(c.user_id.0)
+                .bind(c.org_id.0)
+                .bind(c.creator_id.0)
+                .bind(c.name.clone())
+                .bind(c.secret_hash.to_vec())
+                .bind(enc(c.created_at))
+                .bind(c.expires_at.map(enc))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                commit(tx).await?;
+                Ok(true)
+            }
+
             async fn create_credential(
                 &self,
                 c: Credential,

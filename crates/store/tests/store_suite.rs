@@ -14,6 +14,7 @@ store_tests!(
     credentials_by_hash_and_listing,
     replace_persistent_revokes_previous,
     persistent_credentials_listed_in_their_org_only,
+    api_keys_capped_per_user_under_concurrency,
     register_resources_all_or_nothing,
     workspaces_and_grants,
     search_org_users_queries,
@@ -822,6 +823,49 @@ mod cases {
                 .len(),
             2
         );
+    }
+
+    pub async fn api_keys_capped_per_user_under_concurrency(db: DbStore) {
+        let s = dyn_store(&db);
+        let o = org(&*s, "acme").await;
+        let u = member(&*s, "u@x.io", o, &[]).await;
+        // Expired and revoked keys, and persistent tokens, take no place.
+        let mut expired = credential(u.id, o, CredentialKind::ApiKey, 1, t(1));
+        expired.expires_at = Some(t(2));
+        let mut revoked = credential(u.id, o, CredentialKind::ApiKey, 2, t(1));
+        revoked.revoked_at = Some(t(1));
+        revoked.revoked_by = Some(u.id);
+        let persistent = credential(u.id, o, CredentialKind::Persistent, 3, t(1));
+        for c in [expired, revoked, persistent] {
+            s.create_credential(c, None).await.unwrap();
+        }
+        // Ten creations race for three places: exactly three win, and the others write nothing.
+        let racers: Vec<_> = (0..10u8)
+            .map(|i| {
+                let s = s.clone();
+                let c = credential(u.id, o, CredentialKind::ApiKey, 10 + i, t(10));
+                tokio::spawn(async move { s.create_api_key_capped(c, 3).await.unwrap() })
+            })
+            .collect();
+        let mut won = 0;
+        for r in racers {
+            won += usize::from(r.await.unwrap());
+        }
+        assert_eq!(won, 3);
+        let mut stored = 0;
+        for i in 0..10u8 {
+            stored += usize::from(
+                s.find_credential_by_hash(&[10 + i; 32])
+                    .await
+                    .unwrap()
+                    .is_some(),
+            );
+        }
+        assert_eq!(stored, 3);
+        // Another user has places of their own.
+        let v = member(&*s, "v@x.io", o, &[]).await;
+        let c = credential(v.id, o, CredentialKind::ApiKey, 30, t(10));
+        assert!(s.create_api_key_capped(c, 3).await.unwrap());
     }
 
     pub async fn persistent_credentials_listed_in_their_org_only(db: DbStore) {
