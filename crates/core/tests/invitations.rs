@@ -26,20 +26,6 @@ async fn in_org(e: &TestEnv, user: UserId, org: &Org) -> bool {
         .is_some_and(|m| m.is_active())
 }
 
-async fn audited(e: &TestEnv, action: &str) -> Vec<AuditEvent> {
-    e.engine.flush_audit().await;
-    e.store
-        .list_audit(&AuditFilter {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|ev| ev.action == action)
-        .collect()
-}
-
 #[tokio::test]
 async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     let e = env().await;
@@ -101,7 +87,7 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
         (known.validated_at, known.deactivated, known.super_admin),
         (fresh.validated_at, fresh.deactivated, fresh.super_admin)
     );
-    let invites = audited(&e, "org.invitation.create").await;
+    let invites = e.audit_events("org.invitation.create").await;
     assert_eq!(invites.len(), 1);
     assert_eq!(invites[0].target, Some(kim.id.to_string()));
     // Asking again changes nothing visible and still invites, still reveals nothing.
@@ -130,7 +116,7 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     assert!(m.is_active() && !m.is_admin());
     assert_eq!(m.kind, MembershipKind::Member);
     assert!(in_org(&e, kim.id, &b).await);
-    let accepted = audited(&e, "org.invitation.accept").await;
+    let accepted = e.audit_events("org.invitation.accept").await;
     assert_eq!(accepted.len(), 1);
     assert_eq!(accepted[0].actor, Some(kim.id));
     assert_eq!(accepted[0].target, Some(a.id.to_string()));
@@ -141,7 +127,7 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     e.login("kim@example.com", OrgChoice::Default)
         .await
         .principal;
-    assert_eq!(audited(&e, "org.invitation.accept").await.len(), 1);
+    assert_eq!(e.audit_events("org.invitation.accept").await.len(), 1);
 }
 
 #[tokio::test]

@@ -18,7 +18,9 @@ use portcullis_core::crypto::MasterKey;
 use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
 use portcullis_core::store::Store;
 use portcullis_core::tokens::Principal;
-use portcullis_core::{CoreResult, MembershipKind, NewOrg, NewUser, Org, OrgId, Role, User};
+use portcullis_core::{
+    AuditEvent, AuditFilter, CoreResult, MembershipKind, NewOrg, NewUser, Org, OrgId, Role, User,
+};
 use sqlx::Connection;
 use tokio::sync::OnceCell;
 
@@ -177,6 +179,21 @@ impl TestEnv {
             .get_or_init(|| async { self.engine.hasher().hash(PASSWORD).await.expect("hash") })
             .await
             .clone()
+    }
+
+    /// Flushes the engine's audit log and returns its events with `action`, oldest first as the store lists them.
+    pub async fn audit_events(&self, action: &str) -> Vec<AuditEvent> {
+        self.engine.flush_audit().await;
+        self.store
+            .list_audit(&AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("audit")
+            .into_iter()
+            .filter(|ev| ev.action == action)
+            .collect()
     }
 
     /// A user to create: password [`PASSWORD`], display name the email's local part, no orgs.
