@@ -1,86 +1,31 @@
 //! The throttle and hash path under load (issue 11): the bounded hashing queue, locked accounts
 //! that cost no hash, and the per-IP limiter's keys and memory. On a real SQLite store.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::Engine;
 use portcullis_core::password::{HashError, HashParams};
-use portcullis_core::store::Store;
 use portcullis_core::*;
+use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx};
 
-const PW: &str = "a perfectly fine passphrase";
 const NEW_PW: &str = "another perfectly fine passphrase";
 
-struct Env {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+async fn env_with(cfg: CoreConfig) -> TestEnv {
+    TestEnv::builder().config(cfg).build().await
 }
 
-async fn env_with(cfg: CoreConfig) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir
-        .path()
-        .join("store.sqlite")
-        .to_string_lossy()
-        .into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    Env {
-        engine,
-        store,
-        _dir: dir,
-    }
-}
-
-impl Env {
-    async fn user(&self, email: &str) {
-        let org = self
-            .store
-            .create_org(NewOrg {
-                name: format!("org-{}", email.split('@').next().unwrap()),
-                display_name: None,
-                region_id: "local".into(),
-            })
-            .await
-            .unwrap();
-        let hash = self.engine.hasher().hash(PW).await.unwrap();
-        let user = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: "someone".into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: None,
-                super_admin: false,
-            })
-            .await
-            .unwrap();
-        self.store
-            .upsert_membership(
-                user.id,
-                org.id,
-                BTreeSet::from([Role::Author]),
-                MembershipKind::Member,
-            )
-            .await
-            .unwrap();
-    }
+/// An author of an org of its own.
+async fn author(e: &TestEnv, email: &str) {
+    let org = e
+        .org(&format!("org-{}", email.split('@').next().unwrap()))
+        .await;
+    e.user(email).member(&org, &[Role::Author]).create().await;
 }
 
 /// What `portcullis admin user force-password-reset` does: flags the account and returns the
 /// one-time code.
-async fn force_reset(e: &Env, email: &str) -> String {
+async fn force_reset(e: &TestEnv, email: &str) -> String {
     portcullis_core::admin::Admin::new(e.store.clone(), &CoreConfig::default(), "test")
         .require_password_reset(email, false)
         .await
@@ -118,10 +63,6 @@ async fn fill_the_pool(
     busy
 }
 
-fn ctx() -> AuditContext {
-    AuditContext::default()
-}
-
 fn ip(s: &str) -> Option<IpAddr> {
     Some(s.parse().unwrap())
 }
@@ -146,7 +87,7 @@ fn one_thread_one_slot() -> CoreConfig {
 #[tokio::test]
 async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
     let e = env_with(one_thread_one_slot()).await;
-    e.user("ann@example.com").await;
+    author(&e, "ann@example.com").await;
     let busy = fill_the_pool(e.engine.hasher()).await;
     let r = tokio::time::timeout(
         Duration::from_millis(200),
@@ -184,7 +125,7 @@ async fn a_locked_account_costs_no_hash_and_answers_like_a_wrong_password() {
     cfg.lockout.lock_after = 3;
     cfg.lockout.lock_secs = 0;
     let e = env_with(cfg).await;
-    e.user("ann@example.com").await;
+    author(&e, "ann@example.com").await;
     for _ in 0..3 {
         let r = e
             .engine
@@ -263,7 +204,7 @@ async fn idle_entries_of_the_ip_limiter_are_pruned() {
 #[tokio::test]
 async fn reset_by_code_on_a_full_hash_queue_answers_rate_limited_and_touches_nothing() {
     let e = env_with(one_thread_one_slot()).await;
-    e.user("ann@example.com").await;
+    author(&e, "ann@example.com").await;
     let code = force_reset(&e, "ann@example.com").await;
     let busy = fill_the_pool(e.engine.hasher()).await;
     let r = tokio::time::timeout(
@@ -302,7 +243,7 @@ async fn reset_by_code_for_a_locked_account_costs_no_hash_and_answers_like_a_wro
     cfg.lockout.lock_after = 3;
     cfg.lockout.lock_secs = 0;
     let e = env_with(cfg).await;
-    e.user("ann@example.com").await;
+    author(&e, "ann@example.com").await;
     let code = force_reset(&e, "ann@example.com").await;
     let reset = |code: String| {
         let engine = e.engine.clone();

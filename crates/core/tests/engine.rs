@@ -1,7 +1,5 @@
 //! The auth engine's invariants, on a real SQLite store.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -9,47 +7,31 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
 use portcullis_core::engine::{Engine, OrgChoice};
 use portcullis_core::password::HashParams;
-use portcullis_core::store::Store;
 use portcullis_core::*;
+use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx};
 
 struct Env {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    master: MasterKey,
-    path: String,
-    _dir: tempfile::TempDir,
+    kit: TestEnv,
+}
+
+impl std::ops::Deref for Env {
+    type Target = TestEnv;
+    fn deref(&self) -> &TestEnv {
+        &self.kit
+    }
 }
 
 async fn env_with(cfg: CoreConfig) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir
-        .path()
-        .join("store.sqlite")
-        .to_string_lossy()
-        .into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let master = MasterKey::generate();
-    let engine = Engine::start(store.clone(), cfg, master.clone())
-        .await
-        .unwrap();
     Env {
-        engine,
-        store,
-        master,
-        path,
-        _dir: dir,
+        kit: TestEnv::builder().config(cfg).build().await,
     }
 }
 
 async fn env() -> Env {
     env_with(CoreConfig::default()).await
 }
-
-const PW: &str = "a perfectly fine passphrase";
 
 /// No delay between failures; the third locks the account until an admin unlocks it.
 fn lock_after_three() -> CoreConfig {
@@ -61,57 +43,22 @@ fn lock_after_three() -> CoreConfig {
 }
 
 impl Env {
-    async fn org(&self, name: &str) -> Org {
-        self.store
-            .create_org(NewOrg {
-                name: name.into(),
-                display_name: None,
-                region_id: "local".into(),
-            })
-            .await
-            .unwrap()
-    }
-
+    /// A user with ADMIN in each of `orgs` (the first is the default org).
     async fn user(&self, email: &str, super_admin: bool, orgs: &[&Org]) -> User {
-        let hash = self.engine.hasher().hash(PW).await.unwrap();
-        let user = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: email.split('@').next().unwrap().into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: None,
-                super_admin,
-            })
-            .await
-            .unwrap();
-        for org in orgs {
-            self.store
-                .upsert_membership(
-                    user.id,
-                    org.id,
-                    BTreeSet::from([Role::Admin]),
-                    MembershipKind::Member,
-                )
-                .await
-                .unwrap();
+        let mut user = self.kit.user(email);
+        if super_admin {
+            user = user.super_admin();
         }
-        user
+        for org in orgs {
+            user = user.member(org, &[Role::Admin]);
+        }
+        user.create().await
     }
 
+    /// The token of a fresh password login into the default org.
     async fn login(&self, email: &str) -> String {
-        self.engine
-            .login_password(email, PW, OrgChoice::Default, None, &ctx())
-            .await
-            .unwrap()
-            .token
-            .token
+        self.kit.login(email, OrgChoice::Default).await.token
     }
-}
-
-fn ctx() -> AuditContext {
-    AuditContext::default()
 }
 
 fn parts(token: &str) -> (serde_json::Value, serde_json::Value) {
@@ -327,7 +274,7 @@ async fn another_process_revocation_is_honoured_within_a_second() {
     e.user("ann@example.com", false, &[&org]).await;
     let token = e.login("ann@example.com").await;
     // A second engine on the same store plays the other process (a second server or the CLI).
-    let store2 = portcullis_store::open(&e.path).await.unwrap();
+    let store2 = portcullis_store::open(e.url()).await.unwrap();
     let other = Engine::start(store2, CoreConfig::default(), e.master.clone())
         .await
         .unwrap();
@@ -403,7 +350,7 @@ async fn lock_after_threshold_survives_restart_until_unlocked() {
         .await;
     assert!(matches!(r, Err(CoreError::InvalidCredentials)));
     // A restart (a new engine on the same store) keeps the lock.
-    let store2 = portcullis_store::open(&e.path).await.unwrap();
+    let store2 = portcullis_store::open(e.url()).await.unwrap();
     let restarted = Engine::start(store2, cfg, e.master.clone()).await.unwrap();
     let r = restarted
         .authenticate_password("ann@example.com", PW, &ctx())
@@ -705,20 +652,6 @@ impl Env {
     async fn signed_in(&self, email: &str) -> portcullis_core::tokens::Principal {
         let token = self.login(email).await;
         self.engine.authenticate(&token).await.unwrap()
-    }
-
-    async fn audit_events(&self, action: &str) -> Vec<AuditEvent> {
-        self.engine.flush_audit().await;
-        self.store
-            .list_audit(&AuditFilter {
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|ev| ev.action == action)
-            .collect()
     }
 }
 
@@ -1092,7 +1025,7 @@ async fn a_revoked_key_verifies_nothing_on_any_process_within_a_second() {
     let org = e.org("acme").await;
     e.user("ann@example.com", false, &[&org]).await;
     let token = e.login("ann@example.com").await;
-    let store2 = portcullis_store::open(&e.path).await.unwrap();
+    let store2 = portcullis_store::open(e.url()).await.unwrap();
     let other = Engine::start(store2, CoreConfig::default(), e.master.clone())
         .await
         .unwrap();

@@ -2,45 +2,11 @@
 //! token minted from one, or a team token acts only inside the org it was minted for, and never
 //! with super-admin powers; an impersonation has none either.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
-use portcullis_core::audit::AuditContext;
-use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
 use portcullis_core::directory::OrgsAdminCheck;
-use portcullis_core::engine::{Engine, OrgChoice};
-use portcullis_core::store::Store;
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::tokens::Principal;
 use portcullis_core::*;
-
-const PW: &str = "a perfectly fine passphrase";
-
-struct Env {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.sqlite").to_string_lossy().into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    let cfg = CoreConfig::default();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    Env {
-        engine,
-        store,
-        _dir: dir,
-    }
-}
-
-fn ctx() -> AuditContext {
-    AuditContext::default()
-}
+use portcullis_testkit::{TestEnv, ctx};
 
 fn denied<T>(r: Result<T, CoreError>) -> bool {
     matches!(
@@ -49,91 +15,43 @@ fn denied<T>(r: Result<T, CoreError>) -> bool {
     )
 }
 
-impl Env {
-    async fn org(&self, name: &str) -> Org {
-        self.store
-            .create_org(NewOrg {
-                name: name.into(),
-                display_name: None,
-                region_id: "local".into(),
-            })
-            .await
-            .unwrap()
-    }
+async fn session(e: &TestEnv, email: &str, org: &Org) -> Principal {
+    e.login(email, OrgChoice::Specific(org.id)).await.principal
+}
 
-    /// A user with the given roles in each org, in that order (the first is the default org).
-    async fn user(&self, email: &str, super_admin: bool, orgs: &[(&Org, &[Role])]) -> User {
-        let hash = self.engine.hasher().hash(PW).await.unwrap();
-        let u = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: "x".into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: None,
-                super_admin,
-            })
-            .await
-            .unwrap();
-        for (o, roles) in orgs {
-            let roles: BTreeSet<Role> = roles.iter().copied().collect();
-            self.store
-                .upsert_membership(u.id, o.id, roles, MembershipKind::Member)
-                .await
-                .unwrap();
-        }
-        u
-    }
+/// An API key minted in `org`, as the secret itself and as a token exchanged from it.
+async fn api_key(e: &TestEnv, email: &str, org: &Org) -> (Principal, Principal) {
+    let s = session(e, email, org).await;
+    let (_, secret) = e
+        .engine
+        .create_api_key(&s, "ci", None, &ctx())
+        .await
+        .unwrap();
+    let key = e.engine.authenticate(&secret).await.unwrap();
+    let minted = e.engine.exchange_credential(&secret, &ctx()).await.unwrap();
+    let minted = e.engine.authenticate(&minted.token).await.unwrap();
+    assert_eq!((key.org, minted.org), (org.id, org.id));
+    (key, minted)
+}
 
-    async fn session(&self, email: &str, org: &Org) -> Principal {
-        let g = self
-            .engine
-            .login_password(email, PW, OrgChoice::Specific(org.id), None, &ctx())
-            .await
-            .unwrap();
-        self.engine.authenticate(&g.token.token).await.unwrap()
-    }
-
-    /// An API key minted in `org`, as the secret itself and as a token exchanged from it.
-    async fn api_key(&self, email: &str, org: &Org) -> (Principal, Principal) {
-        let s = self.session(email, org).await;
-        let (_, secret) = self
-            .engine
-            .create_api_key(&s, "ci", None, &ctx())
-            .await
-            .unwrap();
-        let key = self.engine.authenticate(&secret).await.unwrap();
-        let minted = self
-            .engine
-            .exchange_credential(&secret, &ctx())
-            .await
-            .unwrap();
-        let minted = self.engine.authenticate(&minted.token).await.unwrap();
-        assert_eq!((key.org, minted.org), (org.id, org.id));
-        (key, minted)
-    }
-
-    async fn team_token(&self, email: &str, home: &Org, team: &Org) -> Principal {
-        let s = self.session(email, home).await;
-        let t = self.engine.team_token(&s, team.id, &ctx()).await.unwrap();
-        self.engine.authenticate(&t.token).await.unwrap()
-    }
+async fn team_token(e: &TestEnv, email: &str, home: &Org, team: &Org) -> Principal {
+    let s = session(e, email, home).await;
+    let t = e.engine.team_token(&s, team.id, &ctx()).await.unwrap();
+    e.engine.authenticate(&t.token).await.unwrap()
 }
 
 #[tokio::test]
 async fn a_credential_of_one_org_is_no_admin_of_another() {
-    let e = env().await;
+    let e = TestEnv::new().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
     // ADMIN of both; the key is minted in acme.
-    e.user(
-        "both@x.io",
-        false,
-        &[(&acme, &[Role::Admin]), (&beta, &[Role::Admin])],
-    )
-    .await;
-    let (key, minted) = e.api_key("both@x.io", &acme).await;
+    e.user("both@x.io")
+        .member(&acme, &[Role::Admin])
+        .member(&beta, &[Role::Admin])
+        .create()
+        .await;
+    let (key, minted) = api_key(&e, "both@x.io", &acme).await;
     for p in [&key, &minted] {
         assert!(e.engine.org_admin(p, acme.id).await.is_ok());
         assert!(denied(e.engine.org_admin(p, beta.id).await));
@@ -156,7 +74,7 @@ async fn a_credential_of_one_org_is_no_admin_of_another() {
         ));
     }
     // The user's own sign-in still reaches both orgs.
-    let s = e.session("both@x.io", &acme).await;
+    let s = session(&e, "both@x.io", &acme).await;
     assert!(e.engine.org_admin(&s, beta.id).await.is_ok());
     assert!(matches!(
         e.engine.check_admin_of_orgs(&s, &[acme.id, beta.id]).await,
@@ -166,19 +84,18 @@ async fn a_credential_of_one_org_is_no_admin_of_another() {
 
 #[tokio::test]
 async fn a_team_token_acts_only_in_its_team() {
-    let e = env().await;
+    let e = TestEnv::new().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
     let both = e
-        .user(
-            "both@x.io",
-            false,
-            &[(&acme, &[Role::Admin]), (&beta, &[Role::Admin])],
-        )
+        .user("both@x.io")
+        .member(&acme, &[Role::Admin])
+        .member(&beta, &[Role::Admin])
+        .create()
         .await;
     let in_acme = e.store.create_workspace(acme.id, "a", None).await.unwrap();
     let in_beta = e.store.create_workspace(beta.id, "b", None).await.unwrap();
-    let team = e.team_token("both@x.io", &acme, &beta).await;
+    let team = team_token(&e, "both@x.io", &acme, &beta).await;
     assert!(e.engine.org_admin(&team, beta.id).await.is_ok());
     assert!(denied(e.engine.org_admin(&team, acme.id).await));
     assert!(denied(
@@ -206,13 +123,18 @@ async fn a_team_token_acts_only_in_its_team() {
 
 #[tokio::test]
 async fn a_super_admins_credential_has_no_super_admin_powers() {
-    let e = env().await;
+    let e = TestEnv::new().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
     // A super-admin with a plain membership of beta only.
-    let root = e.user("root@x.io", true, &[(&beta, &[Role::Author])]).await;
-    let member = e.user("m@x.io", false, &[(&acme, &[])]).await;
-    let own = e.session("root@x.io", &beta).await;
+    let root = e
+        .user("root@x.io")
+        .super_admin()
+        .member(&beta, &[Role::Author])
+        .create()
+        .await;
+    let member = e.user("m@x.io").member(&acme, &[]).create().await;
+    let own = session(&e, "root@x.io", &beta).await;
     assert!(e.engine.org_admin(&own, acme.id).await.is_ok());
     assert!(
         e.engine
@@ -221,7 +143,7 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
             .is_ok()
     );
 
-    let (key, minted) = e.api_key("root@x.io", &beta).await;
+    let (key, minted) = api_key(&e, "root@x.io", &beta).await;
     let (_, persistent, _) = e
         .engine
         .create_persistent_token(&own, root.id, &ctx())
@@ -229,7 +151,7 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
         .unwrap();
     let persistent = e.engine.authenticate(&persistent).await.unwrap();
     assert_eq!(persistent.org, beta.id);
-    let team = e.team_token("root@x.io", &beta, &beta).await;
+    let team = team_token(&e, "root@x.io", &beta, &beta).await;
     for p in [&key, &minted, &persistent, &team] {
         // Not in an org it was not minted for…
         assert!(denied(e.engine.org_admin(p, acme.id).await));
@@ -269,17 +191,30 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
 
 #[tokio::test]
 async fn persistent_token_metadata_lists_only_the_teams_credentials() {
-    let e = env().await;
+    let e = TestEnv::new().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
-    e.user("root@x.io", true, &[(&beta, &[])]).await;
+    e.user("root@x.io")
+        .super_admin()
+        .member(&beta, &[])
+        .create()
+        .await;
     // A member of both, acme first: a persistent token is minted in acme.
-    let u = e.user("u@x.io", false, &[(&acme, &[]), (&beta, &[])]).await;
-    e.user("badmin@x.io", false, &[(&beta, &[Role::Admin])])
+    let u = e
+        .user("u@x.io")
+        .member(&acme, &[])
+        .member(&beta, &[])
+        .create()
         .await;
-    e.user("aadmin@x.io", false, &[(&acme, &[Role::Admin])])
+    e.user("badmin@x.io")
+        .member(&beta, &[Role::Admin])
+        .create()
         .await;
-    let own = e.session("root@x.io", &beta).await;
+    e.user("aadmin@x.io")
+        .member(&acme, &[Role::Admin])
+        .create()
+        .await;
+    let own = session(&e, "root@x.io", &beta).await;
     let (cred, _, org) = e
         .engine
         .create_persistent_token(&own, u.id, &ctx())
@@ -287,7 +222,7 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
         .unwrap();
     assert_eq!(org.id, acme.id);
 
-    let badmin = e.session("badmin@x.io", &beta).await;
+    let badmin = session(&e, "badmin@x.io", &beta).await;
     assert!(
         e.engine
             .persistent_tokens_meta(&badmin, beta.id, &[u.id])
@@ -296,7 +231,7 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
             .is_empty(),
         "acme's credential is not beta's to list"
     );
-    let aadmin = e.session("aadmin@x.io", &acme).await;
+    let aadmin = session(&e, "aadmin@x.io", &acme).await;
     let listed = e
         .engine
         .persistent_tokens_meta(&aadmin, acme.id, &[u.id])
@@ -326,16 +261,16 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
 
 #[tokio::test]
 async fn switching_org_keeps_a_team_token_bound() {
-    let env = env().await;
+    let env = TestEnv::new().await;
     let acme = env.org("acme").await;
     let beta = env.org("beta").await;
-    env.user(
-        "root@x.io",
-        true,
-        &[(&acme, &[Role::Admin]), (&beta, &[Role::Admin])],
-    )
-    .await;
-    let team = env.team_token("root@x.io", &acme, &beta).await;
+    env.user("root@x.io")
+        .super_admin()
+        .member(&acme, &[Role::Admin])
+        .member(&beta, &[Role::Admin])
+        .create()
+        .await;
+    let team = team_token(&env, "root@x.io", &acme, &beta).await;
     assert!(denied(env.engine.require_super_admin(&team).await));
 
     // Nominal setUserOrg from the team token: still a team token, never the org-wide token a
@@ -348,7 +283,7 @@ async fn switching_org_keeps_a_team_token_bound() {
     assert!(denied(env.engine.org_admin(&switched, beta.id).await));
 
     // The super-admin's own session switches to an org-wide token as before.
-    let own = env.session("root@x.io", &acme).await;
+    let own = session(&env, "root@x.io", &acme).await;
     let own = env.engine.switch_org(&own, beta.id, &ctx()).await.unwrap();
     let own = env.engine.authenticate(&own.token).await.unwrap();
     assert!(!own.is_org_bound());

@@ -3,109 +3,58 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use portcullis_core::audit::AuditContext;
-use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::store::Store;
+use portcullis_core::tokens::Principal;
 use portcullis_core::*;
+use portcullis_testkit::{TestEnv, ctx, within_a_second};
 
-const PW: &str = "a perfectly fine passphrase";
-
+/// Ann, an admin of acme, and a second store handle on the engine's database: the admin CLI or
+/// another server.
 struct Env {
-    engine: Arc<Engine>,
-    /// A second handle on the same database: the admin CLI or another server.
+    kit: TestEnv,
     other: Arc<dyn Store>,
     org: Org,
     user: User,
-    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Env {
+    type Target = TestEnv;
+    fn deref(&self) -> &TestEnv {
+        &self.kit
+    }
 }
 
 async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.sqlite").to_string_lossy().into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    let cfg = CoreConfig::default();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    let org = store
-        .create_org(NewOrg {
-            name: "acme".into(),
-            display_name: None,
-            region_id: "local".into(),
-        })
-        .await
-        .unwrap();
-    let user = store
-        .create_user(NewUser {
-            email: "ann@example.com".into(),
-            display_name: "Ann".into(),
-            avatar_url: None,
-            password_hash: Some(engine.hasher().hash(PW).await.unwrap()),
-            validated_at: None,
-            super_admin: false,
-        })
-        .await
-        .unwrap();
-    store
-        .upsert_membership(
-            user.id,
-            org.id,
-            BTreeSet::from([Role::Admin]),
-            MembershipKind::Member,
-        )
-        .await
-        .unwrap();
-    let other = portcullis_store::open(&path).await.unwrap();
+    let kit = TestEnv::new().await;
+    let org = kit.org("acme").await;
+    let user = kit
+        .user("ann@example.com")
+        .name("Ann")
+        .member(&org, &[Role::Admin])
+        .create()
+        .await;
+    let other = kit.second_store().await;
     Env {
-        engine,
+        kit,
         other,
         org,
         user,
-        _dir: dir,
     }
 }
 
-impl Env {
-    /// Ann's principal, from a fresh password login.
-    async fn login(&self) -> portcullis_core::tokens::Principal {
-        let grant = self
-            .engine
-            .login_password("ann@example.com", PW, OrgChoice::Default, None, &ctx())
-            .await
-            .unwrap();
-        self.engine.authenticate(&grant.token.token).await.unwrap()
-    }
-}
-
-fn ctx() -> AuditContext {
-    AuditContext::default()
-}
-
-/// Polls `cond` until it holds, failing after 1 s.
-async fn within_a_second<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{what}: not seen within 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Ann's principal, from a fresh password login.
+async fn login(e: &Env) -> Principal {
+    e.login("ann@example.com", OrgChoice::Default)
+        .await
+        .principal
 }
 
 #[tokio::test]
 async fn a_role_removed_elsewhere_ends_admin_rights_within_a_second() {
     let e = env().await;
-    let p = e.login().await;
+    let p = login(&e).await;
     // Twice: the second answer comes from the cache.
     assert!(e.engine.is_org_admin(&p).await.unwrap());
     assert!(e.engine.is_org_admin(&p).await.unwrap());
@@ -127,7 +76,7 @@ async fn a_role_removed_elsewhere_ends_admin_rights_within_a_second() {
 #[tokio::test]
 async fn an_api_key_of_a_removed_member_stops_exchanging() {
     let e = env().await;
-    let p = e.login().await;
+    let p = login(&e).await;
     let (_, secret) = e
         .engine
         .create_api_key(&p, "ci", None, &ctx())
@@ -150,7 +99,7 @@ async fn an_api_key_of_a_removed_member_stops_exchanging() {
 #[tokio::test]
 async fn profile_changes_reach_who_am_i() {
     let e = env().await;
-    let p = e.login().await;
+    let p = login(&e).await;
     let me = e.engine.current_user(&p).await.unwrap();
     assert_eq!(me.display_name, "Ann");
     assert_eq!(me.password_hash, None, "who-am-I never carries the hash");

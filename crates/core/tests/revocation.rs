@@ -4,83 +4,49 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use portcullis_core::audit::AuditContext;
-use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
 use portcullis_core::*;
+use portcullis_testkit::{TestEnv, ctx, within_a_second};
 
-const PW: &str = "a perfectly fine passphrase";
-
+/// Ann, an author of `home` (her default org) and `team`, and a second store handle on the
+/// engine's database: the admin CLI or another server.
 struct Env {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    /// A second handle on the same database: the admin CLI or another server.
+    kit: TestEnv,
     other: Arc<dyn Store>,
     home: Org,
     team: Org,
     user: User,
-    path: String,
-    _dir: tempfile::TempDir,
 }
 
-fn ctx() -> AuditContext {
-    AuditContext::default()
+impl std::ops::Deref for Env {
+    type Target = TestEnv;
+    fn deref(&self) -> &TestEnv {
+        &self.kit
+    }
 }
 
 async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.sqlite").to_string_lossy().into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    let cfg = CoreConfig::default();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    let mut orgs = Vec::new();
-    for name in ["home", "team"] {
-        orgs.push(
-            store
-                .create_org(NewOrg {
-                    name: name.into(),
-                    display_name: None,
-                    region_id: "local".into(),
-                })
-                .await
-                .unwrap(),
-        );
-    }
-    let user = store
-        .create_user(NewUser {
-            email: "ann@example.com".into(),
-            display_name: "Ann".into(),
-            avatar_url: None,
-            password_hash: Some(engine.hasher().hash(PW).await.unwrap()),
-            validated_at: None,
-            super_admin: false,
-        })
-        .await
-        .unwrap();
-    // `home` first: the default org.
-    for o in &orgs {
-        add(&*store, user.id, o.id).await;
-    }
-    let other = portcullis_store::open(&path).await.unwrap();
-    let team = orgs.pop().unwrap();
-    let home = orgs.pop().unwrap();
+    let kit = TestEnv::new().await;
+    let home = kit.org("home").await;
+    let team = kit.org("team").await;
+    let user = kit
+        .user("ann@example.com")
+        .name("Ann")
+        .member(&home, &[Role::Author])
+        .member(&team, &[Role::Author])
+        .create()
+        .await;
+    let other = kit.second_store().await;
     Env {
-        engine,
-        store,
+        kit,
         other,
         home,
         team,
         user,
-        path,
-        _dir: dir,
     }
 }
 
@@ -103,18 +69,14 @@ fn disable(d: bool) -> OrgUpdate {
 }
 
 impl Env {
-    async fn login(&self, choice: OrgChoice) -> String {
-        self.engine
-            .login_password("ann@example.com", PW, choice, None, &ctx())
-            .await
-            .unwrap()
-            .token
-            .token
+    /// Ann's token from a fresh password login.
+    async fn ann(&self, choice: OrgChoice) -> String {
+        self.login("ann@example.com", choice).await.token
     }
 
     /// A session in `home`, and the team and setUserOrg tokens for `team` riding on it.
     async fn tokens_riding_home(&self) -> (String, String, String) {
-        let home = self.login(OrgChoice::Default).await;
+        let home = self.ann(OrgChoice::Default).await;
         let p = self.engine.authenticate(&home).await.unwrap();
         assert_eq!(p.org, self.home.id);
         let team = self.engine.team_token(&p, self.team.id, &ctx()).await;
@@ -124,22 +86,6 @@ impl Env {
 
     async fn ok(&self, token: &str) -> bool {
         self.engine.authenticate(token).await.is_ok()
-    }
-}
-
-/// Polls `cond` until it holds, failing after 1 s.
-async fn within_a_second<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{what}: not seen within 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -186,7 +132,7 @@ async fn a_removal_here_ends_them_at_once_and_survives_a_restart() {
     assert!(e.ok(&home).await);
     // A server started later loads the same state from the snapshot, re-added or not.
     add(&*e.store, e.user.id, e.team.id).await;
-    let store = portcullis_store::open(&e.path).await.unwrap();
+    let store = e.second_store().await;
     let view = RevocationView::load(store.as_ref(), chrono::Utc::now())
         .await
         .unwrap();
@@ -216,7 +162,7 @@ async fn a_deactivation_here_ends_tokens_riding_another_session_even_after_react
         .unwrap();
     assert!(!e.ok(&team).await && !e.ok(&switched).await);
     // A token minted right after, in the same second, is good.
-    let fresh = e.login(OrgChoice::Specific(e.team.id)).await;
+    let fresh = e.ann(OrgChoice::Specific(e.team.id)).await;
     assert!(e.ok(&fresh).await);
 }
 
@@ -224,7 +170,7 @@ async fn a_deactivation_here_ends_tokens_riding_another_session_even_after_react
 async fn disabling_an_org_stops_its_tokens_and_api_keys_within_a_second() {
     let e = env().await;
     let (home, team, switched) = e.tokens_riding_home().await;
-    let own = e.login(OrgChoice::Specific(e.team.id)).await;
+    let own = e.ann(OrgChoice::Specific(e.team.id)).await;
     let p = e.engine.authenticate(&own).await.unwrap();
     let (_, key) = e
         .engine

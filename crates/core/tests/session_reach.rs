@@ -3,99 +3,21 @@
 //! per-IP limit before the store is asked, and API keys per user are capped. On a real SQLite
 //! store.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
-use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::mediamtx::{MediaMtxPermission, MediaMtxSigner};
-use portcullis_core::store::Store;
-use portcullis_core::tokens::Principal;
 use portcullis_core::*;
+use portcullis_testkit::{Login, TestEnv, ctx};
 
-const PW: &str = "a perfectly fine passphrase";
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
 
-struct Env {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    org: Org,
-    _dir: tempfile::TempDir,
-}
-
-async fn env_with(cfg: CoreConfig) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir
-        .path()
-        .join("store.sqlite")
-        .to_string_lossy()
-        .into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    let org = store
-        .create_org(NewOrg {
-            name: "acme".into(),
-            display_name: None,
-            region_id: "local".into(),
-        })
-        .await
-        .unwrap();
-    Env {
-        engine,
-        store,
-        org,
-        _dir: dir,
-    }
-}
-
-fn ctx() -> AuditContext {
-    AuditContext::default()
-}
-
-impl Env {
-    async fn user(&self, email: &str, role: Role) -> User {
-        let hash = self.engine.hasher().hash(PW).await.unwrap();
-        let user = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: "someone".into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: None,
-                super_admin: false,
-            })
-            .await
-            .unwrap();
-        self.store
-            .upsert_membership(
-                user.id,
-                self.org.id,
-                BTreeSet::from([role]),
-                MembershipKind::Member,
-            )
-            .await
-            .unwrap();
-        user
-    }
-
-    async fn login(&self, email: &str) -> (String, Principal) {
-        let token = self
-            .engine
-            .login_password(email, PW, OrgChoice::Default, None, &ctx())
-            .await
-            .unwrap()
-            .token
-            .token;
-        let p = self.engine.authenticate(&token).await.unwrap();
-        (token, p)
-    }
+/// An engine with `cfg` and the org "acme".
+async fn env_with(cfg: CoreConfig) -> (TestEnv, Org) {
+    let e = TestEnv::builder().config(cfg).build().await;
+    let acme = e.org("acme").await;
+    (e, acme)
 }
 
 fn signer() -> MediaMtxSigner {
@@ -115,11 +37,18 @@ fn read(path: &str) -> Vec<MediaMtxPermission> {
 
 #[tokio::test]
 async fn a_mediamtx_token_is_refused_by_the_callback_once_its_session_ends() {
-    let e = env_with(CoreConfig::default()).await;
-    e.user("ann@example.com", Role::Author).await;
-    let (token, p) = e.login("ann@example.com").await;
+    let (e, acme) = env_with(CoreConfig::default()).await;
+    e.user("ann@example.com")
+        .member(&acme, &[Role::Author])
+        .create()
+        .await;
+    let Login {
+        token,
+        principal: p,
+        ..
+    } = e.login("ann@example.com", OrgChoice::Default).await;
     let signer = signer();
-    let cam = format!("{}/cam1", e.org.id.0);
+    let cam = format!("{}/cam1", acme.id.0);
     let (mtx, exp) = e
         .engine
         .mediamtx_token(&signer, &p, &read(&cam))
@@ -159,13 +88,25 @@ async fn a_mediamtx_token_is_refused_by_the_callback_once_its_session_ends() {
 
 #[tokio::test]
 async fn a_mediamtx_token_ends_with_the_membership_and_the_api_key() {
-    let e = env_with(CoreConfig::default()).await;
-    e.user("ada@example.com", Role::Admin).await;
-    e.user("mel@example.com", Role::Author).await;
-    let (_, admin) = e.login("ada@example.com").await;
-    let (_, mel) = e.login("mel@example.com").await;
+    let (e, acme) = env_with(CoreConfig::default()).await;
+    e.user("ada@example.com")
+        .member(&acme, &[Role::Admin])
+        .create()
+        .await;
+    e.user("mel@example.com")
+        .member(&acme, &[Role::Author])
+        .create()
+        .await;
+    let admin = e
+        .login("ada@example.com", OrgChoice::Default)
+        .await
+        .principal;
+    let mel = e
+        .login("mel@example.com", OrgChoice::Default)
+        .await
+        .principal;
     let signer = signer();
-    let cam = format!("{}/cam1", e.org.id.0);
+    let cam = format!("{}/cam1", acme.id.0);
     let (by_session, _) = e
         .engine
         .mediamtx_token(&signer, &mel, &read(&cam))
@@ -227,8 +168,12 @@ async fn a_mediamtx_token_ends_with_the_membership_and_the_api_key() {
 async fn sessions_behind_issued_access_tokens_get_the_idle_timeout() {
     let mut cfg = CoreConfig::default();
     cfg.tokens.idle_timeout_secs = 600;
-    let e = env_with(cfg).await;
-    let ann = e.user("ann@example.com", Role::Author).await;
+    let (e, acme) = env_with(cfg).await;
+    let ann = e
+        .user("ann@example.com")
+        .member(&acme, &[Role::Author])
+        .create()
+        .await;
     // The path of getAccessToken, refreshAccessToken and sandbox tokens.
     let issued = e
         .engine
@@ -254,9 +199,16 @@ async fn sessions_behind_issued_access_tokens_get_the_idle_timeout() {
 
 #[tokio::test]
 async fn the_current_session_is_the_bearers_and_ends_with_it() {
-    let e = env_with(CoreConfig::default()).await;
-    e.user("ann@example.com", Role::Author).await;
-    let (token, p) = e.login("ann@example.com").await;
+    let (e, acme) = env_with(CoreConfig::default()).await;
+    e.user("ann@example.com")
+        .member(&acme, &[Role::Author])
+        .create()
+        .await;
+    let Login {
+        token,
+        principal: p,
+        ..
+    } = e.login("ann@example.com", OrgChoice::Default).await;
     let current = e.engine.current_session(&p).await.unwrap();
     let s = current.session.expect("a session");
     assert_eq!(Some(&s.id), p.session());
@@ -276,9 +228,15 @@ async fn unknown_api_key_bearers_are_charged_to_the_ip_limit_before_the_store() 
     let mut cfg = CoreConfig::default();
     cfg.rate_limit.per_ip_per_sec = 1;
     cfg.rate_limit.burst = 3;
-    let e = env_with(cfg).await;
-    e.user("ada@example.com", Role::Admin).await;
-    let (_, admin) = e.login("ada@example.com").await;
+    let (e, acme) = env_with(cfg).await;
+    e.user("ada@example.com")
+        .member(&acme, &[Role::Admin])
+        .create()
+        .await;
+    let admin = e
+        .login("ada@example.com", OrgChoice::Default)
+        .await
+        .principal;
     let (_, secret) = e
         .engine
         .create_api_key(&admin, "ci", None, &ctx())
@@ -312,9 +270,15 @@ async fn unknown_api_key_bearers_are_charged_to_the_ip_limit_before_the_store() 
 async fn live_api_keys_per_user_are_capped() {
     let mut cfg = CoreConfig::default();
     cfg.credentials.max_api_keys_per_user = 2;
-    let e = env_with(cfg).await;
-    e.user("ada@example.com", Role::Admin).await;
-    let (_, admin) = e.login("ada@example.com").await;
+    let (e, acme) = env_with(cfg).await;
+    e.user("ada@example.com")
+        .member(&acme, &[Role::Admin])
+        .create()
+        .await;
+    let admin = e
+        .login("ada@example.com", OrgChoice::Default)
+        .await
+        .principal;
     let (first, _) = e
         .engine
         .create_api_key(&admin, "one", None, &ctx())

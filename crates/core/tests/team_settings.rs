@@ -1,105 +1,31 @@
 //! Team settings administration and team-less sessions, on a real SQLite store: who may manage a
 //! team's settings (`Engine::org_admin`), all-or-nothing batches, and `OrgChoice::DefaultOrNone`.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
 use portcullis_core::admin::AdminError;
 use portcullis_core::audit::AuditContext;
-use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
-use portcullis_core::store::Store;
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::teams::TeamScope;
 use portcullis_core::*;
+use portcullis_testkit::{PASSWORD as PW, TestEnv};
 use serde_json::json;
-
-const PW: &str = "a perfectly fine passphrase";
-
-struct Env {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.sqlite").to_string_lossy().into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    let cfg = CoreConfig::default();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    Env {
-        engine,
-        store,
-        _dir: dir,
-    }
-}
-
-impl Env {
-    async fn org(&self, name: &str) -> Org {
-        self.store
-            .create_org(NewOrg {
-                name: name.into(),
-                display_name: None,
-                region_id: "local".into(),
-            })
-            .await
-            .unwrap()
-    }
-
-    async fn user(&self, email: &str, super_admin: bool, org: Option<(&Org, &[Role])>) -> User {
-        let hash = self.engine.hasher().hash(PW).await.unwrap();
-        let u = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: "x".into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: None,
-                super_admin,
-            })
-            .await
-            .unwrap();
-        if let Some((o, roles)) = org {
-            let roles: BTreeSet<Role> = roles.iter().copied().collect();
-            self.store
-                .upsert_membership(u.id, o.id, roles, MembershipKind::Member)
-                .await
-                .unwrap();
-        }
-        u
-    }
-
-    async fn principal(
-        &self,
-        email: &str,
-        choice: OrgChoice,
-        proxied: Option<&str>,
-    ) -> tokens::Principal {
-        let g = self
-            .engine
-            .login_password(email, PW, choice, proxied, &AuditContext::default())
-            .await
-            .unwrap();
-        self.engine.authenticate(&g.token.token).await.unwrap()
-    }
-}
 
 #[tokio::test]
 async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
-    let e = env().await;
+    let e = TestEnv::new().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
-    e.user("admin@x.io", false, Some((&acme, &[Role::Admin])))
+    e.user("admin@x.io")
+        .member(&acme, &[Role::Admin])
+        .create()
         .await;
-    e.user("padmin@x.io", false, Some((&acme, &[Role::ParsableAdmin])))
+    e.user("padmin@x.io")
+        .member(&acme, &[Role::ParsableAdmin])
+        .create()
         .await;
     let both = e
-        .user("both@x.io", false, Some((&acme, &[Role::Admin])))
+        .user("both@x.io")
+        .member(&acme, &[Role::Admin])
+        .create()
         .await;
     e.store
         .upsert_membership(
@@ -110,29 +36,38 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
         )
         .await
         .unwrap();
-    e.user("root@x.io", true, Some((&beta, &[]))).await;
-    e.user("target@x.io", false, Some((&acme, &[Role::Executor])))
+    e.user("root@x.io")
+        .super_admin()
+        .member(&beta, &[])
+        .create()
+        .await;
+    e.user("target@x.io")
+        .member(&acme, &[Role::Executor])
+        .create()
         .await;
 
-    let admin = e.principal("admin@x.io", OrgChoice::Default, None).await;
+    let admin = e.login("admin@x.io", OrgChoice::Default).await.principal;
     assert!(e.engine.org_admin(&admin, acme.id).await.is_ok());
     let denied = |r: Result<_, CoreError>| matches!(r, Err(CoreError::PermissionDenied(_)));
     assert!(denied(e.engine.org_admin(&admin, beta.id).await));
     assert!(denied(e.engine.org_admin(&admin, OrgId::new()).await));
-    let padmin = e.principal("padmin@x.io", OrgChoice::Default, None).await;
+    let padmin = e.login("padmin@x.io", OrgChoice::Default).await.principal;
     assert!(denied(e.engine.org_admin(&padmin, acme.id).await));
-    let root = e.principal("root@x.io", OrgChoice::Default, None).await;
+    let root = e.login("root@x.io", OrgChoice::Default).await.principal;
     assert!(e.engine.org_admin(&root, acme.id).await.is_ok());
     assert!(e.engine.org_admin(&root, OrgId::new()).await.is_ok());
     // A proxy session acts with the target's rights, not the super-admin's.
     let proxy = e
-        .principal("root@x.io", OrgChoice::Default, Some("target@x.io"))
-        .await;
+        .try_login_as("root@x.io", OrgChoice::Default, Some("target@x.io"))
+        .await
+        .unwrap()
+        .principal;
     assert!(denied(e.engine.org_admin(&proxy, acme.id).await));
     // A team token of beta does not reach acme, even for acme's admin.
     let session = e
-        .principal("both@x.io", OrgChoice::Specific(acme.id), None)
-        .await;
+        .login("both@x.io", OrgChoice::Specific(acme.id))
+        .await
+        .principal;
     assert!(e.engine.org_admin(&session, acme.id).await.is_ok());
     let issued = e
         .engine
@@ -151,11 +86,13 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
 
 #[tokio::test]
 async fn a_bad_change_in_a_batch_writes_nothing_and_is_audited() {
-    let e = env().await;
+    let e = TestEnv::new().await;
     let acme = e.org("acme").await;
-    e.user("admin@x.io", false, Some((&acme, &[Role::Admin])))
+    e.user("admin@x.io")
+        .member(&acme, &[Role::Admin])
+        .create()
         .await;
-    let p = e.principal("admin@x.io", OrgChoice::Default, None).await;
+    let p = e.login("admin@x.io", OrgChoice::Default).await.principal;
     let admin = e.engine.org_admin(&p, acme.id).await.unwrap();
     let org = acme.id.to_string();
     admin
@@ -193,8 +130,8 @@ async fn a_bad_change_in_a_batch_writes_nothing_and_is_audited() {
 
 #[tokio::test]
 async fn default_or_none_gives_a_session_of_no_team() {
-    let e = env().await;
-    let u = e.user("solo@x.io", false, None).await;
+    let e = TestEnv::new().await;
+    let u = e.user("solo@x.io").create().await;
     let ctx = AuditContext::default();
     // Default still refuses a user on no team.
     assert!(matches!(

@@ -2,14 +2,10 @@
 //! password. This lives in its own test binary so that no other test competes for the CPU while
 //! it measures (cargo runs test binaries one after another).
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use portcullis_core::audit::AuditContext;
-use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::Engine;
 use portcullis_core::*;
+use portcullis_testkit::{TestEnv, ctx};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -18,59 +14,20 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 #[tokio::test]
 async fn unknown_email_costs_the_same_as_a_wrong_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir
-        .path()
-        .join("store.sqlite")
-        .to_string_lossy()
-        .into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
-    let cfg = CoreConfig::default();
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    let org = store
-        .create_org(NewOrg {
-            name: "acme".into(),
-            display_name: None,
-            region_id: "local".into(),
-        })
-        .await
-        .unwrap();
-    let hash = engine
-        .hasher()
-        .hash("a perfectly fine passphrase")
-        .await
-        .unwrap();
+    let e = TestEnv::new().await;
+    let org = e.org("acme").await;
     const N: usize = 9;
     // A round is repeated, on fresh accounts, until one shows comparable medians: an oracle is
     // systematic and fails every round, while a noisy moment on a shared machine rarely spans
     // three.
     const ROUNDS: usize = 3;
     for i in 0..ROUNDS * N {
-        let u = store
-            .create_user(NewUser {
-                email: format!("user{i}@example.com"),
-                display_name: format!("user{i}"),
-                avatar_url: None,
-                password_hash: Some(hash.clone()),
-                validated_at: None,
-                super_admin: false,
-            })
-            .await
-            .unwrap();
-        store
-            .upsert_membership(
-                u.id,
-                org.id,
-                BTreeSet::from([Role::Author]),
-                MembershipKind::Member,
-            )
-            .await
-            .unwrap();
+        e.user(&format!("user{i}@example.com"))
+            .member(&org, &[Role::Author])
+            .create()
+            .await;
     }
-    let ctx = AuditContext::default();
+    let ctx = ctx();
     let mut rounds = Vec::new();
     for round in 0..ROUNDS {
         let mut known = Vec::new();
@@ -89,7 +46,8 @@ async fn unknown_email_costs_the_same_as_a_wrong_password() {
                     format!("nobody{i}@example.com")
                 };
                 let t = Instant::now();
-                let r = engine
+                let r = e
+                    .engine
                     .authenticate_password(&email, "wrong password!", &ctx)
                     .await;
                 let took = t.elapsed();

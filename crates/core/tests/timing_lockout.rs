@@ -2,14 +2,12 @@
 //! wrong password (or, for a reset by code, a wrong code). Its own test binary, so no other test
 //! competes for the CPU while it measures; its tests take turns.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::Engine;
 use portcullis_core::*;
+use portcullis_testkit::TestEnv;
 
 /// One measuring test at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -36,58 +34,20 @@ fn comparable(locked: Vec<Duration>, wrong: Vec<Duration>) -> Result<(), String>
 }
 
 /// An engine whose third failure locks an email until unlocked, and users user0..=user(ROUNDS*N).
-async fn setup() -> (std::sync::Arc<Engine>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir
-        .path()
-        .join("store.sqlite")
-        .to_string_lossy()
-        .into_owned();
-    let store = portcullis_store::open(&path).await.unwrap();
+async fn setup() -> TestEnv {
     let mut cfg = CoreConfig::default();
     cfg.lockout.delays_secs = vec![0];
     cfg.lockout.lock_after = 3;
     cfg.lockout.lock_secs = 0;
-    store.upsert_region(cfg.region.clone()).await.unwrap();
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .unwrap();
-    let org = store
-        .create_org(NewOrg {
-            name: "acme".into(),
-            display_name: None,
-            region_id: "local".into(),
-        })
-        .await
-        .unwrap();
-    let hash = engine
-        .hasher()
-        .hash("a perfectly fine passphrase")
-        .await
-        .unwrap();
+    let e = TestEnv::builder().config(cfg).build().await;
+    let org = e.org("acme").await;
     for i in 0..=ROUNDS * N {
-        let u = store
-            .create_user(NewUser {
-                email: format!("user{i}@example.com"),
-                display_name: format!("user{i}"),
-                avatar_url: None,
-                password_hash: Some(hash.clone()),
-                validated_at: None,
-                super_admin: false,
-            })
-            .await
-            .unwrap();
-        store
-            .upsert_membership(
-                u.id,
-                org.id,
-                BTreeSet::from([Role::Author]),
-                MembershipKind::Member,
-            )
-            .await
-            .unwrap();
+        e.user(&format!("user{i}@example.com"))
+            .member(&org, &[Role::Author])
+            .create()
+            .await;
     }
-    (engine, dir)
+    e
 }
 
 /// Alternates locked and open attempts, N of each, in both orders; round `r` uses the open
@@ -119,7 +79,8 @@ where
 #[tokio::test]
 async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
     let _turn = TURN.lock().await;
-    let (engine, _dir) = setup().await;
+    let env = setup().await;
+    let engine = env.engine.clone();
     let ctx = AuditContext::default();
     let attempt = |email: String| {
         let engine = engine.clone();
@@ -163,7 +124,8 @@ async fn a_locked_account_is_refused_as_slowly_as_a_wrong_password() {
 #[tokio::test]
 async fn a_locked_account_is_refused_a_reset_as_slowly_as_a_wrong_code() {
     let _turn = TURN.lock().await;
-    let (engine, _dir) = setup().await;
+    let env = setup().await;
+    let engine = env.engine.clone();
     let admin =
         portcullis_core::admin::Admin::new(engine.store().clone(), &CoreConfig::default(), "test");
     let mut codes = Vec::new();
