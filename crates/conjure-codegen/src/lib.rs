@@ -19,7 +19,7 @@ mod ir;
 mod naming;
 mod nominal;
 
-pub use nominal::nominal_options;
+pub use nominal::{nominal_options, write_nominal};
 
 use serde_json::Value;
 

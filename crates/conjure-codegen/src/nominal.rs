@@ -1,6 +1,8 @@
 //! The Nominal surface's generator profile: which types are lenient and which fields are secret.
 
-use crate::Options;
+use std::path::Path;
+
+use crate::{CodegenError, Options, generate};
 
 /// Request types whose bodies are parsed leniently (NOMINAL.md §2, §9).
 const LENIENT_ROOTS: &[&str] = &["OktaRegistrationRequest"];
@@ -33,4 +35,22 @@ pub fn nominal_options(source_name: &str) -> Options {
             .map(|(t, f)| ((*t).to_owned(), (*f).to_owned()))
             .collect(),
     }
+}
+
+/// The Nominal surface's build step: reads the IR at `ir_path`, generates with
+/// [`nominal_options`], and writes `conjure_types.rs`, `conjure_lenient.rs` and
+/// `conjure_endpoints.rs` into `out_dir`.
+pub fn write_nominal(ir_path: &str, out_dir: &Path) -> Result<(), CodegenError> {
+    let io = |what: &str, e: std::io::Error| CodegenError::from(format!("{what}: {e}"));
+    let text = std::fs::read_to_string(ir_path).map_err(|e| io(ir_path, e))?;
+    let ir = serde_json::from_str(&text).map_err(|e| format!("{ir_path}: {e}"))?;
+    let g = generate(&ir, &nominal_options(ir_path))?;
+    for (file, text) in [
+        ("conjure_types.rs", g.types),
+        ("conjure_lenient.rs", g.lenient),
+        ("conjure_endpoints.rs", g.endpoints),
+    ] {
+        std::fs::write(out_dir.join(file), text).map_err(|e| io(file, e))?;
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The generator on small IR documents (what it emits, what it refuses) and on the real Nominal IR.
 
-use portcullis_conjure_codegen::{Options, generate, nominal_options};
+use portcullis_conjure_codegen::{Options, generate, nominal_options, write_nominal};
 use serde_json::{Value, json};
 
 fn tn(name: &str) -> Value {
@@ -266,4 +266,23 @@ fn the_nominal_profile_names_only_what_the_real_ir_has() {
         g.endpoints.matches("EndpointSpec {").count(),
         endpoints.len()
     );
+}
+
+#[test]
+fn the_build_step_writes_the_three_sources() {
+    let ir_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../surfaces/nominal/conjure/nominal-auth.conjure.json"
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    write_nominal(ir_path, out.path()).expect("writes");
+    let ir: Value =
+        serde_json::from_str(&std::fs::read_to_string(ir_path).expect("IR")).expect("JSON");
+    let g = generate(&ir, &nominal_options(ir_path)).expect("generates");
+    let read = |f: &str| std::fs::read_to_string(out.path().join(f)).expect("written");
+    assert_eq!(read("conjure_types.rs"), g.types);
+    assert_eq!(read("conjure_lenient.rs"), g.lenient);
+    assert_eq!(read("conjure_endpoints.rs"), g.endpoints);
+    let missing = write_nominal("no/such/ir.json", out.path()).expect_err("no IR");
+    assert!(missing.to_string().contains("no/such/ir.json"));
 }
