@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import paths
+from harness import leakscan, paths
 from harness import postgres as postgres_helpers
 from harness.oidc import OidcProvider
 from harness.server import (DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, PortcullisServer, make_server,
@@ -19,6 +19,8 @@ from harness.server import (DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, Portcul
 from harness.thrift_stubs import ThriftStubError, generate
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+leakscan.install()      # every HTTP call of the suite registers the secrets it sends and receives
 
 
 def _or_fail(fn, exc_types=AssertionError, prefix: str = ""):
@@ -157,3 +159,33 @@ def pytest_runtest_makereport(item, call):
 def pytest_report_header(config):
     return [f"portcullis binary: {paths.portcullis_binary()} "
             f"({'present' if Path(paths.portcullis_binary()).exists() else 'MISSING'})"]
+
+
+# --- No secrets in logs (harness/leakscan.py): scan every server log at the end of the session ----
+
+def pytest_sessionfinish(session, exitstatus):
+    logs = leakscan.logs()
+    if not logs:
+        return
+    hits = leakscan.scan()
+    kinds = leakscan.secrets_by_kind()
+    summary = (f"leak scan: {sum(kinds.values())} secrets registered "
+               f"({', '.join(f'{k}={n}' for k, n in kinds.items())}), {len(logs)} server logs scanned, "
+               f"{len(hits)} hits")
+    basetemp = session.config._tmp_path_factory.getbasetemp() if hasattr(session.config, "_tmp_path_factory") else None
+    if basetemp is not None:
+        (basetemp / "leakscan-logs.txt").write_text("\n".join(str(p) for p in logs) + "\n")
+        summary += f" (log list: {basetemp / 'leakscan-logs.txt'})"
+    session.config._leakscan_summary = (summary, hits)
+    if hits:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    summary, hits = getattr(config, "_leakscan_summary", (None, []))
+    if summary is None:
+        return
+    if hits:
+        terminalreporter.section("SECRETS FOUND IN SERVER LOGS", red=True, bold=True)
+        terminalreporter.write_line(leakscan.report(hits), red=True)
+    terminalreporter.write_line(summary)

@@ -13,6 +13,7 @@ import uuid
 import pytest
 import requests
 
+from harness import leakscan
 from harness.clients import THRIFT_JSON, ThriftClient, parsable_call, parsable_post
 
 PW = "Compat-tests password 1234"
@@ -290,6 +291,7 @@ def test_csr_signed_at_login_chains_to_mothership_certificate(server):
         pytest.skip("certificate signing is off in the binary: the engine has no CertificateAuthority "
                     "([certificates] enabled = false)")
     key = ec.generate_private_key(ec.SECP256R1())
+    leakscan.register_private_key(key)
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "whatever")]))
            .sign(key, hashes.SHA256()))
@@ -326,6 +328,7 @@ def test_no_client_certificate_for_a_proxy_login(server, thrift_stubs, protocol)
     if "mothershipCertificate" not in login(server, target):
         pytest.skip("certificate signing is off in the binary")
     key = ec.generate_private_key(ec.SECP256R1())
+    leakscan.register_private_key(key)
     pem = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "x")]))
            .sign(key, hashes.SHA256())

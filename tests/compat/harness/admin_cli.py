@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import leakscan
+
 
 class AdminCliError(AssertionError):
     def __init__(self, argv: list[str], proc: subprocess.CompletedProcess):
@@ -50,6 +52,8 @@ class AdminCli:
     def __call__(self, *args: str, check: bool = True, input: str | None = None) -> Any:
         """Run `portcullis admin … --json ARGS` and return the parsed JSON (None for empty output)."""
         argv = self.argv(*args)
+        if input is not None and "--password-stdin" in args:
+            leakscan.register("password", input)
         proc = self.run_raw(*args, input=input)
         if check and proc.returncode != 0:
             raise AdminCliError(argv, proc)
@@ -57,9 +61,11 @@ class AdminCli:
         if not out:
             return None
         try:
-            return json.loads(out)
+            parsed = json.loads(out)
         except json.JSONDecodeError as e:
             raise AssertionError(f"`{' '.join(argv)}` printed non-JSON on stdout ({e}):\n{out[:2000]}") from e
+        leakscan.register_json(parsed)      # reset codes, generated passwords, tokens
+        return parsed
 
     # Convenience wrappers (flags per the current contract; keep them here only).
     def create_user(self, email: str, *, name: str | None = None, password: str | None = None,

@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 import requests
 
+from . import leakscan
+
 MOTHERSHIP_COMPACT = "application/vnd.mothership.v1+x-thrift-compact"
 THRIFT_JSON = "application/vnd.apache.thrift.json"
 USER_AGENT = "portcullis-compat-tests/0.1"
@@ -72,6 +74,7 @@ class ThriftClient:
         self.transport = THttpClient.THttpClient(auth_url)
         self.transport.setTimeout(timeout_ms)
         custom = auth_headers(token, idp_token, headers)
+        _register_headers(custom)
         if content_type is not None:
             custom["Content-Type"] = content_type
         custom.setdefault("User-Agent", USER_AGENT)
@@ -84,6 +87,7 @@ class ThriftClient:
     def set_headers(self, token: str | None = None, idp_token: str | None = None,
                     headers: Mapping[str, str] | None = None, content_type: str | None = None) -> None:
         custom = auth_headers(token, idp_token, headers)
+        _register_headers(custom)
         if content_type is not None:
             custom["Content-Type"] = content_type
         self.transport.setCustomHeaders(custom)
@@ -97,7 +101,10 @@ class ThriftClient:
         return getattr(self.transport, "headers", None)
 
     def __getattr__(self, name: str):     # delegate RPCs: tc.login(email, pw, opts)
-        return getattr(self.client, name)
+        attr = getattr(self.client, name)
+        if not callable(attr) or name.startswith(("send_", "recv_", "_")):
+            return attr
+        return _registering_rpc(attr)
 
     def close(self) -> None:
         self.transport.close()
@@ -107,6 +114,37 @@ class ThriftClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _register_headers(headers: Mapping[str, str]) -> None:
+    leakscan.register_authorization(headers.get("Authorization"))
+    leakscan.register_authorization(headers.get("Idp-Authorization"))
+
+
+def _registering_rpc(method):
+    """Wrap a Thrift RPC: register password/token-like arguments (by parameter name) and the
+    secret-looking fields of its result (leakscan)."""
+    import functools
+    import inspect
+
+    try:
+        params = list(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        params = []
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        named = dict(zip(params, args), **kwargs)
+        leakscan.register_object(named)
+        for pname, value in named.items():
+            kind = leakscan._kind_of_field(pname)
+            if kind:
+                leakscan.register(kind, value)
+        result = method(*args, **kwargs)
+        leakscan.register_object(result)
+        return result
+
+    return call
 
 
 # --- Parsable JSON envelope ------------------------------------------------------------------------

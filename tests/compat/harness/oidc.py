@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from . import paths, procs
+from . import leakscan, paths, procs
 
 
 class OidcProviderError(AssertionError):
@@ -63,6 +63,10 @@ class OidcProvider:
             raise OidcProviderError(
                 f"{paths.FEDERATION_DIR}/node_modules is missing: run `npm ci` there (.ci/run does)")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        leakscan.register("client_secret", self.client_secret)
+        for flag, value in zip(self.extra_args, self.extra_args[1:]):
+            if flag.endswith("-secret"):
+                leakscan.register("client_secret", value)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=paths.FEDERATION_DIR)

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import requests
 
-from . import clients, paths, procs
+from . import clients, leakscan, paths, procs
 from .admin_cli import AdminCli
 
 DEFAULT_ADMIN_EMAIL = "admin@portcullis.test"
@@ -80,11 +80,25 @@ class PortcullisServer:
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("server already running")
         self.starts += 1
+        leakscan.register("password", self.admin_password)
+        leakscan.register_log(self.stdout_path)
+        leakscan.register_log(self.stderr_path)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          env=self.process_env(), cwd=self.workdir)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        finally:
+            self.register_master_key()
         return self
+
+    def register_master_key(self) -> None:
+        """The master key (file in the data dir, or PORTCULLIS_MASTER_KEY) is a secret of the suite."""
+        leakscan.register("master_key", self.env.get("PORTCULLIS_MASTER_KEY"))
+        try:
+            leakscan.register("master_key", (self.data_dir / "master.key").read_text())
+        except OSError:
+            pass
 
     def _ready(self) -> bool:
         try:
@@ -156,6 +170,15 @@ class PortcullisServer:
         return clients.parsable_call(self.auth_url, method, arguments, **kw)
 
 
+def register_config_secrets(config: str) -> None:
+    """Secrets in a --config file (sandbox shared secret, upstream client secrets, …)."""
+    import tomllib
+    try:
+        leakscan.register_json(tomllib.loads(config))
+    except tomllib.TOMLDecodeError:
+        pass
+
+
 def binary_or_fail() -> Path:
     binary = paths.portcullis_binary()
     if not binary.exists():
@@ -177,6 +200,7 @@ def make_server(workdir: Path, *, database_url: str | None = None, env: Mapping[
     if config is not None:
         config_path = workdir / "portcullis.toml"
         config_path.write_text(config)
+        register_config_secrets(config)
     return PortcullisServer(
         binary=binary or binary_or_fail(), workdir=workdir, data_dir=data_dir,
         port=port or procs.free_port(), admin_email=admin_email, admin_password=admin_password,
