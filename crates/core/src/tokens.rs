@@ -174,14 +174,47 @@ pub enum TokenFailure {
     UnknownKey,
 }
 
+impl TokenFailure {
+    const ALL: [TokenFailure; 5] = [
+        TokenFailure::Malformed,
+        TokenFailure::Invalid,
+        TokenFailure::Expired,
+        TokenFailure::Revoked,
+        TokenFailure::UnknownKey,
+    ];
+
+    /// The reason an `InvalidToken` made from this failure carries (`None` for `Expired`,
+    /// which is `TokenExpired`).
+    fn reason(self) -> Option<&'static str> {
+        match self {
+            TokenFailure::Expired => None,
+            TokenFailure::Malformed => Some("malformed token"),
+            TokenFailure::Invalid => Some("bad signature or claims"),
+            TokenFailure::Revoked => Some("revoked"),
+            TokenFailure::UnknownKey => Some("unknown signing key"),
+        }
+    }
+}
+
 impl From<TokenFailure> for CoreError {
     fn from(f: TokenFailure) -> Self {
-        match f {
-            TokenFailure::Expired => CoreError::TokenExpired,
-            TokenFailure::Malformed => CoreError::InvalidToken("malformed token"),
-            TokenFailure::Invalid => CoreError::InvalidToken("bad signature or claims"),
-            TokenFailure::Revoked => CoreError::InvalidToken("revoked"),
-            TokenFailure::UnknownKey => CoreError::InvalidToken("unknown signing key"),
+        match f.reason() {
+            None => CoreError::TokenExpired,
+            Some(reason) => CoreError::InvalidToken(reason),
+        }
+    }
+}
+
+impl CoreError {
+    /// The access-token failure this error was made from, so a surface can tell a malformed
+    /// token from a forged or revoked one without reading the message.
+    pub fn token_failure(&self) -> Option<TokenFailure> {
+        match self {
+            CoreError::TokenExpired => Some(TokenFailure::Expired),
+            CoreError::InvalidToken(m) => TokenFailure::ALL
+                .into_iter()
+                .find(|f| f.reason() == Some(*m)),
+            _ => None,
         }
     }
 }

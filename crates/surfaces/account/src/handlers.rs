@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use portcullis_server::client_ip::Origin;
 
-use crate::extract::{Caller, JsonBody};
-use crate::problem::Problem;
+use portcullis_edge::{Caller, JsonBody, Problem};
 
 type Result<T, E = Problem> = std::result::Result<T, E>;
 

@@ -7,9 +7,7 @@
 //! live in the core engine; this crate only maps the wire to engine calls and back.
 #![forbid(unsafe_code)]
 
-mod extract;
 mod handlers;
-mod problem;
 
 use std::sync::Arc;
 
@@ -18,8 +16,7 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use portcullis_core::engine::Engine;
 
-pub use extract::{Caller, JsonBody};
-pub use problem::{PROBLEM_CONTENT_TYPE, Problem, finish};
+pub use portcullis_edge::{Caller, JsonBody, PROBLEM_CONTENT_TYPE, Problem, finish};
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {
@@ -39,7 +36,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/account/v1/password/reset-required",
             post(handlers::change_required_password),
         )
-        .layer(middleware::from_fn(problem::finish))
+        .layer(middleware::from_fn(finish))
         // Answers name sessions and carry tokens; none may be cached.
         .layer(middleware::from_fn(portcullis_server::no_store))
         .with_state(engine)

@@ -17,11 +17,11 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
-use portcullis_account::{Caller, JsonBody, Problem, finish};
 use portcullis_core::OrgId;
 use portcullis_core::admin::{Admin, AdminError};
 use portcullis_core::engine::Engine;
 use portcullis_core::team_settings::parse_job_permissions;
+use portcullis_edge::{Caller, JsonBody, Problem, finish};
 use serde_json::Value;
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.

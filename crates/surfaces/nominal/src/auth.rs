@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::CoreError;
-use portcullis_core::tokens::Principal;
+use portcullis_core::tokens::{Principal, TokenFailure};
 
 use crate::routes::NominalState;
 use crate::wire::{ConjureError, ErrorCode, parse_bearer};
@@ -26,7 +26,7 @@ fn auth_error(state: &NominalState, credential: &str, e: CoreError) -> ConjureEr
         CoreError::Unauthenticated => ConjureError::permission_denied(),
         _ if is_key => ConjureError::authorization_not_authorized(),
         CoreError::TokenExpired => ConjureError::authorization_invalid_jwt_expired(),
-        CoreError::InvalidToken("malformed token") => {
+        CoreError::InvalidToken(_) if e.token_failure() == Some(TokenFailure::Malformed) => {
             ConjureError::authorization_invalid_jwt_format()
         }
         other => ConjureError::authorization_not_authorized().with_detail(other.to_string()),

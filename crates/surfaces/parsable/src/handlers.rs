@@ -30,39 +30,33 @@ pub enum AuthHeader {
 }
 
 impl AuthHeader {
-    /// Parses one header value: scheme `Token` (any case), one or more spaces, the token.
+    /// Parses one header value (the edge parser): scheme `Token` (any case), spaces, the token.
     pub fn parse(value: Option<&[u8]>) -> AuthHeader {
+        use portcullis_edge::{AuthorizationError as E, Scheme};
         let Some(raw) = value else {
             return AuthHeader::Absent;
         };
-        let Ok(s) = std::str::from_utf8(raw) else {
+        let Ok(value) = http::HeaderValue::from_bytes(raw) else {
             return AuthHeader::WrongScheme;
         };
-        let s = s.trim();
-        if s.is_empty() {
-            return AuthHeader::Absent;
-        }
-        let (scheme, rest) = match s.find([' ', '\t']) {
-            Some(i) => (&s[..i], s[i..].trim()),
-            None => (s, ""),
-        };
-        if !scheme.eq_ignore_ascii_case("token") {
-            return AuthHeader::WrongScheme;
-        }
-        if rest.is_empty() {
-            AuthHeader::Absent
-        } else {
-            AuthHeader::Token(rest.to_string())
+        match portcullis_edge::Authorization::parse(&value) {
+            Ok(auth) if auth.scheme() == Scheme::Token => AuthHeader::Token(auth.into_credential()),
+            Ok(_) => AuthHeader::WrongScheme,
+            Err(E::Blank | E::NoCredential(Scheme::Token) | E::Missing) => AuthHeader::Absent,
+            Err(E::NotAscii | E::UnknownScheme | E::NoCredential(Scheme::Bearer) | E::Repeated) => {
+                AuthHeader::WrongScheme
+            }
         }
     }
 }
 
-/// Parses `Idp-Authorization: Bearer <t>`; anything else counts as absent.
+/// Parses `Idp-Authorization: Bearer <t>` (the edge parser); anything else counts as absent.
 pub fn parse_idp_header(value: Option<&[u8]>) -> Option<String> {
-    let s = std::str::from_utf8(value?).ok()?.trim();
-    let (scheme, rest) = s.split_once([' ', '\t'])?;
-    let rest = rest.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty()).then(|| rest.to_string())
+    let value = http::HeaderValue::from_bytes(value?).ok()?;
+    portcullis_edge::Authorization::parse(&value)
+        .ok()
+        .filter(|auth| auth.scheme() == portcullis_edge::Scheme::Bearer)
+        .map(portcullis_edge::Authorization::into_credential)
 }
 
 /// Everything a handler needs about its request.

@@ -7,7 +7,7 @@ use std::fmt;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -152,22 +152,20 @@ impl fmt::Debug for BearerToken {
 /// (missing, repeated, non-UTF-8, other or differently-cased scheme, empty
 /// credential) gives `Default:PermissionDenied`.
 pub fn parse_bearer(headers: &HeaderMap) -> Result<BearerToken, ConjureError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or_else(|| {
-        ConjureError::permission_denied().with_detail("missing Authorization header")
-    })?;
-    if values.next().is_some() {
-        return Err(
-            ConjureError::permission_denied().with_detail("more than one Authorization header")
-        );
-    }
-    let text = value.to_str().map_err(|_| {
-        ConjureError::permission_denied().with_detail("non-ASCII Authorization header")
-    })?;
-    match text.strip_prefix("Bearer ") {
-        Some(cred) if !cred.is_empty() => Ok(BearerToken(cred.to_owned())),
-        _ => Err(ConjureError::permission_denied()
-            .with_detail("Authorization header is not `Bearer <credential>`")),
+    use portcullis_edge::AuthorizationError as E;
+    let not_bearer = || {
+        ConjureError::permission_denied()
+            .with_detail("Authorization header is not `Bearer <credential>`")
+    };
+    match portcullis_edge::Authorization::from_headers(headers) {
+        Ok(auth) => auth
+            .exact(portcullis_edge::Scheme::Bearer)
+            .map(|cred| BearerToken(cred.to_owned()))
+            .ok_or_else(not_bearer),
+        Err(e @ (E::Missing | E::Repeated | E::NotAscii)) => {
+            Err(ConjureError::permission_denied().with_detail(e.to_string()))
+        }
+        Err(E::Blank | E::UnknownScheme | E::NoCredential(_)) => Err(not_bearer()),
     }
 }
 

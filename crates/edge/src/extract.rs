@@ -12,6 +12,7 @@ use portcullis_core::engine::Engine;
 use portcullis_core::tokens::Principal;
 use serde::de::DeserializeOwned;
 
+use crate::authorization::{Authorization, AuthorizationError};
 use crate::problem::Problem;
 
 /// The caller of an authenticated endpoint: an access token from either API, or a credential
@@ -19,26 +20,18 @@ use crate::problem::Problem;
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
-/// The one `Authorization` header: `Bearer <t>`, or Parsable's `Token <t>` (any case).
+/// The caller's credential from the one `Authorization` header: `Bearer <t>`, or Parsable's
+/// `Token <t>` (any case).
 fn bearer(headers: &HeaderMap) -> Result<String, Problem> {
-    let missing = || Problem::from(CoreError::Unauthenticated);
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let value = values.next().ok_or_else(missing)?;
-    if values.next().is_some() {
-        // More than one Authorization header.
-        return Err(Problem::bad_token("invalid_token"));
+    use AuthorizationError as E;
+    match Authorization::from_headers(headers) {
+        Ok(auth) => Ok(auth.into_credential()),
+        Err(E::Missing | E::NotAscii | E::NoCredential(_)) => {
+            Err(Problem::from(CoreError::Unauthenticated))
+        }
+        // More than one header, or not `Bearer <token>`.
+        Err(E::Repeated | E::Blank | E::UnknownScheme) => Err(Problem::bad_token("invalid_token")),
     }
-    let text = value.to_str().map_err(|_| missing())?.trim();
-    let (scheme, token) = text.split_once([' ', '\t']).unwrap_or((text, ""));
-    let token = token.trim();
-    if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")) {
-        // Not `Bearer <token>`.
-        return Err(Problem::bad_token("invalid_token"));
-    }
-    if token.is_empty() {
-        return Err(missing());
-    }
-    Ok(token.to_owned())
 }
 
 impl FromRequestParts<Arc<Engine>> for Caller {

@@ -46,7 +46,7 @@ impl Problem {
 
     /// A 401 for a malformed, forged, revoked, idle or expired token. The detail never says
     /// which: why a token failed is for the logs, not for whoever holds it.
-    pub(crate) fn bad_token(code: &'static str) -> Problem {
+    pub fn bad_token(code: &'static str) -> Problem {
         Problem {
             challenge: CHALLENGE_INVALID_TOKEN,
             ..Problem::new(StatusCode::UNAUTHORIZED, code, INVALID_TOKEN)
@@ -54,7 +54,7 @@ impl Problem {
     }
 
     /// The same problem with another detail (a wire-specific wording of a core error).
-    pub(crate) fn with_detail(self, detail: impl Into<String>) -> Problem {
+    pub fn with_detail(self, detail: impl Into<String>) -> Problem {
         Problem {
             detail: detail.into(),
             ..self
