@@ -303,15 +303,17 @@ impl UserSpec<'_> {
     }
 }
 
-/// A PostgreSQL database created for one environment and dropped with it.
-struct PgDatabase {
+/// A fresh PostgreSQL database on the server at an admin URL, dropped (`WITH (FORCE)`) with this
+/// value; the store suite uses it too.
+pub struct PgDatabase {
     admin_url: String,
     name: String,
     url: String,
 }
 
 impl PgDatabase {
-    async fn create(admin_url: &str) -> PgDatabase {
+    /// Creates `portcullis_test_<uuid>` on the server `admin_url` points at.
+    pub async fn create(admin_url: &str) -> PgDatabase {
         let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
@@ -326,6 +328,11 @@ impl PgDatabase {
             admin_url: admin_url.into(),
             name,
         }
+    }
+
+    /// The URL of the new database.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 

@@ -10,7 +10,6 @@ use chrono::{DateTime, Duration};
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
 use portcullis_store::DbStore;
-use sqlx::Connection;
 
 pub const PG_ENV: &str = "PORTCULLIS_TEST_POSTGRES_URL";
 
@@ -146,49 +145,15 @@ where
         eprintln!("SKIPPED: PostgreSQL store tests ({PG_ENV} unset) [{name}]");
         return;
     };
-    let db_name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to the PostgreSQL admin database");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    let url = with_database(&admin_url, &db_name);
-    let db = DbStore::connect(&url).await.expect("connect postgres");
+    let pg = portcullis_testkit::PgDatabase::create(&admin_url).await;
+    let db = DbStore::connect(pg.url()).await.expect("connect postgres");
     db.migrate().await.expect("migrate postgres");
     let result = tokio::spawn(case(db.clone())).await;
     db.into_dyn().close().await;
-    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await;
-    if let Err(e) = dropped {
-        eprintln!("could not drop test database {db_name}: {e}");
-    }
-    let _ = admin.close().await;
+    drop(pg);
     if let Err(e) = result {
         std::panic::resume_unwind(e.into_panic());
     }
-}
-
-/// The same server URL with another database name.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{db}", &base[..host_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 pub fn dyn_store(db: &DbStore) -> Arc<dyn Store> {
