@@ -3,6 +3,65 @@
 
 use super::*;
 
+/// How long one password check holds its login key against parallel attempts.
+const CLAIM_HOLD: chrono::Duration = chrono::Duration::seconds(10);
+/// Longer than any reset code the admin CLI prints; refused without a look-up.
+const MAX_RESET_CODE: usize = 128;
+
+/// Why a password is checked. Every purpose goes through the same throttle and lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PasswordCheck {
+    /// A password login: an account flagged for a reset is refused.
+    Login,
+    /// A signed-in user proving the current password to change it. An account flagged for a
+    /// reset is refused too: the admin forced the reset because the old password may be known
+    /// to someone else, so only the one-time code may replace it.
+    Change(UserId),
+    /// A reset by email and admin-issued one-time code, without a session: how an account
+    /// flagged for a reset (which cannot log in) chooses a new password.
+    Reset,
+}
+
+impl PasswordCheck {
+    /// The `via` of a `password.change` audit event; `None` for logins.
+    fn via(self) -> Option<&'static str> {
+        match self {
+            PasswordCheck::Login => None,
+            PasswordCheck::Change(_) => Some("session"),
+            PasswordCheck::Reset => Some("reset"),
+        }
+    }
+    fn caller(self) -> Option<UserId> {
+        match self {
+            PasswordCheck::Change(user) => Some(user),
+            PasswordCheck::Login | PasswordCheck::Reset => None,
+        }
+    }
+}
+
+/// A running average of how long a refused password check takes (hash included), so that a
+/// refusal which skips the hash — a locked account — can take as long.
+pub(super) struct RefusalTime(std::sync::atomic::AtomicU64);
+
+impl RefusalTime {
+    pub(super) fn new(seed: Duration) -> RefusalTime {
+        RefusalTime(std::sync::atomic::AtomicU64::new(seed.as_nanos() as u64))
+    }
+
+    /// Folds in one measured refusal (weight 1/8). Racing updates may lose a sample; the
+    /// average stays a plausible duration either way.
+    fn record(&self, took: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let old = self.0.load(Relaxed);
+        let took = took.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.0.store(old - old / 8 + took / 8, Relaxed);
+    }
+
+    fn typical(&self) -> Duration {
+        Duration::from_nanos(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 impl Engine {
     /// Checks an email and password with brute-force throttling. Unknown emails cost the same
     /// (a dummy hash) and share the same throttle, so neither message nor timing tells them apart.
