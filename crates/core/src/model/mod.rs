@@ -1,0 +1,35 @@
+//! The identity model shared by both APIs: users, orgs (Parsable "teams"), memberships, regions,
+//! workspaces, external identities, sessions, credentials and audit events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+mod audit;
+mod credentials;
+mod ids;
+mod orgs;
+mod sessions;
+mod settings;
+mod users;
+mod workspaces;
+
+pub use audit::*;
+pub use credentials::*;
+pub use ids::*;
+pub use orgs::*;
+pub use sessions::*;
+pub use settings::*;
+pub use users::*;
+pub use workspaces::*;
+
+/// Which page of a listing to return: rows strictly after the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
