@@ -174,8 +174,8 @@ pub enum Preregistered {
 /// things together. Each method does what the [`Store`] method of the same name does (checks,
 /// errors, revocation events), inside this transaction; the events are appended at commit.
 /// Nothing is visible to others before [`WriteTx::commit`]; dropping it without committing
-/// rolls every write back. An error does not end the transaction: the caller decides whether to
-/// go on, commit, or drop it.
+/// rolls every write back. After a method fails, drop the transaction (PostgreSQL refuses
+/// further statements in a transaction where one failed).
 #[async_trait]
 pub trait WriteTx: Send {
     async fn upsert_membership(
