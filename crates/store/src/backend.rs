@@ -18,7 +18,11 @@ use std::ops::DerefMut;
 use portcullis_core::model::{OrgId, Timestamp, UserId};
 use portcullis_core::store::StoreResult;
 use sqlx::error::BoxDynError;
-use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
+use sqlx::pool::PoolConnection;
+use sqlx::{
+    AssertSqlSafe, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite,
+    Transaction, Type,
+};
 
 use crate::common::db_err;
 
@@ -223,5 +227,48 @@ impl<B: Backend> Stmt<B> {
     pub async fn fetch_all(self, conn: &mut B::Conn) -> StoreResult<Vec<B::Row>> {
         let (sql, args) = self.parts()?;
         B::fetch_all(conn, sql, args).await
+    }
+}
+
+/// The sqlx calls both backends make alike, written once for their `impl Backend`.
+pub(crate) mod io {
+    use super::*;
+
+    pub(crate) async fn fetch_optional<DB: Database>(
+        conn: &mut DB::Connection,
+        sql: Sql,
+        args: DB::Arguments,
+    ) -> StoreResult<Option<DB::Row>>
+    where
+        DB::Arguments: IntoArguments<DB>,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_optional(conn)
+            .await
+            .map_err(db_err)
+    }
+
+    pub(crate) async fn fetch_all<DB: Database>(
+        conn: &mut DB::Connection,
+        sql: Sql,
+        args: DB::Arguments,
+    ) -> StoreResult<Vec<DB::Row>>
+    where
+        DB::Arguments: IntoArguments<DB>,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_all(conn)
+            .await
+            .map_err(db_err)
+    }
+
+    pub(crate) async fn acquire<DB: Database>(pool: &Pool<DB>) -> StoreResult<PoolConnection<DB>> {
+        pool.acquire().await.map_err(db_err)
+    }
+
+    pub(crate) async fn commit<DB: Database>(tx: Transaction<'static, DB>) -> StoreResult<()> {
+        tx.commit().await.map_err(db_err)
     }
 }

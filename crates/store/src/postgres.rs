@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
-use crate::backend::{Backend, Bind, Col, Lock, Sql};
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io};
 use crate::common::db_err;
 use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
@@ -128,10 +128,7 @@ impl Backend for Postgres {
         sql: Sql,
         args: PgArguments,
     ) -> StoreResult<Option<PgRow>> {
-        sqlx::query_with(AssertSqlSafe(sql), args)
-            .fetch_optional(conn)
-            .await
-            .map_err(db_err)
+        io::fetch_optional::<Postgres>(conn, sql, args).await
     }
 
     async fn fetch_all(
@@ -139,14 +136,11 @@ impl Backend for Postgres {
         sql: Sql,
         args: PgArguments,
     ) -> StoreResult<Vec<PgRow>> {
-        sqlx::query_with(AssertSqlSafe(sql), args)
-            .fetch_all(conn)
-            .await
-            .map_err(db_err)
+        io::fetch_all::<Postgres>(conn, sql, args).await
     }
 
     async fn acquire(pool: &PgPool) -> StoreResult<PoolConnection<Postgres>> {
-        pool.acquire().await.map_err(db_err)
+        io::acquire(pool).await
     }
 
     async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
@@ -160,7 +154,7 @@ impl Backend for Postgres {
     }
 
     async fn commit(tx: Transaction<'static, Postgres>) -> StoreResult<()> {
-        tx.commit().await.map_err(db_err)
+        io::commit(tx).await
     }
 
     async fn lock(conn: &mut PgConnection, lock: Lock) -> StoreResult<()> {

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Row, Sqlite, Transaction};
 
-use crate::backend::{Backend, Bind, Col, Lock, Sql};
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io};
 use crate::common::{corrupt, db_err};
 use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
@@ -127,10 +127,7 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<Option<SqliteRow>> {
-        sqlx::query_with(AssertSqlSafe(sql), args)
-            .fetch_optional(conn)
-            .await
-            .map_err(db_err)
+        io::fetch_optional::<Sqlite>(conn, sql, args).await
     }
 
     async fn fetch_all(
@@ -138,14 +135,11 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<Vec<SqliteRow>> {
-        sqlx::query_with(AssertSqlSafe(sql), args)
-            .fetch_all(conn)
-            .await
-            .map_err(db_err)
+        io::fetch_all::<Sqlite>(conn, sql, args).await
     }
 
     async fn acquire(pool: &SqlitePool) -> StoreResult<PoolConnection<Sqlite>> {
-        pool.acquire().await.map_err(db_err)
+        io::acquire(pool).await
     }
 
     async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -158,7 +152,7 @@ impl Backend for Sqlite {
     }
 
     async fn commit(tx: Transaction<'static, Sqlite>) -> StoreResult<()> {
-        tx.commit().await.map_err(db_err)
+        io::commit(tx).await
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
