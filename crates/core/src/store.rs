@@ -2,7 +2,8 @@
 //!
 //! Every method is one transaction: a multi-row change either happens whole or not at all.
 //! Methods that revoke or deactivate also append a [`RevocationEvent`] in the same transaction,
-//! so that every process sharing the store can refresh its in-memory view.
+//! so that every process sharing the store can refresh its in-memory view. Several writes that
+//! must happen together go through one [`WriteTx`] ([`Store::begin_write`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -169,6 +170,63 @@ pub enum Preregistered {
     AlreadyInOrg,
 }
 
+/// A unit of work: several writes in one transaction, for a use case that must change several
+/// things together. Each method does what the [`Store`] method of the same name does (checks,
+/// errors, revocation events), inside this transaction; the events are appended at commit.
+/// Nothing is visible to others before [`WriteTx::commit`]; dropping it without committing
+/// rolls every write back. After a method fails, drop the transaction (PostgreSQL refuses
+/// further statements in a transaction where one failed).
+#[async_trait]
+pub trait WriteTx: Send {
+    async fn upsert_membership(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        roles: BTreeSet<Role>,
+        kind: MembershipKind,
+    ) -> StoreResult<Membership>;
+    async fn remove_membership(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation>;
+    /// Revokes the user's live sessions and active credentials in `org`, or in every org with
+    /// `None` (recording `by` as the credentials' revoker), and appends a `User` event.
+    async fn revoke_user_access(
+        &mut self,
+        user: UserId,
+        org: Option<OrgId>,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation>;
+    async fn revoke_user_sessions(
+        &mut self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    async fn revoke_user_credentials(
+        &mut self,
+        user: UserId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Appends events of the caller's own choosing (at commit, after the others).
+    async fn append_revocation_events(&mut self, events: &[RevocationEvent]) -> StoreResult<()>;
+    async fn create_session(&mut self, session: Session) -> StoreResult<()>;
+    async fn touch_last_login(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn link_external_identity(&mut self, identity: ExternalIdentity) -> StoreResult<()>;
+    async fn append_audit(&mut self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Makes every write visible at once.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is ("sqlite" or "postgres"), for logs and metrics.
@@ -177,6 +235,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Waits for in-flight work and closes the connections.
     async fn close(&self);
+    /// Starts a unit of work. It holds a connection (and, on SQLite, the database's write lock)
+    /// until committed or dropped: keep it short and do no slow work inside.
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>>;
 
     // ---- users ----------------------------------------------------------------------------
     /// Fails with `Conflict` when the email is taken in any letter case.

@@ -116,6 +116,9 @@ impl Store for KeyStore {
         "fake"
     }
     async fn close(&self) {}
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Err(fake())
+    }
     async fn find_credential_by_hash(&self, _hash: &[u8; 32]) -> StoreResult<Option<Credential>> {
         Err(fake())
     }

@@ -1,5 +1,7 @@
 //! Storage for Portcullis: the [`Store`] port implemented for SQLite (the default) and
-//! PostgreSQL, from one shared implementation (see `imp.rs`).
+//! PostgreSQL, from one shared implementation: [`SqlStore`] (`sql_store.rs`) over the aggregate
+//! functions in `sql/`, generic over a [`Backend`](backend::Backend) (`backend.rs`, implemented
+//! in `sqlite.rs` and `postgres.rs`).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), portcullis_core::store::StoreError> {
@@ -16,13 +18,16 @@ use chrono::{DateTime, Utc};
 use portcullis_core::model::Timestamp;
 pub use portcullis_core::store::{Store, StoreError};
 
-#[macro_use]
-mod imp;
+pub mod backend;
 mod common;
 mod postgres;
+mod sql;
+mod sql_store;
 mod sqlite;
+mod write;
 
 pub use postgres::PgStore;
+pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// How long opening a database may take before it is reported `Unavailable`.

@@ -11,11 +11,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use portcullis_core::model::Timestamp;
 use portcullis_core::store::{StoreError, StoreResult};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection, Postgres, Transaction};
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io};
 use crate::common::db_err;
-use crate::imp::Lock;
+use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -24,12 +27,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: u32 = 16;
 
 /// The PostgreSQL implementation of [`Store`](portcullis_core::store::Store).
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects to a `postgres://` or `postgresql://` URL. Does not migrate; call
     /// [`PgStore::migrate`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -73,50 +73,107 @@ impl PgStore {
             }
         };
         tracing::info!("connected to PostgreSQL store");
-        Ok(PgStore { pool })
+        Ok(SqlStore::new(pool))
     }
 
     /// Applies the embedded migrations not yet applied; a no-op when up to date. Concurrent
     /// callers are serialised by sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(migrate_err)?;
+        MIGRATOR.run(self.pool()).await.map_err(migrate_err)?;
         tracing::info!("PostgreSQL store schema is up to date");
         Ok(())
     }
 }
 
-type Ts = DateTime<Utc>;
+impl Backend for Postgres {
+    const NAME: &'static str = "postgres";
+    type Conn = PgConnection;
+    type Row = PgRow;
+    type Args = PgArguments;
+    type Pool = PgPool;
+    type Pooled = PoolConnection<Postgres>;
+    type Tx = Transaction<'static, Postgres>;
 
-fn enc(t: Timestamp) -> Ts {
-    t
+    fn add<T: Bind>(args: &mut PgArguments, value: T) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+
+    /// Timestamps are TIMESTAMPTZ.
+    fn add_ts(args: &mut PgArguments, t: Option<Timestamp>) -> Result<(), BoxDynError> {
+        args.add(t)
+    }
+
+    fn col<T: Col>(row: &PgRow, i: usize) -> StoreResult<T> {
+        row.try_get(i).map_err(db_err)
+    }
+
+    fn ts(row: &PgRow, i: usize) -> StoreResult<Timestamp> {
+        Self::col::<DateTime<Utc>>(row, i)
+    }
+
+    fn opt_ts(row: &PgRow, i: usize) -> StoreResult<Option<Timestamp>> {
+        Self::col::<Option<DateTime<Utc>>>(row, i)
+    }
+
+    async fn execute(conn: &mut PgConnection, sql: Sql, args: PgArguments) -> StoreResult<u64> {
+        let done = sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_optional(
+        conn: &mut PgConnection,
+        sql: Sql,
+        args: PgArguments,
+    ) -> StoreResult<Option<PgRow>> {
+        io::fetch_optional::<Postgres>(conn, sql, args).await
+    }
+
+    async fn fetch_all(
+        conn: &mut PgConnection,
+        sql: Sql,
+        args: PgArguments,
+    ) -> StoreResult<Vec<PgRow>> {
+        io::fetch_all::<Postgres>(conn, sql, args).await
+    }
+
+    async fn acquire(pool: &PgPool) -> StoreResult<PoolConnection<Postgres>> {
+        io::acquire(pool).await
+    }
+
+    async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
+        pool.begin().await.map_err(db_err)
+    }
+
+    async fn begin_snapshot(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
+        pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(db_err)
+    }
+
+    async fn commit(tx: Transaction<'static, Postgres>) -> StoreResult<()> {
+        io::commit(tx).await
+    }
+
+    async fn lock(conn: &mut PgConnection, lock: Lock) -> StoreResult<()> {
+        let query = match lock {
+            Lock::User(id) => {
+                sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(id.0)
+            }
+            // Conflicts with itself and with every INSERT into users.
+            Lock::Bootstrap => sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"),
+            // Writers of the feed queue up, so sequence numbers become visible in order; plain
+            // readers are not blocked.
+            Lock::RevocationFeed => sqlx::query("LOCK TABLE revocation_events IN EXCLUSIVE MODE"),
+            Lock::Org(id) => sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE").bind(id.0),
+        };
+        query.execute(&mut *conn).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn close(pool: &PgPool) {
+        pool.close().await;
+    }
 }
-
-fn dec(v: Ts) -> StoreResult<Timestamp> {
-    Ok(v)
-}
-
-async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
-    pool.begin().await.map_err(db_err)
-}
-
-async fn begin_snapshot(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
-    pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(db_err)
-}
-
-async fn lock(conn: &mut PgConnection, lock: Lock) -> StoreResult<()> {
-    let query = match lock {
-        Lock::User(id) => sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(id.0),
-        // Conflicts with itself and with every INSERT into users.
-        Lock::Bootstrap => sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"),
-        // Writers of the feed queue up, so sequence numbers become visible in order; plain
-        // readers are not blocked.
-        Lock::RevocationFeed => sqlx::query("LOCK TABLE revocation_events IN EXCLUSIVE MODE"),
-        Lock::Org(id) => sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE").bind(id.0),
-    };
-    query.execute(&mut *conn).await.map_err(db_err)?;
-    Ok(())
-}
-
-store_impl!(PgStore, Postgres, "postgres");

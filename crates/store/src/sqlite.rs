@@ -11,13 +11,17 @@ use std::time::Duration;
 use chrono::DateTime;
 use portcullis_core::model::Timestamp;
 use portcullis_core::store::{StoreError, StoreResult};
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Arguments, AssertSqlSafe, Row, Sqlite, Transaction};
 
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io};
 use crate::common::{corrupt, db_err};
+use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -27,12 +31,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: u32 = 8;
 
 /// The SQLite implementation of [`Store`](portcullis_core::store::Store).
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating it if missing) the database at a file path or a `sqlite:` URL.
     /// Does not migrate; call [`SqliteStore::migrate`].
     pub async fn connect(url_or_path: &str) -> Result<Self, StoreError> {
@@ -66,39 +67,104 @@ impl SqliteStore {
             }
         };
         tracing::info!(database = url_or_path, "opened SQLite store");
-        Ok(SqliteStore { pool })
+        Ok(SqlStore::new(pool))
     }
 
     /// Applies the embedded migrations not yet applied; a no-op when up to date.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(migrate_err)?;
+        MIGRATOR.run(self.pool()).await.map_err(migrate_err)?;
         tracing::info!("SQLite store schema is up to date");
         Ok(())
     }
 }
 
-type Ts = i64;
+impl Backend for Sqlite {
+    const NAME: &'static str = "sqlite";
+    type Conn = SqliteConnection;
+    type Row = SqliteRow;
+    type Args = SqliteArguments;
+    type Pool = SqlitePool;
+    type Pooled = PoolConnection<Sqlite>;
+    type Tx = Transaction<'static, Sqlite>;
 
-fn enc(t: Timestamp) -> Ts {
-    t.timestamp_micros()
+    fn add<T: Bind>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
+        args.add(value)
+    }
+
+    /// Timestamps are INTEGER microseconds since the Unix epoch.
+    fn add_ts(args: &mut SqliteArguments, t: Option<Timestamp>) -> Result<(), BoxDynError> {
+        args.add(t.map(|t| t.timestamp_micros()))
+    }
+
+    fn col<T: Col>(row: &SqliteRow, i: usize) -> StoreResult<T> {
+        row.try_get(i).map_err(db_err)
+    }
+
+    fn ts(row: &SqliteRow, i: usize) -> StoreResult<Timestamp> {
+        micros_to_ts(Self::col(row, i)?)
+    }
+
+    fn opt_ts(row: &SqliteRow, i: usize) -> StoreResult<Option<Timestamp>> {
+        Self::col::<Option<i64>>(row, i)?
+            .map(micros_to_ts)
+            .transpose()
+    }
+
+    async fn execute(
+        conn: &mut SqliteConnection,
+        sql: Sql,
+        args: SqliteArguments,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(conn)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_optional(
+        conn: &mut SqliteConnection,
+        sql: Sql,
+        args: SqliteArguments,
+    ) -> StoreResult<Option<SqliteRow>> {
+        io::fetch_optional::<Sqlite>(conn, sql, args).await
+    }
+
+    async fn fetch_all(
+        conn: &mut SqliteConnection,
+        sql: Sql,
+        args: SqliteArguments,
+    ) -> StoreResult<Vec<SqliteRow>> {
+        io::fetch_all::<Sqlite>(conn, sql, args).await
+    }
+
+    async fn acquire(pool: &SqlitePool) -> StoreResult<PoolConnection<Sqlite>> {
+        io::acquire(pool).await
+    }
+
+    async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+
+    /// A deferred transaction: in WAL mode its first read fixes a snapshot for the rest.
+    async fn begin_snapshot(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+        pool.begin().await.map_err(db_err)
+    }
+
+    async fn commit(tx: Transaction<'static, Sqlite>) -> StoreResult<()> {
+        io::commit(tx).await
+    }
+
+    /// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
+    async fn lock(_conn: &mut SqliteConnection, _lock: Lock) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn close(pool: &SqlitePool) {
+        pool.close().await;
+    }
 }
 
-fn dec(v: Ts) -> StoreResult<Timestamp> {
+fn micros_to_ts(v: i64) -> StoreResult<Timestamp> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt(format!("timestamp {v} out of range")))
 }
-
-async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
-}
-
-/// A deferred transaction: in WAL mode its first read fixes a snapshot for the rest.
-async fn begin_snapshot(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
-    pool.begin().await.map_err(db_err)
-}
-
-/// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
-async fn lock(_conn: &mut SqliteConnection, _lock: crate::imp::Lock) -> StoreResult<()> {
-    Ok(())
-}
-
-store_impl!(SqliteStore, Sqlite, "sqlite");

@@ -1,0 +1,762 @@
+//! [`SqlStore`]: the one implementation of the [`Store`] port, generic over the [`Backend`].
+//! Each method picks its connection (pooled, a write transaction, or a read snapshot) and calls
+//! the aggregate's function in `sql/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use portcullis_core::model::*;
+use portcullis_core::store::*;
+use portcullis_core::websso::{SsoFlowKind, SsoFlowRecord};
+
+use crate::backend::{Backend, q};
+use crate::common::{micros, now};
+use crate::sql::*;
+use crate::write::Write;
+
+/// The store on one backend; see [`SqliteStore`](crate::SqliteStore) and
+/// [`PgStore`](crate::PgStore).
+pub struct SqlStore<B: Backend> {
+    pool: B::Pool,
+}
+
+impl<B: Backend> Clone for SqlStore<B> {
+    fn clone(&self) -> Self {
+        SqlStore {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+impl<B: Backend> std::fmt::Debug for SqlStore<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &B::NAME)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub(crate) fn new(pool: B::Pool) -> Self {
+        SqlStore { pool }
+    }
+
+    pub(crate) fn pool(&self) -> &B::Pool {
+        &self.pool
+    }
+
+    async fn conn(&self) -> StoreResult<B::Pooled> {
+        B::acquire(&self.pool).await
+    }
+
+    async fn write(&self) -> StoreResult<Write<B>> {
+        Write::begin(&self.pool).await
+    }
+
+    async fn snapshot(&self) -> StoreResult<B::Tx> {
+        B::begin_snapshot(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    fn backend(&self) -> &'static str {
+        B::NAME
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        q::<B>("SELECT 1").execute(&mut *self.conn().await?).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        B::close(&self.pool).await;
+    }
+
+    async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>> {
+        Ok(Box::new(self.write().await?))
+    }
+
+    // ---- users ----------------------------------------------------------------------------
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        users::insert::<B>(&mut *self.conn().await?, &user, now()).await
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        users::get::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        users::get_many::<B>(&mut *self.conn().await?, ids).await
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        users::get_by_email::<B>(&mut *self.conn().await?, email).await
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<User> {
+        let mut w = self.write().await?;
+        let user = users::update(&mut w, id, update).await?;
+        w.commit().await?;
+        Ok(user)
+    }
+
+    async fn list_users(&self, offset: u64, limit: u32) -> StoreResult<Vec<User>> {
+        users::list::<B>(&mut *self.conn().await?, offset, limit).await
+    }
+
+    async fn search_org_users(
+        &self,
+        org: OrgId,
+        query: &UserQuery,
+        sort: UserSort,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(User, Membership)>> {
+        let mut conn = self.conn().await?;
+        users::search_in_org::<B>(&mut conn, org, query, sort, offset, limit).await
+    }
+
+    async fn preregister_users(
+        &self,
+        org: OrgId,
+        users: Vec<NewUser>,
+        terms: &PreregisterTerms,
+    ) -> StoreResult<Vec<Preregistered>> {
+        let mut w = self.write().await?;
+        let out = invitations::preregister::<B>(w.conn(), org, &users, terms).await?;
+        w.commit().await?;
+        Ok(out)
+    }
+
+    async fn get_invitation(&self, org: OrgId, user: UserId) -> StoreResult<Option<Invitation>> {
+        invitations::get::<B>(&mut *self.conn().await?, org, user).await
+    }
+
+    async fn accept_invitations(
+        &self,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Invitation>> {
+        let at = micros(at);
+        // Every sign-in comes here: read first, so that the common case takes no write lock.
+        if !invitations::any_pending::<B>(&mut *self.conn().await?, user, at).await? {
+            return Ok(Vec::new());
+        }
+        let mut w = self.write().await?;
+        let accepted = invitations::accept(&mut w, user, at).await?;
+        w.commit().await?;
+        Ok(accepted)
+    }
+
+    // ---- regions and orgs -------------------------------------------------------------------
+
+    async fn upsert_region(&self, region: Region) -> StoreResult<Region> {
+        orgs::upsert_region::<B>(&mut *self.conn().await?, region).await
+    }
+
+    async fn get_region(&self, id: &str) -> StoreResult<Option<Region>> {
+        orgs::get_region::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_regions(&self) -> StoreResult<Vec<Region>> {
+        orgs::list_regions::<B>(&mut *self.conn().await?).await
+    }
+
+    async fn create_org(&self, org: NewOrg) -> StoreResult<Org> {
+        let mut w = self.write().await?;
+        let created = orgs::insert::<B>(w.conn(), &org, now()).await?;
+        w.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_org(&self, id: OrgId) -> StoreResult<Option<Org>> {
+        orgs::get::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn get_org_by_name(&self, name: &str) -> StoreResult<Option<Org>> {
+        orgs::get_by_name::<B>(&mut *self.conn().await?, name).await
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
+        orgs::list::<B>(&mut *self.conn().await?).await
+    }
+
+    async fn update_org(&self, id: OrgId, update: OrgUpdate) -> StoreResult<Org> {
+        let mut w = self.write().await?;
+        let org = orgs::update(&mut w, id, update).await?;
+        w.commit().await?;
+        Ok(org)
+    }
+
+    // ---- memberships ------------------------------------------------------------------------
+
+    async fn upsert_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+        roles: BTreeSet<Role>,
+        kind: MembershipKind,
+    ) -> StoreResult<Membership> {
+        let mut w = self.write().await?;
+        let m = memberships::upsert(&mut w, user, org, &roles, kind).await?;
+        w.commit().await?;
+        Ok(m)
+    }
+
+    async fn get_membership(&self, user: UserId, org: OrgId) -> StoreResult<Option<Membership>> {
+        memberships::get::<B>(&mut *self.conn().await?, user, org).await
+    }
+
+    async fn list_user_memberships(
+        &self,
+        user: UserId,
+        include_removed: bool,
+    ) -> StoreResult<Vec<Membership>> {
+        memberships::list_of_user::<B>(&mut *self.conn().await?, user, include_removed).await
+    }
+
+    async fn list_org_memberships(
+        &self,
+        org: OrgId,
+        include_removed: bool,
+    ) -> StoreResult<Vec<Membership>> {
+        memberships::list_of_org::<B>(&mut *self.conn().await?, org, include_removed).await
+    }
+
+    async fn remove_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation> {
+        let mut w = self.write().await?;
+        let d = memberships::remove(&mut w, user, org, at).await?;
+        w.commit().await?;
+        Ok(d)
+    }
+
+    async fn touch_last_login(&self, user: UserId, org: OrgId, at: Timestamp) -> StoreResult<()> {
+        memberships::touch_last_login::<B>(&mut *self.conn().await?, user, org, at).await
+    }
+
+    async fn org_login_activity(
+        &self,
+        orgs: &[OrgId],
+        descending: bool,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Membership>> {
+        let mut conn = self.conn().await?;
+        memberships::login_activity::<B>(&mut conn, orgs, descending, offset, limit).await
+    }
+
+    // ---- deactivation -------------------------------------------------------------------------
+
+    async fn deactivate_user(&self, user: UserId, at: Timestamp) -> StoreResult<Deactivation> {
+        let mut w = self.write().await?;
+        let d = users::deactivate(&mut w, user, at).await?;
+        w.commit().await?;
+        Ok(d)
+    }
+
+    async fn reactivate_user(&self, user: UserId) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        users::reactivate(&mut w, user).await?;
+        w.commit().await
+    }
+
+    async fn deactivate_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation> {
+        let mut w = self.write().await?;
+        let d = memberships::deactivate(&mut w, user, org, by, at).await?;
+        w.commit().await?;
+        Ok(d)
+    }
+
+    async fn reactivate_membership(&self, user: UserId, org: OrgId) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        memberships::reactivate(&mut w, user, org).await?;
+        w.commit().await
+    }
+
+    // ---- settings ---------------------------------------------------------------------------
+
+    async fn get_settings(
+        &self,
+        scope: SettingsScope,
+        ns: SettingsNamespace,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        settings::get::<B>(&mut *self.conn().await?, scope, ns).await
+    }
+
+    async fn put_settings(
+        &self,
+        scope: SettingsScope,
+        ns: SettingsNamespace,
+        doc: serde_json::Value,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        settings::put::<B>(w.conn(), scope, ns, &doc).await?;
+        w.commit().await
+    }
+
+    async fn get_job_permissions(&self, org: OrgId) -> StoreResult<BTreeMap<Role, JobPermissions>> {
+        settings::job_permissions::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn set_job_permissions(
+        &self,
+        org: OrgId,
+        role: Role,
+        perms: Option<JobPermissions>,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        settings::set_job_permissions::<B>(w.conn(), org, role, perms.as_ref()).await?;
+        w.commit().await
+    }
+
+    async fn get_team_settings(
+        &self,
+        org: OrgId,
+    ) -> StoreResult<BTreeMap<String, serde_json::Value>> {
+        team_settings::get::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn update_team_settings(
+        &self,
+        org: OrgId,
+        changes: &[(String, Option<serde_json::Value>)],
+        max_keys: usize,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        team_settings::update::<B>(w.conn(), org, changes, max_keys).await?;
+        w.commit().await
+    }
+
+    async fn get_team_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
+        team_settings::priorities::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn set_team_priorities(
+        &self,
+        org: OrgId,
+        priorities: Option<&[PriorityLevel]>,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        team_settings::set_priorities::<B>(w.conn(), org, priorities).await?;
+        w.commit().await
+    }
+
+    // ---- email allow-list ---------------------------------------------------------------------
+
+    async fn add_allowlist(&self, entry: AllowlistEntry) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        allowlist::add::<B>(w.conn(), &entry).await?;
+        w.commit().await
+    }
+
+    async fn remove_allowlist(
+        &self,
+        org: Option<OrgId>,
+        kind: AllowlistKind,
+        value: &str,
+    ) -> StoreResult<bool> {
+        allowlist::remove::<B>(&mut *self.conn().await?, org, kind, value).await
+    }
+
+    async fn list_allowlist(&self) -> StoreResult<Vec<AllowlistEntry>> {
+        allowlist::list::<B>(&mut *self.conn().await?).await
+    }
+
+    // ---- workspaces and resources ---------------------------------------------------------------
+
+    async fn create_workspace(
+        &self,
+        org: OrgId,
+        slug: &str,
+        display_name: Option<String>,
+    ) -> StoreResult<Workspace> {
+        let mut w = self.write().await?;
+        let ws = workspaces::create::<B>(w.conn(), org, slug, display_name).await?;
+        w.commit().await?;
+        Ok(ws)
+    }
+
+    async fn get_workspace(&self, id: WorkspaceId) -> StoreResult<Option<Workspace>> {
+        workspaces::get::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_org_workspaces(&self, org: OrgId) -> StoreResult<Vec<Workspace>> {
+        workspaces::list_of_org::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn update_workspace(
+        &self,
+        id: WorkspaceId,
+        patch: WorkspacePatch,
+    ) -> StoreResult<Workspace> {
+        workspaces::update::<B>(&mut *self.conn().await?, id, patch).await
+    }
+
+    async fn grant_workspace(&self, grant: WorkspaceGrant) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        workspaces::grant::<B>(w.conn(), &grant).await?;
+        w.commit().await
+    }
+
+    async fn revoke_workspace_grant(
+        &self,
+        workspace: WorkspaceId,
+        user: UserId,
+    ) -> StoreResult<bool> {
+        workspaces::revoke_grant::<B>(&mut *self.conn().await?, workspace, user).await
+    }
+
+    async fn list_user_workspace_grants(&self, user: UserId) -> StoreResult<Vec<WorkspaceGrant>> {
+        workspaces::grants_of_user::<B>(&mut *self.conn().await?, user).await
+    }
+
+    async fn register_resources(&self, workspace: WorkspaceId, rids: &[String]) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        workspaces::register_resources::<B>(w.conn(), workspace, rids).await?;
+        w.commit().await
+    }
+
+    async fn resource_workspaces(
+        &self,
+        rids: &[String],
+    ) -> StoreResult<BTreeMap<String, WorkspaceId>> {
+        workspaces::resource_workspaces::<B>(&mut *self.conn().await?, rids).await
+    }
+
+    // ---- external identities ------------------------------------------------------------------
+
+    async fn find_external_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<ExternalIdentity>> {
+        identities::find::<B>(&mut *self.conn().await?, issuer, subject).await
+    }
+
+    async fn link_external_identity(&self, identity: ExternalIdentity) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        identities::link::<B>(w.conn(), &identity).await?;
+        w.commit().await
+    }
+
+    async fn provision_federated_user(
+        &self,
+        user: NewUser,
+        identity: ExternalIdentity,
+        memberships: Vec<(OrgId, BTreeSet<Role>, MembershipKind)>,
+    ) -> StoreResult<User> {
+        let mut w = self.write().await?;
+        let created = identities::provision::<B>(w.conn(), &user, &identity, &memberships).await?;
+        w.commit().await?;
+        Ok(created)
+    }
+
+    async fn list_user_identities(&self, user: UserId) -> StoreResult<Vec<ExternalIdentity>> {
+        identities::list_of_user::<B>(&mut *self.conn().await?, user).await
+    }
+
+    // ---- sessions ---------------------------------------------------------------------------
+
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        sessions::create::<B>(w.conn(), &session).await?;
+        w.commit().await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        sessions::get::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user: UserId,
+        include_ended: bool,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        sessions::list_of_user::<B>(&mut *self.conn().await?, user, include_ended, now).await
+    }
+
+    async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let revoked = sessions::revoke(&mut w, id, at).await?;
+        w.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut w = self.write().await?;
+        let n = sessions::revoke_of_user(&mut w, user, keep, at).await?;
+        w.commit().await?;
+        Ok(n)
+    }
+
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> StoreResult<()> {
+        sessions::touch::<B>(&mut *self.conn().await?, id, at).await
+    }
+
+    // ---- credentials --------------------------------------------------------------------------
+
+    async fn create_credential(
+        &self,
+        credential: Credential,
+        replace_persistent: Option<UserId>,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        credentials::create(&mut w, &credential, replace_persistent).await?;
+        w.commit().await
+    }
+
+    async fn create_api_key_capped(
+        &self,
+        credential: Credential,
+        max_live: u32,
+    ) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let created =
+            credentials::create_api_key_capped::<B>(w.conn(), &credential, max_live).await?;
+        w.commit().await?;
+        Ok(created)
+    }
+
+    async fn find_credential_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<Credential>> {
+        credentials::find_by_hash::<B>(&mut *self.conn().await?, hash).await
+    }
+
+    async fn find_credential_with_membership(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<(Credential, Option<Membership>)>> {
+        credentials::find_with_membership::<B>(&mut *self.conn().await?, hash).await
+    }
+
+    async fn get_credential(&self, id: CredentialId) -> StoreResult<Option<Credential>> {
+        credentials::get::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_credentials(
+        &self,
+        filter: &CredentialFilter,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<Credential>> {
+        credentials::list::<B>(&mut *self.conn().await?, filter, offset, limit).await
+    }
+
+    async fn revoke_credential(
+        &self,
+        id: CredentialId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let revoked = credentials::revoke(&mut w, id, by, at).await?;
+        w.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn persistent_credentials_for(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<CredentialWithPeople>> {
+        let mut tx = self.snapshot().await?;
+        let found = credentials::persistent_for::<B>(&mut tx, org, users).await?;
+        B::commit(tx).await?;
+        Ok(found)
+    }
+
+    async fn revoke_user_credentials(
+        &self,
+        user: UserId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut w = self.write().await?;
+        let n = credentials::revoke_of_user(&mut w, user, by, at).await?;
+        w.commit().await?;
+        Ok(n)
+    }
+
+    // ---- keys -------------------------------------------------------------------------------
+
+    async fn insert_key(&self, key: KeyRecord) -> StoreResult<()> {
+        keys::insert::<B>(&mut *self.conn().await?, key).await
+    }
+
+    async fn list_keys(&self, purpose: KeyPurpose) -> StoreResult<Vec<KeyRecord>> {
+        keys::list::<B>(&mut *self.conn().await?, purpose).await
+    }
+
+    async fn retire_key(&self, kid: &str, at: Timestamp) -> StoreResult<()> {
+        keys::retire::<B>(&mut *self.conn().await?, kid, at).await
+    }
+
+    async fn revoke_key(&self, kid: &str, at: Timestamp) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let revoked = keys::revoke(&mut w, kid, at).await?;
+        w.commit().await?;
+        Ok(revoked)
+    }
+
+    // ---- password resets ----------------------------------------------------------------------
+
+    async fn require_password_reset(
+        &self,
+        user: UserId,
+        code_hash: &[u8; 32],
+        expires_at: Timestamp,
+        revoke_credentials: bool,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation> {
+        let mut w = self.write().await?;
+        let d =
+            password_resets::require(&mut w, user, code_hash, expires_at, revoke_credentials, at)
+                .await?;
+        w.commit().await?;
+        Ok(d)
+    }
+
+    async fn redeem_password_reset(
+        &self,
+        user: UserId,
+        code_hash: &[u8; 32],
+        password_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<u64>> {
+        let mut w = self.write().await?;
+        let ended = password_resets::redeem(&mut w, user, code_hash, password_hash, at).await?;
+        w.commit().await?;
+        Ok(ended)
+    }
+
+    // ---- brute-force throttle -------------------------------------------------------------------
+
+    async fn throttle_claim(
+        &self,
+        key: &str,
+        now: Timestamp,
+        hold_until: Timestamp,
+    ) -> StoreResult<ThrottleClaim> {
+        throttle::claim::<B>(&mut *self.conn().await?, key, now, hold_until).await
+    }
+
+    async fn throttle_fail(
+        &self,
+        key: &str,
+        next_attempt_at: Timestamp,
+        locked_until: Option<Option<Timestamp>>,
+    ) -> StoreResult<i32> {
+        let mut conn = self.conn().await?;
+        throttle::fail::<B>(&mut conn, key, next_attempt_at, locked_until).await
+    }
+
+    async fn throttle_reset(&self, key: &str) -> StoreResult<()> {
+        throttle::reset::<B>(&mut *self.conn().await?, key).await
+    }
+
+    async fn throttle_get(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
+        throttle::get::<B>(&mut *self.conn().await?, key).await
+    }
+
+    // ---- revocation view feed ----------------------------------------------------------------
+
+    async fn revocation_snapshot(&self, now: Timestamp) -> StoreResult<RevocationSnapshot> {
+        let mut tx = self.snapshot().await?;
+        let snapshot = revocation_feed::snapshot::<B>(&mut tx, now).await?;
+        B::commit(tx).await?;
+        Ok(snapshot)
+    }
+
+    async fn revocation_events_since(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, RevocationEvent)>> {
+        revocation_feed::events_since::<B>(&mut *self.conn().await?, after, limit).await
+    }
+
+    async fn user_revocation_state(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<UserRevocationState> {
+        let mut tx = self.snapshot().await?;
+        let state = revocation_feed::user_state::<B>(&mut tx, user, now).await?;
+        B::commit(tx).await?;
+        Ok(state)
+    }
+
+    async fn org_revocation_state(&self, org: OrgId) -> StoreResult<OrgRevocationState> {
+        revocation_feed::org_state::<B>(&mut *self.conn().await?, org).await
+    }
+
+    // ---- audit ------------------------------------------------------------------------------
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.write().await?;
+        audit::append::<B>(w.conn(), events).await?;
+        w.commit().await
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        audit::list::<B>(&mut *self.conn().await?, filter).await
+    }
+
+    // ---- browser SSO flow state ---------------------------------------------------------------
+
+    async fn insert_sso_flow(&self, flow: SsoFlowRecord) -> StoreResult<()> {
+        sso_flows::insert::<B>(&mut *self.conn().await?, flow).await
+    }
+
+    async fn take_sso_flow(
+        &self,
+        kind: SsoFlowKind,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<SsoFlowRecord>> {
+        sso_flows::take::<B>(&mut *self.conn().await?, kind, key_hash, now).await
+    }
+
+    async fn purge_sso_flows(&self, now: Timestamp) -> StoreResult<u64> {
+        sso_flows::purge::<B>(&mut *self.conn().await?, now).await
+    }
+
+    // ---- bootstrap ----------------------------------------------------------------------------
+
+    async fn bootstrap(
+        &self,
+        region: Region,
+        org: NewOrg,
+        admin: NewUser,
+    ) -> StoreResult<Option<(Org, User)>> {
+        let mut w = self.write().await?;
+        let created = bootstrap::bootstrap::<B>(w.conn(), region, &org, &admin).await?;
+        w.commit().await?;
+        if let Some((org, user)) = &created {
+            tracing::info!(org = %org.name, user = %user.id, "bootstrapped an empty store");
+        }
+        Ok(created)
+    }
+}

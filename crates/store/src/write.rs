@@ -1,0 +1,123 @@
+//! A write transaction: what every writing `Store` method runs in, and the unit of work
+//! ([`WriteTx`]) the core can compose several writes in.
+//!
+//! Revocation events are collected and appended when the transaction commits, so the feed's
+//! lock (PostgreSQL) is always the last lock taken, however many writes came before.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use portcullis_core::model::*;
+use portcullis_core::store::{Deactivation, StoreResult, WriteTx};
+
+use crate::backend::Backend;
+use crate::sql::{audit, identities, memberships, revocation_feed, sessions};
+
+pub(crate) struct Write<B: Backend> {
+    tx: B::Tx,
+    events: Vec<RevocationEvent>,
+}
+
+impl<B: Backend> Write<B> {
+    pub(crate) async fn begin(pool: &B::Pool) -> StoreResult<Self> {
+        Ok(Write {
+            tx: B::begin_write(pool).await?,
+            events: Vec::new(),
+        })
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut B::Conn {
+        &mut self.tx
+    }
+
+    /// Queues a revocation event, appended at commit.
+    pub(crate) fn announce(&mut self, event: RevocationEvent) {
+        self.events.push(event);
+    }
+
+    /// Appends the queued events, then commits.
+    pub(crate) async fn commit(mut self) -> StoreResult<()> {
+        revocation_feed::append::<B>(&mut self.tx, &self.events).await?;
+        B::commit(self.tx).await
+    }
+}
+
+#[async_trait]
+impl<B: Backend> WriteTx for Write<B> {
+    async fn upsert_membership(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        roles: BTreeSet<Role>,
+        kind: MembershipKind,
+    ) -> StoreResult<Membership> {
+        memberships::upsert(self, user, org, &roles, kind).await
+    }
+
+    async fn remove_membership(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation> {
+        memberships::remove(self, user, org, at).await
+    }
+
+    async fn revoke_user_access(
+        &mut self,
+        user: UserId,
+        org: Option<OrgId>,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<Deactivation> {
+        revocation_feed::revoke_access(self, user, org, by, at).await
+    }
+
+    async fn revoke_user_sessions(
+        &mut self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        sessions::revoke_of_user(self, user, keep, at).await
+    }
+
+    async fn revoke_user_credentials(
+        &mut self,
+        user: UserId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        crate::sql::credentials::revoke_of_user(self, user, by, at).await
+    }
+
+    async fn append_revocation_events(&mut self, events: &[RevocationEvent]) -> StoreResult<()> {
+        self.events.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn create_session(&mut self, session: Session) -> StoreResult<()> {
+        sessions::create::<B>(self.conn(), &session).await
+    }
+
+    async fn touch_last_login(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        memberships::touch_last_login::<B>(self.conn(), user, org, at).await
+    }
+
+    async fn link_external_identity(&mut self, identity: ExternalIdentity) -> StoreResult<()> {
+        identities::link::<B>(self.conn(), &identity).await
+    }
+
+    async fn append_audit(&mut self, events: &[AuditEvent]) -> StoreResult<()> {
+        audit::append::<B>(self.conn(), events).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        (*self).commit().await
+    }
+}

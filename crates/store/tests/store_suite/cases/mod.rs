@@ -1,0 +1,17 @@
+//! The store suite's cases, one file per area; `store_tests!` names them as `cases::<name>`.
+
+mod accounts;
+mod lifecycle;
+mod security;
+mod sessions_credentials;
+mod settings_onboarding;
+mod unit_of_work;
+mod workspaces_search;
+
+pub use accounts::*;
+pub use lifecycle::*;
+pub use security::*;
+pub use sessions_credentials::*;
+pub use settings_onboarding::*;
+pub use unit_of_work::*;
+pub use workspaces_search::*;
