@@ -2,6 +2,7 @@
 //! environment; every field has a safe default so that a zero-config start works.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,10 +34,10 @@ pub struct CoreConfig {
     pub read_cache: ReadCacheConfig,
     /// Nominal sandbox tokens; disabled unless configured.
     #[serde(default)]
-    pub sandbox: crate::sandbox::SandboxConfig,
+    pub sandbox: SandboxConfig,
     /// Nominal MediaMTX tokens; disabled unless configured.
     #[serde(default)]
-    pub mediamtx: crate::mediamtx::MediaMtxConfig,
+    pub mediamtx: MediaMtxConfig,
 }
 
 impl Default for CoreConfig {
@@ -288,4 +289,43 @@ impl Default for RateLimitConfig {
             burst: 50,
         }
     }
+}
+
+/// `[auth.sandbox]`: enabled when `shared_secret`, `org` and `primary_user` are all set.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The value callers send in `X-Nominal-Sandbox-Shared-Secret`.
+    pub shared_secret: Option<String>,
+    /// The sandbox org: its name or uuid.
+    pub org: Option<String>,
+    /// Email of the `PRIMARY` sandbox user.
+    pub primary_user: Option<String>,
+    /// Email of the `SECONDARY` sandbox user.
+    pub secondary_user: Option<String>,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field(
+                "shared_secret",
+                &self.shared_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("org", &self.org)
+            .field("primary_user", &self.primary_user)
+            .field("secondary_user", &self.secondary_user)
+            .finish()
+    }
+}
+
+/// `[auth.mediamtx]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaMtxConfig {
+    pub enabled: bool,
+    /// An RSA private key in PEM (PKCS#8 or PKCS#1). Without it, a key is generated in memory.
+    pub private_key_path: Option<PathBuf>,
+    /// The `kid`; by default derived from the public key.
+    pub key_id: Option<String>,
 }

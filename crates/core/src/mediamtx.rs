@@ -17,8 +17,6 @@
 //! generated when the signer is built; it lives in memory only, so tokens stop verifying after
 //! a restart and processes sharing a store publish different keys — configure a file for that.
 
-use std::path::PathBuf;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -29,6 +27,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::MediaMtxConfig;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{CredentialId, MembershipKind, OrgId, SessionId, Timestamp, UserId};
@@ -39,17 +38,6 @@ pub const MEDIAMTX_TOKEN_SECS: i64 = 2 * 3600;
 
 /// The actions MediaMTX knows.
 pub const MEDIAMTX_ACTIONS: [&str; 6] = ["publish", "read", "playback", "api", "metrics", "pprof"];
-
-/// `[auth.mediamtx]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MediaMtxConfig {
-    pub enabled: bool,
-    /// An RSA private key in PEM (PKCS#8 or PKCS#1). Without it, a key is generated in memory.
-    pub private_key_path: Option<PathBuf>,
-    /// The `kid`; by default derived from the public key.
-    pub key_id: Option<String>,
-}
 
 /// One published RSA public key.
 #[derive(Debug, Clone, PartialEq, Eq)]

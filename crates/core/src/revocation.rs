@@ -192,7 +192,7 @@ impl RevocationView {
     }
 
     /// Replaces everything known about one user with the store's current state.
-    /// The user's change stamp (see [`crate::read_cache`]).
+    /// The user's change stamp (see the read cache, `read_cache.rs`).
     pub fn user_epoch(&self, user: UserId) -> u64 {
         self.epochs.get(&user).map_or(0, |e| *e)
     }

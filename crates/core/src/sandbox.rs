@@ -3,9 +3,9 @@
 //! failure looks the same to the caller.
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditContext;
+pub use crate::config::SandboxConfig;
 use crate::crypto;
 use crate::engine::{Engine, IssuedToken, OrgChoice};
 use crate::error::{CoreError, CoreResult};
@@ -13,34 +13,6 @@ use crate::model::*;
 
 /// Longest (and default) sandbox token lifetime.
 pub const MAX_SANDBOX_TTL_SECS: i64 = 3600;
-
-/// `[auth.sandbox]`: enabled when `shared_secret`, `org` and `primary_user` are all set.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SandboxConfig {
-    /// The value callers send in `X-Nominal-Sandbox-Shared-Secret`.
-    pub shared_secret: Option<String>,
-    /// The sandbox org: its name or uuid.
-    pub org: Option<String>,
-    /// Email of the `PRIMARY` sandbox user.
-    pub primary_user: Option<String>,
-    /// Email of the `SECONDARY` sandbox user.
-    pub secondary_user: Option<String>,
-}
-
-impl std::fmt::Debug for SandboxConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SandboxConfig")
-            .field(
-                "shared_secret",
-                &self.shared_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field("org", &self.org)
-            .field("primary_user", &self.primary_user)
-            .field("secondary_user", &self.secondary_user)
-            .finish()
-    }
-}
 
 /// Which sandbox user a token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

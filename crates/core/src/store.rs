@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 
 use crate::model::*;
-use crate::websso::{SsoFlowKind, SsoFlowRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -17,6 +17,7 @@ use crate::crypto;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{AuditOutcome, Timestamp};
+pub use crate::model::{SsoFlowKind, SsoFlowRecord};
 
 /// How long a `webSSO.url` may wait before the browser follows it.
 pub const SSO_START_TTL_SECS: i64 = 120;
@@ -24,52 +25,6 @@ pub const SSO_START_TTL_SECS: i64 = 120;
 pub const SSO_FLOW_TTL_SECS: i64 = 600;
 /// Longest accepted start token, state or cookie value (ours are 43 characters).
 const MAX_SECRET_LEN: usize = 128;
-
-/// Which step a record belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SsoFlowKind {
-    /// A start token from `startLogin`.
-    Start,
-    /// A flow waiting for the provider's callback, keyed by `state`.
-    Callback,
-}
-
-impl SsoFlowKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SsoFlowKind::Start => "start",
-            SsoFlowKind::Callback => "callback",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "start" => Some(SsoFlowKind::Start),
-            "callback" => Some(SsoFlowKind::Callback),
-            _ => None,
-        }
-    }
-}
-
-/// One stored flow record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SsoFlowRecord {
-    /// Hex SHA-256 of the start token or of the state.
-    pub key_hash: String,
-    pub kind: SsoFlowKind,
-    /// The provider alias.
-    pub provider: String,
-    /// The address given to `startLogin`, passed on as `login_hint`.
-    pub login_hint: Option<String>,
-    /// Callback records: the nonce sent in the authorization request.
-    pub nonce: Option<String>,
-    /// Callback records: the PKCE code verifier (needed in clear at the token endpoint).
-    pub pkce_verifier: Option<String>,
-    /// Callback records: hex SHA-256 of the browser-binding cookie value.
-    pub binding_hash: Option<String>,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
 
 /// What `/login/sso/start` needs to send the browser to the provider.
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ mod ids;
 mod orgs;
 mod sessions;
 mod settings;
+mod sso_flows;
 mod users;
 mod workspaces;
 
@@ -24,6 +25,7 @@ pub use ids::*;
 pub use orgs::*;
 pub use sessions::*;
 pub use settings::*;
+pub use sso_flows::*;
 pub use users::*;
 pub use workspaces::*;
 
