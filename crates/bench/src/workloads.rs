@@ -34,6 +34,21 @@ fn req(
     b.body(Full::new(body)).expect("a valid request")
 }
 
+/// A POST of a JSON `body`.
+fn post(
+    host: &HeaderValue,
+    path: &str,
+    auth: Option<&HeaderValue>,
+    body: String,
+) -> Request<Full<Bytes>> {
+    req(host, Method::POST, path, auth, Some(body))
+}
+
+/// One of `items`, drawn uniformly.
+fn any<'a, T>(items: &'a [T], rng: &mut Rng) -> &'a T {
+    &items[rng.below(items.len() as u64) as usize]
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -54,6 +69,15 @@ fn parsable_ok(status: StatusCode, body: &[u8]) -> Result<(), String> {
 fn status_is(want: StatusCode, status: StatusCode, body: &[u8]) -> Result<(), String> {
     if status != want {
         return Err(format!("HTTP {status} (want {want}): {}", snippet(body)));
+    }
+    Ok(())
+}
+
+/// A Nominal answer carrying an access token.
+fn access_token_ok(status: StatusCode, body: &[u8]) -> Result<(), String> {
+    status_is(StatusCode::OK, status, body)?;
+    if !contains(body, b"\"accessToken\"") {
+        return Err(format!("no accessToken: {}", snippet(body)));
     }
     Ok(())
 }
@@ -210,23 +234,11 @@ impl Workload for ApiKeyExchange {
     fn request(&self, _: usize, _: usize, rng: &mut Rng) -> (usize, Request<Full<Bytes>>) {
         let i = 1 + rng.below(self.keys);
         let body = format!(r#"{{"apiKeyValue":"{}"}}"#, seed::api_key_secret(i));
-        (
-            0,
-            req(
-                &self.host,
-                Method::POST,
-                "/api/api-key-internal/v1/access-token",
-                None,
-                Some(body),
-            ),
-        )
+        let path = "/api/api-key-internal/v1/access-token";
+        (0, post(&self.host, path, None, body))
     }
     fn check(&self, _: usize, status: StatusCode, body: &[u8]) -> Result<(), String> {
-        status_is(StatusCode::OK, status, body)?;
-        if !contains(body, b"\"accessToken\"") {
-            return Err(format!("no accessToken: {}", snippet(body)));
-        }
-        Ok(())
+        access_token_ok(status, body)
     }
 }
 
@@ -243,18 +255,9 @@ impl Workload for TeamToken {
     }
     fn request(&self, conn: usize, _: usize, rng: &mut Rng) -> (usize, Request<Full<Bytes>>) {
         let auth = &self.auth[conn % self.auth.len()];
-        let team = &self.team_ids[rng.below(self.team_ids.len() as u64) as usize];
+        let team = any(&self.team_ids, rng);
         let body = format!(r#"{{"method":"createTeamToken","arguments":{{"teamId":"{team}"}}}}"#);
-        (
-            0,
-            req(
-                &self.host,
-                Method::POST,
-                "/api/auth",
-                Some(auth),
-                Some(body),
-            ),
-        )
+        (0, post(&self.host, "/api/auth", Some(auth), body))
     }
     fn check(&self, _: usize, status: StatusCode, body: &[u8]) -> Result<(), String> {
         parsable_ok(status, body)
@@ -275,25 +278,13 @@ impl Workload for SetUserOrg {
     }
     fn request(&self, conn: usize, _: usize, rng: &mut Rng) -> (usize, Request<Full<Bytes>>) {
         let auth = &self.bearer[conn % self.bearer.len()];
-        let rid = &self.org_rids[rng.below(self.org_rids.len() as u64) as usize];
+        let rid = any(&self.org_rids, rng);
         let body = format!(r#"{{"orgRid":"{rid}"}}"#);
-        (
-            0,
-            req(
-                &self.host,
-                Method::POST,
-                "/api/authorization/v1/set-user-org",
-                Some(auth),
-                Some(body),
-            ),
-        )
+        let path = "/api/authorization/v1/set-user-org";
+        (0, post(&self.host, path, Some(auth), body))
     }
     fn check(&self, _: usize, status: StatusCode, body: &[u8]) -> Result<(), String> {
-        status_is(StatusCode::OK, status, body)?;
-        if !contains(body, b"\"accessToken\"") {
-            return Err(format!("no accessToken: {}", snippet(body)));
-        }
-        Ok(())
+        access_token_ok(status, body)
     }
 }
 

@@ -173,28 +173,8 @@ impl Model {
         }
 
         // Deserialize.
-        writeln!(s, "impl<'de> ::serde::Deserialize<'de> for {name} {{")?;
-        s.push_str(
-            "    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {\n",
-        );
-        s.push_str("        const FIELDS: &[&str] = &[");
-        for f in fields {
-            write!(s, "{:?}, ", f.wire)?;
-        }
-        s.push_str("];\n");
-        s.push_str("        struct V;\n");
-        s.push_str("        impl<'de> ::serde::de::Visitor<'de> for V {\n");
-        writeln!(s, "            type Value = {name};")?;
-        s.push_str("            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {\n");
-        writeln!(
-            s,
-            "                f.write_str(\"a JSON object of Conjure type {name}\")"
-        )?;
-        s.push_str("            }\n");
-        writeln!(
-            s,
-            "            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<{name}, A::Error> {{"
-        )?;
+        let keys: Vec<&str> = fields.iter().map(|f| f.wire.as_str()).collect();
+        open_map_deserialize(s, name, "FIELDS", &keys, "type")?;
         for f in fields {
             let rt = self.rust_ty(&f.ty, lenient_set)?;
             let slot = match f.ty {
@@ -361,26 +341,10 @@ impl Model {
         }
         s.push_str("        }\n        m.end()\n    }\n}\n\n");
 
-        writeln!(s, "impl<'de> ::serde::Deserialize<'de> for {name} {{")?;
-        s.push_str(
-            "    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {\n",
-        );
-        s.push_str("        const KEYS: &[&str] = &[\"type\", ");
-        for f in fields {
-            write!(s, "{:?}, ", f.wire)?;
-        }
-        s.push_str("];\n        struct V;\n        impl<'de> ::serde::de::Visitor<'de> for V {\n");
-        writeln!(s, "            type Value = {name};")?;
-        s.push_str("            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {\n");
-        writeln!(
-            s,
-            "                f.write_str(\"a JSON object of Conjure union {name}\")"
-        )?;
-        s.push_str("            }\n");
-        writeln!(
-            s,
-            "            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<{name}, A::Error> {{"
-        )?;
+        let keys: Vec<&str> = std::iter::once("type")
+            .chain(fields.iter().map(|f| f.wire.as_str()))
+            .collect();
+        open_map_deserialize(s, name, "KEYS", &keys, "union")?;
         s.push_str("                use ::serde::de::Error as _;\n");
         s.push_str("                let mut ty: Option<String> = None;\n");
         writeln!(
@@ -420,6 +384,41 @@ impl Model {
         s.push_str("                Ok(v)\n            }\n        }\n        d.deserialize_map(V)\n    }\n}\n\n");
         Ok(())
     }
+}
+
+/// Opens the `Deserialize` impl of `name` from a JSON object, up to the `visit_map` signature:
+/// the `const {keys_const}` of its keys, the visitor, and `expecting` ("a JSON object of Conjure
+/// {what} {name}").
+fn open_map_deserialize(
+    s: &mut String,
+    name: &str,
+    keys_const: &str,
+    keys: &[&str],
+    what: &str,
+) -> Res<()> {
+    writeln!(s, "impl<'de> ::serde::Deserialize<'de> for {name} {{")?;
+    s.push_str(
+        "    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {\n",
+    );
+    write!(s, "        const {keys_const}: &[&str] = &[")?;
+    for k in keys {
+        write!(s, "{k:?}, ")?;
+    }
+    s.push_str("];\n");
+    s.push_str("        struct V;\n");
+    s.push_str("        impl<'de> ::serde::de::Visitor<'de> for V {\n");
+    writeln!(s, "            type Value = {name};")?;
+    s.push_str("            fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {\n");
+    writeln!(
+        s,
+        "                f.write_str(\"a JSON object of Conjure {what} {name}\")"
+    )?;
+    s.push_str("            }\n");
+    writeln!(
+        s,
+        "            fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<{name}, A::Error> {{"
+    )?;
+    Ok(())
 }
 
 fn gen_enum(s: &mut String, td: &TypeDef, values: &[(String, Option<String>)]) -> Res<()> {

@@ -1,5 +1,5 @@
 //! Request extractors: the authenticated caller, and JSON bodies whose every failure is a problem
-//! document. Where a request came from is `portcullis_server::client_ip::Origin`.
+//! document. Where a request came from is [`crate::Origin`].
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use portcullis_core::tokens::Principal;
 use serde::de::DeserializeOwned;
 
 use crate::authorization::{Authorization, AuthorizationError};
+use crate::client_ip::ClientIp;
 use crate::problem::Problem;
 
 /// The caller of an authenticated endpoint: an access token from either API, or a credential
@@ -42,10 +43,7 @@ impl FromRequestParts<Arc<Engine>> for Caller {
         engine: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers)?;
-        let ip = parts
-            .extensions
-            .get::<portcullis_server::ClientIp>()
-            .map(|c| c.0);
+        let ip = ClientIp::from_extensions(&parts.extensions);
         match engine.authenticate_from(&token, ip).await {
             Ok(p) => Ok(Caller(p)),
             Err(

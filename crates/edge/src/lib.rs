@@ -1,14 +1,32 @@
-//! The HTTP edge below the surfaces (docs/design/architecture.md): the one `Authorization`
-//! parser, and the RFC 9457 problem type, JSON body and authenticated-caller extractors and the
-//! `finish` middleware that the account and org-admin surfaces share. Depends on the core and
-//! the server crate, never on a surface; every surface maps the parser's typed error to its own
-//! wire format.
+//! The HTTP edge below the surfaces (docs/design/architecture.md): what every surface needs at the
+//! edge, and the server's middleware fills in.
+//!
+//! - the client IP and proxy trust ([`ClientIp`], [`Origin`], [`TrustedProxies`], [`Cidr`]);
+//! - the request id ([`RequestId`]: its one generator, its header and its extractor);
+//! - bounded body reading ([`read_body`]);
+//! - the one `Authorization` parser ([`Authorization`]);
+//! - `no-store` marking of responses that carry secrets;
+//! - the RFC 9457 problem type, JSON body and authenticated-caller extractors and the `finish`
+//!   middleware that the account and org-admin surfaces share.
+//!
+//! The common error kinds are typed ([`BodyError`], [`AuthorizationError`]); every surface maps
+//! them to its own wire format. Depends on the core only, never on the server or a surface.
 #![forbid(unsafe_code)]
 
 pub mod authorization;
+mod body;
+mod cidr;
+pub mod client_ip;
 mod extract;
+mod no_store;
 mod problem;
+mod request_id;
 
 pub use authorization::{Authorization, AuthorizationError, Scheme};
+pub use body::{BodyError, read_body};
+pub use cidr::Cidr;
+pub use client_ip::{ClientIp, Origin, ProxyHeader, TrustedProxies};
 pub use extract::{Caller, JsonBody};
+pub use no_store::{mark_no_store, no_store};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, finish};
+pub use request_id::{REQUEST_ID_HEADER, RequestId};

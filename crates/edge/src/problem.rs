@@ -10,8 +10,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use portcullis_core::CoreError;
-use portcullis_server::RequestId;
 use serde_json::json;
+
+use crate::request_id::RequestId;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -113,14 +114,10 @@ impl IntoResponse for Problem {
 /// The surface's one middleware: problems get the request id, and no response is cached
 /// (session lists name IP addresses).
 pub async fn finish(req: Request, next: Next) -> Response {
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .filter(|r| !r.is_empty());
+    let request_id = RequestId::from_extensions(req.extensions());
     let mut resp = next.run(req).await;
     if let (Some(problem), Some(id)) = (resp.extensions().get::<Problem>(), &request_id) {
-        resp = problem.render(Some(id));
+        resp = problem.render(Some(id.as_str()));
     }
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -154,12 +154,7 @@ impl Federation {
             .find_external_identity(&id.issuer, &id.subject)
             .await?
         {
-            let user = store
-                .get_user(link.user_id)
-                .await?
-                .ok_or(FederationError::NoAccount(
-                    "the linked account no longer exists",
-                ))?;
+            let user = self.linked_account(&link).await?;
             return self.finish(cfg, id, user, ctx).await;
         }
         let Some(email) = id.email.clone() else {
@@ -273,13 +268,19 @@ impl Federation {
             .ok_or(FederationError::NoAccount(
                 "an account with this email exists and may not be linked",
             ))?;
-        let user = store
+        let user = self.linked_account(&link).await?;
+        self.finish(cfg, id, user, ctx).await
+    }
+
+    /// The account an external identity is linked to.
+    async fn linked_account(&self, link: &ExternalIdentity) -> Result<User, FederationError> {
+        self.engine
+            .store()
             .get_user(link.user_id)
             .await?
             .ok_or(FederationError::NoAccount(
                 "the linked account no longer exists",
-            ))?;
-        self.finish(cfg, id, user, ctx).await
+            ))
     }
 
     async fn finish(

@@ -16,9 +16,9 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use portcullis_edge::TrustedProxies;
 use tower::ServiceExt as _;
 
-use crate::client_ip::TrustedProxies;
 use crate::config::ServerConfig;
 
 /// Why a connection was refused.

@@ -1,6 +1,7 @@
 //! HTTP assembly for Portcullis: the shared middleware (request ids, structured request logs,
 //! Prometheus metrics, client IP, body limit, timeouts, panic catching), the health and metrics
-//! routes, and graceful serving.
+//! routes, and graceful serving. What the surfaces read of it (the client IP, the request id)
+//! is typed in `portcullis-edge`, below both.
 //!
 //! Surfaces plug in as ready-made axum [`Router`]s (their state already applied):
 //!
@@ -16,7 +17,6 @@
 //! Surface routers must not install a fallback: an unknown path answers 404 from here.
 #![forbid(unsafe_code)]
 
-pub mod client_ip;
 pub mod config;
 pub mod conn;
 
@@ -38,17 +38,14 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
+use portcullis_edge::{ClientIp, REQUEST_ID_HEADER, RequestId, TrustedProxies};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Level};
 
-pub use client_ip::{ClientIp, TrustedProxies};
-pub use config::{Config, LogConfig, LogFormat, ProxyHeader, ServerConfig};
+pub use config::{Config, LogConfig, LogFormat, ServerConfig};
 pub use conn::{ConnLimits, Refusal};
-
-/// The request id header, read from the client when well-formed and always echoed.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -62,25 +59,6 @@ pub enum ServerError {
     Serve(#[source] std::io::Error),
     #[error("cannot set up logging: {0}")]
     Logging(String),
-}
-
-/// The id of one request, in the request extensions (and in every log line of the request).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId(String::new())))
-    }
 }
 
 /// What the shared routes and middleware need.
@@ -332,21 +310,6 @@ fn json_response(status: StatusCode, body: &'static str) -> Response {
         .into_response()
 }
 
-/// Middleware for responses that carry a token or a secret: no cache, shared or private, may
-/// keep them (RFC 9111 `no-store`; `Pragma` for HTTP/1.0 caches), as OAuth 2.0 requires of
-/// token responses.
-pub async fn no_store(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    mark_no_store(resp.headers_mut());
-    resp
-}
-
-/// Sets `Cache-Control: no-store` and `Pragma: no-cache`.
-pub fn mark_no_store(headers: &mut http::HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
 /// The route template of a matched request, carried on the response for the metrics layer.
 #[derive(Debug, Clone)]
 struct RouteLabel(MatchedPath);
@@ -360,25 +323,11 @@ async fn label_route(req: Request, next: Next) -> Response {
     resp
 }
 
-fn request_id_from(req: &Request) -> String {
-    req.headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        // A v4 UUID from the thread-local CSPRNG: no system call per request.
-        .unwrap_or_else(|| {
-            uuid::Builder::from_random_bytes(rand::random())
-                .into_uuid()
-                .to_string()
-        })
-}
-
 /// The outermost middleware: request id, client IP, a span for the request's logs, one access
 /// log line, and the request counter and latency histogram.
 async fn observe(State(ctx): State<HttpContext>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = request_id_from(&req);
+    let RequestId(request_id) = RequestId::from_headers(req.headers());
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

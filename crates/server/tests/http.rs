@@ -13,9 +13,8 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
-use portcullis_server::{
-    ClientIp, HttpContext, RequestId, ServerConfig, build_router, hook, serve,
-};
+use portcullis_edge::{ClientIp, ProxyHeader, RequestId};
+use portcullis_server::{HttpContext, ServerConfig, build_router, hook, serve};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
 
@@ -163,7 +162,7 @@ async fn client_ip_honours_only_trusted_proxies() {
     // A deployment whose proxies set Forwarded says so, and then X-Forwarded-For is ignored.
     let ctx = HttpContext::new(
         ServerConfig {
-            proxy_header: portcullis_server::ProxyHeader::Forwarded,
+            proxy_header: ProxyHeader::Forwarded,
             ..config()
         },
         store.clone(),

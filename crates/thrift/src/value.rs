@@ -401,6 +401,24 @@ impl<T: ThriftType + Ord> ThriftType for BTreeSet<T> {
     }
 }
 
+/// A map as a JSON object (both JSON encodings), each value written by `write_value`.
+fn write_json_object<K: MapKey, V>(
+    map: &BTreeMap<K, V>,
+    out: &mut String,
+    write_value: impl Fn(&V, &mut String),
+) {
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        k.write_json_key(out);
+        out.push(':');
+        write_value(v, out);
+    }
+    out.push('}');
+}
+
 impl<K: MapKey, V: ThriftType> ThriftType for BTreeMap<K, V> {
     const TTYPE: TType = TType::Map;
     fn write_compact(&self, w: &mut CompactWriter) {
@@ -432,16 +450,9 @@ impl<K: MapKey, V: ThriftType> ThriftType for BTreeMap<K, V> {
         out.push_str(V::TTYPE.tjson_tag());
         out.push_str("\",");
         out.push_str(&self.len().to_string());
-        out.push_str(",{");
-        for (i, (k, v)) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            k.write_json_key(out);
-            out.push(':');
-            v.write_tjson(out);
-        }
-        out.push_str("}]");
+        out.push(',');
+        write_json_object(self, out, V::write_tjson);
+        out.push(']');
     }
     fn read_tjson(v: &Value, depth: u32) -> DResult<Self> {
         let depth = enter(depth)?;
@@ -457,16 +468,7 @@ impl<K: MapKey, V: ThriftType> ThriftType for BTreeMap<K, V> {
         Ok(out)
     }
     fn write_pjson(&self, out: &mut String) {
-        out.push('{');
-        for (i, (k, v)) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            k.write_json_key(out);
-            out.push(':');
-            v.write_pjson(out);
-        }
-        out.push('}');
+        write_json_object(self, out, V::write_pjson);
     }
     fn read_pjson(v: &Value, depth: u32) -> DResult<Self> {
         let depth = enter(depth)?;

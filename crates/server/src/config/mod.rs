@@ -10,18 +10,17 @@
 //! ```
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use portcullis_core::config::CoreConfig;
+use portcullis_edge::{Cidr, ProxyHeader};
 use portcullis_federation::ProviderConfig;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-mod cidr;
 mod database;
 
-pub use cidr::Cidr;
 pub use database::{DatabaseLocation, REDACTED, redact_url};
 
 /// One mebibyte: the default request body limit.
@@ -187,31 +186,6 @@ impl ServerConfig {
 pub const DATABASE_FILE: &str = "portcullis.db";
 /// The master key file's name inside the data directory.
 pub const KEY_FILE: &str = "master.key";
-
-/// Which forwarding header names the client (Keycloak's `proxy-headers`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum ProxyHeader {
-    /// `X-Forwarded-For`, what nginx, HAProxy and most load balancers append.
-    #[default]
-    #[serde(rename = "x-forwarded-for")]
-    XForwardedFor,
-    /// RFC 7239 `Forwarded`.
-    #[serde(rename = "forwarded")]
-    Forwarded,
-}
-
-impl FromStr for ProxyHeader {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
-            "forwarded" => Ok(ProxyHeader::Forwarded),
-            other => Err(format!(
-                "unknown proxy header {other:?} (expected x-forwarded-for or forwarded)"
-            )),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -86,23 +86,7 @@ fn sqlite_file_of_locations() {
 }
 
 #[test]
-fn cidr_parsing_and_matching() {
-    let c: Cidr = "10.1.0.0/16".parse().unwrap();
-    assert!(c.contains("10.1.2.3".parse().unwrap()));
-    assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
-    assert!(!c.contains("10.2.0.1".parse().unwrap()));
-    assert!(!c.contains("::1".parse().unwrap()));
-    let host: Cidr = "192.168.1.1".parse().unwrap();
-    assert!(host.contains("192.168.1.1".parse().unwrap()));
-    assert!(!host.contains("192.168.1.2".parse().unwrap()));
-    let all: Cidr = "0.0.0.0/0".parse().unwrap();
-    assert!(all.contains("8.8.8.8".parse().unwrap()));
-    let v6: Cidr = "fd00::/8".parse().unwrap();
-    assert!(v6.contains("fd12::1".parse().unwrap()));
-    assert!(!v6.contains("fe80::1".parse().unwrap()));
-    assert!("10.0.0.0/33".parse::<Cidr>().is_err());
-    assert!("banana".parse::<Cidr>().is_err());
-    assert_eq!(c.to_string(), "10.1.0.0/16");
+fn a_bad_trusted_proxy_is_refused() {
     assert!(Config::from_toml_str("[server]\ntrusted_proxies = [\"x/1\"]\n", "f").is_err());
 }
 

@@ -12,7 +12,7 @@ use portcullis_core::engine::{CurrentSession, Engine, OwnSession};
 use portcullis_core::model::{SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use portcullis_server::client_ip::Origin;
+use portcullis_edge::Origin;
 
 use portcullis_edge::{Caller, JsonBody, Problem};
 

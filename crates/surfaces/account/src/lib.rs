@@ -38,6 +38,6 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .layer(middleware::from_fn(finish))
         // Answers name sessions and carry tokens; none may be cached.
-        .layer(middleware::from_fn(portcullis_server::no_store))
+        .layer(middleware::from_fn(portcullis_edge::no_store))
         .with_state(engine)
 }

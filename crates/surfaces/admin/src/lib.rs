@@ -12,11 +12,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
+use http::request::Parts;
 use portcullis_core::OrgId;
 use portcullis_core::admin::{Admin, AdminError};
 use portcullis_core::engine::Engine;
@@ -61,6 +62,11 @@ fn ok<T: serde::Serialize>(v: &T) -> Reply {
     Ok(axum::Json(v).into_response())
 }
 
+/// A core answer as JSON, or its error as a problem.
+fn answer<T: serde::Serialize>(r: Result<T, AdminError>) -> Reply {
+    ok(&r.map_err(admin_problem)?)
+}
+
 fn admin_problem(e: AdminError) -> Problem {
     match e {
         AdminError::Invalid(m) => Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m),
@@ -98,13 +104,40 @@ async fn authorize(
     Ok((admin, id.to_string()))
 }
 
-async fn list_settings(
-    State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path(org): Path<String>,
-) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin.team_settings(&org).await.map_err(admin_problem)?)
+/// The caller's admin handle for the path's `{org}`: the caller authenticated, then the core's
+/// access check. Handlers that take a body call [`authorize`] after reading it instead, so a bad
+/// body is refused first.
+struct OrgAdmin {
+    admin: Admin,
+    org: String,
+}
+
+impl FromRequestParts<Arc<Engine>> for OrgAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        engine: &Arc<Engine>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, engine)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, engine)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let org = params
+            .iter()
+            .find(|(name, _)| name == "org")
+            .map_or("", |(_, v)| v.as_str());
+        let (admin, org) = authorize(engine, &caller, org)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(OrgAdmin { admin, org })
+    }
+}
+
+async fn list_settings(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
+    answer(admin.team_settings(&org).await)
 }
 
 /// `{"key": {"type", "value"} | null, …}`: every change or none.
@@ -126,22 +159,14 @@ async fn patch_settings(
         .into_iter()
         .map(|(k, v)| (k, (!v.is_null()).then_some(v)))
         .collect();
-    ok(&admin
-        .update_team_settings(&org, &changes)
-        .await
-        .map_err(admin_problem)?)
+    answer(admin.update_team_settings(&org, &changes).await)
 }
 
 async fn get_setting(
-    State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path((org, key)): Path<(String, String)>,
+    OrgAdmin { admin, org }: OrgAdmin,
+    Path((_, key)): Path<(String, String)>,
 ) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .team_setting(&org, &key)
-        .await
-        .map_err(admin_problem)?)
+    answer(admin.team_setting(&org, &key).await)
 }
 
 async fn put_setting(
@@ -151,22 +176,14 @@ async fn put_setting(
     JsonBody(body): JsonBody<Value>,
 ) -> Reply {
     let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .update_team_settings(&org, &[(key, Some(body))])
-        .await
-        .map_err(admin_problem)?)
+    answer(admin.update_team_settings(&org, &[(key, Some(body))]).await)
 }
 
 async fn delete_setting(
-    State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path((org, key)): Path<(String, String)>,
+    OrgAdmin { admin, org }: OrgAdmin,
+    Path((_, key)): Path<(String, String)>,
 ) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .update_team_settings(&org, &[(key, None)])
-        .await
-        .map_err(admin_problem)?)
+    answer(admin.update_team_settings(&org, &[(key, None)]).await)
 }
 
 async fn put_priorities(
@@ -176,43 +193,23 @@ async fn put_priorities(
     JsonBody(body): JsonBody<Value>,
 ) -> Reply {
     let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .set_team_priorities(&org, Some(&body))
-        .await
-        .map_err(admin_problem)?)
+    answer(admin.set_team_priorities(&org, Some(&body)).await)
 }
 
-async fn delete_priorities(
-    State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path(org): Path<String>,
-) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .set_team_priorities(&org, None)
-        .await
-        .map_err(admin_problem)?)
+async fn delete_priorities(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
+    answer(admin.set_team_priorities(&org, None).await)
 }
 
-async fn list_job_permissions(
-    State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path(org): Path<String>,
-) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .team_job_permissions(&org)
-        .await
-        .map_err(admin_problem)?)
+async fn list_job_permissions(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
+    answer(admin.team_job_permissions(&org).await)
 }
 
 /// The role's effective permissions in the team: its override, else the configured table.
 async fn get_job_permissions(
     State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path((org, role)): Path<(String, String)>,
+    OrgAdmin { admin, org }: OrgAdmin,
+    Path((_, role)): Path<(String, String)>,
 ) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
     let role = portcullis_core::Role::from_str(&role)
         .map_err(|m| Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m))?;
     let view = admin
@@ -235,22 +232,18 @@ async fn put_job_permissions(
 ) -> Reply {
     let (admin, org) = authorize(&e, &caller, &org).await?;
     let perms = parse_job_permissions(&body).map_err(admin_problem)?;
-    ok(&admin
-        .set_team_job_permissions(&org, &role, Some(perms))
-        .await
-        .map_err(admin_problem)?)
+    answer(
+        admin
+            .set_team_job_permissions(&org, &role, Some(perms))
+            .await,
+    )
 }
 
 async fn delete_job_permissions(
-    State(e): State<Arc<Engine>>,
-    caller: Caller,
-    Path((org, role)): Path<(String, String)>,
+    OrgAdmin { admin, org }: OrgAdmin,
+    Path((_, role)): Path<(String, String)>,
 ) -> Reply {
-    let (admin, org) = authorize(&e, &caller, &org).await?;
-    ok(&admin
-        .set_team_job_permissions(&org, &role, None)
-        .await
-        .map_err(admin_problem)?)
+    answer(admin.set_team_job_permissions(&org, &role, None).await)
 }
 
 #[cfg(test)]

@@ -42,10 +42,7 @@ impl FromRequestParts<NominalState> for Session {
     ) -> Result<Self, Self::Rejection> {
         let bearer = parse_bearer(&parts.headers)?;
         // An API key not in the read cache costs a store look-up: charged to the client's IP.
-        let ip = parts
-            .extensions
-            .get::<portcullis_server::ClientIp>()
-            .map(|c| c.0);
+        let ip = portcullis_edge::ClientIp::from_extensions(&parts.extensions);
         match state.engine.authenticate_from(bearer.as_str(), ip).await {
             Ok(p) => Ok(Session(p)),
             Err(CoreError::RateLimited { retry_after }) => Err(ApiError::RateLimited(retry_after)),
@@ -55,7 +52,7 @@ impl FromRequestParts<NominalState> for Session {
 }
 
 /// Where a request came from, for audit and rate limits.
-pub use portcullis_server::client_ip::Origin as Ctx;
+pub use portcullis_edge::Origin as Ctx;
 
 /// A handler failure: a Conjure error, or 429 with `Retry-After`.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use portcullis_core::engine::Engine;
 use portcullis_core::mediamtx::MediaMtxSigner;
 use portcullis_federation::Federation;
 // On the routes whose answers carry a token or an API key secret.
-use portcullis_server::no_store;
+use portcullis_edge::no_store;
 
 use crate::handlers::{
     apikeys, authentication, authorization, federation, mediamtx, sandbox, workspace,

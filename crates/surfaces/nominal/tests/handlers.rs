@@ -67,7 +67,7 @@ async fn world_with(config: CoreConfig, mediamtx: bool) -> World {
     };
     let app = app
         .fallback(portcullis_nominal::wire::error::not_found_fallback)
-        .layer(axum::Extension(portcullis_server::ClientIp(IpAddr::V4(
+        .layer(axum::Extension(portcullis_edge::ClientIp(IpAddr::V4(
             Ipv4Addr::new(192, 0, 2, 7),
         ))));
     World {
@@ -1534,7 +1534,7 @@ async fn federation_errors_without_providers() {
     let w = world().await;
     let fed = portcullis_federation::Federation::new(Vec::new(), w.engine.clone()).unwrap();
     let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8))),
+        portcullis_edge::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8))),
     ));
     let w = World { app, ..w };
     let b64 = |v: Value| {
@@ -1697,7 +1697,7 @@ async fn an_invited_account_joins_at_its_next_token_exchange() {
     let p = ProviderConfig::new("corp", &idp.issuer, vec![fed_support::CLIENT_ID.into()]);
     let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
     let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+        portcullis_edge::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
     ));
     let w = World { app, ..w };
     let r = w
@@ -1819,7 +1819,7 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
     }];
     let fed = portcullis_federation::Federation::new(vec![p.clone()], w.engine.clone()).unwrap();
     let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+        portcullis_edge::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
     ));
     let w = World { app, ..w };
     let t = idp
@@ -1884,7 +1884,7 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
     p.introspection_client_secret = None;
     let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
     let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+        portcullis_edge::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
     ));
     let w = World { app, ..w };
     let r = w

@@ -104,30 +104,35 @@ pub async fn dispatch(cx: &CallContext, call: Call) -> Outcome {
     };
     match result {
         Ok(o) => o,
-        Err(e) => {
-            let rq_id = uuid::Uuid::new_v4().to_string();
-            let code = e.code.0;
-            match &e.detail {
-                Some(detail) => tracing::error!(
-                    rq_id = %rq_id,
-                    request_id = cx.audit.request_id.as_deref().unwrap_or(""),
-                    method = method.name(),
-                    code,
-                    detail = %detail,
-                    "parsable call failed with an internal error"
-                ),
-                None => tracing::info!(
-                    rq_id = %rq_id,
-                    request_id = cx.audit.request_id.as_deref().unwrap_or(""),
-                    method = method.name(),
-                    code,
-                    slug = e.slug,
-                    "parsable call answered with err"
-                ),
-            }
-            Outcome::Err(e.into_exception(rq_id))
-        }
+        Err(e) => answer_err(e, method, cx.audit.request_id.as_deref()),
     }
+}
+
+/// An err reply: a fresh `rqId` (UUID) for the client, logged with the request id; an internal
+/// error's detail goes to the logs only.
+pub(crate) fn answer_err(e: ApiError, method: Method, request_id: Option<&str>) -> Outcome {
+    let rq_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id.unwrap_or("");
+    let code = e.code.0;
+    match &e.detail {
+        Some(detail) => tracing::error!(
+            rq_id = %rq_id,
+            request_id,
+            method = method.name(),
+            code,
+            detail = %detail,
+            "parsable call failed with an internal error"
+        ),
+        None => tracing::info!(
+            rq_id = %rq_id,
+            request_id,
+            method = method.name(),
+            code,
+            slug = e.slug,
+            "parsable call answered with err"
+        ),
+    }
+    Outcome::Err(e.into_exception(rq_id))
 }
 
 pub(crate) fn core(method: Method) -> impl Fn(portcullis_core::CoreError) -> ApiError {

@@ -9,18 +9,16 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::Engine;
 use portcullis_core::password::Requester;
+use portcullis_edge::{BodyError, ClientIp, RequestId, mark_no_store, read_body};
 use portcullis_federation::Federation;
-use portcullis_server::{ClientIp, RequestId};
 
 use crate::errors::ApiError;
 use crate::handlers::{self, AuthHeader, CallContext};
-use crate::wire::{self, CallHeader, ErrorCode, Outcome};
+use crate::wire::{self, ErrorCode};
 
 /// The path of the service.
 pub const PATH: &str = "/api/auth";
@@ -62,7 +60,7 @@ fn reply(content_type: &'static str, body: Vec<u8>) -> Response {
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(VERSION_HEADER, HeaderValue::from_static(SERVER_VERSION));
-    portcullis_server::mark_no_store(h);
+    mark_no_store(h);
     r
 }
 
@@ -75,37 +73,6 @@ fn content_encoding_ok(headers: &HeaderMap) -> bool {
                 .all(|t| t.is_empty() || t.eq_ignore_ascii_case("identity"))
         })
     })
-}
-
-enum BodyError {
-    TooLarge,
-    Unreadable,
-}
-
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BodyError> {
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        && len > MAX_BODY_BYTES as u64
-    {
-        return Err(BodyError::TooLarge);
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) => {
-            // The server's own body limit layer reports its own error type.
-            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e.as_ref());
-            while let Some(err) = src {
-                if err.is::<LengthLimitError>() || err.to_string().contains("length limit exceeded")
-                {
-                    return Err(BodyError::TooLarge);
-                }
-                src = err.source();
-            }
-            Err(BodyError::Unreadable)
-        }
-    }
 }
 
 /// `Wi-Thrift-Version`: absent is fine; malformed → 420; major ≠ 1 → 421.
@@ -144,25 +111,11 @@ fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 fn client_ip(req: &Request) -> Option<IpAddr> {
-    if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>() {
-        return Some(*ip);
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip())
-}
-
-fn err_outcome(e: ApiError, header: &CallHeader, request_id: &str) -> Outcome {
-    let rq_id = uuid::Uuid::new_v4().to_string();
-    tracing::info!(
-        rq_id = %rq_id,
-        request_id,
-        method = header.method.name(),
-        code = e.code.0,
-        slug = e.slug,
-        "parsable call answered with err"
-    );
-    Outcome::Err(e.into_exception(rq_id))
+    ClientIp::from_extensions(req.extensions()).or_else(|| {
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip())
+    })
 }
 
 async fn serve(State(state): State<AppState>, req: Request) -> Response {
@@ -182,15 +135,11 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
         );
     }
     let ip = client_ip(&req);
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let RequestId(request_id) =
+        RequestId::from_extensions(req.extensions()).unwrap_or_else(RequestId::generate);
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let body = match read_body(&headers, body).await {
+    let body = match read_body(&headers, body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             return text(
@@ -198,7 +147,7 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
                 "request body larger than 1 MiB\n",
             );
         }
-        Err(BodyError::Unreadable) => {
+        Err(BodyError::Unreadable(_)) => {
             return text(StatusCode::BAD_REQUEST, "request body unreadable\n");
         }
     };
@@ -232,7 +181,7 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
         }
     };
     if let Err(e) = check_version(&headers) {
-        let out = err_outcome(e, &call_header, &request_id);
+        let out = handlers::answer_err(e, call_header.method, Some(&request_id));
         return reply(ct, wire::encode_reply(encoding, &call_header, out));
     }
     let cx = CallContext {
@@ -257,10 +206,10 @@ async fn serve(State(state): State<AppState>, req: Request) -> Response {
     let task = tokio::spawn(requester.scope(async move { handlers::dispatch(&cx, call).await }));
     let outcome = match task.await {
         Ok(o) => o,
-        Err(join) => err_outcome(
+        Err(join) => handlers::answer_err(
             ApiError::internal(format!("handler task failed: {join}")),
-            &call_header,
-            &request_id,
+            call_header.method,
+            Some(&request_id),
         ),
     };
     reply(ct, wire::encode_reply(encoding, &call_header, outcome))

@@ -14,9 +14,9 @@ use portcullis_core::crypto::MasterKey;
 use portcullis_core::engine::Engine;
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
+use portcullis_edge::ClientIp;
 use portcullis_parsable::router;
 use portcullis_parsable::wire::{self, Encoding};
-use portcullis_server::ClientIp;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

@@ -31,8 +31,8 @@ use portcullis_core::crypto;
 use portcullis_core::engine::{Engine, OrgChoice};
 use portcullis_core::websso::SSO_FLOW_TTL_SECS;
 use portcullis_core::{CoreError, audit::AuditContext};
+use portcullis_edge::Origin;
 use portcullis_federation::{AuthorizationRequest, Federation, FederationError};
-use portcullis_server::client_ip::Origin;
 use serde::Deserialize;
 
 pub use page::CSP;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use portcullis_core::CoreError;
 use portcullis_core::engine::IssuedToken;
-use portcullis_federation::{Federation, FederationError, NominalOrgRequest};
+use portcullis_federation::{Federation, FederationError, NominalOrgRequest, UpstreamIdentity};
 
 use crate::auth::{ApiError, ApiResult, Ctx, check_rate, internal};
 use crate::convert;
@@ -107,6 +107,22 @@ fn map(endpoint: Endpoint, e: FederationError) -> ApiError {
     err.into()
 }
 
+/// The Nominal token for a verified upstream identity: its user, the org asked for, the token.
+async fn issue(
+    fed: &Federation,
+    id: &UpstreamIdentity,
+    org: NominalOrgRequest<'_>,
+    ctx: &Ctx,
+    endpoint: Endpoint,
+) -> ApiResult<IssuedToken> {
+    let m = |e| map(endpoint, e);
+    let user = fed.resolve_user(id, &ctx.audit).await.map_err(m)?;
+    let choice = fed.nominal_choice(id, &user, org).await.map_err(m)?;
+    fed.issue_token(id, &user, choice, &ctx.audit)
+        .await
+        .map_err(m)
+}
+
 fn response(t: &IssuedToken) -> ApiResult<GetAccessTokenResponse> {
     Ok(convert::access_token_response(t)?)
 }
@@ -125,22 +141,11 @@ pub async fn get_access_token(
         .verify_id_token(&req.id_token, req.access_token.as_deref())
         .await
         .map_err(m)?;
-    let user = fed.resolve_user(&id, &ctx.audit).await.map_err(m)?;
-    let choice = fed
-        .nominal_choice(
-            &id,
-            &user,
-            NominalOrgRequest {
-                workspace_rid: req.workspace_rid.as_ref().map(|r| r.0.as_str()),
-                org_rid: req.org_rid.as_ref().map(|r| r.0.as_str()),
-            },
-        )
-        .await
-        .map_err(m)?;
-    let issued = fed
-        .issue_token(&id, &user, choice, &ctx.audit)
-        .await
-        .map_err(m)?;
+    let org = NominalOrgRequest {
+        workspace_rid: req.workspace_rid.as_ref().map(|r| r.0.as_str()),
+        org_rid: req.org_rid.as_ref().map(|r| r.0.as_str()),
+    };
+    let issued = issue(fed, &id, org, &ctx, Endpoint::GetAccessToken).await?;
     Ok(JsonOk(response(&issued)?))
 }
 
@@ -160,22 +165,11 @@ pub async fn refresh_access_token(
         .await
         .map_err(m)?;
     id.require_email().map_err(m)?;
-    let user = fed.resolve_user(&id, &ctx.audit).await.map_err(m)?;
-    let choice = fed
-        .nominal_choice(
-            &id,
-            &user,
-            NominalOrgRequest {
-                workspace_rid: None,
-                org_rid: req.org_rid.as_ref().map(|r| r.0.as_str()),
-            },
-        )
-        .await
-        .map_err(m)?;
-    let issued = fed
-        .issue_token(&id, &user, choice, &ctx.audit)
-        .await
-        .map_err(m)?;
+    let org = NominalOrgRequest {
+        workspace_rid: None,
+        org_rid: req.org_rid.as_ref().map(|r| r.0.as_str()),
+    };
+    let issued = issue(fed, &id, org, &ctx, Endpoint::RefreshAccessToken).await?;
     let r = response(&issued)?;
     Ok(JsonOk(RefreshAccessTokenResponse {
         access_token: r.access_token,

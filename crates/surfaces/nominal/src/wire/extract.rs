@@ -7,10 +7,9 @@ use std::fmt;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use portcullis_edge::BodyError;
 use serde::de::DeserializeOwned;
 
 use crate::wire::error::ConjureError;
@@ -32,21 +31,13 @@ pub const SANDBOX_SECRET_HEADER: &str = "X-Nominal-Sandbox-Shared-Secret";
 /// `Content-Length`) exceeds the limit, `Default:InvalidArgument` when the
 /// body cannot be read.
 pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ConjureError> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(ConjureError::request_entity_too_large());
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ConjureError::request_entity_too_large())
-        }
-        Err(e) => Err(ConjureError::invalid_argument()
-            .with_detail(format!("failed to read request body: {e}"))),
-    }
+    portcullis_edge::read_body(headers, body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => ConjureError::request_entity_too_large(),
+            BodyError::Unreadable(cause) => ConjureError::invalid_argument()
+                .with_detail(format!("failed to read request body: {cause}")),
+        })
 }
 
 /// Decodes a JSON body strictly into `T`. Any failure (malformed JSON, wrong
@@ -115,10 +106,9 @@ where
 {
     type Rejection = ConjureError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        let bytes = read_body(&parts.headers, body).await?;
-        decode_lenient(&bytes).map(LenientJson)
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ConjureJson(lenient) = ConjureJson::<T::Lenient>::from_request(req, state).await?;
+        Ok(LenientJson(T::from_lenient(lenient)))
     }
 }
 

@@ -296,224 +296,32 @@ pub fn encode_reply(encoding: Encoding, header: &CallHeader, outcome: Outcome) -
     use Method as M;
     use Outcome as O;
     match (header.method, outcome) {
-        (M::Login, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::Login, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &LoginReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::LoginWithSso, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginWithSsoReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::LoginWithSso, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &LoginWithSsoReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::LoginWithTeamSelect, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginWithTeamSelectReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::LoginWithTeamSelect, O::TeamSelectResult(v)) => reply(
-            encoding,
-            header,
-            &LoginWithTeamSelectReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::LoginWithIdp, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginWithIdpReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::LoginWithIdp, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &LoginWithIdpReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::LoginWithIdpAndTeam, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginWithIdpAndTeamReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::LoginWithIdpAndTeam, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &LoginWithIdpAndTeamReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::LoginWithIdpAndTeamSelect, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginWithIdpAndTeamSelectReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::LoginWithIdpAndTeamSelect, O::TeamSelectResult(v)) => reply(
-            encoding,
-            header,
-            &LoginWithIdpAndTeamSelectReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::Logout, O::Err(e)) => reply(encoding, header, &LogoutReply { err: Some(e) }),
-        (M::Logout, O::Void) => reply(encoding, header, &LogoutReply::default()),
-        (M::CreateTeamToken, O::Err(e)) => reply(
-            encoding,
-            header,
-            &CreateTeamTokenReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::CreateTeamToken, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &CreateTeamTokenReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::LoginWithToken, O::Err(e)) => reply(
-            encoding,
-            header,
-            &LoginWithTokenReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::LoginWithToken, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &LoginWithTokenReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::StartLogin, O::Err(e)) => reply(
-            encoding,
-            header,
-            &StartLoginReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::StartLogin, O::ValidAuthTypes(v)) => reply(
-            encoding,
-            header,
-            &StartLoginReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::Refresh, O::Err(e)) => reply(
-            encoding,
-            header,
-            &RefreshReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::Refresh, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &RefreshReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::GetCurrentUser, O::Err(e)) => reply(
-            encoding,
-            header,
-            &GetCurrentUserReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::GetCurrentUser, O::User(v)) => reply(
-            encoding,
-            header,
-            &GetCurrentUserReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::CreatePersistentAuth, O::Err(e)) => reply(
-            encoding,
-            header,
-            &CreatePersistentAuthReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::CreatePersistentAuth, O::LoginResult(v)) => reply(
-            encoding,
-            header,
-            &CreatePersistentAuthReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
-        (M::RevokePersistentAuth, O::Err(e)) => reply(
-            encoding,
-            header,
-            &RevokePersistentAuthReply { err: Some(e) },
-        ),
-        (M::RevokePersistentAuth, O::Void) => {
-            reply(encoding, header, &RevokePersistentAuthReply::default())
+        // Field 1 alone: the same bytes as any function's `<fn>_result` with `err` set.
+        (_, O::Err(e)) => reply(encoding, header, &VoidReply { err: Some(e) }),
+        (M::Logout | M::RevokePersistentAuth, O::Void) => {
+            reply(encoding, header, &VoidReply::default())
         }
-        (M::FetchPersistentAuthTokensMeta, O::Err(e)) => reply(
-            encoding,
-            header,
-            &FetchPersistentAuthTokensMetaReply {
-                success: None,
-                err: Some(e),
-            },
-        ),
-        (M::FetchPersistentAuthTokensMeta, O::AuthTokenMetaList(v)) => reply(
-            encoding,
-            header,
-            &FetchPersistentAuthTokensMetaReply {
-                success: Some(v),
-                err: None,
-            },
-        ),
+        (
+            M::Login
+            | M::LoginWithSso
+            | M::LoginWithIdp
+            | M::LoginWithIdpAndTeam
+            | M::CreateTeamToken
+            | M::LoginWithToken
+            | M::Refresh
+            | M::CreatePersistentAuth,
+            O::LoginResult(v),
+        ) => reply(encoding, header, &LoginResultReply::ok(v)),
+        (M::LoginWithTeamSelect | M::LoginWithIdpAndTeamSelect, O::TeamSelectResult(v)) => {
+            reply(encoding, header, &TeamSelectReply::ok(v))
+        }
+        (M::StartLogin, O::ValidAuthTypes(v)) => {
+            reply(encoding, header, &ValidAuthTypesReply::ok(v))
+        }
+        (M::GetCurrentUser, O::User(v)) => reply(encoding, header, &UserReply::ok(v)),
+        (M::FetchPersistentAuthTokensMeta, O::AuthTokenMetaList(v)) => {
+            reply(encoding, header, &AuthTokenMetaListReply::ok(v))
+        }
         _ => encode_exception(
             encoding,
             header,

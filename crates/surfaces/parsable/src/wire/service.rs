@@ -2,7 +2,9 @@
 //! structs of every function, described once each with `thrift_struct!`.
 //!
 //! Rust names: `<Fn>Args` for `<fn>_args`, `<Fn>Reply` for `<fn>_result` (whose field 0
-//! `success` is absent for void functions; field 1 is the declared `err`).
+//! `success` is absent for void functions; field 1 is the declared `err`). A struct's name is
+//! not on the wire, so functions with the same arguments, or the same return type, share one
+//! struct and name it with a type alias each.
 //! Keep this file in step with the `service AuthenticationService` block of the IDL.
 
 use portcullis_thrift::thrift_struct;
@@ -13,8 +15,10 @@ use super::authentication::{
 use super::common::SystemException;
 use super::user::User;
 
+// ------------------------------------------------------------------ arguments
+
 thrift_struct! {
-    /// `login_args`.
+    /// `login_args` and `loginWithTeamSelect_args`.
     pub struct LoginArgs {
         1: email "email": String,
         2: password "password": String,
@@ -22,13 +26,8 @@ thrift_struct! {
     }
 }
 
-thrift_struct! {
-    /// `login_result`.
-    pub struct LoginReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
-    }
-}
+/// `loginWithTeamSelect_args`.
+pub type LoginWithTeamSelectArgs = LoginArgs;
 
 thrift_struct! {
     /// `loginWithSSO_args`.
@@ -38,44 +37,14 @@ thrift_struct! {
 }
 
 thrift_struct! {
-    /// `loginWithSSO_result`.
-    pub struct LoginWithSsoReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `loginWithTeamSelect_args`.
-    pub struct LoginWithTeamSelectArgs {
-        1: email "email": String,
-        2: password "password": String,
-        3: options "options": LoginOptions,
-    }
-}
-
-thrift_struct! {
-    /// `loginWithTeamSelect_result`.
-    pub struct LoginWithTeamSelectReply {
-        0: optional success "success": TeamSelectResult,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `loginWithIdp_args`.
+    /// `loginWithIdp_args` and `loginWithIdpAndTeamSelect_args`.
     pub struct LoginWithIdpArgs {
         1: options "options": LoginOptions,
     }
 }
 
-thrift_struct! {
-    /// `loginWithIdp_result`.
-    pub struct LoginWithIdpReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
-    }
-}
+/// `loginWithIdpAndTeamSelect_args`.
+pub type LoginWithIdpAndTeamSelectArgs = LoginWithIdpArgs;
 
 thrift_struct! {
     /// `loginWithIdpAndTeam_args`.
@@ -86,53 +55,22 @@ thrift_struct! {
 }
 
 thrift_struct! {
-    /// `loginWithIdpAndTeam_result`.
-    pub struct LoginWithIdpAndTeamReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
+    /// The arguments of a function without parameters.
+    pub struct NoArgs {
     }
 }
 
-thrift_struct! {
-    /// `loginWithIdpAndTeamSelect_args`.
-    pub struct LoginWithIdpAndTeamSelectArgs {
-        1: options "options": LoginOptions,
-    }
-}
-
-thrift_struct! {
-    /// `loginWithIdpAndTeamSelect_result`.
-    pub struct LoginWithIdpAndTeamSelectReply {
-        0: optional success "success": TeamSelectResult,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `logout_args`.
-    pub struct LogoutArgs {
-    }
-}
-
-thrift_struct! {
-    /// `logout_result`.
-    pub struct LogoutReply {
-        1: optional err "err": SystemException,
-    }
-}
+/// `logout_args`.
+pub type LogoutArgs = NoArgs;
+/// `refresh_args`.
+pub type RefreshArgs = NoArgs;
+/// `getCurrentUser_args`.
+pub type GetCurrentUserArgs = NoArgs;
 
 thrift_struct! {
     /// `createTeamToken_args`.
     pub struct CreateTeamTokenArgs {
         1: team_id "teamId": String,
-    }
-}
-
-thrift_struct! {
-    /// `createTeamToken_result`.
-    pub struct CreateTeamTokenReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
     }
 }
 
@@ -144,14 +82,6 @@ thrift_struct! {
 }
 
 thrift_struct! {
-    /// `loginWithToken_result`.
-    pub struct LoginWithTokenReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
     /// `startLogin_args`.
     pub struct StartLoginArgs {
         1: email "email": String,
@@ -159,69 +89,14 @@ thrift_struct! {
 }
 
 thrift_struct! {
-    /// `startLogin_result`.
-    pub struct StartLoginReply {
-        0: optional success "success": ValidAuthTypes,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `refresh_args`.
-    pub struct RefreshArgs {
-    }
-}
-
-thrift_struct! {
-    /// `refresh_result`.
-    pub struct RefreshReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `getCurrentUser_args`.
-    pub struct GetCurrentUserArgs {
-    }
-}
-
-thrift_struct! {
-    /// `getCurrentUser_result`.
-    pub struct GetCurrentUserReply {
-        0: optional success "success": User,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `createPersistentAuth_args`.
+    /// `createPersistentAuth_args` and `revokePersistentAuth_args`.
     pub struct CreatePersistentAuthArgs {
         1: user_id "userId": String,
     }
 }
 
-thrift_struct! {
-    /// `createPersistentAuth_result`.
-    pub struct CreatePersistentAuthReply {
-        0: optional success "success": LoginResult,
-        1: optional err "err": SystemException,
-    }
-}
-
-thrift_struct! {
-    /// `revokePersistentAuth_args`.
-    pub struct RevokePersistentAuthArgs {
-        1: user_id "userId": String,
-    }
-}
-
-thrift_struct! {
-    /// `revokePersistentAuth_result`.
-    pub struct RevokePersistentAuthReply {
-        1: optional err "err": SystemException,
-    }
-}
+/// `revokePersistentAuth_args`.
+pub type RevokePersistentAuthArgs = CreatePersistentAuthArgs;
 
 thrift_struct! {
     /// `fetchPersistentAuthTokensMeta_args`.
@@ -231,10 +106,87 @@ thrift_struct! {
     }
 }
 
-thrift_struct! {
+// ------------------------------------------------------------------ results
+
+/// The `<fn>_result` of the functions returning `$t`.
+macro_rules! result_struct {
+    ($(#[$m:meta])* $name:ident: $t:ty) => {
+        thrift_struct! {
+            $(#[$m])*
+            pub struct $name {
+                0: optional success "success": $t,
+                1: optional err "err": SystemException,
+            }
+        }
+
+        impl $name {
+            /// The successful result.
+            pub fn ok(v: $t) -> $name {
+                $name {
+                    success: Some(v),
+                    err: None,
+                }
+            }
+        }
+    };
+}
+
+result_struct!(
+    /// The result of the functions returning `LoginResult`.
+    LoginResultReply: LoginResult
+);
+result_struct!(
+    /// The result of the functions returning `TeamSelectResult`.
+    TeamSelectReply: TeamSelectResult
+);
+result_struct!(
+    /// `startLogin_result`.
+    ValidAuthTypesReply: ValidAuthTypes
+);
+result_struct!(
+    /// `getCurrentUser_result`.
+    UserReply: User
+);
+result_struct!(
     /// `fetchPersistentAuthTokensMeta_result`.
-    pub struct FetchPersistentAuthTokensMetaReply {
-        0: optional success "success": Vec<AuthTokenMetaResult>,
+    AuthTokenMetaListReply: Vec<AuthTokenMetaResult>
+);
+
+thrift_struct! {
+    /// The result of a void function; with `err` set, also the err result of any function
+    /// (an absent `success` is not written).
+    pub struct VoidReply {
         1: optional err "err": SystemException,
     }
 }
+
+/// `login_result`.
+pub type LoginReply = LoginResultReply;
+/// `loginWithSSO_result`.
+pub type LoginWithSsoReply = LoginResultReply;
+/// `loginWithTeamSelect_result`.
+pub type LoginWithTeamSelectReply = TeamSelectReply;
+/// `loginWithIdp_result`.
+pub type LoginWithIdpReply = LoginResultReply;
+/// `loginWithIdpAndTeam_result`.
+pub type LoginWithIdpAndTeamReply = LoginResultReply;
+/// `loginWithIdpAndTeamSelect_result`.
+pub type LoginWithIdpAndTeamSelectReply = TeamSelectReply;
+/// `logout_result`.
+pub type LogoutReply = VoidReply;
+/// `createTeamToken_result`.
+pub type CreateTeamTokenReply = LoginResultReply;
+/// `loginWithToken_result`.
+pub type LoginWithTokenReply = LoginResultReply;
+/// `startLogin_result`.
+pub type StartLoginReply = ValidAuthTypesReply;
+/// `refresh_result`.
+pub type RefreshReply = LoginResultReply;
+/// `getCurrentUser_result`.
+pub type GetCurrentUserReply = UserReply;
+/// `createPersistentAuth_result`.
+pub type CreatePersistentAuthReply = LoginResultReply;
+/// `revokePersistentAuth_result`.
+pub type RevokePersistentAuthReply = VoidReply;
+/// `fetchPersistentAuthTokensMeta_result`.
+pub type FetchPersistentAuthTokensMetaReply = AuthTokenMetaListReply;

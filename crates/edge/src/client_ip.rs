@@ -4,17 +4,27 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
 
 use axum::extract::FromRequestParts;
 use http::HeaderMap;
 use http::request::Parts;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Cidr, ProxyHeader};
+use crate::cidr::Cidr;
+use crate::request_id::RequestId;
 
 /// The client address of a request, put into the request extensions by the shared middleware.
 /// Handlers take it as an extractor (`ClientIp(ip): ClientIp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The address the server's middleware put in the extensions; `None` without one.
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<IpAddr> {
+        extensions.get::<ClientIp>().map(|c| c.0)
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
@@ -40,16 +50,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ClientIp>()
-            .map(|c| c.0)
-            .filter(|ip| !ip.is_unspecified());
-        let request_id = parts
-            .extensions
-            .get::<crate::RequestId>()
-            .map(|r| r.0.clone())
-            .filter(|r| !r.is_empty());
+        let ip = ClientIp::from_extensions(&parts.extensions).filter(|ip| !ip.is_unspecified());
+        let request_id = RequestId::from_extensions(&parts.extensions).map(|r| r.0);
         Ok(Origin {
             audit: portcullis_core::audit::AuditContext {
                 ip: ip.map(|i| i.to_string()),
@@ -57,6 +59,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
             },
             ip,
         })
+    }
+}
+
+/// Which forwarding header names the client (Keycloak's `proxy-headers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For`, what nginx, HAProxy and most load balancers append.
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
+impl FromStr for ProxyHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            other => Err(format!(
+                "unknown proxy header {other:?} (expected x-forwarded-for or forwarded)"
+            )),
+        }
     }
 }
 

@@ -1,6 +1,10 @@
-//! IP networks in CIDR notation, for `trusted_proxies`.
+//! IP networks in CIDR notation, for the trusted proxies.
 
-use super::*;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An IP network in CIDR notation; a bare address means a single host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,5 +81,30 @@ impl<'de> Deserialize<'de> for Cidr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parsing_and_matching() {
+        let c: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("10.2.0.1".parse().unwrap()));
+        assert!(!c.contains("::1".parse().unwrap()));
+        let host: Cidr = "192.168.1.1".parse().unwrap();
+        assert!(host.contains("192.168.1.1".parse().unwrap()));
+        assert!(!host.contains("192.168.1.2".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("banana".parse::<Cidr>().is_err());
+        assert_eq!(c.to_string(), "10.1.0.0/16");
     }
 }

@@ -1,0 +1,117 @@
+//! The command line: flags, the scenario filter and the CPU plan.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Parser;
+
+/// Load harness for Portcullis: real paths over HTTP/1.1, compared in one run with the raw
+/// argon2id and Ed25519 ceilings measured on the server's cores.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis-bench", version)]
+pub struct Args {
+    /// The release server binary (it is not built here).
+    #[arg(long, default_value = "target/release/portcullis")]
+    pub server: PathBuf,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Unmeasured seconds before each scenario's window.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// Keep-alive connections for the request/response scenarios.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Connections for the login scenarios [default: 4 per server core].
+    #[arg(long)]
+    pub login_connections: Option<usize>,
+    /// Use PostgreSQL: an admin URL (e.g. postgres://postgres@127.0.0.1:5432/postgres); a fresh
+    /// database is created next to it and dropped at the end. Default: a temporary SQLite store.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Bulk users (and API keys) in the baseline store.
+    #[arg(long, default_value_t = 1000)]
+    pub users: u64,
+    /// Users (and API keys) in the store for the scale scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scale_users: u64,
+    /// Admin users seeded through the CLI; their tokens drive the validate and team-token rows.
+    #[arg(long, default_value_t = 16)]
+    pub admins: usize,
+    /// CPUs for the server (`taskset -c` list, e.g. `0` or `0-3`) [default: the first half].
+    #[arg(long)]
+    pub server_cpus: Option<String>,
+    /// CPUs for the load generator threads, one thread each [default: the second half].
+    #[arg(long)]
+    pub client_cpus: Option<String>,
+    /// Do not pin anything.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// The server's log level (`[log] level`); the default `info` writes one access line per request.
+    #[arg(long, default_value = "info")]
+    pub server_log_level: String,
+    /// The server's `[core.read_cache] entries` (0 = off) [default: the server's default].
+    /// With 0, `scale` compares the store paths themselves at 1k and at 1M.
+    #[arg(long)]
+    pub read_cache_entries: Option<usize>,
+    /// Seconds per ceiling measurement.
+    #[arg(long, default_value_t = 5)]
+    pub ceiling_secs: u64,
+    /// Only these scenarios (comma-separated): healthz, login-password, validate,
+    /// apikey-exchange, team-token, mixed, scale.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Keep the temporary directory (config, store, server log) and print its path.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl Args {
+    pub fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+}
+
+fn parse_cpus(s: &str) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(a.parse::<usize>()?..=b.parse::<usize>()?),
+            None => out.push(part.parse()?),
+        }
+    }
+    if out.is_empty() {
+        bail!("empty CPU list {s:?}");
+    }
+    Ok(out)
+}
+
+pub fn cpu_list(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// (server CPUs, client CPUs); empty = unpinned.
+pub fn plan_cpus(args: &Args) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
+    if args.no_pin {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let avail: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let server = match &args.server_cpus {
+        Some(s) => parse_cpus(s)?,
+        None if avail.len() >= 2 => avail[..avail.len() / 2].to_vec(),
+        None => Vec::new(),
+    };
+    let client = match &args.client_cpus {
+        Some(s) => parse_cpus(s)?,
+        None if avail.len() >= 2 => avail[avail.len() / 2..].to_vec(),
+        None => Vec::new(),
+    };
+    Ok((server, client))
+}

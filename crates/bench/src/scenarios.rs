@@ -1,0 +1,400 @@
+//! The scenario table: each scenario drives its workload against the server under test and adds
+//! its rows, with the ceilings and checks of docs/benchmarks.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use http::HeaderValue;
+
+use crate::args::Args;
+use crate::ceilings::Ceilings;
+use crate::load::{self, ClassStats, LoadOpts, Workload};
+use crate::report::{self, Check, Row};
+use crate::seed;
+use crate::seed_api::{Seeded, org_rid};
+use crate::server::{Server, ServerSpec};
+use crate::workloads as wl;
+
+/// Server CPU time (user + system) in seconds, from /proc/<pid>/stat.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The context scenarios run in.
+pub struct Bench {
+    pub opts: LoadOpts,
+    pub rows: Vec<Row>,
+}
+
+impl Bench {
+    /// Runs one workload and returns its class stats, RSS before/after and server CPU use.
+    fn run(
+        &mut self,
+        server: &Server,
+        label: &str,
+        conns: usize,
+        w: Arc<dyn Workload>,
+    ) -> anyhow::Result<(Vec<ClassStats>, u64, u64, f64)> {
+        eprintln!("  running {label} ({conns} connections)…");
+        let opts = LoadOpts {
+            connections: conns,
+            ..self.opts.clone()
+        };
+        let rss0 = server.rss_kib()?;
+        let cpu0 = cpu_secs(server.pid);
+        let t0 = Instant::now();
+        let stats = load::run(&opts, w)?;
+        let wall = t0.elapsed().as_secs_f64();
+        let cpu = (cpu_secs(server.pid) - cpu0) / wall;
+        let rss1 = server.rss_kib()?;
+        for s in &stats {
+            if s.errors > 0 {
+                eprintln!(
+                    "  ! {label}/{}: {} errors, e.g. {:?}",
+                    s.name, s.errors, s.first_errors
+                );
+            }
+        }
+        Ok((stats, rss0, rss1, cpu))
+    }
+
+    /// Runs a one-class workload: its stats, and its row named `label`.
+    fn single(
+        &mut self,
+        server: &Server,
+        label: &str,
+        conns: usize,
+        w: Arc<dyn Workload>,
+    ) -> anyhow::Result<(ClassStats, Row)> {
+        let (stats, r0, r1, cpu) = self.run(server, label, conns, w)?;
+        let st = stats
+            .into_iter()
+            .next()
+            .with_context(|| format!("{label}: no stats"))?;
+        let row = Row::new(label, conns, &st, r0, r1, cpu);
+        Ok((st, row))
+    }
+}
+
+/// What the scale scenario needs to grow the store and restart the server on it.
+pub struct Grow<'a> {
+    pub spec: &'a ServerSpec,
+    pub rt: &'a tokio::runtime::Runtime,
+    pub target: &'a seed::Target,
+    pub org: uuid::Uuid,
+    pub phc: &'a str,
+}
+
+/// What the scenarios share, and what one measures for a later one to compare with.
+pub struct Scenarios<'a> {
+    pub args: &'a Args,
+    pub bench: Bench,
+    pub ceil: Ceilings,
+    pub host: HeaderValue,
+    pub login_conns: usize,
+    pub hash_threads: usize,
+    /// Parsable login works: the scenarios driven by session tokens can run.
+    pub parsable: bool,
+    healthz_rps: Option<f64>,
+    login_p50_small: Option<f64>,
+    exchange_p50_small: Option<f64>,
+}
+
+fn skip(name: &str) -> Row {
+    Row::skipped(name, "needs Parsable login (POST /api/auth not served)")
+}
+
+impl<'a> Scenarios<'a> {
+    pub fn new(
+        args: &'a Args,
+        bench: Bench,
+        ceil: Ceilings,
+        host: HeaderValue,
+        login_conns: usize,
+        hash_threads: usize,
+        parsable: bool,
+    ) -> Scenarios<'a> {
+        Scenarios {
+            args,
+            bench,
+            ceil,
+            host,
+            login_conns,
+            hash_threads,
+            parsable,
+            healthz_rps: None,
+            login_p50_small: None,
+            exchange_p50_small: None,
+        }
+    }
+
+    pub fn healthz(&mut self, server: &Server) -> anyhow::Result<()> {
+        if !self.args.wants("healthz") {
+            return Ok(());
+        }
+        let conns = self.args.connections;
+        let w = wl::boxed(wl::Healthz {
+            host: self.host.clone(),
+        });
+        let (st, mut row) = self.bench.single(server, "healthz", conns, w)?;
+        self.healthz_rps = Some(st.rps);
+        if let Some(bare) = self.ceil.bare_http {
+            row = row.note(format!("{:.2}× bare HTTP", st.rps / bare));
+        }
+        self.bench.rows.push(row);
+        Ok(())
+    }
+
+    pub fn login_password(&mut self, server: &Server) -> anyhow::Result<()> {
+        if !self.parsable && self.args.wants("login-password") {
+            self.bench.rows.push(skip("login-password"));
+        }
+        if !(self.parsable && (self.args.wants("login-password") || self.args.wants("scale"))) {
+            return Ok(());
+        }
+        let w = wl::boxed(wl::Login {
+            host: self.host.clone(),
+            users: self.args.users,
+        });
+        let (st, row) = self
+            .bench
+            .single(server, "login-password", self.login_conns, w)?;
+        self.login_p50_small = Some(st.p50_ms);
+        let ratio = st.rps / self.ceil.argon2;
+        self.bench
+            .rows
+            .push(row.ceiling("argon2", ratio).check(Check::new(
+                "≥0.85×argon2",
+                format!("{ratio:.2}"),
+                ratio >= 0.85,
+            )));
+        Ok(())
+    }
+
+    /// The rows of the token-driven scenarios asked for, when Parsable login does not work.
+    pub fn skip_token_scenarios(&mut self) {
+        if self.parsable {
+            return;
+        }
+        for name in ["validate", "team-token", "mixed"] {
+            if self.args.wants(name) {
+                self.bench.rows.push(skip(name));
+            }
+        }
+    }
+
+    pub fn validate(&mut self, server: &Server, tokens: &[String]) -> anyhow::Result<()> {
+        if !(self.parsable && self.args.wants("validate")) {
+            return Ok(());
+        }
+        let conns = self.args.connections;
+        for (name, w) in [
+            (
+                "validate/checkAdmin",
+                wl::boxed(wl::CheckAdmin::new(self.host.clone(), tokens)),
+            ),
+            (
+                "validate/getCurrentUser",
+                wl::boxed(wl::GetCurrentUser::new(self.host.clone(), tokens)),
+            ),
+        ] {
+            let (st, row) = self.bench.single(server, name, conns, w)?;
+            let rps = st.rps;
+            let mut row = row.ceiling("ed25519-verify", rps / self.ceil.ed25519_verify);
+            if let Some(h) = self.healthz_rps {
+                let rel = rps / h;
+                row = row.check(Check::new("≥0.6×healthz", format!("{rel:.2}"), rel >= 0.6));
+            }
+            row = row.check(Check::new("≥27500/s", format!("{rps:.0}"), rps >= 27_500.0));
+            if let Some(bare) = self.ceil.bare_http {
+                row = row.note(format!("{:.2}× bare HTTP", rps / bare));
+            }
+            self.bench.rows.push(row);
+        }
+        Ok(())
+    }
+
+    pub fn apikey_exchange(&mut self, server: &Server) -> anyhow::Result<()> {
+        if !(self.args.wants("apikey-exchange") || self.args.wants("scale")) {
+            return Ok(());
+        }
+        let conns = self.args.connections;
+        let w = wl::boxed(wl::ApiKeyExchange {
+            host: self.host.clone(),
+            keys: self.args.users,
+        });
+        let (st, row) = self.bench.single(server, "apikey-exchange", conns, w)?;
+        self.exchange_p50_small = Some(st.p50_ms);
+        let rps = st.rps;
+        self.bench.rows.push(
+            row.ceiling("ed25519-verify", rps / self.ceil.ed25519_verify)
+                .check(Check::new("≥21000/s", format!("{rps:.0}"), rps >= 21_000.0)),
+        );
+        Ok(())
+    }
+
+    pub fn team_token(&mut self, server: &Server, seeded: &Seeded) -> anyhow::Result<()> {
+        if !(self.parsable && self.args.wants("team-token")) {
+            return Ok(());
+        }
+        let tokens = &seeded.tokens;
+        let parsable = wl::boxed(wl::TeamToken {
+            host: self.host.clone(),
+            auth: tokens
+                .iter()
+                .map(|t| HeaderValue::from_str(&format!("Token {t}")))
+                .collect::<Result<_, _>>()?,
+            team_ids: seeded.org_ids.clone(),
+        });
+        let nominal = wl::boxed(wl::SetUserOrg {
+            host: self.host.clone(),
+            bearer: tokens
+                .iter()
+                .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+                .collect::<Result<_, _>>()?,
+            org_rids: seeded.org_ids.iter().map(|o| org_rid(o)).collect(),
+        });
+        let conns = self.args.connections;
+        for (name, w) in [
+            ("team-token/createTeamToken", parsable),
+            ("team-token/setUserOrg", nominal),
+        ] {
+            let (st, row) = self.bench.single(server, name, conns, w)?;
+            let ratio = st.rps / self.ceil.ed25519_verify;
+            self.bench.rows.push(row.ceiling("ed25519-verify", ratio));
+        }
+        Ok(())
+    }
+
+    pub fn mixed(&mut self, server: &Server, tokens: &[String]) -> anyhow::Result<()> {
+        if !(self.parsable && self.args.wants("mixed")) {
+            return Ok(());
+        }
+        let conns = self.args.connections;
+        let lc = conns.div_ceil(20).max(self.hash_threads + 1).min(conns - 1);
+        let w = wl::boxed(wl::Mixed {
+            login: wl::Login {
+                host: self.host.clone(),
+                users: self.args.users,
+            },
+            validate: wl::CheckAdmin::new(self.host.clone(), tokens),
+            login_conns: lc,
+        });
+        let (st, r0, r1, cpu) = self.bench.run(server, "mixed", conns, w)?;
+        let login_ratio = st[0].rps / self.ceil.argon2;
+        let share = st[0].ok as f64 / (st[0].ok + st[1].ok).max(1) as f64 * 100.0;
+        self.bench.rows.push(
+            Row::new("mixed/login", lc, &st[0], r0, r1, cpu)
+                .ceiling("argon2", login_ratio)
+                .note(format!("{share:.1}% of requests")),
+        );
+        let p99 = st[1].p99_ms;
+        self.bench.rows.push(
+            Row::new("mixed/checkAdmin", conns - lc, &st[1], r0, r1, cpu)
+                .ceiling("ed25519-verify", st[1].rps / self.ceil.ed25519_verify)
+                .check(Check::new("p99≤10ms", format!("{p99:.1}ms"), p99 <= 10.0)),
+        );
+        Ok(())
+    }
+
+    /// Grows the store to `--scale-users` (server stopped), restarts the server on it and
+    /// compares login and key exchange with the small store.
+    pub fn scale(&mut self, grow: Grow<'_>) -> anyhow::Result<()> {
+        let args = self.args;
+        eprintln!(
+            "scale: bulk-seeding users {}..={}…",
+            args.users + 1,
+            args.scale_users
+        );
+        grow.rt.block_on(seed::bulk(
+            grow.target,
+            grow.org,
+            args.users + 1,
+            args.scale_users,
+            grow.phc,
+        ))?;
+        let server = grow.spec.start()?;
+        std::thread::sleep(Duration::from_secs(1));
+        let scale_idle = server.rss_kib()?;
+        let n = report::human_count(args.scale_users);
+        if self.parsable {
+            let (st, r0, r1, cpu) = self.bench.run(
+                &server,
+                "scale login-password",
+                self.login_conns,
+                wl::boxed(wl::Login {
+                    host: self.host.clone(),
+                    users: args.scale_users,
+                }),
+            )?;
+            let ratio = st[0].p50_ms / self.login_p50_small.unwrap_or(f64::NAN);
+            self.bench.rows.push(
+                Row::new(
+                    &format!("scale/login-password@{n}"),
+                    self.login_conns,
+                    &st[0],
+                    r0,
+                    r1,
+                    cpu,
+                )
+                .ceiling("argon2", st[0].rps / self.ceil.argon2)
+                .check(Check::new(
+                    "p50 ratio≤1.3",
+                    format!("{ratio:.2}"),
+                    ratio <= 1.3,
+                )),
+            );
+        } else {
+            self.bench
+                .rows
+                .push(skip(&format!("scale/login-password@{n}")));
+        }
+        let conns = args.connections;
+        let (st, r0, r1, cpu) = self.bench.run(
+            &server,
+            "scale apikey-exchange",
+            conns,
+            wl::boxed(wl::ApiKeyExchange {
+                host: self.host.clone(),
+                keys: args.scale_users,
+            }),
+        )?;
+        let ratio = st[0].p50_ms / self.exchange_p50_small.unwrap_or(f64::NAN);
+        let rss_mb = r1 as f64 / 1024.0;
+        self.bench.rows.push(
+            Row::new(
+                &format!("scale/apikey-exchange@{n}"),
+                conns,
+                &st[0],
+                r0,
+                r1,
+                cpu,
+            )
+            .ceiling("ed25519-verify", st[0].rps / self.ceil.ed25519_verify)
+            .check(Check::new(
+                "p50 ratio≤1.3",
+                format!("{ratio:.2}"),
+                ratio <= 1.3,
+            ))
+            .check(Check::new(
+                "RSS≤150MB",
+                format!("{rss_mb:.0}MB"),
+                rss_mb <= 150.0,
+            )),
+        );
+        self.bench.rows.push(Row::memory(
+            &format!("scale/idle RSS@{n}"),
+            scale_idle,
+            None,
+        ));
+        server.stop()
+    }
+}
