@@ -94,11 +94,10 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BodyError> 
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => {
-            // The server's own body limit layer reports its own error type.
+            // The server's own body limit layer (also `Limited`) may wrap the error.
             let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e.as_ref());
             while let Some(err) = src {
-                if err.is::<LengthLimitError>() || err.to_string().contains("length limit exceeded")
-                {
+                if err.is::<LengthLimitError>() {
                     return Err(BodyError::TooLarge);
                 }
                 src = err.source();
