@@ -36,16 +36,7 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<User> {
         if !admin.super_admin {
-            self.audit()
-                .log(
-                    ctx,
-                    Utc::now(),
-                    Some(admin.id),
-                    "impersonation.start",
-                    None,
-                    AuditOutcome::Denied,
-                    json!({"reason": "not a super-admin"}),
-                )
+            self.refuse_impersonation(ctx, admin, None, "not a super-admin")
                 .await;
             return Err(CoreError::PermissionDenied(
                 "only a super-admin may log in as another user",
@@ -58,21 +49,33 @@ impl Engine {
             .filter(|t| !t.deactivated)
             .ok_or(CoreError::NotFound("user"))?;
         if target.super_admin || target.id == admin.id {
-            self.audit()
-                .log(
-                    ctx,
-                    Utc::now(),
-                    Some(admin.id),
-                    "impersonation.start",
-                    Some(target.id.to_string()),
-                    AuditOutcome::Denied,
-                    json!({"reason": "target is a super-admin"}),
-                )
+            let target = Some(target.id.to_string());
+            self.refuse_impersonation(ctx, admin, target, "target is a super-admin")
                 .await;
             return Err(CoreError::PermissionDenied(
                 "a super-admin cannot be impersonated",
             ));
         }
         Ok(target)
+    }
+
+    async fn refuse_impersonation(
+        &self,
+        ctx: &AuditContext,
+        admin: &User,
+        target: Option<String>,
+        reason: &str,
+    ) {
+        self.audit()
+            .log(
+                ctx,
+                Utc::now(),
+                Some(admin.id),
+                "impersonation.start",
+                target,
+                AuditOutcome::Denied,
+                json!({ "reason": reason }),
+            )
+            .await;
     }
 }

@@ -3,7 +3,9 @@
 //! impersonation policy (`impersonation.rs`) on every login path.
 
 use chrono::Utc;
-use portcullis_core::engine::{LoginCredential, OrgChoice, TeamSelectOutcome};
+use portcullis_core::engine::{
+    LoginCredential, LoginOutcome, LoginRequest, OrgChoice, TeamSelectOutcome,
+};
 use portcullis_core::*;
 use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx};
 
@@ -14,6 +16,21 @@ fn csr_pem() -> String {
         .unwrap()
         .pem()
         .unwrap()
+}
+
+/// The user's sessions, ended ones too when `all`.
+async fn sessions(e: &TestEnv, user: &User, all: bool) -> Vec<Session> {
+    e.store
+        .list_user_sessions(user.id, all, Utc::now())
+        .await
+        .unwrap()
+}
+
+/// A password login into the default org.
+async fn login(e: &TestEnv, email: &str, request: &LoginRequest) -> CoreResult<LoginOutcome> {
+    e.engine
+        .login(password(email), OrgChoice::Default, request, &ctx())
+        .await
 }
 
 fn password<'a>(email: &'a str) -> LoginCredential<'a> {
@@ -66,30 +83,12 @@ async fn a_login_returns_its_certificates() {
         .create()
         .await;
     let request = e.engine.login_request(None, Some(&csr_pem())).unwrap();
-    let out = e
-        .engine
-        .login(
-            password("ann@example.com"),
-            OrgChoice::Default,
-            &request,
-            &ctx(),
-        )
-        .await
-        .unwrap();
+    let out = login(&e, "ann@example.com", &request).await.unwrap();
     assert!(out.result.ca_certificate.is_some());
     assert!(out.result.user_certificate.is_some());
     assert_eq!(out.result.token, out.grant.token.token);
     let plain = e.engine.login_request(None, None).unwrap();
-    let out = e
-        .engine
-        .login(
-            password("ann@example.com"),
-            OrgChoice::Default,
-            &plain,
-            &ctx(),
-        )
-        .await
-        .unwrap();
+    let out = login(&e, "ann@example.com", &plain).await.unwrap();
     assert!(out.result.ca_certificate.is_some());
     assert!(out.result.user_certificate.is_none());
 }
@@ -107,27 +106,11 @@ async fn a_refused_csr_leaves_no_usable_session() {
         .await;
     let bad = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
     let request = e.engine.login_request(None, Some(bad)).unwrap();
-    let r = e
-        .engine
-        .login(
-            password("ann@example.com"),
-            OrgChoice::Default,
-            &request,
-            &ctx(),
-        )
-        .await;
+    let r = login(&e, "ann@example.com", &request).await;
     assert!(matches!(r, Err(CoreError::InvalidArgument(_))), "{r:?}");
-    let live = e
-        .store
-        .list_user_sessions(ann.id, false, Utc::now())
-        .await
-        .unwrap();
+    let live = sessions(&e, &ann, false).await;
     assert!(live.is_empty(), "no live session: {live:?}");
-    let all = e
-        .store
-        .list_user_sessions(ann.id, true, Utc::now())
-        .await
-        .unwrap();
+    let all = sessions(&e, &ann, true).await;
     assert_eq!(all.len(), 1, "the session was written, then ended");
     assert!(e.engine.revocations().is_session_revoked(&all[0].id));
     let failed: Vec<_> = e
@@ -157,11 +140,7 @@ async fn a_team_token_login_in_a_foreign_team_is_undone() {
         .login_request(None, None)
         .unwrap()
         .with_team_token(org.id);
-    let out = e
-        .engine
-        .login(password("ann@example.com"), OrgChoice::Default, &ok, &ctx())
-        .await
-        .unwrap();
+    let out = login(&e, "ann@example.com", &ok).await.unwrap();
     let p = e.engine.authenticate(&out.result.token).await.unwrap();
     assert_eq!(p.org, org.id);
     assert!(p.is_org_bound(), "a team token");
@@ -170,21 +149,9 @@ async fn a_team_token_login_in_a_foreign_team_is_undone() {
         .login_request(None, None)
         .unwrap()
         .with_team_token(other.id);
-    let r = e
-        .engine
-        .login(
-            password("ann@example.com"),
-            OrgChoice::Default,
-            &foreign,
-            &ctx(),
-        )
-        .await;
+    let r = login(&e, "ann@example.com", &foreign).await;
     assert!(r.is_err(), "{r:?}");
-    let live = e
-        .store
-        .list_user_sessions(ann.id, false, Utc::now())
-        .await
-        .unwrap();
+    let live = sessions(&e, &ann, false).await;
     assert_eq!(live.len(), 1, "only the first login's session is live");
 }
 
@@ -210,15 +177,7 @@ async fn every_login_path_refuses_and_audits_a_super_admin_target() {
         .engine
         .login_request(Some("other@example.com"), None)
         .unwrap();
-    let r = e
-        .engine
-        .login(
-            password("root@example.com"),
-            OrgChoice::Default,
-            &request,
-            &ctx(),
-        )
-        .await;
+    let r = login(&e, "root@example.com", &request).await;
     assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
     let r = e
         .engine
@@ -237,12 +196,8 @@ async fn every_login_path_refuses_and_audits_a_super_admin_target() {
         assert_eq!(ev.target, Some(other.id.to_string()));
         assert_eq!(ev.detail["reason"], "target is a super-admin");
     }
-    let sessions = e
-        .store
-        .list_user_sessions(other.id, true, Utc::now())
-        .await
-        .unwrap();
-    assert!(sessions.is_empty());
+    let theirs = sessions(&e, &other, true).await;
+    assert!(theirs.is_empty());
 }
 
 /// A team-select login offers the teams of a user on two, and logs in a user on one.
