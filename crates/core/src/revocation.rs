@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use crate::model::{CredentialId, OrgId, RevocationEvent, SessionId, Timestamp, UserId};
 use crate::store::{OrgRevocationState, Store, StoreResult, UserRevocationState};
+use crate::tokens::{Principal, Via};
 
 #[derive(Debug, Default)]
 pub struct RevocationView {
@@ -120,6 +121,36 @@ impl RevocationView {
     pub fn is_org_disabled(&self, org: OrgId) -> bool {
         self.disabled_orgs.contains(&org)
     }
+    /// Whether a token or credential of `p` must be refused: its user, membership or org is
+    /// deactivated, removed or disabled, it predates a cut-off, its impersonating admin is
+    /// deactivated, or its session or credential is revoked.
+    pub fn refuses(&self, p: &Principal) -> bool {
+        if self.is_user_deactivated(p.user)
+            || self.is_membership_deactivated(p.user, p.org)
+            || self.is_org_disabled(p.org)
+        {
+            return true;
+        }
+        // An access token (not a credential secret, whose own state is checked above and
+        // below) issued before its membership was removed or deactivated, or its org disabled,
+        // stays dead: team and setUserOrg tokens ride a session of another org.
+        if !matches!(p.via, Via::Credential { .. })
+            && p.issued_at
+                .is_none_or(|iat| self.is_cut_off(p.user, p.org, iat))
+        {
+            return true;
+        }
+        if p.actor.is_some_and(|actor| self.is_user_deactivated(actor)) {
+            return true;
+        }
+        match &p.via {
+            Via::Session { session, .. } => self.is_session_revoked(session),
+            Via::MintedFromCredential { credential, .. } | Via::Credential { credential } => {
+                self.is_credential_revoked(*credential)
+            }
+        }
+    }
+
     /// Whether a token for (user, org) issued at `issued_at` predates a removal, deactivation
     /// or disabling of the org.
     pub fn is_cut_off(&self, user: UserId, org: OrgId, issued_at: Timestamp) -> bool {

@@ -6,9 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use serde_json::json;
 
-use crate::audit::AuditContext;
 use crate::engine::{Engine, IssuedToken, LoginGrant};
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
@@ -86,6 +84,10 @@ pub struct LoginData {
     pub preferred_region_id: String,
     pub periods: AuthPeriods,
     pub expires_at: Option<Timestamp>,
+    /// The CA certificate (PEM), whenever certificate signing is configured.
+    pub ca_certificate: Option<String>,
+    /// The user's certificate (PEM), signed from a login's CSR.
+    pub user_certificate: Option<String>,
 }
 
 /// A team offered by a team-select login.
@@ -221,6 +223,10 @@ impl Engine {
             preferred_region_id: self.config().region.id.clone(),
             periods: AuthPeriods::for_expiry(expires_at, now),
             expires_at,
+            ca_certificate: self
+                .certificate_authority()
+                .map(|ca| ca.ca_certificate_pem().to_string()),
+            user_certificate: None,
         })
     }
 
@@ -336,45 +342,6 @@ impl Engine {
         }
     }
 
-    /// The user a proxy login would act as, with the checks of `finish_login` (super-admin
-    /// before the lookup, no super-admin target), without starting a session. Used by
-    /// team-select logins, which must know the target's teams first.
-    pub async fn proxy_target(
-        &self,
-        admin: &User,
-        email: &str,
-        ctx: &AuditContext,
-    ) -> CoreResult<User> {
-        if !admin.super_admin {
-            self.audit()
-                .log(
-                    ctx,
-                    Utc::now(),
-                    Some(admin.id),
-                    "impersonation.start",
-                    None,
-                    AuditOutcome::Denied,
-                    json!({"reason": "not a super-admin"}),
-                )
-                .await;
-            return Err(CoreError::PermissionDenied(
-                "only a super-admin may log in as another user",
-            ));
-        }
-        let target = self
-            .store()
-            .get_user_by_email(email)
-            .await?
-            .filter(|t| !t.deactivated)
-            .ok_or(CoreError::NotFound("user"))?;
-        if target.super_admin || target.id == admin.id {
-            return Err(CoreError::PermissionDenied(
-                "a super-admin cannot be impersonated",
-            ));
-        }
-        Ok(target)
-    }
-
     /// Persistent-token records of `users` in `org` (PARSABLE.md §8
     /// fetchPersistentAuthTokensMeta): super-admins, or ADMIN/PARSABLE_ADMIN of the team.
     /// Only credentials issued in `org` are listed. Duplicates are dropped; the store skips
@@ -430,6 +397,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::config::CoreConfig;
+    use serde_json::json;
 
     fn t(secs: i64) -> Timestamp {
         chrono::DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap_or_default()

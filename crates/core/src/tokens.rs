@@ -305,39 +305,10 @@ impl AccessTokens {
             .map(|(claims, _)| claims)
     }
 
+    /// Refuses a principal the revocation view says is revoked (the decision is the view's).
     pub fn check_revocation(&self, p: &Principal) -> Result<(), TokenFailure> {
-        let r = &self.revocations;
-        if r.is_user_deactivated(p.user)
-            || r.is_membership_deactivated(p.user, p.org)
-            || r.is_org_disabled(p.org)
-        {
+        if self.revocations.refuses(p) {
             return Err(TokenFailure::Revoked);
-        }
-        // An access token (not a credential secret, whose own state is checked above and
-        // below) issued before its membership was removed or deactivated, or its org disabled,
-        // stays dead: team and setUserOrg tokens ride a session of another org.
-        if !matches!(p.via, Via::Credential { .. })
-            && p.issued_at
-                .is_none_or(|iat| r.is_cut_off(p.user, p.org, iat))
-        {
-            return Err(TokenFailure::Revoked);
-        }
-        if let Some(actor) = p.actor
-            && r.is_user_deactivated(actor)
-        {
-            return Err(TokenFailure::Revoked);
-        }
-        match &p.via {
-            Via::Session { session, .. } => {
-                if r.is_session_revoked(session) {
-                    return Err(TokenFailure::Revoked);
-                }
-            }
-            Via::MintedFromCredential { credential, .. } | Via::Credential { credential } => {
-                if r.is_credential_revoked(*credential) {
-                    return Err(TokenFailure::Revoked);
-                }
-            }
         }
         Ok(())
     }

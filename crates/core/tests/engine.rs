@@ -1370,34 +1370,6 @@ async fn a_user_flagged_for_a_reset_cannot_change_the_password_with_the_old_one(
 }
 
 #[tokio::test]
-async fn an_impersonation_session_gets_no_client_certificate() {
-    let e = env().await;
-    assert!(e.engine.certificate_authority().is_some(), "signing is on");
-    let org = e.org("acme").await;
-    let ann = e.user("ann@example.com", false, &[&org]).await;
-    e.user("root@example.com", true, &[&org]).await;
-    let csr = rcgen::CertificateParams::new(vec!["x.example".to_string()])
-        .unwrap()
-        .serialize_request(&rcgen::KeyPair::generate().unwrap())
-        .unwrap()
-        .pem()
-        .unwrap();
-    let denied = |r: CoreResult<()>| matches!(r, Err(CoreError::PermissionDenied(_)));
-    assert!(denied(e.engine.check_certificate_request(true, true)));
-    assert!(e.engine.check_certificate_request(true, false).is_ok());
-    assert!(e.engine.check_certificate_request(false, true).is_ok());
-    let exp = Utc::now() + chrono::Duration::hours(1);
-    let r = e.engine.sign_csr(&ann, &csr, exp, true, &ctx()).await;
-    assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
-    assert!(
-        e.audit_events("certificate.sign").await.is_empty(),
-        "nothing was signed"
-    );
-    let own = e.engine.sign_csr(&ann, &csr, exp, false, &ctx()).await;
-    assert!(matches!(own, Ok(Some(_))), "{own:?}");
-}
-
-#[tokio::test]
 async fn an_empty_allow_list_allows_nobody() {
     let cfg = CoreConfig::default();
     assert!(cfg.allowed_email_domains.is_empty() && cfg.allowed_emails.is_empty());

@@ -127,7 +127,7 @@ async fn a_locked_account_is_refused_a_reset_as_slowly_as_a_wrong_code() {
     let env = setup().await;
     let engine = env.engine.clone();
     let admin =
-        portcullis_core::admin::Admin::new(engine.store().clone(), &CoreConfig::default(), "test");
+        portcullis_core::admin::Admin::new(env.store.clone(), &CoreConfig::default(), "test");
     let mut codes = Vec::new();
     for i in 0..=ROUNDS * N {
         let r = admin

@@ -47,11 +47,12 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     }
 }
 
-/// Our own limit, or the server's body limit layer below it (its error arrives wrapped).
+/// Our own limit, or the server's body limit layer below it (its error arrives wrapped). Both are
+/// `http_body_util::Limited`, so the error's type tells, never its text.
 fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut src = Some(e);
     while let Some(err) = src {
-        if err.is::<LengthLimitError>() || err.to_string().contains("length limit exceeded") {
+        if err.is::<LengthLimitError>() {
             return true;
         }
         src = err.source();

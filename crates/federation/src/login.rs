@@ -6,8 +6,12 @@
 use chrono::Utc;
 use portcullis_core::Timestamp;
 use portcullis_core::audit::AuditContext;
-use portcullis_core::engine::{IssuedToken, LoginGrant, OrgChoice};
-use portcullis_core::model::User;
+use portcullis_core::engine::{
+    IssuedToken, LoginCredential, LoginGrant, LoginOutcome, LoginRequest, OrgChoice,
+    TeamSelectOutcome,
+};
+use portcullis_core::model::{OrgId, User};
+use portcullis_core::teams::TeamChoice;
 
 use crate::{Federation, FederationError, UpstreamIdentity};
 
@@ -41,6 +45,109 @@ impl Federation {
                 ctx,
             )
             .await?)
+    }
+
+    /// A whole federated login (Parsable loginWithIdp, loginWithSSO): the session acts in the
+    /// provider's org for the user, or the engine's default for a proxy login (the target's
+    /// teams are not the provider's business); it ends no later than
+    /// [`Federation::session_not_after`]; the result is the engine's (`Engine::login`).
+    pub async fn login(
+        &self,
+        id: &UpstreamIdentity,
+        user: User,
+        request: &LoginRequest,
+        ctx: &AuditContext,
+    ) -> Result<LoginOutcome, FederationError> {
+        let choice = match request.proxied_email() {
+            Some(_) => OrgChoice::Default,
+            None => self.parsable_choice(id, &user, None).await?,
+        };
+        self.login_in(id, user, choice, request, ctx).await
+    }
+
+    /// A federated login whose result is a team token for `team` (Parsable
+    /// loginWithIdpAndTeam); a team outside the provider's allowed orgs is refused.
+    pub async fn login_with_team(
+        &self,
+        id: &UpstreamIdentity,
+        user: User,
+        team: OrgId,
+        request: &LoginRequest,
+        ctx: &AuditContext,
+    ) -> Result<LoginOutcome, FederationError> {
+        let choice = match request.proxied_email() {
+            Some(_) => OrgChoice::Specific(team),
+            None => self.parsable_choice(id, &user, Some(team)).await?,
+        };
+        let request = request.clone().with_team_token(team);
+        self.login_in(id, user, choice, &request, ctx).await
+    }
+
+    /// A federated team-select login (Parsable loginWithIdpAndTeamSelect): with two teams or
+    /// more (the provider's, or the proxied user's), the teams; else a login as
+    /// [`Federation::login`]. A user on no team at all gets a team-less session; one whose
+    /// teams the provider may not log into is still refused by the provider's rule.
+    pub async fn login_with_team_select(
+        &self,
+        id: &UpstreamIdentity,
+        user: User,
+        request: &LoginRequest,
+        ctx: &AuditContext,
+    ) -> Result<TeamSelectOutcome, FederationError> {
+        let engine = &self.engine;
+        let (choices, subject) = match request.proxied_email() {
+            Some(target) => {
+                let target = engine.impersonation_target(&user, target, ctx).await?;
+                (engine.team_choices(target.id).await?, target.id)
+            }
+            None => (self.team_choices(id, &user).await?, user.id),
+        };
+        if choices.len() >= 2 {
+            return Ok(TeamSelectOutcome::Choose(choices));
+        }
+        let on_no_team = choices.is_empty() && engine.team_choices(subject).await?.is_empty();
+        let outcome = if on_no_team {
+            self.login_in(id, user, OrgChoice::DefaultOrNone, request, ctx)
+                .await?
+        } else {
+            self.login(id, user, request, ctx).await?
+        };
+        Ok(TeamSelectOutcome::LoggedIn(Box::new(outcome)))
+    }
+
+    /// The teams an upstream identity may log into, sorted by name (then id).
+    async fn team_choices(
+        &self,
+        id: &UpstreamIdentity,
+        user: &User,
+    ) -> Result<Vec<TeamChoice>, FederationError> {
+        let mut choices: Vec<TeamChoice> = self
+            .login_orgs(id, user)
+            .await?
+            .into_iter()
+            .map(|o| TeamChoice {
+                name: o.org.display_name.clone().unwrap_or(o.org.name),
+                org: o.org.id,
+            })
+            .collect();
+        choices.sort_by(|a, b| a.name.cmp(&b.name).then(a.org.cmp(&b.org)));
+        Ok(choices)
+    }
+
+    async fn login_in(
+        &self,
+        id: &UpstreamIdentity,
+        user: User,
+        choice: OrgChoice,
+        request: &LoginRequest,
+        ctx: &AuditContext,
+    ) -> Result<LoginOutcome, FederationError> {
+        let credential = LoginCredential::Verified {
+            user,
+            amr: vec![AMR_FEDERATED.into()],
+            not_after: Some(self.session_not_after(id)?),
+        };
+        Ok(self.engine.login(credential, choice, request, ctx).await?)
     }
 
     /// Issues an access token for `user` (Nominal getAccessToken, refreshAccessToken), ending no

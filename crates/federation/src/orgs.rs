@@ -37,12 +37,12 @@ impl Federation {
         user: &User,
     ) -> Result<Vec<UserOrg>, FederationError> {
         let cfg = &self.by_alias(&id.provider)?.cfg;
-        let store = self.engine.store();
-        let mut ms = store.list_user_memberships(user.id, false).await?;
+        let engine = &self.engine;
+        let mut ms = engine.user_memberships(user.id).await?;
         ms.sort_by_key(|m| (m.created_at, m.org_id));
         let mut out = Vec::new();
         for m in ms.into_iter().filter(Membership::is_active) {
-            if let Some(org) = store.get_org(m.org_id).await?
+            if let Some(org) = engine.org(m.org_id).await?
                 && !org.disabled
                 && Self::org_allowed(cfg, &org)
             {
@@ -66,8 +66,7 @@ impl Federation {
             if !cfg.allowed_orgs.is_empty() {
                 let org = self
                     .engine
-                    .store()
-                    .get_org(t)
+                    .org(t)
                     .await?
                     .ok_or(portcullis_core::CoreError::NotFound("org"))?;
                 if !Self::org_allowed(cfg, &org) {
@@ -102,8 +101,8 @@ impl Federation {
         req: NominalOrgRequest<'_>,
     ) -> Result<OrgChoice, FederationError> {
         let cfg = &self.by_alias(&id.provider)?.cfg;
-        let store = self.engine.store();
-        let rids = self.engine.rids();
+        let engine = &self.engine;
+        let rids = engine.rids();
         let org_from_rid = |s: &str| {
             Rid::parse(s.trim())
                 .ok()
@@ -116,8 +115,8 @@ impl Federation {
                 .ok()
                 .and_then(|r| rids.parse_workspace(&r))
                 .ok_or_else(|| FederationError::WorkspaceNotFound(ws_rid.to_owned()))?;
-            let ws = store
-                .get_workspace(ws_id)
+            let ws = engine
+                .workspace(ws_id)
                 .await?
                 .ok_or_else(|| FederationError::WorkspaceNotFound(ws_rid.to_owned()))?;
             if requested_org.is_some_and(|o| o != ws.org_id) {
@@ -125,16 +124,12 @@ impl Federation {
                     "orgRid differs from the workspace's org".into(),
                 ));
             }
-            let membership = store.get_membership(user.id, ws.org_id).await?;
+            let membership = engine.stored_membership(user.id, ws.org_id).await?;
             let admin = membership.as_ref().is_some_and(Membership::is_admin);
-            let granted = store
-                .list_user_workspace_grants(user.id)
-                .await?
-                .iter()
-                .any(|g| {
-                    g.workspace_id == ws.id
-                        && matches!(g.access, WorkspaceAccess::Full | WorkspaceAccess::Guest)
-                });
+            let granted = engine.workspace_grants(user.id).await?.iter().any(|g| {
+                g.workspace_id == ws.id
+                    && matches!(g.access, WorkspaceAccess::Full | WorkspaceAccess::Guest)
+            });
             if !(admin || granted) {
                 return Err(FederationError::NoMembership);
             }
@@ -142,12 +137,12 @@ impl Federation {
         } else if let Some(o) = requested_org {
             o
         } else {
-            let store_ms = store.list_user_memberships(user.id, false).await?;
+            let store_ms = engine.user_memberships(user.id).await?;
             let mut members = Vec::new();
             for m in store_ms {
                 if m.removed_at.is_none()
                     && m.kind == MembershipKind::Member
-                    && let Some(org) = store.get_org(m.org_id).await?
+                    && let Some(org) = engine.org(m.org_id).await?
                     && Self::org_allowed(cfg, &org)
                 {
                     members.push(m.org_id);
@@ -158,15 +153,15 @@ impl Federation {
                 _ => return Err(FederationError::NoMembership),
             }
         };
-        let org = store
-            .get_org(org_id)
+        let org = engine
+            .org(org_id)
             .await?
             .ok_or(FederationError::NoMembership)?;
         if !Self::org_allowed(cfg, &org) {
             return Err(FederationError::NoMembership);
         }
-        let m = store
-            .get_membership(user.id, org_id)
+        let m = engine
+            .stored_membership(user.id, org_id)
             .await?
             .filter(|m| m.removed_at.is_none())
             .ok_or(FederationError::NoMembership)?;

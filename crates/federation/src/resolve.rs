@@ -6,10 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use portcullis_core::audit::AuditContext;
-use portcullis_core::store::StoreError;
+use portcullis_core::federated_accounts::{ClaimedMemberships, EmailLink, LinkedAccount, Upstream};
 use portcullis_core::{
-    AllowlistKind, AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role, User,
-    is_valid_email,
+    AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role, User,
 };
 use serde_json::json;
 
@@ -41,13 +40,7 @@ fn local_part(email: &str) -> String {
 impl Federation {
     /// An org by uuid or name.
     pub(crate) async fn find_org(&self, r: &str) -> Result<Option<Org>, FederationError> {
-        let store = self.engine.store();
-        if let Ok(id) = r.trim().parse::<OrgId>()
-            && let Some(o) = store.get_org(id).await?
-        {
-            return Ok(Some(o));
-        }
-        Ok(store.get_org_by_name(r.trim()).await?)
+        Ok(self.engine.find_org(r).await?)
     }
 
     /// Whether the provider may log users into this org.
@@ -59,33 +52,14 @@ impl Federation {
             })
     }
 
-    /// The email rule (NOMINAL §6): syntactically valid, and the domain or the whole address is
-    /// on the deployment allow-list, or on the org's list when `org` is given.
+    /// The email rule (NOMINAL §6), the core's: syntactically valid, and the domain or the
+    /// whole address is on the deployment allow-list, or on the org's list when `org` is given.
     pub async fn email_allowed(
         &self,
         email: &str,
         org: Option<OrgId>,
     ) -> Result<bool, FederationError> {
-        if !is_valid_email(email) {
-            return Ok(false);
-        }
-        let email = portcullis_core::normalize_email(email);
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let norm = |s: &str| s.trim().trim_start_matches('@').to_lowercase();
-        let cfg = self.engine.config();
-        if cfg.allowed_email_domains.iter().any(|d| norm(d) == domain)
-            || cfg.allowed_emails.iter().any(|e| norm(e) == email)
-        {
-            return Ok(true);
-        }
-        let entries = self.engine.store().list_allowlist().await?;
-        Ok(entries.iter().any(|e| {
-            (e.org_id.is_none() || e.org_id == org)
-                && match e.kind {
-                    AllowlistKind::Domain => norm(&e.value) == domain,
-                    AllowlistKind::Address => norm(&e.value) == email,
-                }
-        }))
+        Ok(self.engine.is_email_allowed(email, org).await?)
     }
 
     /// Memberships the identity's claims grant (group table and org/role claims), limited to
@@ -149,13 +123,14 @@ impl Federation {
                 "identity does not match its provider",
             ));
         }
-        let store = self.engine.store();
-        if let Some(link) = store
-            .find_external_identity(&id.issuer, &id.subject)
-            .await?
-        {
-            let user = self.linked_account(&link).await?;
-            return self.finish(cfg, id, user, ctx).await;
+        match self.engine.linked_account(&id.issuer, &id.subject).await? {
+            LinkedAccount::Linked(user) => return self.finish(cfg, id, user, ctx).await,
+            LinkedAccount::Orphaned => {
+                return Err(FederationError::NoAccount(
+                    "the linked account no longer exists",
+                ));
+            }
+            LinkedAccount::Unlinked => {}
         }
         let Some(email) = id.email.clone() else {
             return Err(FederationError::MissingClaims(vec!["email".into()]));
@@ -167,12 +142,16 @@ impl Federation {
             provider_alias: cfg.alias.clone(),
             created_at: Utc::now(),
         };
-        if let Some(existing) = store.get_user_by_email(&email).await? {
-            // Linking needs the provider's policy and a verified email in a domain the provider
-            // serves; a super-admin is never linked (an upstream account must not become one).
-            if !(cfg.link_verified_email && id.email_verified && cfg.serves_email(&email))
-                || existing.super_admin
-            {
+        // Linking needs the provider's policy and a verified email in a domain the provider
+        // serves (the core never links a super-admin).
+        let may_link = cfg.link_verified_email && id.email_verified && cfg.serves_email(&email);
+        match self
+            .engine
+            .link_by_email(identity.clone(), &email, may_link, ctx)
+            .await?
+        {
+            EmailLink::NoAccount => {}
+            EmailLink::Refused => {
                 self.deny(
                     ctx,
                     id,
@@ -183,18 +162,8 @@ impl Federation {
                     "an account with this email exists and may not be linked",
                 ));
             }
-            let link = ExternalIdentity {
-                user_id: existing.id,
-                ..identity
-            };
-            match store.link_external_identity(link).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => return self.relink(cfg, id, ctx).await,
-                Err(e) => return Err(e.into()),
-            }
-            self.audit(ctx, Some(existing.id), "federation.link", id, json!({}))
-                .await;
-            return self.finish(cfg, id, existing, ctx).await;
+            EmailLink::Linked(existing) => return self.finish(cfg, id, existing, ctx).await,
+            EmailLink::LostRace => return self.relink(cfg, id, ctx).await,
         }
         if !cfg.jit_provisioning {
             self.deny(ctx, id, "no account and just-in-time provisioning is off")
@@ -240,18 +209,14 @@ impl Federation {
             validated_at: id.email_verified.then_some(now),
             super_admin: false,
         };
-        match store
-            .provision_federated_user(new_user, identity, memberships)
-            .await
+        match self
+            .engine
+            .provision_federated_user(new_user, identity, memberships, ctx)
+            .await?
         {
-            Ok(user) => {
-                self.audit(ctx, Some(user.id), "federation.provision", id, json!({}))
-                    .await;
-                Ok(user)
-            }
+            Some(user) => Ok(user),
             // A concurrent first login of the same identity won the race.
-            Err(StoreError::Conflict(_)) => self.relink(cfg, id, ctx).await,
-            Err(e) => Err(e.into()),
+            None => self.relink(cfg, id, ctx).await,
         }
     }
 
@@ -261,26 +226,20 @@ impl Federation {
         id: &UpstreamIdentity,
         ctx: &AuditContext,
     ) -> Result<User, FederationError> {
-        let store = self.engine.store();
-        let link = store
-            .find_external_identity(&id.issuer, &id.subject)
-            .await?
-            .ok_or(FederationError::NoAccount(
-                "an account with this email exists and may not be linked",
-            ))?;
-        let user = self.linked_account(&link).await?;
+        let user = match self.engine.linked_account(&id.issuer, &id.subject).await? {
+            LinkedAccount::Linked(user) => user,
+            LinkedAccount::Unlinked => {
+                return Err(FederationError::NoAccount(
+                    "an account with this email exists and may not be linked",
+                ));
+            }
+            LinkedAccount::Orphaned => {
+                return Err(FederationError::NoAccount(
+                    "the linked account no longer exists",
+                ));
+            }
+        };
         self.finish(cfg, id, user, ctx).await
-    }
-
-    /// The account an external identity is linked to.
-    async fn linked_account(&self, link: &ExternalIdentity) -> Result<User, FederationError> {
-        self.engine
-            .store()
-            .get_user(link.user_id)
-            .await?
-            .ok_or(FederationError::NoAccount(
-                "the linked account no longer exists",
-            ))
     }
 
     async fn finish(
@@ -302,8 +261,8 @@ impl Federation {
         Ok(user)
     }
 
-    /// Adds or updates memberships the groups grant, and removes memberships in orgs the group
-    /// table manages that the groups no longer grant. New memberships obey the allow-list.
+    /// Syncs memberships from the groups (the core's use case): what they grant is added or
+    /// updated, what the group table manages and they no longer grant is removed.
     async fn sync_memberships(
         &self,
         cfg: &ProviderConfig,
@@ -311,58 +270,21 @@ impl Federation {
         user: &User,
         ctx: &AuditContext,
     ) -> Result<(), FederationError> {
-        let store = self.engine.store();
         let (desired, managed) = self.claimed_memberships(cfg, id).await?;
-        let current = store.list_user_memberships(user.id, false).await?;
-        let now = Utc::now();
-        let mut changed = Vec::new();
-        for (org_id, (_, roles, kind)) in &desired {
-            let cur = current
-                .iter()
-                .find(|m| m.org_id == *org_id && m.removed_at.is_none());
-            match cur {
-                Some(m) if m.roles == *roles && m.kind == *kind => {}
-                Some(_) => {
-                    store
-                        .upsert_membership(user.id, *org_id, roles.clone(), *kind)
-                        .await?;
-                    changed.push(json!({"org": org_id, "op": "update"}));
-                }
-                None => {
-                    if self.email_allowed(&user.email, Some(*org_id)).await? {
-                        store
-                            .upsert_membership(user.id, *org_id, roles.clone(), *kind)
-                            .await?;
-                        changed.push(json!({"org": org_id, "op": "add"}));
-                    }
-                }
-            }
-        }
-        for m in &current {
-            if m.removed_at.is_none()
-                && managed.contains(&m.org_id)
-                && !desired.contains_key(&m.org_id)
-            {
-                store.remove_membership(user.id, m.org_id, now).await?;
-                changed.push(json!({"org": m.org_id, "op": "remove"}));
-            }
-        }
-        if !changed.is_empty() {
-            // This process applies its own membership changes at once (a removal refuses the
-            // org's tokens here now), not a feed poll later.
-            self.engine
-                .revocations()
-                .refresh_user(self.engine.store().as_ref(), user.id, now)
-                .await?;
-            self.audit(
-                ctx,
-                Some(user.id),
-                "federation.sync",
-                id,
-                json!({ "changes": changed }),
-            )
-            .await;
-        }
+        let claimed = ClaimedMemberships {
+            desired: desired
+                .into_iter()
+                .map(|(org, (_, roles, kind))| (org, (roles, kind)))
+                .collect(),
+            managed,
+        };
+        let upstream = Upstream {
+            provider: &id.provider,
+            subject: &id.subject,
+        };
+        self.engine
+            .sync_claimed_memberships(user, &claimed, upstream, ctx)
+            .await?;
         Ok(())
     }
 
@@ -378,32 +300,6 @@ impl Federation {
                 Some(format!("{}#{}", id.issuer, id.subject)),
                 AuditOutcome::Denied,
                 json!({"provider": id.provider, "reason": reason}),
-            )
-            .await;
-    }
-
-    async fn audit(
-        &self,
-        ctx: &AuditContext,
-        actor: Option<portcullis_core::UserId>,
-        action: &str,
-        id: &UpstreamIdentity,
-        mut detail: serde_json::Value,
-    ) {
-        if let Some(o) = detail.as_object_mut() {
-            o.insert("provider".into(), json!(id.provider));
-            o.insert("subject".into(), json!(id.subject));
-        }
-        self.engine
-            .audit()
-            .log(
-                ctx,
-                Utc::now(),
-                actor,
-                action,
-                actor.map(|a| a.to_string()),
-                AuditOutcome::Success,
-                detail,
             )
             .await;
     }

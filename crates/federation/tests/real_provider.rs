@@ -86,8 +86,7 @@ async fn real_tokens_accepted_and_jit_provisioning() {
     assert_eq!(user.email, "alice@example.com");
     assert_eq!(user.display_name, "Alice");
     let m = env
-        .engine
-        .store()
+        .store
         .get_membership(user.id, acme.id)
         .await
         .unwrap()
@@ -186,8 +185,7 @@ async fn jit_off_allowlist_deny_and_per_org_allowlist() {
         Err(FederationError::NoAccount(_))
     ));
     assert!(
-        env.engine
-            .store()
+        env.store
             .get_user_by_email("eve@elsewhere.org")
             .await
             .unwrap()
@@ -216,8 +214,7 @@ async fn jit_off_allowlist_deny_and_per_org_allowlist() {
     assert_eq!(user.display_name, "nameless.one");
 
     // The per-org allow-list admits provisioning into that org.
-    env.engine
-        .store()
+    env.store
         .add_allowlist(AllowlistEntry {
             org_id: Some(acme.id),
             kind: AllowlistKind::Address,
@@ -318,8 +315,7 @@ async fn groups_multi_org_guest_and_sync() {
         Err(FederationError::NoMembership)
     ));
     let m = env
-        .engine
-        .store()
+        .store
         .get_membership(user.id, beta.id)
         .await
         .unwrap()
@@ -329,8 +325,7 @@ async fn groups_multi_org_guest_and_sync() {
 
     // Workspace RID picks its org; a differing orgRid is a 400; unknown workspace.
     let ws = env
-        .engine
-        .store()
+        .store
         .create_workspace(beta.id, "main", None)
         .await
         .unwrap();
@@ -349,8 +344,7 @@ async fn groups_multi_org_guest_and_sync() {
         Err(FederationError::NoMembership) // no grant and not an admin of beta
     ));
     let acme_ws = env
-        .engine
-        .store()
+        .store
         .create_workspace(acme.id, "ops", None)
         .await
         .unwrap();
@@ -400,12 +394,7 @@ async fn groups_multi_org_guest_and_sync() {
         .await;
     let id = f.verify_id_token(&id_token, None).await.expect("valid");
     let user = f.resolve_user(&id, &ctx()).await.expect("synced");
-    let m = env
-        .engine
-        .store()
-        .get_membership(user.id, beta.id)
-        .await
-        .unwrap();
+    let m = env.store.get_membership(user.id, beta.id).await.unwrap();
     assert!(m.is_none_or(|m| m.removed_at.is_some()));
     env.engine.shutdown().await;
 }
@@ -826,7 +815,7 @@ async fn linking_only_in_served_domains_and_never_a_super_admin() {
     let idp = Idp::start(&[]).await;
     let env = engine_with(allow_domain_config("example.com")).await;
     org(&env, "acme").await;
-    let store = env.engine.store();
+    let store = &env.store;
     let root = store
         .create_user(super_admin("root@example.com"))
         .await
@@ -910,8 +899,7 @@ async fn org_claim_needs_allowed_orgs() {
     assert_eq!(id.orgs.len(), 2);
     let user = f.resolve_user(&id, &ctx()).await.expect("provisioned");
     let orgs = env
-        .engine
-        .store()
+        .store
         .list_user_memberships(user.id, false)
         .await
         .unwrap();

@@ -1,26 +1,17 @@
-//! Client certificates for logins: whether one may be asked for and signing the CSR.
+//! Client certificates for logins: signing the CSR (whether one may be asked for is the
+//! login request's rule, `login_request.rs`).
 
 use super::*;
 
 /// Why an impersonation session gets no client certificate.
-const PROXY_CERTIFICATE: &str = "a proxy (impersonation) login cannot get a client certificate";
+pub(super) const PROXY_CERTIFICATE: &str =
+    "a proxy (impersonation) login cannot get a client certificate";
 
 impl Engine {
-    /// Whether a login may ask for a client certificate, checked before the login starts so
-    /// that a refusal leaves nothing behind. An impersonation (proxy) login may not: the
-    /// certificate would carry the target's identity, outlive the audited proxy session and
-    /// prove nothing of who holds it. Without signing a CSR is ignored, so nothing is refused.
-    pub fn check_certificate_request(&self, proxied: bool, csr: bool) -> CoreResult<()> {
-        if self.ca.is_some() && proxied && csr {
-            return Err(CoreError::PermissionDenied(PROXY_CERTIFICATE));
-        }
-        Ok(())
-    }
-
     /// Signs a PEM CSR for `user`: subject and SAN are the user's, the CSR's key is kept, and the
     /// validity is min(configured, the token's remaining lifetime). `None` when signing is off.
     /// `proxied`: the session is an impersonation, which gets no certificate (see
-    /// [`Engine::check_certificate_request`]).
+    /// [`Engine::login_request`]).
     pub async fn sign_csr(
         &self,
         user: &User,

@@ -310,7 +310,9 @@ impl Engine {
             expires_at: cred.expires_at,
             issued_at: Some(cred.created_at),
         };
-        self.tokens.check_revocation(&p).map_err(|_| BAD)?;
+        if self.revocations.refuses(&p) {
+            return Err(BAD);
+        }
         Ok((cred, p))
     }
 

@@ -1,6 +1,7 @@
 //! Logins: choosing the org, starting the session and issuing its first token, proxy logins.
 
 use super::*;
+use crate::impersonation::{AMR_PROXY, session_kind_and_life};
 
 /// The result of a login: a new session and its first token.
 #[derive(Debug, Clone)]
@@ -111,10 +112,7 @@ impl Engine {
         let org_id = resolved.as_ref().map_or(OrgId::NONE, |(o, _)| o.id);
         let now = Utc::now();
         let t = &self.config.tokens;
-        let (kind, life) = match &proxy_admin {
-            Some(_) => (SessionKind::Proxy, t.proxy_secs),
-            None => (SessionKind::Login, t.session_secs),
-        };
+        let (kind, life) = session_kind_and_life(proxy_admin.is_some(), t);
         let idle = (t.idle_timeout_secs > 0).then_some(t.idle_timeout_secs);
         let end = not_after.map_or(now + secs(life), |n| n.min(now + secs(life)));
         if end <= now {
@@ -211,8 +209,8 @@ impl Engine {
         Ok(session)
     }
 
-    /// Password login, optionally as a proxy for another user. The super-admin check comes
-    /// before the target is looked up, so a non-admin learns nothing about other accounts.
+    /// Password login, optionally as a proxy for another user (the policy of
+    /// `impersonation.rs`).
     pub async fn login_password(
         &self,
         email: &str,
@@ -255,47 +253,9 @@ impl Engine {
                 .start_session_until(user, amr, choice, false, None, not_after, ctx)
                 .await;
         };
-        let now = Utc::now();
-        if !user.super_admin {
-            self.audit
-                .log(
-                    ctx,
-                    now,
-                    Some(user.id),
-                    "impersonation.start",
-                    None,
-                    AuditOutcome::Denied,
-                    json!({"reason": "not a super-admin"}),
-                )
-                .await;
-            return Err(CoreError::PermissionDenied(
-                "only a super-admin may log in as another user",
-            ));
-        }
-        let target = self
-            .store
-            .get_user_by_email(target_email)
-            .await?
-            .filter(|t| !t.deactivated)
-            .ok_or(CoreError::NotFound("user"))?;
-        if target.super_admin || target.id == user.id {
-            self.audit
-                .log(
-                    ctx,
-                    now,
-                    Some(user.id),
-                    "impersonation.start",
-                    Some(target.id.to_string()),
-                    AuditOutcome::Denied,
-                    json!({"reason": "target is a super-admin"}),
-                )
-                .await;
-            return Err(CoreError::PermissionDenied(
-                "a super-admin cannot be impersonated",
-            ));
-        }
+        let target = self.impersonation_target(&user, target_email, ctx).await?;
         let mut amr = amr;
-        amr.push("proxy".into());
+        amr.push(AMR_PROXY.into());
         self.start_session_until(target, amr, choice, false, Some(user), not_after, ctx)
             .await
     }

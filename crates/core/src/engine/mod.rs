@@ -38,6 +38,7 @@ mod certificates;
 mod credentials;
 mod lifecycle;
 mod login;
+mod login_request;
 mod membership;
 mod passwords;
 mod rate_limit;
@@ -46,6 +47,7 @@ mod signing_keys;
 mod tokens;
 
 pub use login::{LoginGrant, OrgChoice};
+pub use login_request::{LoginCredential, LoginOutcome, LoginRequest, TeamSelectOutcome};
 pub use rate_limit::ip_limit_key;
 pub use sessions::{CurrentSession, OwnSession};
 pub use tokens::IssuedToken;
@@ -224,7 +226,9 @@ impl Engine {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store port: core use cases only. Surfaces and federation call use cases, and the
+    /// binary and tests keep the store handle they opened.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
     pub fn config(&self) -> &CoreConfig {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use portcullis_core::config::CoreConfig;
 use portcullis_core::crypto::MasterKey;
 use portcullis_core::engine::Engine;
+use portcullis_core::store::Store;
 use portcullis_core::{NewOrg, Org};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -164,6 +165,8 @@ impl Idp {
 
 pub struct Env {
     pub engine: Arc<Engine>,
+    /// The engine's store, as the binary that opened it holds it.
+    pub store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
 }
 
@@ -181,15 +184,18 @@ pub async fn engine_with(config: CoreConfig) -> Env {
         .upsert_region(config.region.clone())
         .await
         .expect("region");
-    let engine = Engine::start(store, config, MasterKey::generate())
+    let engine = Engine::start(store.clone(), config, MasterKey::generate())
         .await
         .expect("engine");
-    Env { engine, _dir: dir }
+    Env {
+        engine,
+        store,
+        _dir: dir,
+    }
 }
 
 pub async fn org(env: &Env, name: &str) -> Org {
-    env.engine
-        .store()
+    env.store
         .create_org(NewOrg {
             name: name.into(),
             display_name: None,

@@ -160,8 +160,8 @@ pub fn login_result(d: &LoginData) -> wire::LoginResult {
         },
         team_id_to_job_permissions: perms,
         team_id_to_info: infos,
-        mothership_certificate: None,
-        user_certificate: None,
+        mothership_certificate: d.ca_certificate.clone(),
+        user_certificate: d.user_certificate.clone(),
         session_id: d.session_id.clone(),
         proxy_user_email: d.proxy_admin_email.clone(),
         current_user_modular: wire::UserModular {

@@ -6,16 +6,14 @@
 
 use std::sync::Arc;
 
-use portcullis_core::engine::{LoginGrant, OrgChoice};
 use portcullis_core::model::User;
-use portcullis_core::teams::TeamChoice;
 use portcullis_federation::{Federation, FederationError, UpstreamIdentity};
 
 use crate::convert;
 use crate::errors::ApiError;
 use crate::handlers::{
-    CallContext, HandlerResult, check_certificate_request, core, finish, nonblank_email,
-    proxied_email, rate_limit, team_id, with_certificates,
+    CallContext, HandlerResult, core, login_request, nonblank_email, rate_limit, team_id,
+    team_select_result,
 };
 use crate::wire::{self, ErrorCode, LoginOptions, Method, Outcome};
 
@@ -118,51 +116,19 @@ async fn identify(
     Ok((id, user))
 }
 
-/// The org a session login acts in: the provider's rule for the user's own login, the
-/// engine's default for a proxy login (the target's teams are not the provider's business).
-async fn session_choice(
-    fed: &Federation,
-    id: &UpstreamIdentity,
-    user: &User,
-    proxied: Option<&str>,
-    m: Method,
-) -> Result<OrgChoice, ApiError> {
-    match proxied {
-        Some(_) => Ok(OrgChoice::Default),
-        None => fed
-            .parsable_choice(id, user, None)
-            .await
-            .map_err(fed_err(m)),
-    }
-}
-
-/// Starts the session (proxy login included: the super-admin check is the engine's), ending
-/// no later than the upstream token's expiry plus the provider's cap (the federation's rule).
-async fn start(
-    cx: &CallContext,
-    fed: &Federation,
-    id: &UpstreamIdentity,
-    user: User,
-    choice: OrgChoice,
-    options: &LoginOptions,
-    m: Method,
-) -> Result<LoginGrant, ApiError> {
-    fed.start_session(id, user, choice, proxied_email(options), &cx.audit)
-        .await
-        .map_err(fed_err(m))
-}
-
 /// `loginWithIdp`: a session token.
 pub(crate) async fn login_with_idp(cx: &CallContext, options: &LoginOptions) -> HandlerResult {
     let m = Method::LoginWithIdp;
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
-    check_certificate_request(cx, m, options)?;
+    let request = login_request(cx, m, options)?;
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
-    let choice = session_choice(fed, &id, &user, proxied_email(options), m).await?;
-    let grant = start(cx, fed, &id, user, choice, options, m).await?;
-    Ok(Outcome::LoginResult(finish(cx, m, grant, options).await?))
+    let outcome = fed
+        .login(&id, user, &request, &cx.audit)
+        .await
+        .map_err(fed_err(m))?;
+    Ok(Outcome::LoginResult(convert::login_result(&outcome.result)))
 }
 
 /// `loginWithIdpAndTeam`: a team token for `teamId` (its session is the login's).
@@ -175,55 +141,14 @@ pub(crate) async fn login_with_idp_and_team(
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
     let org = team_id(team)?;
-    check_certificate_request(cx, m, options)?;
+    let request = login_request(cx, m, options)?;
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
-    let choice = match proxied_email(options) {
-        Some(_) => OrgChoice::Specific(org),
-        None => fed
-            .parsable_choice(&id, &user, Some(org))
-            .await
-            .map_err(fed_err(m))?,
-    };
-    let grant = start(cx, fed, &id, user, choice, options, m).await?;
-    let e = &cx.engine;
-    let p = e.authenticate(&grant.token.token).await.map_err(core(m))?;
-    let issued = e.team_token(&p, org, &cx.audit).await.map_err(core(m))?;
-    let data = e
-        .login_data_for_team_token(&p, &issued)
+    let outcome = fed
+        .login_with_team(&id, user, org, &request, &cx.audit)
         .await
-        .map_err(core(m))?;
-    match with_certificates(cx, m, &data, options).await {
-        Ok(r) => Ok(Outcome::LoginResult(r)),
-        Err(err) => {
-            // A refused CSR ends the session just created.
-            if let Err(end) = e.logout(&issued.token, &cx.audit).await {
-                tracing::warn!(error = %end, "could not end the session of a refused login");
-            }
-            Err(err)
-        }
-    }
-}
-
-/// The teams an upstream identity may log into, sorted by name (then id).
-async fn idp_team_choices(
-    fed: &Federation,
-    id: &UpstreamIdentity,
-    user: &User,
-    m: Method,
-) -> Result<Vec<TeamChoice>, ApiError> {
-    let mut choices: Vec<TeamChoice> = fed
-        .login_orgs(id, user)
-        .await
-        .map_err(fed_err(m))?
-        .into_iter()
-        .map(|o| TeamChoice {
-            name: o.org.display_name.clone().unwrap_or(o.org.name),
-            org: o.org.id,
-        })
-        .collect();
-    choices.sort_by(|a, b| a.name.cmp(&b.name).then(a.org.cmp(&b.org)));
-    Ok(choices)
+        .map_err(fed_err(m))?;
+    Ok(Outcome::LoginResult(convert::login_result(&outcome.result)))
 }
 
 /// `loginWithIdpAndTeamSelect`: with two or more teams, the team list and no token; else a
@@ -235,48 +160,14 @@ pub(crate) async fn login_with_idp_and_team_select(
     let m = Method::LoginWithIdpAndTeamSelect;
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
-    check_certificate_request(cx, m, options)?;
+    let request = login_request(cx, m, options)?;
     let fed = configured(cx)?;
     let (id, user) = identify(cx, fed, token, None, m).await?;
-    let proxied = proxied_email(options);
-    let (choices, subject) = match proxied {
-        Some(target) => {
-            let target = cx
-                .engine
-                .proxy_target(&user, target, &cx.audit)
-                .await
-                .map_err(core(m))?;
-            let choices = cx.engine.team_choices(target.id).await.map_err(core(m))?;
-            (choices, target.id)
-        }
-        None => (idp_team_choices(fed, &id, &user, m).await?, user.id),
-    };
-    if choices.len() >= 2 {
-        return Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
-            login_result: None,
-            team_info: Some(convert::team_choices(&choices)),
-        }));
-    }
-    // A user on no team at all gets a team-less session (§8); one whose teams the provider
-    // may not log into is still refused by the provider's rule.
-    let on_no_team = choices.is_empty()
-        && cx
-            .engine
-            .team_choices(subject)
-            .await
-            .map_err(core(m))?
-            .is_empty();
-    let choice = if on_no_team {
-        OrgChoice::DefaultOrNone
-    } else {
-        session_choice(fed, &id, &user, proxied, m).await?
-    };
-    let grant = start(cx, fed, &id, user, choice, options, m).await?;
-    let r = finish(cx, m, grant, options).await?;
-    Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
-        login_result: Some(r),
-        team_info: None,
-    }))
+    let outcome = fed
+        .login_with_team_select(&id, user, &request, &cx.audit)
+        .await
+        .map_err(fed_err(m))?;
+    Ok(team_select_result(outcome))
 }
 
 /// `loginWithSSO`: provider `OKTA` only, served by the first `okta` provider; the token is
@@ -301,10 +192,12 @@ pub(crate) async fn login_with_sso(cx: &CallContext, request: &wire::SSORequest)
         return Err(ApiError::bad_request("SSO provider OKTA is not configured"));
     };
     let (id, user) = identify(cx, fed, token, Some(&alias), m).await?;
-    let choice = session_choice(fed, &id, &user, None, m).await?;
-    let options = LoginOptions::default();
-    let grant = start(cx, fed, &id, user, choice, &options, m).await?;
-    Ok(Outcome::LoginResult(finish(cx, m, grant, &options).await?))
+    let request = login_request(cx, m, &LoginOptions::default())?;
+    let outcome = fed
+        .login(&id, user, &request, &cx.audit)
+        .await
+        .map_err(fed_err(m))?;
+    Ok(Outcome::LoginResult(convert::login_result(&outcome.result)))
 }
 
 /// `isMultiTeam` of every `startLogin` answer (PARSABLE.md §8 says "for users on more than one

@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use chrono::Utc;
 use portcullis_core::audit::AuditContext;
-use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
+use portcullis_core::engine::{
+    Engine, LoginCredential, LoginRequest, OrgChoice, TeamSelectOutcome,
+};
 use portcullis_core::model::{OrgId, UserId};
-use portcullis_core::teams::LoginData;
 use portcullis_core::tokens::Principal;
 use portcullis_federation::Federation;
 
@@ -185,7 +185,7 @@ fn user_id(s: &str) -> Result<UserId, ApiError> {
     UserId::from_str(s).map_err(|_| ApiError::not_found("user"))
 }
 
-pub(crate) fn proxied_email(options: &LoginOptions) -> Option<&str> {
+fn proxied_email(options: &LoginOptions) -> Option<&str> {
     options
         .proxied_user_email
         .as_deref()
@@ -201,72 +201,30 @@ fn csr(options: &LoginOptions) -> Option<&str> {
         .filter(|c| !c.trim().is_empty())
 }
 
-/// Refuses, before anything is checked or written, a login whose options ask for both a proxy
-/// session and a client certificate (the engine's rule).
-pub(crate) fn check_certificate_request(
+/// The core's request for a login with these options; its rules (no client certificate for a
+/// proxy login) are checked here, before anything is read or written.
+pub(crate) fn login_request(
     cx: &CallContext,
     method: Method,
     options: &LoginOptions,
-) -> Result<(), ApiError> {
+) -> Result<LoginRequest, ApiError> {
     cx.engine
-        .check_certificate_request(proxied_email(options).is_some(), csr(options).is_some())
+        .login_request(proxied_email(options), csr(options))
         .map_err(core(method))
 }
 
-/// Turns a fresh login into a `LoginResult`, signing the CSR if one was sent. A refused CSR
-/// ends the session just created, so no token of a failed call stays usable.
-pub(crate) async fn finish(
-    cx: &CallContext,
-    method: Method,
-    grant: LoginGrant,
-    options: &LoginOptions,
-) -> Result<wire::LoginResult, ApiError> {
-    let data = cx
-        .engine
-        .login_data_for_grant(&grant)
-        .await
-        .map_err(core(method))?;
-    match with_certificates(cx, method, &data, options).await {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            if let Err(end) = cx.engine.logout(&grant.token.token, &cx.audit).await {
-                tracing::warn!(error = %end, "could not end the session of a refused login");
-            }
-            Err(e)
-        }
-    }
-}
-
-/// Adds `mothershipCertificate` whenever signing is configured, and `userCertificate` for a CSR
-/// (validity: min(configured, the token's remaining lifetime)).
-pub(crate) async fn with_certificates(
-    cx: &CallContext,
-    method: Method,
-    data: &LoginData,
-    options: &LoginOptions,
-) -> Result<wire::LoginResult, ApiError> {
-    let mut r = convert::login_result(data);
-    let Some(ca) = cx.engine.certificate_authority() else {
-        return Ok(r);
-    };
-    r.mothership_certificate = Some(ca.ca_certificate_pem().to_string());
-    if let Some(csr) = csr(options) {
-        let exp = data.expires_at.unwrap_or_else(|| {
-            Utc::now() + chrono::Duration::seconds(cx.engine.config().certificates.validity_secs)
-        });
-        r.user_certificate = cx
-            .engine
-            .sign_csr(
-                &data.user,
-                csr,
-                exp,
-                data.proxy_admin_email.is_some(),
-                &cx.audit,
-            )
-            .await
-            .map_err(core(method))?;
-    }
-    Ok(r)
+/// A team-select login's answer: the team list, or the login result.
+pub(crate) fn team_select_result(outcome: TeamSelectOutcome) -> Outcome {
+    Outcome::TeamSelectResult(match outcome {
+        TeamSelectOutcome::Choose(choices) => wire::TeamSelectResult {
+            login_result: None,
+            team_info: Some(convert::team_choices(&choices)),
+        },
+        TeamSelectOutcome::LoggedIn(login) => wire::TeamSelectResult {
+            login_result: Some(convert::login_result(&login.result)),
+            team_info: None,
+        },
+    })
 }
 
 async fn login(
@@ -278,19 +236,14 @@ async fn login(
     let m = Method::Login;
     rate_limit(cx, m)?;
     let email = nonblank_email(email)?;
-    check_certificate_request(cx, m, options)?;
-    let grant = cx
+    let request = login_request(cx, m, options)?;
+    let credential = LoginCredential::Password { email, password };
+    let outcome = cx
         .engine
-        .login_password(
-            email,
-            password,
-            OrgChoice::Default,
-            proxied_email(options),
-            &cx.audit,
-        )
+        .login(credential, OrgChoice::Default, &request, &cx.audit)
         .await
         .map_err(core(m))?;
-    finish(cx, m, grant, options).await
+    Ok(convert::login_result(&outcome.result))
 }
 
 async fn login_with_team_select(
@@ -302,43 +255,14 @@ async fn login_with_team_select(
     let m = Method::LoginWithTeamSelect;
     rate_limit(cx, m)?;
     let email = nonblank_email(email)?;
-    check_certificate_request(cx, m, options)?;
-    let e = &cx.engine;
-    let user = e
-        .authenticate_password(email, password, &cx.audit)
+    let request = login_request(cx, m, options)?;
+    let credential = LoginCredential::Password { email, password };
+    let outcome = cx
+        .engine
+        .login_with_team_select(credential, &request, &cx.audit)
         .await
         .map_err(core(m))?;
-    let proxied = proxied_email(options);
-    let subject = match proxied {
-        Some(target) => e
-            .proxy_target(&user, target, &cx.audit)
-            .await
-            .map_err(core(m))?,
-        None => user.clone(),
-    };
-    let choices = e.team_choices(subject.id).await.map_err(core(m))?;
-    if choices.len() >= 2 {
-        return Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
-            login_result: None,
-            team_info: Some(convert::team_choices(&choices)),
-        }));
-    }
-    // 0 or 1 teams: a loginResult (§8); on no team, a session of no team.
-    let grant = e
-        .finish_login(
-            user,
-            vec!["pwd".into()],
-            OrgChoice::DefaultOrNone,
-            proxied,
-            &cx.audit,
-        )
-        .await
-        .map_err(core(m))?;
-    let r = finish(cx, m, grant, options).await?;
-    Ok(Outcome::TeamSelectResult(wire::TeamSelectResult {
-        login_result: Some(r),
-        team_info: None,
-    }))
+    Ok(team_select_result(outcome))
 }
 
 async fn logout(cx: &CallContext) -> HandlerResult {
@@ -363,9 +287,7 @@ async fn create_team_token(cx: &CallContext, team: &str) -> HandlerResult {
         .login_data_for_team_token(&p, &issued)
         .await
         .map_err(core(m))?;
-    Ok(Outcome::LoginResult(
-        with_certificates(cx, m, &data, &LoginOptions::default()).await?,
-    ))
+    Ok(Outcome::LoginResult(convert::login_result(&data)))
 }
 
 async fn login_with_token(cx: &CallContext, token: &str) -> HandlerResult {
@@ -387,9 +309,7 @@ async fn token_result(cx: &CallContext, m: Method, p: &Principal, token: &str) -
         .login_data_for_principal(p, token)
         .await
         .map_err(core(m))?;
-    Ok(Outcome::LoginResult(
-        with_certificates(cx, m, &data, &LoginOptions::default()).await?,
-    ))
+    Ok(Outcome::LoginResult(convert::login_result(&data)))
 }
 
 async fn get_current_user(cx: &CallContext) -> HandlerResult {
@@ -430,9 +350,7 @@ async fn create_persistent_auth(cx: &CallContext, user: &str) -> HandlerResult {
         .login_data_for_persistent(&cred, &secret)
         .await
         .map_err(core(m))?;
-    Ok(Outcome::LoginResult(
-        with_certificates(cx, m, &data, &LoginOptions::default()).await?,
-    ))
+    Ok(Outcome::LoginResult(convert::login_result(&data)))
 }
 
 async fn revoke_persistent_auth(cx: &CallContext, user: &str) -> HandlerResult {
