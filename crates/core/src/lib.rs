@@ -15,7 +15,6 @@ pub mod engine;
 pub mod error;
 pub mod federated_accounts;
 pub mod idle;
-pub mod impersonation;
 pub mod invitations;
 pub mod keys;
 pub mod mediamtx;

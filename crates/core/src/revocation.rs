@@ -11,8 +11,8 @@ use dashmap::{DashMap, DashSet};
 use tokio::sync::Notify;
 
 use crate::model::{CredentialId, OrgId, RevocationEvent, SessionId, Timestamp, UserId};
+use crate::model::{Principal, Via};
 use crate::store::{OrgRevocationState, Store, StoreResult, UserRevocationState};
-use crate::tokens::{Principal, Via};
 
 #[derive(Debug, Default)]
 pub struct RevocationView {

@@ -1,7 +1,7 @@
 //! Logins: choosing the org, starting the session and issuing its first token, proxy logins.
 
+use super::impersonation::{AMR_PROXY, session_kind_and_life};
 use super::*;
-use crate::impersonation::{AMR_PROXY, session_kind_and_life};
 
 /// The result of a login: a new session and its first token.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 //! arguments onto a [`LoginRequest`] and a [`LoginCredential`], and the outcome onto the wire.
 
 use super::certificates::PROXY_CERTIFICATE;
+use super::login_result::{LoginData, TeamChoice};
 use super::*;
-use crate::teams::{LoginData, TeamChoice};
 
 /// What a login asks for besides its credential and org: a proxy target, a CSR, a team token.
 /// Made only by [`Engine::login_request`], which checks its rules first, so no login skips them.

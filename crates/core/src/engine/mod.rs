@@ -36,9 +36,11 @@ const IP_LIMITER_PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 mod certificates;
 mod credentials;
+mod impersonation;
 mod lifecycle;
 mod login;
 mod login_request;
+mod login_result;
 mod membership;
 mod passwords;
 mod rate_limit;
@@ -46,8 +48,10 @@ mod sessions;
 mod signing_keys;
 mod tokens;
 
+pub use impersonation::AMR_PROXY;
 pub use login::{LoginGrant, OrgChoice};
 pub use login_request::{LoginCredential, LoginOutcome, LoginRequest, TeamSelectOutcome};
+pub use login_result::{AuthPeriods, LoginData, TeamChoice, TeamView, WARNING_LEAD_SECS};
 pub use rate_limit::ip_limit_key;
 pub use sessions::{CurrentSession, OwnSession};
 pub use tokens::IssuedToken;

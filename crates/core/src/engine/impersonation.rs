@@ -7,9 +7,9 @@
 use chrono::Utc;
 use serde_json::json;
 
+use super::Engine;
 use crate::audit::AuditContext;
 use crate::config::TokensConfig;
-use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{AuditOutcome, SessionKind, User};
 
