@@ -31,5 +31,6 @@ pub mod tokens;
 pub mod websso;
 pub mod workspaces;
 
+pub use audit::AuditAction;
 pub use error::{CoreError, CoreResult};
 pub use model::*;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use serde_json::json;
 
+use crate::audit::AuditAction;
 use crate::audit::AuditContext;
 use crate::engine::{Engine, IssuedToken, LoginGrant};
 use crate::error::{CoreError, CoreResult};
@@ -351,7 +352,7 @@ impl Engine {
                     ctx,
                     Utc::now(),
                     Some(admin.id),
-                    "impersonation.start",
+                    AuditAction::ImpersonationStart,
                     None,
                     AuditOutcome::Denied,
                     json!({"reason": "not a super-admin"}),

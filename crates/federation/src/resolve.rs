@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use portcullis_core::audit::AuditContext;
+use portcullis_core::audit::{AuditAction, AuditContext};
 use portcullis_core::store::StoreError;
 use portcullis_core::{
     AllowlistKind, AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role, User,
@@ -197,8 +197,14 @@ impl Federation {
                 Err(StoreError::Conflict(_)) => return self.relink(cfg, id, ctx).await,
                 Err(e) => return Err(e.into()),
             }
-            self.audit(ctx, Some(existing.id), "federation.link", id, json!({}))
-                .await;
+            self.audit(
+                ctx,
+                Some(existing.id),
+                AuditAction::FederationLink,
+                id,
+                json!({}),
+            )
+            .await;
             return self.finish(cfg, id, existing, ctx).await;
         }
         if !cfg.jit_provisioning {
@@ -250,8 +256,14 @@ impl Federation {
             .await
         {
             Ok(user) => {
-                self.audit(ctx, Some(user.id), "federation.provision", id, json!({}))
-                    .await;
+                self.audit(
+                    ctx,
+                    Some(user.id),
+                    AuditAction::FederationProvision,
+                    id,
+                    json!({}),
+                )
+                .await;
                 Ok(user)
             }
             // A concurrent first login of the same identity won the race.
@@ -356,7 +368,7 @@ impl Federation {
             self.audit(
                 ctx,
                 Some(user.id),
-                "federation.sync",
+                AuditAction::FederationSync,
                 id,
                 json!({ "changes": changed }),
             )
@@ -373,7 +385,7 @@ impl Federation {
                 ctx,
                 Utc::now(),
                 None,
-                "federation.login",
+                AuditAction::FederationLogin,
                 Some(format!("{}#{}", id.issuer, id.subject)),
                 AuditOutcome::Denied,
                 json!({"provider": id.provider, "reason": reason}),
@@ -385,7 +397,7 @@ impl Federation {
         &self,
         ctx: &AuditContext,
         actor: Option<portcullis_core::UserId>,
-        action: &str,
+        action: AuditAction,
         id: &UpstreamIdentity,
         mut detail: serde_json::Value,
     ) {

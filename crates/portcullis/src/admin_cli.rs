@@ -336,7 +336,7 @@ pub enum AuditCommand {
         /// Only events by this actor (user id or email).
         #[arg(long)]
         by: Option<String>,
-        /// Only this action, e.g. admin.user.create.
+        /// Only this action, e.g. user.create.
         #[arg(long)]
         action: Option<String>,
         #[arg(long)]
@@ -558,7 +558,7 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
                 .context("rotation failed")?;
             admin
                 .record(
-                    "admin.keys.rotate",
+                    portcullis_core::AuditAction::KeysRotate,
                     Some(kid.clone()),
                     serde_json::json!({"retired": old}),
                 )
@@ -596,7 +596,7 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
             };
             admin
                 .record(
-                    "admin.keys.revoke",
+                    portcullis_core::AuditAction::KeysRevoke,
                     Some(kid.clone()),
                     serde_json::json!({"already_revoked": r.already_revoked, "signing": r.signing_kid}),
                 )

@@ -248,26 +248,22 @@ fn admin_creates_org_user_membership_and_lists_them() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     for a in [
-        "admin.org.create",
-        "admin.user.create",
-        "admin.member.add",
-        "admin.member.update",
-        "admin.workspace.create",
-        "admin.workspace.grant",
-        "admin.allowlist.add",
-        "admin.user.deactivate",
-        "admin.member.remove",
-        "admin.org.enable",
+        "org.create",
+        "user.create",
+        "membership.add",
+        "membership.update",
+        "workspace.create",
+        "workspace.grant",
+        "allowlist.add",
+        "user.deactivate",
+        "membership.remove",
+        "org.enable",
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
-    assert_eq!(actions[0], "admin.org.enable", "newest first");
+    assert_eq!(actions[0], "org.enable", "newest first");
     assert_eq!(events[0]["actor"], user["id"]);
-    let filtered = admin_json(
-        cwd,
-        &data,
-        &["audit", "list", "--action", "admin.user.create"],
-    );
+    let filtered = admin_json(cwd, &data, &["audit", "list", "--action", "user.create"]);
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     // Human output works too.

@@ -21,7 +21,7 @@ impl Admin {
                 user.email, org.name
             )));
         }
-        self.upsert_member("admin.member.add", &user, &org, roles, kind)
+        self.upsert_member(AuditAction::MembershipAdd, &user, &org, roles, kind)
             .await
     }
 
@@ -48,13 +48,13 @@ impl Admin {
         }
         let roles = roles.unwrap_or(current.roles);
         let kind = kind.unwrap_or(current.kind);
-        self.upsert_member("admin.member.update", &user, &org, roles, kind)
+        self.upsert_member(AuditAction::MembershipUpdate, &user, &org, roles, kind)
             .await
     }
 
     async fn upsert_member(
         &self,
-        action: &str,
+        action: AuditAction,
         user: &User,
         org: &Org,
         roles: BTreeSet<Role>,
@@ -89,7 +89,7 @@ impl Admin {
             })?;
         let d = self
             .audited(
-                "admin.member.remove",
+                AuditAction::MembershipRemove,
                 Some(format!("{}/{}", org.id, user.id)),
                 json!({ "email": user.email, "org": org.name }),
                 self.store.remove_membership(user.id, org.id, now()),
@@ -122,7 +122,7 @@ impl Admin {
         let detail = json!({ "email": user.email, "org": org.name });
         if deactivated {
             self.audited(
-                "admin.member.deactivate",
+                AuditAction::MembershipDeactivate,
                 target,
                 detail,
                 self.store
@@ -131,7 +131,7 @@ impl Admin {
             .await?;
         } else {
             self.audited(
-                "admin.member.reactivate",
+                AuditAction::MembershipReactivate,
                 target,
                 detail,
                 self.store.reactivate_membership(user.id, org.id),

@@ -3,7 +3,7 @@
 //! `portcullis admin` CLI (and later an HTTP admin surface).
 //!
 //! Inputs are validated before the store is touched, so bad input writes nothing. Every change
-//! that reaches the store appends an [`AuditEvent`] (`admin.<noun>.<verb>`) with its outcome;
+//! that reaches the store appends an [`AuditEvent`] (docs/design/audit.md) with its outcome;
 //! audit details never hold a secret. Reads are not audited.
 
 use std::collections::BTreeSet;
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::audit::AuditAction;
 use crate::config::CoreConfig;
 use crate::model::*;
 use crate::password::{HashError, HashParams, PasswordPolicy, PasswordRejection};
@@ -146,7 +147,7 @@ impl Admin {
 
     async fn audit(
         &self,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
         outcome: AuditOutcome,
         mut detail: Value,
@@ -158,7 +159,7 @@ impl Admin {
             id: Uuid::new_v4(),
             at: now(),
             actor: self.actor,
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             target,
             outcome,
             ip: None,
@@ -172,7 +173,7 @@ impl Admin {
     /// Runs a store change and audits it with its outcome.
     pub(crate) async fn audited<T, F>(
         &self,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
         detail: Value,
         change: F,
@@ -196,7 +197,7 @@ impl Admin {
                     .audit(action, target, AuditOutcome::Failure, detail)
                     .await
                 {
-                    tracing::warn!(error = %audit_err, action, "could not audit a failed admin action");
+                    tracing::warn!(error = %audit_err, action = action.as_str(), "could not audit a failed admin action");
                 }
                 Err(err)
             }

@@ -49,7 +49,7 @@ impl Admin {
         };
         let user = self
             .audited(
-                "admin.user.create",
+                AuditAction::UserCreate,
                 None,
                 json!({ "email": email, "super_admin": spec.super_admin, "with_password": with_password }),
                 self.store.create_user(new),
@@ -109,7 +109,7 @@ impl Admin {
             "validated": patch.validated,
         });
         self.audited(
-            "admin.user.update",
+            AuditAction::UserUpdate,
             Some(user.id.to_string()),
             detail,
             self.store.update_user(user.id, update),
@@ -122,7 +122,7 @@ impl Admin {
         let user = self.find_user(reference).await?;
         let d: Deactivation = self
             .audited(
-                "admin.user.deactivate",
+                AuditAction::UserDeactivate,
                 Some(user.id.to_string()),
                 json!({ "email": user.email }),
                 self.store.deactivate_user(user.id, now()),
@@ -138,7 +138,7 @@ impl Admin {
     pub async fn reactivate_user(&self, reference: &str) -> AdminResult<User> {
         let user = self.find_user(reference).await?;
         self.audited(
-            "admin.user.reactivate",
+            AuditAction::UserReactivate,
             Some(user.id.to_string()),
             json!({ "email": user.email }),
             self.store.reactivate_user(user.id),
@@ -170,7 +170,7 @@ impl Admin {
         let hash = crate::crypto::sha256(code.as_bytes());
         let d = self
             .audited(
-                "admin.user.require_password_reset",
+                AuditAction::UserRequirePasswordReset,
                 Some(user.id.to_string()),
                 json!({
                     "email": user.email,
@@ -203,7 +203,7 @@ impl Admin {
         let user = self.find_user(reference).await?;
         let n = self
             .audited(
-                "admin.user.end_sessions",
+                AuditAction::SessionEndAll,
                 Some(user.id.to_string()),
                 json!({}),
                 self.store.revoke_user_sessions(user.id, None, now()),
@@ -220,7 +220,7 @@ impl Admin {
     /// Appends an audit event for an action the CLI performed itself (e.g. a key rotation).
     pub async fn record(
         &self,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
         detail: serde_json::Value,
     ) -> AdminResult<()> {
@@ -237,7 +237,7 @@ impl Admin {
             Err(e) => return Err(e),
         };
         self.audited(
-            "admin.user.unlock",
+            AuditAction::AccountUnlock,
             Some(key.clone()),
             json!({}),
             self.store.throttle_reset(&key),

@@ -46,7 +46,7 @@ impl Engine {
                         ctx,
                         now,
                         Some(user.id),
-                        "certificate.sign",
+                        AuditAction::CertificateSign,
                         Some(user.id.to_string()),
                         AuditOutcome::Success,
                         json!({"not_after": not_after}),

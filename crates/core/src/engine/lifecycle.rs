@@ -13,7 +13,7 @@ impl Engine {
     ) -> CoreResult<u64> {
         let now = Utc::now();
         let n = self.store.revoke_user_credentials(user, actor, now).await?;
-        self.user_revoked(ctx, actor, user, "credential.revoke_all", n, now)
+        self.user_revoked(ctx, actor, user, AuditAction::CredentialRevokeAll, n, now)
             .await?;
         Ok(n)
     }
@@ -25,7 +25,7 @@ impl Engine {
         ctx: &AuditContext,
         actor: Option<UserId>,
         user: UserId,
-        action: &str,
+        action: AuditAction,
         count: u64,
         now: Timestamp,
     ) -> CoreResult<()> {
@@ -63,7 +63,7 @@ impl Engine {
                 ctx,
                 now,
                 actor,
-                "user.deactivate",
+                AuditAction::UserDeactivate,
                 Some(user.to_string()),
                 AuditOutcome::Success,
                 json!({"sessions": d.sessions_revoked, "credentials": d.credentials_revoked}),
@@ -88,7 +88,7 @@ impl Engine {
                 ctx,
                 now,
                 actor,
-                "user.reactivate",
+                AuditAction::UserReactivate,
                 Some(user.to_string()),
                 AuditOutcome::Success,
                 json!({}),
@@ -129,7 +129,7 @@ impl Engine {
                 ctx,
                 now,
                 Some(admin.user),
-                "membership.deactivate",
+                AuditAction::MembershipDeactivate,
                 Some(target.to_string()),
                 AuditOutcome::Success,
                 json!({"org": admin.org, "sessions": d.sessions_revoked, "credentials": d.credentials_revoked}),
@@ -160,7 +160,7 @@ impl Engine {
                 ctx,
                 now,
                 Some(admin.user),
-                "membership.reactivate",
+                AuditAction::MembershipReactivate,
                 Some(target.to_string()),
                 AuditOutcome::Success,
                 json!({"org": admin.org}),

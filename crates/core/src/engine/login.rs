@@ -148,8 +148,8 @@ impl Engine {
         claims.act = proxy_admin.as_ref().map(|a| Actor { sub: a.id.0 });
         let token = self.tokens.sign(&claims)?;
         let (action, actor) = match &proxy_admin {
-            Some(a) => ("impersonation.start", Some(a.id)),
-            None => ("login", Some(user.id)),
+            Some(a) => (AuditAction::ImpersonationStart, Some(a.id)),
+            None => (AuditAction::Login, Some(user.id)),
         };
         self.audit
             .log(
@@ -262,7 +262,7 @@ impl Engine {
                     ctx,
                     now,
                     Some(user.id),
-                    "impersonation.start",
+                    AuditAction::ImpersonationStart,
                     None,
                     AuditOutcome::Denied,
                     json!({"reason": "not a super-admin"}),
@@ -284,7 +284,7 @@ impl Engine {
                     ctx,
                     now,
                     Some(user.id),
-                    "impersonation.start",
+                    AuditAction::ImpersonationStart,
                     Some(target.id.to_string()),
                     AuditOutcome::Denied,
                     json!({"reason": "target is a super-admin"}),

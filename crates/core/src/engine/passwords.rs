@@ -205,11 +205,11 @@ impl Engine {
     ) {
         let actor = actor.or(purpose.caller());
         let (action, target) = match purpose.via() {
-            None => ("login.password", key.to_owned()),
+            None => (AuditAction::LoginPassword, key.to_owned()),
             Some(via) => {
                 detail["via"] = json!(via);
                 let target = actor.map_or_else(|| key.to_owned(), |u| u.to_string());
-                ("password.change", target)
+                (AuditAction::PasswordChange, target)
             }
         };
         self.audit
@@ -234,7 +234,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 None,
-                "account.unlock",
+                AuditAction::AccountUnlock,
                 Some(key),
                 AuditOutcome::Success,
                 json!({}),
@@ -431,7 +431,7 @@ impl Engine {
                     ctx,
                     now,
                     actor,
-                    "account.lock",
+                    AuditAction::AccountLock,
                     Some(key.to_owned()),
                     AuditOutcome::Success,
                     json!({}),
