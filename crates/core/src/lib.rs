@@ -28,6 +28,7 @@ pub mod store;
 pub mod team_settings;
 pub mod teams;
 pub mod tokens;
+pub mod use_cases;
 pub mod websso;
 pub mod workspaces;
 

@@ -7,8 +7,9 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use portcullis_core::admin::{
-    Admin, MemberView, NewUserSpec, OrgPatchSpec, UserPatchSpec, UserView, parse_roles,
+    Admin, AdminError, MemberView, NewUserSpec, OrgPatchSpec, UserPatchSpec, UserView, parse_roles,
 };
+use portcullis_core::keys::KeyRing;
 use portcullis_core::{
     AllowlistKind, AuditFilter, AuditOutcome, MembershipKind, Org, Region, Role, WorkspaceAccess,
 };
@@ -494,12 +495,10 @@ struct KeyView {
 }
 
 async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> anyhow::Result<()> {
-    use portcullis_core::KeyPurpose;
-    let store = admin.store();
     match cmd {
         KeysCommand::List => {
-            let keys: Vec<KeyView> = store
-                .list_keys(KeyPurpose::TokenSigning)
+            let keys: Vec<KeyView> = admin
+                .signing_keys()
                 .await?
                 .into_iter()
                 .map(|k| KeyView {
@@ -534,73 +533,23 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
             })
         }
         KeysCommand::Rotate => {
-            let master = match crate::keyfile::plan(&cfg.server.key_file())? {
-                crate::keyfile::KeyPlan::Env(k) | crate::keyfile::KeyPlan::File(k, _) => k,
-                crate::keyfile::KeyPlan::Create(..) => {
-                    bail!(
-                        "no master key: start the server once (or set PORTCULLIS_MASTER_KEY) before rotating keys"
-                    )
-                }
-            };
-            let max_life = cfg.core.tokens.max_signed_lifetime();
-            let ring = portcullis_core::keys::KeyRing::load_or_create(
-                store.as_ref(),
-                master,
-                max_life,
-                Utc::now(),
-            )
-            .await
-            .context("cannot open the signing keys")?;
-            let old = ring.signing_kid();
-            let kid = ring
-                .rotate(store.as_ref(), Utc::now())
+            let ring = open_ring(cfg, admin, "before rotating keys").await?;
+            let r = admin
+                .rotate_signing_key(&ring)
                 .await
                 .context("rotation failed")?;
-            admin
-                .record(
-                    portcullis_core::AuditAction::KeysRotate,
-                    Some(kid.clone()),
-                    serde_json::json!({"retired": old}),
-                )
-                .await?;
-            #[derive(Serialize)]
-            struct Rotated {
-                kid: String,
-                retired: String,
-            }
-            let r = Rotated { kid, retired: old };
             emit(json, &r, || {
                 format!("new signing key {} (retired {})", r.kid, r.retired)
             })
         }
         KeysCommand::Revoke { kid } => {
-            let known = store.list_keys(KeyPurpose::TokenSigning).await?;
-            if !known.iter().any(|k| &k.kid == kid) {
-                bail!("no signing key {kid:?} (see `admin keys list`)");
-            }
-            let ring = open_ring(cfg, store.as_ref()).await?;
-            let revoked = ring
-                .revoke(store.as_ref(), kid, Utc::now())
-                .await
-                .context("revocation failed")?;
-            #[derive(Serialize)]
-            struct Revoked {
-                kid: String,
-                already_revoked: bool,
-                signing_kid: String,
-            }
-            let r = Revoked {
-                kid: kid.clone(),
-                already_revoked: !revoked,
-                signing_kid: ring.signing_kid(),
+            let ring = open_ring(cfg, admin, "first").await?;
+            let r = match admin.revoke_signing_key(&ring, kid).await {
+                Err(AdminError::NotFound(_)) => {
+                    bail!("no signing key {kid:?} (see `admin keys list`)")
+                }
+                r => r.context("revocation failed")?,
             };
-            admin
-                .record(
-                    portcullis_core::AuditAction::KeysRevoke,
-                    Some(kid.clone()),
-                    serde_json::json!({"already_revoked": r.already_revoked, "signing": r.signing_kid}),
-                )
-                .await?;
             emit(json, &r, || {
                 format!(
                     "revoked signing key {}{}; signing with {}",
@@ -618,18 +567,15 @@ async fn keys(cfg: &Config, admin: &Admin, json: bool, cmd: &KeysCommand) -> any
 }
 
 /// The signing key ring, opened with the master key of a server that has started once.
-async fn open_ring(
-    cfg: &Config,
-    store: &dyn portcullis_core::store::Store,
-) -> anyhow::Result<portcullis_core::keys::KeyRing> {
+async fn open_ring(cfg: &Config, admin: &Admin, when: &str) -> anyhow::Result<KeyRing> {
     let master = match crate::keyfile::plan(&cfg.server.key_file())? {
         crate::keyfile::KeyPlan::Env(k) | crate::keyfile::KeyPlan::File(k, _) => k,
         crate::keyfile::KeyPlan::Create(..) => {
-            bail!("no master key: start the server once (or set PORTCULLIS_MASTER_KEY) first")
+            bail!("no master key: start the server once (or set PORTCULLIS_MASTER_KEY) {when}")
         }
     };
-    portcullis_core::keys::KeyRing::load_or_create(
-        store,
+    KeyRing::load_or_create(
+        admin.store().as_ref(),
         master,
         cfg.core.tokens.max_signed_lifetime(),
         Utc::now(),

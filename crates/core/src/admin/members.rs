@@ -1,6 +1,7 @@
 //! Org memberships: adding, updating, removing, per-org deactivation, listings.
 
 use super::*;
+use crate::use_cases;
 
 impl Admin {
     /// Adds a user to an org. Fails if they are already an active member (use `update_member`).
@@ -111,34 +112,21 @@ impl Admin {
     ) -> AdminResult<()> {
         let user = self.find_user(user).await?;
         let org = self.find_org(org).await?;
-        self.store
-            .get_membership(user.id, org.id)
-            .await?
-            .filter(|m| m.removed_at.is_none())
-            .ok_or_else(|| {
+        let detail = json!({ "email": user.email, "org_name": org.name });
+        use_cases::set_membership_deactivated(
+            &self.use_case(),
+            user.id,
+            org.id,
+            deactivated,
+            detail,
+        )
+        .await
+        .map_err(|e| match e {
+            CoreError::NotFound(_) => {
                 AdminError::NotFound(format!("{} is not a member of {}", user.email, org.name))
-            })?;
-        let target = Some(format!("{}/{}", org.id, user.id));
-        let detail = json!({ "email": user.email, "org": org.name });
-        if deactivated {
-            self.audited(
-                AuditAction::MembershipDeactivate,
-                target,
-                detail,
-                self.store
-                    .deactivate_membership(user.id, org.id, self.actor, now()),
-            )
-            .await?;
-        } else {
-            self.audited(
-                AuditAction::MembershipReactivate,
-                target,
-                detail,
-                self.store.reactivate_membership(user.id, org.id),
-            )
-            .await?;
-        }
-        Ok(())
+            }
+            e => e.into(),
+        })
     }
 
     pub async fn list_org_members(

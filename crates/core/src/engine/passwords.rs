@@ -228,19 +228,7 @@ impl Engine {
     /// Admin unlock of a login key (an email).
     pub async fn unlock(&self, email: &str, ctx: &AuditContext) -> CoreResult<()> {
         let key = normalize_email(email);
-        self.store.throttle_reset(&key).await?;
-        self.audit
-            .log(
-                ctx,
-                Utc::now(),
-                None,
-                AuditAction::AccountUnlock,
-                Some(key),
-                AuditOutcome::Success,
-                json!({}),
-            )
-            .await;
-        Ok(())
+        crate::use_cases::unlock_login(&self.use_case(None, ctx), &key).await
     }
 
     /// Changes the caller's password: the current one is required and checked through the

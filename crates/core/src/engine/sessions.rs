@@ -181,10 +181,6 @@ impl Engine {
         actor: Option<UserId>,
         ctx: &AuditContext,
     ) -> CoreResult<u64> {
-        let now = Utc::now();
-        let n = self.store.revoke_user_sessions(user, keep, now).await?;
-        self.user_revoked(ctx, actor, user, AuditAction::SessionEndAll, n, now)
-            .await?;
-        Ok(n)
+        crate::use_cases::end_user_sessions(&self.use_case(actor, ctx), user, keep).await
     }
 }
