@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use serde_json::json;
 
+use crate::audit::AuditAction;
 use crate::audit::AuditContext;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
@@ -98,7 +99,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 Some(p.user),
-                "profile.update",
+                AuditAction::ProfileUpdate,
                 Some(p.user.to_string()),
                 AuditOutcome::Success,
                 json!({}),
@@ -142,7 +143,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 Some(p.user),
-                "org.settings.update",
+                AuditAction::OrgSettingsUpdate,
                 Some(p.org.to_string()),
                 AuditOutcome::Success,
                 json!({}),
@@ -271,7 +272,7 @@ impl Engine {
                             ctx,
                             inv.created_at,
                             Some(p.user),
-                            "org.invitation.create",
+                            AuditAction::OrgInvitationCreate,
                             Some(inv.user_id.to_string()),
                             AuditOutcome::Success,
                             json!({"org": p.org, "expiresAt": inv.expires_at}),
@@ -287,7 +288,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 Some(p.user),
-                "users.preregister",
+                AuditAction::UsersPreregister,
                 Some(p.org.to_string()),
                 AuditOutcome::Success,
                 json!({"created": answer.len() - invited, "invited": invited}),

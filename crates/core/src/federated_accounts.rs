@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::audit::AuditContext;
+use crate::audit::{AuditAction, AuditContext};
 use crate::engine::Engine;
 use crate::error::CoreResult;
 use crate::model::*;
@@ -93,8 +93,14 @@ impl Engine {
             provider: &upstream.0,
             subject: &upstream.1,
         };
-        self.audit_upstream(ctx, existing.id, "federation.link", upstream, json!({}))
-            .await;
+        self.audit_upstream(
+            ctx,
+            existing.id,
+            AuditAction::FederationLink,
+            upstream,
+            json!({}),
+        )
+        .await;
         Ok(EmailLink::Linked(existing))
     }
 
@@ -119,8 +125,14 @@ impl Engine {
                     provider: &upstream.0,
                     subject: &upstream.1,
                 };
-                self.audit_upstream(ctx, user.id, "federation.provision", upstream, json!({}))
-                    .await;
+                self.audit_upstream(
+                    ctx,
+                    user.id,
+                    AuditAction::FederationProvision,
+                    upstream,
+                    json!({}),
+                )
+                .await;
                 Ok(Some(user))
             }
             Err(StoreError::Conflict(_)) => Ok(None),
@@ -183,7 +195,7 @@ impl Engine {
             self.audit_upstream(
                 ctx,
                 user.id,
-                "federation.sync",
+                AuditAction::FederationSync,
                 upstream,
                 json!({ "changes": changed }),
             )
@@ -236,7 +248,7 @@ impl Engine {
         &self,
         ctx: &AuditContext,
         user: UserId,
-        action: &str,
+        action: AuditAction,
         upstream: Upstream<'_>,
         mut detail: serde_json::Value,
     ) {

@@ -5,6 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 
+use crate::audit::AuditAction;
 use crate::audit::AuditContext;
 use crate::engine::Engine;
 use crate::error::CoreResult;
@@ -37,7 +38,7 @@ impl Engine {
                     ctx,
                     now,
                     Some(user.id),
-                    "org.invitation.accept",
+                    AuditAction::OrgInvitationAccept,
                     Some(inv.org_id.to_string()),
                     AuditOutcome::Success,
                     json!({"invitedBy": inv.invited_by, "kind": inv.kind.as_str()}),

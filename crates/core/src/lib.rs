@@ -29,8 +29,10 @@ pub mod store;
 pub mod team_settings;
 pub mod teams;
 pub mod tokens;
+pub mod use_cases;
 pub mod websso;
 pub mod workspaces;
 
+pub use audit::AuditAction;
 pub use error::{CoreError, CoreResult};
 pub use model::*;

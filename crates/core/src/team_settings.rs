@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::admin::{Admin, AdminError, AdminResult};
+use crate::audit::AuditAction;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
@@ -310,7 +311,7 @@ impl Admin {
             .collect();
         // Values are not audited: they are customer data, only the keys say what changed.
         self.audited(
-            "admin.team_settings.update",
+            AuditAction::TeamSettingsUpdate,
             Some(org_row.id.to_string()),
             json!({"set": set, "cleared": cleared}),
             self.store()
@@ -374,7 +375,7 @@ impl Admin {
         let org_row = self.find_org(org).await?;
         let parsed = priorities.map(parse_priorities).transpose()?;
         self.audited(
-            "admin.team_priorities.set",
+            AuditAction::TeamPrioritiesSet,
             Some(org_row.id.to_string()),
             json!({"count": parsed.as_ref().map(Vec::len)}),
             self.store()
@@ -407,7 +408,7 @@ impl Admin {
         let org_row = self.find_org(org).await?;
         let role = Role::from_str(role).map_err(AdminError::Invalid)?;
         self.audited(
-            "admin.job_permissions.set",
+            AuditAction::JobPermissionsSet,
             Some(org_row.id.to_string()),
             json!({"role": role.as_str(), "perms": perms}),
             self.store().set_job_permissions(org_row.id, role, perms),

@@ -12,6 +12,7 @@
 use chrono::Utc;
 use serde_json::json;
 
+use crate::audit::AuditAction;
 use crate::audit::AuditContext;
 use crate::crypto;
 use crate::engine::Engine;
@@ -174,7 +175,7 @@ impl Engine {
                 ctx,
                 now,
                 None,
-                "sso.browser",
+                AuditAction::SsoBrowser,
                 None,
                 AuditOutcome::Denied,
                 json!({ "reason": reason }),

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use serde_json::json;
 
+use crate::audit::AuditAction;
 use crate::audit::AuditContext;
 use crate::engine::Engine;
 use crate::error::{CoreError, CoreResult};
@@ -190,7 +191,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 Some(p.user),
-                "workspace.register_resources",
+                AuditAction::WorkspaceRegisterResources,
                 Some(self.rids().workspace(ws.id)),
                 AuditOutcome::Success,
                 json!({"count": rids.len()}),
@@ -287,7 +288,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 Some(p.user),
-                "workspace.update",
+                AuditAction::WorkspaceUpdate,
                 Some(self.rids().workspace(ws.id)),
                 AuditOutcome::Success,
                 json!({}),

@@ -796,8 +796,7 @@ async fn a_forced_reset_needs_the_one_time_code_not_the_old_password() {
         && ev.actor == Some(ann.id)
         && ev.detail["via"] == "reset"
         && ev.detail["was_reset_required"] == true));
-    let all =
-        serde_json::to_string(&e.audit_events("admin.user.require_password_reset").await).unwrap();
+    let all = serde_json::to_string(&e.audit_events("user.require_password_reset").await).unwrap();
     assert!(!all.contains(&code), "the code is never audited");
 }
 

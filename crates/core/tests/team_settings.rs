@@ -121,7 +121,7 @@ async fn a_bad_change_in_a_batch_writes_nothing_and_is_audited() {
     let events = e.store.list_audit(&AuditFilter::default()).await.unwrap();
     let ev = events
         .iter()
-        .find(|ev| ev.action == "admin.team_settings.update")
+        .find(|ev| ev.action == "team_settings.update")
         .expect("audited");
     assert_eq!(ev.actor, Some(p.user));
     assert_eq!(ev.detail["set"], json!(["a"]));

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use portcullis_core::audit::AuditContext;
+use portcullis_core::audit::{AuditAction, AuditContext};
 use portcullis_core::federated_accounts::{ClaimedMemberships, EmailLink, LinkedAccount, Upstream};
 use portcullis_core::{
     AuditOutcome, ExternalIdentity, MembershipKind, NewUser, Org, OrgId, Role, User,
@@ -296,7 +296,7 @@ impl Federation {
                 ctx,
                 Utc::now(),
                 None,
-                "federation.login",
+                AuditAction::FederationLogin,
                 Some(format!("{}#{}", id.issuer, id.subject)),
                 AuditOutcome::Denied,
                 json!({"provider": id.provider, "reason": reason}),

@@ -67,7 +67,7 @@ fn surfaces(engine: &Arc<Engine>, federation: &Arc<Federation>) -> Vec<Router> {
         portcullis_nominal::router(engine.clone(), Some(federation.clone())),
         portcullis_parsable::router(engine.clone(), Some(federation.clone())),
         portcullis_account::router(engine.clone()),
-        portcullis_admin::router(engine.clone()),
+        portcullis_org_admin::router(engine.clone()),
         portcullis_well_known::router(engine.clone()),
         portcullis_web::router(engine.clone(), Some(federation.clone())),
     ];

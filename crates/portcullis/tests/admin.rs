@@ -248,26 +248,22 @@ fn admin_creates_org_user_membership_and_lists_them() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     for a in [
-        "admin.org.create",
-        "admin.user.create",
-        "admin.member.add",
-        "admin.member.update",
-        "admin.workspace.create",
-        "admin.workspace.grant",
-        "admin.allowlist.add",
-        "admin.user.deactivate",
-        "admin.member.remove",
-        "admin.org.enable",
+        "org.create",
+        "user.create",
+        "membership.add",
+        "membership.update",
+        "workspace.create",
+        "workspace.grant",
+        "allowlist.add",
+        "user.deactivate",
+        "membership.remove",
+        "org.enable",
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
-    assert_eq!(actions[0], "admin.org.enable", "newest first");
+    assert_eq!(actions[0], "org.enable", "newest first");
     assert_eq!(events[0]["actor"], user["id"]);
-    let filtered = admin_json(
-        cwd,
-        &data,
-        &["audit", "list", "--action", "admin.user.create"],
-    );
+    let filtered = admin_json(cwd, &data, &["audit", "list", "--action", "user.create"]);
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     // Human output works too.
@@ -433,4 +429,54 @@ fn bad_admin_input_fails_clearly_and_writes_nothing() {
         );
     }
     assert_eq!(snapshot(cwd, &data), before, "bad input changed the store");
+}
+
+/// `keys rotate` and `keys revoke` run the engine's use cases: same output, same audit names.
+#[test]
+fn admin_rotates_and_revokes_signing_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let data = cwd.join("data");
+    migrate(cwd, &data);
+    let key = "11".repeat(32);
+    let keys = |args: &[&str]| {
+        run(portcullis(cwd)
+            .env("PORTCULLIS_MASTER_KEY", &key)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["admin", "--json", "keys"])
+            .args(args))
+    };
+    let o = keys(&["rotate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rotated: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (kid, retired) = (
+        rotated["kid"].as_str().unwrap(),
+        rotated["retired"].as_str().unwrap(),
+    );
+    assert_ne!(kid, retired);
+
+    let o = keys(&["revoke", retired]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let revoked: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(revoked["already_revoked"], false);
+    assert_eq!(revoked["signing_kid"], kid);
+
+    let o = keys(&["revoke", "nope"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no signing key \"nope\""),
+        "{}",
+        stderr(&o)
+    );
+
+    let events = admin_json(cwd, &data, &["audit", "list"]);
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["keys.revoke", "keys.rotate"]);
+    assert_eq!(events[0]["detail"]["via"], "cli");
 }

@@ -46,7 +46,7 @@ impl Admin {
             created_at: now(),
         };
         self.audited(
-            "admin.allowlist.add",
+            AuditAction::AllowlistAdd,
             org_id.map(|o| o.to_string()),
             json!({ "kind": serde_json::to_value(kind).unwrap_or(Value::Null), "value": value }),
             self.store.add_allowlist(entry.clone()),
@@ -78,7 +78,7 @@ impl Admin {
             )));
         }
         self.audited(
-            "admin.allowlist.remove",
+            AuditAction::AllowlistRemove,
             org_id.map(|o| o.to_string()),
             json!({ "kind": serde_json::to_value(kind).unwrap_or(Value::Null), "value": value }),
             self.store.remove_allowlist(org_id, kind, &value),

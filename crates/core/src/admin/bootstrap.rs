@@ -49,7 +49,7 @@ impl Admin {
             return Ok(None);
         };
         self.audit(
-            "admin.bootstrap",
+            AuditAction::Bootstrap,
             Some(user.id.to_string()),
             AuditOutcome::Success,
             json!({ "email": user.email, "org": org.name, "password_generated": generated }),

@@ -1,6 +1,7 @@
 //! Org memberships: adding, updating, removing, per-org deactivation, listings.
 
 use super::*;
+use crate::use_cases;
 
 impl Admin {
     /// Adds a user to an org. Fails if they are already an active member (use `update_member`).
@@ -21,7 +22,7 @@ impl Admin {
                 user.email, org.name
             )));
         }
-        self.upsert_member("admin.member.add", &user, &org, roles, kind)
+        self.upsert_member(AuditAction::MembershipAdd, &user, &org, roles, kind)
             .await
     }
 
@@ -48,13 +49,13 @@ impl Admin {
         }
         let roles = roles.unwrap_or(current.roles);
         let kind = kind.unwrap_or(current.kind);
-        self.upsert_member("admin.member.update", &user, &org, roles, kind)
+        self.upsert_member(AuditAction::MembershipUpdate, &user, &org, roles, kind)
             .await
     }
 
     async fn upsert_member(
         &self,
-        action: &str,
+        action: AuditAction,
         user: &User,
         org: &Org,
         roles: BTreeSet<Role>,
@@ -89,7 +90,7 @@ impl Admin {
             })?;
         let d = self
             .audited(
-                "admin.member.remove",
+                AuditAction::MembershipRemove,
                 Some(format!("{}/{}", org.id, user.id)),
                 json!({ "email": user.email, "org": org.name }),
                 self.store.remove_membership(user.id, org.id, now()),
@@ -111,34 +112,21 @@ impl Admin {
     ) -> AdminResult<()> {
         let user = self.find_user(user).await?;
         let org = self.find_org(org).await?;
-        self.store
-            .get_membership(user.id, org.id)
-            .await?
-            .filter(|m| m.removed_at.is_none())
-            .ok_or_else(|| {
+        let detail = json!({ "email": user.email, "org_name": org.name });
+        use_cases::set_membership_deactivated(
+            &self.use_case(),
+            user.id,
+            org.id,
+            deactivated,
+            detail,
+        )
+        .await
+        .map_err(|e| match e {
+            CoreError::NotFound(_) => {
                 AdminError::NotFound(format!("{} is not a member of {}", user.email, org.name))
-            })?;
-        let target = Some(format!("{}/{}", org.id, user.id));
-        let detail = json!({ "email": user.email, "org": org.name });
-        if deactivated {
-            self.audited(
-                "admin.member.deactivate",
-                target,
-                detail,
-                self.store
-                    .deactivate_membership(user.id, org.id, self.actor, now()),
-            )
-            .await?;
-        } else {
-            self.audited(
-                "admin.member.reactivate",
-                target,
-                detail,
-                self.store.reactivate_membership(user.id, org.id),
-            )
-            .await?;
-        }
-        Ok(())
+            }
+            e => e.into(),
+        })
     }
 
     pub async fn list_org_members(

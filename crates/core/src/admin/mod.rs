@@ -3,7 +3,7 @@
 //! `portcullis admin` CLI (and later an HTTP admin surface).
 //!
 //! Inputs are validated before the store is touched, so bad input writes nothing. Every change
-//! that reaches the store appends an [`AuditEvent`] (`admin.<noun>.<verb>`) with its outcome;
+//! that reaches the store appends an [`AuditEvent`] (docs/design/audit.md) with its outcome;
 //! audit details never hold a secret. Reads are not audited.
 
 use std::collections::BTreeSet;
@@ -16,13 +16,17 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::audit::{AuditAction, AuditWriter};
 use crate::config::CoreConfig;
+use crate::error::CoreError;
 use crate::model::*;
 use crate::password::{HashError, HashParams, PasswordPolicy, PasswordRejection};
-use crate::store::{Deactivation, Store, StoreError};
+use crate::store::{Store, StoreError};
+use crate::use_cases::{NO_REQUEST, UseCaseCtx};
 
 mod allowlist;
 mod bootstrap;
+mod keys;
 mod members;
 mod orgs;
 mod users;
@@ -53,6 +57,32 @@ pub enum AdminError {
     Internal(String),
     #[error(transparent)]
     Store(StoreError),
+    /// A refusal from a shared use case with no operator meaning of its own (permission,
+    /// state, limits); surfaces map it like any `CoreError`.
+    #[error(transparent)]
+    Core(CoreError),
+}
+
+impl From<CoreError> for AdminError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::InvalidArgument(m) => AdminError::Invalid(m),
+            CoreError::NotFound(what) => AdminError::NotFound(format!("{what} not found")),
+            CoreError::Conflict(m) => AdminError::Conflict(m),
+            CoreError::Store(e) => AdminError::from(e),
+            CoreError::Internal(m) => AdminError::Internal(m),
+            e @ (CoreError::InvalidCredentials
+            | CoreError::Unauthenticated
+            | CoreError::InvalidToken(_)
+            | CoreError::TokenExpired
+            | CoreError::PermissionDenied(_)
+            | CoreError::CredentialNotAllowed(_)
+            | CoreError::OrgDisabled
+            | CoreError::NoMembership
+            | CoreError::LimitExceeded { .. }
+            | CoreError::RateLimited { .. }) => AdminError::Core(e),
+        }
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -144,35 +174,36 @@ impl Admin {
 
     // ---- audit ------------------------------------------------------------------------------
 
+    /// The use-case context of this service: its store, direct audit appends, the operator as
+    /// actor and `via`. No revocation view: running servers learn of changes from the feed.
+    pub(crate) fn use_case(&self) -> UseCaseCtx<'_> {
+        UseCaseCtx {
+            store: self.store.as_ref(),
+            revocations: None,
+            audit: AuditWriter::Direct(self.store.as_ref()),
+            request: &NO_REQUEST,
+            actor: self.actor,
+            via: Some(&self.via),
+        }
+    }
+
     async fn audit(
         &self,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
         outcome: AuditOutcome,
-        mut detail: Value,
+        detail: Value,
     ) -> AdminResult<()> {
-        if let Value::Object(map) = &mut detail {
-            map.insert("via".into(), Value::String(self.via.clone()));
-        }
-        let event = AuditEvent {
-            id: Uuid::new_v4(),
-            at: now(),
-            actor: self.actor,
-            action: action.to_owned(),
-            target,
-            outcome,
-            ip: None,
-            request_id: None,
-            detail,
-        };
-        self.store.append_audit(&[event]).await?;
-        Ok(())
+        Ok(self
+            .use_case()
+            .audit(action, target, outcome, detail)
+            .await?)
     }
 
     /// Runs a store change and audits it with its outcome.
     pub(crate) async fn audited<T, F>(
         &self,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
         detail: Value,
         change: F,
@@ -180,27 +211,10 @@ impl Admin {
     where
         F: Future<Output = Result<T, StoreError>>,
     {
-        match change.await {
-            Ok(v) => {
-                self.audit(action, target, AuditOutcome::Success, detail)
-                    .await?;
-                Ok(v)
-            }
-            Err(e) => {
-                let err = AdminError::from(e);
-                let mut detail = detail;
-                if let Value::Object(map) = &mut detail {
-                    map.insert("error".into(), Value::String(err.to_string()));
-                }
-                if let Err(audit_err) = self
-                    .audit(action, target, AuditOutcome::Failure, detail)
-                    .await
-                {
-                    tracing::warn!(error = %audit_err, action, "could not audit a failed admin action");
-                }
-                Err(err)
-            }
-        }
+        Ok(self
+            .use_case()
+            .audited(action, target, detail, change, |_| json!({}))
+            .await?)
     }
 
     // ---- references -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ impl Admin {
         }
         self.require_region(&region).await?;
         self.audited(
-            "admin.org.create",
+            AuditAction::OrgCreate,
             None,
             json!({ "name": name, "region": region }),
             self.store.create_org(NewOrg {
@@ -101,7 +101,7 @@ impl Admin {
             "default_workspace": update.default_workspace.map(|w| w.map(|w| w.to_string())),
         });
         self.audited(
-            "admin.org.update",
+            AuditAction::OrgUpdate,
             Some(org.id.to_string()),
             detail,
             self.store.update_org(org.id, update),
@@ -112,9 +112,9 @@ impl Admin {
     pub async fn set_org_disabled(&self, reference: &str, disabled: bool) -> AdminResult<Org> {
         let org = self.find_org(reference).await?;
         let action = if disabled {
-            "admin.org.disable"
+            AuditAction::OrgDisable
         } else {
-            "admin.org.enable"
+            AuditAction::OrgEnable
         };
         self.audited(
             action,
@@ -164,7 +164,7 @@ impl Admin {
         }
         let detail = serde_json::to_value(&region).unwrap_or(Value::Null);
         self.audited(
-            "admin.region.upsert",
+            AuditAction::RegionUpsert,
             Some(region.id.clone()),
             json!({ "region": detail }),
             self.store.upsert_region(region.clone()),

@@ -1,6 +1,7 @@
 //! Users: creation, listing, updates, deactivation, forced password resets, sessions, unlock.
 
 use super::*;
+use crate::use_cases;
 
 /// Random bytes in a reset code: 160 bits, 27 base64url characters.
 const RESET_CODE_BYTES: usize = 20;
@@ -49,7 +50,7 @@ impl Admin {
         };
         let user = self
             .audited(
-                "admin.user.create",
+                AuditAction::UserCreate,
                 None,
                 json!({ "email": email, "super_admin": spec.super_admin, "with_password": with_password }),
                 self.store.create_user(new),
@@ -109,7 +110,7 @@ impl Admin {
             "validated": patch.validated,
         });
         self.audited(
-            "admin.user.update",
+            AuditAction::UserUpdate,
             Some(user.id.to_string()),
             detail,
             self.store.update_user(user.id, update),
@@ -120,14 +121,8 @@ impl Admin {
     /// Deactivates the user everywhere and revokes every session and credential.
     pub async fn deactivate_user(&self, reference: &str) -> AdminResult<DeactivationReport> {
         let user = self.find_user(reference).await?;
-        let d: Deactivation = self
-            .audited(
-                "admin.user.deactivate",
-                Some(user.id.to_string()),
-                json!({ "email": user.email }),
-                self.store.deactivate_user(user.id, now()),
-            )
-            .await?;
+        let detail = json!({ "email": user.email });
+        let d = use_cases::deactivate_user(&self.use_case(), user.id, detail).await?;
         Ok(DeactivationReport {
             user_id: user.id,
             sessions_revoked: d.sessions_revoked,
@@ -137,13 +132,8 @@ impl Admin {
 
     pub async fn reactivate_user(&self, reference: &str) -> AdminResult<User> {
         let user = self.find_user(reference).await?;
-        self.audited(
-            "admin.user.reactivate",
-            Some(user.id.to_string()),
-            json!({ "email": user.email }),
-            self.store.reactivate_user(user.id),
-        )
-        .await?;
+        let detail = json!({ "email": user.email });
+        use_cases::reactivate_user(&self.use_case(), user.id, detail).await?;
         self.find_user(&user.id.to_string()).await
     }
 
@@ -170,7 +160,7 @@ impl Admin {
         let hash = crate::crypto::sha256(code.as_bytes());
         let d = self
             .audited(
-                "admin.user.require_password_reset",
+                AuditAction::UserRequirePasswordReset,
                 Some(user.id.to_string()),
                 json!({
                     "email": user.email,
@@ -201,31 +191,13 @@ impl Admin {
     /// Ends every live session of a user. Returns the user id and how many ended.
     pub async fn end_sessions(&self, reference: &str) -> AdminResult<(UserId, u64)> {
         let user = self.find_user(reference).await?;
-        let n = self
-            .audited(
-                "admin.user.end_sessions",
-                Some(user.id.to_string()),
-                json!({}),
-                self.store.revoke_user_sessions(user.id, None, now()),
-            )
-            .await?;
+        let n = use_cases::end_user_sessions(&self.use_case(), user.id, None).await?;
         Ok((user.id, n))
     }
 
     pub async fn list_sessions(&self, reference: &str) -> AdminResult<Vec<Session>> {
         let user = self.find_user(reference).await?;
         Ok(self.store.list_user_sessions(user.id, false, now()).await?)
-    }
-
-    /// Appends an audit event for an action the CLI performed itself (e.g. a key rotation).
-    pub async fn record(
-        &self,
-        action: &str,
-        target: Option<String>,
-        detail: serde_json::Value,
-    ) -> AdminResult<()> {
-        self.audited(action, target, detail, async { Ok::<(), StoreError>(()) })
-            .await
     }
 
     /// Clears the brute-force throttle for a login email (a user reference or any address).
@@ -236,13 +208,7 @@ impl Admin {
             Err(AdminError::NotFound(_)) if is_valid_email(reference) => normalize_email(reference),
             Err(e) => return Err(e),
         };
-        self.audited(
-            "admin.user.unlock",
-            Some(key.clone()),
-            json!({}),
-            self.store.throttle_reset(&key),
-        )
-        .await?;
+        use_cases::unlock_login(&self.use_case(), &key).await?;
         Ok(key)
     }
 }

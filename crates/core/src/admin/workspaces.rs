@@ -34,7 +34,7 @@ impl Admin {
             )));
         }
         self.audited(
-            "admin.workspace.create",
+            AuditAction::WorkspaceCreate,
             None,
             json!({ "org": org.id.to_string(), "slug": slug }),
             self.store.create_workspace(org.id, &slug, display_name),
@@ -73,7 +73,7 @@ impl Admin {
             access,
         };
         self.audited(
-            "admin.workspace.grant",
+            AuditAction::WorkspaceGrant,
             Some(ws.id.to_string()),
             json!({
                 "user": user.id.to_string(),
@@ -102,7 +102,7 @@ impl Admin {
             )));
         }
         self.audited(
-            "admin.workspace.revoke",
+            AuditAction::WorkspaceRevoke,
             Some(ws.id.to_string()),
             json!({ "user": user.id.to_string(), "email": user.email }),
             self.store.revoke_workspace_grant(ws.id, user.id),

@@ -37,7 +37,7 @@ impl Engine {
                         ctx,
                         now,
                         Some(user.id),
-                        "certificate.sign",
+                        AuditAction::CertificateSign,
                         Some(user.id.to_string()),
                         AuditOutcome::Success,
                         json!({"not_after": not_after}),

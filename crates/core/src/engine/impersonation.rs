@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Engine;
-use crate::audit::AuditContext;
+use crate::audit::{AuditAction, AuditContext};
 use crate::config::TokensConfig;
 use crate::error::{CoreError, CoreResult};
 use crate::model::{AuditOutcome, SessionKind, User};
@@ -71,7 +71,7 @@ impl Engine {
                 ctx,
                 Utc::now(),
                 Some(admin.id),
-                "impersonation.start",
+                AuditAction::ImpersonationStart,
                 target,
                 AuditOutcome::Denied,
                 json!({ "reason": reason }),

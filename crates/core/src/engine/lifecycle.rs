@@ -1,9 +1,26 @@
-//! Account lifecycle: global and per-org deactivation and reactivation, bulk credential
-//! revocation.
+//! Account lifecycle for API callers: global and per-org deactivation and reactivation, bulk
+//! credential revocation. The work is in [`crate::use_cases`], shared with the operator service.
 
 use super::*;
+use crate::use_cases;
 
 impl Engine {
+    /// The use-case context of this engine: its store, revocation view and audit queue.
+    pub(super) fn use_case<'a>(
+        &'a self,
+        actor: Option<UserId>,
+        ctx: &'a AuditContext,
+    ) -> use_cases::UseCaseCtx<'a> {
+        use_cases::UseCaseCtx {
+            store: self.store.as_ref(),
+            revocations: Some(&self.revocations),
+            audit: AuditWriter::Queued(&self.audit),
+            request: ctx,
+            actor,
+            via: None,
+        }
+    }
+
     /// Revokes every API key and persistent token of the user, in every org.
     pub async fn revoke_user_credentials(
         &self,
@@ -11,39 +28,7 @@ impl Engine {
         actor: Option<UserId>,
         ctx: &AuditContext,
     ) -> CoreResult<u64> {
-        let now = Utc::now();
-        let n = self.store.revoke_user_credentials(user, actor, now).await?;
-        self.user_revoked(ctx, actor, user, "credential.revoke_all", n, now)
-            .await?;
-        Ok(n)
-    }
-
-    /// After a bulk revocation for `user`: the view re-reads the user at once (the feed tells
-    /// other processes) and the count is audited under `action`.
-    pub(super) async fn user_revoked(
-        &self,
-        ctx: &AuditContext,
-        actor: Option<UserId>,
-        user: UserId,
-        action: &str,
-        count: u64,
-        now: Timestamp,
-    ) -> CoreResult<()> {
-        self.revocations
-            .refresh_user(self.store.as_ref(), user, now)
-            .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                actor,
-                action,
-                Some(user.to_string()),
-                AuditOutcome::Success,
-                json!({"count": count}),
-            )
-            .await;
-        Ok(())
+        use_cases::revoke_user_credentials(&self.use_case(actor, ctx), user).await
     }
 
     /// Global deactivation: every session and credential of the user ends.
@@ -53,22 +38,7 @@ impl Engine {
         actor: Option<UserId>,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
-        let now = Utc::now();
-        let d = self.store.deactivate_user(user, now).await?;
-        self.revocations
-            .refresh_user(self.store.as_ref(), user, now)
-            .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                actor,
-                "user.deactivate",
-                Some(user.to_string()),
-                AuditOutcome::Success,
-                json!({"sessions": d.sessions_revoked, "credentials": d.credentials_revoked}),
-            )
-            .await;
+        use_cases::deactivate_user(&self.use_case(actor, ctx), user, json!({})).await?;
         Ok(())
     }
 
@@ -78,23 +48,7 @@ impl Engine {
         actor: Option<UserId>,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
-        let now = Utc::now();
-        self.store.reactivate_user(user).await?;
-        self.revocations
-            .refresh_user(self.store.as_ref(), user, now)
-            .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                actor,
-                "user.reactivate",
-                Some(user.to_string()),
-                AuditOutcome::Success,
-                json!({}),
-            )
-            .await;
-        Ok(())
+        use_cases::reactivate_user(&self.use_case(actor, ctx), user, json!({})).await
     }
 
     /// Per-org deactivation by an org admin (Nominal deactivateUser): blocks new tokens there and
@@ -111,31 +65,8 @@ impl Engine {
                 "an admin cannot deactivate themselves".into(),
             ));
         }
-        self.store
-            .get_membership(target, admin.org)
-            .await?
-            .filter(|m| m.removed_at.is_none())
-            .ok_or(CoreError::NotFound("user"))?;
-        let now = Utc::now();
-        let d = self
-            .store
-            .deactivate_membership(target, admin.org, Some(admin.user), now)
-            .await?;
-        self.revocations
-            .refresh_user(self.store.as_ref(), target, now)
-            .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                Some(admin.user),
-                "membership.deactivate",
-                Some(target.to_string()),
-                AuditOutcome::Success,
-                json!({"org": admin.org, "sessions": d.sessions_revoked, "credentials": d.credentials_revoked}),
-            )
-            .await;
-        Ok(())
+        let uc = self.use_case(Some(admin.user), ctx);
+        use_cases::set_membership_deactivated(&uc, target, admin.org, true, json!({})).await
     }
 
     pub async fn reactivate_in_org(
@@ -145,27 +76,7 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<()> {
         self.require_org_admin(admin).await?;
-        self.store
-            .get_membership(target, admin.org)
-            .await?
-            .filter(|m| m.removed_at.is_none())
-            .ok_or(CoreError::NotFound("user"))?;
-        let now = Utc::now();
-        self.store.reactivate_membership(target, admin.org).await?;
-        self.revocations
-            .refresh_user(self.store.as_ref(), target, now)
-            .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                Some(admin.user),
-                "membership.reactivate",
-                Some(target.to_string()),
-                AuditOutcome::Success,
-                json!({"org": admin.org}),
-            )
-            .await;
-        Ok(())
+        let uc = self.use_case(Some(admin.user), ctx);
+        use_cases::set_membership_deactivated(&uc, target, admin.org, false, json!({})).await
     }
 }

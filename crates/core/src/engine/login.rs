@@ -146,8 +146,8 @@ impl Engine {
         claims.act = proxy_admin.as_ref().map(|a| Actor { sub: a.id.0 });
         let token = self.tokens.sign(&claims)?;
         let (action, actor) = match &proxy_admin {
-            Some(a) => ("impersonation.start", Some(a.id)),
-            None => ("login", Some(user.id)),
+            Some(a) => (AuditAction::ImpersonationStart, Some(a.id)),
+            None => (AuditAction::Login, Some(user.id)),
         };
         self.audit
             .log(

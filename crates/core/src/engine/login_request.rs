@@ -211,7 +211,7 @@ impl Engine {
                 ctx,
                 now,
                 Some(actor),
-                "login",
+                AuditAction::Login,
                 Some(grant.user.id.to_string()),
                 AuditOutcome::Failure,
                 json!({"session": session.0, "reason": why.to_string(), "session_ended": true}),

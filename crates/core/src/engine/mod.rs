@@ -11,7 +11,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
 use serde_json::json;
 
-use crate::audit::{AuditContext, AuditSink};
+use crate::audit::{AuditAction, AuditContext, AuditSink, AuditWriter};
 use crate::certs::{CertSubject, CertificateAuthority, CsrError};
 use crate::config::CoreConfig;
 use crate::crypto::{self, MasterKey};

@@ -205,11 +205,11 @@ impl Engine {
     ) {
         let actor = actor.or(purpose.caller());
         let (action, target) = match purpose.via() {
-            None => ("login.password", key.to_owned()),
+            None => (AuditAction::LoginPassword, key.to_owned()),
             Some(via) => {
                 detail["via"] = json!(via);
                 let target = actor.map_or_else(|| key.to_owned(), |u| u.to_string());
-                ("password.change", target)
+                (AuditAction::PasswordChange, target)
             }
         };
         self.audit
@@ -228,19 +228,7 @@ impl Engine {
     /// Admin unlock of a login key (an email).
     pub async fn unlock(&self, email: &str, ctx: &AuditContext) -> CoreResult<()> {
         let key = normalize_email(email);
-        self.store.throttle_reset(&key).await?;
-        self.audit
-            .log(
-                ctx,
-                Utc::now(),
-                None,
-                "account.unlock",
-                Some(key),
-                AuditOutcome::Success,
-                json!({}),
-            )
-            .await;
-        Ok(())
+        crate::use_cases::unlock_login(&self.use_case(None, ctx), &key).await
     }
 
     /// Changes the caller's password: the current one is required and checked through the
@@ -431,7 +419,7 @@ impl Engine {
                     ctx,
                     now,
                     actor,
-                    "account.lock",
+                    AuditAction::AccountLock,
                     Some(key.to_owned()),
                     AuditOutcome::Success,
                     json!({}),

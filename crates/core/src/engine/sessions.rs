@@ -56,7 +56,7 @@ impl Engine {
                     ctx,
                     now,
                     Some(UserId(claims.sub)),
-                    "logout",
+                    AuditAction::Logout,
                     Some(sid.0),
                     AuditOutcome::Success,
                     json!({}),
@@ -163,7 +163,7 @@ impl Engine {
                     ctx,
                     now,
                     actor,
-                    "session.end",
+                    AuditAction::SessionEnd,
                     Some(s.id.0.clone()),
                     AuditOutcome::Success,
                     json!({}),
@@ -181,10 +181,6 @@ impl Engine {
         actor: Option<UserId>,
         ctx: &AuditContext,
     ) -> CoreResult<u64> {
-        let now = Utc::now();
-        let n = self.store.revoke_user_sessions(user, keep, now).await?;
-        self.user_revoked(ctx, actor, user, "session.end_all", n, now)
-            .await?;
-        Ok(n)
+        crate::use_cases::end_user_sessions(&self.use_case(actor, ctx), user, keep).await
     }
 }

@@ -13,54 +13,17 @@ impl Engine {
 
     /// Rotates the signing key; the old public key stays published.
     pub async fn rotate_signing_key(&self, ctx: &AuditContext) -> CoreResult<String> {
-        let kid = self
-            .tokens
-            .keys()
-            .rotate(self.store.as_ref(), Utc::now())
-            .await?;
-        self.audit
-            .log(
-                ctx,
-                Utc::now(),
-                None,
-                "keys.rotate",
-                Some(kid.clone()),
-                AuditOutcome::Success,
-                json!({}),
-            )
-            .await;
-        Ok(kid)
+        let uc = self.use_case(None, ctx);
+        let r = crate::use_cases::rotate_signing_key(&uc, self.tokens.keys()).await?;
+        Ok(r.kid)
     }
 
-    /// Emergency revocation of a signing key: a new key takes over signing first if `kid` signs
-    /// now; from then on `kid` verifies nothing, here at once and elsewhere through the
-    /// revocation feed. Returns whether it was not revoked before.
+    /// Emergency revocation of a signing key ([`crate::use_cases::revoke_signing_key`]).
+    /// Returns whether it was not revoked before.
     pub async fn revoke_signing_key(&self, kid: &str, ctx: &AuditContext) -> CoreResult<bool> {
-        let now = Utc::now();
-        let revoked = self
-            .tokens
-            .keys()
-            .revoke(self.store.as_ref(), kid, now)
-            .await
-            .map_err(|e| match e {
-                crate::keys::KeyError::Store(crate::store::StoreError::NotFound(_)) => {
-                    CoreError::NotFound("signing key")
-                }
-                other => other.into(),
-            })?;
-        self.revocations.revoke_key(kid.to_owned());
-        self.audit
-            .log(
-                ctx,
-                now,
-                None,
-                "keys.revoke",
-                Some(kid.to_owned()),
-                AuditOutcome::Success,
-                json!({"was_revoked": !revoked}),
-            )
-            .await;
-        Ok(revoked)
+        let uc = self.use_case(None, ctx);
+        let r = crate::use_cases::revoke_signing_key(&uc, self.tokens.keys(), kid).await?;
+        Ok(!r.already_revoked)
     }
 
     pub(super) async fn reload_keys_rate_limited(&self) -> bool {

@@ -89,7 +89,7 @@ impl Engine {
                     &AuditContext::default(),
                     now,
                     Some(p.user),
-                    "session.idle_timeout",
+                    AuditAction::SessionIdleTimeout,
                     Some(session.0.clone()),
                     AuditOutcome::Success,
                     json!({}),
@@ -159,10 +159,10 @@ impl Engine {
         claims.act = p.actor.map(|a| Actor { sub: a.0 });
         let token = self.tokens.sign(&claims)?;
         let action = match kind {
-            Reissue::TeamToken => "token.team",
+            Reissue::TeamToken => AuditAction::TokenTeam,
             Reissue::SwitchOrg => {
                 self.store.touch_last_login(p.user, org.id, now).await?;
-                "token.switch_org"
+                AuditAction::TokenSwitchOrg
             }
         };
         self.audit
@@ -224,7 +224,7 @@ impl Engine {
                 ctx,
                 now,
                 Some(user.id),
-                "token.issue",
+                AuditAction::TokenIssue,
                 Some(user.id.to_string()),
                 AuditOutcome::Success,
                 json!({"org": org.id, "session": session.id.0}),

@@ -73,7 +73,7 @@ async fn world() -> World {
     let acme = store.create_org(org("acme")).await.expect("org");
     let beta = store.create_org(org("beta")).await.expect("org");
     let parts = vec![
-        portcullis_admin::router(engine.clone()),
+        portcullis_org_admin::router(engine.clone()),
         portcullis_parsable::router(engine.clone(), None),
     ];
     let ctx = HttpContext::new(ServerConfig::default(), store.clone());

@@ -72,7 +72,11 @@ fn admin_problem(e: AdminError) -> Problem {
         AdminError::Invalid(m) => Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m),
         AdminError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not_found", m),
         AdminError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m),
-        other => {
+        AdminError::Core(e) => Problem::from(e),
+        other @ (AdminError::Password(_)
+        | AdminError::Hash(_)
+        | AdminError::Internal(_)
+        | AdminError::Store(_)) => {
             // The cause is for the logs only.
             tracing::error!(error = %other, "admin request failed");
             Problem::new(
@@ -261,6 +265,9 @@ mod tests {
         assert_eq!(p.status(), StatusCode::NOT_FOUND);
         let p = admin_problem(AdminError::Conflict("x".into()));
         assert_eq!(p.status(), StatusCode::CONFLICT);
+        let denied = portcullis_core::CoreError::PermissionDenied("x");
+        let p = admin_problem(AdminError::Core(denied));
+        assert_eq!(p.status(), StatusCode::FORBIDDEN);
         let p = admin_problem(AdminError::Internal("secret detail".into()));
         assert_eq!(p.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }

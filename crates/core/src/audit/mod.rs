@@ -8,7 +8,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{AuditEvent, AuditOutcome, Timestamp, UserId};
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
+
+mod action;
+
+pub use action::AuditAction;
 
 enum Msg {
     Event(Box<AuditEvent>),
@@ -58,23 +62,13 @@ impl AuditSink {
         ctx: &AuditContext,
         now: Timestamp,
         actor: Option<UserId>,
-        action: &str,
+        action: AuditAction,
         target: Option<String>,
         outcome: AuditOutcome,
         detail: serde_json::Value,
     ) {
-        self.record(AuditEvent {
-            id: uuid::Uuid::new_v4(),
-            at: now,
-            actor,
-            action: action.to_string(),
-            target,
-            outcome,
-            ip: ctx.ip.clone(),
-            request_id: ctx.request_id.clone(),
-            detail,
-        })
-        .await;
+        self.record(event(ctx, now, actor, action, target, outcome, detail))
+            .await;
     }
 
     /// Waits until everything queued before this call is written.
@@ -82,6 +76,49 @@ impl AuditSink {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Flush(tx)).await.is_ok() {
             let _ = rx.await;
+        }
+    }
+}
+
+/// Builds one event; the action is stored by its name.
+pub fn event(
+    ctx: &AuditContext,
+    now: Timestamp,
+    actor: Option<UserId>,
+    action: AuditAction,
+    target: Option<String>,
+    outcome: AuditOutcome,
+    detail: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
+        id: uuid::Uuid::new_v4(),
+        at: now,
+        actor,
+        action: action.as_str().to_owned(),
+        target,
+        outcome,
+        ip: ctx.ip.clone(),
+        request_id: ctx.request_id.clone(),
+        detail,
+    }
+}
+
+/// Where a use case's audit events go: the engine's queue, or straight to the store for the
+/// CLI, which runs no writer task (a failed append is then the caller's error).
+#[derive(Clone, Copy)]
+pub enum AuditWriter<'a> {
+    Queued(&'a AuditSink),
+    Direct(&'a dyn Store),
+}
+
+impl AuditWriter<'_> {
+    pub async fn write(&self, event: AuditEvent) -> StoreResult<()> {
+        match self {
+            AuditWriter::Queued(sink) => {
+                sink.record(event).await;
+                Ok(())
+            }
+            AuditWriter::Direct(store) => store.append_audit(&[event]).await,
         }
     }
 }

@@ -1,0 +1,117 @@
+//! Use cases that both the engine (for API callers) and the operator service
+//! ([`crate::admin::Admin`], for the CLI and the org-admin API) run: one implementation each
+//! that writes, revokes and audits. They take the parts they need, not an `Engine`, because the
+//! CLI runs without one. Who may call them (an org admin, an operator) is the caller's check.
+
+use std::future::Future;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::audit::{AuditAction, AuditContext, AuditWriter, event};
+use crate::error::CoreResult;
+use crate::model::{AuditOutcome, Timestamp, UserId};
+use crate::revocation::RevocationView;
+use crate::store::{Store, StoreError};
+
+mod accounts;
+mod signing_keys;
+
+pub use accounts::*;
+pub use signing_keys::*;
+
+/// What a use case runs with besides its input.
+#[derive(Clone, Copy)]
+pub struct UseCaseCtx<'a> {
+    pub store: &'a dyn Store,
+    /// The running server's revocation view, updated at once; `None` from the CLI, whose
+    /// changes reach servers through the store's revocation feed.
+    pub revocations: Option<&'a RevocationView>,
+    pub audit: AuditWriter<'a>,
+    /// The request's ip and id, when there is one.
+    pub request: &'a AuditContext,
+    /// Who acts: recorded as the actor.
+    pub actor: Option<UserId>,
+    /// The path (e.g. `cli`): recorded as `"via"` in the detail when set.
+    pub via: Option<&'a str>,
+}
+
+/// No request behind the change (the CLI).
+pub const NO_REQUEST: AuditContext = AuditContext {
+    ip: None,
+    request_id: None,
+};
+
+impl UseCaseCtx<'_> {
+    /// Appends one event, with `"via"` added to an object detail.
+    pub async fn audit(
+        &self,
+        action: AuditAction,
+        target: Option<String>,
+        outcome: AuditOutcome,
+        mut detail: Value,
+    ) -> CoreResult<()> {
+        if let (Value::Object(map), Some(via)) = (&mut detail, self.via) {
+            map.insert("via".into(), json!(via));
+        }
+        let e = event(
+            self.request,
+            Utc::now(),
+            self.actor,
+            action,
+            target,
+            outcome,
+            detail,
+        );
+        Ok(self.audit.write(e).await?)
+    }
+
+    /// Runs a store change and audits it with its outcome: on success with `detail` and what
+    /// `success` adds from the result, on failure with the error.
+    pub async fn audited<T, F>(
+        &self,
+        action: AuditAction,
+        target: Option<String>,
+        detail: Value,
+        change: F,
+        success: impl FnOnce(&T) -> Value,
+    ) -> CoreResult<T>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        match change.await {
+            Ok(v) => {
+                let detail = merged(detail, success(&v));
+                self.audit(action, target, AuditOutcome::Success, detail)
+                    .await?;
+                Ok(v)
+            }
+            Err(e) => {
+                let detail = merged(detail, json!({ "error": e.to_string() }));
+                if let Err(audit_err) = self
+                    .audit(action, target, AuditOutcome::Failure, detail)
+                    .await
+                {
+                    tracing::warn!(error = %audit_err, action = action.as_str(), "could not audit a failed action");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Makes this process's revocation view re-read the user at once.
+    async fn refresh_user(&self, user: UserId, now: Timestamp) -> CoreResult<()> {
+        if let Some(view) = self.revocations {
+            view.refresh_user(self.store, user, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `base` with the fields of `more` added (both objects; otherwise `base`).
+fn merged(mut base: Value, more: Value) -> Value {
+    if let (Value::Object(b), Value::Object(m)) = (&mut base, more) {
+        b.extend(m);
+    }
+    base
+}

@@ -1,0 +1,121 @@
+//! `admin keys`: list, rotate and revoke token-signing keys, through the core use cases.
+
+use clap::Subcommand;
+
+use super::*;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys, oldest first, with their retirement time.
+    List,
+    /// Add a new signing key; the current one retires but keeps verifying the tokens it signed
+    /// until they expire. Running servers pick the new key up without a restart.
+    Rotate,
+    /// Emergency: revoke a key. It verifies nothing from then on, on every running server
+    /// within a second (through the revocation feed); if it signs now, a new key takes over.
+    Revoke { kid: String },
+}
+
+#[derive(Serialize)]
+struct KeyView {
+    kid: String,
+    algorithm: String,
+    created_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+pub(super) async fn keys(
+    cfg: &Config,
+    admin: &Admin,
+    json: bool,
+    cmd: &KeysCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::List => {
+            let keys: Vec<KeyView> = admin
+                .signing_keys()
+                .await?
+                .into_iter()
+                .map(|k| KeyView {
+                    kid: k.kid,
+                    algorithm: k.algorithm,
+                    created_at: k.created_at,
+                    retired_at: k.retired_at,
+                    revoked_at: k.revoked_at,
+                })
+                .collect();
+            emit(json, &keys, || {
+                keys.iter()
+                    .map(|k| match k.retired_at {
+                        _ if k.revoked_at.is_some() => format!(
+                            "{}  {}  created {}  REVOKED {}",
+                            k.kid,
+                            k.algorithm,
+                            k.created_at,
+                            k.revoked_at.unwrap_or(k.created_at)
+                        ),
+                        Some(r) => format!(
+                            "{}  {}  created {}  retired {}",
+                            k.kid, k.algorithm, k.created_at, r
+                        ),
+                        None => format!(
+                            "{}  {}  created {}  (signing)",
+                            k.kid, k.algorithm, k.created_at
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        KeysCommand::Rotate => {
+            let ring = open_ring(cfg, admin, "before rotating keys").await?;
+            let r = admin
+                .rotate_signing_key(&ring)
+                .await
+                .context("rotation failed")?;
+            emit(json, &r, || {
+                format!("new signing key {} (retired {})", r.kid, r.retired)
+            })
+        }
+        KeysCommand::Revoke { kid } => {
+            let ring = open_ring(cfg, admin, "first").await?;
+            let r = match admin.revoke_signing_key(&ring, kid).await {
+                Err(AdminError::NotFound(_)) => {
+                    bail!("no signing key {kid:?} (see `admin keys list`)")
+                }
+                r => r.context("revocation failed")?,
+            };
+            emit(json, &r, || {
+                format!(
+                    "revoked signing key {}{}; signing with {}",
+                    r.kid,
+                    if r.already_revoked {
+                        " (already revoked)"
+                    } else {
+                        ""
+                    },
+                    r.signing_kid
+                )
+            })
+        }
+    }
+}
+
+/// The signing key ring, opened with the master key of a server that has started once.
+pub(super) async fn open_ring(cfg: &Config, admin: &Admin, when: &str) -> anyhow::Result<KeyRing> {
+    let master = match crate::keyfile::plan(&cfg.server.key_file())? {
+        crate::keyfile::KeyPlan::Env(k) | crate::keyfile::KeyPlan::File(k, _) => k,
+        crate::keyfile::KeyPlan::Create(..) => {
+            bail!("no master key: start the server once (or set PORTCULLIS_MASTER_KEY) {when}")
+        }
+    };
+    KeyRing::load_or_create(
+        admin.store().as_ref(),
+        master,
+        cfg.core.tokens.max_signed_lifetime(),
+        Utc::now(),
+    )
+    .await
+    .context("cannot open the signing keys")
+}
