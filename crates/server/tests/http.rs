@@ -10,21 +10,20 @@ use axum::body::{Body, Bytes};
 use axum::extract::connect_info::MockConnectInfo;
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
 use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
 use portcullis_server::{
     ClientIp, HttpContext, RequestId, ServerConfig, build_router, hook, serve,
 };
+use portcullis_testkit::TempStore;
+use portcullis_testkit::http::TestApp;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tower::ServiceExt as _;
 
-async fn temp_store() -> (tempfile::TempDir, Arc<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = portcullis_store::open(dir.path().join("t.db").to_str().unwrap())
-        .await
-        .unwrap();
-    (dir, store)
+/// A store on a fresh SQLite file; the first value keeps the file.
+async fn temp_store() -> (TempStore, Arc<dyn Store>) {
+    let temp = TempStore::sqlite().await;
+    let store = temp.store.clone();
+    (temp, store)
 }
 
 fn surface() -> Router {
@@ -74,11 +73,9 @@ async fn app(store: Arc<dyn Store>, peer: &str) -> Router {
 }
 
 async fn call(app: &Router, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    let r = TestApp::new(app.clone()).send(req).await;
+    let text = r.text();
+    (r.status, r.headers, text)
 }
 
 fn get_req(path: &str) -> Request<Body> {
@@ -400,7 +397,7 @@ async fn listen(
     SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), portcullis_server::ServerError>>,
-    tempfile::TempDir,
+    TempStore,
 ) {
     let (dir, store) = temp_store().await;
     let ctx = HttpContext::new(cfg, store);

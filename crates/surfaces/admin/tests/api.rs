@@ -1,43 +1,40 @@
 //! The org-admin API through the real HTTP stack, next to the Parsable surface, with a real
 //! engine on a temporary SQLite store.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::ops::Deref;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::model::*;
-use portcullis_core::store::Store;
 use portcullis_server::{HttpContext, ServerConfig, build_router};
+use portcullis_testkit::http::{Reply, TestApp};
+use portcullis_testkit::{PASSWORD as PW, TestEnv};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const PW: &str = "a long enough password 1";
 
 struct World {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    app: Router,
+    env: TestEnv,
+    app: TestApp,
     acme: Org,
     beta: Org,
-    _dir: tempfile::TempDir,
 }
 
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
+impl Deref for World {
+    type Target = TestEnv;
+    fn deref(&self) -> &TestEnv {
+        &self.env
+    }
 }
 
-impl Reply {
+/// What these tests check of an answer.
+trait Answer {
+    fn ok(&self) -> &Value;
+    fn problem(&self, status: StatusCode, code: &str);
+}
+
+impl Answer for Reply {
     fn ok(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "{}", self.body);
         &self.body
@@ -45,7 +42,7 @@ impl Reply {
 
     fn problem(&self, status: StatusCode, code: &str) {
         assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.content_type, "application/problem+json");
+        assert_eq!(self.header("content-type"), "application/problem+json");
         assert_eq!(self.body["status"], status.as_u16());
         assert_eq!(self.body["code"], code, "{}", self.body);
     }
@@ -54,38 +51,23 @@ impl Reply {
 async fn world() -> World {
     let mut cfg = CoreConfig::default();
     cfg.lockout.delays_secs = vec![0];
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = portcullis_store::open(dir.path().join("s.db").to_str().expect("utf-8"))
-        .await
-        .expect("store");
-    store
-        .upsert_region(cfg.region.clone())
-        .await
-        .expect("region");
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .expect("engine");
-    let org = |name: &str| NewOrg {
-        name: name.into(),
-        display_name: None,
-        region_id: "local".into(),
-    };
-    let acme = store.create_org(org("acme")).await.expect("org");
-    let beta = store.create_org(org("beta")).await.expect("org");
+    let env = TestEnv::builder().config(cfg).build().await;
+    let acme = env.org("acme").await;
+    let beta = env.org("beta").await;
     let parts = vec![
-        portcullis_admin::router(engine.clone()),
-        portcullis_parsable::router(engine.clone(), None),
+        portcullis_admin::router(env.engine.clone()),
+        portcullis_parsable::router(env.engine.clone(), None),
     ];
-    let ctx = HttpContext::new(ServerConfig::default(), store.clone());
-    let app =
-        build_router(parts, &ctx).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5000))));
+    let ctx = HttpContext::new(ServerConfig::default(), env.store.clone());
+    let app = TestApp::from_peer(
+        build_router(parts, &ctx),
+        SocketAddr::from(([192, 0, 2, 7], 5000)),
+    );
     World {
-        engine,
-        store,
+        env,
         app,
         acme,
         beta,
-        _dir: dir,
     }
 }
 
@@ -97,33 +79,12 @@ impl World {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            b = b.header("authorization", format!("Bearer {t}"));
-        }
-        if body.is_some() {
-            b = b.header("content-type", "application/json");
-        }
-        let body = body.map_or_else(Body::empty, |v| Body::from(v.to_string()));
-        let resp = self
-            .app
-            .clone()
-            .oneshot(b.body(body).expect("request"))
+        self.app
+            .request(method, path)
+            .bearer(token)
+            .json(body)
+            .send()
             .await
-            .expect("response");
-        let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let raw = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            content_type,
-            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-        }
     }
 
     /// A user with `roles` in `org` (none: no membership), and a session token.
@@ -134,37 +95,17 @@ impl World {
         roles: &[Role],
         super_admin: bool,
     ) -> String {
-        let hash = self.engine.hasher().hash(PW).await.expect("hash");
-        let u = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: "x".into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: Some(chrono::Utc::now()),
-                super_admin,
-            })
-            .await
-            .expect("user");
-        let home = match org {
-            Some(o) => o.id,
-            // Every session acts in some org: give outsiders a team of their own.
-            None => self.beta.id,
-        };
-        let roles: BTreeSet<Role> = roles.iter().copied().collect();
-        self.store
-            .upsert_membership(u.id, home, roles, MembershipKind::Member)
-            .await
-            .expect("membership");
-        self.engine
-            .login_password(
-                email,
-                PW,
-                OrgChoice::Default,
-                None,
-                &AuditContext::default(),
-            )
+        // Every session acts in some org: give outsiders a team of their own.
+        let home = org.unwrap_or(&self.beta);
+        self.env
+            .user(email)
+            .name("x")
+            .validated()
+            .super_admin_if(super_admin)
+            .member(home, roles)
+            .create()
+            .await;
+        self.login_grant(email, PW, OrgChoice::Default)
             .await
             .expect("login")
             .token
@@ -176,17 +117,10 @@ impl World {
     }
 
     async fn parsable_login(&self, email: &str) -> Value {
-        let req = Request::post("/api/auth")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"method": "login", "arguments": {"email": email, "password": PW}})
-                    .to_string(),
-            ))
-            .expect("request");
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        let raw = resp.into_body().collect().await.expect("body").to_bytes();
-        let v: Value = serde_json::from_slice(&raw).expect("json");
-        v["result"]["success"].clone()
+        let login = json!({"method": "login", "arguments": {"email": email, "password": PW}});
+        let r = self.app.post("/api/auth").json(login).send().await;
+        assert_ne!(r.body, Value::Null, "json");
+        r.body["result"]["success"].clone()
     }
 }
 
@@ -478,15 +412,15 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         .await;
     assert_eq!(jp.ok()["overrides"], json!({}));
     // Not JSON at all.
-    let req = Request::builder()
-        .method(Method::PATCH)
-        .uri(&settings)
-        .header("authorization", format!("Bearer {admin}"))
+    let resp = w
+        .app
+        .request(Method::PATCH, &settings)
+        .bearer(admin.as_str())
         .header("content-type", "text/plain")
-        .body(Body::from("x"))
-        .expect("request");
-    let resp = w.app.clone().oneshot(req).await.expect("response");
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 /// An API key of `token`'s session org, and an access token exchanged from it.
