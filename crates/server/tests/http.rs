@@ -417,6 +417,20 @@ async fn listen(
     (addr, stop_tx, server, dir)
 }
 
+/// Stops a server from [`listen`] and waits (5 s at most) for it to end cleanly.
+async fn stop_listening(
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), portcullis_server::ServerError>>,
+    what: &str,
+) {
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect(what)
+        .unwrap()
+        .unwrap();
+}
+
 /// A connection to `addr` from the loopback address `from` (127.0.0.x: Linux routes all of
 /// 127/8 to the loopback interface).
 async fn connect_from(from: &str, addr: SocketAddr) -> tokio::net::TcpStream {
@@ -517,12 +531,7 @@ async fn slow_and_idle_clients_are_cut_off_after_the_header_read_timeout() {
     // A fresh client is still served.
     let mut fresh = connect_from("127.0.0.1", addr).await;
     assert!(healthz_on(&mut fresh).await);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop_listening(stop, server, "server stops").await;
 }
 
 /// The (N+1)th concurrent connection from one address is closed at once; other addresses are
@@ -562,12 +571,12 @@ async fn connections_per_address_are_capped() {
         metrics.contains(r#"http_connections_refused_total{reason="max_connections_per_ip"}"#),
         "{metrics}"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("server stops with keep-alive connections open")
-        .unwrap()
-        .unwrap();
+    stop_listening(
+        stop,
+        server,
+        "server stops with keep-alive connections open",
+    )
+    .await;
 }
 
 /// Past `max_connections` open connections, any new one is closed at once, whatever its
@@ -593,10 +602,5 @@ async fn connections_are_capped_in_total() {
         metrics.contains(r#"http_connections_refused_total{reason="max_connections"}"#),
         "{metrics}"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop_listening(stop, server, "server stops").await;
 }

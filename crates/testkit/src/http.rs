@@ -187,6 +187,16 @@ impl Reply {
         String::from_utf8_lossy(&self.raw).into_owned()
     }
 
+    /// Asserts an RFC 9457 problem (`application/problem+json`) with this status and `code`, and
+    /// returns its detail.
+    pub fn problem(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.header("content-type"), "application/problem+json");
+        assert_eq!(self.body["status"], status.as_u16());
+        assert_eq!(self.body["code"], code, "{}", self.body);
+        self.body["detail"].as_str().unwrap_or("").to_owned()
+    }
+
     /// The value this answer sets for a cookie (`Set-Cookie: name=value; …`).
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.headers

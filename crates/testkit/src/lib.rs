@@ -54,6 +54,20 @@ where
     }
 }
 
+/// Lets a test's world, a struct with a field `env: TestEnv`, stand for its environment
+/// (`w.engine`, `w.store`, `w.org(..)`): `portcullis_testkit::deref_env!(World);`.
+#[macro_export]
+macro_rules! deref_env {
+    ($world:ty) => {
+        impl ::std::ops::Deref for $world {
+            type Target = $crate::TestEnv;
+            fn deref(&self) -> &$crate::TestEnv {
+                &self.env
+            }
+        }
+    };
+}
+
 /// Builds a [`TestEnv`]: default [`CoreConfig`] on SQLite unless told otherwise.
 #[derive(Default)]
 pub struct TestEnvBuilder {

@@ -2,7 +2,6 @@
 //! engine on a temporary SQLite store.
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 
 use http::{Method, StatusCode};
 use portcullis_core::audit::AuditContext;
@@ -21,30 +20,18 @@ struct World {
     beta: Org,
 }
 
-impl Deref for World {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.env
-    }
-}
+portcullis_testkit::deref_env!(World);
 
-/// What these tests check of an answer.
-trait Answer {
+/// A successful answer.
+trait Success {
+    /// Asserts 200 and returns the JSON body.
     fn ok(&self) -> &Value;
-    fn problem(&self, status: StatusCode, code: &str);
 }
 
-impl Answer for Reply {
+impl Success for Reply {
     fn ok(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "{}", self.body);
         &self.body
-    }
-
-    fn problem(&self, status: StatusCode, code: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.header("content-type"), "application/problem+json");
-        assert_eq!(self.body["status"], status.as_u16());
-        assert_eq!(self.body["code"], code, "{}", self.body);
     }
 }
 

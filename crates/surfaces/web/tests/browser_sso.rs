@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -204,12 +203,7 @@ struct World {
     _secret_dir: tempfile::TempDir,
 }
 
-impl Deref for World {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.env
-    }
-}
+portcullis_testkit::deref_env!(World);
 
 /// What these tests read of an HTML page.
 trait Page {

@@ -9,9 +9,9 @@ async fn throttled_requests_get_429_with_retry_after() {
     w.user("ann@example.com").await;
     let me = w.login("ann@example.com", PW).await.expect("login");
     let r = w.change_password(&me, "wrong one!", NEW_PW, false).await;
-    r.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    r.account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let r = w.change_password(&me, PW, NEW_PW, false).await;
-    r.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    r.account_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert_eq!(r.header("retry-after"), "1");
 
     // The per-client-IP limit on the password endpoints.
@@ -23,11 +23,11 @@ async fn throttled_requests_get_429_with_retry_after() {
     let first = w
         .post("/account/v1/password/reset-required", None, body.clone())
         .await;
-    first.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    first.account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let second = w
         .post("/account/v1/password/reset-required", None, body)
         .await;
-    second.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    second.account_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     let secs: u64 = second.header("retry-after").parse().expect("whole seconds");
     assert!(secs >= 1);
 }
@@ -68,7 +68,7 @@ async fn a_saturated_hashing_pool_gets_429_at_once_and_nothing_is_cached() {
     )
     .await
     .expect("answered at once");
-    r.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    r.account_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert_eq!(r.header("retry-after"), "1");
     assert_eq!(r.header("cache-control"), "no-store");
     assert_eq!(r.header("pragma"), "no-cache");
@@ -101,11 +101,11 @@ async fn unknown_api_key_bearers_get_429_once_the_ip_limit_is_spent() {
     for i in 0..2 {
         w.get("/account/v1/sessions", &format!("nominal_api_key_guess{i}"))
             .await
-            .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+            .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     }
     let r = w
         .get("/account/v1/sessions", "nominal_api_key_guess9")
         .await;
-    r.problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    r.account_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert!(!r.header("retry-after").is_empty());
 }

@@ -10,7 +10,7 @@ async fn changing_the_password_over_http() {
     let other = w.login("ann@example.com", PW).await.expect("login");
 
     let r = w.change_password(&me, "wrong one!", NEW_PW, true).await;
-    let detail = r.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let detail = r.account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     assert!(detail.contains("current password"), "{detail}");
     for (weak, why) in [
         ("short", "at least 8 characters"),
@@ -19,12 +19,12 @@ async fn changing_the_password_over_http() {
         (PW, "differ"),
     ] {
         let r = w.change_password(&me, PW, weak, true).await;
-        let detail = r.problem(StatusCode::BAD_REQUEST, "invalid_argument");
+        let detail = r.account_problem(StatusCode::BAD_REQUEST, "invalid_argument");
         assert!(detail.contains(why), "{weak}: {detail}");
     }
     let r = w.change_password(&me, PW, &"y".repeat(1025), true).await;
     assert!(
-        r.problem(StatusCode::BAD_REQUEST, "invalid_argument")
+        r.account_problem(StatusCode::BAD_REQUEST, "invalid_argument")
             .contains("1024 bytes")
     );
     // Malformed bodies are problems too.
@@ -35,7 +35,7 @@ async fn changing_the_password_over_http() {
             json!({"currentPassword": PW}),
         )
         .await;
-    r.problem(StatusCode::BAD_REQUEST, "invalid_request");
+    r.account_problem(StatusCode::BAD_REQUEST, "invalid_request");
     let req = Request::post("/account/v1/password")
         .header("authorization", format!("Bearer {me}"))
         .header("content-type", "text/plain")
@@ -43,7 +43,7 @@ async fn changing_the_password_over_http() {
         .expect("request");
     w.send(req)
         .await
-        .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        .account_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     assert_eq!(
         w.get(PROFILE, &other).await.status,
         StatusCode::OK,
@@ -83,10 +83,10 @@ async fn credentials_may_not_use_the_account_api() {
         .await
         .expect("api key");
     let r = w.change_password(&key, PW, NEW_PW, false).await;
-    r.problem(StatusCode::FORBIDDEN, "credential_not_allowed");
+    r.account_problem(StatusCode::FORBIDDEN, "credential_not_allowed");
     w.get("/account/v1/sessions", &key)
         .await
-        .problem(StatusCode::FORBIDDEN, "credential_not_allowed");
+        .account_problem(StatusCode::FORBIDDEN, "credential_not_allowed");
     w.login("ann@example.com", PW)
         .await
         .expect("password unchanged");
@@ -120,9 +120,9 @@ async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_ac
         .await;
     // The old password alone does not do it.
     let old = w.post(PATH, None, body("ann@example.com", PW)).await;
-    let a = unknown.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let b = wrong.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    let c = old.problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let a = unknown.account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let b = wrong.account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let c = old.account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
     assert!(
         a == b && b == c,
         "the same answer for an unknown email and a wrong code"
@@ -141,7 +141,7 @@ async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_ac
             json!({"email": "ann@example.com", "currentPassword": PW, "newPassword": NEW_PW}),
         )
         .await;
-    r.problem(StatusCode::BAD_REQUEST, "invalid_request");
+    r.account_problem(StatusCode::BAD_REQUEST, "invalid_request");
 
     w.engine
         .unlock("ann@example.com", &AuditContext::default())
@@ -163,7 +163,7 @@ async fn a_forced_reset_is_completed_with_the_one_time_code_without_revealing_ac
     let again = json!({"email": "ann@example.com", "resetCode": code, "newPassword": "a third long password"});
     w.post(PATH, None, again)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        .account_problem(StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
 /// A flagged account cannot log in with its password, but an IdP sign-in (the federation
@@ -190,7 +190,7 @@ async fn a_user_flagged_for_a_reset_cannot_change_the_password_from_an_idp_sessi
         .expect("an IdP sign-in");
     let idp = grant.token.token;
     let r = w.change_password(&idp, PW, NEW_PW, true).await;
-    let detail = r.problem(StatusCode::FORBIDDEN, "forbidden");
+    let detail = r.account_problem(StatusCode::FORBIDDEN, "forbidden");
     assert!(detail.contains("reset code"), "{detail}");
     let after = w.store.get_user(ann.id).await.expect("get").expect("user");
     assert!(after.password_reset_required, "still flagged");
@@ -228,7 +228,7 @@ async fn a_password_change_ends_other_sessions_by_default_and_can_revoke_credent
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     w.get("/account/v1/sessions", &other)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     assert_eq!(
         w.get(PROFILE, &key).await.status,
         StatusCode::FORBIDDEN,

@@ -43,10 +43,10 @@ async fn missing_or_bad_tokens_get_401_problems_with_a_challenge() {
     let r = w
         .call(Method::GET, "/account/v1/sessions", None, None)
         .await;
-    r.problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+    r.account_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(r.header("www-authenticate"), "Bearer realm=\"portcullis\"");
     let r = w.get("/account/v1/sessions", "not.a.token").await;
-    r.problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    r.account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     assert_eq!(
         r.header("www-authenticate"),
         "Bearer realm=\"portcullis\", error=\"invalid_token\""
@@ -57,7 +57,7 @@ async fn missing_or_bad_tokens_get_401_problems_with_a_challenge() {
         .body(Body::empty())
         .expect("request");
     let r = w.send(req).await;
-    r.problem(StatusCode::UNAUTHORIZED, "invalid_token");
+    r.account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     assert_eq!(r.body["requestId"], "req-42");
 }
 
@@ -149,7 +149,7 @@ async fn an_ended_session_fails_on_both_apis() {
     assert_eq!(r.body["errorName"], "Authorization:NotAuthorized");
     w.get("/account/v1/sessions", &doomed)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     // Ending it again is fine (idempotent); the survivors still work.
     let r = w
         .delete(&format!("/account/v1/sessions/{}", sid.0), &keep)
@@ -182,13 +182,19 @@ async fn another_users_session_is_not_found() {
     let theirs = w
         .delete(&format!("/account/v1/sessions/{}", bob_sid.0), &ann)
         .await;
-    let detail = theirs.problem(StatusCode::NOT_FOUND, "not_found");
+    let detail = theirs.account_problem(StatusCode::NOT_FOUND, "not_found");
     let unknown = w.delete("/account/v1/sessions/no-such-session", &ann).await;
-    assert_eq!(unknown.problem(StatusCode::NOT_FOUND, "not_found"), detail);
+    assert_eq!(
+        unknown.account_problem(StatusCode::NOT_FOUND, "not_found"),
+        detail
+    );
     let long = w
         .delete(&format!("/account/v1/sessions/{}", "x".repeat(200)), &ann)
         .await;
-    assert_eq!(long.problem(StatusCode::NOT_FOUND, "not_found"), detail);
+    assert_eq!(
+        long.account_problem(StatusCode::NOT_FOUND, "not_found"),
+        detail
+    );
     assert_eq!(w.get(PROFILE, &bob).await.status, StatusCode::OK);
 }
 
@@ -247,7 +253,7 @@ async fn idle_sessions_are_refused_and_sessions_show_their_last_use() {
     let d = w
         .get("/account/v1/sessions", &token)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     assert_eq!(d, "invalid token", "the reason is not told");
     assert_eq!(w.get(PROFILE, &token).await.status, StatusCode::FORBIDDEN);
 }
@@ -266,7 +272,7 @@ async fn a_revoked_signing_key_is_refused_at_once() {
     let d = w
         .get("/account/v1/sessions", &me)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     assert_eq!(d, "invalid token");
     let fresh = w.login("ann@example.com", PW).await.expect("login");
     assert_eq!(w.sessions(&fresh).await.len(), 2);
@@ -330,8 +336,8 @@ async fn the_current_session_check_answers_until_the_session_ends() {
         .expect("logout");
     w.get(CURRENT, &token)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "invalid_token");
+        .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
     w.call(Method::GET, CURRENT, None, None)
         .await
-        .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+        .account_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
 }

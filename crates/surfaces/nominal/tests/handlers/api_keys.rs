@@ -172,14 +172,7 @@ async fn api_key_lifecycle() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     // Exchange and use.
-    let r = w
-        .call(
-            Method::POST,
-            "/api/api-key-internal/v1/access-token",
-            None,
-            Some(json!({"apiKeyValue": admin_key})),
-        )
-        .await;
+    let r = w.exchange_key(&admin_key).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let minted = r.body["accessToken"].as_str().unwrap().to_owned();
     assert_eq!(r.body["userUuid"], json!(c.admin.id.to_string()));
@@ -208,14 +201,7 @@ async fn api_key_lifecycle() {
         assert_eq!(r.name(), "Authorization:NotAuthorized");
     }
     for bad in ["nominal_api_key_unknown", "junk", ""] {
-        let r = w
-            .call(
-                Method::POST,
-                "/api/api-key-internal/v1/access-token",
-                None,
-                Some(json!({"apiKeyValue": bad})),
-            )
-            .await;
+        let r = w.exchange_key(&bad).await;
         assert_eq!(r.name(), "Authorization:NotAuthorized");
     }
     // Revocation rules.
@@ -241,14 +227,7 @@ async fn api_key_lifecycle() {
         let r = w.get("/api/authentication/v2/my/profile", cred).await;
         assert_eq!(r.name(), "Authorization:NotAuthorized");
     }
-    let r = w
-        .call(
-            Method::POST,
-            "/api/api-key-internal/v1/access-token",
-            None,
-            Some(json!({"apiKeyValue": admin_key})),
-        )
-        .await;
+    let r = w.exchange_key(&admin_key).await;
     assert_eq!(r.name(), "Authorization:NotAuthorized");
     let r = w
         .post("/api/authorization/v1/api-keys/org", &c.admin_t, json!({}))
@@ -328,14 +307,7 @@ async fn api_keys_list_only_their_orgs_workspaces() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(!ids(&r).contains(&"beta-ws".to_owned()), "{:?}", ids(&r));
     // Nor does a token minted from the key.
-    let r = w
-        .call(
-            Method::POST,
-            "/api/api-key-internal/v1/access-token",
-            None,
-            Some(json!({"apiKeyValue": key})),
-        )
-        .await;
+    let r = w.exchange_key(&key).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let minted = r.body["accessToken"].as_str().unwrap().to_owned();
     let r = w.get(all, &minted).await;

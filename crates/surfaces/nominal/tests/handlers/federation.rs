@@ -35,14 +35,7 @@ async fn federation_endpoints_validate_then_refuse() {
 #[tokio::test]
 async fn federation_errors_without_providers() {
     let w = world().await;
-    let fed = portcullis_federation::Federation::new(Vec::new(), w.engine.clone()).unwrap();
-    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8))),
-    ));
-    let w = World {
-        app: TestApp::new(app),
-        ..w
-    };
+    let w = w.with_federation(Vec::new(), Ipv4Addr::new(192, 0, 2, 8));
     let b64 = |v: Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap())
     };
@@ -114,14 +107,7 @@ async fn an_invited_account_joins_at_its_next_token_exchange() {
         .await
         .unwrap();
     let p = ProviderConfig::new("corp", &idp.issuer, vec![fed_support::CLIENT_ID.into()]);
-    let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
-    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
-    ));
-    let w = World {
-        app: TestApp::new(app),
-        ..w
-    };
+    let w = w.with_federation(vec![p], Ipv4Addr::new(192, 0, 2, 9));
     let r = w
         .post(
             "/api/authentication/v2/batch-preregister-users",
@@ -185,14 +171,7 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
         roles: BTreeSet::from([Role::Author]),
         kind: MembershipKind::Member,
     }];
-    let fed = portcullis_federation::Federation::new(vec![p.clone()], w.engine.clone()).unwrap();
-    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
-    ));
-    let w = World {
-        app: TestApp::new(app),
-        ..w
-    };
+    let w = w.with_federation(vec![p.clone()], Ipv4Addr::new(192, 0, 2, 9));
     let t = idp
         .control(
             "tokens",
@@ -201,14 +180,7 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
         )
         .await;
     let at = t["access_token"].as_str().unwrap();
-    let r = w
-        .call(
-            Method::POST,
-            "/api/authorization/v1/refresh-access-token",
-            None,
-            Some(json!({ "accessToken": at })),
-        )
-        .await;
+    let r = w.refresh(at).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let want = chrono::Utc::now().timestamp() + 900;
     assert!((r.body["expiresAtSeconds"].as_i64().unwrap() - want).abs() <= 5);
@@ -253,22 +225,8 @@ async fn federation_opaque_refresh_and_caps_through_the_router() {
     // Without introspection credentials and without opaque_tokens_via_userinfo, even the
     // genuine token is refused.
     p.introspection_client_secret = None;
-    let fed = portcullis_federation::Federation::new(vec![p], w.engine.clone()).unwrap();
-    let app = router(w.engine.clone(), Some(Arc::new(fed))).layer(axum::Extension(
-        portcullis_server::ClientIp(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
-    ));
-    let w = World {
-        app: TestApp::new(app),
-        ..w
-    };
-    let r = w
-        .call(
-            Method::POST,
-            "/api/authorization/v1/refresh-access-token",
-            None,
-            Some(json!({ "accessToken": at })),
-        )
-        .await;
+    let w = w.with_federation(vec![p], Ipv4Addr::new(192, 0, 2, 9));
+    let r = w.refresh(at).await;
     assert_eq!(r.name(), "Authorization:NotAuthorized", "{}", r.body);
     w.engine.shutdown().await;
 }

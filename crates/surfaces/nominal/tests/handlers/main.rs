@@ -9,23 +9,20 @@ mod workspaces;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use base64::Engine as _;
-use http_body_util::BodyExt;
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
 use portcullis_core::engine::OrgChoice;
 use portcullis_core::mediamtx::MediaMtxSigner;
 use portcullis_core::model::*;
+use portcullis_federation::{Federation, ProviderConfig};
 use portcullis_nominal::{NominalState, router, router_with};
 use portcullis_testkit::TestEnv;
 use portcullis_testkit::http::{Reply, TestApp};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 #[path = "../../../../federation/tests/support/mod.rs"]
 mod fed_support;
@@ -35,12 +32,7 @@ struct World {
     app: TestApp,
 }
 
-impl Deref for World {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.env
-    }
-}
+portcullis_testkit::deref_env!(World);
 
 /// A Conjure error answer.
 trait ErrorName {
@@ -113,6 +105,43 @@ impl World {
     }
     async fn put(&self, path: &str, auth: &str, body: Option<Value>) -> Reply {
         self.call(Method::PUT, path, Some(auth), body).await
+    }
+
+    /// `exchangeApiKey`: an access token for an API key.
+    async fn exchange_key(&self, key: &str) -> Reply {
+        let body = json!({"apiKeyValue": key});
+        let path = "/api/api-key-internal/v1/access-token";
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    /// `refreshAccessToken` with an upstream access token.
+    async fn refresh(&self, access_token: &str) -> Reply {
+        let body = json!({ "accessToken": access_token });
+        let path = "/api/authorization/v1/refresh-access-token";
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    /// `issueSandboxToken`, with the shared secret when given.
+    async fn sandbox(&self, secret: Option<&str>, body: Value) -> Reply {
+        let call = self.app.post("/api/sandbox-token-internal/v1/issue");
+        match secret {
+            Some(s) => call.header("X-Nominal-Sandbox-Shared-Secret", s),
+            None => call,
+        }
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+    }
+
+    /// The same engine behind a router with a federation of `providers`, called from `ip`.
+    fn with_federation(self, providers: Vec<ProviderConfig>, ip: Ipv4Addr) -> World {
+        let fed = Federation::new(providers, self.engine.clone()).unwrap();
+        let app = router(self.engine.clone(), Some(Arc::new(fed)))
+            .layer(axum::Extension(portcullis_server::ClientIp(IpAddr::V4(ip))));
+        World {
+            app: TestApp::new(app),
+            ..self
+        }
     }
 
     async fn user(&self, email: &str, name: &str) -> User {

@@ -131,14 +131,7 @@ async fn login_activity_of_another_org_needs_more_than_a_credential() {
         )
         .await;
     let key = r.body["apiKeyValue"].as_str().unwrap().to_owned();
-    let r = w
-        .call(
-            Method::POST,
-            "/api/api-key-internal/v1/access-token",
-            None,
-            Some(json!({"apiKeyValue": key})),
-        )
-        .await;
+    let r = w.exchange_key(&key).await;
     let minted = r.body["accessToken"].as_str().unwrap().to_owned();
     let act = "/api/authentication/v2/admin/org/login-activity";
     let b_only = json!({"orgs": [w.org_rid(&c.b)]});

@@ -112,20 +112,9 @@ async fn workspace_service() {
 async fn sandbox_tokens() {
     let w = world().await;
     let c = cast(&w).await;
-    let path = "/api/sandbox-token-internal/v1/issue";
-    let call = |secret: Option<&str>, body: Value| {
-        let mut b = Request::builder().method(Method::POST).uri(path);
-        if let Some(s) = secret {
-            b = b.header("X-Nominal-Sandbox-Shared-Secret", s);
-        }
-        let req = b
-            .body(Body::from(serde_json::to_vec(&body).unwrap()))
-            .unwrap();
-        w.app.router().clone().oneshot(req)
-    };
-    let resp = call(Some("s3cret"), json!({})).await.unwrap();
+    let resp = w.sandbox(Some("s3cret"), json!({})).await;
     assert_eq!(
-        resp.status(),
+        resp.status,
         StatusCode::FORBIDDEN,
         "disabled unless configured"
     );
@@ -139,28 +128,14 @@ async fn sandbox_tokens() {
     let c2 = cast(&w2).await;
     let ws = w2.workspace(&c2.a, "sand").await;
     w2.grant(&ws, &c2.member, WorkspaceAccess::Full).await;
-    let call2 = |secret: Option<&str>, body: Value| {
-        let mut b = Request::builder().method(Method::POST).uri(path);
-        if let Some(s) = secret {
-            b = b.header("X-Nominal-Sandbox-Shared-Secret", s);
-        }
-        let req = b
-            .body(Body::from(serde_json::to_vec(&body).unwrap()))
-            .unwrap();
-        w2.app.router().clone().oneshot(req)
-    };
-    async fn json_of(r: axum::response::Response) -> (StatusCode, Value) {
-        let s = r.status();
-        let b = r.into_body().collect().await.unwrap().to_bytes();
-        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
-    }
     for (secret, body) in [
         (None, json!({})),
         (Some("wrong"), json!({})),
         (Some("s3cret"), json!({"requestedTtlSeconds": 0})),
         (Some("s3cret"), json!({"sandboxWorkspace": "SECONDARY"})),
     ] {
-        let (s, b) = json_of(call2(secret, body).await.unwrap()).await;
+        let r = w2.sandbox(secret, body).await;
+        let (s, b) = (r.status, r.body);
         assert_eq!(
             (s, b["errorName"].as_str()),
             (
@@ -169,15 +144,13 @@ async fn sandbox_tokens() {
             )
         );
     }
-    let (s, b) = json_of(
-        call2(
+    let r = w2
+        .sandbox(
             Some("s3cret"),
             json!({"requestedTtlSeconds": 100000, "sandboxWorkspace": "PRIMARY"}),
         )
-        .await
-        .unwrap(),
-    )
-    .await;
+        .await;
+    let (s, b) = (r.status, r.body);
     assert_eq!(s, StatusCode::OK, "{b:?}");
     assert_eq!(b["workspaceRid"], json!(w2.ws_rid(&ws)));
     assert_eq!(b["userUuid"], json!(c2.member.id.to_string()));
@@ -190,12 +163,10 @@ async fn sandbox_tokens() {
         )
         .await;
     assert_eq!(r.body["email"], json!("member@example.com"));
-    let (_, b) = json_of(
-        call2(Some("s3cret"), json!({"requestedTtlSeconds": 60}))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let b = w2
+        .sandbox(Some("s3cret"), json!({"requestedTtlSeconds": 60}))
+        .await
+        .body;
     assert!(b["expiresAtSeconds"].as_i64().unwrap() <= chrono::Utc::now().timestamp() + 60);
     drop(c);
 }
@@ -213,16 +184,9 @@ async fn sandbox_sessions_get_the_idle_timeout() {
     let c = cast(&w).await;
     let ws = w.workspace(&c.a, "sand").await;
     w.grant(&ws, &c.member, WorkspaceAccess::Full).await;
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/sandbox-token-internal/v1/issue")
-        .header("X-Nominal-Sandbox-Shared-Secret", "s3cret")
-        .body(Body::from("{}"))
-        .unwrap();
-    let resp = w.app.router().clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value =
-        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let resp = w.sandbox(Some("s3cret"), json!({})).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    let body = resp.body;
     let sid = claims_of(body["accessToken"].as_str().unwrap())["sid"]
         .as_str()
         .unwrap()
