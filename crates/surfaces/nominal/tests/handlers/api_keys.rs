@@ -201,7 +201,7 @@ async fn api_key_lifecycle() {
         assert_eq!(r.name(), "Authorization:NotAuthorized");
     }
     for bad in ["nominal_api_key_unknown", "junk", ""] {
-        let r = w.exchange_key(&bad).await;
+        let r = w.exchange_key(bad).await;
         assert_eq!(r.name(), "Authorization:NotAuthorized");
     }
     // Revocation rules.
