@@ -69,6 +69,21 @@ impl TestApp {
         self.request(Method::DELETE, path)
     }
 
+    /// A JSON call: `method` to `path`, with a bearer token and a JSON body when given.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.request(method, path)
+            .bearer(token)
+            .json(body)
+            .send()
+            .await
+    }
+
     /// Sends a request built elsewhere and reads the whole answer.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self

@@ -59,21 +59,6 @@ async fn world() -> World {
 }
 
 impl World {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        self.app
-            .request(method, path)
-            .bearer(token)
-            .json(body)
-            .send()
-            .await
-    }
-
     /// A user with `roles` in `org` (none: no membership), and a session token.
     async fn user(
         &self,
@@ -121,11 +106,12 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         .await;
     let settings = w.path(&w.acme, "settings");
 
-    let v = w.call(Method::GET, &settings, Some(&admin), None).await;
+    let v = w.app.call(Method::GET, &settings, Some(&admin), None).await;
     assert_eq!(v.ok()["settings"], json!({}));
     assert_eq!(v.ok()["priorities"], Value::Null);
 
     let v = w
+        .app
         .call(
             Method::PATCH,
             &settings,
@@ -142,34 +128,38 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         json!({"type": "option", "value": "fast"})
     );
     let one = w.path(&w.acme, "settings/tags");
-    w.call(
-        Method::PUT,
-        &one,
-        Some(&admin),
-        Some(json!({"type": "stringList", "value": ["x"]})),
-    )
-    .await
-    .ok();
-    let v = w.call(Method::GET, &one, Some(&admin), None).await;
+    w.app
+        .call(
+            Method::PUT,
+            &one,
+            Some(&admin),
+            Some(json!({"type": "stringList", "value": ["x"]})),
+        )
+        .await
+        .ok();
+    let v = w.app.call(Method::GET, &one, Some(&admin), None).await;
     assert_eq!(v.ok(), &json!({"type": "stringList", "value": ["x"]}));
-    w.call(
-        Method::DELETE,
-        &w.path(&w.acme, "settings/flag"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .ok();
-    w.call(
-        Method::GET,
-        &w.path(&w.acme, "settings/flag"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .problem(StatusCode::NOT_FOUND, "not_found");
+    w.app
+        .call(
+            Method::DELETE,
+            &w.path(&w.acme, "settings/flag"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .ok();
+    w.app
+        .call(
+            Method::GET,
+            &w.path(&w.acme, "settings/flag"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
 
     let v = w
+        .app
         .call(
             Method::PUT,
             &w.path(&w.acme, "priorities"),
@@ -179,9 +169,10 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         .await;
     assert_eq!(v.ok()["priorities"][0]["title"], "Urgent");
     let jp = w.path(&w.acme, "job-permissions/EXECUTOR");
-    let v = w.call(Method::GET, &jp, Some(&admin), None).await;
+    let v = w.app.call(Method::GET, &jp, Some(&admin), None).await;
     assert_eq!(v.ok()["source"], "config");
     let v = w
+        .app
         .call(
             Method::PUT,
             &jp,
@@ -190,7 +181,7 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         )
         .await;
     assert_eq!(v.ok()["overrides"]["EXECUTOR"]["complete"], true);
-    let v = w.call(Method::GET, &jp, Some(&admin), None).await;
+    let v = w.app.call(Method::GET, &jp, Some(&admin), None).await;
     assert_eq!(v.ok()["source"], "org");
 
     // A member's Parsable LoginResult shows all of it.
@@ -211,15 +202,19 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
     assert_eq!(perms["issue"]["create"], true);
 
     // Cleared: back to the configured table, priorities left out.
-    w.call(Method::DELETE, &jp, Some(&admin), None).await.ok();
-    w.call(
-        Method::DELETE,
-        &w.path(&w.acme, "priorities"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .ok();
+    w.app
+        .call(Method::DELETE, &jp, Some(&admin), None)
+        .await
+        .ok();
+    w.app
+        .call(
+            Method::DELETE,
+            &w.path(&w.acme, "priorities"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .ok();
     let lr = w.parsable_login("exec@acme.io").await;
     assert!(lr["teamIdToInfo"][&tid].get("priorities").is_none());
     assert_eq!(lr["teamIdToJobPermissions"][&tid]["editTitle"], true);
@@ -243,10 +238,12 @@ async fn only_admins_of_the_org_or_super_admins_get_in() {
     let settings = w.path(&w.acme, "settings");
     let body = json!({"flag": {"type": "bool", "value": true}});
 
-    w.call(Method::GET, &settings, None, None)
+    w.app
+        .call(Method::GET, &settings, None, None)
         .await
         .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
-    w.call(Method::GET, &settings, Some("forged"), None)
+    w.app
+        .call(Method::GET, &settings, Some("forged"), None)
         .await
         .problem(StatusCode::UNAUTHORIZED, "invalid_token");
     for token in [&member, &other_admin] {
@@ -266,42 +263,48 @@ async fn only_admins_of_the_org_or_super_admins_get_in() {
                 None,
             ),
         ] {
-            w.call(m, &path, Some(token), b)
+            w.app
+                .call(m, &path, Some(token), b)
                 .await
                 .problem(StatusCode::FORBIDDEN, "forbidden");
         }
     }
     // An unknown org looks like a foreign one, except to a super-admin.
     let nowhere = format!("/admin/v1/orgs/{}/settings", OrgId::new());
-    w.call(Method::GET, &nowhere, Some(&other_admin), None)
+    w.app
+        .call(Method::GET, &nowhere, Some(&other_admin), None)
         .await
         .problem(StatusCode::FORBIDDEN, "forbidden");
-    w.call(Method::GET, &nowhere, Some(&root), None)
+    w.app
+        .call(Method::GET, &nowhere, Some(&root), None)
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
-    w.call(
-        Method::GET,
-        "/admin/v1/orgs/acme/settings",
-        Some(&root),
-        None,
-    )
-    .await
-    .problem(StatusCode::BAD_REQUEST, "invalid_argument");
+    w.app
+        .call(
+            Method::GET,
+            "/admin/v1/orgs/acme/settings",
+            Some(&root),
+            None,
+        )
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_argument");
     // Nothing was written by the refused calls; the super-admin may write.
-    let v = w.call(Method::GET, &settings, Some(&root), None).await;
+    let v = w.app.call(Method::GET, &settings, Some(&root), None).await;
     assert_eq!(v.ok()["settings"], json!({}));
-    w.call(Method::PATCH, &settings, Some(&root), Some(body))
+    w.app
+        .call(Method::PATCH, &settings, Some(&root), Some(body))
         .await
         .ok();
     // The other org's admin manages their own org.
-    w.call(
-        Method::GET,
-        &w.path(&w.beta, "settings"),
-        Some(&other_admin),
-        None,
-    )
-    .await
-    .ok();
+    w.app
+        .call(
+            Method::GET,
+            &w.path(&w.beta, "settings"),
+            Some(&other_admin),
+            None,
+        )
+        .await
+        .ok();
 }
 
 #[tokio::test]
@@ -311,15 +314,17 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         .user("admin@acme.io", Some(&w.acme), &[Role::Admin], false)
         .await;
     let settings = w.path(&w.acme, "settings");
-    w.call(
-        Method::PATCH,
-        &settings,
-        Some(&admin),
-        Some(json!({"keep": {"type": "text", "value": "v"}})),
-    )
-    .await
-    .ok();
+    w.app
+        .call(
+            Method::PATCH,
+            &settings,
+            Some(&admin),
+            Some(json!({"keep": {"type": "text", "value": "v"}})),
+        )
+        .await
+        .ok();
     let before = w
+        .app
         .call(Method::GET, &settings, Some(&admin), None)
         .await
         .body;
@@ -368,7 +373,8 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         ),
     ];
     for (m, path, body) in cases {
-        w.call(m, &path, Some(&admin), Some(body.clone()))
+        w.app
+            .call(m, &path, Some(&admin), Some(body.clone()))
             .await
             .problem(StatusCode::BAD_REQUEST, "invalid_argument");
     }
@@ -376,20 +382,23 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     let many: serde_json::Map<String, Value> = (0..256)
         .map(|i| (format!("k{i}"), json!({"type": "bool", "value": true})))
         .collect();
-    w.call(
-        Method::PATCH,
-        &settings,
-        Some(&admin),
-        Some(Value::Object(many)),
-    )
-    .await
-    .problem(StatusCode::CONFLICT, "conflict");
+    w.app
+        .call(
+            Method::PATCH,
+            &settings,
+            Some(&admin),
+            Some(Value::Object(many)),
+        )
+        .await
+        .problem(StatusCode::CONFLICT, "conflict");
     let after = w
+        .app
         .call(Method::GET, &settings, Some(&admin), None)
         .await
         .body;
     assert_eq!(before, after);
     let jp = w
+        .app
         .call(
             Method::GET,
             &w.path(&w.acme, "job-permissions"),
@@ -454,23 +463,25 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
                 Some(json!({})),
             ),
         ] {
-            w.call(m, &path, Some(token), b)
+            w.app
+                .call(m, &path, Some(token), b)
                 .await
                 .problem(StatusCode::FORBIDDEN, "forbidden");
         }
     }
     // Nothing was written; the user's own sign-in is beta's admin.
-    let v = w.call(Method::GET, &beta, Some(&both), None).await;
+    let v = w.app.call(Method::GET, &beta, Some(&both), None).await;
     assert_eq!(v.ok()["settings"], json!({}));
     assert_eq!(v.ok()["priorities"], Value::Null);
-    w.call(
-        Method::GET,
-        &w.path(&w.beta, "job-permissions/ADMIN"),
-        Some(&both),
-        None,
-    )
-    .await
-    .ok();
+    w.app
+        .call(
+            Method::GET,
+            &w.path(&w.beta, "job-permissions/ADMIN"),
+            Some(&both),
+            None,
+        )
+        .await
+        .ok();
 
     // A super-admin with a plain membership of beta: its API key and its persistent token
     // reach no other org, and in beta only what that membership gives (nothing here).
@@ -485,20 +496,23 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
     let nowhere = format!("/admin/v1/orgs/{}/settings", OrgId::new());
     for token in [&key, &minted, &persistent] {
         for path in [w.path(&w.acme, "settings"), beta.clone(), nowhere.clone()] {
-            w.call(Method::GET, &path, Some(token), None)
+            w.app
+                .call(Method::GET, &path, Some(token), None)
                 .await
                 .problem(StatusCode::FORBIDDEN, "forbidden");
         }
-        w.call(
-            Method::PATCH,
-            &w.path(&w.acme, "settings"),
-            Some(token),
-            Some(body.clone()),
-        )
-        .await
-        .problem(StatusCode::FORBIDDEN, "forbidden");
+        w.app
+            .call(
+                Method::PATCH,
+                &w.path(&w.acme, "settings"),
+                Some(token),
+                Some(body.clone()),
+            )
+            .await
+            .problem(StatusCode::FORBIDDEN, "forbidden");
     }
     let v = w
+        .app
         .call(Method::GET, &w.path(&w.acme, "settings"), Some(&root), None)
         .await;
     assert_eq!(v.ok()["settings"], json!({}));
@@ -512,8 +526,9 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
         )
         .await
         .expect("membership");
-    w.call(Method::GET, &beta, Some(&key), None).await.ok();
-    w.call(Method::GET, &w.path(&w.acme, "settings"), Some(&key), None)
+    w.app.call(Method::GET, &beta, Some(&key), None).await.ok();
+    w.app
+        .call(Method::GET, &w.path(&w.acme, "settings"), Some(&key), None)
         .await
         .problem(StatusCode::FORBIDDEN, "forbidden");
 }

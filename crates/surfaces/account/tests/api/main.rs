@@ -78,35 +78,20 @@ async fn world() -> World {
 }
 
 impl World {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        self.app
-            .request(method, path)
-            .bearer(auth)
-            .json(body)
-            .send()
-            .await
-    }
-
     async fn send(&self, req: Request<Body>) -> Reply {
         self.app.send(req).await
     }
 
     async fn get(&self, path: &str, token: &str) -> Reply {
-        self.call(Method::GET, path, Some(token), None).await
+        self.app.call(Method::GET, path, Some(token), None).await
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
-        self.call(Method::POST, path, token, Some(body)).await
+        self.app.call(Method::POST, path, token, Some(body)).await
     }
 
     async fn delete(&self, path: &str, token: &str) -> Reply {
-        self.call(Method::DELETE, path, Some(token), None).await
+        self.app.call(Method::DELETE, path, Some(token), None).await
     }
 
     async fn user(&self, email: &str) -> User {

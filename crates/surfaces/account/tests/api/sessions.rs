@@ -41,6 +41,7 @@ async fn lists_the_callers_sessions_and_marks_the_current_one() {
 async fn missing_or_bad_tokens_get_401_problems_with_a_challenge() {
     let w = world().await;
     let r = w
+        .app
         .call(Method::GET, "/account/v1/sessions", None, None)
         .await;
     r.account_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -312,6 +313,7 @@ async fn the_current_session_check_answers_until_the_session_ends() {
 
     // An API key answers as itself: no session, no idle deadline.
     let key = w
+        .app
         .call(
             Method::POST,
             "/api/authorization/v1/api-key",
@@ -337,7 +339,8 @@ async fn the_current_session_check_answers_until_the_session_ends() {
     w.get(CURRENT, &token)
         .await
         .account_problem(StatusCode::UNAUTHORIZED, "invalid_token");
-    w.call(Method::GET, CURRENT, None, None)
+    w.app
+        .call(Method::GET, CURRENT, None, None)
         .await
         .account_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
 }
