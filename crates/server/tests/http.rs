@@ -10,20 +10,19 @@ use axum::body::{Body, Bytes};
 use axum::extract::connect_info::MockConnectInfo;
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
 use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
 use portcullis_edge::{ClientIp, ProxyHeader, RequestId};
 use portcullis_server::{HttpContext, ServerConfig, build_router, hook, serve};
+use portcullis_testkit::TempStore;
+use portcullis_testkit::http::TestApp;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tower::ServiceExt as _;
 
-async fn temp_store() -> (tempfile::TempDir, Arc<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = portcullis_store::open(dir.path().join("t.db").to_str().unwrap())
-        .await
-        .unwrap();
-    (dir, store)
+/// A store on a fresh SQLite file; the first value keeps the file.
+async fn temp_store() -> (TempStore, Arc<dyn Store>) {
+    let temp = TempStore::sqlite().await;
+    let store = temp.store.clone();
+    (temp, store)
 }
 
 fn surface() -> Router {
@@ -73,11 +72,9 @@ async fn app(store: Arc<dyn Store>, peer: &str) -> Router {
 }
 
 async fn call(app: &Router, req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    let r = TestApp::new(app.clone()).send(req).await;
+    let text = r.text();
+    (r.status, r.headers, text)
 }
 
 fn get_req(path: &str) -> Request<Body> {
@@ -399,7 +396,7 @@ async fn listen(
     SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), portcullis_server::ServerError>>,
-    tempfile::TempDir,
+    TempStore,
 ) {
     let (dir, store) = temp_store().await;
     let ctx = HttpContext::new(cfg, store);
@@ -417,6 +414,20 @@ async fn listen(
         vec![],
     ));
     (addr, stop_tx, server, dir)
+}
+
+/// Stops a server from [`listen`] and waits (5 s at most) for it to end cleanly.
+async fn stop_listening(
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), portcullis_server::ServerError>>,
+    what: &str,
+) {
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect(what)
+        .unwrap()
+        .unwrap();
 }
 
 /// A connection to `addr` from the loopback address `from` (127.0.0.x: Linux routes all of
@@ -519,12 +530,7 @@ async fn slow_and_idle_clients_are_cut_off_after_the_header_read_timeout() {
     // A fresh client is still served.
     let mut fresh = connect_from("127.0.0.1", addr).await;
     assert!(healthz_on(&mut fresh).await);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop_listening(stop, server, "server stops").await;
 }
 
 /// The (N+1)th concurrent connection from one address is closed at once; other addresses are
@@ -564,12 +570,12 @@ async fn connections_per_address_are_capped() {
         metrics.contains(r#"http_connections_refused_total{reason="max_connections_per_ip"}"#),
         "{metrics}"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("server stops with keep-alive connections open")
-        .unwrap()
-        .unwrap();
+    stop_listening(
+        stop,
+        server,
+        "server stops with keep-alive connections open",
+    )
+    .await;
 }
 
 /// Past `max_connections` open connections, any new one is closed at once, whatever its
@@ -595,10 +601,5 @@ async fn connections_are_capped_in_total() {
         metrics.contains(r#"http_connections_refused_total{reason="max_connections"}"#),
         "{metrics}"
     );
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("server stops")
-        .unwrap()
-        .unwrap();
+    stop_listening(stop, server, "server stops").await;
 }

@@ -9,6 +9,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod http;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -51,6 +54,20 @@ where
     }
 }
 
+/// Lets a test's world, a struct with a field `env: TestEnv`, stand for its environment
+/// (`w.engine`, `w.store`, `w.org(..)`): `portcullis_testkit::deref_env!(World);`.
+#[macro_export]
+macro_rules! deref_env {
+    ($world:ty) => {
+        impl ::std::ops::Deref for $world {
+            type Target = $crate::TestEnv;
+            fn deref(&self) -> &$crate::TestEnv {
+                &self.env
+            }
+        }
+    };
+}
+
 /// Builds a [`TestEnv`]: default [`CoreConfig`] on SQLite unless told otherwise.
 #[derive(Default)]
 pub struct TestEnvBuilder {
@@ -86,9 +103,8 @@ impl TestEnvBuilder {
                     );
                     eprintln!("NOTICE: {POSTGRES_ENV} unset, running on SQLite instead");
                 }
-                let dir = tempfile::tempdir().expect("tempdir");
-                let path = dir.path().join("store.sqlite");
-                (path.to_string_lossy().into_owned(), Some(dir), None)
+                let (dir, path) = sqlite_file();
+                (path, Some(dir), None)
             }
         };
         let store = portcullis_store::open(&url).await.expect("open store");
@@ -109,6 +125,29 @@ impl TestEnvBuilder {
             _dir: dir,
             _pg: pg,
         }
+    }
+}
+
+/// A fresh SQLite file in a directory of its own (removed with the directory).
+fn sqlite_file() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.sqlite");
+    (dir, path.to_string_lossy().into_owned())
+}
+
+/// A migrated store on a fresh SQLite file, with no engine (for tests of the HTTP stack alone).
+pub struct TempStore {
+    /// The store handle.
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl TempStore {
+    /// Creates and migrates the store.
+    pub async fn sqlite() -> TempStore {
+        let (dir, path) = sqlite_file();
+        let store = portcullis_store::open(&path).await.expect("open store");
+        TempStore { store, _dir: dir }
     }
 }
 
@@ -167,10 +206,36 @@ impl TestEnv {
             .create_org(NewOrg {
                 name: name.into(),
                 display_name: None,
-                region_id: "local".into(),
+                region_id: self.engine.config().region.id.clone(),
             })
             .await
             .expect("org")
+    }
+
+    /// Adds `user` to `org` with `roles` as `kind` (for users already created).
+    pub async fn join(&self, user: &User, org: &Org, roles: &[Role], kind: MembershipKind) {
+        self.store
+            .upsert_membership(user.id, org.id, roles.iter().copied().collect(), kind)
+            .await
+            .expect("membership");
+    }
+
+    /// Starts a session for `user` as a password login would (`amr` `pwd`) and returns its token;
+    /// the user needs no password.
+    pub async fn session(&self, user: &User, choice: OrgChoice) -> String {
+        self.engine
+            .start_session(
+                user.clone(),
+                vec!["pwd".into()],
+                choice,
+                false,
+                None,
+                &ctx(),
+            )
+            .await
+            .expect("session")
+            .token
+            .token
     }
 
     /// The engine's hash of [`PASSWORD`], computed once per environment.
@@ -208,6 +273,7 @@ impl TestEnv {
                 validated_at: None,
                 super_admin: false,
             },
+            with_password: true,
             orgs: Vec::new(),
         }
     }
@@ -240,6 +306,19 @@ impl TestEnv {
         })
     }
 
+    /// Logs `email` in with `password` (right or wrong), as a surface would, without using the
+    /// token (so the session shows no use yet).
+    pub async fn login_grant(
+        &self,
+        email: &str,
+        password: &str,
+        choice: OrgChoice,
+    ) -> CoreResult<LoginGrant> {
+        self.engine
+            .login_password(email, password, choice, None, &ctx())
+            .await
+    }
+
     /// [`TestEnv::try_login`], which must succeed.
     pub async fn login(&self, email: &str, choice: OrgChoice) -> Login {
         self.try_login(email, choice).await.expect("login")
@@ -260,7 +339,8 @@ pub struct Login {
 pub struct UserSpec<'a> {
     env: &'a TestEnv,
     new: NewUser,
-    orgs: Vec<(OrgId, BTreeSet<Role>)>,
+    with_password: bool,
+    orgs: Vec<(OrgId, BTreeSet<Role>, MembershipKind)>,
 }
 
 impl UserSpec<'_> {
@@ -282,20 +362,46 @@ impl UserSpec<'_> {
         self
     }
 
+    /// Makes the user a super-admin when `yes`.
+    pub fn super_admin_if(mut self, yes: bool) -> Self {
+        self.new.super_admin = yes;
+        self
+    }
+
+    /// Marks the email validated now.
+    pub fn validated(mut self) -> Self {
+        self.new.validated_at = Some(chrono::Utc::now());
+        self
+    }
+
+    /// Creates the user with no password (only sessions started for it, or federation, log it in).
+    pub fn no_password(mut self) -> Self {
+        self.with_password = false;
+        self
+    }
+
     /// Adds a membership in `org` with `roles`; the first org added is the default one.
-    pub fn member(mut self, org: &Org, roles: &[Role]) -> Self {
-        self.orgs.push((org.id, roles.iter().copied().collect()));
+    pub fn member(self, org: &Org, roles: &[Role]) -> Self {
+        self.member_as(org, roles, MembershipKind::Member)
+    }
+
+    /// Adds a membership of `kind` in `org` with `roles`.
+    pub fn member_as(mut self, org: &Org, roles: &[Role], kind: MembershipKind) -> Self {
+        self.orgs
+            .push((org.id, roles.iter().copied().collect(), kind));
         self
     }
 
     /// Creates the user and its memberships.
     pub async fn create(mut self) -> User {
-        self.new.password_hash = Some(self.env.password_hash().await);
+        if self.with_password {
+            self.new.password_hash = Some(self.env.password_hash().await);
+        }
         let store = &self.env.store;
         let user = store.create_user(self.new).await.expect("user");
-        for (org, roles) in self.orgs {
+        for (org, roles, kind) in self.orgs {
             store
-                .upsert_membership(user.id, org, roles, MembershipKind::Member)
+                .upsert_membership(user.id, org, roles, kind)
                 .await
                 .expect("membership");
         }

@@ -1,5 +1,5 @@
 //! Test support: the real OpenID provider harness (`tests/federation/provider.mjs`, npm
-//! `oidc-provider`) and an engine on a temporary SQLite store.
+//! `oidc-provider`); the engine comes from `portcullis-testkit`.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -7,11 +7,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::Engine;
-use portcullis_core::store::Store;
-use portcullis_core::{NewOrg, Org};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -161,46 +156,4 @@ impl Idp {
             let _ = c.wait().await;
         }
     }
-}
-
-pub struct Env {
-    pub engine: Arc<Engine>,
-    /// The engine's store, as the binary that opened it holds it.
-    pub store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-pub async fn engine() -> Env {
-    engine_with(CoreConfig::default()).await
-}
-
-pub async fn engine_with(config: CoreConfig) -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("fed.db");
-    let store = portcullis_store::open(path.to_str().expect("path"))
-        .await
-        .expect("open store");
-    store
-        .upsert_region(config.region.clone())
-        .await
-        .expect("region");
-    let engine = Engine::start(store.clone(), config, MasterKey::generate())
-        .await
-        .expect("engine");
-    Env {
-        engine,
-        store,
-        _dir: dir,
-    }
-}
-
-pub async fn org(env: &Env, name: &str) -> Org {
-    env.store
-        .create_org(NewOrg {
-            name: name.into(),
-            display_name: None,
-            region_id: env.engine.config().region.id.clone(),
-        })
-        .await
-        .expect("create org")
 }

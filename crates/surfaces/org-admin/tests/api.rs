@@ -1,131 +1,64 @@
 //! The org-admin API through the real HTTP stack, next to the Parsable surface, with a real
 //! engine on a temporary SQLite store.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::model::*;
-use portcullis_core::store::Store;
 use portcullis_server::{HttpContext, ServerConfig, build_router};
+use portcullis_testkit::http::{Reply, TestApp};
+use portcullis_testkit::{PASSWORD as PW, TestEnv};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const PW: &str = "a long enough password 1";
 
 struct World {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    app: Router,
+    env: TestEnv,
+    app: TestApp,
     acme: Org,
     beta: Org,
-    _dir: tempfile::TempDir,
 }
 
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
+portcullis_testkit::deref_env!(World);
+
+/// A successful answer.
+trait Success {
+    /// Asserts 200 and returns the JSON body.
+    fn ok(&self) -> &Value;
 }
 
-impl Reply {
+impl Success for Reply {
     fn ok(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "{}", self.body);
         &self.body
-    }
-
-    fn problem(&self, status: StatusCode, code: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.content_type, "application/problem+json");
-        assert_eq!(self.body["status"], status.as_u16());
-        assert_eq!(self.body["code"], code, "{}", self.body);
     }
 }
 
 async fn world() -> World {
     let mut cfg = CoreConfig::default();
     cfg.lockout.delays_secs = vec![0];
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = portcullis_store::open(dir.path().join("s.db").to_str().expect("utf-8"))
-        .await
-        .expect("store");
-    store
-        .upsert_region(cfg.region.clone())
-        .await
-        .expect("region");
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .expect("engine");
-    let org = |name: &str| NewOrg {
-        name: name.into(),
-        display_name: None,
-        region_id: "local".into(),
-    };
-    let acme = store.create_org(org("acme")).await.expect("org");
-    let beta = store.create_org(org("beta")).await.expect("org");
+    let env = TestEnv::builder().config(cfg).build().await;
+    let acme = env.org("acme").await;
+    let beta = env.org("beta").await;
     let parts = vec![
-        portcullis_org_admin::router(engine.clone()),
-        portcullis_parsable::router(engine.clone(), None),
+        portcullis_org_admin::router(env.engine.clone()),
+        portcullis_parsable::router(env.engine.clone(), None),
     ];
-    let ctx = HttpContext::new(ServerConfig::default(), store.clone());
-    let app =
-        build_router(parts, &ctx).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 5000))));
+    let ctx = HttpContext::new(ServerConfig::default(), env.store.clone());
+    let app = TestApp::from_peer(
+        build_router(parts, &ctx),
+        SocketAddr::from(([192, 0, 2, 7], 5000)),
+    );
     World {
-        engine,
-        store,
+        env,
         app,
         acme,
         beta,
-        _dir: dir,
     }
 }
 
 impl World {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            b = b.header("authorization", format!("Bearer {t}"));
-        }
-        if body.is_some() {
-            b = b.header("content-type", "application/json");
-        }
-        let body = body.map_or_else(Body::empty, |v| Body::from(v.to_string()));
-        let resp = self
-            .app
-            .clone()
-            .oneshot(b.body(body).expect("request"))
-            .await
-            .expect("response");
-        let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let raw = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            content_type,
-            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-        }
-    }
-
     /// A user with `roles` in `org` (none: no membership), and a session token.
     async fn user(
         &self,
@@ -134,37 +67,17 @@ impl World {
         roles: &[Role],
         super_admin: bool,
     ) -> String {
-        let hash = self.engine.hasher().hash(PW).await.expect("hash");
-        let u = self
-            .store
-            .create_user(NewUser {
-                email: email.into(),
-                display_name: "x".into(),
-                avatar_url: None,
-                password_hash: Some(hash),
-                validated_at: Some(chrono::Utc::now()),
-                super_admin,
-            })
-            .await
-            .expect("user");
-        let home = match org {
-            Some(o) => o.id,
-            // Every session acts in some org: give outsiders a team of their own.
-            None => self.beta.id,
-        };
-        let roles: BTreeSet<Role> = roles.iter().copied().collect();
-        self.store
-            .upsert_membership(u.id, home, roles, MembershipKind::Member)
-            .await
-            .expect("membership");
-        self.engine
-            .login_password(
-                email,
-                PW,
-                OrgChoice::Default,
-                None,
-                &AuditContext::default(),
-            )
+        // Every session acts in some org: give outsiders a team of their own.
+        let home = org.unwrap_or(&self.beta);
+        self.env
+            .user(email)
+            .name("x")
+            .validated()
+            .super_admin_if(super_admin)
+            .member(home, roles)
+            .create()
+            .await;
+        self.login_grant(email, PW, OrgChoice::Default)
             .await
             .expect("login")
             .token
@@ -176,17 +89,10 @@ impl World {
     }
 
     async fn parsable_login(&self, email: &str) -> Value {
-        let req = Request::post("/api/auth")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"method": "login", "arguments": {"email": email, "password": PW}})
-                    .to_string(),
-            ))
-            .expect("request");
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        let raw = resp.into_body().collect().await.expect("body").to_bytes();
-        let v: Value = serde_json::from_slice(&raw).expect("json");
-        v["result"]["success"].clone()
+        let login = json!({"method": "login", "arguments": {"email": email, "password": PW}});
+        let r = self.app.post("/api/auth").json(login).send().await;
+        assert_ne!(r.body, Value::Null, "json");
+        r.body["result"]["success"].clone()
     }
 }
 
@@ -200,11 +106,12 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         .await;
     let settings = w.path(&w.acme, "settings");
 
-    let v = w.call(Method::GET, &settings, Some(&admin), None).await;
+    let v = w.app.call(Method::GET, &settings, Some(&admin), None).await;
     assert_eq!(v.ok()["settings"], json!({}));
     assert_eq!(v.ok()["priorities"], Value::Null);
 
     let v = w
+        .app
         .call(
             Method::PATCH,
             &settings,
@@ -221,34 +128,38 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         json!({"type": "option", "value": "fast"})
     );
     let one = w.path(&w.acme, "settings/tags");
-    w.call(
-        Method::PUT,
-        &one,
-        Some(&admin),
-        Some(json!({"type": "stringList", "value": ["x"]})),
-    )
-    .await
-    .ok();
-    let v = w.call(Method::GET, &one, Some(&admin), None).await;
+    w.app
+        .call(
+            Method::PUT,
+            &one,
+            Some(&admin),
+            Some(json!({"type": "stringList", "value": ["x"]})),
+        )
+        .await
+        .ok();
+    let v = w.app.call(Method::GET, &one, Some(&admin), None).await;
     assert_eq!(v.ok(), &json!({"type": "stringList", "value": ["x"]}));
-    w.call(
-        Method::DELETE,
-        &w.path(&w.acme, "settings/flag"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .ok();
-    w.call(
-        Method::GET,
-        &w.path(&w.acme, "settings/flag"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .problem(StatusCode::NOT_FOUND, "not_found");
+    w.app
+        .call(
+            Method::DELETE,
+            &w.path(&w.acme, "settings/flag"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .ok();
+    w.app
+        .call(
+            Method::GET,
+            &w.path(&w.acme, "settings/flag"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
 
     let v = w
+        .app
         .call(
             Method::PUT,
             &w.path(&w.acme, "priorities"),
@@ -258,9 +169,10 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         .await;
     assert_eq!(v.ok()["priorities"][0]["title"], "Urgent");
     let jp = w.path(&w.acme, "job-permissions/EXECUTOR");
-    let v = w.call(Method::GET, &jp, Some(&admin), None).await;
+    let v = w.app.call(Method::GET, &jp, Some(&admin), None).await;
     assert_eq!(v.ok()["source"], "config");
     let v = w
+        .app
         .call(
             Method::PUT,
             &jp,
@@ -269,7 +181,7 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
         )
         .await;
     assert_eq!(v.ok()["overrides"]["EXECUTOR"]["complete"], true);
-    let v = w.call(Method::GET, &jp, Some(&admin), None).await;
+    let v = w.app.call(Method::GET, &jp, Some(&admin), None).await;
     assert_eq!(v.ok()["source"], "org");
 
     // A member's Parsable LoginResult shows all of it.
@@ -290,15 +202,19 @@ async fn an_org_admin_manages_what_the_login_result_shows() {
     assert_eq!(perms["issue"]["create"], true);
 
     // Cleared: back to the configured table, priorities left out.
-    w.call(Method::DELETE, &jp, Some(&admin), None).await.ok();
-    w.call(
-        Method::DELETE,
-        &w.path(&w.acme, "priorities"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .ok();
+    w.app
+        .call(Method::DELETE, &jp, Some(&admin), None)
+        .await
+        .ok();
+    w.app
+        .call(
+            Method::DELETE,
+            &w.path(&w.acme, "priorities"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .ok();
     let lr = w.parsable_login("exec@acme.io").await;
     assert!(lr["teamIdToInfo"][&tid].get("priorities").is_none());
     assert_eq!(lr["teamIdToJobPermissions"][&tid]["editTitle"], true);
@@ -322,10 +238,12 @@ async fn only_admins_of_the_org_or_super_admins_get_in() {
     let settings = w.path(&w.acme, "settings");
     let body = json!({"flag": {"type": "bool", "value": true}});
 
-    w.call(Method::GET, &settings, None, None)
+    w.app
+        .call(Method::GET, &settings, None, None)
         .await
         .problem(StatusCode::UNAUTHORIZED, "unauthenticated");
-    w.call(Method::GET, &settings, Some("forged"), None)
+    w.app
+        .call(Method::GET, &settings, Some("forged"), None)
         .await
         .problem(StatusCode::UNAUTHORIZED, "invalid_token");
     for token in [&member, &other_admin] {
@@ -345,42 +263,48 @@ async fn only_admins_of_the_org_or_super_admins_get_in() {
                 None,
             ),
         ] {
-            w.call(m, &path, Some(token), b)
+            w.app
+                .call(m, &path, Some(token), b)
                 .await
                 .problem(StatusCode::FORBIDDEN, "forbidden");
         }
     }
     // An unknown org looks like a foreign one, except to a super-admin.
     let nowhere = format!("/admin/v1/orgs/{}/settings", OrgId::new());
-    w.call(Method::GET, &nowhere, Some(&other_admin), None)
+    w.app
+        .call(Method::GET, &nowhere, Some(&other_admin), None)
         .await
         .problem(StatusCode::FORBIDDEN, "forbidden");
-    w.call(Method::GET, &nowhere, Some(&root), None)
+    w.app
+        .call(Method::GET, &nowhere, Some(&root), None)
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
-    w.call(
-        Method::GET,
-        "/admin/v1/orgs/acme/settings",
-        Some(&root),
-        None,
-    )
-    .await
-    .problem(StatusCode::BAD_REQUEST, "invalid_argument");
+    w.app
+        .call(
+            Method::GET,
+            "/admin/v1/orgs/acme/settings",
+            Some(&root),
+            None,
+        )
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_argument");
     // Nothing was written by the refused calls; the super-admin may write.
-    let v = w.call(Method::GET, &settings, Some(&root), None).await;
+    let v = w.app.call(Method::GET, &settings, Some(&root), None).await;
     assert_eq!(v.ok()["settings"], json!({}));
-    w.call(Method::PATCH, &settings, Some(&root), Some(body))
+    w.app
+        .call(Method::PATCH, &settings, Some(&root), Some(body))
         .await
         .ok();
     // The other org's admin manages their own org.
-    w.call(
-        Method::GET,
-        &w.path(&w.beta, "settings"),
-        Some(&other_admin),
-        None,
-    )
-    .await
-    .ok();
+    w.app
+        .call(
+            Method::GET,
+            &w.path(&w.beta, "settings"),
+            Some(&other_admin),
+            None,
+        )
+        .await
+        .ok();
 }
 
 #[tokio::test]
@@ -390,15 +314,17 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         .user("admin@acme.io", Some(&w.acme), &[Role::Admin], false)
         .await;
     let settings = w.path(&w.acme, "settings");
-    w.call(
-        Method::PATCH,
-        &settings,
-        Some(&admin),
-        Some(json!({"keep": {"type": "text", "value": "v"}})),
-    )
-    .await
-    .ok();
+    w.app
+        .call(
+            Method::PATCH,
+            &settings,
+            Some(&admin),
+            Some(json!({"keep": {"type": "text", "value": "v"}})),
+        )
+        .await
+        .ok();
     let before = w
+        .app
         .call(Method::GET, &settings, Some(&admin), None)
         .await
         .body;
@@ -447,7 +373,8 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         ),
     ];
     for (m, path, body) in cases {
-        w.call(m, &path, Some(&admin), Some(body.clone()))
+        w.app
+            .call(m, &path, Some(&admin), Some(body.clone()))
             .await
             .problem(StatusCode::BAD_REQUEST, "invalid_argument");
     }
@@ -455,20 +382,23 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     let many: serde_json::Map<String, Value> = (0..256)
         .map(|i| (format!("k{i}"), json!({"type": "bool", "value": true})))
         .collect();
-    w.call(
-        Method::PATCH,
-        &settings,
-        Some(&admin),
-        Some(Value::Object(many)),
-    )
-    .await
-    .problem(StatusCode::CONFLICT, "conflict");
+    w.app
+        .call(
+            Method::PATCH,
+            &settings,
+            Some(&admin),
+            Some(Value::Object(many)),
+        )
+        .await
+        .problem(StatusCode::CONFLICT, "conflict");
     let after = w
+        .app
         .call(Method::GET, &settings, Some(&admin), None)
         .await
         .body;
     assert_eq!(before, after);
     let jp = w
+        .app
         .call(
             Method::GET,
             &w.path(&w.acme, "job-permissions"),
@@ -478,15 +408,15 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         .await;
     assert_eq!(jp.ok()["overrides"], json!({}));
     // Not JSON at all.
-    let req = Request::builder()
-        .method(Method::PATCH)
-        .uri(&settings)
-        .header("authorization", format!("Bearer {admin}"))
+    let resp = w
+        .app
+        .request(Method::PATCH, &settings)
+        .bearer(admin.as_str())
         .header("content-type", "text/plain")
-        .body(Body::from("x"))
-        .expect("request");
-    let resp = w.app.clone().oneshot(req).await.expect("response");
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(resp.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 /// An API key of `token`'s session org, and an access token exchanged from it.
@@ -533,23 +463,25 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
                 Some(json!({})),
             ),
         ] {
-            w.call(m, &path, Some(token), b)
+            w.app
+                .call(m, &path, Some(token), b)
                 .await
                 .problem(StatusCode::FORBIDDEN, "forbidden");
         }
     }
     // Nothing was written; the user's own sign-in is beta's admin.
-    let v = w.call(Method::GET, &beta, Some(&both), None).await;
+    let v = w.app.call(Method::GET, &beta, Some(&both), None).await;
     assert_eq!(v.ok()["settings"], json!({}));
     assert_eq!(v.ok()["priorities"], Value::Null);
-    w.call(
-        Method::GET,
-        &w.path(&w.beta, "job-permissions/ADMIN"),
-        Some(&both),
-        None,
-    )
-    .await
-    .ok();
+    w.app
+        .call(
+            Method::GET,
+            &w.path(&w.beta, "job-permissions/ADMIN"),
+            Some(&both),
+            None,
+        )
+        .await
+        .ok();
 
     // A super-admin with a plain membership of beta: its API key and its persistent token
     // reach no other org, and in beta only what that membership gives (nothing here).
@@ -564,20 +496,23 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
     let nowhere = format!("/admin/v1/orgs/{}/settings", OrgId::new());
     for token in [&key, &minted, &persistent] {
         for path in [w.path(&w.acme, "settings"), beta.clone(), nowhere.clone()] {
-            w.call(Method::GET, &path, Some(token), None)
+            w.app
+                .call(Method::GET, &path, Some(token), None)
                 .await
                 .problem(StatusCode::FORBIDDEN, "forbidden");
         }
-        w.call(
-            Method::PATCH,
-            &w.path(&w.acme, "settings"),
-            Some(token),
-            Some(body.clone()),
-        )
-        .await
-        .problem(StatusCode::FORBIDDEN, "forbidden");
+        w.app
+            .call(
+                Method::PATCH,
+                &w.path(&w.acme, "settings"),
+                Some(token),
+                Some(body.clone()),
+            )
+            .await
+            .problem(StatusCode::FORBIDDEN, "forbidden");
     }
     let v = w
+        .app
         .call(Method::GET, &w.path(&w.acme, "settings"), Some(&root), None)
         .await;
     assert_eq!(v.ok()["settings"], json!({}));
@@ -591,8 +526,9 @@ async fn a_credential_acts_only_in_its_org_and_never_as_super_admin() {
         )
         .await
         .expect("membership");
-    w.call(Method::GET, &beta, Some(&key), None).await.ok();
-    w.call(Method::GET, &w.path(&w.acme, "settings"), Some(&key), None)
+    w.app.call(Method::GET, &beta, Some(&key), None).await.ok();
+    w.app
+        .call(Method::GET, &w.path(&w.acme, "settings"), Some(&key), None)
         .await
         .problem(StatusCode::FORBIDDEN, "forbidden");
 }

@@ -1,143 +1,63 @@
 //! The well-known documents through the real HTTP stack, with a real engine on SQLite.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::OrgChoice;
 use portcullis_core::model::*;
 use portcullis_server::{HttpContext, ServerConfig, build_router};
+use portcullis_testkit::TestEnv;
+use portcullis_testkit::http::{Reply, TestApp};
 use serde_json::Value;
-use tower::ServiceExt;
 
 struct World {
-    engine: Arc<Engine>,
-    app: Router,
+    env: TestEnv,
+    app: TestApp,
     user: User,
-    _dir: tempfile::TempDir,
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("store.db");
-    let store = portcullis_store::open(path.to_str().expect("utf-8 path"))
-        .await
-        .expect("store");
     let cfg = CoreConfig {
         public_url: "https://auth.example.test/".into(),
         ..CoreConfig::default()
     };
-    store
-        .upsert_region(cfg.region.clone())
-        .await
-        .expect("region");
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .expect("engine");
-    let org = store
-        .create_org(NewOrg {
-            name: "acme".into(),
-            display_name: None,
-            region_id: "local".into(),
-        })
-        .await
-        .expect("org");
-    let user = store
-        .create_user(NewUser {
-            email: "ann@example.com".into(),
-            display_name: "Ann".into(),
-            avatar_url: None,
-            password_hash: None,
-            validated_at: None,
-            super_admin: false,
-        })
-        .await
-        .expect("user");
-    store
-        .upsert_membership(
-            user.id,
-            org.id,
-            BTreeSet::from([Role::Author]),
-            MembershipKind::Member,
-        )
-        .await
-        .expect("membership");
-    let ctx = HttpContext::new(ServerConfig::default(), store);
-    let app = build_router(vec![portcullis_well_known::router(engine.clone())], &ctx)
-        .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 4000))));
-    World {
-        engine,
-        app,
-        user,
-        _dir: dir,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    cache_control: String,
-    body: Vec<u8>,
+    let env = TestEnv::builder().config(cfg).build().await;
+    let org = env.org("acme").await;
+    let user = env
+        .user("ann@example.com")
+        .name("Ann")
+        .no_password()
+        .member(&org, &[Role::Author])
+        .create()
+        .await;
+    let ctx = HttpContext::new(ServerConfig::default(), env.store.clone());
+    let router = build_router(
+        vec![portcullis_well_known::router(env.engine.clone())],
+        &ctx,
+    );
+    let app = TestApp::from_peer(router, SocketAddr::from(([192, 0, 2, 1], 4000)));
+    World { env, app, user }
 }
 
 impl World {
     async fn get(&self, path: &str) -> Reply {
-        let req = Request::get(path).body(Body::empty()).expect("request");
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        let header = |name| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
-        Reply {
-            status: resp.status(),
-            content_type,
-            cache_control,
-            body: resp
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes()
-                .to_vec(),
-        }
+        self.app.get(path).send().await
     }
 
     async fn token(&self) -> String {
-        self.engine
-            .start_session(
-                self.user.clone(),
-                vec!["pwd".into()],
-                OrgChoice::Default,
-                false,
-                None,
-                &AuditContext::default(),
-            )
-            .await
-            .expect("session")
-            .token
-            .token
+        self.env.session(&self.user, OrgChoice::Default).await
     }
 
     async fn jwks(&self) -> JwkSet {
         let r = self.get("/.well-known/jwks.json").await;
         assert_eq!(r.status, StatusCode::OK);
-        serde_json::from_slice(&r.body).expect("a JWK set")
+        serde_json::from_slice(&r.raw).expect("a JWK set")
     }
 }
 
@@ -165,8 +85,8 @@ async fn jwks_publishes_the_signing_key_and_keeps_the_old_one_after_rotation() {
     let w = world().await;
     let r = w.get("/.well-known/jwks.json").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.content_type, "application/jwk-set+json");
-    assert_eq!(r.cache_control, "public, max-age=30");
+    assert_eq!(r.header("content-type"), "application/jwk-set+json");
+    assert_eq!(r.header("cache-control"), "public, max-age=30");
 
     let old = w.token().await;
     let set = w.jwks().await;
@@ -179,6 +99,7 @@ async fn jwks_publishes_the_signing_key_and_keeps_the_old_one_after_rotation() {
     assert!(jwk.get("d").is_none(), "never a private part");
 
     let new_kid = w
+        .env
         .engine
         .rotate_signing_key(&AuditContext::default())
         .await
@@ -198,9 +119,9 @@ async fn metadata_names_issuer_audience_algorithm_and_jwks() {
     let w = world().await;
     let r = w.get("/.well-known/portcullis").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.content_type, "application/json");
-    assert!(r.cache_control.starts_with("public, max-age="));
-    let doc: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(r.header("content-type"), "application/json");
+    assert!(r.header("cache-control").starts_with("public, max-age="));
+    let doc: Value = serde_json::from_slice(&r.raw).expect("json");
     assert_eq!(doc["issuer"], "https://auth.example.test/");
     assert_eq!(
         doc["jwks_uri"],
@@ -223,8 +144,8 @@ async fn metadata_names_issuer_audience_algorithm_and_jwks() {
 async fn metadata_says_how_stale_an_offline_check_can_be() {
     let w = world().await;
     let doc: Value =
-        serde_json::from_slice(&w.get("/.well-known/portcullis").await.body).expect("json");
-    let t = &w.engine.config().tokens;
+        serde_json::from_slice(&w.get("/.well-known/portcullis").await.raw).expect("json");
+    let t = &w.env.engine.config().tokens;
     assert_eq!(
         doc["token_lifetimes_secs"],
         serde_json::json!({

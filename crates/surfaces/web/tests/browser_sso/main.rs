@@ -2,12 +2,13 @@
 //! and a fake OpenID provider on loopback (discovery, JWKS, a token endpoint that enforces client
 //! authentication, the redirect URI and PKCE, and EdDSA-signed ID tokens).
 
+mod fake_idp;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,242 +17,57 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signer, SigningKey};
 use http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::crypto::MasterKey;
-use portcullis_core::engine::Engine;
 use portcullis_core::model::*;
-use portcullis_core::store::Store;
 use portcullis_core::websso::{SsoFlowKind, SsoFlowRecord};
 use portcullis_federation::{BrowserSsoConfig, Federation, JitOrg, ProviderConfig, pkce_challenge};
 use portcullis_server::{HttpContext, ServerConfig, build_router};
+use portcullis_testkit::http::{Reply, TestApp, form_escape};
+use portcullis_testkit::{PASSWORD as PW, TestEnv};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
+
+use fake_idp::*;
 
 const CLIENT_ID: &str = "web-client";
 const CLIENT_SECRET: &str = "s3cret: with spaces";
 const PUBLIC: &str = "http://portcullis.test";
 const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const PW: &str = "a long enough password 1";
-
-// ---- fake provider ---------------------------------------------------------------------------
-
-struct Grant {
-    challenge: String,
-    nonce: String,
-    redirect_uri: String,
-    sub: String,
-    email: String,
-}
-
-struct FakeIdp {
-    issuer: String,
-    key: SigningKey,
-    codes: Mutex<HashMap<String, Grant>>,
-    /// Every token request: the form.
-    token_requests: Mutex<Vec<HashMap<String, String>>>,
-    /// When set, ID tokens carry this nonce instead of the requested one.
-    nonce_override: Mutex<Option<String>>,
-}
-
-fn b64(v: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(v.to_string())
-}
-
-impl FakeIdp {
-    fn sign(&self, claims: Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64(&json!({"alg": "EdDSA", "typ": "JWT", "kid": "k1"})),
-            b64(&claims)
-        );
-        let sig = self.key.sign(input.as_bytes());
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
-    }
-
-    /// What the provider does once the user signed in: a code for the authorization request
-    /// in `location` (Portcullis' redirect).
-    fn authorize(
-        &self,
-        location: &str,
-        sub: &str,
-        email: &str,
-    ) -> (String, HashMap<String, String>) {
-        let q = query(location.split_once('?').map(|x| x.1).unwrap_or_default());
-        let code = format!("code-{}", self.codes.lock().len() + 1);
-        self.codes.lock().insert(
-            code.clone(),
-            Grant {
-                challenge: q["code_challenge"].clone(),
-                nonce: q["nonce"].clone(),
-                redirect_uri: q["redirect_uri"].clone(),
-                sub: sub.into(),
-                email: email.into(),
-            },
-        );
-        (code, q)
-    }
-}
-
-fn query(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_owned(), unescape(v)))
-        .collect()
-}
-
-fn unescape(v: &str) -> String {
-    let b = v.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let h = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("3F");
-                out.push(u8::from_str_radix(h, 16).unwrap_or(b'?'));
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
-fn escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-async fn discovery(State(idp): State<Arc<FakeIdp>>) -> Json<Value> {
-    let i = &idp.issuer;
-    Json(json!({
-        "issuer": i,
-        "jwks_uri": format!("{i}/jwks"),
-        "authorization_endpoint": format!("{i}/auth"),
-        "token_endpoint": format!("{i}/token"),
-    }))
-}
-
-async fn jwks(State(idp): State<Arc<FakeIdp>>) -> Json<Value> {
-    let x = URL_SAFE_NO_PAD.encode(idp.key.verifying_key().to_bytes());
-    Json(
-        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]}),
-    )
-}
-
-async fn token(
-    State(idp): State<Arc<FakeIdp>>,
-    headers: HeaderMap,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    idp.token_requests.lock().push(f.clone());
-    let err = |s: StatusCode, e: &str| (s, Json(json!({"error": e}))).into_response();
-    // client_secret_basic with form-encoded parts (RFC 6749 §2.3.1).
-    let basic = format!(
-        "Basic {}",
-        STANDARD.encode(format!("{CLIENT_ID}:s3cret%3A+with+spaces"))
-    );
-    if headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(&basic)
-    {
-        return err(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-    if get("grant_type") != "authorization_code" {
-        return err(StatusCode::BAD_REQUEST, "unsupported_grant_type");
-    }
-    let Some(g) = idp.codes.lock().remove(&get("code")) else {
-        return err(StatusCode::BAD_REQUEST, "invalid_grant");
-    };
-    if g.redirect_uri != get("redirect_uri") || pkce_challenge(&get("code_verifier")) != g.challenge
-    {
-        return err(StatusCode::BAD_REQUEST, "invalid_grant");
-    }
-    let now = chrono::Utc::now().timestamp();
-    let nonce = idp.nonce_override.lock().clone().unwrap_or(g.nonce);
-    let id_token = idp.sign(json!({
-        "iss": idp.issuer, "aud": CLIENT_ID, "sub": g.sub, "email": g.email,
-        "email_verified": true, "iat": now, "exp": now + 300, "nonce": nonce,
-    }));
-    Json(json!({"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}))
-        .into_response()
-}
-
-async fn start_idp() -> Arc<FakeIdp> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let idp = Arc::new(FakeIdp {
-        issuer: format!("http://{addr}"),
-        key: SigningKey::from_bytes(&[7u8; 32]),
-        codes: Mutex::new(HashMap::new()),
-        token_requests: Mutex::new(Vec::new()),
-        nonce_override: Mutex::new(None),
-    });
-    let app = Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/jwks", get(jwks))
-        .route("/token", post(token))
-        .with_state(idp.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    idp
-}
 
 // ---- Portcullis ------------------------------------------------------------------------------
 
 struct World {
-    engine: Arc<Engine>,
-    store: Arc<dyn Store>,
-    app: Router,
+    env: TestEnv,
+    app: TestApp,
     idp: Arc<FakeIdp>,
-    _dir: tempfile::TempDir,
+    _secret_dir: tempfile::TempDir,
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+portcullis_testkit::deref_env!(World);
+
+/// What these tests read of an HTML page.
+trait Page {
+    /// The session token the page shows, if any.
+    fn token(&self) -> Option<String>;
+    /// Asserts the headers every page carries, and no script.
+    fn assert_page(&self);
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-    /// The value this reply sets for a cookie.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_owned))
-            .map(|c| c.split(';').next().unwrap_or_default().to_owned())
-    }
+impl Page for Reply {
     fn token(&self) -> Option<String> {
-        let start = self.body.find("id=\"session-token\"")?;
-        let open = start + self.body[start..].find('>')? + 1;
-        let close = open + self.body[open..].find("</textarea>")?;
-        Some(self.body[open..close].to_owned())
+        let body = self.text();
+        let start = body.find("id=\"session-token\"")?;
+        let open = start + body[start..].find('>')? + 1;
+        let close = open + body[open..].find("</textarea>")?;
+        Some(body[open..close].to_owned())
     }
     fn assert_page(&self) {
         assert_eq!(self.header("content-security-policy"), CSP);
         assert_eq!(self.header("cache-control"), "no-store");
         assert_eq!(self.header("x-frame-options"), "DENY");
         assert_eq!(self.header("referrer-policy"), "same-origin");
-        assert!(!self.body.contains("<script"));
+        assert!(!self.text().contains("<script"));
     }
 }
 
@@ -262,33 +78,17 @@ async fn world() -> World {
 /// A world whose provider `configure` adjusts.
 async fn world_with(configure: impl FnOnce(&mut ProviderConfig)) -> World {
     let idp = start_idp().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("secret");
+    let secret_dir = tempfile::tempdir().expect("tempdir");
+    let secret = secret_dir.path().join("secret");
     std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).expect("secret");
-    let store = portcullis_store::open(dir.path().join("s.db").to_str().expect("utf-8"))
-        .await
-        .expect("store");
     let mut cfg = CoreConfig {
         public_url: PUBLIC.into(),
         allowed_email_domains: vec!["example.com".into()],
         ..CoreConfig::default()
     };
     cfg.lockout.delays_secs = vec![0];
-    store
-        .upsert_region(cfg.region.clone())
-        .await
-        .expect("region");
-    let engine = Engine::start(store.clone(), cfg, MasterKey::generate())
-        .await
-        .expect("engine");
-    store
-        .create_org(NewOrg {
-            name: "acme".into(),
-            display_name: None,
-            region_id: "local".into(),
-        })
-        .await
-        .expect("org");
+    let env = TestEnv::builder().config(cfg).build().await;
+    env.org("acme").await;
     let mut p = ProviderConfig::new("corp", &idp.issuer, vec![CLIENT_ID.into()]);
     p.jit_provisioning = true;
     p.jit_orgs = vec![JitOrg {
@@ -303,55 +103,31 @@ async fn world_with(configure: impl FnOnce(&mut ProviderConfig)) -> World {
         scopes: vec!["openid".into(), "email".into()],
     });
     configure(&mut p);
-    let fed = Arc::new(Federation::new(vec![p], engine.clone()).expect("federation"));
-    let ctx = HttpContext::new(ServerConfig::default(), store.clone());
-    let app = build_router(
-        vec![portcullis_web::router(engine.clone(), Some(fed))],
+    let fed = Arc::new(Federation::new(vec![p], env.engine.clone()).expect("federation"));
+    let ctx = HttpContext::new(ServerConfig::default(), env.store.clone());
+    let router = build_router(
+        vec![portcullis_web::router(env.engine.clone(), Some(fed))],
         &ctx,
-    )
-    .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 9], 5000))));
+    );
     World {
-        engine,
-        store,
-        app,
+        env,
+        app: TestApp::from_peer(router, SocketAddr::from(([192, 0, 2, 9], 5000))),
         idp,
-        _dir: dir,
+        _secret_dir: secret_dir,
     }
 }
 
 impl World {
     async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        let mut b = Request::get(path);
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        self.send(b.body(Body::empty()).expect("request")).await
+        self.app.get(path).cookie(cookie).send().await
     }
 
     async fn post_form(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
-        let body: Vec<String> = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", escape(v)))
-            .collect();
-        let mut b =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        self.send(b.body(Body::from(body.join("&"))).expect("request"))
-            .await
+        self.app.post(path).form(form).cookie(cookie).send().await
     }
 
     async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let raw = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&raw).into_owned(),
-        }
+        self.app.send(req).await
     }
 
     /// `startLogin`'s part: a start URL with a fresh token.
@@ -367,7 +143,7 @@ impl World {
     /// Follows a start URL: (authorization URL, binding cookie header).
     async fn begin(&self) -> (String, String) {
         let r = self.get(&self.start_url().await, None).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
         let binding = r.cookie("portcullis-sso").expect("binding cookie");
         (
             r.header("location").to_owned(),
@@ -379,8 +155,8 @@ impl World {
         self.get(
             &format!(
                 "/login/sso/callback?code={}&state={}",
-                escape(code),
-                escape(state)
+                form_escape(code),
+                form_escape(state)
             ),
             cookie,
         )
@@ -389,11 +165,11 @@ impl World {
 }
 
 fn expired_page(r: &Reply) {
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     assert!(
-        r.body.contains("invalid, already used or expired"),
+        r.text().contains("invalid, already used or expired"),
         "{}",
-        r.body
+        r.text()
     );
     assert!(r.token().is_none());
     r.assert_page();
@@ -426,7 +202,7 @@ async fn sso_flow_pkce_nonce_state_and_session() {
     assert_ne!(q["state"], q["nonce"]);
 
     let r = w.callback(&code, &q["state"], Some(&cookie)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     r.assert_page();
     assert!(
         r.header("set-cookie")
@@ -463,7 +239,7 @@ async fn callback_session_capped_by_the_upstream_expiry() {
     let before = chrono::Utc::now().timestamp();
     let r = w.callback(&code, &q["state"], Some(&cookie)).await;
     let after = chrono::Utc::now().timestamp();
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let token = r.token().expect("session token");
     let p = w.engine.authenticate(&token).await.expect("a live session");
     let end = p.expires_at.expect("an expiry").timestamp();
@@ -481,7 +257,7 @@ async fn callback_session_capped_by_the_upstream_expiry() {
         .unwrap()
         .expect("session record");
     assert_eq!(session.expires_at.timestamp(), end);
-    assert!(r.body.contains(&p.expires_at.unwrap().to_rfc3339()));
+    assert!(r.text().contains(&p.expires_at.unwrap().to_rfc3339()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -547,8 +323,8 @@ async fn nonce_mismatch_is_refused() {
     let (code, q) = w.idp.authorize(&location, "ada-1", "ada@example.com");
     *w.idp.nonce_override.lock() = Some("a-replayed-id-token-nonce".into());
     let r = w.callback(&code, &q["state"], Some(&cookie)).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert!(r.body.contains("could not be verified"));
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("could not be verified"));
     assert!(r.token().is_none());
     assert!(
         w.store
@@ -571,7 +347,7 @@ async fn injected_code_fails_pkce() {
         .idp
         .authorize(&attacker_location, "mallory", "mallory@example.com");
     let r = w.callback(&code, &q["state"], Some(&cookie)).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     assert!(r.token().is_none());
     let reqs = w.idp.token_requests.lock();
     assert_eq!(reqs.len(), 1);
@@ -603,33 +379,21 @@ async fn provider_error_spends_the_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_page_csrf_and_one_answer() {
     let w = world().await;
-    let hash = w.engine.hasher().hash(PW).await.expect("hash");
-    let nu = NewUser {
-        email: "pat@example.com".into(),
-        display_name: "Pat".into(),
-        avatar_url: None,
-        password_hash: Some(hash),
-        validated_at: Some(chrono::Utc::now()),
-        super_admin: false,
-    };
-    let u = w.store.create_user(nu).await.expect("user");
     let org = w.store.get_org_by_name("acme").await.unwrap().expect("org");
-    w.store
-        .upsert_membership(
-            u.id,
-            org.id,
-            [Role::Author].into_iter().collect(),
-            MembershipKind::Member,
-        )
-        .await
-        .expect("membership");
+    let u = w
+        .user("pat@example.com")
+        .name("Pat")
+        .validated()
+        .member(&org, &[Role::Author])
+        .create()
+        .await;
 
     let page = w.get("/login", None).await;
     assert_eq!(page.status, StatusCode::OK);
     page.assert_page();
     let csrf = page.cookie("portcullis-csrf").expect("csrf cookie");
     assert!(
-        page.body
+        page.text()
             .contains(&format!("name=\"csrf\" value=\"{csrf}\""))
     );
     let jar = format!("portcullis-csrf={csrf}");
@@ -652,7 +416,7 @@ async fn password_page_csrf_and_one_answer() {
     // A cross-site post that somehow carries the cookie (and the token) is refused by Origin.
     let body = format!(
         "email=pat%40example.com&password={}&csrf={csrf}",
-        escape(PW)
+        form_escape(PW)
     );
     let cross = w
         .send(
@@ -691,8 +455,8 @@ async fn password_page_csrf_and_one_answer() {
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    assert!(wrong.body.contains("Invalid email or password."));
-    assert!(unknown.body.contains("Invalid email or password."));
+    assert!(wrong.text().contains("Invalid email or password."));
+    assert!(unknown.text().contains("Invalid email or password."));
 
     let ok = w
         .post_form(
@@ -705,7 +469,7 @@ async fn password_page_csrf_and_one_answer() {
             Some(&jar),
         )
         .await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     ok.assert_page();
     let token = ok.token().expect("token");
     assert_eq!(
@@ -724,5 +488,7 @@ async fn password_page_csrf_and_one_answer() {
             Some(&jar),
         )
         .await;
-    assert!(xss.body.contains("&lt;b&gt;x&lt;/b&gt;@example.com") && !xss.body.contains("<b>x"));
+    assert!(
+        xss.text().contains("&lt;b&gt;x&lt;/b&gt;@example.com") && !xss.text().contains("<b>x")
+    );
 }
