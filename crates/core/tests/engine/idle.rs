@@ -10,6 +10,16 @@ fn idle_config(secs: i64) -> CoreConfig {
     cfg
 }
 
+/// One use of `sid` seen by `tracker` at `when`.
+async fn use_once(
+    tracker: &portcullis_core::idle::IdleTracker,
+    store: &dyn portcullis_core::store::Store,
+    sid: &SessionId,
+    when: Timestamp,
+) -> portcullis_core::idle::Use {
+    tracker.use_session(store, sid, when).await.unwrap()
+}
+
 #[tokio::test]
 async fn idle_sessions_end_and_last_seen_is_written_at_most_once_a_minute() {
     use portcullis_core::idle::{IdleTracker, TOUCH_EVERY, Use};
@@ -26,86 +36,46 @@ async fn idle_sessions_end_and_last_seen_is_written_at_most_once_a_minute() {
 
     let here = IdleTracker::new(100);
     let there = IdleTracker::new(100);
+    let fresh = IdleTracker::new(100);
+    let last_seen = || async {
+        e.store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at
+    };
     // Uses within the minute are not written.
-    assert_eq!(
-        here.use_session(store, &sid, at(10)).await.unwrap(),
-        Use::Live
-    );
-    assert_eq!(
-        here.use_session(store, &sid, at(50)).await.unwrap(),
-        Use::Live
-    );
-    assert_eq!(
-        e.store
-            .get_session(&sid)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_seen_at,
-        t0
-    );
+    assert_eq!(use_once(&here, store, &sid, at(10)).await, Use::Live);
+    assert_eq!(use_once(&here, store, &sid, at(50)).await, Use::Live);
+    assert_eq!(last_seen().await, t0);
     // A minute after the stored value: written once.
-    assert_eq!(
-        here.use_session(store, &sid, at(61)).await.unwrap(),
-        Use::Live
-    );
-    assert_eq!(
-        here.use_session(store, &sid, at(62)).await.unwrap(),
-        Use::Live
-    );
-    assert_eq!(
-        e.store
-            .get_session(&sid)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_seen_at,
-        at(61)
-    );
+    assert_eq!(use_once(&here, store, &sid, at(61)).await, Use::Live);
+    assert_eq!(use_once(&here, store, &sid, at(62)).await, Use::Live);
+    assert_eq!(last_seen().await, at(61));
     // Another process saw the session long ago; the use written here keeps it alive there.
-    assert_eq!(
-        there.use_session(store, &sid, at(62)).await.unwrap(),
-        Use::Live
-    );
-    assert_eq!(
-        here.use_session(store, &sid, at(500)).await.unwrap(),
-        Use::Live
-    );
-    assert_eq!(
-        e.store
-            .get_session(&sid)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_seen_at,
-        at(500)
-    );
+    assert_eq!(use_once(&there, store, &sid, at(62)).await, Use::Live);
+    assert_eq!(use_once(&here, store, &sid, at(500)).await, Use::Live);
+    assert_eq!(last_seen().await, at(500));
     // 600 s after 62 plus the one-minute grace, "there" has not seen a use, but the store has.
     assert_eq!(
-        there
-            .use_session(store, &sid, at(62 + 600) + TOUCH_EVERY)
-            .await
-            .unwrap(),
+        use_once(&there, store, &sid, at(62 + 600) + TOUCH_EVERY).await,
         Use::Live
     );
     // Never before the timeout, at most a minute after it.
     assert_eq!(
-        here.use_session(store, &sid, at(62 + 600 + 599))
-            .await
-            .unwrap(),
+        use_once(&here, store, &sid, at(62 + 600 + 599)).await,
         Use::Live
     );
     let last = at(62 + 600 + 599);
-    let fresh = IdleTracker::new(100);
     assert_eq!(
-        fresh
-            .use_session(
-                store,
-                &sid,
-                last + chrono::Duration::seconds(600) + TOUCH_EVERY
-            )
-            .await
-            .unwrap(),
+        use_once(
+            &fresh,
+            store,
+            &sid,
+            last + chrono::Duration::seconds(600) + TOUCH_EVERY
+        )
+        .await,
         Use::Idle
     );
 }

@@ -107,50 +107,34 @@ async fn expired_and_misaddressed_tokens_are_rejected() {
     let user = e.user("ann@example.com", false, &[&org]).await;
     let t = e.engine.access_tokens();
     let now = Utc::now();
-    let old = t.claims(
-        user.id,
-        org.id,
+    // Claims of session `sid` from `iat` to `exp`, and what authenticating them signed answers.
+    let claims = |sid: &str, iat, exp| t.claims(user.id, org.id, sid, iat, exp, vec![], false);
+    let engine = &e.engine;
+    let authenticate = |c| {
+        let tok = t.sign(&c).unwrap();
+        async move { engine.authenticate(&tok).await }
+    };
+    let old = claims(
         "sid-x",
         now - chrono::Duration::hours(2),
         now - chrono::Duration::hours(1),
-        vec![],
-        false,
     );
-    let expired = t.sign(&old).unwrap();
     assert!(matches!(
-        e.engine.authenticate(&expired).await,
+        authenticate(old).await,
         Err(CoreError::TokenExpired)
     ));
 
-    let mut wrong_iss = t.claims(
-        user.id,
-        org.id,
-        "sid-y",
-        now,
-        now + chrono::Duration::hours(1),
-        vec![],
-        false,
-    );
+    let mut wrong_iss = claims("sid-y", now, now + chrono::Duration::hours(1));
     wrong_iss.iss = "https://evil.example".into();
-    let tok = t.sign(&wrong_iss).unwrap();
     assert!(matches!(
-        e.engine.authenticate(&tok).await,
+        authenticate(wrong_iss).await,
         Err(CoreError::InvalidToken(_))
     ));
 
-    let mut wrong_aud = t.claims(
-        user.id,
-        org.id,
-        "sid-z",
-        now,
-        now + chrono::Duration::hours(1),
-        vec![],
-        false,
-    );
+    let mut wrong_aud = claims("sid-z", now, now + chrono::Duration::hours(1));
     wrong_aud.aud = "someone-else".into();
-    let tok = t.sign(&wrong_aud).unwrap();
     assert!(matches!(
-        e.engine.authenticate(&tok).await,
+        authenticate(wrong_aud).await,
         Err(CoreError::InvalidToken(_))
     ));
 }
