@@ -20,7 +20,7 @@ async fn author(e: &TestEnv, email: &str) {
     let org = e
         .org(&format!("org-{}", email.split('@').next().unwrap()))
         .await;
-    e.user(email).member(&org, &[Role::Author]).create().await;
+    e.user_in(email, &org, &[Role::Author]).await;
 }
 
 /// What `portcullis admin user force-password-reset` does: flags the account and returns the

@@ -45,11 +45,7 @@ async fn an_impersonation_session_gets_no_client_certificate() {
     let e = TestEnv::builder().build().await;
     assert!(e.engine.certificate_authority().is_some(), "signing is on");
     let org = e.org("acme").await;
-    let ann = e
-        .user("ann@example.com")
-        .member(&org, &[Role::Admin])
-        .create()
-        .await;
+    let ann = e.user_in("ann@example.com", &org, &[Role::Admin]).await;
     let csr = csr_pem();
     let denied = |r: CoreResult<_>| matches!(r, Err(CoreError::PermissionDenied(_)));
     assert!(denied(
@@ -78,10 +74,7 @@ async fn an_impersonation_session_gets_no_client_certificate() {
 async fn a_login_returns_its_certificates() {
     let e = TestEnv::builder().build().await;
     let org = e.org("acme").await;
-    e.user("ann@example.com")
-        .member(&org, &[Role::Author])
-        .create()
-        .await;
+    e.user_in("ann@example.com", &org, &[Role::Author]).await;
     let request = e.engine.login_request(None, Some(&csr_pem())).unwrap();
     let out = login(&e, "ann@example.com", &request).await.unwrap();
     assert!(out.result.ca_certificate.is_some());
@@ -99,11 +92,7 @@ async fn a_login_returns_its_certificates() {
 async fn a_refused_csr_leaves_no_usable_session() {
     let e = TestEnv::builder().build().await;
     let org = e.org("acme").await;
-    let ann = e
-        .user("ann@example.com")
-        .member(&org, &[Role::Author])
-        .create()
-        .await;
+    let ann = e.user_in("ann@example.com", &org, &[Role::Author]).await;
     let bad = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
     let request = e.engine.login_request(None, Some(bad)).unwrap();
     let r = login(&e, "ann@example.com", &request).await;
@@ -130,11 +119,7 @@ async fn a_team_token_login_in_a_foreign_team_is_undone() {
     let e = TestEnv::builder().build().await;
     let org = e.org("acme").await;
     let other = e.org("beta").await;
-    let ann = e
-        .user("ann@example.com")
-        .member(&org, &[Role::Author])
-        .create()
-        .await;
+    let ann = e.user_in("ann@example.com", &org, &[Role::Author]).await;
     let ok = e
         .engine
         .login_request(None, None)
@@ -211,10 +196,7 @@ async fn a_team_select_login_offers_or_logs_in() {
         .member(&b, &[Role::Author])
         .create()
         .await;
-    e.user("one@example.com")
-        .member(&a, &[Role::Author])
-        .create()
-        .await;
+    e.user_in("one@example.com", &a, &[Role::Author]).await;
     let request = e.engine.login_request(None, None).unwrap();
     let two = e
         .engine

@@ -133,7 +133,7 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
         .member(&beta, &[Role::Author])
         .create()
         .await;
-    let member = e.user("m@x.io").member(&acme, &[]).create().await;
+    let member = e.user_in("m@x.io", &acme, &[]).await;
     let own = session(&e, "root@x.io", &beta).await;
     assert!(e.engine.org_admin(&own, acme.id).await.is_ok());
     assert!(
@@ -206,14 +206,8 @@ async fn persistent_token_metadata_lists_only_the_teams_credentials() {
         .member(&beta, &[])
         .create()
         .await;
-    e.user("badmin@x.io")
-        .member(&beta, &[Role::Admin])
-        .create()
-        .await;
-    e.user("aadmin@x.io")
-        .member(&acme, &[Role::Admin])
-        .create()
-        .await;
+    e.user_in("badmin@x.io", &beta, &[Role::Admin]).await;
+    e.user_in("aadmin@x.io", &acme, &[Role::Admin]).await;
     let own = session(&e, "root@x.io", &beta).await;
     let (cred, _, org) = e
         .engine

@@ -38,10 +38,7 @@ fn read(path: &str) -> Vec<MediaMtxPermission> {
 #[tokio::test]
 async fn a_mediamtx_token_is_refused_by_the_callback_once_its_session_ends() {
     let (e, acme) = env_with(CoreConfig::default()).await;
-    e.user("ann@example.com")
-        .member(&acme, &[Role::Author])
-        .create()
-        .await;
+    e.user_in("ann@example.com", &acme, &[Role::Author]).await;
     let Login {
         token,
         principal: p,
@@ -89,14 +86,8 @@ async fn a_mediamtx_token_is_refused_by_the_callback_once_its_session_ends() {
 #[tokio::test]
 async fn a_mediamtx_token_ends_with_the_membership_and_the_api_key() {
     let (e, acme) = env_with(CoreConfig::default()).await;
-    e.user("ada@example.com")
-        .member(&acme, &[Role::Admin])
-        .create()
-        .await;
-    e.user("mel@example.com")
-        .member(&acme, &[Role::Author])
-        .create()
-        .await;
+    e.user_in("ada@example.com", &acme, &[Role::Admin]).await;
+    e.user_in("mel@example.com", &acme, &[Role::Author]).await;
     let admin = e
         .login("ada@example.com", OrgChoice::Default)
         .await
@@ -169,11 +160,7 @@ async fn sessions_behind_issued_access_tokens_get_the_idle_timeout() {
     let mut cfg = CoreConfig::default();
     cfg.tokens.idle_timeout_secs = 600;
     let (e, acme) = env_with(cfg).await;
-    let ann = e
-        .user("ann@example.com")
-        .member(&acme, &[Role::Author])
-        .create()
-        .await;
+    let ann = e.user_in("ann@example.com", &acme, &[Role::Author]).await;
     // The path of getAccessToken, refreshAccessToken and sandbox tokens.
     let issued = e
         .engine
@@ -200,10 +187,7 @@ async fn sessions_behind_issued_access_tokens_get_the_idle_timeout() {
 #[tokio::test]
 async fn the_current_session_is_the_bearers_and_ends_with_it() {
     let (e, acme) = env_with(CoreConfig::default()).await;
-    e.user("ann@example.com")
-        .member(&acme, &[Role::Author])
-        .create()
-        .await;
+    e.user_in("ann@example.com", &acme, &[Role::Author]).await;
     let Login {
         token,
         principal: p,
@@ -229,10 +213,7 @@ async fn unknown_api_key_bearers_are_charged_to_the_ip_limit_before_the_store() 
     cfg.rate_limit.per_ip_per_sec = 1;
     cfg.rate_limit.burst = 3;
     let (e, acme) = env_with(cfg).await;
-    e.user("ada@example.com")
-        .member(&acme, &[Role::Admin])
-        .create()
-        .await;
+    e.user_in("ada@example.com", &acme, &[Role::Admin]).await;
     let admin = e
         .login("ada@example.com", OrgChoice::Default)
         .await
@@ -271,10 +252,7 @@ async fn live_api_keys_per_user_are_capped() {
     let mut cfg = CoreConfig::default();
     cfg.credentials.max_api_keys_per_user = 2;
     let (e, acme) = env_with(cfg).await;
-    e.user("ada@example.com")
-        .member(&acme, &[Role::Admin])
-        .create()
-        .await;
+    e.user_in("ada@example.com", &acme, &[Role::Admin]).await;
     let admin = e
         .login("ada@example.com", OrgChoice::Default)
         .await

@@ -14,19 +14,10 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
     let e = TestEnv::new().await;
     let acme = e.org("acme").await;
     let beta = e.org("beta").await;
-    e.user("admin@x.io")
-        .member(&acme, &[Role::Admin])
-        .create()
+    e.user_in("admin@x.io", &acme, &[Role::Admin]).await;
+    e.user_in("padmin@x.io", &acme, &[Role::ParsableAdmin])
         .await;
-    e.user("padmin@x.io")
-        .member(&acme, &[Role::ParsableAdmin])
-        .create()
-        .await;
-    let both = e
-        .user("both@x.io")
-        .member(&acme, &[Role::Admin])
-        .create()
-        .await;
+    let both = e.user_in("both@x.io", &acme, &[Role::Admin]).await;
     e.store
         .upsert_membership(
             both.id,
@@ -41,10 +32,7 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
         .member(&beta, &[])
         .create()
         .await;
-    e.user("target@x.io")
-        .member(&acme, &[Role::Executor])
-        .create()
-        .await;
+    e.user_in("target@x.io", &acme, &[Role::Executor]).await;
 
     let admin = e.login("admin@x.io", OrgChoice::Default).await.principal;
     assert!(e.engine.org_admin(&admin, acme.id).await.is_ok());
@@ -88,10 +76,7 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
 async fn a_bad_change_in_a_batch_writes_nothing_and_is_audited() {
     let e = TestEnv::new().await;
     let acme = e.org("acme").await;
-    e.user("admin@x.io")
-        .member(&acme, &[Role::Admin])
-        .create()
-        .await;
+    e.user_in("admin@x.io", &acme, &[Role::Admin]).await;
     let p = e.login("admin@x.io", OrgChoice::Default).await.principal;
     let admin = e.engine.org_admin(&p, acme.id).await.unwrap();
     let org = acme.id.to_string();

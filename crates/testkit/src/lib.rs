@@ -278,6 +278,11 @@ impl TestEnv {
         }
     }
 
+    /// A user with `roles` in `org` (its default org): `user(email).member(org, roles).create()`.
+    pub async fn user_in(&self, email: &str, org: &Org, roles: &[Role]) -> User {
+        self.user(email).member(org, roles).create().await
+    }
+
     /// Logs `email` in with [`PASSWORD`] and authenticates the token it got.
     pub async fn try_login(&self, email: &str, choice: OrgChoice) -> CoreResult<Login> {
         self.try_login_as(email, choice, None).await
