@@ -77,6 +77,18 @@ async fn until(what: &str, cond: impl Fn() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// The call answered at once (within the timeout) that it is rate-limited, with a retry hint.
+fn assert_rate_limited_at_once<T: std::fmt::Debug>(
+    r: Result<CoreResult<T>, tokio::time::error::Elapsed>,
+) {
+    match r {
+        Ok(Err(CoreError::RateLimited { retry_after })) => {
+            assert!(retry_after >= Duration::from_secs(1))
+        }
+        other => panic!("expected an immediate rate-limited answer, got {other:?}"),
+    }
+}
+
 fn one_thread_one_slot() -> CoreConfig {
     let mut cfg = CoreConfig::default();
     cfg.passwords.hash_threads = 1;
@@ -95,12 +107,7 @@ async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
             .authenticate_password("ann@example.com", PW, &ctx()),
     )
     .await;
-    match r {
-        Ok(Err(CoreError::RateLimited { retry_after })) => {
-            assert!(retry_after >= Duration::from_secs(1))
-        }
-        other => panic!("expected an immediate rate-limited answer, got {other:?}"),
-    }
+    assert_rate_limited_at_once(r);
     // No throttle state was claimed: the user is not held off once the pool drains.
     assert!(
         e.store
@@ -213,12 +220,7 @@ async fn reset_by_code_on_a_full_hash_queue_answers_rate_limited_and_touches_not
             .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx()),
     )
     .await;
-    match r {
-        Ok(Err(CoreError::RateLimited { retry_after })) => {
-            assert!(retry_after >= Duration::from_secs(1))
-        }
-        other => panic!("expected an immediate rate-limited answer, got {other:?}"),
-    }
+    assert_rate_limited_at_once(r);
     // No throttle state was claimed: the user is not held off once the pool drains.
     assert!(
         e.store

@@ -5,7 +5,7 @@
 use portcullis_core::config::CoreConfig;
 use portcullis_core::engine::OrgChoice;
 use portcullis_core::*;
-use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx};
+use portcullis_testkit::{TestEnv, ctx};
 
 /// Every user's avatar: the invitation must not reveal it.
 const AVATAR: &str = "https://cdn.example.com/kim.png";
@@ -16,6 +16,28 @@ async fn env() -> TestEnv {
         ..CoreConfig::default()
     };
     TestEnv::builder().config(cfg).build().await
+}
+
+/// Ada, an admin of `a` (signed in there), and Kim, an existing account in `b`.
+async fn admin_and_kim(e: &TestEnv, a: &Org, b: &Org) -> (User, tokens::Principal) {
+    e.user("admin@example.com")
+        .name("Ada Admin")
+        .avatar(AVATAR)
+        .member(a, &[Role::Admin])
+        .create()
+        .await;
+    let kim = e
+        .user("kim@example.com")
+        .name("Kim Known")
+        .avatar(AVATAR)
+        .member(b, &[])
+        .create()
+        .await;
+    let admin = e
+        .login("admin@example.com", OrgChoice::Specific(a.id))
+        .await
+        .principal;
+    (kim, admin)
 }
 
 async fn in_org(e: &TestEnv, user: UserId, org: &Org) -> bool {
@@ -31,23 +53,7 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     let e = env().await;
     let a = e.org("acme").await;
     let b = e.org("beta").await;
-    e.user("admin@example.com")
-        .name("Ada Admin")
-        .avatar(AVATAR)
-        .member(&a, &[Role::Admin])
-        .create()
-        .await;
-    let kim = e
-        .user("kim@example.com")
-        .name("Kim Known")
-        .avatar(AVATAR)
-        .member(&b, &[])
-        .create()
-        .await;
-    let admin = e
-        .login("admin@example.com", OrgChoice::Specific(a.id))
-        .await
-        .principal;
+    let (kim, admin) = admin_and_kim(&e, &a, &b).await;
 
     let emails = vec!["Kim@Example.com".to_owned(), "fresh@example.com".to_owned()];
     let answer = e
@@ -140,36 +146,13 @@ async fn an_impersonation_accepts_nothing_for_the_user() {
         .member(&b, &[])
         .create()
         .await;
-    e.user("admin@example.com")
-        .name("Ada Admin")
-        .avatar(AVATAR)
-        .member(&a, &[Role::Admin])
-        .create()
-        .await;
-    let kim = e
-        .user("kim@example.com")
-        .name("Kim Known")
-        .avatar(AVATAR)
-        .member(&b, &[])
-        .create()
-        .await;
-    let admin = e
-        .login("admin@example.com", OrgChoice::Specific(a.id))
-        .await
-        .principal;
+    let (kim, admin) = admin_and_kim(&e, &a, &b).await;
     e.engine
         .preregister_users(&admin, &["kim@example.com".to_owned()], &ctx())
         .await
         .unwrap();
     let g = e
-        .engine
-        .login_password(
-            "root@example.com",
-            PW,
-            OrgChoice::Default,
-            Some("kim@example.com"),
-            &ctx(),
-        )
+        .proxy_grant("root@example.com", "kim@example.com")
         .await
         .unwrap();
     assert_eq!(g.user.id, kim.id);

@@ -13,31 +13,26 @@ use portcullis_testkit::{TestEnv, ctx, within_a_second};
 /// Ann, an admin of acme, and a second store handle on the engine's database: the admin CLI or
 /// another server.
 struct Env {
-    kit: TestEnv,
+    env: TestEnv,
     other: Arc<dyn Store>,
     org: Org,
     user: User,
 }
 
-impl std::ops::Deref for Env {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.kit
-    }
-}
+portcullis_testkit::deref_env!(Env);
 
 async fn env() -> Env {
-    let kit = TestEnv::new().await;
-    let org = kit.org("acme").await;
-    let user = kit
+    let env = TestEnv::new().await;
+    let org = env.org("acme").await;
+    let user = env
         .user("ann@example.com")
         .name("Ann")
         .member(&org, &[Role::Admin])
         .create()
         .await;
-    let other = kit.second_store().await;
+    let other = env.second_store().await;
     Env {
-        kit,
+        env,
         other,
         org,
         user,

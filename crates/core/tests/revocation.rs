@@ -15,34 +15,29 @@ use portcullis_testkit::{TestEnv, ctx, within_a_second};
 /// Ann, an author of `home` (her default org) and `team`, and a second store handle on the
 /// engine's database: the admin CLI or another server.
 struct Env {
-    kit: TestEnv,
+    env: TestEnv,
     other: Arc<dyn Store>,
     home: Org,
     team: Org,
     user: User,
 }
 
-impl std::ops::Deref for Env {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.kit
-    }
-}
+portcullis_testkit::deref_env!(Env);
 
 async fn env() -> Env {
-    let kit = TestEnv::new().await;
-    let home = kit.org("home").await;
-    let team = kit.org("team").await;
-    let user = kit
+    let env = TestEnv::new().await;
+    let home = env.org("home").await;
+    let team = env.org("team").await;
+    let user = env
         .user("ann@example.com")
         .name("Ann")
         .member(&home, &[Role::Author])
         .member(&team, &[Role::Author])
         .create()
         .await;
-    let other = kit.second_store().await;
+    let other = env.second_store().await;
     Env {
-        kit,
+        env,
         other,
         home,
         team,

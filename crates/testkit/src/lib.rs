@@ -324,6 +324,14 @@ impl TestEnv {
             .await
     }
 
+    /// Logs super-admin `admin` in with [`PASSWORD`] into its default org, proxying for `target`,
+    /// without using the token.
+    pub async fn proxy_grant(&self, admin: &str, target: &str) -> CoreResult<LoginGrant> {
+        self.engine
+            .login_password(admin, PASSWORD, OrgChoice::Default, Some(target), &ctx())
+            .await
+    }
+
     /// [`TestEnv::try_login`], which must succeed.
     pub async fn login(&self, email: &str, choice: OrgChoice) -> Login {
         self.try_login(email, choice).await.expect("login")

@@ -368,14 +368,7 @@ async fn only_the_users_own_session_may_change_the_account() {
         .unwrap();
     let minted = e.engine.exchange_credential(&secret, &ctx()).await.unwrap();
     let proxy = e
-        .engine
-        .login_password(
-            "root@example.com",
-            PW,
-            OrgChoice::Default,
-            Some("ann@example.com"),
-            &ctx(),
-        )
+        .proxy_grant("root@example.com", "ann@example.com")
         .await
         .unwrap();
     let key_p = e.engine.authenticate(&secret).await.unwrap();

@@ -266,14 +266,7 @@ async fn proxy_login_rules() {
     e.user("root2@example.com", true, &[&org]).await;
 
     let g = e
-        .engine
-        .login_password(
-            "root@example.com",
-            PW,
-            OrgChoice::Default,
-            Some("ann@example.com"),
-            &ctx(),
-        )
+        .proxy_grant("root@example.com", "ann@example.com")
         .await
         .unwrap();
     assert_eq!(g.user.id, ann.id);
@@ -294,32 +287,14 @@ async fn proxy_login_rules() {
 
     // A non-admin learns nothing: same answer whether the target exists or not.
     for target in ["ann@example.com", "nobody@example.com"] {
-        let r = e
-            .engine
-            .login_password(
-                "bob@example.com",
-                PW,
-                OrgChoice::Default,
-                Some(target),
-                &ctx(),
-            )
-            .await;
+        let r = e.proxy_grant("bob@example.com", target).await;
         assert!(
             matches!(r, Err(CoreError::PermissionDenied(_))),
             "{target}: {r:?}"
         );
     }
     // A super-admin cannot be impersonated.
-    let r = e
-        .engine
-        .login_password(
-            "root@example.com",
-            PW,
-            OrgChoice::Default,
-            Some("root2@example.com"),
-            &ctx(),
-        )
-        .await;
+    let r = e.proxy_grant("root@example.com", "root2@example.com").await;
     assert!(matches!(r, Err(CoreError::PermissionDenied(_))));
 }
 
