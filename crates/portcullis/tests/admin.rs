@@ -3,111 +3,83 @@
 mod common;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::Stdio;
 
 use common::*;
 use serde_json::Value;
 
-fn migrate(cwd: &Path, data: &Path) {
-    let o = run(portcullis(cwd).arg("--data-dir").arg(data).arg("migrate"));
-    assert!(o.status.success(), "{}", stderr(&o));
-}
-
 /// Everything a bad command must not change.
-fn snapshot(cwd: &Path, data: &Path) -> Vec<Value> {
+fn snapshot(dir: &DataDir) -> Vec<Value> {
     vec![
-        admin_json(cwd, data, &["user", "list"]),
-        admin_json(cwd, data, &["org", "list"]),
-        admin_json(
-            cwd,
-            data,
-            &["member", "list", "--org", "acme", "--include-removed"],
-        ),
-        admin_json(cwd, data, &["audit", "list", "--limit", "1000"]),
+        dir.json(&["user", "list"]),
+        dir.json(&["org", "list"]),
+        dir.json(&["member", "list", "--org", "acme", "--include-removed"]),
+        dir.json(&["audit", "list", "--limit", "1000"]),
     ]
 }
 
 #[test]
 fn admin_creates_org_user_membership_and_lists_them() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cwd = tmp.path();
-    let data = cwd.join("data");
-    migrate(cwd, &data);
+    let dir = DataDir::migrated();
+    let (cwd, data) = (dir.cwd.as_path(), dir.data.clone());
 
-    let org = admin_json(
-        cwd,
-        &data,
-        &["org", "create", "acme", "--display-name", "Acme Inc."],
-    );
+    let org = dir.json(&["org", "create", "acme", "--display-name", "Acme Inc."]);
     assert_eq!(org["name"], "acme");
     assert_eq!(
         org["region_id"], "local",
         "the configured region is created on demand"
     );
-    let user = admin_json(
-        cwd,
-        &data,
-        &[
-            "user",
-            "create",
-            "--email",
-            "Ann@Example.com",
-            "--name",
-            "Ann",
-            "--validated",
-        ],
-    );
+    let user = dir.json(&[
+        "user",
+        "create",
+        "--email",
+        "Ann@Example.com",
+        "--name",
+        "Ann",
+        "--validated",
+    ]);
     assert_eq!(user["email"], "Ann@Example.com");
     assert_eq!(user["has_password"], false);
     assert!(user.get("password_hash").is_none());
-    let m = admin_json(
-        cwd,
-        &data,
-        &[
-            "member",
-            "add",
-            "--org",
-            "acme",
-            "--user",
-            "ann@example.com",
-            "--roles",
-            "admin,author",
-        ],
-    );
+    let m = dir.json(&[
+        "member",
+        "add",
+        "--org",
+        "acme",
+        "--user",
+        "ann@example.com",
+        "--roles",
+        "admin,author",
+    ]);
     assert_eq!(m["roles"], serde_json::json!(["ADMIN", "AUTHOR"]));
     assert_eq!(m["kind"], "member");
 
-    let members = admin_json(cwd, &data, &["member", "list", "--org", "acme"]);
+    let members = dir.json(&["member", "list", "--org", "acme"]);
     let members = members.as_array().unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0]["email"], "Ann@Example.com");
     assert_eq!(members[0]["org_name"], "acme");
     assert_eq!(members[0]["user_id"], user["id"]);
 
-    let orgs = admin_json(cwd, &data, &["org", "list"]);
+    let orgs = dir.json(&["org", "list"]);
     assert_eq!(orgs.as_array().unwrap().len(), 1);
-    let users = admin_json(cwd, &data, &["user", "list"]);
+    let users = dir.json(&["user", "list"]);
     assert_eq!(users.as_array().unwrap().len(), 1);
 
     // Update roles and kind; show the user.
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "member",
-            "update",
-            "--org",
-            "acme",
-            "--user",
-            "ANN@example.com",
-            "--roles",
-            "executor",
-            "--kind",
-            "guest",
-        ],
-    );
-    let shown = admin_json(cwd, &data, &["user", "show", user["id"].as_str().unwrap()]);
+    dir.json(&[
+        "member",
+        "update",
+        "--org",
+        "acme",
+        "--user",
+        "ANN@example.com",
+        "--roles",
+        "executor",
+        "--kind",
+        "guest",
+    ]);
+    let shown = dir.json(&["user", "show", user["id"].as_str().unwrap()]);
     assert_eq!(
         shown["memberships"][0]["roles"],
         serde_json::json!(["EXECUTOR"])
@@ -115,119 +87,73 @@ fn admin_creates_org_user_membership_and_lists_them() {
     assert_eq!(shown["memberships"][0]["kind"], "guest");
 
     // Workspaces and grants.
-    let ws = admin_json(
-        cwd,
-        &data,
-        &["workspace", "create", "--org", "acme", "team-1"],
-    );
+    let ws = dir.json(&["workspace", "create", "--org", "acme", "team-1"]);
     assert_eq!(ws["slug"], "team-1");
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "workspace",
-            "grant",
-            "acme/team-1",
-            "--user",
-            "ann@example.com",
-        ],
-    );
-    let grants = admin_json(
-        cwd,
-        &data,
-        &["workspace", "grants", "--user", "ann@example.com"],
-    );
+    dir.json(&[
+        "workspace",
+        "grant",
+        "acme/team-1",
+        "--user",
+        "ann@example.com",
+    ]);
+    let grants = dir.json(&["workspace", "grants", "--user", "ann@example.com"]);
     assert_eq!(grants[0]["workspace_id"], ws["id"]);
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "workspace",
-            "revoke",
-            "acme/team-1",
-            "--user",
-            "ann@example.com",
-        ],
-    );
+    dir.json(&[
+        "workspace",
+        "revoke",
+        "acme/team-1",
+        "--user",
+        "ann@example.com",
+    ]);
 
     // Allow-list, regions, flags.
-    admin_json(cwd, &data, &["allowlist", "add", "domain", "Example.COM"]);
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "allowlist",
-            "add",
-            "address",
-            "bob@other.org",
-            "--org",
-            "acme",
-        ],
-    );
-    let list = admin_json(cwd, &data, &["allowlist", "list"]);
+    dir.json(&["allowlist", "add", "domain", "Example.COM"]);
+    dir.json(&[
+        "allowlist",
+        "add",
+        "address",
+        "bob@other.org",
+        "--org",
+        "acme",
+    ]);
+    let list = dir.json(&["allowlist", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 2);
-    admin_json(
-        cwd,
-        &data,
-        &["allowlist", "remove", "domain", "example.com"],
-    );
-    admin_json(
-        cwd,
-        &data,
-        &["region", "upsert", "eu", "--api-host", "api.eu.example.com"],
-    );
-    assert_eq!(
-        admin_json(cwd, &data, &["region", "list"])
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    let u = admin_json(
-        cwd,
-        &data,
-        &["user", "force-password-reset", "ann@example.com"],
-    );
+    dir.json(&["allowlist", "remove", "domain", "example.com"]);
+    dir.json(&["region", "upsert", "eu", "--api-host", "api.eu.example.com"]);
+    assert_eq!(dir.json(&["region", "list"]).as_array().unwrap().len(), 2);
+    let u = dir.json(&["user", "force-password-reset", "ann@example.com"]);
     assert_eq!(u["password_reset_required"], true);
     let code = u["reset_code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 27, "160 random bits, base64url");
     assert_eq!(u["credentials_revoked"], 0);
-    let again = admin_json(
-        cwd,
-        &data,
-        &[
-            "user",
-            "force-password-reset",
-            "ann@example.com",
-            "--revoke-credentials",
-        ],
-    );
+    let again = dir.json(&[
+        "user",
+        "force-password-reset",
+        "ann@example.com",
+        "--revoke-credentials",
+    ]);
     assert_ne!(
         again["reset_code"].as_str().unwrap(),
         code,
         "a new code each time"
     );
-    admin_json(cwd, &data, &["user", "unlock", "ann@example.com"]);
-    let d = admin_json(cwd, &data, &["user", "deactivate", "ann@example.com"]);
+    dir.json(&["user", "unlock", "ann@example.com"]);
+    let d = dir.json(&["user", "deactivate", "ann@example.com"]);
     assert_eq!(d["sessions_revoked"], 0);
-    let u = admin_json(cwd, &data, &["user", "reactivate", "ann@example.com"]);
+    let u = dir.json(&["user", "reactivate", "ann@example.com"]);
     assert_eq!(u["deactivated"], false);
-    let o = admin_json(cwd, &data, &["org", "disable", "acme"]);
+    let o = dir.json(&["org", "disable", "acme"]);
     assert_eq!(o["disabled"], true);
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "member",
-            "remove",
-            "--org",
-            "acme",
-            "--user",
-            "ann@example.com",
-        ],
-    );
+    dir.json(&[
+        "member",
+        "remove",
+        "--org",
+        "acme",
+        "--user",
+        "ann@example.com",
+    ]);
     assert_eq!(
-        admin_json(cwd, &data, &["member", "list", "--org", "acme"])
+        dir.json(&["member", "list", "--org", "acme"])
             .as_array()
             .unwrap()
             .len(),
@@ -235,12 +161,8 @@ fn admin_creates_org_user_membership_and_lists_them() {
     );
 
     // Every change is audited, with the operator when given.
-    admin_json(
-        cwd,
-        &data,
-        &["--actor", "ann@example.com", "org", "enable", "acme"],
-    );
-    let events = admin_json(cwd, &data, &["audit", "list"]);
+    dir.json(&["--actor", "ann@example.com", "org", "enable", "acme"]);
+    let events = dir.json(&["audit", "list"]);
     let actions: Vec<&str> = events
         .as_array()
         .unwrap()
@@ -263,7 +185,7 @@ fn admin_creates_org_user_membership_and_lists_them() {
     }
     assert_eq!(actions[0], "org.enable", "newest first");
     assert_eq!(events[0]["actor"], user["id"]);
-    let filtered = admin_json(cwd, &data, &["audit", "list", "--action", "user.create"]);
+    let filtered = dir.json(&["audit", "list", "--action", "user.create"]);
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     // Human output works too.
@@ -277,10 +199,8 @@ fn admin_creates_org_user_membership_and_lists_them() {
 
 #[test]
 fn initial_password_from_stdin_is_policy_checked_and_hashed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cwd = tmp.path();
-    let data = cwd.join("data");
-    migrate(cwd, &data);
+    let dir = DataDir::migrated();
+    let (cwd, data) = (dir.cwd.as_path(), dir.data.clone());
     let create = |pw: &str| {
         let mut child = portcullis(cwd)
             .arg("--data-dir")
@@ -309,37 +229,24 @@ fn initial_password_from_stdin_is_policy_checked_and_hashed() {
         "{}",
         stderr(&weak)
     );
-    assert_eq!(
-        admin_json(cwd, &data, &["user", "list"])
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(dir.json(&["user", "list"]).as_array().unwrap().len(), 0);
 
     let ok = create("a perfectly fine passphrase");
     assert!(ok.status.success(), "{}", stderr(&ok));
     let user: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(user["has_password"], true);
     // The secret never reaches the audit log.
-    let events = admin_json(cwd, &data, &["audit", "list"]).to_string();
+    let events = dir.json(&["audit", "list"]).to_string();
     assert!(!events.contains("perfectly fine"), "{events}");
     assert!(!events.contains("argon2"), "{events}");
 }
 
 #[test]
 fn bad_admin_input_fails_clearly_and_writes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cwd = tmp.path();
-    let data = cwd.join("data");
-    migrate(cwd, &data);
-    admin_json(cwd, &data, &["org", "create", "acme"]);
-    admin_json(
-        cwd,
-        &data,
-        &["user", "create", "--email", "ann@example.com"],
-    );
-    let before = snapshot(cwd, &data);
+    let dir = DataDir::migrated();
+    dir.json(&["org", "create", "acme"]);
+    dir.json(&["user", "create", "--email", "ann@example.com"]);
+    let before = snapshot(&dir);
 
     let cases: &[(&[&str], &str)] = &[
         (
@@ -422,22 +329,20 @@ fn bad_admin_input_fails_clearly_and_writes_nothing() {
         ),
     ];
     for (args, expected) in cases {
-        let err = admin_fails(cwd, &data, args);
+        let err = dir.fails(args);
         assert!(
             err.to_lowercase().contains(expected),
             "{args:?}: expected {expected:?} in:\n{err}"
         );
     }
-    assert_eq!(snapshot(cwd, &data), before, "bad input changed the store");
+    assert_eq!(snapshot(&dir), before, "bad input changed the store");
 }
 
 /// `keys rotate` and `keys revoke` run the engine's use cases: same output, same audit names.
 #[test]
 fn admin_rotates_and_revokes_signing_keys() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cwd = tmp.path();
-    let data = cwd.join("data");
-    migrate(cwd, &data);
+    let dir = DataDir::migrated();
+    let (cwd, data) = (dir.cwd.as_path(), dir.data.clone());
     let key = "11".repeat(32);
     let keys = |args: &[&str]| {
         run(portcullis(cwd)
@@ -470,7 +375,7 @@ fn admin_rotates_and_revokes_signing_keys() {
         stderr(&o)
     );
 
-    let events = admin_json(cwd, &data, &["audit", "list"]);
+    let events = dir.json(&["audit", "list"]);
     let actions: Vec<&str> = events
         .as_array()
         .unwrap()

@@ -8,71 +8,47 @@ use serde_json::json;
 
 #[test]
 fn settings_and_job_permissions_round_trip() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cwd = tmp.path();
-    let data = cwd.join("data");
-    let o = run(portcullis(cwd).arg("--data-dir").arg(&data).arg("migrate"));
-    assert!(o.status.success(), "{}", stderr(&o));
-    admin_json(cwd, &data, &["org", "create", "acme"]);
-    let user = admin_json(
-        cwd,
-        &data,
-        &["user", "create", "--email", "ann@example.com"],
-    );
+    let dir = DataDir::migrated();
+    dir.json(&["org", "create", "acme"]);
+    let user = dir.json(&["user", "create", "--email", "ann@example.com"]);
     let uid = user["id"].as_str().unwrap().to_string();
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "member",
-            "add",
-            "--org",
-            "acme",
-            "--user",
-            "ann@example.com",
-        ],
-    );
+    dir.json(&[
+        "member",
+        "add",
+        "--org",
+        "acme",
+        "--user",
+        "ann@example.com",
+    ]);
 
-    let empty = admin_json(cwd, &data, &["settings", "list", "acme"]);
+    let empty = dir.json(&["settings", "list", "acme"]);
     assert_eq!(empty["settings"], json!({}));
     assert_eq!(empty["priorities"], json!(null));
 
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "settings", "set", "acme", "flag", "--type", "bool", "--value", "true",
-        ],
-    );
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "settings",
-            "set",
-            "acme",
-            "tags",
-            "--type",
-            "string-list",
-            "--value",
-            r#"["a","b"]"#,
-        ],
-    );
+    dir.json(&[
+        "settings", "set", "acme", "flag", "--type", "bool", "--value", "true",
+    ]);
+    dir.json(&[
+        "settings",
+        "set",
+        "acme",
+        "tags",
+        "--type",
+        "string-list",
+        "--value",
+        r#"["a","b"]"#,
+    ]);
     let refs = format!(r#"[{{"id":"{uid}","kind":"user"}}]"#);
-    let v = admin_json(
-        cwd,
-        &data,
-        &[
-            "settings",
-            "set",
-            "acme",
-            "owners",
-            "--type",
-            "reference-list",
-            "--value",
-            &refs,
-        ],
-    );
+    let v = dir.json(&[
+        "settings",
+        "set",
+        "acme",
+        "owners",
+        "--type",
+        "reference-list",
+        "--value",
+        &refs,
+    ]);
     assert_eq!(
         v["settings"]["flag"],
         json!({"type": "bool", "value": true})
@@ -82,62 +58,46 @@ fn settings_and_job_permissions_round_trip() {
         json!({"type": "stringList", "value": ["a", "b"]})
     );
     assert_eq!(v["settings"]["owners"]["value"][0]["id"], uid.as_str());
-    let got = admin_json(cwd, &data, &["settings", "get", "acme", "flag"]);
+    let got = dir.json(&["settings", "get", "acme", "flag"]);
     assert_eq!(got, json!({"type": "bool", "value": true}));
-    let v = admin_json(
-        cwd,
-        &data,
-        &[
-            "settings",
-            "set-priorities",
-            "acme",
-            r#"[{"priority":1,"title":"High"}]"#,
-        ],
-    );
+    let v = dir.json(&[
+        "settings",
+        "set-priorities",
+        "acme",
+        r#"[{"priority":1,"title":"High"}]"#,
+    ]);
     assert_eq!(v["priorities"][0]["title"], "High");
-    let v = admin_json(cwd, &data, &["settings", "clear", "acme", "flag"]);
+    let v = dir.json(&["settings", "clear", "acme", "flag"]);
     assert!(v["settings"].get("flag").is_none());
-    let v = admin_json(cwd, &data, &["settings", "clear-priorities", "acme"]);
+    let v = dir.json(&["settings", "clear-priorities", "acme"]);
     assert_eq!(v["priorities"], json!(null));
 
-    let g = admin_json(cwd, &data, &["job-permissions", "get", "acme", "executor"]);
+    let g = dir.json(&["job-permissions", "get", "acme", "executor"]);
     assert_eq!(g["source"], "config");
     assert_eq!(g["permissions"]["editTitle"], true);
-    let v = admin_json(
-        cwd,
-        &data,
-        &[
-            "job-permissions",
-            "set",
-            "acme",
-            "executor",
-            "--allow",
-            "complete,issueCreate",
-        ],
-    );
+    let v = dir.json(&[
+        "job-permissions",
+        "set",
+        "acme",
+        "executor",
+        "--allow",
+        "complete,issueCreate",
+    ]);
     assert_eq!(v["overrides"]["EXECUTOR"]["complete"], true);
     assert_eq!(v["overrides"]["EXECUTOR"]["editTitle"], false);
-    let g = admin_json(cwd, &data, &["job-permissions", "get", "acme", "EXECUTOR"]);
+    let g = dir.json(&["job-permissions", "get", "acme", "EXECUTOR"]);
     assert_eq!(g["source"], "org");
-    admin_json(
-        cwd,
-        &data,
-        &[
-            "job-permissions",
-            "set",
-            "acme",
-            "admin",
-            "--flags-json",
-            r#"{"editTitle":true}"#,
-        ],
-    );
-    let l = admin_json(cwd, &data, &["job-permissions", "list", "acme"]);
+    dir.json(&[
+        "job-permissions",
+        "set",
+        "acme",
+        "admin",
+        "--flags-json",
+        r#"{"editTitle":true}"#,
+    ]);
+    let l = dir.json(&["job-permissions", "list", "acme"]);
     assert_eq!(l["overrides"].as_object().unwrap().len(), 2);
-    let l = admin_json(
-        cwd,
-        &data,
-        &["job-permissions", "clear", "acme", "executor"],
-    );
+    let l = dir.json(&["job-permissions", "clear", "acme", "executor"]);
     assert_eq!(
         l["overrides"]
             .as_object()
@@ -149,8 +109,8 @@ fn settings_and_job_permissions_round_trip() {
 
     // Bad input: a clear message, nothing written.
     let before = (
-        admin_json(cwd, &data, &["settings", "list", "acme"]),
-        admin_json(cwd, &data, &["job-permissions", "list", "acme"]),
+        dir.json(&["settings", "list", "acme"]),
+        dir.json(&["job-permissions", "list", "acme"]),
     );
     let cases: &[(&[&str], &str)] = &[
         (
@@ -226,14 +186,14 @@ fn settings_and_job_permissions_round_trip() {
         ),
     ];
     for (args, want) in cases {
-        let err = admin_fails(cwd, &data, args);
+        let err = dir.fails(args);
         assert!(err.contains(want), "{args:?}: {err}");
     }
     assert_eq!(
         before,
         (
-            admin_json(cwd, &data, &["settings", "list", "acme"]),
-            admin_json(cwd, &data, &["job-permissions", "list", "acme"]),
+            dir.json(&["settings", "list", "acme"]),
+            dir.json(&["job-permissions", "list", "acme"]),
         )
     );
 }

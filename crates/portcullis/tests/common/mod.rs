@@ -3,7 +3,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -50,6 +50,41 @@ pub fn admin_json(cwd: &Path, data_dir: &Path, args: &[&str]) -> serde_json::Val
     );
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("admin {args:?}: bad JSON ({e}):\n{}", stdout(&o)))
+}
+
+/// A temp working dir with a migrated data dir `data` in it, for admin commands.
+pub struct DataDir {
+    _tmp: tempfile::TempDir,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// The data directory (`<cwd>/data`).
+    pub data: PathBuf,
+}
+
+impl DataDir {
+    /// Creates the dirs and runs `portcullis --data-dir DATA migrate`.
+    pub fn migrated() -> DataDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = tmp.path().to_path_buf();
+        let data = cwd.join("data");
+        let o = run(portcullis(&cwd).arg("--data-dir").arg(&data).arg("migrate"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        DataDir {
+            _tmp: tmp,
+            cwd,
+            data,
+        }
+    }
+
+    /// [`admin_json`] on this data dir.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        admin_json(&self.cwd, &self.data, args)
+    }
+
+    /// [`admin_fails`] on this data dir.
+    pub fn fails(&self, args: &[&str]) -> String {
+        admin_fails(&self.cwd, &self.data, args)
+    }
 }
 
 /// Runs an admin command that must fail; returns stderr.
