@@ -4,6 +4,13 @@ use super::*;
 
 // ---- certificates ---------------------------------------------------------------------------------
 
+/// A password login of `email` that asks for a client certificate.
+async fn login_with_csr(e: &World, email: &str) -> Value {
+    let args = json!({"email": email, "password": PW,
+                      "options": {"certificateSigningRequest": csr_pem()}});
+    e.ok("login", args, None).await
+}
+
 fn csr_pem() -> String {
     let key = rcgen::KeyPair::generate().expect("key");
     rcgen::CertificateParams::new(vec!["ignored.example".to_string()])
@@ -19,14 +26,7 @@ async fn csr_signed_at_login_chains_to_the_ca() {
     let e = env_with(test_config(), true).await;
     let (u, _) = e.member_user("cert@example.com", &[Role::Author]).await;
     let ca_pem = e.ca.as_ref().map(|c| c.ca_certificate_pem().to_string());
-    let lr = e
-        .ok(
-            "login",
-            json!({"email": "cert@example.com", "password": PW,
-                   "options": {"certificateSigningRequest": csr_pem()}}),
-            None,
-        )
-        .await;
+    let lr = login_with_csr(&e, "cert@example.com").await;
     assert_eq!(lr["mothershipCertificate"].as_str(), ca_pem.as_deref());
     let cert_pem = lr["userCertificate"].as_str().expect("userCertificate");
     let (_, cert_pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).expect("pem");
@@ -53,15 +53,8 @@ async fn csr_signed_at_login_chains_to_the_ca() {
     assert!(lr.get("userCertificate").is_none());
 
     // A bad CSR is 400 and leaves no usable session behind.
-    let (code, _) = e
-        .err(
-            "login",
-            json!({"email": "cert@example.com", "password": PW,
-                   "options": {"certificateSigningRequest": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}}),
-            None,
-        )
-        .await;
-    assert_eq!(code, 400);
+    e.err_is(400, "login", json!({"email": "cert@example.com", "password": PW,
+                   "options": {"certificateSigningRequest": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}}), None).await;
     let live = e
         .store
         .list_user_sessions(u.id, false, chrono::Utc::now())
@@ -76,14 +69,7 @@ async fn certificate_validity_follows_a_short_token() {
     cfg.tokens.session_secs = 600;
     let e = env_with(cfg, true).await;
     e.member_user("short@example.com", &[Role::Author]).await;
-    let lr = e
-        .ok(
-            "login",
-            json!({"email": "short@example.com", "password": PW,
-                   "options": {"certificateSigningRequest": csr_pem()}}),
-            None,
-        )
-        .await;
+    let lr = login_with_csr(&e, "short@example.com").await;
     let pem = lr["userCertificate"].as_str().expect("cert");
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
     let cert = p.parse_x509().expect("x509");
@@ -174,13 +160,6 @@ async fn a_proxy_login_gets_no_client_certificate() {
         .await;
     assert_eq!(lr["currentUser"]["id"], target.id.to_string());
     assert!(lr.get("userCertificate").is_none());
-    let lr = e
-        .ok(
-            "login",
-            json!({"email": "tgt@example.com", "password": PW,
-                   "options": {"certificateSigningRequest": csr_pem()}}),
-            None,
-        )
-        .await;
+    let lr = login_with_csr(&e, "tgt@example.com").await;
     assert!(lr["userCertificate"].is_string());
 }

@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// loginWithSSO with `args` answers 400 "… not configured".
+async fn sso_not_configured(e: &World, args: Value) {
+    let (code, err) = e.err("loginWithSSO", args, None).await;
+    assert_eq!(code, 400);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not configured")
+    );
+}
+
 // ---- startLogin, SSO, IdP ------------------------------------------------------------------------
 
 #[tokio::test]
@@ -39,20 +51,7 @@ async fn sso_and_idp_until_federation() {
             .0,
         400
     );
-    let (code, err) = e
-        .err(
-            "loginWithSSO",
-            sso(json!({"provider": "OKTA", "token": "t"})),
-            None,
-        )
-        .await;
-    assert_eq!(code, 400);
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("not configured")
-    );
+    sso_not_configured(&e, sso(json!({"provider": "OKTA", "token": "t"}))).await;
     // A missing required provider is a protocol error.
     let v = e
         .call("loginWithSSO", sso(json!({"token": "t"})), None)
@@ -103,20 +102,7 @@ async fn federation_with_an_unrelated_provider() {
         assert_eq!(v["result"]["err"]["errorCode"], 497, "{v}");
         assert_eq!(v["result"]["err"]["slug"], "invalid-token");
     }
-    let (code, err) = e
-        .err(
-            "loginWithSSO",
-            json!({"request": {"provider": 1, "token": "t"}}),
-            None,
-        )
-        .await;
-    assert_eq!(code, 400);
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("not configured")
-    );
+    sso_not_configured(&e, json!({"request": {"provider": 1, "token": "t"}})).await;
     assert_eq!(
         e.ok("startLogin", json!({"email": "a@corp.example"}), None)
             .await,

@@ -244,10 +244,8 @@ async fn bad_credentials_share_one_answer() {
         ids.insert(err["rqId"].as_str().unwrap_or("").to_string());
     }
     assert_eq!(ids.len(), 4, "every err gets a fresh rqId");
-    let (code, _) = e
-        .err("login", json!({"email": "  ", "password": PW}), None)
+    e.err_is(400, "login", json!({"email": "  ", "password": PW}), None)
         .await;
-    assert_eq!(code, 400);
 }
 
 #[tokio::test]
@@ -302,14 +300,13 @@ async fn team_select_without_a_team_gives_a_login_result() {
     // The token is a real session token of no team.
     let me = e.ok("getCurrentUser", json!({}), Some(&token)).await;
     assert_eq!(me["email"], "solo@example.com");
-    let (code, _) = e
-        .err(
-            "createTeamToken",
-            json!({"teamId": gone.id.to_string()}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(code, 476);
+    e.err_is(
+        476,
+        "createTeamToken",
+        json!({"teamId": gone.id.to_string()}),
+        Some(&token),
+    )
+    .await;
     // Added to a team later, a refresh shows it and a team token can be had.
     let team = e.org("later").await;
     e.member(&u, &team, &[Role::Executor]).await;
@@ -410,8 +407,7 @@ async fn team_select_then_team_token() {
     .await;
     // Logging out through the team token ends the whole session.
     e.ok("logout", json!({}), Some(&team_token)).await;
-    let (code, _) = e.err("refresh", json!({}), Some(&token)).await;
-    assert_eq!(code, 497);
+    e.err_is(497, "refresh", json!({}), Some(&token)).await;
 }
 
 #[tokio::test]
@@ -427,14 +423,13 @@ async fn team_select_with_one_team_logs_in() {
         .await;
     assert!(r.get("teamInfo").is_none());
     assert!(r["loginResult"]["authToken"].as_str().is_some());
-    let (code, _) = e
-        .err(
-            "loginWithTeamSelect",
-            json!({"email": "one@example.com", "password": "nope nope nope"}),
-            None,
-        )
-        .await;
-    assert_eq!(code, 401);
+    e.err_is(
+        401,
+        "loginWithTeamSelect",
+        json!({"email": "one@example.com", "password": "nope nope nope"}),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -145,6 +145,11 @@ impl World {
         json_of(&self.post(&headers, body.into_bytes()).await)
     }
 
+    /// Asserts that `method` answers err `code`.
+    async fn err_is(&self, code: i64, method: &str, args: Value, token: Option<&str>) {
+        assert_eq!(self.err(method, args, token).await.0, code, "{method}");
+    }
+
     async fn login(&self, email: &str) -> Value {
         self.ok("login", json!({"email": email, "password": PW}), None)
             .await

@@ -122,14 +122,13 @@ async fn proxy_login_by_a_super_admin() {
     let lt = e.ok("loginWithToken", json!({"authToken": t}), None).await;
     assert_eq!(lt["proxyUserEmail"], "root@example.com");
     // A proxy session has no super-admin rights.
-    let (code, _) = e
-        .err(
-            "createPersistentAuth",
-            json!({"userId": target.id.to_string()}),
-            Some(&t),
-        )
-        .await;
-    assert_eq!(code, 476);
+    e.err_is(
+        476,
+        "createPersistentAuth",
+        json!({"userId": target.id.to_string()}),
+        Some(&t),
+    )
+    .await;
 }
 
 #[tokio::test]
