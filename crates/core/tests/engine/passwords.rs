@@ -59,8 +59,7 @@ async fn lock_after_threshold_survives_restart_until_unlocked() {
         .await;
     assert!(matches!(r, Err(CoreError::InvalidCredentials)));
     // A restart (a new engine on the same store) keeps the lock.
-    let store2 = portcullis_store::open(e.url()).await.unwrap();
-    let restarted = Engine::start(store2, cfg, e.master.clone()).await.unwrap();
+    let restarted = e.second_engine(cfg).await;
     let r = restarted
         .authenticate_password("ann@example.com", PW, &ctx())
         .await;
