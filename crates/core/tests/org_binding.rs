@@ -176,15 +176,8 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
         ));
     }
     // With ADMIN of beta the credential is beta's admin, still nobody in acme.
-    e.store
-        .upsert_membership(
-            root.id,
-            beta.id,
-            [Role::Admin].into(),
-            MembershipKind::Member,
-        )
-        .await
-        .unwrap();
+    e.join(&root, &beta, &[Role::Admin], MembershipKind::Member)
+        .await;
     assert!(e.engine.org_admin(&key, beta.id).await.is_ok());
     assert!(denied(e.engine.org_admin(&key, acme.id).await));
 }

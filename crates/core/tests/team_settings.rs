@@ -18,15 +18,8 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
     e.user_in("padmin@x.io", &acme, &[Role::ParsableAdmin])
         .await;
     let both = e.user_in("both@x.io", &acme, &[Role::Admin]).await;
-    e.store
-        .upsert_membership(
-            both.id,
-            beta.id,
-            [Role::Author].into(),
-            MembershipKind::Member,
-        )
-        .await
-        .unwrap();
+    e.join(&both, &beta, &[Role::Author], MembershipKind::Member)
+        .await;
     e.user("root@x.io")
         .super_admin()
         .member(&beta, &[])
@@ -137,10 +130,8 @@ async fn default_or_none_gives_a_session_of_no_team() {
     assert!(data.teams.is_empty() && data.regions.is_empty());
     // With a team, DefaultOrNone is Default.
     let acme = e.org("acme").await;
-    e.store
-        .upsert_membership(u.id, acme.id, [Role::Author].into(), MembershipKind::Member)
-        .await
-        .unwrap();
+    e.join(&u, &acme, &[Role::Author], MembershipKind::Member)
+        .await;
     let g = e
         .engine
         .login_password("solo@x.io", PW, OrgChoice::DefaultOrNone, None, &ctx)
