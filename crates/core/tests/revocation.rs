@@ -64,6 +64,15 @@ fn disable(d: bool) -> OrgUpdate {
 }
 
 impl Env {
+    /// What federation group sync does after a store change: this process re-reads Ann's state.
+    async fn refresh_ann(&self, now: chrono::DateTime<chrono::Utc>) {
+        self.engine
+            .revocations()
+            .refresh_user(self.store.as_ref(), self.user.id, now)
+            .await
+            .unwrap();
+    }
+
     /// Ann's token from a fresh password login.
     async fn ann(&self, choice: OrgChoice) -> String {
         self.login("ann@example.com", choice).await.token
@@ -118,11 +127,7 @@ async fn a_removal_here_ends_them_at_once_and_survives_a_restart() {
         .remove_membership(e.user.id, e.team.id, now)
         .await
         .unwrap();
-    e.engine
-        .revocations()
-        .refresh_user(e.store.as_ref(), e.user.id, now)
-        .await
-        .unwrap();
+    e.refresh_ann(now).await;
     assert!(!e.ok(&team).await && !e.ok(&switched).await);
     assert!(e.ok(&home).await);
     // A server started later loads the same state from the snapshot, re-added or not.
@@ -150,11 +155,7 @@ async fn a_deactivation_here_ends_tokens_riding_another_session_even_after_react
         .reactivate_membership(e.user.id, e.team.id)
         .await
         .unwrap();
-    e.engine
-        .revocations()
-        .refresh_user(e.store.as_ref(), e.user.id, now)
-        .await
-        .unwrap();
+    e.refresh_ann(now).await;
     assert!(!e.ok(&team).await && !e.ok(&switched).await);
     // A token minted right after, in the same second, is good.
     let fresh = e.ann(OrgChoice::Specific(e.team.id)).await;

@@ -20,6 +20,12 @@ async fn env_with(cfg: CoreConfig) -> (TestEnv, Org) {
     (e, acme)
 }
 
+/// A fresh user with `role` in `org`, logged in there.
+async fn signed_in(e: &TestEnv, email: &str, org: &Org, role: Role) -> Login {
+    e.user_in(email, org, &[role]).await;
+    e.login(email, OrgChoice::Default).await
+}
+
 fn signer() -> MediaMtxSigner {
     let pem = include_str!("../../surfaces/nominal/tests/fixtures/mediamtx-test-key.pem");
     let key = MediaMtxSigner::parse_pem(pem).unwrap();
@@ -38,12 +44,11 @@ fn read(path: &str) -> Vec<MediaMtxPermission> {
 #[tokio::test]
 async fn a_mediamtx_token_is_refused_by_the_callback_once_its_session_ends() {
     let (e, acme) = env_with(CoreConfig::default()).await;
-    e.user_in("ann@example.com", &acme, &[Role::Author]).await;
     let Login {
         token,
         principal: p,
         ..
-    } = e.login("ann@example.com", OrgChoice::Default).await;
+    } = signed_in(&e, "ann@example.com", &acme, Role::Author).await;
     let signer = signer();
     let cam = format!("{}/cam1", acme.id.0);
     let (mtx, exp) = e
@@ -187,12 +192,11 @@ async fn sessions_behind_issued_access_tokens_get_the_idle_timeout() {
 #[tokio::test]
 async fn the_current_session_is_the_bearers_and_ends_with_it() {
     let (e, acme) = env_with(CoreConfig::default()).await;
-    e.user_in("ann@example.com", &acme, &[Role::Author]).await;
     let Login {
         token,
         principal: p,
         ..
-    } = e.login("ann@example.com", OrgChoice::Default).await;
+    } = signed_in(&e, "ann@example.com", &acme, Role::Author).await;
     let current = e.engine.current_session(&p).await.unwrap();
     let s = current.session.expect("a session");
     assert_eq!(Some(&s.id), p.session());
@@ -213,9 +217,7 @@ async fn unknown_api_key_bearers_are_charged_to_the_ip_limit_before_the_store() 
     cfg.rate_limit.per_ip_per_sec = 1;
     cfg.rate_limit.burst = 3;
     let (e, acme) = env_with(cfg).await;
-    e.user_in("ada@example.com", &acme, &[Role::Admin]).await;
-    let admin = e
-        .login("ada@example.com", OrgChoice::Default)
+    let admin = signed_in(&e, "ada@example.com", &acme, Role::Admin)
         .await
         .principal;
     let (_, secret) = e
@@ -252,9 +254,7 @@ async fn live_api_keys_per_user_are_capped() {
     let mut cfg = CoreConfig::default();
     cfg.credentials.max_api_keys_per_user = 2;
     let (e, acme) = env_with(cfg).await;
-    e.user_in("ada@example.com", &acme, &[Role::Admin]).await;
-    let admin = e
-        .login("ada@example.com", OrgChoice::Default)
+    let admin = signed_in(&e, "ada@example.com", &acme, Role::Admin)
         .await
         .principal;
     let (first, _) = e
