@@ -89,6 +89,25 @@ fn assert_rate_limited_at_once<T: std::fmt::Debug>(
     }
 }
 
+/// With the hashing pool full, `call` (for ann@example.com) answers rate-limited at once and
+/// claims no throttle state, so it succeeds once the pool drains.
+async fn rate_limited_until_the_pool_drains<T, F, Fut>(e: &TestEnv, call: F)
+where
+    T: std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = CoreResult<T>>,
+{
+    let busy = fill_the_pool(e.engine.hasher()).await;
+    let r = tokio::time::timeout(Duration::from_millis(200), call()).await;
+    assert_rate_limited_at_once(r);
+    // No throttle state was claimed: the user is not held off once the pool drains.
+    assert!(!e.throttled("ann@example.com").await);
+    for t in busy {
+        t.await.unwrap().unwrap();
+    }
+    call().await.unwrap();
+}
+
 fn one_thread_one_slot() -> CoreConfig {
     let mut cfg = CoreConfig::default();
     cfg.passwords.hash_threads = 1;
@@ -100,29 +119,12 @@ fn one_thread_one_slot() -> CoreConfig {
 async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
     let e = env_with(one_thread_one_slot()).await;
     author(&e, "ann@example.com").await;
-    let busy = fill_the_pool(e.engine.hasher()).await;
-    let r = tokio::time::timeout(
-        Duration::from_millis(200),
+    let audit = ctx();
+    rate_limited_until_the_pool_drains(&e, || {
         e.engine
-            .authenticate_password("ann@example.com", PW, &ctx()),
-    )
+            .authenticate_password("ann@example.com", PW, &audit)
+    })
     .await;
-    assert_rate_limited_at_once(r);
-    // No throttle state was claimed: the user is not held off once the pool drains.
-    assert!(
-        e.store
-            .throttle_get("ann@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    for t in busy {
-        t.await.unwrap().unwrap();
-    }
-    e.engine
-        .authenticate_password("ann@example.com", PW, &ctx())
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -213,29 +215,12 @@ async fn reset_by_code_on_a_full_hash_queue_answers_rate_limited_and_touches_not
     let e = env_with(one_thread_one_slot()).await;
     author(&e, "ann@example.com").await;
     let code = force_reset(&e, "ann@example.com").await;
-    let busy = fill_the_pool(e.engine.hasher()).await;
-    let r = tokio::time::timeout(
-        Duration::from_millis(200),
+    let audit = ctx();
+    rate_limited_until_the_pool_drains(&e, || {
         e.engine
-            .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx()),
-    )
+            .reset_password_with_code("ann@example.com", &code, NEW_PW, &audit)
+    })
     .await;
-    assert_rate_limited_at_once(r);
-    // No throttle state was claimed: the user is not held off once the pool drains.
-    assert!(
-        e.store
-            .throttle_get("ann@example.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    for t in busy {
-        t.await.unwrap().unwrap();
-    }
-    e.engine
-        .reset_password_with_code("ann@example.com", &code, NEW_PW, &ctx())
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

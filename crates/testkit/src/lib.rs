@@ -246,6 +246,15 @@ impl TestEnv {
             .clone()
     }
 
+    /// Whether the store holds login-throttle state for `key` (an email).
+    pub async fn throttled(&self, key: &str) -> bool {
+        self.store
+            .throttle_get(key)
+            .await
+            .expect("throttle state")
+            .is_some()
+    }
+
     /// Flushes the engine's audit log and returns its events with `action`, oldest first as the store lists them.
     pub async fn audit_events(&self, action: &str) -> Vec<AuditEvent> {
         self.engine.flush_audit().await;

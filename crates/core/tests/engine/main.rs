@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::engine::OrgChoice;
+use portcullis_core::engine::{Engine, OrgChoice};
 use portcullis_core::password::HashParams;
 use portcullis_core::*;
 use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx, within_a_second};

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// Ann's token (acme), already verified by a second engine on the same store: the other
+/// process (a second server or the CLI).
+async fn ann_seen_by_another_process(e: &Env) -> (String, std::sync::Arc<Engine>) {
+    let org = e.org("acme").await;
+    e.user("ann@example.com", false, &[&org]).await;
+    let token = e.login("ann@example.com").await;
+    let other = e.second_engine(CoreConfig::default()).await;
+    other.authenticate(&token).await.unwrap();
+    (token, other)
+}
+
 #[tokio::test]
 async fn login_issues_an_eddsa_token_with_the_claim_set() {
     let e = env().await;
@@ -182,12 +193,7 @@ async fn logout_and_deactivation_revoke_at_once() {
 #[tokio::test]
 async fn another_process_revocation_is_honoured_within_a_second() {
     let e = env().await;
-    let org = e.org("acme").await;
-    e.user("ann@example.com", false, &[&org]).await;
-    let token = e.login("ann@example.com").await;
-    // A second engine on the same store plays the other process (a second server or the CLI).
-    let other = e.second_engine(CoreConfig::default()).await;
-    other.authenticate(&token).await.unwrap();
+    let (token, other) = ann_seen_by_another_process(&e).await;
     other.logout(&token, &ctx()).await.unwrap();
     within_a_second("revocation", || async {
         e.engine.authenticate(&token).await.is_err()
@@ -456,11 +462,7 @@ async fn a_retired_key_stops_verifying_once_its_tokens_have_expired() {
 #[tokio::test]
 async fn a_revoked_key_verifies_nothing_on_any_process_within_a_second() {
     let e = env().await;
-    let org = e.org("acme").await;
-    e.user("ann@example.com", false, &[&org]).await;
-    let token = e.login("ann@example.com").await;
-    let other = e.second_engine(CoreConfig::default()).await;
-    other.authenticate(&token).await.unwrap();
+    let (token, other) = ann_seen_by_another_process(&e).await;
     e.engine.authenticate(&token).await.unwrap();
 
     let kid = e.engine.access_tokens().keys().signing_kid();
