@@ -40,6 +40,15 @@ async fn admin_and_kim(e: &TestEnv, a: &Org, b: &Org) -> (User, tokens::Principa
     (kim, admin)
 }
 
+/// Whether `user` has any membership (active or not) in `org`.
+async fn has_membership(e: &TestEnv, user: UserId, org: &Org) -> bool {
+    e.store
+        .get_membership(user, org.id)
+        .await
+        .unwrap()
+        .is_some()
+}
+
 async fn in_org(e: &TestEnv, user: UserId, org: &Org) -> bool {
     e.store
         .get_membership(user, org.id)
@@ -67,13 +76,7 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
     let created = e.store.get_user(fresh.id).await.unwrap().unwrap();
     assert_eq!(&created, fresh);
     assert!(in_org(&e, fresh.id, &a).await);
-    assert!(
-        e.store
-            .get_membership(kim.id, a.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_membership(&e, kim.id, &a).await);
     assert!(
         e.engine
             .org_users(&admin, &[kim.id])
@@ -104,13 +107,7 @@ async fn an_existing_account_is_invited_and_joins_at_its_next_sign_in() {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_ne!(again[0].id, kim.id);
-    assert!(
-        e.store
-            .get_membership(kim.id, a.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_membership(&e, kim.id, &a).await);
 
     // Kim's next sign-in accepts: that very login can already act in the new org.
     let p = e
@@ -156,13 +153,7 @@ async fn an_impersonation_accepts_nothing_for_the_user() {
         .await
         .unwrap();
     assert_eq!(g.user.id, kim.id);
-    assert!(
-        e.store
-            .get_membership(kim.id, a.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!has_membership(&e, kim.id, &a).await);
     // Kim's own sign-in still accepts.
     e.login("kim@example.com", OrgChoice::Default).await;
     assert!(in_org(&e, kim.id, &a).await);

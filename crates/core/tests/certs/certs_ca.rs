@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Loads the ed25519 CA from `store` under a fresh master key, which must fail.
+async fn reload_with_a_wrong_master_key(store: &KeyStore) -> CertError {
+    CertificateAuthority::load_or_create(store, &MasterKey::generate(), &cfg("ed25519"), now())
+        .await
+        .expect_err("wrong master key")
+}
+
 #[tokio::test]
 async fn ca_certificate_has_the_promised_shape() {
     for (alg, expected) in [
@@ -77,14 +84,7 @@ async fn load_or_create_twice_returns_the_same_ca() {
 #[tokio::test]
 async fn wrong_master_key_fails_clearly() {
     let (store, _master, first) = new_ca("ed25519").await;
-    let err = CertificateAuthority::load_or_create(
-        &store,
-        &MasterKey::generate(),
-        &cfg("ed25519"),
-        now(),
-    )
-    .await
-    .expect_err("wrong master key");
+    let err = reload_with_a_wrong_master_key(&store).await;
     match &err {
         CertError::Unseal { kid } => assert_eq!(kid, first.kid()),
         other => panic!("expected Unseal, got {other:?}"),
@@ -143,14 +143,7 @@ async fn expired_ca_with_wrong_master_key_is_not_replaced() {
     CertificateAuthority::load_or_create(&store, &master, &cfg("ed25519"), long_ago)
         .await
         .expect("old CA");
-    let err = CertificateAuthority::load_or_create(
-        &store,
-        &MasterKey::generate(),
-        &cfg("ed25519"),
-        now(),
-    )
-    .await
-    .expect_err("wrong master key");
+    let err = reload_with_a_wrong_master_key(&store).await;
     assert!(matches!(err, CertError::Unseal { .. }), "{err:?}");
     let keys = store.keys.lock().expect("lock").clone();
     assert_eq!(keys.len(), 1);
