@@ -12,14 +12,7 @@ fn settings_and_job_permissions_round_trip() {
     dir.json(&["org", "create", "acme"]);
     let user = dir.json(&["user", "create", "--email", "ann@example.com"]);
     let uid = user["id"].as_str().unwrap().to_string();
-    dir.json(&[
-        "member",
-        "add",
-        "--org",
-        "acme",
-        "--user",
-        "ann@example.com",
-    ]);
+    dir.run("member add --org acme --user ann@example.com");
 
     let empty = dir.json(&["settings", "list", "acme"]);
     assert_eq!(empty["settings"], json!({}));
@@ -75,14 +68,7 @@ fn settings_and_job_permissions_round_trip() {
     let g = dir.json(&["job-permissions", "get", "acme", "executor"]);
     assert_eq!(g["source"], "config");
     assert_eq!(g["permissions"]["editTitle"], true);
-    let v = dir.json(&[
-        "job-permissions",
-        "set",
-        "acme",
-        "executor",
-        "--allow",
-        "complete,issueCreate",
-    ]);
+    let v = dir.run("job-permissions set acme executor --allow complete,issueCreate");
     assert_eq!(v["overrides"]["EXECUTOR"]["complete"], true);
     assert_eq!(v["overrides"]["EXECUTOR"]["editTitle"], false);
     let g = dir.json(&["job-permissions", "get", "acme", "EXECUTOR"]);

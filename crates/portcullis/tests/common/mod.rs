@@ -81,6 +81,11 @@ impl DataDir {
         admin_json(&self.cwd, &self.data, args)
     }
 
+    /// [`DataDir::json`] with the arguments of `line` split at white space.
+    pub fn run(&self, line: &str) -> serde_json::Value {
+        self.json(&line.split_whitespace().collect::<Vec<_>>())
+    }
+
     /// [`admin_fails`] on this data dir.
     pub fn fails(&self, args: &[&str]) -> String {
         admin_fails(&self.cwd, &self.data, args)
