@@ -7,7 +7,7 @@ use std::time::Duration;
 use portcullis_core::config::CoreConfig;
 use portcullis_core::password::{HashError, HashParams};
 use portcullis_core::*;
-use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx};
+use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx, lock_after_three};
 
 const NEW_PW: &str = "another perfectly fine passphrase";
 
@@ -129,11 +129,7 @@ async fn a_full_hash_queue_answers_rate_limited_at_once_and_touches_nothing() {
 
 #[tokio::test]
 async fn a_locked_account_costs_no_hash_and_answers_like_a_wrong_password() {
-    let mut cfg = CoreConfig::default();
-    cfg.lockout.delays_secs = vec![0];
-    cfg.lockout.lock_after = 3;
-    cfg.lockout.lock_secs = 0;
-    let e = env_with(cfg).await;
+    let e = env_with(lock_after_three()).await;
     author(&e, "ann@example.com").await;
     for _ in 0..3 {
         let r = e
@@ -225,11 +221,7 @@ async fn reset_by_code_on_a_full_hash_queue_answers_rate_limited_and_touches_not
 
 #[tokio::test]
 async fn reset_by_code_for_a_locked_account_costs_no_hash_and_answers_like_a_wrong_code() {
-    let mut cfg = CoreConfig::default();
-    cfg.lockout.delays_secs = vec![0];
-    cfg.lockout.lock_after = 3;
-    cfg.lockout.lock_secs = 0;
-    let e = env_with(cfg).await;
+    let e = env_with(lock_after_three()).await;
     author(&e, "ann@example.com").await;
     let code = force_reset(&e, "ann@example.com").await;
     let reset = |code: String| {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::config::CoreConfig;
 use portcullis_core::*;
-use portcullis_testkit::TestEnv;
+use portcullis_testkit::{TestEnv, lock_after_three};
 
 /// One measuring test at a time.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -35,16 +35,10 @@ fn comparable(locked: Vec<Duration>, wrong: Vec<Duration>) -> Result<(), String>
 
 /// An engine whose third failure locks an email until unlocked, and users user0..=user(ROUNDS*N).
 async fn setup() -> TestEnv {
-    let mut cfg = CoreConfig::default();
-    cfg.lockout.delays_secs = vec![0];
-    cfg.lockout.lock_after = 3;
-    cfg.lockout.lock_secs = 0;
-    let e = TestEnv::builder().config(cfg).build().await;
+    let e = TestEnv::builder().config(lock_after_three()).build().await;
     let org = e.org("acme").await;
     for i in 0..=ROUNDS * N {
-        e.user(&format!("user{i}@example.com"))
-            .member(&org, &[Role::Author])
-            .create()
+        e.user_in(&format!("user{i}@example.com"), &org, &[Role::Author])
             .await;
     }
     e

@@ -18,6 +18,16 @@ fn snapshot(dir: &DataDir) -> Vec<Value> {
     ]
 }
 
+/// The actions of an `audit list` answer, in its order.
+fn audit_actions(events: &Value) -> Vec<&str> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn admin_creates_org_user_membership_and_lists_them() {
     let dir = DataDir::migrated();
@@ -104,12 +114,7 @@ fn admin_creates_org_user_membership_and_lists_them() {
     // Every change is audited, with the operator when given.
     dir.json(&["--actor", "ann@example.com", "org", "enable", "acme"]);
     let events = dir.json(&["audit", "list"]);
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = audit_actions(&events);
     for a in [
         "org.create",
         "user.create",
@@ -270,12 +275,7 @@ fn admin_rotates_and_revokes_signing_keys() {
     );
 
     let events = dir.json(&["audit", "list"]);
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = audit_actions(&events);
     assert_eq!(actions, ["keys.revoke", "keys.rotate"]);
     assert_eq!(events[0]["detail"]["via"], "cli");
 }

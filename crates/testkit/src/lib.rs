@@ -38,6 +38,16 @@ pub fn ctx() -> AuditContext {
     AuditContext::default()
 }
 
+/// The default config with no delay between failed logins, the third locking the account until
+/// an admin unlocks it.
+pub fn lock_after_three() -> CoreConfig {
+    let mut cfg = CoreConfig::default();
+    cfg.lockout.delays_secs = vec![0];
+    cfg.lockout.lock_after = 3;
+    cfg.lockout.lock_secs = 0;
+    cfg
+}
+
 /// Polls `cond` every 20 ms until it holds, failing with `what` after 1 s.
 pub async fn within_a_second<F, Fut>(what: &str, mut cond: F)
 where

@@ -14,7 +14,7 @@ use portcullis_core::config::CoreConfig;
 use portcullis_core::engine::{Engine, OrgChoice};
 use portcullis_core::password::HashParams;
 use portcullis_core::*;
-use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx, within_a_second};
+use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx, lock_after_three, within_a_second};
 
 struct Env {
     env: TestEnv,
@@ -30,15 +30,6 @@ async fn env_with(cfg: CoreConfig) -> Env {
 
 async fn env() -> Env {
     env_with(CoreConfig::default()).await
-}
-
-/// No delay between failures; the third locks the account until an admin unlocks it.
-fn lock_after_three() -> CoreConfig {
-    let mut cfg = CoreConfig::default();
-    cfg.lockout.delays_secs = vec![0];
-    cfg.lockout.lock_after = 3;
-    cfg.lockout.lock_secs = 0;
-    cfg
 }
 
 impl Env {
