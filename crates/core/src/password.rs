@@ -425,6 +425,23 @@ struct Counts {
     abandoned: Arc<AtomicU64>,
 }
 
+impl Counts {
+    /// Hands the reply back when someone still waits for the job; otherwise answers
+    /// `Abandoned`, counts the job and leaves it uncomputed.
+    fn unless_abandoned<T>(
+        &self,
+        reply: oneshot::Sender<Result<T, HashError>>,
+        requester: &Option<Requester>,
+    ) -> Option<oneshot::Sender<Result<T, HashError>>> {
+        if abandoned(&reply, requester) {
+            self.abandoned.fetch_add(1, Ordering::Relaxed);
+            let _ = reply.send(Err(HashError::Abandoned));
+            return None;
+        }
+        Some(reply)
+    }
+}
+
 fn worker(
     rx: Arc<parking_lot::Mutex<mpsc::Receiver<Job>>>,
     params: HashParams,
@@ -443,11 +460,9 @@ fn worker(
                 requester,
                 reply,
             } => {
-                if abandoned(&reply, &requester) {
-                    counts.abandoned.fetch_add(1, Ordering::Relaxed);
-                    let _ = reply.send(Err(HashError::Abandoned));
+                let Some(reply) = counts.unless_abandoned(reply, &requester) else {
                     continue;
-                }
+                };
                 counts.hashes.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(params.hash_blocking(&password));
             }
@@ -457,11 +472,9 @@ fn worker(
                 requester,
                 reply,
             } => {
-                if abandoned(&reply, &requester) {
-                    counts.abandoned.fetch_add(1, Ordering::Relaxed);
-                    let _ = reply.send(Err(HashError::Abandoned));
+                let Some(reply) = counts.unless_abandoned(reply, &requester) else {
                     continue;
-                }
+                };
                 counts.verifications.fetch_add(1, Ordering::Relaxed);
                 let result = match phc {
                     Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),

@@ -269,6 +269,18 @@ impl ThriftType for Binary {
 // ---------------------------------------------------------------------------------------
 // Containers
 
+/// A list or set in compact form (both share the list header).
+fn write_compact_list<'a, T: ThriftType + 'a>(
+    w: &mut CompactWriter,
+    len: usize,
+    items: impl Iterator<Item = &'a T>,
+) {
+    w.write_list_header(T::TTYPE, len);
+    for it in items {
+        it.write_compact(w);
+    }
+}
+
 fn write_tjson_list<'a, T: ThriftType + 'a>(
     out: &mut String,
     len: usize,
@@ -328,10 +340,7 @@ fn read_tjson_elems<T: ThriftType>(v: &Value, depth: u32, mut push: impl FnMut(T
 impl<T: ThriftType> ThriftType for Vec<T> {
     const TTYPE: TType = TType::List;
     fn write_compact(&self, w: &mut CompactWriter) {
-        w.write_list_header(T::TTYPE, self.len());
-        for it in self {
-            it.write_compact(w);
-        }
+        write_compact_list(w, self.len(), self.iter());
     }
     fn read_compact(r: &mut CompactReader<'_>, depth: u32) -> DResult<Self> {
         // No up-front reservation from the declared size: the Vec grows only as elements
@@ -361,10 +370,7 @@ impl<T: ThriftType> ThriftType for Vec<T> {
 impl<T: ThriftType + Ord> ThriftType for BTreeSet<T> {
     const TTYPE: TType = TType::Set;
     fn write_compact(&self, w: &mut CompactWriter) {
-        w.write_list_header(T::TTYPE, self.len());
-        for it in self {
-            it.write_compact(w);
-        }
+        write_compact_list(w, self.len(), self.iter());
     }
     /// Compact and TJSON follow Apache: a repeated item is kept once.
     fn read_compact(r: &mut CompactReader<'_>, depth: u32) -> DResult<Self> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use portcullis_core::model::*;
 use portcullis_core::store::StoreResult;
 
-use super::{ensure_org, ensure_user};
+use super::{ensure_org, ensure_user, fetch_doc};
 use crate::backend::{Backend, q};
 use crate::common::*;
 
@@ -15,16 +15,13 @@ pub(crate) async fn get<B: Backend>(
     ns: SettingsNamespace,
 ) -> StoreResult<Option<serde_json::Value>> {
     let (kind, id) = settings_scope(scope);
-    let row = q::<B>(
+    let stmt = q::<B>(
         "SELECT doc FROM settings WHERE scope_kind = $1 AND scope_id = $2 AND namespace = $3",
     )
     .bind(kind)
     .bind(id)
-    .bind(ns.as_str())
-    .fetch_optional(conn)
-    .await?;
-    row.map(|r| json_parse(&B::col::<String>(&r, 0)?))
-        .transpose()
+    .bind(ns.as_str());
+    fetch_doc(stmt, conn).await
 }
 
 /// Checks the scope's org or user, then stores; run it in a transaction.
