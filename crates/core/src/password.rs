@@ -141,6 +141,28 @@ enum Job {
     },
 }
 
+impl Job {
+    /// True when nobody waits for the answer any more (see [`abandoned`]).
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Hash {
+                reply, requester, ..
+            } => abandoned(reply, requester),
+            Job::Verify {
+                reply, requester, ..
+            } => abandoned(reply, requester),
+        }
+    }
+
+    /// Answers `Abandoned` instead of computing the job.
+    fn answer_abandoned(self) {
+        match self {
+            Job::Hash { reply, .. } => drop(reply.send(Err(HashError::Abandoned))),
+            Job::Verify { reply, .. } => drop(reply.send(Err(HashError::Abandoned))),
+        }
+    }
+}
+
 tokio::task_local! {
     static REQUESTER: Requester;
 }
@@ -425,23 +447,6 @@ struct Counts {
     abandoned: Arc<AtomicU64>,
 }
 
-impl Counts {
-    /// Hands the reply back when someone still waits for the job; otherwise answers
-    /// `Abandoned`, counts the job and leaves it uncomputed.
-    fn unless_abandoned<T>(
-        &self,
-        reply: oneshot::Sender<Result<T, HashError>>,
-        requester: &Option<Requester>,
-    ) -> Option<oneshot::Sender<Result<T, HashError>>> {
-        if abandoned(&reply, requester) {
-            self.abandoned.fetch_add(1, Ordering::Relaxed);
-            let _ = reply.send(Err(HashError::Abandoned));
-            return None;
-        }
-        Some(reply)
-    }
-}
-
 fn worker(
     rx: Arc<parking_lot::Mutex<mpsc::Receiver<Job>>>,
     params: HashParams,
@@ -454,27 +459,24 @@ fn worker(
         // Holding the lock only while waiting for the next job.
         let job = { rx.lock().blocking_recv() };
         let Some(job) = job else { return };
+        if job.abandoned() {
+            counts.abandoned.fetch_add(1, Ordering::Relaxed);
+            job.answer_abandoned();
+            continue;
+        }
         match job {
             Job::Hash {
-                password,
-                requester,
-                reply,
+                password, reply, ..
             } => {
-                let Some(reply) = counts.unless_abandoned(reply, &requester) else {
-                    continue;
-                };
                 counts.hashes.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(params.hash_blocking(&password));
             }
             Job::Verify {
                 password,
                 phc,
-                requester,
                 reply,
+                ..
             } => {
-                let Some(reply) = counts.unless_abandoned(reply, &requester) else {
-                    continue;
-                };
                 counts.verifications.fetch_add(1, Ordering::Relaxed);
                 let result = match phc {
                     Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),

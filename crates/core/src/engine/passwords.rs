@@ -106,13 +106,9 @@ impl Engine {
         {
             return Err(CoreError::InvalidCredentials);
         }
-        let Claimed {
-            slot,
-            started,
-            now,
-            failures,
-            user,
-        } = self.claim_password_check(ctx, purpose, &key).await?;
+        let claim = self.claim_password_check(ctx, purpose, &key).await?;
+        let (slot, user) = (claim.slot, claim.user);
+        let (started, now, failures) = (claim.started, claim.now, claim.failures);
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = slot.verify(password, phc).await?;
         // Neither a login nor a signed-in change may use the password of an account flagged
@@ -344,13 +340,9 @@ impl Engine {
         }
         // As in `verify_password`: a full pool answers "rate limited" before the throttle is
         // touched, and a locked key costs no hash.
-        let Claimed {
-            slot,
-            started,
-            now,
-            failures,
-            user,
-        } = self.claim_password_check(ctx, PURPOSE, &key).await?;
+        let claim = self.claim_password_check(ctx, PURPOSE, &key).await?;
+        let (slot, user) = (claim.slot, claim.user);
+        let (started, now, failures) = (claim.started, claim.now, claim.failures);
         // The same statements whether or not the account exists.
         let target = user.as_ref().map_or_else(UserId::new, |u| u.id);
         let phc = slot.hash(new).await?;

@@ -24,6 +24,8 @@ pub(crate) mod throttle;
 pub(crate) mod users;
 pub(crate) mod workspaces;
 
+use std::collections::BTreeMap;
+
 use portcullis_core::model::{OrgId, UserId, WorkspaceId};
 use portcullis_core::store::StoreResult;
 use uuid::Uuid;
@@ -47,6 +49,21 @@ pub(crate) async fn fetch_doc<B: Backend, T: serde::de::DeserializeOwned>(
     let row = stmt.fetch_optional(conn).await?;
     row.map(|r| json_parse(&B::col::<String>(&r, 0)?))
         .transpose()
+}
+
+/// Decodes `(key, JSON document)` rows into a map, each key read by `key`.
+pub(crate) fn keyed_docs<B: Backend, K: Ord, V: serde::de::DeserializeOwned>(
+    rs: &[B::Row],
+    key: impl Fn(String) -> StoreResult<K>,
+) -> StoreResult<BTreeMap<K, V>> {
+    rs.iter()
+        .map(|r| {
+            Ok((
+                key(B::col::<String>(r, 0)?)?,
+                json_parse(&B::col::<String>(r, 1)?)?,
+            ))
+        })
+        .collect()
 }
 
 async fn exists<B: Backend>(conn: &mut B::Conn, sql: &'static str, id: Uuid) -> StoreResult<bool> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use portcullis_core::model::*;
 use portcullis_core::store::StoreResult;
 
-use super::{ensure_org, ensure_user, fetch_doc};
+use super::{ensure_org, ensure_user, fetch_doc, keyed_docs};
 use crate::backend::{Backend, q};
 use crate::common::*;
 
@@ -59,14 +59,7 @@ pub(crate) async fn job_permissions<B: Backend>(
         .bind(org.0)
         .fetch_all(conn)
         .await?;
-    rs.iter()
-        .map(|r| {
-            Ok((
-                parse::<Role>(&B::col::<String>(r, 0)?)?,
-                json_parse(&B::col::<String>(r, 1)?)?,
-            ))
-        })
-        .collect()
+    keyed_docs::<B, _, _>(&rs, |role| parse::<Role>(&role))
 }
 
 /// Sets (`Some`) or removes (`None`) the role's permissions; run it in a transaction.
