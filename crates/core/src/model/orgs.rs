@@ -211,17 +211,9 @@ pub struct JobPermissions {
 }
 
 impl JobPermissions {
+    /// Every flag: the job and step flags plus the rest.
     pub fn all() -> Self {
         JobPermissions {
-            edit_title: true,
-            edit_metadata: true,
-            complete: true,
-            uncomplete: true,
-            add_and_duplicate_steps: true,
-            add_and_duplicate_step_groups: true,
-            mark_steps_na: true,
-            send_field_input: true,
-            complete_steps: true,
             invite_users: true,
             remove_users: true,
             add_templates: true,
@@ -232,6 +224,7 @@ impl JobPermissions {
             issue_resolve: true,
             issue_invite_users: true,
             issue_remove_users: true,
+            ..JobPermissions::job_and_steps()
         }
     }
 
