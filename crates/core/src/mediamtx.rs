@@ -39,6 +39,20 @@ pub const MEDIAMTX_TOKEN_SECS: i64 = 2 * 3600;
 /// The actions MediaMTX knows.
 pub const MEDIAMTX_ACTIONS: [&str; 6] = ["publish", "read", "playback", "api", "metrics", "pprof"];
 
+/// Refuses a permission list naming an action MediaMTX does not know.
+fn refuse_unknown_actions(permissions: &[MediaMtxPermission]) -> CoreResult<()> {
+    match permissions
+        .iter()
+        .find(|p| !MEDIAMTX_ACTIONS.contains(&p.action.as_str()))
+    {
+        Some(bad) => Err(CoreError::InvalidArgument(format!(
+            "unknown MediaMTX action {:?}",
+            bad.action
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// One published RSA public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RsaJwk {
@@ -197,15 +211,7 @@ impl MediaMtxSigner {
         not_after: Option<Timestamp>,
         iat: i64,
     ) -> CoreResult<(String, chrono::DateTime<Utc>)> {
-        if let Some(bad) = permissions
-            .iter()
-            .find(|p| !MEDIAMTX_ACTIONS.contains(&p.action.as_str()))
-        {
-            return Err(CoreError::InvalidArgument(format!(
-                "unknown MediaMTX action {:?}",
-                bad.action
-            )));
-        }
+        refuse_unknown_actions(permissions)?;
         let now = Utc::now();
         let cap = now + chrono::Duration::seconds(MEDIAMTX_TOKEN_SECS);
         let exp = not_after.map_or(cap, |n| n.min(cap));
@@ -312,15 +318,7 @@ impl Engine {
         p: &Principal,
         permissions: &[MediaMtxPermission],
     ) -> CoreResult<Option<Timestamp>> {
-        if let Some(bad) = permissions
-            .iter()
-            .find(|p| !MEDIAMTX_ACTIONS.contains(&p.action.as_str()))
-        {
-            return Err(CoreError::InvalidArgument(format!(
-                "unknown MediaMTX action {:?}",
-                bad.action
-            )));
-        }
+        refuse_unknown_actions(permissions)?;
         let prefix = format!("{}/", p.org.0);
         for perm in permissions {
             if INSTANCE_ACTIONS.contains(&perm.action.as_str()) {

@@ -141,6 +141,28 @@ enum Job {
     },
 }
 
+impl Job {
+    /// True when nobody waits for the answer any more (see [`abandoned`]).
+    fn abandoned(&self) -> bool {
+        match self {
+            Job::Hash {
+                reply, requester, ..
+            } => abandoned(reply, requester),
+            Job::Verify {
+                reply, requester, ..
+            } => abandoned(reply, requester),
+        }
+    }
+
+    /// Answers `Abandoned` instead of computing the job.
+    fn answer_abandoned(self) {
+        match self {
+            Job::Hash { reply, .. } => drop(reply.send(Err(HashError::Abandoned))),
+            Job::Verify { reply, .. } => drop(reply.send(Err(HashError::Abandoned))),
+        }
+    }
+}
+
 tokio::task_local! {
     static REQUESTER: Requester;
 }
@@ -437,31 +459,24 @@ fn worker(
         // Holding the lock only while waiting for the next job.
         let job = { rx.lock().blocking_recv() };
         let Some(job) = job else { return };
+        if job.abandoned() {
+            counts.abandoned.fetch_add(1, Ordering::Relaxed);
+            job.answer_abandoned();
+            continue;
+        }
         match job {
             Job::Hash {
-                password,
-                requester,
-                reply,
+                password, reply, ..
             } => {
-                if abandoned(&reply, &requester) {
-                    counts.abandoned.fetch_add(1, Ordering::Relaxed);
-                    let _ = reply.send(Err(HashError::Abandoned));
-                    continue;
-                }
                 counts.hashes.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(params.hash_blocking(&password));
             }
             Job::Verify {
                 password,
                 phc,
-                requester,
                 reply,
+                ..
             } => {
-                if abandoned(&reply, &requester) {
-                    counts.abandoned.fetch_add(1, Ordering::Relaxed);
-                    let _ = reply.send(Err(HashError::Abandoned));
-                    continue;
-                }
                 counts.verifications.fetch_add(1, Ordering::Relaxed);
                 let result = match phc {
                     Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),

@@ -38,40 +38,13 @@ impl SqlStore<Postgres> {
         // One direct attempt first: the pool retries failed connects until its timeout, which
         // would turn "connection refused" into a slow, vague timeout.
         let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options));
-        match probe.await {
-            Ok(Ok(conn)) => {
-                let _ = conn.close().await;
-            }
-            Ok(Err(e)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "cannot connect to PostgreSQL: {e}"
-                )));
-            }
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "timed out after {}s connecting to PostgreSQL",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        }
+        let conn = connected(probe.await)?;
+        let _ = conn.close().await;
         let connecting = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options);
-        let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-            Ok(Ok(pool)) => pool,
-            Ok(Err(e)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "cannot connect to PostgreSQL: {e}"
-                )));
-            }
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "timed out after {}s connecting to PostgreSQL",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        };
+        let pool = connected(tokio::time::timeout(CONNECT_TIMEOUT, connecting).await)?;
         tracing::info!("connected to PostgreSQL store");
         Ok(SqlStore::new(pool))
     }
@@ -82,6 +55,22 @@ impl SqlStore<Postgres> {
         MIGRATOR.run(self.pool()).await.map_err(migrate_err)?;
         tracing::info!("PostgreSQL store schema is up to date");
         Ok(())
+    }
+}
+
+/// The outcome of a connect attempt bounded by `CONNECT_TIMEOUT`, as the store's error.
+fn connected<T>(
+    attempt: Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>,
+) -> Result<T, StoreError> {
+    match attempt {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL: {e}"
+        ))),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "timed out after {}s connecting to PostgreSQL",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
     }
 }
 

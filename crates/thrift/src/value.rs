@@ -269,6 +269,18 @@ impl ThriftType for Binary {
 // ---------------------------------------------------------------------------------------
 // Containers
 
+/// A list or set in compact form (both share the list header).
+fn write_compact_list<'a, T: ThriftType + 'a>(
+    w: &mut CompactWriter,
+    len: usize,
+    items: impl Iterator<Item = &'a T>,
+) {
+    w.write_list_header(T::TTYPE, len);
+    for it in items {
+        it.write_compact(w);
+    }
+}
+
 fn write_tjson_list<'a, T: ThriftType + 'a>(
     out: &mut String,
     len: usize,
@@ -296,61 +308,64 @@ fn write_pjson_list<'a, T: ThriftType + 'a>(out: &mut String, items: impl Iterat
     out.push(']');
 }
 
-/// Reads compact list/set elements into `push`.
-fn read_compact_elems<T: ThriftType>(
+/// Reads compact list/set elements into a new collection (a set keeps a repeated item once).
+fn read_compact_elems<T: ThriftType, C: Default + Extend<T>>(
     r: &mut CompactReader<'_>,
     depth: u32,
-    mut push: impl FnMut(T),
-) -> DResult<usize> {
+) -> DResult<C> {
     let depth = enter(depth)?;
     let (et, n) = r.read_list_header()?;
+    let mut out = C::default();
     if let Some(et) = et {
         T::TTYPE.check(et)?;
         for _ in 0..n {
-            push(T::read_compact(r, depth)?);
+            out.extend(Some(T::read_compact(r, depth)?));
         }
     }
-    Ok(n)
+    Ok(out)
 }
 
-fn read_tjson_elems<T: ThriftType>(v: &Value, depth: u32, mut push: impl FnMut(T)) -> DResult<()> {
+/// Reads TJSON list/set elements into a new collection (a set keeps a repeated item once).
+fn read_tjson_elems<T: ThriftType, C: Default + Extend<T>>(v: &Value, depth: u32) -> DResult<C> {
     let depth = enter(depth)?;
     let (et, elems) = tjson::list_parts(v)?;
     if !elems.is_empty() {
         T::TTYPE.check(et)?;
     }
+    let mut out = C::default();
     for e in elems {
-        push(T::read_tjson(e, depth)?);
+        out.extend(Some(T::read_tjson(e, depth)?));
     }
-    Ok(())
+    Ok(out)
+}
+
+/// The methods a list and a set share: every encoding but Parsable JSON's reading (where a set
+/// refuses a repeated item). Compact and TJSON follow Apache, where a set keeps a repeated item
+/// once. Nothing is reserved from a declared size: a collection grows only as elements are
+/// actually decoded, so allocation stays proportional to the input.
+macro_rules! list_like_methods {
+    () => {
+        fn write_compact(&self, w: &mut CompactWriter) {
+            write_compact_list(w, self.len(), self.iter());
+        }
+        fn read_compact(r: &mut CompactReader<'_>, depth: u32) -> DResult<Self> {
+            read_compact_elems(r, depth)
+        }
+        fn write_tjson(&self, out: &mut String) {
+            write_tjson_list(out, self.len(), self.iter());
+        }
+        fn read_tjson(v: &Value, depth: u32) -> DResult<Self> {
+            read_tjson_elems(v, depth)
+        }
+        fn write_pjson(&self, out: &mut String) {
+            write_pjson_list(out, self.iter());
+        }
+    };
 }
 
 impl<T: ThriftType> ThriftType for Vec<T> {
     const TTYPE: TType = TType::List;
-    fn write_compact(&self, w: &mut CompactWriter) {
-        w.write_list_header(T::TTYPE, self.len());
-        for it in self {
-            it.write_compact(w);
-        }
-    }
-    fn read_compact(r: &mut CompactReader<'_>, depth: u32) -> DResult<Self> {
-        // No up-front reservation from the declared size: the Vec grows only as elements
-        // are actually decoded, so allocation stays proportional to the input.
-        let mut out = Vec::new();
-        read_compact_elems(r, depth, |e| out.push(e))?;
-        Ok(out)
-    }
-    fn write_tjson(&self, out: &mut String) {
-        write_tjson_list(out, self.len(), self.iter());
-    }
-    fn read_tjson(v: &Value, depth: u32) -> DResult<Self> {
-        let mut out = Vec::new();
-        read_tjson_elems(v, depth, |e| out.push(e))?;
-        Ok(out)
-    }
-    fn write_pjson(&self, out: &mut String) {
-        write_pjson_list(out, self.iter());
-    }
+    list_like_methods!();
     fn read_pjson(v: &Value, depth: u32) -> DResult<Self> {
         let depth = enter(depth)?;
         let arr = v.as_array().ok_or_else(|| mismatch("array", v))?;
@@ -360,33 +375,7 @@ impl<T: ThriftType> ThriftType for Vec<T> {
 
 impl<T: ThriftType + Ord> ThriftType for BTreeSet<T> {
     const TTYPE: TType = TType::Set;
-    fn write_compact(&self, w: &mut CompactWriter) {
-        w.write_list_header(T::TTYPE, self.len());
-        for it in self {
-            it.write_compact(w);
-        }
-    }
-    /// Compact and TJSON follow Apache: a repeated item is kept once.
-    fn read_compact(r: &mut CompactReader<'_>, depth: u32) -> DResult<Self> {
-        let mut out = BTreeSet::new();
-        read_compact_elems(r, depth, |e| {
-            out.insert(e);
-        })?;
-        Ok(out)
-    }
-    fn write_tjson(&self, out: &mut String) {
-        write_tjson_list(out, self.len(), self.iter());
-    }
-    fn read_tjson(v: &Value, depth: u32) -> DResult<Self> {
-        let mut out = BTreeSet::new();
-        read_tjson_elems(v, depth, |e| {
-            out.insert(e);
-        })?;
-        Ok(out)
-    }
-    fn write_pjson(&self, out: &mut String) {
-        write_pjson_list(out, self.iter());
-    }
+    list_like_methods!();
     /// Parsable JSON: a set must not repeat items.
     fn read_pjson(v: &Value, depth: u32) -> DResult<Self> {
         let depth = enter(depth)?;

@@ -62,18 +62,37 @@ impl Engine {
             revoked_by: None,
         };
         self.store_api_key(cred.clone()).await?;
+        self.audit_credential_create(
+            ctx,
+            now,
+            p.user,
+            cred.id,
+            json!({"kind": "api_key", "org": p.org}),
+        )
+        .await;
+        Ok((cred, secret))
+    }
+
+    /// Audits a credential the caller created (an API key or a persistent token).
+    async fn audit_credential_create(
+        &self,
+        ctx: &AuditContext,
+        now: Timestamp,
+        creator: UserId,
+        id: CredentialId,
+        detail: serde_json::Value,
+    ) {
         self.audit
             .log(
                 ctx,
                 now,
-                Some(p.user),
+                Some(creator),
                 AuditAction::CredentialCreate,
-                Some(self.rids.api_key(cred.id)),
+                Some(self.rids.api_key(id)),
                 AuditOutcome::Success,
-                json!({"kind": "api_key", "org": p.org}),
+                detail,
             )
             .await;
-        Ok((cred, secret))
     }
 
     /// Stores a new API key, refused when the user already holds `max_api_keys_per_user` live
@@ -138,17 +157,14 @@ impl Engine {
         self.revocations
             .refresh_user(self.store.as_ref(), user.id, now)
             .await?;
-        self.audit
-            .log(
-                ctx,
-                now,
-                Some(p.user),
-                AuditAction::CredentialCreate,
-                Some(self.rids.api_key(cred.id)),
-                AuditOutcome::Success,
-                json!({"kind": "persistent", "user": user.id}),
-            )
-            .await;
+        self.audit_credential_create(
+            ctx,
+            now,
+            p.user,
+            cred.id,
+            json!({"kind": "persistent", "user": user.id}),
+        )
+        .await;
         Ok((cred, secret, org))
     }
 

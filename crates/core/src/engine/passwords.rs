@@ -39,6 +39,16 @@ impl PasswordCheck {
     }
 }
 
+/// A granted password check: the reserved hashing place, when the check started, the
+/// throttle's failure count so far and the account (if the email has one).
+struct Claimed<'a> {
+    slot: crate::password::HashSlot<'a>,
+    started: Instant,
+    now: Timestamp,
+    failures: i32,
+    user: Option<User>,
+}
+
 /// A running average of how long a refused password check takes (hash included), so that a
 /// refusal which skips the hash — a locked account — can take as long.
 pub(super) struct RefusalTime(std::sync::atomic::AtomicU64);
@@ -96,33 +106,9 @@ impl Engine {
         {
             return Err(CoreError::InvalidCredentials);
         }
-        let started = Instant::now();
-        // A place in the hashing queue first: when the pool is saturated the answer is "rate
-        // limited" at once, before any throttle state is touched.
-        let slot = self.hasher.try_reserve()?;
-        let now = Utc::now();
-        let failures = match self
-            .store
-            .throttle_claim(&key, now, now + CLAIM_HOLD)
-            .await?
-        {
-            ThrottleClaim::Granted { failures } => failures,
-            ThrottleClaim::Wait { until } => {
-                return Err(self.throttled(ctx, purpose, &key, until, now).await);
-            }
-            ThrottleClaim::Locked { .. } => {
-                drop(slot);
-                return Err(self.locked(ctx, purpose, &key, started).await);
-            }
-        };
-        let user = match self.store.get_user_by_email(&key).await {
-            Ok(u) => u,
-            Err(e) => {
-                // Release the claim so a store hiccup does not lock the account out.
-                let _ = self.store.throttle_reset(&key).await;
-                return Err(e.into());
-            }
-        };
+        let claim = self.claim_password_check(ctx, purpose, &key).await?;
+        let (slot, user) = (claim.slot, claim.user);
+        let (started, now, failures) = (claim.started, claim.now, claim.failures);
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
         let verified = slot.verify(password, phc).await?;
         // Neither a login nor a signed-in change may use the password of an account flagged
@@ -161,6 +147,49 @@ impl Engine {
                 Err(CoreError::InvalidCredentials)
             }
         }
+    }
+
+    /// The start every password check shares: a place in the hashing queue first (when the
+    /// pool is saturated the answer is "rate limited" at once, before any throttle state is
+    /// touched), then the claim on the email's throttle key, then the account look-up.
+    async fn claim_password_check(
+        &self,
+        ctx: &AuditContext,
+        purpose: PasswordCheck,
+        key: &str,
+    ) -> CoreResult<Claimed<'_>> {
+        let started = Instant::now();
+        let slot = self.hasher.try_reserve()?;
+        let now = Utc::now();
+        let failures = match self
+            .store
+            .throttle_claim(key, now, now + CLAIM_HOLD)
+            .await?
+        {
+            ThrottleClaim::Granted { failures } => failures,
+            ThrottleClaim::Wait { until } => {
+                return Err(self.throttled(ctx, purpose, key, until, now).await);
+            }
+            ThrottleClaim::Locked { .. } => {
+                drop(slot);
+                return Err(self.locked(ctx, purpose, key, started).await);
+            }
+        };
+        let user = match self.store.get_user_by_email(key).await {
+            Ok(u) => u,
+            Err(e) => {
+                // Release the claim so a store hiccup does not lock the account out.
+                let _ = self.store.throttle_reset(key).await;
+                return Err(e.into());
+            }
+        };
+        Ok(Claimed {
+            slot,
+            started,
+            now,
+            failures,
+            user,
+        })
     }
 
     /// The answer to a check of a locked key: the same answer and the same time as a wrong
@@ -309,32 +338,11 @@ impl Engine {
         if key.is_empty() || code.is_empty() || code.len() > MAX_RESET_CODE {
             return Err(CoreError::InvalidCredentials);
         }
-        let started = Instant::now();
         // As in `verify_password`: a full pool answers "rate limited" before the throttle is
         // touched, and a locked key costs no hash.
-        let slot = self.hasher.try_reserve()?;
-        let now = Utc::now();
-        let failures = match self
-            .store
-            .throttle_claim(&key, now, now + CLAIM_HOLD)
-            .await?
-        {
-            ThrottleClaim::Granted { failures } => failures,
-            ThrottleClaim::Wait { until } => {
-                return Err(self.throttled(ctx, PURPOSE, &key, until, now).await);
-            }
-            ThrottleClaim::Locked { .. } => {
-                drop(slot);
-                return Err(self.locked(ctx, PURPOSE, &key, started).await);
-            }
-        };
-        let user = match self.store.get_user_by_email(&key).await {
-            Ok(u) => u,
-            Err(e) => {
-                let _ = self.store.throttle_reset(&key).await;
-                return Err(e.into());
-            }
-        };
+        let claim = self.claim_password_check(ctx, PURPOSE, &key).await?;
+        let (slot, user) = (claim.slot, claim.user);
+        let (started, now, failures) = (claim.started, claim.now, claim.failures);
         // The same statements whether or not the account exists.
         let target = user.as_ref().map_or_else(UserId::new, |u| u.id);
         let phc = slot.hash(new).await?;

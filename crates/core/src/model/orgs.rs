@@ -114,13 +114,25 @@ impl MembershipKind {
 impl FromStr for MembershipKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "member" => Ok(MembershipKind::Member),
-            "guest" => Ok(MembershipKind::Guest),
-            other => Err(format!(
-                "unknown membership kind {other:?} (expected member or guest)"
-            )),
-        }
+        parse_either(
+            s,
+            "membership kind",
+            ("member", MembershipKind::Member),
+            ("guest", MembershipKind::Guest),
+        )
+    }
+}
+
+/// Parses one of two lower-case names, ignoring case and surrounding space; the error names
+/// `what` and both choices (the CLI shows it as is).
+fn parse_either<T>(s: &str, what: &str, a: (&str, T), b: (&str, T)) -> Result<T, String> {
+    match s.trim().to_ascii_lowercase() {
+        name if name == a.0 => Ok(a.1),
+        name if name == b.0 => Ok(b.1),
+        other => Err(format!(
+            "unknown {what} {other:?} (expected {} or {})",
+            a.0, b.0
+        )),
     }
 }
 
@@ -199,17 +211,9 @@ pub struct JobPermissions {
 }
 
 impl JobPermissions {
+    /// Every flag: the job and step flags plus the rest.
     pub fn all() -> Self {
         JobPermissions {
-            edit_title: true,
-            edit_metadata: true,
-            complete: true,
-            uncomplete: true,
-            add_and_duplicate_steps: true,
-            add_and_duplicate_step_groups: true,
-            mark_steps_na: true,
-            send_field_input: true,
-            complete_steps: true,
             invite_users: true,
             remove_users: true,
             add_templates: true,
@@ -220,6 +224,7 @@ impl JobPermissions {
             issue_resolve: true,
             issue_invite_users: true,
             issue_remove_users: true,
+            ..JobPermissions::job_and_steps()
         }
     }
 
@@ -275,13 +280,12 @@ pub enum AllowlistKind {
 impl FromStr for AllowlistKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "domain" => Ok(AllowlistKind::Domain),
-            "address" => Ok(AllowlistKind::Address),
-            other => Err(format!(
-                "unknown allow-list kind {other:?} (expected domain or address)"
-            )),
-        }
+        parse_either(
+            s,
+            "allow-list kind",
+            ("domain", AllowlistKind::Domain),
+            ("address", AllowlistKind::Address),
+        )
     }
 }
 

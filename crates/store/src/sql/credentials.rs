@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::memberships::membership_at;
 use super::{ensure_org, ensure_user, rows, users};
-use crate::backend::{Backend, Lock, q};
+use crate::backend::{Backend, Bind, Lock, q};
 use crate::common::*;
 use crate::write::Write;
 
@@ -125,17 +125,7 @@ pub(crate) async fn find_by_hash<B: Backend>(
     conn: &mut B::Conn,
     hash: &[u8; 32],
 ) -> StoreResult<Option<Credential>> {
-    q::<B>(concat!(
-        "SELECT ",
-        credential_cols!(""),
-        " FROM credentials WHERE secret_hash = $1"
-    ))
-    .bind(hash.to_vec())
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(credential_row::<B>)
-    .transpose()
+    credential_where::<B, _>(conn, "secret_hash", hash.to_vec()).await
 }
 
 /// The credential with that hash and its user's membership (any state) in its org.
@@ -171,17 +161,26 @@ pub(crate) async fn get<B: Backend>(
     conn: &mut B::Conn,
     id: CredentialId,
 ) -> StoreResult<Option<Credential>> {
-    q::<B>(concat!(
+    credential_where::<B, _>(conn, "id", id.0).await
+}
+
+/// The credential whose `column` (a unique one) holds `value`.
+async fn credential_where<B: Backend, T: Bind>(
+    conn: &mut B::Conn,
+    column: &'static str,
+    value: T,
+) -> StoreResult<Option<Credential>> {
+    let mut stmt = q::<B>(concat!(
         "SELECT ",
         credential_cols!(""),
-        " FROM credentials WHERE id = $1"
-    ))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(credential_row::<B>)
-    .transpose()
+        " FROM credentials WHERE "
+    ));
+    stmt.push(column).push(" = ").push_bind(value);
+    stmt.fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(credential_row::<B>)
+        .transpose()
 }
 
 /// Ordered by `created_at` descending, then id.

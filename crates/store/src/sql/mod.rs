@@ -24,12 +24,14 @@ pub(crate) mod throttle;
 pub(crate) mod users;
 pub(crate) mod workspaces;
 
+use std::collections::BTreeMap;
+
 use portcullis_core::model::{OrgId, UserId, WorkspaceId};
 use portcullis_core::store::StoreResult;
 use uuid::Uuid;
 
-use crate::backend::{Backend, q};
-use crate::common::not_found;
+use crate::backend::{Backend, Stmt, q};
+use crate::common::{json_parse, not_found};
 
 /// Decodes every row with `f`.
 pub(crate) fn rows<B: Backend, T>(
@@ -37,6 +39,31 @@ pub(crate) fn rows<B: Backend, T>(
     f: fn(&B::Row) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     rs.iter().map(f).collect()
+}
+
+/// Runs a one-column `SELECT` of a stored JSON document and decodes the row's, if any.
+pub(crate) async fn fetch_doc<B: Backend, T: serde::de::DeserializeOwned>(
+    stmt: Stmt<B>,
+    conn: &mut B::Conn,
+) -> StoreResult<Option<T>> {
+    let row = stmt.fetch_optional(conn).await?;
+    row.map(|r| json_parse(&B::col::<String>(&r, 0)?))
+        .transpose()
+}
+
+/// Decodes `(key, JSON document)` rows into a map, each key read by `key`.
+pub(crate) fn keyed_docs<B: Backend, K: Ord, V: serde::de::DeserializeOwned>(
+    rs: &[B::Row],
+    key: impl Fn(String) -> StoreResult<K>,
+) -> StoreResult<BTreeMap<K, V>> {
+    rs.iter()
+        .map(|r| {
+            Ok((
+                key(B::col::<String>(r, 0)?)?,
+                json_parse(&B::col::<String>(r, 1)?)?,
+            ))
+        })
+        .collect()
 }
 
 async fn exists<B: Backend>(conn: &mut B::Conn, sql: &'static str, id: Uuid) -> StoreResult<bool> {

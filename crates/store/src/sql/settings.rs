@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use portcullis_core::model::*;
 use portcullis_core::store::StoreResult;
 
-use super::{ensure_org, ensure_user};
+use super::{ensure_org, ensure_user, fetch_doc, keyed_docs};
 use crate::backend::{Backend, q};
 use crate::common::*;
 
@@ -15,16 +15,13 @@ pub(crate) async fn get<B: Backend>(
     ns: SettingsNamespace,
 ) -> StoreResult<Option<serde_json::Value>> {
     let (kind, id) = settings_scope(scope);
-    let row = q::<B>(
+    let stmt = q::<B>(
         "SELECT doc FROM settings WHERE scope_kind = $1 AND scope_id = $2 AND namespace = $3",
     )
     .bind(kind)
     .bind(id)
-    .bind(ns.as_str())
-    .fetch_optional(conn)
-    .await?;
-    row.map(|r| json_parse(&B::col::<String>(&r, 0)?))
-        .transpose()
+    .bind(ns.as_str());
+    fetch_doc(stmt, conn).await
 }
 
 /// Checks the scope's org or user, then stores; run it in a transaction.
@@ -62,14 +59,7 @@ pub(crate) async fn job_permissions<B: Backend>(
         .bind(org.0)
         .fetch_all(conn)
         .await?;
-    rs.iter()
-        .map(|r| {
-            Ok((
-                parse::<Role>(&B::col::<String>(r, 0)?)?,
-                json_parse(&B::col::<String>(r, 1)?)?,
-            ))
-        })
-        .collect()
+    keyed_docs::<B, _, _>(&rs, |role| parse::<Role>(&role))
 }
 
 /// Sets (`Some`) or removes (`None`) the role's permissions; run it in a transaction.

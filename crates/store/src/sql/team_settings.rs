@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use portcullis_core::model::*;
 use portcullis_core::store::{StoreError, StoreResult};
 
-use super::ensure_org;
+use super::{ensure_org, fetch_doc, keyed_docs};
 use crate::backend::{Backend, Lock, q};
 use crate::common::*;
 
@@ -17,14 +17,7 @@ pub(crate) async fn get<B: Backend>(
         .bind(org.0)
         .fetch_all(conn)
         .await?;
-    rs.iter()
-        .map(|r| {
-            Ok((
-                B::col::<String>(r, 0)?,
-                json_parse(&B::col::<String>(r, 1)?)?,
-            ))
-        })
-        .collect()
+    keyed_docs::<B, _, _>(&rs, Ok)
 }
 
 /// Sets or removes each key; `Conflict` when the org would end up with more than `max_keys`
@@ -75,12 +68,8 @@ pub(crate) async fn priorities<B: Backend>(
     conn: &mut B::Conn,
     org: OrgId,
 ) -> StoreResult<Option<Vec<PriorityLevel>>> {
-    let row = q::<B>("SELECT doc FROM team_priorities WHERE org_id = $1")
-        .bind(org.0)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|r| json_parse(&B::col::<String>(&r, 0)?))
-        .transpose()
+    let stmt = q::<B>("SELECT doc FROM team_priorities WHERE org_id = $1").bind(org.0);
+    fetch_doc(stmt, conn).await
 }
 
 /// Replaces the list (`None` removes it); run it in a transaction.

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use portcullis_core::engine::LoginRequest;
 use portcullis_core::model::User;
 use portcullis_federation::{Federation, FederationError, UpstreamIdentity};
 
@@ -116,14 +117,26 @@ async fn identify(
     Ok((id, user))
 }
 
+/// What the `loginWithIdp*` methods share once the IdP token (and any team id) is read: the
+/// login options, then the account the token proves.
+async fn idp_login<'c>(
+    cx: &'c CallContext,
+    m: Method,
+    token: &str,
+    options: &LoginOptions,
+) -> Result<(&'c Arc<Federation>, UpstreamIdentity, User, LoginRequest), ApiError> {
+    let request = login_request(cx, m, options)?;
+    let fed = configured(cx)?;
+    let (id, user) = identify(cx, fed, token, None, m).await?;
+    Ok((fed, id, user, request))
+}
+
 /// `loginWithIdp`: a session token.
 pub(crate) async fn login_with_idp(cx: &CallContext, options: &LoginOptions) -> HandlerResult {
     let m = Method::LoginWithIdp;
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
-    let request = login_request(cx, m, options)?;
-    let fed = configured(cx)?;
-    let (id, user) = identify(cx, fed, token, None, m).await?;
+    let (fed, id, user, request) = idp_login(cx, m, token, options).await?;
     let outcome = fed
         .login(&id, user, &request, &cx.audit)
         .await
@@ -141,9 +154,7 @@ pub(crate) async fn login_with_idp_and_team(
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
     let org = team_id(team)?;
-    let request = login_request(cx, m, options)?;
-    let fed = configured(cx)?;
-    let (id, user) = identify(cx, fed, token, None, m).await?;
+    let (fed, id, user, request) = idp_login(cx, m, token, options).await?;
     let outcome = fed
         .login_with_team(&id, user, org, &request, &cx.audit)
         .await
@@ -160,9 +171,7 @@ pub(crate) async fn login_with_idp_and_team_select(
     let m = Method::LoginWithIdpAndTeamSelect;
     rate_limit(cx, m)?;
     let token = idp_token(cx)?;
-    let request = login_request(cx, m, options)?;
-    let fed = configured(cx)?;
-    let (id, user) = identify(cx, fed, token, None, m).await?;
+    let (fed, id, user, request) = idp_login(cx, m, token, options).await?;
     let outcome = fed
         .login_with_team_select(&id, user, &request, &cx.audit)
         .await
