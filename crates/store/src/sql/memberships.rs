@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use portcullis_core::model::*;
-use portcullis_core::store::{Deactivation, StoreResult};
+use portcullis_core::store::StoreResult;
 
-use super::{ensure_org, ensure_user, revocation_feed, rows};
+use super::{ensure_org, ensure_user, rows};
 use crate::backend::{Backend, q};
 use crate::common::*;
 use crate::write::Write;
@@ -125,38 +125,47 @@ pub(crate) async fn list_of_org<B: Backend>(
     rows::<B, _>(rs, membership_row::<B>)
 }
 
-/// Marks the membership removed with a token cut-off, revokes a pending invitation to the org
-/// and the user's sessions and credentials there.
-pub(crate) async fn remove<B: Backend>(
-    w: &mut Write<B>,
+/// Marks the membership removed (keeping the first removal's instant). Revoking what the
+/// member held is the core's decision (`use_cases::remove_membership`).
+pub(crate) async fn mark_removed<B: Backend>(
+    conn: &mut B::Conn,
     user: UserId,
     org: OrgId,
     at: Timestamp,
-) -> StoreResult<Deactivation> {
+) -> StoreResult<()> {
     let n = q::<B>(
-        "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3, \
-         tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2",
+        "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3 \
+         WHERE user_id = $1 AND org_id = $2",
     )
     .bind(user.0)
     .bind(org.0)
     .bind_ts(at)
-    .execute(w.conn())
+    .execute(conn)
     .await?;
     if n == 0 {
         return Err(not_found("unknown membership"));
     }
-    q::<B>(
-        "UPDATE invitations SET revoked_at = $3 WHERE user_id = $1 AND org_id = $2 \
-         AND accepted_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(user.0)
-    .bind(org.0)
-    .bind_ts(at)
-    .execute(w.conn())
-    .await?;
-    let d = revocation_feed::revoke_all::<B>(w.conn(), user, Some(org), None, at).await?;
-    w.announce(RevocationEvent::User(user));
-    Ok(d)
+    Ok(())
+}
+
+/// Sets the instant before which the member's tokens for the org are refused.
+pub(crate) async fn set_tokens_not_before<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let n =
+        q::<B>("UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2")
+            .bind(user.0)
+            .bind(org.0)
+            .bind_ts(at)
+            .execute(conn)
+            .await?;
+    if n == 0 {
+        return Err(not_found("unknown membership"));
+    }
+    Ok(())
 }
 
 pub(crate) async fn touch_last_login<B: Backend>(
@@ -232,25 +241,15 @@ async fn set_deactivated<B: Backend>(
     Ok(())
 }
 
-/// Sets the flag and token cut-off and revokes the user's sessions and credentials in the org.
-pub(crate) async fn deactivate<B: Backend>(
-    w: &mut Write<B>,
+/// Sets the membership's deactivated flag, recording who and when.
+pub(crate) async fn mark_deactivated<B: Backend>(
+    conn: &mut B::Conn,
     user: UserId,
     org: OrgId,
     by: Option<UserId>,
     at: Timestamp,
-) -> StoreResult<Deactivation> {
-    set_deactivated::<B>(w.conn(), user, org, true, by, at).await?;
-    // Tokens issued before stay refused after a reactivation.
-    q::<B>("UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2")
-        .bind(user.0)
-        .bind(org.0)
-        .bind_ts(at)
-        .execute(w.conn())
-        .await?;
-    let d = revocation_feed::revoke_all::<B>(w.conn(), user, Some(org), by, at).await?;
-    w.announce(RevocationEvent::User(user));
-    Ok(d)
+) -> StoreResult<()> {
+    set_deactivated::<B>(conn, user, org, true, by, at).await
 }
 
 pub(crate) async fn reactivate<B: Backend>(

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use portcullis_core::model::*;
-use portcullis_core::store::{Deactivation, StoreResult, UserQuery, UserSort, UserSortField};
+use portcullis_core::store::{StoreResult, UserQuery, UserSort, UserSortField};
 
 use super::memberships::membership_at;
-use super::{revocation_feed, rows};
+use super::rows;
 use crate::backend::{Backend, Stmt, q};
 use crate::common::*;
 use crate::write::Write;
@@ -275,16 +275,12 @@ async fn set_deactivated<B: Backend>(
     Ok(())
 }
 
-/// Sets the flag and revokes every session and credential of the user.
-pub(crate) async fn deactivate<B: Backend>(
-    w: &mut Write<B>,
+/// Sets the user's deactivated flag; revoking what the user held is the core's decision.
+pub(crate) async fn mark_deactivated<B: Backend>(
+    conn: &mut B::Conn,
     user: UserId,
-    at: Timestamp,
-) -> StoreResult<Deactivation> {
-    set_deactivated::<B>(w.conn(), user, true).await?;
-    let d = revocation_feed::revoke_all::<B>(w.conn(), user, None, None, at).await?;
-    w.announce(RevocationEvent::User(user));
-    Ok(d)
+) -> StoreResult<()> {
+    set_deactivated::<B>(conn, user, true).await
 }
 
 pub(crate) async fn reactivate<B: Backend>(w: &mut Write<B>, user: UserId) -> StoreResult<()> {

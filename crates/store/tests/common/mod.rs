@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
 use portcullis_core::model::*;
-use portcullis_core::store::Store;
+use portcullis_core::store::{Deactivation, Store, StoreResult};
+use portcullis_core::use_cases;
 use portcullis_store::DbStore;
 
 pub const PG_ENV: &str = "PORTCULLIS_TEST_POSTGRES_URL";
@@ -181,4 +182,56 @@ macro_rules! store_tests {
             )*
         }
     };
+}
+
+/// Removes a membership as the core does (`use_cases::remove_membership_in`), in one unit.
+pub async fn remove_member(
+    s: &dyn Store,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    let mut tx = s.begin_write().await?;
+    let d = use_cases::remove_membership_in(tx.as_mut(), user, org, at).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+/// Deactivates a membership as the core does, in one unit.
+pub async fn deactivate_member(
+    s: &dyn Store,
+    user: UserId,
+    org: OrgId,
+    by: Option<UserId>,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    let mut tx = s.begin_write().await?;
+    let d = use_cases::deactivate_membership_in(tx.as_mut(), user, org, by, at).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+/// Deactivates a user everywhere as the core does, in one unit.
+pub async fn deactivate_user(
+    s: &dyn Store,
+    user: UserId,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    let mut tx = s.begin_write().await?;
+    let d = use_cases::deactivate_user_in(tx.as_mut(), user, at).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+/// Disables or enables an org as the core does, in one unit.
+pub async fn set_org_disabled(
+    s: &dyn Store,
+    org: OrgId,
+    disabled: bool,
+    at: Timestamp,
+) -> StoreResult<Org> {
+    let mut tx = s.begin_write().await?;
+    let o = use_cases::set_org_disabled_in(tx.as_mut(), org, disabled, at).await?;
+    tx.commit().await?;
+    Ok(o)
 }
