@@ -125,56 +125,16 @@ pub(crate) async fn list_of_org<B: Backend>(
     rows::<B, _>(rs, membership_row::<B>)
 }
 
-/// Marks the membership removed (keeping the first removal's instant). Revoking what the
-/// member held is the core's decision (`use_cases::remove_membership`).
-pub(crate) async fn mark_removed<B: Backend>(
+/// Runs `sql`, an UPDATE of one membership with `$1` user, `$2` org and `$3` the instant;
+/// `NotFound` when there is no such membership.
+async fn update_one<B: Backend>(
     conn: &mut B::Conn,
+    sql: &'static str,
     user: UserId,
     org: OrgId,
     at: Timestamp,
 ) -> StoreResult<()> {
-    let n = q::<B>(
-        "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3 \
-         WHERE user_id = $1 AND org_id = $2",
-    )
-    .bind(user.0)
-    .bind(org.0)
-    .bind_ts(at)
-    .execute(conn)
-    .await?;
-    if n == 0 {
-        return Err(not_found("unknown membership"));
-    }
-    Ok(())
-}
-
-/// Sets the instant before which the member's tokens for the org are refused.
-pub(crate) async fn set_tokens_not_before<B: Backend>(
-    conn: &mut B::Conn,
-    user: UserId,
-    org: OrgId,
-    at: Timestamp,
-) -> StoreResult<()> {
-    let n =
-        q::<B>("UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2")
-            .bind(user.0)
-            .bind(org.0)
-            .bind_ts(at)
-            .execute(conn)
-            .await?;
-    if n == 0 {
-        return Err(not_found("unknown membership"));
-    }
-    Ok(())
-}
-
-pub(crate) async fn touch_last_login<B: Backend>(
-    conn: &mut B::Conn,
-    user: UserId,
-    org: OrgId,
-    at: Timestamp,
-) -> StoreResult<()> {
-    let n = q::<B>("UPDATE memberships SET last_login_at = $3 WHERE user_id = $1 AND org_id = $2")
+    let n = q::<B>(sql)
         .bind(user.0)
         .bind(org.0)
         .bind_ts(at)
@@ -184,6 +144,40 @@ pub(crate) async fn touch_last_login<B: Backend>(
         return Err(not_found("unknown membership"));
     }
     Ok(())
+}
+
+/// Marks the membership removed (keeping the first removal's instant). Revoking what the
+/// member held is the core's decision (`use_cases::remove_membership`).
+pub(crate) async fn mark_removed<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let sql = "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3 \
+               WHERE user_id = $1 AND org_id = $2";
+    update_one::<B>(conn, sql, user, org, at).await
+}
+
+/// Sets the instant before which the member's tokens for the org are refused.
+pub(crate) async fn set_tokens_not_before<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let sql = "UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2";
+    update_one::<B>(conn, sql, user, org, at).await
+}
+
+pub(crate) async fn touch_last_login<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let sql = "UPDATE memberships SET last_login_at = $3 WHERE user_id = $1 AND org_id = $2";
+    update_one::<B>(conn, sql, user, org, at).await
 }
 
 /// Members of the orgs by `last_login_at` (never-logged-in last when descending, first when

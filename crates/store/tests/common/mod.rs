@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
 use portcullis_core::model::*;
-use portcullis_core::store::{Deactivation, Store, StoreResult};
-use portcullis_core::use_cases;
+use portcullis_core::store::{Deactivation, Store, StoreResult, WriteTx};
+use portcullis_core::use_cases::{self, UnitWrites};
 use portcullis_store::DbStore;
 
 pub const PG_ENV: &str = "PORTCULLIS_TEST_POSTGRES_URL";
@@ -184,6 +184,17 @@ macro_rules! store_tests {
     };
 }
 
+/// Runs `writes` in one unit of work and commits it.
+pub async fn in_unit<T>(
+    s: &dyn Store,
+    writes: impl for<'t> FnOnce(&'t mut dyn WriteTx) -> UnitWrites<'t, T>,
+) -> StoreResult<T> {
+    let mut tx = s.begin_write().await?;
+    let v = writes(tx.as_mut()).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
 /// Removes a membership as the core does (`use_cases::remove_membership_in`), in one unit.
 pub async fn remove_member(
     s: &dyn Store,
@@ -191,10 +202,10 @@ pub async fn remove_member(
     org: OrgId,
     at: Timestamp,
 ) -> StoreResult<Deactivation> {
-    let mut tx = s.begin_write().await?;
-    let d = use_cases::remove_membership_in(tx.as_mut(), user, org, at).await?;
-    tx.commit().await?;
-    Ok(d)
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::remove_membership_in(tx, user, org, at))
+    })
+    .await
 }
 
 /// Deactivates a membership as the core does, in one unit.
@@ -205,10 +216,10 @@ pub async fn deactivate_member(
     by: Option<UserId>,
     at: Timestamp,
 ) -> StoreResult<Deactivation> {
-    let mut tx = s.begin_write().await?;
-    let d = use_cases::deactivate_membership_in(tx.as_mut(), user, org, by, at).await?;
-    tx.commit().await?;
-    Ok(d)
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::deactivate_membership_in(tx, user, org, by, at))
+    })
+    .await
 }
 
 /// Deactivates a user everywhere as the core does, in one unit.
@@ -217,10 +228,10 @@ pub async fn deactivate_user(
     user: UserId,
     at: Timestamp,
 ) -> StoreResult<Deactivation> {
-    let mut tx = s.begin_write().await?;
-    let d = use_cases::deactivate_user_in(tx.as_mut(), user, at).await?;
-    tx.commit().await?;
-    Ok(d)
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::deactivate_user_in(tx, user, at))
+    })
+    .await
 }
 
 /// Disables or enables an org as the core does, in one unit.
@@ -230,8 +241,8 @@ pub async fn set_org_disabled(
     disabled: bool,
     at: Timestamp,
 ) -> StoreResult<Org> {
-    let mut tx = s.begin_write().await?;
-    let o = use_cases::set_org_disabled_in(tx.as_mut(), org, disabled, at).await?;
-    tx.commit().await?;
-    Ok(o)
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::set_org_disabled_in(tx, org, disabled, at))
+    })
+    .await
 }

@@ -67,7 +67,6 @@ pub async fn users_update_and_list(db: DbStore) {
                 password_hash: Some(None),
                 validated_at: Some(None),
                 super_admin: Some(true),
-                deactivated: None,
                 password_reset_required: Some(true),
             },
         )
