@@ -145,7 +145,6 @@ async fn a_removal_here_ends_them_at_once_and_survives_a_restart() {
 async fn a_deactivation_here_ends_tokens_riding_another_session_even_after_reactivation() {
     let e = env().await;
     let (_, team, switched) = e.tokens_riding_home().await;
-    let now = chrono::Utc::now();
     let uc = use_cases::UseCaseCtx {
         revocations: Some(e.engine.revocations()),
         ..use_cases::UseCaseCtx::direct(e.store.as_ref())

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use portcullis_core::engine::OrgChoice;
+use portcullis_core::federated_accounts::{ClaimedMemberships, Upstream};
 use portcullis_core::store::{Deactivation, PreregisterTerms, Preregistered, Store, StoreError};
 use portcullis_core::use_cases::{self, UseCaseCtx};
 use portcullis_core::*;
@@ -41,6 +42,8 @@ on_both_backends!(
     user_deactivation_revokes_everywhere,
     disabling_an_org_cuts_its_tokens_off_once,
     a_failed_unit_writes_nothing,
+    federation_sync_writes_its_changes_in_one_unit,
+    a_failed_federation_sync_writes_nothing,
 );
 
 /// Ann, a member of `a` and `b`, signed in to each with an API key in each.
@@ -323,4 +326,83 @@ async fn a_failed_unit_writes_nothing(env: TestEnv) {
     let audit = audited(store, "membership.remove").await;
     assert_eq!(audit.len(), 2, "the failures only");
     assert!(audit.iter().all(|e| e.outcome == AuditOutcome::Failure));
+}
+
+const UPSTREAM: Upstream<'static> = Upstream {
+    provider: "idp",
+    subject: "ann",
+};
+
+/// Lets the provider's claims add Ann to any org.
+async fn allow_example_com(store: &dyn Store) {
+    let entry = AllowlistEntry {
+        org_id: None,
+        kind: AllowlistKind::Domain,
+        value: "example.com".into(),
+        created_at: chrono::Utc::now(),
+    };
+    store.add_allowlist(entry).await.unwrap();
+}
+
+/// Claims granting `desired` (as members with no roles), the provider managing `a` and `b`.
+fn claims(c: &Cast, desired: &[OrgId]) -> ClaimedMemberships {
+    ClaimedMemberships {
+        desired: desired
+            .iter()
+            .map(|o| (*o, (BTreeSet::new(), MembershipKind::Member)))
+            .collect(),
+        managed: BTreeSet::from([c.a.id, c.b.id]),
+    }
+}
+
+async fn federation_sync_writes_its_changes_in_one_unit(env: TestEnv) {
+    let c = cast(&env).await;
+    let store = env.store.as_ref();
+    let joined = env.org("joined").await;
+    allow_example_com(store).await;
+    let claimed = claims(&c, &[c.a.id, joined.id]);
+    env.engine
+        .sync_claimed_memberships(&c.ann, &claimed, UPSTREAM, &ctx())
+        .await
+        .unwrap();
+    // `a` is updated (its roles change), `joined` added, `b` removed with what Ann held there.
+    let a = store.get_membership(c.ann.id, c.a.id).await.unwrap();
+    assert!(a.unwrap().roles.is_empty());
+    let added = store.get_membership(c.ann.id, joined.id).await.unwrap();
+    assert!(added.is_some_and(|m| m.removed_at.is_none()));
+    let b = store.get_membership(c.ann.id, c.b.id).await.unwrap();
+    assert!(b.unwrap().removed_at.is_some());
+    assert!(!accepted(&env, &c.session_b).await);
+    assert!(revoked(store, &c.key_b).await);
+    assert!(cut_off(store, c.ann.id, c.b.id).await);
+    assert!(accepted(&env, &c.session_a).await);
+    assert_eq!(env.audit_events("federation.sync").await.len(), 1);
+}
+
+async fn a_failed_federation_sync_writes_nothing(env: TestEnv) {
+    let c = cast(&env).await;
+    let store = env.store.as_ref();
+    let joined = env.org("joined").await;
+    allow_example_com(store).await;
+    let seq = feed_seq(store).await;
+    // The unknown org sorts last: `joined` is written first, then the unit fails.
+    let unknown = OrgId(uuid::Uuid::max());
+    let claimed = claims(&c, &[c.a.id, joined.id, unknown]);
+    let failed = env
+        .engine
+        .sync_claimed_memberships(&c.ann, &claimed, UPSTREAM, &ctx())
+        .await;
+    assert!(matches!(
+        failed,
+        Err(CoreError::Store(StoreError::NotFound(_)))
+    ));
+    let added = store.get_membership(c.ann.id, joined.id).await.unwrap();
+    assert!(added.is_none());
+    let a = store.get_membership(c.ann.id, c.a.id).await.unwrap();
+    assert_eq!(a.unwrap().roles, BTreeSet::from([Role::Author]));
+    let b = store.get_membership(c.ann.id, c.b.id).await.unwrap();
+    assert!(b.unwrap().removed_at.is_none());
+    assert!(accepted(&env, &c.session_b).await);
+    assert!(events_since(store, seq).await.is_empty());
+    assert!(env.audit_events("federation.sync").await.is_empty());
 }
