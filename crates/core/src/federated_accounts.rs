@@ -13,6 +13,7 @@ use crate::engine::Engine;
 use crate::error::CoreResult;
 use crate::model::*;
 use crate::store::StoreError;
+use crate::use_cases;
 
 /// An upstream identity as audits name it.
 #[derive(Debug, Clone, Copy)]
@@ -150,41 +151,49 @@ impl Engine {
         upstream: Upstream<'_>,
         ctx: &AuditContext,
     ) -> CoreResult<()> {
-        // The store's writes are one per membership; a unit of work would make them one.
+        // Decide first (the allow-list is read outside the unit, which holds the write lock),
+        // then write every change of this sync in one unit.
         let store = self.store();
         let current = store.list_user_memberships(user.id, false).await?;
         let now = Utc::now();
+        let mut upserts = Vec::new();
         let mut changed = Vec::new();
         for (org_id, (roles, kind)) in &claimed.desired {
             let cur = current
                 .iter()
                 .find(|m| m.org_id == *org_id && m.removed_at.is_none());
-            match cur {
-                Some(m) if m.roles == *roles && m.kind == *kind => {}
-                Some(_) => {
-                    store
-                        .upsert_membership(user.id, *org_id, roles.clone(), *kind)
-                        .await?;
-                    changed.push(json!({"org": org_id, "op": "update"}));
-                }
-                None => {
-                    if self.is_email_allowed(&user.email, Some(*org_id)).await? {
-                        store
-                            .upsert_membership(user.id, *org_id, roles.clone(), *kind)
-                            .await?;
-                        changed.push(json!({"org": org_id, "op": "add"}));
-                    }
-                }
-            }
+            let op = match cur {
+                Some(m) if m.roles == *roles && m.kind == *kind => continue,
+                Some(_) => "update",
+                None if self.is_email_allowed(&user.email, Some(*org_id)).await? => "add",
+                None => continue,
+            };
+            upserts.push((*org_id, roles.clone(), *kind));
+            changed.push(json!({"org": org_id, "op": op}));
         }
-        for m in &current {
-            if m.removed_at.is_none()
-                && claimed.managed.contains(&m.org_id)
-                && !claimed.desired.contains_key(&m.org_id)
-            {
-                store.remove_membership(user.id, m.org_id, now).await?;
-                changed.push(json!({"org": m.org_id, "op": "remove"}));
+        let removals: Vec<OrgId> = current
+            .iter()
+            .filter(|m| {
+                m.removed_at.is_none()
+                    && claimed.managed.contains(&m.org_id)
+                    && !claimed.desired.contains_key(&m.org_id)
+            })
+            .map(|m| m.org_id)
+            .collect();
+        changed.extend(
+            removals
+                .iter()
+                .map(|org| json!({"org": org, "op": "remove"})),
+        );
+        if !changed.is_empty() {
+            let mut tx = store.begin_write().await?;
+            for (org, roles, kind) in upserts {
+                tx.upsert_membership(user.id, org, roles, kind).await?;
             }
+            for org in removals {
+                use_cases::remove_membership_in(tx.as_mut(), user.id, org, now).await?;
+            }
+            tx.commit().await?;
         }
         if !changed.is_empty() {
             // This process applies its own membership changes at once (a removal refuses the

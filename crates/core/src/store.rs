@@ -1,9 +1,11 @@
 //! The storage port. The core calls it; `portcullis-store` implements it for SQLite and PostgreSQL.
 //!
 //! Every method is one transaction: a multi-row change either happens whole or not at all.
-//! Methods that revoke or deactivate also append a [`RevocationEvent`] in the same transaction,
+//! Methods that revoke or reactivate also append a [`RevocationEvent`] in the same transaction,
 //! so that every process sharing the store can refresh its in-memory view. Several writes that
-//! must happen together go through one [`WriteTx`] ([`Store::begin_write`]).
+//! must happen together go through one [`WriteTx`] ([`Store::begin_write`]): what a removal or
+//! deactivation revokes is decided by the core's use cases, which compose the plain data writes
+//! with the revocations in one unit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -124,7 +126,7 @@ pub struct OrgRevocationState {
     pub tokens_not_before: Option<Timestamp>,
 }
 
-/// The result of an atomic deactivation.
+/// What a deactivation or removal revoked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deactivation {
     pub sessions_revoked: u64,
@@ -184,12 +186,55 @@ pub trait WriteTx: Send {
         roles: BTreeSet<Role>,
         kind: MembershipKind,
     ) -> StoreResult<Membership>;
-    async fn remove_membership(
+    /// Marks the membership removed (the first removal's instant is kept). A plain data write:
+    /// what else a removal ends is `use_cases::remove_membership`'s to decide. `NotFound` for
+    /// an unknown membership; appends no event.
+    async fn mark_membership_removed(
         &mut self,
         user: UserId,
         org: OrgId,
         at: Timestamp,
-    ) -> StoreResult<Deactivation>;
+    ) -> StoreResult<()>;
+    /// Sets the membership's deactivated flag with who and when. A plain data write, like
+    /// [`WriteTx::mark_membership_removed`].
+    async fn mark_membership_deactivated(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Refuses the member's tokens for the org issued before `at` (kept when the membership
+    /// comes back). `NotFound` for an unknown membership; appends no event.
+    async fn set_membership_tokens_not_before(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Revokes the user's unanswered invitation to the org; returns how many (0 or 1).
+    async fn revoke_pending_invitation(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Sets the user's deactivated flag. A plain data write (`use_cases::deactivate_user`
+    /// revokes). `NotFound` for an unknown user; appends no event.
+    async fn mark_user_deactivated(&mut self, user: UserId) -> StoreResult<()>;
+    /// Reads the org and keeps it locked until the unit ends, so a decision on what was read
+    /// still holds at commit. `NotFound` for an unknown org.
+    async fn lock_org(&mut self, org: OrgId) -> StoreResult<Org>;
+    /// Sets the org's disabled flag; returns the org. A plain data write
+    /// (`use_cases::set_org_disabled` adds the cut-off and the event).
+    async fn set_org_disabled(
+        &mut self,
+        org: OrgId,
+        disabled: bool,
+        at: Timestamp,
+    ) -> StoreResult<Org>;
+    /// Refuses the org's tokens issued before `at`. `NotFound` for an unknown org.
+    async fn set_org_tokens_not_before(&mut self, org: OrgId, at: Timestamp) -> StoreResult<()>;
     /// Revokes the user's live sessions and active credentials in `org`, or in every org with
     /// `None` (recording `by` as the credentials' revoker), and appends a `User` event.
     async fn revoke_user_access(
@@ -285,8 +330,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<Org>>;
     async fn get_org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
-    /// Disabling an enabled org also sets its token cut-off; a change of `disabled` appends an
-    /// org revocation event, in the same transaction.
+    /// Changes the org's profile; appends no event. Disabling or enabling is
+    /// `use_cases::set_org_disabled`.
     async fn update_org(&self, id: OrgId, update: OrgUpdate) -> StoreResult<Org>;
 
     // ---- memberships ------------------------------------------------------------------------
@@ -311,15 +356,6 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         include_removed: bool,
     ) -> StoreResult<Vec<Membership>>;
-    /// Marks a membership removed, sets its token cut-off, revokes the user's sessions and
-    /// credentials in that org and a pending invitation to it (so the next sign-in does not
-    /// bring the user back).
-    async fn remove_membership(
-        &self,
-        user: UserId,
-        org: OrgId,
-        at: Timestamp,
-    ) -> StoreResult<Deactivation>;
     async fn touch_last_login(&self, user: UserId, org: OrgId, at: Timestamp) -> StoreResult<()>;
     /// Members of the given orgs by `last_login_at` (never-logged-in last when descending,
     /// first when ascending), ties by user id.
@@ -331,19 +367,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Membership>>;
 
-    // ---- deactivation (atomic, with revocation events) ----------------------------------------
-    /// Global: sets the flag and revokes every session and credential of the user.
-    async fn deactivate_user(&self, user: UserId, at: Timestamp) -> StoreResult<Deactivation>;
+    // ---- reactivation (deactivating revokes: see `use_cases`) ----------------------------------
     async fn reactivate_user(&self, user: UserId) -> StoreResult<()>;
-    /// Per org: sets the membership flag and token cut-off and revokes the user's sessions and
-    /// credentials there.
-    async fn deactivate_membership(
-        &self,
-        user: UserId,
-        org: OrgId,
-        by: Option<UserId>,
-        at: Timestamp,
-    ) -> StoreResult<Deactivation>;
     async fn reactivate_membership(&self, user: UserId, org: OrgId) -> StoreResult<()>;
 
     // ---- settings ---------------------------------------------------------------------------

@@ -81,8 +81,8 @@ async fn an_api_key_of_a_removed_member_stops_exchanging() {
         e.engine.exchange_credential(&secret, &ctx()).await.unwrap();
     }
     // Removal reaches both the revocation view and the cached row through the feed.
-    e.other
-        .remove_membership(e.user.id, e.org.id, chrono::Utc::now())
+    let other = use_cases::UseCaseCtx::direct(e.other.as_ref());
+    use_cases::remove_membership(&other, e.user.id, e.org.id, serde_json::json!({}))
         .await
         .unwrap();
     within_a_second("membership removal", || async {

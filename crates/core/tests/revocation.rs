@@ -56,23 +56,15 @@ async fn add(s: &dyn Store, user: UserId, org: OrgId) {
     .unwrap();
 }
 
-fn disable(d: bool) -> OrgUpdate {
-    OrgUpdate {
-        disabled: Some(d),
-        ..OrgUpdate::default()
-    }
+/// Disables or enables the org through the use case, as an operator on `store` would.
+async fn set_disabled(store: &dyn Store, org: OrgId, disabled: bool) {
+    let uc = use_cases::UseCaseCtx::direct(store);
+    use_cases::set_org_disabled(&uc, org, disabled, serde_json::json!({}))
+        .await
+        .unwrap();
 }
 
 impl Env {
-    /// What federation group sync does after a store change: this process re-reads Ann's state.
-    async fn refresh_ann(&self, now: chrono::DateTime<chrono::Utc>) {
-        self.engine
-            .revocations()
-            .refresh_user(self.store.as_ref(), self.user.id, now)
-            .await
-            .unwrap();
-    }
-
     /// Ann's token from a fresh password login.
     async fn ann(&self, choice: OrgChoice) -> String {
         self.login("ann@example.com", choice).await.token
@@ -100,8 +92,8 @@ async fn a_removal_elsewhere_ends_team_and_switched_tokens_within_a_second() {
     for t in [&home, &team, &switched] {
         assert!(e.ok(t).await);
     }
-    e.other
-        .remove_membership(e.user.id, e.team.id, chrono::Utc::now())
+    let other = use_cases::UseCaseCtx::direct(e.other.as_ref());
+    use_cases::remove_membership(&other, e.user.id, e.team.id, serde_json::json!({}))
         .await
         .unwrap();
     within_a_second("removal", || async {
@@ -121,13 +113,15 @@ async fn a_removal_elsewhere_ends_team_and_switched_tokens_within_a_second() {
 async fn a_removal_here_ends_them_at_once_and_survives_a_restart() {
     let e = env().await;
     let (home, team, switched) = e.tokens_riding_home().await;
-    // What federation group sync does: the store change, then this process's view.
+    // The use case with this process's view: the store change, then the view, at once.
     let now = chrono::Utc::now();
-    e.store
-        .remove_membership(e.user.id, e.team.id, now)
+    let uc = use_cases::UseCaseCtx {
+        revocations: Some(e.engine.revocations()),
+        ..use_cases::UseCaseCtx::direct(e.store.as_ref())
+    };
+    use_cases::remove_membership(&uc, e.user.id, e.team.id, serde_json::json!({}))
         .await
         .unwrap();
-    e.refresh_ann(now).await;
     assert!(!e.ok(&team).await && !e.ok(&switched).await);
     assert!(e.ok(&home).await);
     // A server started later loads the same state from the snapshot, re-added or not.
@@ -146,16 +140,21 @@ async fn a_removal_here_ends_them_at_once_and_survives_a_restart() {
 async fn a_deactivation_here_ends_tokens_riding_another_session_even_after_reactivation() {
     let e = env().await;
     let (_, team, switched) = e.tokens_riding_home().await;
-    let now = chrono::Utc::now();
-    e.store
-        .deactivate_membership(e.user.id, e.team.id, None, now)
+    let uc = use_cases::UseCaseCtx {
+        revocations: Some(e.engine.revocations()),
+        ..use_cases::UseCaseCtx::direct(e.store.as_ref())
+    };
+    for deactivated in [true, false] {
+        use_cases::set_membership_deactivated(
+            &uc,
+            e.user.id,
+            e.team.id,
+            deactivated,
+            serde_json::json!({}),
+        )
         .await
         .unwrap();
-    e.store
-        .reactivate_membership(e.user.id, e.team.id)
-        .await
-        .unwrap();
-    e.refresh_ann(now).await;
+    }
     assert!(!e.ok(&team).await && !e.ok(&switched).await);
     // A token minted right after, in the same second, is good.
     let fresh = e.ann(OrgChoice::Specific(e.team.id)).await;
@@ -177,7 +176,7 @@ async fn disabling_an_org_stops_its_tokens_and_api_keys_within_a_second() {
     for t in [&team, &switched, &own, &key, &minted.token] {
         assert!(e.ok(t).await);
     }
-    e.other.update_org(e.team.id, disable(true)).await.unwrap();
+    set_disabled(e.other.as_ref(), e.team.id, true).await;
     within_a_second("org disabled", || async {
         let mut any = false;
         for t in [&team, &switched, &own, &key, &minted.token] {
@@ -188,7 +187,7 @@ async fn disabling_an_org_stops_its_tokens_and_api_keys_within_a_second() {
     .await;
     assert!(e.ok(&home).await, "other orgs are not touched");
     // Enabled again: the key works again (stopped, not revoked); the old tokens stay dead.
-    e.other.update_org(e.team.id, disable(false)).await.unwrap();
+    set_disabled(e.other.as_ref(), e.team.id, false).await;
     within_a_second("org enabled", || async { e.ok(&key).await }).await;
     for t in [&team, &switched, &own, &minted.token] {
         assert!(!e.ok(t).await);

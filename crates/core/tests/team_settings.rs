@@ -58,8 +58,8 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
     let team = e.engine.authenticate(&issued.token).await.unwrap();
     assert!(denied(e.engine.org_admin(&team, acme.id).await));
     // A deactivated membership is no longer an admin.
-    e.store
-        .deactivate_membership(both.id, acme.id, None, chrono::Utc::now())
+    let uc = use_cases::UseCaseCtx::direct(e.store.as_ref());
+    use_cases::set_membership_deactivated(&uc, both.id, acme.id, true, json!({}))
         .await
         .unwrap();
     assert!(denied(e.engine.org_admin(&session, acme.id).await));

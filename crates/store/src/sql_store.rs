@@ -226,18 +226,6 @@ impl<B: Backend> Store for SqlStore<B> {
         memberships::list_of_org::<B>(&mut *self.conn().await?, org, include_removed).await
     }
 
-    async fn remove_membership(
-        &self,
-        user: UserId,
-        org: OrgId,
-        at: Timestamp,
-    ) -> StoreResult<Deactivation> {
-        let mut w = self.write().await?;
-        let d = memberships::remove(&mut w, user, org, at).await?;
-        w.commit().await?;
-        Ok(d)
-    }
-
     async fn touch_last_login(&self, user: UserId, org: OrgId, at: Timestamp) -> StoreResult<()> {
         memberships::touch_last_login::<B>(&mut *self.conn().await?, user, org, at).await
     }
@@ -255,30 +243,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     // ---- deactivation -------------------------------------------------------------------------
 
-    async fn deactivate_user(&self, user: UserId, at: Timestamp) -> StoreResult<Deactivation> {
-        let mut w = self.write().await?;
-        let d = users::deactivate(&mut w, user, at).await?;
-        w.commit().await?;
-        Ok(d)
-    }
-
     async fn reactivate_user(&self, user: UserId) -> StoreResult<()> {
         let mut w = self.write().await?;
         users::reactivate(&mut w, user).await?;
         w.commit().await
-    }
-
-    async fn deactivate_membership(
-        &self,
-        user: UserId,
-        org: OrgId,
-        by: Option<UserId>,
-        at: Timestamp,
-    ) -> StoreResult<Deactivation> {
-        let mut w = self.write().await?;
-        let d = memberships::deactivate(&mut w, user, org, by, at).await?;
-        w.commit().await?;
-        Ok(d)
     }
 
     async fn reactivate_membership(&self, user: UserId, org: OrgId) -> StoreResult<()> {

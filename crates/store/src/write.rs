@@ -11,7 +11,9 @@ use portcullis_core::model::*;
 use portcullis_core::store::{Deactivation, StoreResult, WriteTx};
 
 use crate::backend::Backend;
-use crate::sql::{audit, identities, memberships, revocation_feed, sessions};
+use crate::sql::{
+    audit, identities, invitations, memberships, orgs, revocation_feed, sessions, users,
+};
 
 pub(crate) struct Write<B: Backend> {
     tx: B::Tx,
@@ -54,13 +56,62 @@ impl<B: Backend> WriteTx for Write<B> {
         memberships::upsert(self, user, org, &roles, kind).await
     }
 
-    async fn remove_membership(
+    async fn mark_membership_removed(
         &mut self,
         user: UserId,
         org: OrgId,
         at: Timestamp,
-    ) -> StoreResult<Deactivation> {
-        memberships::remove(self, user, org, at).await
+    ) -> StoreResult<()> {
+        memberships::mark_removed::<B>(self.conn(), user, org, at).await
+    }
+
+    async fn mark_membership_deactivated(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        by: Option<UserId>,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        memberships::mark_deactivated::<B>(self.conn(), user, org, by, at).await
+    }
+
+    async fn set_membership_tokens_not_before(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        memberships::set_tokens_not_before::<B>(self.conn(), user, org, at).await
+    }
+
+    async fn revoke_pending_invitation(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        invitations::revoke_pending::<B>(self.conn(), user, org, at).await
+    }
+
+    async fn mark_user_deactivated(&mut self, user: UserId) -> StoreResult<()> {
+        users::mark_deactivated::<B>(self.conn(), user).await
+    }
+
+    async fn lock_org(&mut self, org: OrgId) -> StoreResult<Org> {
+        orgs::get_locked::<B>(self.conn(), org).await
+    }
+
+    async fn set_org_disabled(
+        &mut self,
+        org: OrgId,
+        disabled: bool,
+        at: Timestamp,
+    ) -> StoreResult<Org> {
+        orgs::set_disabled::<B>(self.conn(), org, disabled, at).await
+    }
+
+    async fn set_org_tokens_not_before(&mut self, org: OrgId, at: Timestamp) -> StoreResult<()> {
+        orgs::set_tokens_not_before::<B>(self.conn(), org, at).await
     }
 
     async fn revoke_user_access(

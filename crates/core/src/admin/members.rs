@@ -88,14 +88,8 @@ impl Admin {
             .ok_or_else(|| {
                 AdminError::NotFound(format!("{} is not a member of {}", user.email, org.name))
             })?;
-        let d = self
-            .audited(
-                AuditAction::MembershipRemove,
-                Some(format!("{}/{}", org.id, user.id)),
-                json!({ "email": user.email, "org": org.name }),
-                self.store.remove_membership(user.id, org.id, now()),
-            )
-            .await?;
+        let detail = json!({ "email": user.email, "org": org.name });
+        let d = use_cases::remove_membership(&self.use_case(), user.id, org.id, detail).await?;
         Ok(DeactivationReport {
             user_id: user.id,
             sessions_revoked: d.sessions_revoked,

@@ -1,6 +1,7 @@
 //! Orgs and the regions they live in.
 
 use super::*;
+use crate::use_cases;
 
 impl Admin {
     // ---- orgs -------------------------------------------------------------------------------
@@ -89,7 +90,6 @@ impl Admin {
         let update = OrgUpdate {
             display_name,
             region_id: patch.region.map(|r| clean(&r)),
-            disabled: None,
             default_workspace,
         };
         if update == OrgUpdate::default() {
@@ -111,24 +111,8 @@ impl Admin {
 
     pub async fn set_org_disabled(&self, reference: &str, disabled: bool) -> AdminResult<Org> {
         let org = self.find_org(reference).await?;
-        let action = if disabled {
-            AuditAction::OrgDisable
-        } else {
-            AuditAction::OrgEnable
-        };
-        self.audited(
-            action,
-            Some(org.id.to_string()),
-            json!({ "name": org.name }),
-            self.store.update_org(
-                org.id,
-                OrgUpdate {
-                    disabled: Some(disabled),
-                    ..OrgUpdate::default()
-                },
-            ),
-        )
-        .await
+        let detail = json!({ "name": org.name });
+        Ok(use_cases::set_org_disabled(&self.use_case(), org.id, disabled, detail).await?)
     }
 
     // ---- regions ----------------------------------------------------------------------------

@@ -35,7 +35,6 @@ pub struct NewOrg {
 pub struct OrgUpdate {
     pub display_name: Option<Option<String>>,
     pub region_id: Option<String>,
-    pub disabled: Option<bool>,
     pub default_workspace: Option<Option<WorkspaceId>>,
 }
 

@@ -63,7 +63,6 @@ pub struct UserUpdate {
     pub password_hash: Option<Option<String>>,
     pub validated_at: Option<Option<Timestamp>>,
     pub super_admin: Option<bool>,
-    pub deactivated: Option<bool>,
     pub password_reset_required: Option<bool>,
 }
 

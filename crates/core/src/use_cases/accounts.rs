@@ -1,29 +1,38 @@
-//! Account lifecycle: deactivation and reactivation (everywhere or in one org), ending a user's
+//! Account lifecycle: deactivation and reactivation everywhere, ending a user's
 //! sessions, revoking their credentials, clearing a login throttle.
 
 use super::*;
-use crate::error::CoreError;
-use crate::model::OrgId;
 use crate::store::Deactivation;
 
-fn counts(d: &Deactivation) -> Value {
+pub(super) fn counts(d: &Deactivation) -> Value {
     json!({"sessions": d.sessions_revoked, "credentials": d.credentials_revoked})
 }
 
-/// Deactivates the user everywhere: every session and credential ends.
+/// The writes of a deactivation everywhere, inside the caller's unit: the flag and the
+/// revocation of every session and credential of the user, announcing the user.
+pub async fn deactivate_user_in(
+    tx: &mut dyn WriteTx,
+    user: UserId,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    tx.mark_user_deactivated(user).await?;
+    tx.revoke_user_access(user, None, None, at).await
+}
+
+/// Deactivates the user everywhere: every session and credential ends, in one unit with the
+/// flag and the audit record.
 pub async fn deactivate_user(
     uc: &UseCaseCtx<'_>,
     user: UserId,
     detail: Value,
 ) -> CoreResult<Deactivation> {
     let now = Utc::now();
-    let change = uc.store.deactivate_user(user, now);
     let d = uc
-        .audited(
+        .in_unit(
             AuditAction::UserDeactivate,
             Some(user.to_string()),
             detail,
-            change,
+            move |tx| Box::pin(deactivate_user_in(tx, user, now)),
             counts,
         )
         .await?;
@@ -42,47 +51,6 @@ pub async fn reactivate_user(uc: &UseCaseCtx<'_>, user: UserId, detail: Value) -
         |_| json!({}),
     )
     .await?;
-    uc.refresh_user(user, now).await
-}
-
-/// Deactivates (or reactivates) a member in one org only; deactivation revokes the user's
-/// sessions and credentials there. `NotFound("user")` unless the user is a member.
-pub async fn set_membership_deactivated(
-    uc: &UseCaseCtx<'_>,
-    user: UserId,
-    org: OrgId,
-    deactivated: bool,
-    detail: Value,
-) -> CoreResult<()> {
-    uc.store
-        .get_membership(user, org)
-        .await?
-        .filter(|m| m.removed_at.is_none())
-        .ok_or(CoreError::NotFound("user"))?;
-    let now = Utc::now();
-    let target = Some(user.to_string());
-    let detail = merged(json!({ "org": org }), detail);
-    if deactivated {
-        let change = uc.store.deactivate_membership(user, org, uc.actor, now);
-        uc.audited(
-            AuditAction::MembershipDeactivate,
-            target,
-            detail,
-            change,
-            counts,
-        )
-        .await?;
-    } else {
-        let change = uc.store.reactivate_membership(user, org);
-        uc.audited(
-            AuditAction::MembershipReactivate,
-            target,
-            detail,
-            change,
-            |_| json!({}),
-        )
-        .await?;
-    }
     uc.refresh_user(user, now).await
 }
 

@@ -4,21 +4,29 @@
 //! CLI runs without one. Who may call them (an org admin, an operator) is the caller's check.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::audit::{AuditAction, AuditContext, AuditWriter, event};
 use crate::error::CoreResult;
-use crate::model::{AuditOutcome, Timestamp, UserId};
+use crate::model::{AuditEvent, AuditOutcome, Timestamp, UserId};
 use crate::revocation::RevocationView;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreResult, WriteTx};
 
 mod accounts;
+mod memberships;
+mod orgs;
 mod signing_keys;
 
 pub use accounts::*;
+pub use memberships::*;
+pub use orgs::*;
 pub use signing_keys::*;
+
+/// The writes of one unit, given the open transaction.
+pub type UnitWrites<'t, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 't>>;
 
 /// What a use case runs with besides its input.
 #[derive(Clone, Copy)]
@@ -42,19 +50,33 @@ pub const NO_REQUEST: AuditContext = AuditContext {
     request_id: None,
 };
 
+impl<'a> UseCaseCtx<'a> {
+    /// No server, request, actor or path behind the change: audited straight to the store.
+    pub fn direct(store: &'a dyn Store) -> Self {
+        UseCaseCtx {
+            store,
+            revocations: None,
+            audit: AuditWriter::Direct(store),
+            request: &NO_REQUEST,
+            actor: None,
+            via: None,
+        }
+    }
+}
+
 impl UseCaseCtx<'_> {
-    /// Appends one event, with `"via"` added to an object detail.
-    pub async fn audit(
+    /// One audit event, with `"via"` added to an object detail.
+    fn event(
         &self,
         action: AuditAction,
         target: Option<String>,
         outcome: AuditOutcome,
         mut detail: Value,
-    ) -> CoreResult<()> {
+    ) -> AuditEvent {
         if let (Value::Object(map), Some(via)) = (&mut detail, self.via) {
             map.insert("via".into(), json!(via));
         }
-        let e = event(
+        event(
             self.request,
             Utc::now(),
             self.actor,
@@ -62,8 +84,69 @@ impl UseCaseCtx<'_> {
             target,
             outcome,
             detail,
-        );
+        )
+    }
+
+    /// Appends one event, with `"via"` added to an object detail.
+    pub async fn audit(
+        &self,
+        action: AuditAction,
+        target: Option<String>,
+        outcome: AuditOutcome,
+        detail: Value,
+    ) -> CoreResult<()> {
+        let e = self.event(action, target, outcome, detail);
         Ok(self.audit.write(e).await?)
+    }
+
+    /// Audits a failed change (after its rollback); a failure to audit is only logged, so the
+    /// caller sees the change's error.
+    async fn audit_failure(
+        &self,
+        action: AuditAction,
+        target: Option<String>,
+        detail: Value,
+        error: &StoreError,
+    ) {
+        let detail = merged(detail, json!({ "error": error.to_string() }));
+        if let Err(audit_err) = self
+            .audit(action, target, AuditOutcome::Failure, detail)
+            .await
+        {
+            tracing::warn!(error = %audit_err, action = action.as_str(), "could not audit a failed action");
+        }
+    }
+
+    /// Runs `writes` in one unit of work and appends the success audit event in the same unit,
+    /// so the record commits with the change. On failure nothing is written and the failure is
+    /// audited after the rollback, as [`UseCaseCtx::audited`] does.
+    pub async fn in_unit<T, W>(
+        &self,
+        action: AuditAction,
+        target: Option<String>,
+        detail: Value,
+        writes: W,
+        success: impl FnOnce(&T) -> Value,
+    ) -> CoreResult<T>
+    where
+        W: for<'t> FnOnce(&'t mut dyn WriteTx) -> UnitWrites<'t, T>,
+    {
+        let unit = async {
+            let mut tx = self.store.begin_write().await?;
+            let v = writes(tx.as_mut()).await?;
+            let detail = merged(detail.clone(), success(&v));
+            let e = self.event(action, target.clone(), AuditOutcome::Success, detail);
+            tx.append_audit(&[e]).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(v)
+        };
+        match unit.await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.audit_failure(action, target, detail, &e).await;
+                Err(e.into())
+            }
+        }
     }
 
     /// Runs a store change and audits it with its outcome: on success with `detail` and what
@@ -87,13 +170,7 @@ impl UseCaseCtx<'_> {
                 Ok(v)
             }
             Err(e) => {
-                let detail = merged(detail, json!({ "error": e.to_string() }));
-                if let Err(audit_err) = self
-                    .audit(action, target, AuditOutcome::Failure, detail)
-                    .await
-                {
-                    tracing::warn!(error = %audit_err, action = action.as_str(), "could not audit a failed action");
-                }
+                self.audit_failure(action, target, detail, &e).await;
                 Err(e.into())
             }
         }

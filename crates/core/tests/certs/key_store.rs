@@ -154,14 +154,6 @@ impl Store for KeyStore {
     ) -> StoreResult<Vec<Membership>> {
         Err(fake())
     }
-    async fn remove_membership(
-        &self,
-        _user: UserId,
-        _org: OrgId,
-        _at: Timestamp,
-    ) -> StoreResult<Deactivation> {
-        Err(fake())
-    }
     async fn touch_last_login(
         &self,
         _user: UserId,
@@ -179,19 +171,7 @@ impl Store for KeyStore {
     ) -> StoreResult<Vec<Membership>> {
         Err(fake())
     }
-    async fn deactivate_user(&self, _user: UserId, _at: Timestamp) -> StoreResult<Deactivation> {
-        Err(fake())
-    }
     async fn reactivate_user(&self, _user: UserId) -> StoreResult<()> {
-        Err(fake())
-    }
-    async fn deactivate_membership(
-        &self,
-        _user: UserId,
-        _org: OrgId,
-        _by: Option<UserId>,
-        _at: Timestamp,
-    ) -> StoreResult<Deactivation> {
         Err(fake())
     }
     async fn reactivate_membership(&self, _user: UserId, _org: OrgId) -> StoreResult<()> {

@@ -368,14 +368,8 @@ async fn team_tokens_and_org_switch_require_membership() {
         e.engine.team_token(&p, OrgId::new(), &ctx()).await,
         Err(CoreError::NotFound(_))
     ));
-    e.store
-        .update_org(
-            b.id,
-            OrgUpdate {
-                disabled: Some(true),
-                ..Default::default()
-            },
-        )
+    let uc = portcullis_core::use_cases::UseCaseCtx::direct(e.store.as_ref());
+    portcullis_core::use_cases::set_org_disabled(&uc, b.id, true, serde_json::json!({}))
         .await
         .unwrap();
     assert!(matches!(

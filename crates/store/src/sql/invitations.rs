@@ -127,6 +127,24 @@ pub(crate) async fn any_pending<B: Backend>(
     Ok(any.is_some())
 }
 
+/// Revokes the user's unanswered invitation to the org, if any; returns how many.
+pub(crate) async fn revoke_pending<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<u64> {
+    q::<B>(
+        "UPDATE invitations SET revoked_at = $3 WHERE user_id = $1 AND org_id = $2 \
+         AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(user.0)
+    .bind(org.0)
+    .bind_ts(at)
+    .execute(conn)
+    .await
+}
+
 /// Accepts the user's invitations pending at `at`, each becoming a membership unless one is
 /// present; announces the user when any membership changed.
 pub(crate) async fn accept<B: Backend>(

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use portcullis_core::model::*;
-use portcullis_core::store::{Deactivation, StoreResult};
+use portcullis_core::store::StoreResult;
 
-use super::{ensure_org, ensure_user, revocation_feed, rows};
+use super::{ensure_org, ensure_user, rows};
 use crate::backend::{Backend, q};
 use crate::common::*;
 use crate::write::Write;
@@ -125,47 +125,16 @@ pub(crate) async fn list_of_org<B: Backend>(
     rows::<B, _>(rs, membership_row::<B>)
 }
 
-/// Marks the membership removed with a token cut-off, revokes a pending invitation to the org
-/// and the user's sessions and credentials there.
-pub(crate) async fn remove<B: Backend>(
-    w: &mut Write<B>,
-    user: UserId,
-    org: OrgId,
-    at: Timestamp,
-) -> StoreResult<Deactivation> {
-    let n = q::<B>(
-        "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3, \
-         tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2",
-    )
-    .bind(user.0)
-    .bind(org.0)
-    .bind_ts(at)
-    .execute(w.conn())
-    .await?;
-    if n == 0 {
-        return Err(not_found("unknown membership"));
-    }
-    q::<B>(
-        "UPDATE invitations SET revoked_at = $3 WHERE user_id = $1 AND org_id = $2 \
-         AND accepted_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(user.0)
-    .bind(org.0)
-    .bind_ts(at)
-    .execute(w.conn())
-    .await?;
-    let d = revocation_feed::revoke_all::<B>(w.conn(), user, Some(org), None, at).await?;
-    w.announce(RevocationEvent::User(user));
-    Ok(d)
-}
-
-pub(crate) async fn touch_last_login<B: Backend>(
+/// Runs `sql`, an UPDATE of one membership with `$1` user, `$2` org and `$3` the instant;
+/// `NotFound` when there is no such membership.
+async fn update_one<B: Backend>(
     conn: &mut B::Conn,
+    sql: &'static str,
     user: UserId,
     org: OrgId,
     at: Timestamp,
 ) -> StoreResult<()> {
-    let n = q::<B>("UPDATE memberships SET last_login_at = $3 WHERE user_id = $1 AND org_id = $2")
+    let n = q::<B>(sql)
         .bind(user.0)
         .bind(org.0)
         .bind_ts(at)
@@ -175,6 +144,40 @@ pub(crate) async fn touch_last_login<B: Backend>(
         return Err(not_found("unknown membership"));
     }
     Ok(())
+}
+
+/// Marks the membership removed (keeping the first removal's instant). Revoking what the
+/// member held is the core's decision (`use_cases::remove_membership`).
+pub(crate) async fn mark_removed<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let sql = "UPDATE memberships SET removed_at = COALESCE(removed_at, $3), updated_at = $3 \
+               WHERE user_id = $1 AND org_id = $2";
+    update_one::<B>(conn, sql, user, org, at).await
+}
+
+/// Sets the instant before which the member's tokens for the org are refused.
+pub(crate) async fn set_tokens_not_before<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let sql = "UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2";
+    update_one::<B>(conn, sql, user, org, at).await
+}
+
+pub(crate) async fn touch_last_login<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let sql = "UPDATE memberships SET last_login_at = $3 WHERE user_id = $1 AND org_id = $2";
+    update_one::<B>(conn, sql, user, org, at).await
 }
 
 /// Members of the orgs by `last_login_at` (never-logged-in last when descending, first when
@@ -232,25 +235,15 @@ async fn set_deactivated<B: Backend>(
     Ok(())
 }
 
-/// Sets the flag and token cut-off and revokes the user's sessions and credentials in the org.
-pub(crate) async fn deactivate<B: Backend>(
-    w: &mut Write<B>,
+/// Sets the membership's deactivated flag, recording who and when.
+pub(crate) async fn mark_deactivated<B: Backend>(
+    conn: &mut B::Conn,
     user: UserId,
     org: OrgId,
     by: Option<UserId>,
     at: Timestamp,
-) -> StoreResult<Deactivation> {
-    set_deactivated::<B>(w.conn(), user, org, true, by, at).await?;
-    // Tokens issued before stay refused after a reactivation.
-    q::<B>("UPDATE memberships SET tokens_not_before = $3 WHERE user_id = $1 AND org_id = $2")
-        .bind(user.0)
-        .bind(org.0)
-        .bind_ts(at)
-        .execute(w.conn())
-        .await?;
-    let d = revocation_feed::revoke_all::<B>(w.conn(), user, Some(org), by, at).await?;
-    w.announce(RevocationEvent::User(user));
-    Ok(d)
+) -> StoreResult<()> {
+    set_deactivated::<B>(conn, user, org, true, by, at).await
 }
 
 pub(crate) async fn reactivate<B: Backend>(

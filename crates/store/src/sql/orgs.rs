@@ -5,7 +5,7 @@ use portcullis_core::store::StoreResult;
 use uuid::Uuid;
 
 use super::{ensure_org, ensure_region, rows};
-use crate::backend::{Backend, q};
+use crate::backend::{Backend, Lock, q};
 use crate::common::*;
 use crate::write::Write;
 
@@ -156,8 +156,8 @@ pub(crate) async fn list<B: Backend>(conn: &mut B::Conn) -> StoreResult<Vec<Org>
     rows::<B, _>(rs, org_row::<B>)
 }
 
-/// Disabling an enabled org also sets its token cut-off; a change of `disabled` announces the
-/// org.
+/// Changes the org's profile (name, region, default workspace). Disabling is
+/// [`set_disabled`], which the core composes with the token cut-off and the org's event.
 pub(crate) async fn update<B: Backend>(
     w: &mut Write<B>,
     id: OrgId,
@@ -181,11 +181,8 @@ pub(crate) async fn update<B: Backend>(
         "UPDATE orgs SET \
          display_name = CASE WHEN $2 THEN $3 ELSE display_name END, \
          region_id = CASE WHEN $4 THEN $5 ELSE region_id END, \
-         disabled = CASE WHEN $6 THEN $7 ELSE disabled END, \
-         tokens_not_before = CASE WHEN $6 AND $7 AND NOT disabled THEN $10 \
-         ELSE tokens_not_before END, \
-         default_workspace = CASE WHEN $8 THEN $9 ELSE default_workspace END, \
-         updated_at = $10 WHERE id = $1 RETURNING ",
+         default_workspace = CASE WHEN $6 THEN $7 ELSE default_workspace END, \
+         updated_at = $8 WHERE id = $1 RETURNING ",
         org_cols!()
     ))
     .bind(id.0)
@@ -193,16 +190,56 @@ pub(crate) async fn update<B: Backend>(
     .bind(u.display_name.clone().flatten())
     .bind(u.region_id.is_some())
     .bind(u.region_id.clone().unwrap_or_default())
-    .bind(u.disabled.is_some())
-    .bind(u.disabled.unwrap_or_default())
     .bind(u.default_workspace.is_some())
     .bind(u.default_workspace.flatten().map(|w| w.0))
     .bind_ts(now())
     .fetch_one(w.conn())
     .await?;
-    let org = org_row::<B>(&row)?;
-    if u.disabled.is_some() {
-        w.announce(RevocationEvent::Org(id));
+    org_row::<B>(&row)
+}
+
+/// The org, locked until the transaction ends (PostgreSQL; SQLite's write lock covers it), so
+/// that a decision made on what it reads still holds at commit.
+pub(crate) async fn get_locked<B: Backend>(conn: &mut B::Conn, id: OrgId) -> StoreResult<Org> {
+    B::lock(conn, Lock::Org(id)).await?;
+    get::<B>(conn, id)
+        .await?
+        .ok_or_else(|| not_found("unknown org"))
+}
+
+/// Sets the org's disabled flag; returns the org.
+pub(crate) async fn set_disabled<B: Backend>(
+    conn: &mut B::Conn,
+    id: OrgId,
+    disabled: bool,
+    at: Timestamp,
+) -> StoreResult<Org> {
+    let row = q::<B>(concat!(
+        "UPDATE orgs SET disabled = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+        org_cols!()
+    ))
+    .bind(id.0)
+    .bind(disabled)
+    .bind_ts(at)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| not_found("unknown org"))?;
+    org_row::<B>(&row)
+}
+
+/// Refuses the org's tokens issued before `at`.
+pub(crate) async fn set_tokens_not_before<B: Backend>(
+    conn: &mut B::Conn,
+    id: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let n = q::<B>("UPDATE orgs SET tokens_not_before = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind_ts(at)
+        .execute(conn)
+        .await?;
+    if n == 0 {
+        return Err(not_found("unknown org"));
     }
-    Ok(org)
+    Ok(())
 }

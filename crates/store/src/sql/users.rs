@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use portcullis_core::model::*;
-use portcullis_core::store::{Deactivation, StoreResult, UserQuery, UserSort, UserSortField};
+use portcullis_core::store::{StoreResult, UserQuery, UserSort, UserSortField};
 
 use super::memberships::membership_at;
-use super::{revocation_feed, rows};
+use super::rows;
 use crate::backend::{Backend, Stmt, q};
 use crate::common::*;
 use crate::write::Write;
@@ -129,9 +129,8 @@ pub(crate) async fn update<B: Backend>(
          password_hash = CASE WHEN $7 THEN $8 ELSE password_hash END, \
          validated_at = CASE WHEN $9 THEN $10 ELSE validated_at END, \
          super_admin = CASE WHEN $11 THEN $12 ELSE super_admin END, \
-         deactivated = CASE WHEN $13 THEN $14 ELSE deactivated END, \
-         password_reset_required = CASE WHEN $15 THEN $16 ELSE password_reset_required END, \
-         updated_at = $17 WHERE id = $1 RETURNING ",
+         password_reset_required = CASE WHEN $13 THEN $14 ELSE password_reset_required END, \
+         updated_at = $15 WHERE id = $1 RETURNING ",
         user_cols!("")
     ))
     .bind(id.0)
@@ -146,8 +145,6 @@ pub(crate) async fn update<B: Backend>(
     .bind_opt_ts(u.validated_at.flatten())
     .bind(u.super_admin.is_some())
     .bind(u.super_admin.unwrap_or_default())
-    .bind(u.deactivated.is_some())
-    .bind(u.deactivated.unwrap_or_default())
     .bind(u.password_reset_required.is_some())
     .bind(u.password_reset_required.unwrap_or_default())
     .bind_ts(now())
@@ -156,12 +153,11 @@ pub(crate) async fn update<B: Backend>(
     .ok_or_else(|| not_found("unknown user"))?;
     let user = user_row::<B>(&row)?;
     // Every change but a password rehash is announced: other processes drop cached copies of
-    // the user, and a deactivation ends their tokens.
+    // the user.
     let profile_changed = u.display_name.is_some()
         || u.avatar_url.is_some()
         || u.validated_at.is_some()
         || u.super_admin.is_some()
-        || u.deactivated.is_some()
         || u.password_reset_required.is_some();
     if profile_changed {
         w.announce(RevocationEvent::User(id));
@@ -275,16 +271,12 @@ async fn set_deactivated<B: Backend>(
     Ok(())
 }
 
-/// Sets the flag and revokes every session and credential of the user.
-pub(crate) async fn deactivate<B: Backend>(
-    w: &mut Write<B>,
+/// Sets the user's deactivated flag; revoking what the user held is the core's decision.
+pub(crate) async fn mark_deactivated<B: Backend>(
+    conn: &mut B::Conn,
     user: UserId,
-    at: Timestamp,
-) -> StoreResult<Deactivation> {
-    set_deactivated::<B>(w.conn(), user, true).await?;
-    let d = revocation_feed::revoke_all::<B>(w.conn(), user, None, None, at).await?;
-    w.announce(RevocationEvent::User(user));
-    Ok(d)
+) -> StoreResult<()> {
+    set_deactivated::<B>(conn, user, true).await
 }
 
 pub(crate) async fn reactivate<B: Backend>(w: &mut Write<B>, user: UserId) -> StoreResult<()> {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
 use portcullis_core::model::*;
-use portcullis_core::store::Store;
+use portcullis_core::store::{Deactivation, Store, StoreResult, WriteTx};
+use portcullis_core::use_cases::{self, UnitWrites};
 use portcullis_store::DbStore;
 
 pub const PG_ENV: &str = "PORTCULLIS_TEST_POSTGRES_URL";
@@ -181,4 +182,67 @@ macro_rules! store_tests {
             )*
         }
     };
+}
+
+/// Runs `writes` in one unit of work and commits it.
+pub async fn in_unit<T>(
+    s: &dyn Store,
+    writes: impl for<'t> FnOnce(&'t mut dyn WriteTx) -> UnitWrites<'t, T>,
+) -> StoreResult<T> {
+    let mut tx = s.begin_write().await?;
+    let v = writes(tx.as_mut()).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// Removes a membership as the core does (`use_cases::remove_membership_in`), in one unit.
+pub async fn remove_member(
+    s: &dyn Store,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::remove_membership_in(tx, user, org, at))
+    })
+    .await
+}
+
+/// Deactivates a membership as the core does, in one unit.
+pub async fn deactivate_member(
+    s: &dyn Store,
+    user: UserId,
+    org: OrgId,
+    by: Option<UserId>,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::deactivate_membership_in(tx, user, org, by, at))
+    })
+    .await
+}
+
+/// Deactivates a user everywhere as the core does, in one unit.
+pub async fn deactivate_user(
+    s: &dyn Store,
+    user: UserId,
+    at: Timestamp,
+) -> StoreResult<Deactivation> {
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::deactivate_user_in(tx, user, at))
+    })
+    .await
+}
+
+/// Disables or enables an org as the core does, in one unit.
+pub async fn set_org_disabled(
+    s: &dyn Store,
+    org: OrgId,
+    disabled: bool,
+    at: Timestamp,
+) -> StoreResult<Org> {
+    in_unit(s, move |tx| {
+        Box::pin(use_cases::set_org_disabled_in(tx, org, disabled, at))
+    })
+    .await
 }

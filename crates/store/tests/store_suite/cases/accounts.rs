@@ -67,7 +67,6 @@ pub async fn users_update_and_list(db: DbStore) {
                 password_hash: Some(None),
                 validated_at: Some(None),
                 super_admin: Some(true),
-                deactivated: None,
                 password_reset_required: Some(true),
             },
         )
@@ -119,14 +118,13 @@ pub async fn orgs_regions_and_memberships(db: DbStore) {
             OrgUpdate {
                 display_name: Some(None),
                 region_id: None,
-                disabled: Some(true),
                 default_workspace: Some(Some(ws.id)),
             },
         )
         .await
         .unwrap();
     assert_eq!(upd.display_name, None);
-    assert!(upd.disabled);
+    assert!(!upd.disabled);
     assert_eq!(upd.default_workspace, Some(ws.id));
     assert!(matches!(
         s.update_org(o, OrgUpdate { region_id: Some("mars".into()), ..Default::default() }).await,
@@ -164,8 +162,10 @@ pub async fn orgs_regions_and_memberships(db: DbStore) {
         s.touch_last_login(UserId::new(), o, t(5)).await,
         Err(StoreError::NotFound(_))
     ));
-    let d = s.remove_membership(u.id, o, t(10)).await.unwrap();
-    assert_eq!(d, Deactivation::default());
+    // Removal is a plain data write: the flag and its instant, nothing else.
+    let mut tx = s.begin_write().await.unwrap();
+    tx.mark_membership_removed(u.id, o, t(10)).await.unwrap();
+    tx.commit().await.unwrap();
     assert!(
         s.list_user_memberships(u.id, false)
             .await
@@ -186,8 +186,9 @@ pub async fn orgs_regions_and_memberships(db: DbStore) {
     assert_eq!(back.roles, roles(&[Role::Executor]));
     assert_eq!(back.created_at, m.created_at);
     assert_eq!(s.list_org_memberships(o, false).await.unwrap().len(), 1);
+    let mut tx = s.begin_write().await.unwrap();
     assert!(matches!(
-        s.remove_membership(UserId::new(), o, t(1)).await,
+        tx.mark_membership_removed(UserId::new(), o, t(1)).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -263,7 +264,7 @@ pub async fn preregister_invites_existing_accounts(db: DbStore) {
     assert_eq!(out[1], Preregistered::AlreadyInOrg);
     // A removed member is invited back, not restored.
     let new1 = s.get_user_by_email("new1@x.io").await.unwrap().unwrap();
-    s.remove_membership(new1.id, o, t(5)).await.unwrap();
+    remove_member(&*s, new1.id, o, t(5)).await.unwrap();
     let out = s
         .preregister_users(o, vec![new_user("new1@x.io")], &terms(None, later))
         .await
@@ -331,7 +332,7 @@ pub async fn invitations_accepted_once_at_sign_in(db: DbStore) {
     let stored = s.get_invitation(a, u.id).await.unwrap().unwrap();
     assert_eq!(stored.accepted_at, accepted[0].accepted_at);
     // An invitation to an org the user joined meanwhile keeps that membership as it is.
-    s.remove_membership(u.id, b, t(5)).await.unwrap();
+    remove_member(&*s, u.id, b, t(5)).await.unwrap();
     s.preregister_users(b, vec![new_user("u@x.io")], &terms(None, soon))
         .await
         .unwrap();
@@ -353,7 +354,7 @@ pub async fn invitations_accepted_once_at_sign_in(db: DbStore) {
     s.upsert_membership(u.id, d, BTreeSet::new(), MembershipKind::Member)
         .await
         .unwrap();
-    s.remove_membership(u.id, d, now).await.unwrap();
+    remove_member(&*s, u.id, d, now).await.unwrap();
     let inv = s.get_invitation(d, u.id).await.unwrap().unwrap();
     assert!(inv.revoked_at.is_some() && inv.accepted_at.is_none());
     assert!(!inv.is_pending(now));
@@ -389,8 +390,7 @@ pub async fn deactivation_is_atomic_with_events(db: DbStore) {
     s.create_credential(kb.clone(), None).await.unwrap();
     let before = s.revocation_snapshot(t(10)).await.unwrap().seq;
 
-    let d = s
-        .deactivate_membership(u.id, a, Some(admin.id), t(10))
+    let d = deactivate_member(&*s, u.id, a, Some(admin.id), t(10))
         .await
         .unwrap();
     assert_eq!(
@@ -442,8 +442,7 @@ pub async fn deactivation_is_atomic_with_events(db: DbStore) {
     assert_eq!(st.revoked_credentials, vec![ka.id]);
 
     // Idempotent: nothing more to revoke in that org.
-    let again = s
-        .deactivate_membership(u.id, a, Some(admin.id), t(12))
+    let again = deactivate_member(&*s, u.id, a, Some(admin.id), t(12))
         .await
         .unwrap();
     assert_eq!(again, Deactivation::default());
@@ -464,7 +463,7 @@ pub async fn deactivation_is_atomic_with_events(db: DbStore) {
             .is_some()
     );
 
-    let d = s.deactivate_user(u.id, t(20)).await.unwrap();
+    let d = deactivate_user(&*s, u.id, t(20)).await.unwrap();
     assert_eq!(
         d,
         Deactivation {
@@ -483,11 +482,11 @@ pub async fn deactivation_is_atomic_with_events(db: DbStore) {
     s.reactivate_user(u.id).await.unwrap();
     assert!(!s.get_user(u.id).await.unwrap().unwrap().deactivated);
     assert!(matches!(
-        s.deactivate_user(UserId::new(), t(1)).await,
+        deactivate_user(&*s, UserId::new(), t(1)).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.deactivate_membership(admin.id, b, None, t(1)).await,
+        deactivate_member(&*s, admin.id, b, None, t(1)).await,
         Err(StoreError::NotFound(m)) if m == "unknown membership"
     ));
     let missing = s.user_revocation_state(UserId::new(), t(1)).await.unwrap();

@@ -35,7 +35,7 @@ pub async fn removal_and_org_disable_cut_off_tokens(db: DbStore) {
 
     // A removal: the membership counts as inactive and gets a cut-off, which outlives
     // the membership being added back.
-    s.remove_membership(u.id, o, t(10)).await.unwrap();
+    remove_member(&*s, u.id, o, t(10)).await.unwrap();
     let st = s.user_revocation_state(u.id, t(0)).await.unwrap();
     assert_eq!(st.deactivated_orgs, BTreeSet::from([o]));
     assert_eq!(st.org_cutoffs.get(&o), Some(&t(10)));
@@ -48,7 +48,7 @@ pub async fn removal_and_org_disable_cut_off_tokens(db: DbStore) {
     assert_eq!(st.org_cutoffs.get(&o), Some(&t(10)));
 
     // A deactivation sets the cut-off too.
-    s.deactivate_membership(v.id, o, None, t(20)).await.unwrap();
+    deactivate_member(&*s, v.id, o, None, t(20)).await.unwrap();
     s.reactivate_membership(v.id, o).await.unwrap();
     let st = s.user_revocation_state(v.id, t(0)).await.unwrap();
     assert_eq!(st.org_cutoffs.get(&o), Some(&t(20)));
@@ -62,13 +62,10 @@ pub async fn removal_and_org_disable_cut_off_tokens(db: DbStore) {
         s.org_revocation_state(o).await.unwrap(),
         OrgRevocationState::default()
     );
-    let disable = |d: bool| OrgUpdate {
-        disabled: Some(d),
-        ..Default::default()
-    };
-    s.update_org(o, disable(true)).await.unwrap();
+    set_org_disabled(&*s, o, true, t(30)).await.unwrap();
     let st = s.org_revocation_state(o).await.unwrap();
     let cut = st.tokens_not_before.expect("a cut-off");
+    assert_eq!(cut, t(30));
     assert!(st.disabled);
     let events = s.revocation_events_since(before.seq, 100).await.unwrap();
     assert_eq!(
@@ -79,12 +76,12 @@ pub async fn removal_and_org_disable_cut_off_tokens(db: DbStore) {
     assert_eq!(snap.disabled_orgs, vec![o]);
     assert_eq!(snap.org_cutoffs, vec![(o, cut)]);
     // Disabling again keeps the first cut-off; enabling keeps it, clears the flag.
-    s.update_org(o, disable(true)).await.unwrap();
+    set_org_disabled(&*s, o, true, t(40)).await.unwrap();
     assert_eq!(
         s.org_revocation_state(o).await.unwrap().tokens_not_before,
         Some(cut)
     );
-    s.update_org(o, disable(false)).await.unwrap();
+    set_org_disabled(&*s, o, false, t(50)).await.unwrap();
     let st = s.org_revocation_state(o).await.unwrap();
     assert!(!st.disabled);
     assert_eq!(st.tokens_not_before, Some(cut));

@@ -152,8 +152,8 @@ pub async fn revocation_snapshot_and_events(db: DbStore) {
         .unwrap();
     s.revoke_credential(k.id, None, t(6)).await.unwrap();
     s.revoke_credential(k_exp.id, None, t(6)).await.unwrap();
-    s.deactivate_user(v.id, t(7)).await.unwrap();
-    s.deactivate_membership(u.id, o, None, t(8)).await.unwrap();
+    deactivate_user(&*s, v.id, t(7)).await.unwrap();
+    deactivate_member(&*s, u.id, o, None, t(8)).await.unwrap();
 
     let snap = s.revocation_snapshot(t(30)).await.unwrap();
     let events = s.revocation_events_since(base, 100).await.unwrap();
@@ -493,7 +493,7 @@ pub async fn password_reset_codes_are_single_use(db: DbStore) {
     s.require_password_reset(other.id, &[5; 32], t(100), false, t(10))
         .await
         .unwrap();
-    s.deactivate_user(other.id, t(12)).await.unwrap();
+    deactivate_user(&*s, other.id, t(12)).await.unwrap();
     assert_eq!(
         s.redeem_password_reset(other.id, &[5; 32], "$argon2id$x", t(20))
             .await

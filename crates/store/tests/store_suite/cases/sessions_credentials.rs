@@ -281,7 +281,7 @@ pub async fn replace_persistent_revokes_previous(db: DbStore) {
             .is_empty()
     );
     // Removed members still count ("are or were").
-    s.remove_membership(u.id, o, t(8)).await.unwrap();
+    remove_member(&*s, u.id, o, t(8)).await.unwrap();
     assert_eq!(
         s.persistent_credentials_for(o, &[u.id])
             .await

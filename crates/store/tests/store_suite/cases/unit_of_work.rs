@@ -90,11 +90,13 @@ async fn compose(tx: &mut dyn WriteTx, c: &Cast) {
         .await
         .unwrap();
     tx.append_audit(&[audit_event()]).await.unwrap();
-    let removed = tx
-        .remove_membership(c.leaver.id, c.org, t(6))
+    // Plain data writes: they announce nothing.
+    tx.mark_membership_removed(c.leaver.id, c.org, t(6))
         .await
         .unwrap();
-    assert_eq!(removed, Deactivation::default());
+    tx.set_membership_tokens_not_before(c.leaver.id, c.org, t(6))
+        .await
+        .unwrap();
     let revoked = tx
         .revoke_user_access(c.revoked.id, Some(c.org), None, t(6))
         .await
@@ -148,6 +150,8 @@ async fn assert_composed(s: &dyn Store, c: &Cast, seq: i64, visible: bool) {
     assert_eq!(audited.len(), usize::from(visible));
     let left = s.get_membership(c.leaver.id, c.org).await.unwrap().unwrap();
     assert_eq!(left.removed_at.is_some(), visible);
+    let cut = s.user_revocation_state(c.leaver.id, t(0)).await.unwrap();
+    assert_eq!(cut.org_cutoffs.get(&c.org), visible.then_some(&t(6)));
     let old_session = s
         .get_session(&SessionId("s-revoked".into()))
         .await
@@ -168,7 +172,6 @@ async fn assert_composed(s: &dyn Store, c: &Cast, seq: i64, visible: bool) {
     let expected = if visible {
         vec![
             RevocationEvent::User(c.joiner.id),
-            RevocationEvent::User(c.leaver.id),
             RevocationEvent::User(c.revoked.id),
             RevocationEvent::User(c.keyholder.id),
             RevocationEvent::User(c.joiner.id),

@@ -203,7 +203,7 @@ async fn search_fixture(s: &dyn Store) -> (OrgId, Vec<User>) {
     s.upsert_membership(gone.id, o, roles(&[]), MembershipKind::Member)
         .await
         .unwrap();
-    s.remove_membership(gone.id, o, t(1)).await.unwrap();
+    remove_member(s, gone.id, o, t(1)).await.unwrap();
     let elsewhere = s
         .create_user(named_user("zed@example.com", "Zed"))
         .await

@@ -272,8 +272,8 @@ async fn team_select_without_a_team_gives_a_login_result() {
     // A removed membership and a disabled team count as no team.
     let gone = e.org("gone").await;
     e.member(&u, &gone, &[Role::Admin]).await;
-    e.store
-        .deactivate_membership(u.id, gone.id, None, chrono::Utc::now())
+    let uc = portcullis_core::use_cases::UseCaseCtx::direct(e.store.as_ref());
+    portcullis_core::use_cases::set_membership_deactivated(&uc, u.id, gone.id, true, json!({}))
         .await
         .expect("deactivate");
     let args = json!({"email": "solo@example.com", "password": PW});
@@ -445,14 +445,8 @@ async fn create_team_token_errors() {
         .expect("get")
         .expect("user");
     e.member(&u, &disabled, &[Role::Author]).await;
-    e.store
-        .update_org(
-            disabled.id,
-            OrgUpdate {
-                disabled: Some(true),
-                ..OrgUpdate::default()
-            },
-        )
+    let uc = portcullis_core::use_cases::UseCaseCtx::direct(e.store.as_ref());
+    portcullis_core::use_cases::set_org_disabled(&uc, disabled.id, true, json!({}))
         .await
         .expect("disable");
     let t = e.token("ct@example.com").await;
