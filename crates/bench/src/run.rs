@@ -188,7 +188,7 @@ pub fn run_all(
         run.skip_token_scenarios();
         run.validate(&server, &seeded.tokens)?;
         run.apikey_exchange(&server)?;
-        run.team_token(&server, seeded)?;
+        run.org_token(&server, seeded)?;
         run.mixed(&server, &seeded.tokens)?;
         let baseline_rss = server.rss_kib()?;
         server.stop()?;

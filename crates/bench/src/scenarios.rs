@@ -241,7 +241,7 @@ impl<'a> Scenarios<'a> {
         Ok(())
     }
 
-    pub fn team_token(&mut self, server: &Server, seeded: &Seeded) -> anyhow::Result<()> {
+    pub fn org_token(&mut self, server: &Server, seeded: &Seeded) -> anyhow::Result<()> {
         if !(self.parsable && self.args.wants("team-token")) {
             return Ok(());
         }

@@ -15,7 +15,7 @@ impl Principal {
             || matches!(
                 self.via,
                 Via::Session {
-                    team_scoped: true,
+                    org_scoped: true,
                     ..
                 }
             )

@@ -103,7 +103,7 @@ impl MediaMtxClaims {
             },
             (None, Some(s)) => Via::Session {
                 session: SessionId(s.clone()),
-                team_scoped: false,
+                org_scoped: false,
             },
             (None, None) => return Err(CoreError::InvalidToken("no session or credential")),
         };

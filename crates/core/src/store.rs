@@ -392,23 +392,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The org's Parsable team settings, key → stored `SettingValue` JSON (parsed by the core,
     /// which skips a malformed value rather than failing every login of the team).
-    async fn get_team_settings(
+    async fn get_org_settings(
         &self,
         org: OrgId,
     ) -> StoreResult<BTreeMap<String, serde_json::Value>>;
     /// Sets (`Some`) or removes (`None`) each key, all in one transaction. `NotFound` for an
     /// unknown org; `Conflict` (nothing written) when the org would end up with more than
     /// `max_keys` settings.
-    async fn update_team_settings(
+    async fn update_org_settings(
         &self,
         org: OrgId,
         changes: &[(String, Option<serde_json::Value>)],
         max_keys: usize,
     ) -> StoreResult<()>;
     /// `None`: no priority list configured.
-    async fn get_team_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>>;
+    async fn get_org_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>>;
     /// Replaces the list (`None` removes it). `NotFound` for an unknown org.
-    async fn set_team_priorities(
+    async fn set_org_priorities(
         &self,
         org: OrgId,
         priorities: Option<&[PriorityLevel]>,

@@ -71,7 +71,7 @@ impl Claims {
             }
             None => Via::Session {
                 session: SessionId(self.sid.clone()),
-                team_scoped: self.team,
+                org_scoped: self.team,
             },
         };
         Ok(Principal {

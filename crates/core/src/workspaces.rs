@@ -329,7 +329,7 @@ impl Engine {
             guest: false,
             via: crate::tokens::Via::Session {
                 session: SessionId(String::new()),
-                team_scoped: false,
+                org_scoped: false,
             },
             actor: None,
             amr: Vec::new(),

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use portcullis_core::engine::{
-    LoginCredential, LoginOutcome, LoginRequest, OrgChoice, TeamSelectOutcome,
+    LoginCredential, LoginOutcome, LoginRequest, OrgChoice, OrgSelectOutcome,
 };
 use portcullis_core::*;
 use portcullis_testkit::{PASSWORD as PW, TestEnv, ctx};
@@ -124,7 +124,7 @@ async fn a_team_token_login_in_a_foreign_team_is_undone() {
         .engine
         .login_request(None, None)
         .unwrap()
-        .with_team_token(org.id);
+        .with_org_token(org.id);
     let out = login(&e, "ann@example.com", &ok).await.unwrap();
     let p = e.engine.authenticate(&out.result.token).await.unwrap();
     assert_eq!(p.org, org.id);
@@ -133,7 +133,7 @@ async fn a_team_token_login_in_a_foreign_team_is_undone() {
         .engine
         .login_request(None, None)
         .unwrap()
-        .with_team_token(other.id);
+        .with_org_token(other.id);
     let r = login(&e, "ann@example.com", &foreign).await;
     assert!(r.is_err(), "{r:?}");
     let live = sessions(&e, &ann, false).await;
@@ -166,7 +166,7 @@ async fn every_login_path_refuses_and_audits_a_super_admin_target() {
     assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
     let r = e
         .engine
-        .login_with_team_select(password("root@example.com"), &request, &ctx())
+        .login_with_org_select(password("root@example.com"), &request, &ctx())
         .await;
     assert!(matches!(r, Err(CoreError::PermissionDenied(_))), "{r:?}");
     let denied: Vec<_> = e
@@ -200,20 +200,20 @@ async fn a_team_select_login_offers_or_logs_in() {
     let request = e.engine.login_request(None, None).unwrap();
     let two = e
         .engine
-        .login_with_team_select(password("two@example.com"), &request, &ctx())
+        .login_with_org_select(password("two@example.com"), &request, &ctx())
         .await
         .unwrap();
     assert!(
-        matches!(two, TeamSelectOutcome::Choose(ref c) if c.len() == 2),
+        matches!(two, OrgSelectOutcome::Choose(ref c) if c.len() == 2),
         "{two:?}"
     );
     let one = e
         .engine
-        .login_with_team_select(password("one@example.com"), &request, &ctx())
+        .login_with_org_select(password("one@example.com"), &request, &ctx())
         .await
         .unwrap();
-    let TeamSelectOutcome::LoggedIn(out) = one else {
+    let OrgSelectOutcome::LoggedIn(out) = one else {
         panic!("a login");
     };
-    assert_eq!(out.result.teams.len(), 1);
+    assert_eq!(out.result.orgs.len(), 1);
 }

@@ -34,9 +34,9 @@ async fn api_key(e: &TestEnv, email: &str, org: &Org) -> (Principal, Principal) 
     (key, minted)
 }
 
-async fn team_token(e: &TestEnv, email: &str, home: &Org, team: &Org) -> Principal {
+async fn org_token(e: &TestEnv, email: &str, home: &Org, team: &Org) -> Principal {
     let s = session(e, email, home).await;
-    let t = e.engine.team_token(&s, team.id, &ctx()).await.unwrap();
+    let t = e.engine.org_token(&s, team.id, &ctx()).await.unwrap();
     e.engine.authenticate(&t.token).await.unwrap()
 }
 
@@ -95,7 +95,7 @@ async fn a_team_token_acts_only_in_its_team() {
         .await;
     let in_acme = e.store.create_workspace(acme.id, "a", None).await.unwrap();
     let in_beta = e.store.create_workspace(beta.id, "b", None).await.unwrap();
-    let team = team_token(&e, "both@x.io", &acme, &beta).await;
+    let team = org_token(&e, "both@x.io", &acme, &beta).await;
     assert!(e.engine.org_admin(&team, beta.id).await.is_ok());
     assert!(denied(e.engine.org_admin(&team, acme.id).await));
     assert!(denied(
@@ -151,7 +151,7 @@ async fn a_super_admins_credential_has_no_super_admin_powers() {
         .unwrap();
     let persistent = e.engine.authenticate(&persistent).await.unwrap();
     assert_eq!(persistent.org, beta.id);
-    let team = team_token(&e, "root@x.io", &beta, &beta).await;
+    let team = org_token(&e, "root@x.io", &beta, &beta).await;
     for p in [&key, &minted, &persistent, &team] {
         // Not in an org it was not minted for…
         assert!(denied(e.engine.org_admin(p, acme.id).await));
@@ -257,7 +257,7 @@ async fn switching_org_keeps_a_team_token_bound() {
         .member(&beta, &[Role::Admin])
         .create()
         .await;
-    let team = team_token(&env, "root@x.io", &acme, &beta).await;
+    let team = org_token(&env, "root@x.io", &acme, &beta).await;
     assert!(denied(env.engine.require_super_admin(&team).await));
 
     // Nominal setUserOrg from the team token: still a team token, never the org-wide token a

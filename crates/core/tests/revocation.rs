@@ -75,7 +75,7 @@ impl Env {
         let home = self.ann(OrgChoice::Default).await;
         let p = self.engine.authenticate(&home).await.unwrap();
         assert_eq!(p.org, self.home.id);
-        let team = self.engine.team_token(&p, self.team.id, &ctx()).await;
+        let team = self.engine.org_token(&p, self.team.id, &ctx()).await;
         let switched = self.engine.switch_org(&p, self.team.id, &ctx()).await;
         (home, team.unwrap().token, switched.unwrap().token)
     }

@@ -8,10 +8,10 @@ use portcullis_core::Timestamp;
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::{
     IssuedToken, LoginCredential, LoginGrant, LoginOutcome, LoginRequest, OrgChoice,
-    TeamSelectOutcome,
+    OrgSelectOutcome,
 };
 use portcullis_core::model::{OrgId, User};
-use portcullis_core::teams::TeamChoice;
+use portcullis_core::org_views::OrgOption;
 
 use crate::{Federation, FederationError, UpstreamIdentity};
 
@@ -67,7 +67,7 @@ impl Federation {
 
     /// A federated login whose result is a team token for `team` (Parsable
     /// loginWithIdpAndTeam); a team outside the provider's allowed orgs is refused.
-    pub async fn login_with_team(
+    pub async fn login_with_org(
         &self,
         id: &UpstreamIdentity,
         user: User,
@@ -79,7 +79,7 @@ impl Federation {
             Some(_) => OrgChoice::Specific(team),
             None => self.parsable_choice(id, &user, Some(team)).await?,
         };
-        let request = request.clone().with_team_token(team);
+        let request = request.clone().with_org_token(team);
         self.login_in(id, user, choice, &request, ctx).await
     }
 
@@ -87,45 +87,45 @@ impl Federation {
     /// more (the provider's, or the proxied user's), the teams; else a login as
     /// [`Federation::login`]. A user on no team at all gets a team-less session; one whose
     /// teams the provider may not log into is still refused by the provider's rule.
-    pub async fn login_with_team_select(
+    pub async fn login_with_org_select(
         &self,
         id: &UpstreamIdentity,
         user: User,
         request: &LoginRequest,
         ctx: &AuditContext,
-    ) -> Result<TeamSelectOutcome, FederationError> {
+    ) -> Result<OrgSelectOutcome, FederationError> {
         let engine = &self.engine;
         let (choices, subject) = match request.proxied_email() {
             Some(target) => {
                 let target = engine.impersonation_target(&user, target, ctx).await?;
-                (engine.team_choices(target.id).await?, target.id)
+                (engine.org_options(target.id).await?, target.id)
             }
-            None => (self.team_choices(id, &user).await?, user.id),
+            None => (self.org_options(id, &user).await?, user.id),
         };
         if choices.len() >= 2 {
-            return Ok(TeamSelectOutcome::Choose(choices));
+            return Ok(OrgSelectOutcome::Choose(choices));
         }
-        let on_no_team = choices.is_empty() && engine.team_choices(subject).await?.is_empty();
-        let outcome = if on_no_team {
+        let on_no_org = choices.is_empty() && engine.org_options(subject).await?.is_empty();
+        let outcome = if on_no_org {
             self.login_in(id, user, OrgChoice::DefaultOrNone, request, ctx)
                 .await?
         } else {
             self.login(id, user, request, ctx).await?
         };
-        Ok(TeamSelectOutcome::LoggedIn(Box::new(outcome)))
+        Ok(OrgSelectOutcome::LoggedIn(Box::new(outcome)))
     }
 
     /// The teams an upstream identity may log into, sorted by name (then id).
-    async fn team_choices(
+    async fn org_options(
         &self,
         id: &UpstreamIdentity,
         user: &User,
-    ) -> Result<Vec<TeamChoice>, FederationError> {
-        let mut choices: Vec<TeamChoice> = self
+    ) -> Result<Vec<OrgOption>, FederationError> {
+        let mut choices: Vec<OrgOption> = self
             .login_orgs(id, user)
             .await?
             .into_iter()
-            .map(|o| TeamChoice {
+            .map(|o| OrgOption {
                 name: o.org.display_name.clone().unwrap_or(o.org.name),
                 org: o.org.id,
             })

@@ -5,8 +5,8 @@ use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use portcullis_core::admin::Admin;
 use portcullis_core::config::CoreConfig;
-use portcullis_core::team_settings::{
-    TeamSettingsView, job_permission_flags, job_permissions_from_flags, parse_job_permissions,
+use portcullis_core::org_settings::{
+    OrgSettingsView, job_permission_flags, job_permissions_from_flags, parse_job_permissions,
 };
 use portcullis_core::{JobPermissions, Role, SettingValue};
 use serde_json::{Value, json};
@@ -113,7 +113,7 @@ fn setting_line(key: &str, v: &SettingValue) -> String {
     format!("{key}  {kind}  {shown}\n")
 }
 
-fn settings_text(v: &TeamSettingsView) -> String {
+fn settings_text(v: &OrgSettingsView) -> String {
     let mut out: String = v.settings.iter().map(|(k, s)| setting_line(k, s)).collect();
     match &v.priorities {
         None => out.push_str("priorities: not configured\n"),
@@ -140,11 +140,11 @@ fn settings_text(v: &TeamSettingsView) -> String {
 pub async fn settings(admin: &Admin, json: bool, cmd: &SettingsCommand) -> anyhow::Result<()> {
     match cmd {
         SettingsCommand::List { org } => {
-            let v = admin.team_settings(org).await?;
+            let v = admin.org_settings(org).await?;
             emit(json, &v, || settings_text(&v))
         }
         SettingsCommand::Get { org, key } => {
-            let v = admin.team_setting(org, key).await?;
+            let v = admin.org_setting(org, key).await?;
             emit(json, &v, || setting_line(key, &v))
         }
         SettingsCommand::Set {
@@ -155,24 +155,24 @@ pub async fn settings(admin: &Admin, json: bool, cmd: &SettingsCommand) -> anyho
         } => {
             let doc = setting_json(*kind, value)?;
             let v = admin
-                .update_team_settings(org, &[(key.clone(), Some(doc))])
+                .update_org_settings(org, &[(key.clone(), Some(doc))])
                 .await?;
             emit(json, &v, || format!("set {key} for {org}"))
         }
         SettingsCommand::Clear { org, key } => {
             let v = admin
-                .update_team_settings(org, &[(key.clone(), None)])
+                .update_org_settings(org, &[(key.clone(), None)])
                 .await?;
             emit(json, &v, || format!("cleared {key} for {org}"))
         }
         SettingsCommand::SetPriorities { org, priorities } => {
             let doc: Value =
                 serde_json::from_str(priorities).context("priorities must be a JSON array")?;
-            let v = admin.set_team_priorities(org, Some(&doc)).await?;
+            let v = admin.set_org_priorities(org, Some(&doc)).await?;
             emit(json, &v, || settings_text(&v))
         }
         SettingsCommand::ClearPriorities { org } => {
-            let v = admin.set_team_priorities(org, None).await?;
+            let v = admin.set_org_priorities(org, None).await?;
             emit(json, &v, || format!("cleared the priority list of {org}"))
         }
     }
@@ -202,7 +202,7 @@ pub async fn job_permissions(
 ) -> anyhow::Result<()> {
     match cmd {
         JobPermissionsCommand::List { org } => {
-            let v = admin.team_job_permissions(org).await?;
+            let v = admin.org_job_permissions(org).await?;
             emit(json, &v, || {
                 if v.overrides.is_empty() {
                     return "no overrides: the configured table applies".into();
@@ -214,7 +214,7 @@ pub async fn job_permissions(
             })
         }
         JobPermissionsCommand::Get { org, role } => {
-            let v = admin.team_job_permissions(org).await?;
+            let v = admin.org_job_permissions(org).await?;
             let (source, perms) = match v.overrides.get(role.as_str()) {
                 Some(p) => ("org", *p),
                 None => ("config", core.job_permissions_for(*role)),
@@ -244,7 +244,7 @@ pub async fn job_permissions(
                 (None, None) => anyhow::bail!("give --allow or --flags-json"),
             };
             let v = admin
-                .set_team_job_permissions(org, role.as_str(), Some(perms))
+                .set_org_job_permissions(org, role.as_str(), Some(perms))
                 .await?;
             emit(json, &v, || {
                 format!("{} in {org}: {}", role.as_str(), perms_text(&perms))
@@ -252,7 +252,7 @@ pub async fn job_permissions(
         }
         JobPermissionsCommand::Clear { org, role } => {
             let v = admin
-                .set_team_job_permissions(org, role.as_str(), None)
+                .set_org_job_permissions(org, role.as_str(), None)
                 .await?;
             emit(json, &v, || {
                 format!("cleared the {} override in {org}", role.as_str())

@@ -291,14 +291,14 @@ impl<B: Backend> Store for SqlStore<B> {
         w.commit().await
     }
 
-    async fn get_team_settings(
+    async fn get_org_settings(
         &self,
         org: OrgId,
     ) -> StoreResult<BTreeMap<String, serde_json::Value>> {
         team_settings::get::<B>(&mut *self.conn().await?, org).await
     }
 
-    async fn update_team_settings(
+    async fn update_org_settings(
         &self,
         org: OrgId,
         changes: &[(String, Option<serde_json::Value>)],
@@ -309,11 +309,11 @@ impl<B: Backend> Store for SqlStore<B> {
         w.commit().await
     }
 
-    async fn get_team_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
+    async fn get_org_priorities(&self, org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
         team_settings::priorities::<B>(&mut *self.conn().await?, org).await
     }
 
-    async fn set_team_priorities(
+    async fn set_org_priorities(
         &self,
         org: OrgId,
         priorities: Option<&[PriorityLevel]>,

@@ -80,11 +80,11 @@ impl Engine {
         user: User,
         amr: Vec<String>,
         choice: OrgChoice,
-        team_scoped: bool,
+        org_scoped: bool,
         proxy_admin: Option<User>,
         ctx: &AuditContext,
     ) -> CoreResult<LoginGrant> {
-        self.start_session_until(user, amr, choice, team_scoped, proxy_admin, None, ctx)
+        self.start_session_until(user, amr, choice, org_scoped, proxy_admin, None, ctx)
             .await
     }
 
@@ -96,7 +96,7 @@ impl Engine {
         user: User,
         amr: Vec<String>,
         choice: OrgChoice,
-        team_scoped: bool,
+        org_scoped: bool,
         proxy_admin: Option<User>,
         not_after: Option<Timestamp>,
         ctx: &AuditContext,
@@ -142,7 +142,7 @@ impl Engine {
             amr,
             guest,
         );
-        claims.team = team_scoped;
+        claims.team = org_scoped;
         claims.act = proxy_admin.as_ref().map(|a| Actor { sub: a.id.0 });
         let token = self.tokens.sign(&claims)?;
         let (action, actor) = match &proxy_admin {

@@ -4,7 +4,7 @@
 //! arguments onto a [`LoginRequest`] and a [`LoginCredential`], and the outcome onto the wire.
 
 use super::certificates::PROXY_CERTIFICATE;
-use super::login_result::{LoginData, TeamChoice};
+use super::login_result::{LoginData, OrgOption};
 use super::*;
 
 /// What a login asks for besides its credential and org: a proxy target, a CSR, a team token.
@@ -13,7 +13,7 @@ use super::*;
 pub struct LoginRequest {
     proxied_email: Option<String>,
     csr: Option<String>,
-    team_token: Option<OrgId>,
+    org_token: Option<OrgId>,
 }
 
 impl LoginRequest {
@@ -23,8 +23,8 @@ impl LoginRequest {
     }
 
     /// The result is a team token for `org` on the new session (Parsable loginWithIdpAndTeam).
-    pub fn with_team_token(mut self, org: OrgId) -> LoginRequest {
-        self.team_token = Some(org);
+    pub fn with_org_token(mut self, org: OrgId) -> LoginRequest {
+        self.org_token = Some(org);
         self
     }
 }
@@ -57,8 +57,8 @@ pub struct LoginOutcome {
 
 /// A team-select login: the teams to choose from, or a login when there is at most one.
 #[derive(Debug, Clone)]
-pub enum TeamSelectOutcome {
-    Choose(Vec<TeamChoice>),
+pub enum OrgSelectOutcome {
+    Choose(Vec<OrgOption>),
     LoggedIn(Box<LoginOutcome>),
 }
 
@@ -83,7 +83,7 @@ impl Engine {
         Ok(LoginRequest {
             proxied_email,
             csr,
-            team_token: None,
+            org_token: None,
         })
     }
 
@@ -106,25 +106,25 @@ impl Engine {
     /// A team-select login (Parsable loginWithTeamSelect): with two teams or more (of the
     /// proxied user, when impersonating), the teams and no session; else a login in the only
     /// team, or a team-less session for a user on no team.
-    pub async fn login_with_team_select(
+    pub async fn login_with_org_select(
         &self,
         credential: LoginCredential<'_>,
         request: &LoginRequest,
         ctx: &AuditContext,
-    ) -> CoreResult<TeamSelectOutcome> {
+    ) -> CoreResult<OrgSelectOutcome> {
         let (user, amr, not_after) = self.check_login_credential(credential, ctx).await?;
         let subject = match request.proxied_email() {
             Some(target) => self.impersonation_target(&user, target, ctx).await?.id,
             None => user.id,
         };
-        let choices = self.team_choices(subject).await?;
+        let choices = self.org_options(subject).await?;
         if choices.len() >= 2 {
-            return Ok(TeamSelectOutcome::Choose(choices));
+            return Ok(OrgSelectOutcome::Choose(choices));
         }
         let outcome = self
             .complete_login(user, amr, OrgChoice::DefaultOrNone, not_after, request, ctx)
             .await?;
-        Ok(TeamSelectOutcome::LoggedIn(Box::new(outcome)))
+        Ok(OrgSelectOutcome::LoggedIn(Box::new(outcome)))
     }
 
     async fn check_login_credential(
@@ -174,12 +174,12 @@ impl Engine {
         request: &LoginRequest,
         ctx: &AuditContext,
     ) -> CoreResult<LoginData> {
-        let mut data = match request.team_token {
+        let mut data = match request.org_token {
             None => self.login_data_for_grant(grant).await?,
             Some(org) => {
                 let p = self.authenticate(&grant.token.token).await?;
-                let issued = self.team_token(&p, org, ctx).await?;
-                self.login_data_for_team_token(&p, &issued).await?
+                let issued = self.org_token(&p, org, ctx).await?;
+                self.login_data_for_org_token(&p, &issued).await?
             }
         };
         if let Some(csr) = &request.csr {

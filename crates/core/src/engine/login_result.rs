@@ -36,7 +36,7 @@ impl AuthPeriods {
 
 /// One team of a user, as a login result shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeamView {
+pub struct OrgView {
     pub org: Org,
     pub membership: Membership,
     /// Ascending.
@@ -59,7 +59,7 @@ pub struct LoginData {
     /// The super-admin behind a proxy session.
     pub proxy_admin_email: Option<String>,
     /// Sorted by team id.
-    pub teams: Vec<TeamView>,
+    pub orgs: Vec<OrgView>,
     /// Every region referenced by `teams`.
     pub regions: BTreeMap<String, Region>,
     pub preferred_region_id: String,
@@ -73,7 +73,7 @@ pub struct LoginData {
 
 /// A team offered by a team-select login.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TeamChoice {
+pub struct OrgOption {
     pub name: String,
     pub org: OrgId,
 }

@@ -50,8 +50,8 @@ mod tokens;
 
 pub use impersonation::AMR_PROXY;
 pub use login::{LoginGrant, OrgChoice};
-pub use login_request::{LoginCredential, LoginOutcome, LoginRequest, TeamSelectOutcome};
-pub use login_result::{AuthPeriods, LoginData, TeamChoice, TeamView, WARNING_LEAD_SECS};
+pub use login_request::{LoginCredential, LoginOutcome, LoginRequest, OrgSelectOutcome};
+pub use login_result::{AuthPeriods, LoginData, OrgOption, OrgView, WARNING_LEAD_SECS};
 pub use rate_limit::ip_limit_key;
 pub use sessions::{CurrentSession, OwnSession};
 pub use tokens::IssuedToken;

@@ -17,7 +17,7 @@ pub struct IssuedToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reissue {
     /// Parsable createTeamToken: scoped to the one team, same expiry.
-    TeamToken,
+    OrgToken,
     /// Nominal setUserOrg: acts in the org, at most 24 h.
     SwitchOrg,
 }
@@ -101,7 +101,7 @@ impl Engine {
 
     /// Exchanges a session or team token for one scoped to `org` (Parsable createTeamToken):
     /// same session and expiry.
-    pub async fn team_token(
+    pub async fn org_token(
         &self,
         p: &Principal,
         org: OrgId,
@@ -110,7 +110,7 @@ impl Engine {
         let exp = p
             .expires_at
             .ok_or(CoreError::InvalidToken("token without expiry"))?;
-        self.reissue_in_org(p, org, exp, Reissue::TeamToken, ctx)
+        self.reissue_in_org(p, org, exp, Reissue::OrgToken, ctx)
             .await
     }
 
@@ -140,7 +140,7 @@ impl Engine {
     ) -> CoreResult<IssuedToken> {
         if p.is_credential_based() {
             return Err(CoreError::CredentialNotAllowed(match kind {
-                Reissue::TeamToken => "switch team",
+                Reissue::OrgToken => "switch team",
                 Reissue::SwitchOrg => "switch org",
             }));
         }
@@ -155,11 +155,11 @@ impl Engine {
             self.tokens
                 .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
         // A team token stays bound when it switches org: never an org-wide (super-admin) token.
-        claims.team = kind == Reissue::TeamToken || p.is_org_bound();
+        claims.team = kind == Reissue::OrgToken || p.is_org_bound();
         claims.act = p.actor.map(|a| Actor { sub: a.0 });
         let token = self.tokens.sign(&claims)?;
         let action = match kind {
-            Reissue::TeamToken => AuditAction::TokenTeam,
+            Reissue::OrgToken => AuditAction::TokenOrg,
             Reissue::SwitchOrg => {
                 self.store.touch_last_login(p.user, org.id, now).await?;
                 AuditAction::TokenSwitchOrg

@@ -8,7 +8,7 @@ pub enum Via {
     /// An access token of a session.
     Session {
         session: SessionId,
-        team_scoped: bool,
+        org_scoped: bool,
     },
     /// An access token minted from a credential (`akr`).
     MintedFromCredential {

@@ -206,13 +206,13 @@ impl Store for KeyStore {
     ) -> StoreResult<()> {
         Err(fake())
     }
-    async fn get_team_settings(
+    async fn get_org_settings(
         &self,
         _org: OrgId,
     ) -> StoreResult<BTreeMap<String, serde_json::Value>> {
         Err(fake())
     }
-    async fn update_team_settings(
+    async fn update_org_settings(
         &self,
         _org: OrgId,
         _changes: &[(String, Option<serde_json::Value>)],
@@ -220,10 +220,10 @@ impl Store for KeyStore {
     ) -> StoreResult<()> {
         Err(fake())
     }
-    async fn get_team_priorities(&self, _org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
+    async fn get_org_priorities(&self, _org: OrgId) -> StoreResult<Option<Vec<PriorityLevel>>> {
         Err(fake())
     }
-    async fn set_team_priorities(
+    async fn set_org_priorities(
         &self,
         _org: OrgId,
         _priorities: Option<&[PriorityLevel]>,

@@ -352,7 +352,7 @@ async fn team_tokens_and_org_switch_require_membership() {
     let c = e.org("gamma").await;
     e.user("ann@example.com", false, &[&a, &b]).await;
     let p = e.signed_in("ann@example.com").await;
-    let team = e.engine.team_token(&p, b.id, &ctx()).await.unwrap();
+    let team = e.engine.org_token(&p, b.id, &ctx()).await.unwrap();
     let tp = e.engine.authenticate(&team.token).await.unwrap();
     assert_eq!(tp.org, b.id);
     assert_eq!(tp.session(), p.session());
@@ -361,11 +361,11 @@ async fn team_tokens_and_org_switch_require_membership() {
         p.expires_at.unwrap().timestamp()
     );
     assert!(matches!(
-        e.engine.team_token(&p, c.id, &ctx()).await,
+        e.engine.org_token(&p, c.id, &ctx()).await,
         Err(CoreError::PermissionDenied(_))
     ));
     assert!(matches!(
-        e.engine.team_token(&p, OrgId::new(), &ctx()).await,
+        e.engine.org_token(&p, OrgId::new(), &ctx()).await,
         Err(CoreError::NotFound(_))
     ));
     let uc = portcullis_core::use_cases::UseCaseCtx::direct(e.store.as_ref());
@@ -373,7 +373,7 @@ async fn team_tokens_and_org_switch_require_membership() {
         .await
         .unwrap();
     assert!(matches!(
-        e.engine.team_token(&p, b.id, &ctx()).await,
+        e.engine.org_token(&p, b.id, &ctx()).await,
         Err(CoreError::OrgDisabled)
     ));
     let switched = e.engine.switch_org(&p, a.id, &ctx()).await.unwrap();

@@ -21,7 +21,7 @@ use http::request::Parts;
 use portcullis_core::OrgId;
 use portcullis_core::admin::{Admin, AdminError};
 use portcullis_core::engine::Engine;
-use portcullis_core::team_settings::parse_job_permissions;
+use portcullis_core::org_settings::parse_job_permissions;
 use portcullis_edge::{Caller, JsonBody, Problem, finish};
 use serde_json::Value;
 
@@ -141,7 +141,7 @@ impl FromRequestParts<Arc<Engine>> for OrgAdmin {
 }
 
 async fn list_settings(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
-    answer(admin.team_settings(&org).await)
+    answer(admin.org_settings(&org).await)
 }
 
 /// `{"key": {"type", "value"} | null, …}`: every change or none.
@@ -163,14 +163,14 @@ async fn patch_settings(
         .into_iter()
         .map(|(k, v)| (k, (!v.is_null()).then_some(v)))
         .collect();
-    answer(admin.update_team_settings(&org, &changes).await)
+    answer(admin.update_org_settings(&org, &changes).await)
 }
 
 async fn get_setting(
     OrgAdmin { admin, org }: OrgAdmin,
     Path((_, key)): Path<(String, String)>,
 ) -> Reply {
-    answer(admin.team_setting(&org, &key).await)
+    answer(admin.org_setting(&org, &key).await)
 }
 
 async fn put_setting(
@@ -180,14 +180,14 @@ async fn put_setting(
     JsonBody(body): JsonBody<Value>,
 ) -> Reply {
     let (admin, org) = authorize(&e, &caller, &org).await?;
-    answer(admin.update_team_settings(&org, &[(key, Some(body))]).await)
+    answer(admin.update_org_settings(&org, &[(key, Some(body))]).await)
 }
 
 async fn delete_setting(
     OrgAdmin { admin, org }: OrgAdmin,
     Path((_, key)): Path<(String, String)>,
 ) -> Reply {
-    answer(admin.update_team_settings(&org, &[(key, None)]).await)
+    answer(admin.update_org_settings(&org, &[(key, None)]).await)
 }
 
 async fn put_priorities(
@@ -197,15 +197,15 @@ async fn put_priorities(
     JsonBody(body): JsonBody<Value>,
 ) -> Reply {
     let (admin, org) = authorize(&e, &caller, &org).await?;
-    answer(admin.set_team_priorities(&org, Some(&body)).await)
+    answer(admin.set_org_priorities(&org, Some(&body)).await)
 }
 
 async fn delete_priorities(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
-    answer(admin.set_team_priorities(&org, None).await)
+    answer(admin.set_org_priorities(&org, None).await)
 }
 
 async fn list_job_permissions(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
-    answer(admin.team_job_permissions(&org).await)
+    answer(admin.org_job_permissions(&org).await)
 }
 
 /// The role's effective permissions in the team: its override, else the configured table.
@@ -217,7 +217,7 @@ async fn get_job_permissions(
     let role = portcullis_core::Role::from_str(&role)
         .map_err(|m| Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m))?;
     let view = admin
-        .team_job_permissions(&org)
+        .org_job_permissions(&org)
         .await
         .map_err(admin_problem)?;
     let (source, perms) = match view.overrides.get(role.as_str()) {
@@ -238,7 +238,7 @@ async fn put_job_permissions(
     let perms = parse_job_permissions(&body).map_err(admin_problem)?;
     answer(
         admin
-            .set_team_job_permissions(&org, &role, Some(perms))
+            .set_org_job_permissions(&org, &role, Some(perms))
             .await,
     )
 }
@@ -247,7 +247,7 @@ async fn delete_job_permissions(
     OrgAdmin { admin, org }: OrgAdmin,
     Path((_, role)): Path<(String, String)>,
 ) -> Reply {
-    answer(admin.set_team_job_permissions(&org, &role, None).await)
+    answer(admin.set_org_job_permissions(&org, &role, None).await)
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use portcullis_core::model as core;
+use portcullis_core::org_views::{LoginData, OrgOption, OrgView};
 use portcullis_core::store::CredentialWithPeople;
-use portcullis_core::teams::{LoginData, TeamChoice, TeamView};
 
 use crate::wire;
 
@@ -116,7 +116,7 @@ pub fn team_info(
     info
 }
 
-fn membership(t: &TeamView) -> wire::TeamMembership {
+fn membership(t: &OrgView) -> wire::TeamMembership {
     wire::TeamMembership {
         added_at: t.membership.created_at.timestamp(),
         updated_at: t.membership.updated_at.timestamp(),
@@ -133,7 +133,7 @@ pub fn login_result(d: &LoginData) -> wire::LoginResult {
     let mut perms = BTreeMap::new();
     let mut infos = BTreeMap::new();
     let mut memberships = BTreeMap::new();
-    for t in &d.teams {
+    for t in &d.orgs {
         let id = t.org.id.to_string();
         roles.insert(id.clone(), t.roles.iter().copied().map(role).collect());
         region_ids.insert(id.clone(), t.org.region_id.clone());
@@ -177,7 +177,7 @@ pub fn login_result(d: &LoginData) -> wire::LoginResult {
     }
 }
 
-pub fn team_choices(choices: &[TeamChoice]) -> Vec<wire::LoginTeamInfo> {
+pub fn team_choices(choices: &[OrgOption]) -> Vec<wire::LoginTeamInfo> {
     choices
         .iter()
         .map(|c| wire::LoginTeamInfo {

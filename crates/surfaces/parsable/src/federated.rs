@@ -156,7 +156,7 @@ pub(crate) async fn login_with_idp_and_team(
     let org = team_id(team)?;
     let (fed, id, user, request) = idp_login(cx, m, token, options).await?;
     let outcome = fed
-        .login_with_team(&id, user, org, &request, &cx.audit)
+        .login_with_org(&id, user, org, &request, &cx.audit)
         .await
         .map_err(fed_err(m))?;
     Ok(Outcome::LoginResult(convert::login_result(&outcome.result)))
@@ -173,7 +173,7 @@ pub(crate) async fn login_with_idp_and_team_select(
     let token = idp_token(cx)?;
     let (fed, id, user, request) = idp_login(cx, m, token, options).await?;
     let outcome = fed
-        .login_with_team_select(&id, user, &request, &cx.audit)
+        .login_with_org_select(&id, user, &request, &cx.audit)
         .await
         .map_err(fed_err(m))?;
     Ok(team_select_result(outcome))

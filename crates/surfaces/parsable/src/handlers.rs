@@ -6,9 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use portcullis_core::audit::AuditContext;
-use portcullis_core::engine::{
-    Engine, LoginCredential, LoginRequest, OrgChoice, TeamSelectOutcome,
-};
+use portcullis_core::engine::{Engine, LoginCredential, LoginRequest, OrgChoice, OrgSelectOutcome};
 use portcullis_core::model::{OrgId, UserId};
 use portcullis_core::tokens::Principal;
 use portcullis_federation::Federation;
@@ -214,13 +212,13 @@ pub(crate) fn login_request(
 }
 
 /// A team-select login's answer: the team list, or the login result.
-pub(crate) fn team_select_result(outcome: TeamSelectOutcome) -> Outcome {
+pub(crate) fn team_select_result(outcome: OrgSelectOutcome) -> Outcome {
     Outcome::TeamSelectResult(match outcome {
-        TeamSelectOutcome::Choose(choices) => wire::TeamSelectResult {
+        OrgSelectOutcome::Choose(choices) => wire::TeamSelectResult {
             login_result: None,
             team_info: Some(convert::team_choices(&choices)),
         },
-        TeamSelectOutcome::LoggedIn(login) => wire::TeamSelectResult {
+        OrgSelectOutcome::LoggedIn(login) => wire::TeamSelectResult {
             login_result: Some(convert::login_result(&login.result)),
             team_info: None,
         },
@@ -259,7 +257,7 @@ async fn login_with_team_select(
     let credential = LoginCredential::Password { email, password };
     let outcome = cx
         .engine
-        .login_with_team_select(credential, &request, &cx.audit)
+        .login_with_org_select(credential, &request, &cx.audit)
         .await
         .map_err(core(m))?;
     Ok(team_select_result(outcome))
@@ -282,9 +280,9 @@ async fn create_team_token(cx: &CallContext, team: &str) -> HandlerResult {
     let (p, _) = principal(cx, m).await?;
     let org = team_id(team)?;
     let e = &cx.engine;
-    let issued = e.team_token(&p, org, &cx.audit).await.map_err(core(m))?;
+    let issued = e.org_token(&p, org, &cx.audit).await.map_err(core(m))?;
     let data = e
-        .login_data_for_team_token(&p, &issued)
+        .login_data_for_org_token(&p, &issued)
         .await
         .map_err(core(m))?;
     Ok(Outcome::LoginResult(convert::login_result(&data)))
@@ -368,10 +366,10 @@ async fn fetch_persistent_meta(cx: &CallContext, team: &str, users: &[String]) -
     let m = Method::FetchPersistentAuthTokensMeta;
     let (p, _) = principal(cx, m).await?;
     let org = team_id(team)?;
-    if users.len() > portcullis_core::teams::MAX_META_USER_IDS {
+    if users.len() > portcullis_core::org_views::MAX_META_USER_IDS {
         return Err(ApiError::bad_request(format!(
             "at most {} userIds per call",
-            portcullis_core::teams::MAX_META_USER_IDS
+            portcullis_core::org_views::MAX_META_USER_IDS
         )));
     }
     // Ids that are not user ids cannot match a token: skipped like unknown users.

@@ -86,10 +86,10 @@ pub async fn team_settings_batches_are_atomic(db: DbStore) {
     let s = dyn_store(&db);
     let o = org(&*s, "acme").await;
     let other = org(&*s, "beta").await;
-    assert!(s.get_team_settings(o).await.unwrap().is_empty());
+    assert!(s.get_org_settings(o).await.unwrap().is_empty());
     let flag = json!({"type": "bool", "value": true});
     let text = json!({"type": "text", "value": "blue"});
-    s.update_team_settings(
+    s.update_org_settings(
         o,
         &[
             ("flag".into(), Some(flag.clone())),
@@ -99,16 +99,16 @@ pub async fn team_settings_batches_are_atomic(db: DbStore) {
     )
     .await
     .unwrap();
-    s.update_team_settings(other, &[("x".into(), Some(flag.clone()))], 10)
+    s.update_org_settings(other, &[("x".into(), Some(flag.clone()))], 10)
         .await
         .unwrap();
-    let got = s.get_team_settings(o).await.unwrap();
+    let got = s.get_org_settings(o).await.unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got["flag"], flag);
     assert_eq!(got["color"], text);
     // Overwrite one, remove one, add one: all in one batch.
     let text2 = json!({"type": "text", "value": "red"});
-    s.update_team_settings(
+    s.update_org_settings(
         o,
         &[
             ("color".into(), Some(text2.clone())),
@@ -122,12 +122,12 @@ pub async fn team_settings_batches_are_atomic(db: DbStore) {
     )
     .await
     .unwrap();
-    let got = s.get_team_settings(o).await.unwrap();
+    let got = s.get_org_settings(o).await.unwrap();
     assert_eq!(got.keys().collect::<Vec<_>>(), ["color", "tags"]);
     assert_eq!(got["color"], text2);
     // Over the limit: the whole batch is refused, the earlier state stays.
     let r = s
-        .update_team_settings(
+        .update_org_settings(
             o,
             &[
                 ("color".into(), None),
@@ -138,14 +138,14 @@ pub async fn team_settings_batches_are_atomic(db: DbStore) {
         )
         .await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
-    assert_eq!(s.get_team_settings(o).await.unwrap(), got);
+    assert_eq!(s.get_org_settings(o).await.unwrap(), got);
     // Removing an absent key is a no-op; another org is untouched.
-    s.update_team_settings(o, &[("nope".into(), None)], 2)
+    s.update_org_settings(o, &[("nope".into(), None)], 2)
         .await
         .unwrap();
-    assert_eq!(s.get_team_settings(other).await.unwrap().len(), 1);
+    assert_eq!(s.get_org_settings(other).await.unwrap().len(), 1);
     assert!(matches!(
-        s.update_team_settings(OrgId::new(), &[("k".into(), Some(flag))], 10).await,
+        s.update_org_settings(OrgId::new(), &[("k".into(), Some(flag))], 10).await,
         Err(StoreError::NotFound(m)) if m == "unknown org"
     ));
 }
@@ -159,7 +159,7 @@ pub async fn team_settings_concurrent_limit(db: DbStore) {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let v = json!({"type": "bool", "value": true});
-            s.update_team_settings(
+            s.update_org_settings(
                 o,
                 &[
                     (format!("a{i}"), Some(v.clone())),
@@ -179,13 +179,13 @@ pub async fn team_settings_concurrent_limit(db: DbStore) {
         }
     }
     assert_eq!(ok, 2);
-    assert_eq!(s.get_team_settings(o).await.unwrap().len(), 4);
+    assert_eq!(s.get_org_settings(o).await.unwrap().len(), 4);
 }
 
 pub async fn team_priorities_replace_and_clear(db: DbStore) {
     let s = dyn_store(&db);
     let o = org(&*s, "acme").await;
-    assert_eq!(s.get_team_priorities(o).await.unwrap(), None);
+    assert_eq!(s.get_org_priorities(o).await.unwrap(), None);
     let p = |title: &str, priority| PriorityLevel {
         id: uuid::Uuid::new_v4().to_string(),
         priority,
@@ -193,15 +193,15 @@ pub async fn team_priorities_replace_and_clear(db: DbStore) {
         archived_at: 0,
     };
     let list = vec![p("High", 1), p("Low", 5)];
-    s.set_team_priorities(o, Some(&list)).await.unwrap();
-    assert_eq!(s.get_team_priorities(o).await.unwrap(), Some(list));
+    s.set_org_priorities(o, Some(&list)).await.unwrap();
+    assert_eq!(s.get_org_priorities(o).await.unwrap(), Some(list));
     // Configured but empty is not the same as not configured.
-    s.set_team_priorities(o, Some(&[])).await.unwrap();
-    assert_eq!(s.get_team_priorities(o).await.unwrap(), Some(vec![]));
-    s.set_team_priorities(o, None).await.unwrap();
-    assert_eq!(s.get_team_priorities(o).await.unwrap(), None);
+    s.set_org_priorities(o, Some(&[])).await.unwrap();
+    assert_eq!(s.get_org_priorities(o).await.unwrap(), Some(vec![]));
+    s.set_org_priorities(o, None).await.unwrap();
+    assert_eq!(s.get_org_priorities(o).await.unwrap(), None);
     assert!(matches!(
-        s.set_team_priorities(OrgId::new(), Some(&[])).await,
+        s.set_org_priorities(OrgId::new(), Some(&[])).await,
         Err(StoreError::NotFound(m)) if m == "unknown org"
     ));
 }

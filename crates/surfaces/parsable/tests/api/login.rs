@@ -11,7 +11,7 @@ async fn login_fills_the_login_result() {
     let o2 = e.org("second").await;
     e.member(&u, &o2, &[Role::Executor]).await;
     e.store
-        .update_team_settings(
+        .update_org_settings(
             o.id,
             &[
                 ("flag".into(), Some(json!({"type": "bool", "value": true}))),
@@ -104,7 +104,7 @@ async fn admin_team_settings_reach_every_encoding() {
     let admin = portcullis_core::admin::Admin::new(e.store.clone(), e.engine.config(), "test");
     let org = o.id.to_string();
     admin
-        .update_team_settings(
+        .update_org_settings(
             &org,
             &[
                 ("flag".into(), Some(json!({"type": "bool", "value": true}))),
@@ -129,7 +129,7 @@ async fn admin_team_settings_reach_every_encoding() {
         .await
         .expect("settings");
     admin
-        .set_team_priorities(
+        .set_org_priorities(
             &org,
             Some(&json!([{"priority": 1, "title": "High"}, {"priority": 9, "title": "Low"}])),
         )
@@ -140,7 +140,7 @@ async fn admin_team_settings_reach_every_encoding() {
         ..JobPermissions::default()
     };
     admin
-        .set_team_job_permissions(&org, "executor", Some(only))
+        .set_org_job_permissions(&org, "executor", Some(only))
         .await
         .expect("job permissions");
 
@@ -201,9 +201,9 @@ async fn admin_team_settings_reach_every_encoding() {
     }
 
     // Cleared again: no priorities field, the configured role table is back.
-    admin.set_team_priorities(&org, None).await.expect("clear");
+    admin.set_org_priorities(&org, None).await.expect("clear");
     admin
-        .set_team_job_permissions(&org, "EXECUTOR", None)
+        .set_org_job_permissions(&org, "EXECUTOR", None)
         .await
         .expect("clear");
     let lr = e.login("set@example.com").await;

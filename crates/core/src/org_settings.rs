@@ -20,7 +20,7 @@ use crate::model::*;
 use crate::tokens::Principal;
 
 /// At most this many settings per team (checked by the store at commit).
-pub const MAX_SETTINGS_PER_TEAM: usize = 256;
+pub const MAX_SETTINGS_PER_ORG: usize = 256;
 pub const MAX_KEY_LEN: usize = 128;
 pub const MAX_TEXT_LEN: usize = 4096;
 pub const MAX_OPTION_LEN: usize = 256;
@@ -33,7 +33,7 @@ pub const MAX_TITLE_LEN: usize = 200;
 /// A team's settings as the admin interfaces show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TeamSettingsView {
+pub struct OrgSettingsView {
     pub org_id: OrgId,
     pub settings: SettingsMap,
     /// `None`: no list configured (LoginResult leaves `priorities` unset).
@@ -244,20 +244,20 @@ pub fn job_permissions_from_flags(flags: &str) -> AdminResult<JobPermissions> {
 
 impl Admin {
     /// The team's settings and priority list.
-    pub async fn team_settings(&self, org: &str) -> AdminResult<TeamSettingsView> {
+    pub async fn org_settings(&self, org: &str) -> AdminResult<OrgSettingsView> {
         let org = self.find_org(org).await?;
-        let raw = self.store().get_team_settings(org.id).await?;
-        Ok(TeamSettingsView {
+        let raw = self.store().get_org_settings(org.id).await?;
+        Ok(OrgSettingsView {
             org_id: org.id,
             settings: parse_stored_settings(raw, org.id),
-            priorities: self.store().get_team_priorities(org.id).await?,
+            priorities: self.store().get_org_priorities(org.id).await?,
         })
     }
 
     /// One setting; `NotFound` when the team has none under `key`.
-    pub async fn team_setting(&self, org: &str, key: &str) -> AdminResult<SettingValue> {
+    pub async fn org_setting(&self, org: &str, key: &str) -> AdminResult<SettingValue> {
         validate_key(key)?;
-        self.team_settings(org)
+        self.org_settings(org)
             .await?
             .settings
             .remove(key)
@@ -265,18 +265,18 @@ impl Admin {
     }
 
     /// Sets (`Some`) or clears (`None`) settings, all or nothing. Returns the team's settings.
-    pub async fn update_team_settings(
+    pub async fn update_org_settings(
         &self,
         org: &str,
         changes: &[(String, Option<Value>)],
-    ) -> AdminResult<TeamSettingsView> {
+    ) -> AdminResult<OrgSettingsView> {
         let org_row = self.find_org(org).await?;
         if changes.is_empty() {
             return Err(invalid("no settings given"));
         }
-        if changes.len() > MAX_SETTINGS_PER_TEAM {
+        if changes.len() > MAX_SETTINGS_PER_ORG {
             return Err(invalid(format!(
-                "at most {MAX_SETTINGS_PER_TEAM} settings per request"
+                "at most {MAX_SETTINGS_PER_ORG} settings per request"
             )));
         }
         let mut keys = BTreeSet::new();
@@ -315,10 +315,10 @@ impl Admin {
             Some(org_row.id.to_string()),
             json!({"set": set, "cleared": cleared}),
             self.store()
-                .update_team_settings(org_row.id, &checked, MAX_SETTINGS_PER_TEAM),
+                .update_org_settings(org_row.id, &checked, MAX_SETTINGS_PER_ORG),
         )
         .await?;
-        self.team_settings(&org_row.id.to_string()).await
+        self.org_settings(&org_row.id.to_string()).await
     }
 
     /// References whose kind names something this server knows must point at it: `user` → a
@@ -367,11 +367,11 @@ impl Admin {
     }
 
     /// Replaces (`Some`, a JSON array) or removes (`None`) the team's priority list.
-    pub async fn set_team_priorities(
+    pub async fn set_org_priorities(
         &self,
         org: &str,
         priorities: Option<&Value>,
-    ) -> AdminResult<TeamSettingsView> {
+    ) -> AdminResult<OrgSettingsView> {
         let org_row = self.find_org(org).await?;
         let parsed = priorities.map(parse_priorities).transpose()?;
         self.audited(
@@ -379,14 +379,14 @@ impl Admin {
             Some(org_row.id.to_string()),
             json!({"count": parsed.as_ref().map(Vec::len)}),
             self.store()
-                .set_team_priorities(org_row.id, parsed.as_deref()),
+                .set_org_priorities(org_row.id, parsed.as_deref()),
         )
         .await?;
-        self.team_settings(&org_row.id.to_string()).await
+        self.org_settings(&org_row.id.to_string()).await
     }
 
     /// The team's job-permission overrides.
-    pub async fn team_job_permissions(&self, org: &str) -> AdminResult<JobPermissionsView> {
+    pub async fn org_job_permissions(&self, org: &str) -> AdminResult<JobPermissionsView> {
         let org = self.find_org(org).await?;
         let table = self.store().get_job_permissions(org.id).await?;
         Ok(JobPermissionsView {
@@ -399,7 +399,7 @@ impl Admin {
     }
 
     /// Sets (`Some`) or clears (`None`) the team's override for one role.
-    pub async fn set_team_job_permissions(
+    pub async fn set_org_job_permissions(
         &self,
         org: &str,
         role: &str,
@@ -414,7 +414,7 @@ impl Admin {
             self.store().set_job_permissions(org_row.id, role, perms),
         )
         .await?;
-        self.team_job_permissions(&org_row.id.to_string()).await
+        self.org_job_permissions(&org_row.id.to_string()).await
     }
 }
 

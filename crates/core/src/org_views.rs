@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-pub use crate::engine::{AuthPeriods, LoginData, TeamChoice, TeamView, WARNING_LEAD_SECS};
+pub use crate::engine::{AuthPeriods, LoginData, OrgOption, OrgView, WARNING_LEAD_SECS};
 use crate::engine::{Engine, IssuedToken, LoginGrant};
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
@@ -18,7 +18,7 @@ pub const MAX_META_USER_IDS: usize = 1000;
 
 /// Which teams a result covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TeamScope {
+pub enum OrgScope {
     /// Every team where the user is an active member (session and persistent tokens).
     AllActive,
     /// Only this team (a team token).
@@ -55,7 +55,7 @@ pub fn job_permissions(
 
 impl Engine {
     /// Active memberships of the user in enabled orgs, ordered by org id.
-    pub async fn active_teams(&self, user: UserId) -> CoreResult<Vec<(Org, Membership)>> {
+    pub async fn active_orgs(&self, user: UserId) -> CoreResult<Vec<(Org, Membership)>> {
         let mut out = Vec::new();
         for m in self.store().list_user_memberships(user, false).await? {
             if !m.is_active() {
@@ -72,12 +72,12 @@ impl Engine {
     }
 
     /// The teams a team-select login offers, sorted by name (then id).
-    pub async fn team_choices(&self, user: UserId) -> CoreResult<Vec<TeamChoice>> {
-        let mut choices: Vec<TeamChoice> = self
-            .active_teams(user)
+    pub async fn org_options(&self, user: UserId) -> CoreResult<Vec<OrgOption>> {
+        let mut choices: Vec<OrgOption> = self
+            .active_orgs(user)
             .await?
             .into_iter()
-            .map(|(org, _)| TeamChoice {
+            .map(|(org, _)| OrgOption {
                 name: org.display_name.clone().unwrap_or_else(|| org.name.clone()),
                 org: org.id,
             })
@@ -87,8 +87,8 @@ impl Engine {
     }
 
     /// The per-team views of a user for `scope`.
-    pub async fn team_views(&self, user: &User, scope: TeamScope) -> CoreResult<Vec<TeamView>> {
-        let teams = self.active_teams(user.id).await?;
+    pub async fn org_views(&self, user: &User, scope: OrgScope) -> CoreResult<Vec<OrgView>> {
+        let orgs = self.active_orgs(user.id).await?;
         let user_settings = parse_settings(
             self.store()
                 .get_settings(SettingsScope::User(user.id), SettingsNamespace::Parsable)
@@ -96,8 +96,8 @@ impl Engine {
             "user",
         );
         let mut views = Vec::new();
-        for (org, membership) in teams {
-            if let TeamScope::Only(only) = scope
+        for (org, membership) in orgs {
+            if let OrgScope::Only(only) = scope
                 && only != org.id
             {
                 continue;
@@ -105,12 +105,12 @@ impl Engine {
             let region = self.store().get_region(&org.region_id).await?;
             let table = self.store().get_job_permissions(org.id).await?;
             let job_permissions = job_permissions(self.config(), &table, &membership.roles);
-            let org_settings = crate::team_settings::parse_stored_settings(
-                self.store().get_team_settings(org.id).await?,
+            let org_settings = crate::org_settings::parse_stored_settings(
+                self.store().get_org_settings(org.id).await?,
                 org.id,
             );
-            let priorities = self.store().get_team_priorities(org.id).await?;
-            views.push(TeamView {
+            let priorities = self.store().get_org_priorities(org.id).await?;
+            views.push(OrgView {
                 priorities,
                 roles: membership.roles.iter().copied().collect(),
                 settings: merge_settings(&org_settings, &user_settings),
@@ -128,15 +128,15 @@ impl Engine {
     pub async fn login_data(
         &self,
         user: User,
-        scope: TeamScope,
+        scope: OrgScope,
         token: String,
         session_id: String,
         expires_at: Option<Timestamp>,
         proxy_admin_email: Option<String>,
         now: Timestamp,
     ) -> CoreResult<LoginData> {
-        let teams = self.team_views(&user, scope).await?;
-        let regions = teams
+        let orgs = self.org_views(&user, scope).await?;
+        let regions = orgs
             .iter()
             .filter_map(|t| t.region.clone())
             .map(|r| (r.id.clone(), r))
@@ -146,7 +146,7 @@ impl Engine {
             session_id,
             user,
             proxy_admin_email,
-            teams,
+            orgs,
             regions,
             preferred_region_id: self.config().region.id.clone(),
             periods: AuthPeriods::for_expiry(expires_at, now),
@@ -162,7 +162,7 @@ impl Engine {
     pub async fn login_data_for_grant(&self, grant: &LoginGrant) -> CoreResult<LoginData> {
         self.login_data(
             grant.user.clone(),
-            TeamScope::AllActive,
+            OrgScope::AllActive,
             grant.token.token.clone(),
             grant.session.id.0.clone(),
             Some(grant.token.expires_at),
@@ -188,17 +188,17 @@ impl Engine {
         let (scope, session_id) = match &p.via {
             Via::Session {
                 session,
-                team_scoped,
+                org_scoped,
             } => (
-                if *team_scoped {
-                    TeamScope::Only(p.org)
+                if *org_scoped {
+                    OrgScope::Only(p.org)
                 } else {
-                    TeamScope::AllActive
+                    OrgScope::AllActive
                 },
                 session.0.clone(),
             ),
-            Via::MintedFromCredential { session, .. } => (TeamScope::AllActive, session.0.clone()),
-            Via::Credential { credential } => (TeamScope::AllActive, credential.to_string()),
+            Via::MintedFromCredential { session, .. } => (OrgScope::AllActive, session.0.clone()),
+            Via::Credential { credential } => (OrgScope::AllActive, credential.to_string()),
         };
         let proxy = self.proxy_admin_email(p).await?;
         self.login_data(
@@ -214,7 +214,7 @@ impl Engine {
     }
 
     /// Login data for a team token just issued from `p` (one team, same session).
-    pub async fn login_data_for_team_token(
+    pub async fn login_data_for_org_token(
         &self,
         p: &Principal,
         issued: &IssuedToken,
@@ -228,7 +228,7 @@ impl Engine {
         let proxy = self.proxy_admin_email(p).await?;
         self.login_data(
             user,
-            TeamScope::Only(issued.org),
+            OrgScope::Only(issued.org),
             issued.token.clone(),
             session_id,
             Some(issued.expires_at),
@@ -252,7 +252,7 @@ impl Engine {
             .ok_or(CoreError::NotFound("user"))?;
         self.login_data(
             user,
-            TeamScope::AllActive,
+            OrgScope::AllActive,
             secret.to_string(),
             cred.id.to_string(),
             cred.expires_at,

@@ -4,7 +4,7 @@
 use portcullis_core::admin::AdminError;
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::OrgChoice;
-use portcullis_core::teams::TeamScope;
+use portcullis_core::org_views::OrgScope;
 use portcullis_core::*;
 use portcullis_testkit::{PASSWORD as PW, TestEnv};
 use serde_json::json;
@@ -52,7 +52,7 @@ async fn org_admin_is_an_admin_of_that_org_or_a_super_admin() {
     assert!(e.engine.org_admin(&session, acme.id).await.is_ok());
     let issued = e
         .engine
-        .team_token(&session, beta.id, &AuditContext::default())
+        .org_token(&session, beta.id, &AuditContext::default())
         .await
         .unwrap();
     let team = e.engine.authenticate(&issued.token).await.unwrap();
@@ -74,14 +74,14 @@ async fn a_bad_change_in_a_batch_writes_nothing_and_is_audited() {
     let admin = e.engine.org_admin(&p, acme.id).await.unwrap();
     let org = acme.id.to_string();
     admin
-        .update_team_settings(
+        .update_org_settings(
             &org,
             &[("a".into(), Some(json!({"type": "bool", "value": true})))],
         )
         .await
         .unwrap();
     let r = admin
-        .update_team_settings(
+        .update_org_settings(
             &org,
             &[
                 ("a".into(), None),
@@ -91,7 +91,7 @@ async fn a_bad_change_in_a_batch_writes_nothing_and_is_audited() {
         )
         .await;
     assert!(matches!(r, Err(AdminError::Invalid(_))), "{r:?}");
-    let v = admin.team_settings(&org).await.unwrap();
+    let v = admin.org_settings(&org).await.unwrap();
     assert_eq!(
         v.settings.into_iter().collect::<Vec<_>>(),
         vec![("a".to_string(), SettingValue::Bool(true))]
@@ -127,7 +127,7 @@ async fn default_or_none_gives_a_session_of_no_team() {
     let p = e.engine.authenticate(&g.token.token).await.unwrap();
     assert_eq!((p.user, p.org), (u.id, OrgId::NONE));
     let data = e.engine.login_data_for_grant(&g).await.unwrap();
-    assert!(data.teams.is_empty() && data.regions.is_empty());
+    assert!(data.orgs.is_empty() && data.regions.is_empty());
     // With a team, DefaultOrNone is Default.
     let acme = e.org("acme").await;
     e.join(&u, &acme, &[Role::Author], MembershipKind::Member)
@@ -140,7 +140,7 @@ async fn default_or_none_gives_a_session_of_no_team() {
     assert_eq!(g.token.org, acme.id);
     let views = e
         .engine
-        .team_views(&g.user, TeamScope::AllActive)
+        .org_views(&g.user, OrgScope::AllActive)
         .await
         .unwrap();
     assert_eq!(views.len(), 1);
