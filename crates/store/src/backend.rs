@@ -11,7 +11,6 @@
 //! `ON CONFLICT`, `NULLS FIRST/LAST`, `TRUE/FALSE`.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::ops::DerefMut;
 
@@ -81,6 +80,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// An open transaction; dropped without [`Backend::commit`] it rolls back.
     type Tx: DerefMut<Target = Self::Conn> + Send;
 
+    /// Appends the placeholder of the `n`th (1-based) parameter to SQL built at run time.
+    fn placeholder(sql: &mut String, n: usize);
     fn add<T: Bind>(args: &mut Self::Args, value: T) -> Result<(), BoxDynError>;
     fn add_ts(args: &mut Self::Args, t: Option<Timestamp>) -> Result<(), BoxDynError>;
     fn col<T: Col>(row: &Self::Row, i: usize) -> StoreResult<T>;
@@ -194,8 +195,7 @@ impl<B: Backend> Stmt<B> {
     }
 
     fn placeholder(&mut self) -> &mut Self {
-        let n = self.binds;
-        let _ = write!(self.sql.to_mut(), "${n}");
+        B::placeholder(self.sql.to_mut(), self.binds);
         self
     }
 

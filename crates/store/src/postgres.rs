@@ -83,6 +83,11 @@ impl Backend for Postgres {
     type Pooled = PoolConnection<Postgres>;
     type Tx = Transaction<'static, Postgres>;
 
+    fn placeholder(sql: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        let _ = write!(sql, "${n}");
+    }
+
     fn add<T: Bind>(args: &mut PgArguments, value: T) -> Result<(), BoxDynError> {
         args.add(value)
     }
