@@ -80,8 +80,9 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// An open transaction; dropped without [`Backend::commit`] it rolls back.
     type Tx: DerefMut<Target = Self::Conn> + Send;
 
-    /// Appends the placeholder of the `n`th (1-based) parameter to SQL built at run time.
-    fn placeholder(sql: &mut String, n: usize);
+    /// Appends the placeholder of the `n`th (1-based) parameter to SQL built at run time;
+    /// `positional` when every parameter of the statement is appended this way.
+    fn placeholder(sql: &mut String, n: usize, positional: bool);
     fn add<T: Bind>(args: &mut Self::Args, value: T) -> Result<(), BoxDynError>;
     fn add_ts(args: &mut Self::Args, t: Option<Timestamp>) -> Result<(), BoxDynError>;
     fn col<T: Col>(row: &Self::Row, i: usize) -> StoreResult<T>;
@@ -126,6 +127,9 @@ pub struct Stmt<B: Backend> {
     binds: usize,
     /// The first value that failed to encode; reported when the statement runs.
     error: Option<BoxDynError>,
+    /// Whether the statement's text had no placeholder of its own when the first one was
+    /// appended (decided then).
+    positional: Option<bool>,
 }
 
 /// A statement from literal SQL.
@@ -135,6 +139,7 @@ pub fn q<B: Backend>(sql: &'static str) -> Stmt<B> {
         args: B::Args::default(),
         binds: 0,
         error: None,
+        positional: None,
     }
 }
 
@@ -195,7 +200,8 @@ impl<B: Backend> Stmt<B> {
     }
 
     fn placeholder(&mut self) -> &mut Self {
-        B::placeholder(self.sql.to_mut(), self.binds);
+        let positional = *self.positional.get_or_insert(self.binds == 1);
+        B::placeholder(self.sql.to_mut(), self.binds, positional);
         self
     }
 
@@ -270,5 +276,29 @@ pub(crate) mod io {
 
     pub(crate) async fn commit<DB: Database>(tx: Transaction<'static, DB>) -> StoreResult<()> {
         tx.commit().await.map_err(db_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_placeholders_are_positional_only_where_the_text_has_none() {
+        // Every parameter appended: `?` on SQLite (no per-name lookup), `$n` on PostgreSQL.
+        let mut all = q::<Sqlite>("INSERT INTO t (a, b) VALUES (");
+        all.push_list([1_i64, 2]).push(")");
+        assert_eq!(all.sql, "INSERT INTO t (a, b) VALUES (?, ?)");
+        let mut pg = q::<Postgres>("INSERT INTO t (a, b) VALUES (");
+        pg.push_list([1_i64, 2]).push(")");
+        assert_eq!(pg.sql, "INSERT INTO t (a, b) VALUES ($1, $2)");
+        // The text binds `$1` itself: SQLite would number a later `?` apart from sqlx's own
+        // count, so the rest stay `$n`.
+        let mut mixed = q::<Sqlite>("SELECT id FROM t WHERE org = $1 AND id IN (").bind(7_i64);
+        mixed.push_list([1_i64, 2]).push(")");
+        assert_eq!(
+            mixed.sql,
+            "SELECT id FROM t WHERE org = $1 AND id IN ($2, $3)"
+        );
     }
 }

@@ -83,7 +83,7 @@ impl Backend for Postgres {
     type Pooled = PoolConnection<Postgres>;
     type Tx = Transaction<'static, Postgres>;
 
-    fn placeholder(sql: &mut String, n: usize) {
+    fn placeholder(sql: &mut String, n: usize, _positional: bool) {
         use std::fmt::Write as _;
         let _ = write!(sql, "${n}");
     }

@@ -87,10 +87,16 @@ impl Backend for Sqlite {
     type Pooled = PoolConnection<Sqlite>;
     type Tx = Transaction<'static, Sqlite>;
 
-    /// `?`, numbered by position: SQLite looks a `$n` up by name in a linear list for each
-    /// parameter, which made a 900-parameter audit batch quadratic.
-    fn placeholder(sql: &mut String, _n: usize) {
-        sql.push('?');
+    /// `?` where every parameter is appended (numbered by position): SQLite looks a `$n` up
+    /// by name in a linear list for each parameter, which made a 900-parameter audit batch
+    /// quadratic. Statements with `$n` in their own text keep `$n` for the rest.
+    fn placeholder(sql: &mut String, n: usize, positional: bool) {
+        if positional {
+            sql.push('?');
+        } else {
+            use std::fmt::Write as _;
+            let _ = write!(sql, "${n}");
+        }
     }
 
     fn add<T: Bind>(args: &mut SqliteArguments, value: T) -> Result<(), BoxDynError> {
