@@ -135,14 +135,8 @@ pub(crate) async fn snapshot<B: Backend>(
             .collect::<StoreResult<_>>()?,
         disabled_orgs,
         org_cutoffs,
-        revoked_sessions: sessions
-            .iter()
-            .map(|r| Ok((SessionId(B::col(r, 0)?), B::ts(r, 1)?)))
-            .collect::<StoreResult<_>>()?,
-        revoked_credentials: creds
-            .iter()
-            .map(|r| Ok(CredentialId(B::col(r, 0)?)))
-            .collect::<StoreResult<_>>()?,
+        revoked_sessions: revoked_sessions::<B, _>(&sessions)?,
+        revoked_credentials: revoked_credentials::<B, _>(&creds)?,
         revoked_keys: keys
             .iter()
             .map(|r| B::col::<String>(r, 0))
@@ -228,14 +222,8 @@ pub(crate) async fn user_state<B: Backend>(
             .iter()
             .map(|r| Ok((OrgId(B::col(r, 0)?), B::ts(r, 1)?)))
             .collect::<StoreResult<_>>()?,
-        revoked_sessions: sessions
-            .iter()
-            .map(|r| Ok((SessionId(B::col(r, 0)?), B::ts(r, 1)?)))
-            .collect::<StoreResult<_>>()?,
-        revoked_credentials: creds
-            .iter()
-            .map(|r| Ok(CredentialId(B::col(r, 0)?)))
-            .collect::<StoreResult<_>>()?,
+        revoked_sessions: revoked_sessions::<B, _>(&sessions)?,
+        revoked_credentials: revoked_credentials::<B, _>(&creds)?,
     })
 }
 
@@ -258,4 +246,22 @@ pub(crate) async fn org_state<B: Backend>(
             tokens_not_before: None,
         }),
     }
+}
+
+/// Rows of (session id, revoked at), as both revocation reads select them.
+fn revoked_sessions<B: Backend, C: FromIterator<(SessionId, Timestamp)>>(
+    rows: &[B::Row],
+) -> StoreResult<C> {
+    rows.iter()
+        .map(|r| Ok((SessionId(B::col(r, 0)?), B::ts(r, 1)?)))
+        .collect()
+}
+
+/// Rows of a revoked credential's id, as both revocation reads select them.
+fn revoked_credentials<B: Backend, C: FromIterator<CredentialId>>(
+    rows: &[B::Row],
+) -> StoreResult<C> {
+    rows.iter()
+        .map(|r| Ok(CredentialId(B::col(r, 0)?)))
+        .collect()
 }
