@@ -38,6 +38,9 @@ pub struct CoreConfig {
     /// Nominal MediaMTX tokens; disabled unless configured.
     #[serde(default)]
     pub mediamtx: MediaMtxConfig,
+    /// The OpenID provider.
+    #[serde(default)]
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +67,7 @@ impl Default for CoreConfig {
             read_cache: ReadCacheConfig::default(),
             sandbox: Default::default(),
             mediamtx: Default::default(),
+            oidc: Default::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod invitations;
 pub mod keys;
 pub mod mediamtx;
 pub mod model;
+pub mod oidc;
 pub mod org_settings;
 pub mod org_views;
 pub mod paging;

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use crate::model::*;
 
@@ -171,6 +172,17 @@ pub enum Preregistered {
     AlreadyInOrg,
 }
 
+/// How one back-channel logout delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeOutcome {
+    Delivered,
+    Failed {
+        error: String,
+        /// When to try again; `None` gives up.
+        retry_at: Option<Timestamp>,
+    },
+}
+
 /// A unit of work: several writes in one transaction, for a use case that must change several
 /// things together. Each method does what the [`Store`] method of the same name does (checks,
 /// errors, revocation events), inside this transaction; the events are appended at commit.
@@ -267,6 +279,41 @@ pub trait WriteTx: Send {
     ) -> StoreResult<()>;
     async fn link_external_identity(&mut self, identity: ExternalIdentity) -> StoreResult<()>;
     async fn append_audit(&mut self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Revokes one session (and, as [`Store::revoke_session`] does, the grant sessions it
+    /// parents); `false` when it was unknown or already revoked.
+    async fn revoke_session(&mut self, id: &SessionId, at: Timestamp) -> StoreResult<bool>;
+
+    // ---- OpenID provider (docs/design/oidc-provider.md) ---------------------------------
+    /// Marks the code consumed at `now` when it was not yet; reports what it found. Expiry is
+    /// the caller's to check. Atomic across nodes: of two racing redemptions one sees
+    /// `AlreadyUsed`.
+    async fn redeem_authorization_code(
+        &mut self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<CodeRedemption>;
+    /// Records the session a redeemed code started (so a replay can end it).
+    async fn set_code_grant_session(
+        &mut self,
+        code_hash: &str,
+        session: &SessionId,
+    ) -> StoreResult<()>;
+    /// `Conflict` when the hash is taken.
+    async fn insert_refresh_token(&mut self, token: RefreshToken) -> StoreResult<()>;
+    /// Marks a current (neither rotated nor revoked) token rotated at `now`; reports what it
+    /// found. Expiry is the caller's to check. Atomic across nodes like code redemption.
+    async fn rotate_refresh_token(
+        &mut self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<RefreshRedemption>;
+    /// Revokes every unrevoked refresh token of the grant session; returns how many.
+    async fn revoke_refresh_family(
+        &mut self,
+        grant_session: &SessionId,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    async fn upsert_consent(&mut self, consent: Consent) -> StoreResult<()>;
     /// Makes every write visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -282,6 +329,75 @@ pub trait Store: Send + Sync + 'static {
     /// Starts a unit of work. It holds a connection (and, on SQLite, the database's write lock)
     /// until committed or dropped: keep it short and do no slow work inside.
     async fn begin_write(&self) -> StoreResult<Box<dyn WriteTx>>;
+
+    // ---- OpenID provider clients ----------------------------------------------------------
+    /// Inserts the client with its secrets. `Conflict` when the client id is taken.
+    async fn create_oauth_client(&self, client: OAuthClient) -> StoreResult<OAuthClient>;
+    /// With every stored secret (the core checks `ClientSecret::is_live`).
+    async fn get_oauth_client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>>;
+    /// Every client, or those of one org with `Some(org)`, by client id.
+    async fn list_oauth_clients(&self, org: Option<OrgId>) -> StoreResult<Vec<OAuthClient>>;
+    /// Replaces every setting of the client but its id, secrets, `created_at` and
+    /// `disabled_at`. `NotFound` for an unknown client.
+    async fn update_oauth_client(&self, client: OAuthClient) -> StoreResult<OAuthClient>;
+    /// Adds a secret and makes every other secret expire no later than `others_expire_at`
+    /// (rotation with a grace period), in one transaction. `NotFound` for an unknown client.
+    async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        secret: ClientSecret,
+        others_expire_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Sets or clears `disabled_at`. `NotFound` for an unknown client.
+    async fn set_oauth_client_disabled(
+        &self,
+        client_id: &str,
+        disabled_at: Option<Timestamp>,
+    ) -> StoreResult<OAuthClient>;
+    /// Deletes the client, its secrets, codes, refresh tokens and consents, and revokes its
+    /// live grant sessions (with events), in one transaction; `false` when unknown.
+    async fn delete_oauth_client(&self, client_id: &str, at: Timestamp) -> StoreResult<bool>;
+    /// Revokes every live grant session of the client (disable: its tokens stop on every node).
+    async fn revoke_client_sessions(&self, client_id: &str, at: Timestamp) -> StoreResult<u64>;
+
+    // ---- OpenID provider grants -----------------------------------------------------------
+    /// `Conflict` when the hash is taken.
+    async fn insert_authorization_code(&self, code: AuthorizationCode) -> StoreResult<()>;
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Live (unrevoked, unexpired at `now`) grant sessions parented by the browser session,
+    /// with their client ids.
+    async fn grant_sessions_of(
+        &self,
+        browser_session: &SessionId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Session>>;
+    async fn get_consent(&self, user: UserId, client_id: &str) -> StoreResult<Option<Consent>>;
+    async fn list_user_consents(&self, user: UserId) -> StoreResult<Vec<Consent>>;
+    /// `false` when there was none.
+    async fn delete_consent(&self, user: UserId, client_id: &str) -> StoreResult<bool>;
+    /// Deletes codes and refresh tokens expired by `now`; returns how many rows.
+    async fn purge_oauth_grants(&self, now: Timestamp) -> StoreResult<u64>;
+
+    // ---- back-channel logout outbox -------------------------------------------------------
+    /// Notices due at `now` and not delivered, oldest first; each is leased for `lease_secs`
+    /// (its `next_attempt_at` moves on), so two nodes do not deliver the same one at once.
+    async fn claim_logout_notices(
+        &self,
+        now: Timestamp,
+        lease_secs: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<LogoutNotice>>;
+    /// Records a delivery (`delivered_at`) or a failure (`attempts` + 1, `last_error`, and the
+    /// next attempt, or `None` to give up).
+    async fn finish_logout_notice(
+        &self,
+        id: Uuid,
+        outcome: NoticeOutcome,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Notices of a client, newest first (for `admin client show` and tests).
+    async fn list_logout_notices(&self, client_id: &str, limit: u32)
+    -> StoreResult<Vec<LogoutNotice>>;
 
     // ---- users ----------------------------------------------------------------------------
     /// Fails with `Conflict` when the email is taken in any letter case.
@@ -482,7 +598,13 @@ pub trait Store: Send + Sync + 'static {
         include_ended: bool,
         now: Timestamp,
     ) -> StoreResult<Vec<Session>>;
-    /// Returns whether the session was live and is now revoked.
+    /// Returns whether the session was live and is now revoked. Revoking a browser session also
+    /// revokes the live grant sessions it parents that are not `offline` (one event each).
+    ///
+    /// Every revocation of a grant session whose client has a `backchannel_logout_uri` (here,
+    /// by `revoke_user_sessions`, `revoke_user_access`, `revoke_client_sessions`, or a unit of
+    /// work) enqueues one [`LogoutNotice`] for it in the same transaction, with the browser
+    /// session (its parent, or itself when it has none) as `sid`, due at once.
     async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StoreResult<bool>;
     /// Revokes every live session of the user except `keep`; returns how many.
     async fn revoke_user_sessions(

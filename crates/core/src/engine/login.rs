@@ -201,6 +201,7 @@ impl Engine {
             revoked_at: None,
             ip: ctx.ip.clone(),
             user_agent: None,
+            grant: None,
         };
         self.store.create_session(session.clone()).await?;
         if !org.is_none() {

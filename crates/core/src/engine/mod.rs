@@ -117,6 +117,7 @@ impl Engine {
             .tokens
             .validate()
             .map_err(CoreError::InvalidArgument)?;
+        config.oidc.validate().map_err(CoreError::InvalidArgument)?;
         let rids = Rids::new(&config.rid_instance)
             .map_err(|e| CoreError::InvalidArgument(format!("rid_instance: {e}")))?;
         let now = Utc::now();
@@ -128,7 +129,11 @@ impl Engine {
         )?;
         // Page tokens are MACed with a key derived from, but never equal to, the master key.
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
-        let max_life = config.tokens.max_signed_lifetime();
+        // A key signs OpenID access and ID tokens too, so it verifies until the longest expires.
+        let max_life = config.tokens.max_signed_lifetime().max(secs(
+            config.oidc.max_access_token_secs.max(config.oidc.id_token_secs)
+                + config.tokens.leeway_secs as i64,
+        ));
         let ca = if config.certificates.enabled {
             let ca = CertificateAuthority::load_or_create(
                 store.as_ref(),

@@ -37,6 +37,8 @@ pub struct Session {
     pub revoked_at: Option<Timestamp>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Set for the tokens one OpenID client got in one browser sign-in.
+    pub grant: Option<SessionGrant>,
 }
 
 impl Session {
