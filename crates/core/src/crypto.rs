@@ -82,6 +82,11 @@ impl MasterKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// A key of its own for another purpose, derived like [`MasterKey::derive`].
+    pub fn subkey(&self, label: &[u8]) -> MasterKey {
+        MasterKey(Zeroizing::new(self.derive(label)))
+    }
+
     /// Seals `plaintext`, binding it to `context` (e.g. the key id) so sealed blobs cannot be
     /// swapped between rows. Output: 24-byte nonce followed by the ciphertext.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Vec<u8> {

@@ -49,6 +49,12 @@ pub struct Claims {
     /// Scoped to the one team in `org` (a Parsable team token) rather than all of the user's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub team: bool,
+    /// The OpenID client the token was issued to (its `aud` too); absent on seed-API tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Space-separated granted scopes, on OpenID provider tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 fn ts(secs: i64) -> Option<Timestamp> {
@@ -105,6 +111,15 @@ impl std::fmt::Debug for AccessTokens {
             .field("issuer", &self.issuer)
             .finish()
     }
+}
+
+/// Whom a presented access token must be for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAudience {
+    /// The Parsable and Nominal APIs: `aud` is the configured audience, and no client's.
+    Api,
+    /// An OpenID client's resource (userinfo, introspection): `aud` is the `client_id` claim.
+    OidcClient,
 }
 
 /// Why a token failed; `Expired` only for a genuine token past `exp`.
@@ -221,6 +236,8 @@ impl AccessTokens {
             akr: None,
             act: None,
             team: false,
+            client_id: None,
+            scope: None,
         }
     }
 
@@ -230,13 +247,32 @@ impl AccessTokens {
             .map_err(|e| CoreError::Internal(format!("signing failed: {e}")))
     }
 
-    /// Full validation. `now` is injected for tests.
+    /// Full validation of a token for the seed APIs (`aud` = the configured audience). `now`
+    /// is injected for tests.
     pub fn validate(
         &self,
         token: &str,
         now: Timestamp,
     ) -> Result<(Arc<Claims>, Principal), TokenFailure> {
+        self.validate_for(token, now, TokenAudience::Api)
+    }
+
+    /// Full validation for the given audience. The audience is checked on every call, cached
+    /// or not, so one cache serves tokens of every audience without mixing them up.
+    pub fn validate_for(
+        &self,
+        token: &str,
+        now: Timestamp,
+        audience: TokenAudience,
+    ) -> Result<(Arc<Claims>, Principal), TokenFailure> {
         let claims = self.verify_cached(token, now)?;
+        let audience_ok = match audience {
+            TokenAudience::Api => claims.client_id.is_none() && claims.aud == self.audience,
+            TokenAudience::OidcClient => claims.client_id.as_deref() == Some(claims.aud.as_str()),
+        };
+        if !audience_ok {
+            return Err(TokenFailure::Invalid);
+        }
         let principal = claims.principal().map_err(|_| TokenFailure::Malformed)?;
         self.check_revocation(&principal)?;
         Ok((claims, principal))
@@ -311,7 +347,8 @@ impl AccessTokens {
             .ok_or(TokenFailure::UnknownKey)?;
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_issuer(&[&self.issuer]);
-        v.set_audience(&[&self.audience]);
+        // `aud` must be there; which one is acceptable is `validate_for`'s check, after the cache.
+        v.validate_aud = false;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
         v.leeway = self.leeway_secs;
         v.validate_exp = check_exp;

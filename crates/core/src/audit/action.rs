@@ -71,6 +71,15 @@ pub enum AuditAction {
     FederationLink,
     FederationProvision,
     FederationSync,
+    // ---- OpenID provider
+    OidcAuthorize,
+    OidcToken,
+    OidcCodeReplay,
+    OidcRefreshReuse,
+    OidcClientAuth,
+    OidcRevoke,
+    OidcConsent,
+    OidcBackchannelLogout,
 }
 
 impl AuditAction {
@@ -132,6 +141,14 @@ impl AuditAction {
         AuditAction::FederationLink,
         AuditAction::FederationProvision,
         AuditAction::FederationSync,
+        AuditAction::OidcAuthorize,
+        AuditAction::OidcToken,
+        AuditAction::OidcCodeReplay,
+        AuditAction::OidcRefreshReuse,
+        AuditAction::OidcClientAuth,
+        AuditAction::OidcRevoke,
+        AuditAction::OidcConsent,
+        AuditAction::OidcBackchannelLogout,
     ];
 
     /// The stored name. Never change one: operators filter on it.
@@ -193,6 +210,14 @@ impl AuditAction {
             AuditAction::FederationLink => "federation.link",
             AuditAction::FederationProvision => "federation.provision",
             AuditAction::FederationSync => "federation.sync",
+            AuditAction::OidcAuthorize => "oidc.authorize",
+            AuditAction::OidcToken => "oidc.token",
+            AuditAction::OidcCodeReplay => "oidc.code_replay",
+            AuditAction::OidcRefreshReuse => "oidc.refresh_reuse",
+            AuditAction::OidcClientAuth => "oidc.client_auth",
+            AuditAction::OidcRevoke => "oidc.revoke",
+            AuditAction::OidcConsent => "oidc.consent",
+            AuditAction::OidcBackchannelLogout => "oidc.backchannel_logout",
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct Engine {
     ip_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     refusal_time: RefusalTime,
     page_tokens: PageTokens,
+    /// Seals pending OpenID authorization requests (never the master key itself).
+    oidc_seal: MasterKey,
     ca: Option<Arc<CertificateAuthority>>,
     last_key_reload: Mutex<Option<Instant>>,
     idle: IdleTracker,
@@ -129,6 +131,7 @@ impl Engine {
         )?;
         // Page tokens are MACed with a key derived from, but never equal to, the master key.
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
+        let oidc_seal = master.subkey(b"portcullis oidc requests v1");
         // A key signs OpenID access and ID tokens too, so it verifies until the longest expires.
         let max_life = config.tokens.max_signed_lifetime().max(secs(
             config.oidc.max_access_token_secs.max(config.oidc.id_token_secs)
@@ -215,6 +218,7 @@ impl Engine {
             audit,
             ip_limiter,
             page_tokens,
+            oidc_seal,
             ca,
             last_key_reload: Mutex::new(None),
             idle,
@@ -251,6 +255,9 @@ impl Engine {
         self.ca.as_ref()
     }
 
+    pub(crate) fn oidc_seal(&self) -> &MasterKey {
+        &self.oidc_seal
+    }
     pub fn page_tokens(&self) -> &PageTokens {
         &self.page_tokens
     }

@@ -1,7 +1,40 @@
-//! The OpenID Connect provider's core (docs/design/oidc-provider.md): the client registry,
-//! authorization requests and codes, the token grants, ID tokens, introspection, revocation and
-//! logout. The `oidc` surface is a thin adapter over it.
+//! The OpenID Connect provider's core (docs/design/oidc-provider.md): authorization requests
+//! and codes, the token grants, ID tokens and userinfo, introspection, revocation and logout.
+//! The `oidc` surface and the pages are thin adapters over [`Provider`].
 
+mod claims;
+mod client_auth;
 mod config;
+mod consents;
+mod error;
+mod grants;
+mod introspection;
+mod logout;
+mod provider;
+mod request;
 
+pub use claims::{ACR_SINGLE_FACTOR, at_hash};
+pub use client_auth::{ClientAuthRequest, JWT_BEARER_ASSERTION};
 pub use config::OidcConfig;
+pub use error::OAuthError;
+pub use grants::TokenSet;
+pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender};
+pub use provider::{AuthorizeStep, BrowserSignIn, CODE_TTL_SECS, Provider};
+pub use request::{
+    AuthorizationRequest, AuthorizeError, AuthorizeParams, PENDING_REQUEST_SECS, Prompt,
+    SUPPORTED_SCOPES, pkce_matches,
+};
+
+/// application/x-www-form-urlencoded escaping of one value (RFC 3986 unreserved kept).
+pub(crate) fn url_component(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
