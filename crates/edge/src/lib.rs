@@ -5,6 +5,7 @@
 //! - the request id ([`RequestId`]: its one generator, its header and its extractor);
 //! - bounded body reading ([`read_body`]);
 //! - the one `Authorization` parser ([`Authorization`]);
+//! - the page primitives of the browser-facing surfaces ([`html`]);
 //! - `no-store` marking of responses that carry secrets;
 //! - the RFC 9457 problem type, JSON body and authenticated-caller extractors and the `finish`
 //!   middleware that the account and org-admin surfaces share.
@@ -18,6 +19,7 @@ mod body;
 mod cidr;
 pub mod client_ip;
 mod extract;
+pub mod html;
 mod no_store;
 mod problem;
 mod request_id;

@@ -3,6 +3,7 @@
 //! The `oidc` surface and the pages are thin adapters over [`Provider`].
 
 mod claims;
+mod clients;
 mod client_auth;
 mod config;
 mod consents;

@@ -28,10 +28,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::crypto;
-use portcullis_core::engine::{Engine, OrgChoice};
+use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
 use portcullis_core::websso::SSO_FLOW_TTL_SECS;
 use portcullis_core::{CoreError, audit::AuditContext};
 use portcullis_edge::Origin;
+use portcullis_edge::html::{
+    MAX_PENDING_REQUEST, OIDC_RESUME_PATH, SESSION_COOKIE, origin_of, same_origin,
+};
 use portcullis_federation::{AuthorizationRequest, Federation, FederationError};
 use serde::Deserialize;
 
@@ -84,43 +87,20 @@ impl Web {
         page::cookie_name(SSO_COOKIE, self.secure)
     }
     /// The form with a fresh CSRF token, set as a cookie too.
-    fn form(&self, status: StatusCode, email: &str, error: Option<&str>) -> Response {
+    fn form(
+        &self,
+        status: StatusCode,
+        email: &str,
+        pending: Option<&str>,
+        error: Option<&str>,
+    ) -> Response {
         let csrf = crypto::random_token(32);
-        let mut r = page::login_form(status, &csrf, email, error);
+        let mut r = page::login_form(status, &csrf, email, pending, error);
         r.headers_mut().append(
             header::SET_COOKIE,
             page::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),
         );
         r
-    }
-}
-
-/// `scheme://authority` of a URL (the part before the first `/` after the scheme).
-fn origin_of(url: &str) -> &str {
-    match url.split_once("://") {
-        Some((scheme, rest)) => &url[..scheme.len() + 3 + rest.find('/').unwrap_or(rest.len())],
-        None => url,
-    }
-}
-
-/// Defence in depth beside the double-submit cookie: a browser names the page that sent a form
-/// in `Origin`, so a cross-site post names the attacker's site. Same-origin is our public URL or
-/// the address the browser used (`Host`). Without the header (older browsers, scripts) the
-/// cookie check alone decides.
-fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if origin.eq_ignore_ascii_case(public_origin) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match (origin.split_once("://"), host) {
-        (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host),
-        _ => false,
     }
 }
 
@@ -201,8 +181,25 @@ fn failure_from_core(e: CoreError) -> Response {
 
 // ---- password login --------------------------------------------------------------------------
 
-async fn login_page(State(web): Ctx) -> Response {
-    web.form(StatusCode::OK, "", None)
+#[derive(Deserialize)]
+struct LoginQuery {
+    /// A pending OpenID authorization request to continue after the sign-in.
+    #[serde(default)]
+    r: Option<String>,
+    /// A hint (`login_hint`) to fill the email field with.
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// The pending request, when one of a sane size was given.
+fn pending_of(r: Option<&str>) -> Option<&str> {
+    r.filter(|r| !r.is_empty() && r.len() <= MAX_PENDING_REQUEST)
+}
+
+async fn login_page(State(web): Ctx, q: Result<Query<LoginQuery>, QueryRejection>) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or(LoginQuery { r: None, email: None });
+    let email = q.email.as_deref().filter(|e| e.len() <= MAX_EMAIL).unwrap_or_default();
+    web.form(StatusCode::OK, email, pending_of(q.r.as_deref()), None)
 }
 
 #[derive(Deserialize)]
@@ -213,6 +210,39 @@ struct LoginForm {
     password: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    r: Option<String>,
+}
+
+/// After a sign-in that continues an OpenID authorization: the browser keeps the session in an
+/// HttpOnly cookie for the provider, and goes back to the authorization request.
+fn continue_authorization(web: &Web, pending: &str, grant: &LoginGrant) -> Response {
+    let mut url = format!("{OIDC_RESUME_PATH}?r=");
+    url.extend(url_safe(pending));
+    let Ok(location) = HeaderValue::from_str(&url) else {
+        return page::failure(StatusCode::BAD_REQUEST, "The sign-in request is not valid.");
+    };
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    page::secure_headers(r.headers_mut());
+    r.headers_mut().insert(header::LOCATION, location);
+    let max_age = (grant.token.expires_at - chrono::Utc::now())
+        .num_seconds()
+        .max(0);
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        page::set_cookie(
+            &page::cookie_name(SESSION_COOKIE, web.secure),
+            &grant.token.token,
+            max_age,
+            web.secure,
+        ),
+    );
+    r
+}
+
+/// The pending request is base64url: anything else in it is dropped (and fails to open).
+fn url_safe(v: &str) -> impl Iterator<Item = char> + '_ {
+    v.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
 }
 
 async fn login_submit(
@@ -225,10 +255,12 @@ async fn login_submit(
         return web.form(
             StatusCode::BAD_REQUEST,
             "",
+            None,
             Some("Send the form as application/x-www-form-urlencoded."),
         );
     };
     let email = f.email.trim();
+    let pending = pending_of(f.r.as_deref());
     // Double-submit: the form field must equal the HttpOnly SameSite cookie set with the form.
     let cookie = page::cookie(&headers, &web.csrf_cookie()).unwrap_or_default();
     if f.csrf.is_empty()
@@ -238,12 +270,13 @@ async fn login_submit(
         return web.form(
             StatusCode::FORBIDDEN,
             email,
+            pending,
             Some("The form expired. Please sign in again."),
         );
     }
     if let Err(e) = web.engine.check_ip_rate(origin.ip) {
         let (status, msg) = core_failure(&e);
-        let mut r = web.form(status, email, Some(msg));
+        let mut r = web.form(status, email, pending, Some(msg));
         retry_after(&mut r, &e);
         return r;
     }
@@ -251,14 +284,28 @@ async fn login_submit(
         return web.form(
             StatusCode::BAD_REQUEST,
             "",
+            pending,
             Some("Enter your email address and password."),
         );
     }
+    // An OpenID sign-in picks its org later (the client's, or the org page).
+    let choice = match pending {
+        Some(_) => OrgChoice::DefaultOrNone,
+        None => OrgChoice::Default,
+    };
     match web
         .engine
-        .login_password(email, &f.password, OrgChoice::Default, None, &origin.audit)
+        .login_password(email, &f.password, choice, None, &origin.audit)
         .await
     {
+        Ok(grant) if pending.is_some() => {
+            let mut r = continue_authorization(&web, pending.unwrap_or_default(), &grant);
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
+            );
+            r
+        }
         Ok(grant) => {
             let mut r = page::landing(
                 &grant.user.email,
@@ -274,7 +321,7 @@ async fn login_submit(
         }
         Err(e) => {
             let (status, msg) = core_failure(&e);
-            let mut r = web.form(status, email, Some(msg));
+            let mut r = web.form(status, email, pending, Some(msg));
             retry_after(&mut r, &e);
             r
         }
@@ -438,52 +485,5 @@ async fn callback(
         ),
         Err(FederationError::Core(e)) => failure_from_core(e),
         Err(e) => fed_failure(e),
-    }
-}
-
-#[cfg(test)]
-mod origin_tests {
-    use super::*;
-
-    fn headers(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
-        }
-        if let Some(x) = host {
-            h.insert(header::HOST, HeaderValue::from_str(x).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn origin_of_keeps_scheme_and_authority() {
-        assert_eq!(
-            origin_of("https://id.example.com/base"),
-            "https://id.example.com"
-        );
-        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-    }
-
-    #[test]
-    fn cross_site_posts_are_refused() {
-        let public = "https://id.example.com";
-        assert!(same_origin(&headers(None, None), public));
-        assert!(same_origin(
-            &headers(Some("https://id.example.com"), None),
-            public
-        ));
-        assert!(same_origin(
-            &headers(Some("http://127.0.0.1:4000"), Some("127.0.0.1:4000")),
-            public
-        ));
-        assert!(!same_origin(
-            &headers(Some("https://evil.example"), Some("id.example.com")),
-            public
-        ));
-        assert!(!same_origin(
-            &headers(Some("null"), Some("id.example.com")),
-            public
-        ));
     }
 }

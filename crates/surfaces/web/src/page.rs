@@ -1,68 +1,28 @@
-//! Tiny server-rendered pages: escaped output, no script, no style, a strict CSP, never cached,
-//! never framed, never sending a Referer. And the cookies the pages use.
+//! The sign-in pages: the password form, the landing page and failures, on the shared page
+//! primitives of the edge.
 
-use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use http::StatusCode;
 
-/// No script, style, image or frame of any origin; forms post only to Portcullis.
-pub const CSP: &str =
-    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Headers every page and redirect of this surface carries.
-pub fn secure_headers(h: &mut HeaderMap) {
-    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &'static str| {
-        h.insert(k, HeaderValue::from_static(v));
-    };
-    set(h, header::CONTENT_SECURITY_POLICY, CSP);
-    set(h, header::CACHE_CONTROL, "no-store");
-    set(h, header::PRAGMA, "no-cache");
-    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::REFERRER_POLICY, "same-origin");
-}
-
-/// A whole page; `body` is already-escaped HTML.
-pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let doc = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"referrer\" content=\"same-origin\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · Portcullis</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
-        t = esc(title),
-    );
-    let mut r = (status, doc).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    secure_headers(r.headers_mut());
-    r
-}
+pub use portcullis_edge::html::{
+    CSP, cookie, cookie_name, esc, html, secure_headers, set_cookie,
+};
 
 /// The password form. `error` and `email` are escaped here.
-pub fn login_form(status: StatusCode, csrf: &str, email: &str, error: Option<&str>) -> Response {
+/// `pending` is an OpenID authorization request the sign-in continues (opaque, carried along).
+pub fn login_form(
+    status: StatusCode,
+    csrf: &str,
+    email: &str,
+    pending: Option<&str>,
+    error: Option<&str>,
+) -> Response {
     let error = error
         .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>\n", esc(e)))
         .unwrap_or_default();
     let body = format!(
         "{error}<form method=\"post\" action=\"/login\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{pending}\
          <p><label>Email <input id=\"email\" name=\"email\" type=\"email\" \
          autocomplete=\"username\" required value=\"{email}\"></label></p>\n\
          <p><label>Password <input id=\"password\" name=\"password\" type=\"password\" \
@@ -70,6 +30,9 @@ pub fn login_form(status: StatusCode, csrf: &str, email: &str, error: Option<&st
          <p><button id=\"submit\" type=\"submit\">Sign in</button></p>\n</form>",
         csrf = esc(csrf),
         email = esc(email),
+        pending = pending
+            .map(|r| format!("<input type=\"hidden\" name=\"r\" value=\"{}\">\n", esc(r)))
+            .unwrap_or_default(),
     );
     html(status, "Sign in", &body)
 }
@@ -101,60 +64,3 @@ pub fn failure(status: StatusCode, message: &str) -> Response {
     html(status, "Sign-in failed", &body)
 }
 
-/// Cookie names: `__Host-` (Secure, Path=/, no Domain) when Portcullis is served over HTTPS.
-pub fn cookie_name(base: &str, secure: bool) -> String {
-    if secure {
-        format!("__Host-{base}")
-    } else {
-        base.to_owned()
-    }
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS.
-pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let v = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
-}
-
-/// The value of a request cookie. Several cookies of that name (cookie tossing): none.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut found = None;
-    for v in headers.get_all(header::COOKIE) {
-        let Ok(v) = v.to_str() else { continue };
-        for pair in v.split(';') {
-            if let Some((k, val)) = pair.trim().split_once('=')
-                && k == name
-            {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(val.trim().to_owned());
-            }
-        }
-    }
-    found
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            esc("<a href='x'>\"&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"
-        );
-    }
-
-    #[test]
-    fn cookies_are_read_once() {
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; b=2"));
-        assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
-        assert_eq!(cookie(&h, "c"), None);
-        h.append(header::COOKIE, HeaderValue::from_static("b=3"));
-        assert_eq!(cookie(&h, "b"), None);
-    }
-}

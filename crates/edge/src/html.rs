@@ -1,0 +1,201 @@
+//! Small server-rendered pages shared by the browser-facing surfaces (the sign-in pages and the
+//! OpenID provider's): escaped output, no script, no style, a strict CSP, never cached, never
+//! framed, never sending a Referer. And the cookies those pages use.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+/// The browser's Portcullis sign-in (its session token), set by the sign-in page when a
+/// sign-in continues an OpenID authorization, and read by the provider.
+pub const SESSION_COOKIE: &str = "portcullis-session";
+/// Where the sign-in page sends the browser back to continue an OpenID authorization request
+/// (`?r=` the pending request, as the provider sealed it).
+pub const OIDC_RESUME_PATH: &str = "/oauth2/authorize/resume";
+/// The longest pending request the sign-in page carries along (the provider's seals are far
+/// smaller).
+pub const MAX_PENDING_REQUEST: usize = 8 * 1024;
+
+/// No script, style, image or frame of any origin; forms post only to Portcullis.
+pub const CSP: &str =
+    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Headers every page and redirect of this surface carries.
+pub fn secure_headers(h: &mut HeaderMap) {
+    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    set(h, header::CACHE_CONTROL, "no-store");
+    set(h, header::PRAGMA, "no-cache");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "same-origin");
+}
+
+/// A whole page; `body` is already-escaped HTML.
+pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    let doc = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"referrer\" content=\"same-origin\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t} · Portcullis</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
+        t = esc(title),
+    );
+    let mut r = (status, doc).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure_headers(r.headers_mut());
+    r
+}
+
+/// Cookie names: `__Host-` (Secure, Path=/, no Domain) when Portcullis is served over HTTPS.
+pub fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS.
+pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let v = format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// The value of a request cookie. Several cookies of that name (cookie tossing): none.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = None;
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for pair in v.split(';') {
+            if let Some((k, val)) = pair.trim().split_once('=')
+                && k == name
+            {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(val.trim().to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// `scheme://authority` of a URL (the part before the first `/` after the scheme).
+pub fn origin_of(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((scheme, rest)) => &url[..scheme.len() + 3 + rest.find('/').unwrap_or(rest.len())],
+        None => url,
+    }
+}
+
+/// Defence in depth beside the double-submit cookie: a browser names the page that sent a form
+/// in `Origin`, so a cross-site post names the attacker's site. Same-origin is our public URL or
+/// the address the browser used (`Host`). Without the header (older browsers, scripts) the
+/// cookie check alone decides.
+pub fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if origin.eq_ignore_ascii_case(public_origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (origin.split_once("://"), host) {
+        (Some((_, authority)), Some(host)) => authority.eq_ignore_ascii_case(host),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<a href='x'>\"&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn cookies_are_read_once() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; b=2"));
+        assert_eq!(cookie(&h, "b").as_deref(), Some("2"));
+        assert_eq!(cookie(&h, "c"), None);
+        h.append(header::COOKIE, HeaderValue::from_static("b=3"));
+        assert_eq!(cookie(&h, "b"), None);
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        if let Some(x) = host {
+            h.insert(header::HOST, HeaderValue::from_str(x).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_of_keeps_scheme_and_authority() {
+        assert_eq!(
+            origin_of("https://id.example.com/base"),
+            "https://id.example.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let public = "https://id.example.com";
+        assert!(same_origin(&headers(None, None), public));
+        assert!(same_origin(
+            &headers(Some("https://id.example.com"), None),
+            public
+        ));
+        assert!(same_origin(
+            &headers(Some("http://127.0.0.1:4000"), Some("127.0.0.1:4000")),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(Some("https://evil.example"), Some("id.example.com")),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(Some("null"), Some("id.example.com")),
+            public
+        ));
+    }
+}
