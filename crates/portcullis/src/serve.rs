@@ -7,9 +7,11 @@ use anyhow::{Context as _, bail};
 use axum::Router;
 use portcullis_core::admin::Admin;
 use portcullis_core::engine::Engine;
+use portcullis_core::oidc::Provider;
 use portcullis_core::store::Store;
 use portcullis_core::{KeyPurpose, crypto::MasterKey};
 use portcullis_federation::Federation;
+use portcullis_oidc::HttpLogoutSender;
 use portcullis_server::config::{Config, ENV_BOOTSTRAP_ADMIN_PASSWORD};
 use portcullis_server::{HttpContext, build_router, hook};
 use zeroize::Zeroizing;
@@ -61,8 +63,15 @@ pub fn federation(engine: &Arc<Engine>, cfg: &Config) -> anyhow::Result<Arc<Fede
     Ok(Arc::new(fed))
 }
 
-/// The surface routers, given the running engine and the federation.
-fn surfaces(engine: &Arc<Engine>, federation: &Arc<Federation>) -> Vec<Router> {
+/// How often the OpenID provider looks for back-channel logout notices to deliver.
+const LOGOUT_DELIVERY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The surface routers, given the running engine, the federation and the OpenID provider.
+fn surfaces(
+    engine: &Arc<Engine>,
+    federation: &Arc<Federation>,
+    provider: &Arc<Provider>,
+) -> Vec<Router> {
     let mut parts = vec![
         portcullis_nominal::router(engine.clone(), Some(federation.clone())),
         portcullis_parsable::router(engine.clone(), Some(federation.clone())),
@@ -70,6 +79,7 @@ fn surfaces(engine: &Arc<Engine>, federation: &Arc<Federation>) -> Vec<Router> {
         portcullis_org_admin::router(engine.clone()),
         portcullis_well_known::router(engine.clone()),
         portcullis_web::router(engine.clone(), Some(federation.clone())),
+        portcullis_oidc::router(provider.clone()),
     ];
     if let Some(r) = test_hooks() {
         parts.push(r);
@@ -163,9 +173,18 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    let provider = Provider::new(engine.clone());
+    let sender = match HttpLogoutSender::new() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            engine.shutdown().await;
+            store.close().await;
+            bail!("cannot build the back-channel logout HTTP client: {e}");
+        }
+    };
     let ctx = HttpContext::new(cfg.server.clone(), store.clone())
         .with_revocation_feed(engine.revocations().clone());
-    let app = build_router(surfaces(&engine, &fed), &ctx);
+    let app = build_router(surfaces(&engine, &fed, &provider), &ctx);
     let listener = match portcullis_server::bind(cfg.server.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -192,6 +211,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         None => None,
     };
     tracing::info!(addr = %addr, backend = store.backend(), "listening on http://{addr}");
+    let provider_work = provider.spawn_background(sender, LOGOUT_DELIVERY_EVERY);
 
     let engine_for_hook = engine.clone();
     let result = portcullis_server::serve(
@@ -200,6 +220,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         ctx,
         portcullis_server::shutdown_signal(),
         vec![hook(move || async move {
+            provider_work.abort();
             engine_for_hook.shutdown().await;
             tracing::info!("engine stopped; audit queue flushed");
         })],

@@ -51,6 +51,7 @@ impl Engine {
         if self.store.revoke_session(&sid, now).await? {
             let exp = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
             self.revocations.revoke_session(sid.clone(), exp);
+            self.see_ended_grants(UserId(claims.sub), now).await;
             self.audit
                 .log(
                     ctx,
@@ -158,6 +159,7 @@ impl Engine {
         let now = Utc::now();
         if self.store.revoke_session(&s.id, now).await? {
             self.revocations.revoke_session(s.id.clone(), s.expires_at);
+            self.see_ended_grants(s.user_id, now).await;
             self.audit
                 .log(
                     ctx,
@@ -171,6 +173,18 @@ impl Engine {
                 .await;
         }
         Ok(())
+    }
+
+    /// Ending a browser sign-in ends the OpenID grants it parents (in the same store write):
+    /// this process learns of them at once rather than at the next feed poll.
+    async fn see_ended_grants(&self, user: UserId, now: Timestamp) {
+        if let Err(e) = self
+            .revocations
+            .refresh_user(self.store.as_ref(), user, now)
+            .await
+        {
+            tracing::warn!(error = %e, "revocation view refresh failed; the feed will catch up");
+        }
     }
 
     /// Ends every session of a user (admin), or all but `keep` (password change).

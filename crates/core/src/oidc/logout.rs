@@ -27,6 +27,8 @@ const LOGOUT_TOKEN_SECS: i64 = 120;
 const MAX_ATTEMPTS: i32 = 6;
 const LEASE_SECS: i64 = 60;
 const BATCH: u32 = 50;
+/// How often expired codes and refresh tokens are deleted.
+pub const PURGE_EVERY: StdDuration = StdDuration::from_secs(600);
 
 /// The parameters of an end-session request, as sent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -231,8 +233,9 @@ impl Provider {
         Ok(n)
     }
 
-    /// Runs delivery passes until the task is aborted.
-    pub fn spawn_logout_delivery(
+    /// The provider's background work until the task is aborted: a delivery pass every
+    /// `every`, and the purge of expired codes and refresh tokens every [`PURGE_EVERY`].
+    pub fn spawn_background(
         self: &Arc<Self>,
         sender: Arc<dyn LogoutSender>,
         every: StdDuration,
@@ -241,10 +244,18 @@ impl Provider {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_purge = std::time::Instant::now();
             loop {
                 tick.tick().await;
                 if let Err(e) = provider.deliver_logout_notices(sender.as_ref()).await {
                     tracing::warn!(error = %e, "back-channel logout delivery failed; will retry");
+                }
+                if last_purge.elapsed() >= PURGE_EVERY {
+                    last_purge = std::time::Instant::now();
+                    match provider.engine.store().purge_oauth_grants(Utc::now()).await {
+                        Ok(n) => tracing::debug!(rows = n, "expired OpenID grants purged"),
+                        Err(e) => tracing::warn!(error = %e, "purging expired OpenID grants failed"),
+                    }
                 }
             }
         })
