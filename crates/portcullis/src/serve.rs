@@ -165,6 +165,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             return Err(anyhow::Error::new(e).context("cannot start the auth engine"));
         }
     };
+    // Every server lists every algorithm's key from its start (the first start makes them), so
+    // a relying party never meets an ID token whose key the server it asks does not publish.
+    let now = chrono::Utc::now();
+    if let Err(e) = engine.signing_keys().ensure_all(store.as_ref(), now).await {
+        engine.shutdown().await;
+        store.close().await;
+        return Err(anyhow::Error::new(e).context("cannot make the ID-token signing keys"));
+    }
     let fed = match federation(&engine, &cfg) {
         Ok(f) => f,
         Err(e) => {

@@ -21,9 +21,10 @@ use orgs::*;
 use portcullis_core::admin::{
     Admin, AdminError, MemberView, NewUserSpec, OrgPatchSpec, UserPatchSpec, UserView, parse_roles,
 };
-use portcullis_core::keys::KeyRing;
+use portcullis_core::keys::SigningKeys;
 use portcullis_core::{
-    AllowlistKind, AuditFilter, AuditOutcome, MembershipKind, Org, Region, Role, WorkspaceAccess,
+    AllowlistKind, AuditFilter, AuditOutcome, IdTokenAlg, MembershipKind, Org, Region, Role,
+    WorkspaceAccess,
 };
 use portcullis_server::config::Config;
 use serde::Serialize;
