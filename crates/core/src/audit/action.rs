@@ -71,6 +71,14 @@ pub enum AuditAction {
     FederationLink,
     FederationProvision,
     FederationSync,
+    // ---- OpenID provider clients and consents
+    ClientCreate,
+    ClientUpdate,
+    ClientRotateSecret,
+    ClientDisable,
+    ClientEnable,
+    ClientDelete,
+    ConsentRevoke,
 }
 
 impl AuditAction {
@@ -132,6 +140,13 @@ impl AuditAction {
         AuditAction::FederationLink,
         AuditAction::FederationProvision,
         AuditAction::FederationSync,
+        AuditAction::ClientCreate,
+        AuditAction::ClientUpdate,
+        AuditAction::ClientRotateSecret,
+        AuditAction::ClientDisable,
+        AuditAction::ClientEnable,
+        AuditAction::ClientDelete,
+        AuditAction::ConsentRevoke,
     ];
 
     /// The stored name. Never change one: operators filter on it.
@@ -193,6 +208,13 @@ impl AuditAction {
             AuditAction::FederationLink => "federation.link",
             AuditAction::FederationProvision => "federation.provision",
             AuditAction::FederationSync => "federation.sync",
+            AuditAction::ClientCreate => "client.create",
+            AuditAction::ClientUpdate => "client.update",
+            AuditAction::ClientRotateSecret => "client.rotate_secret",
+            AuditAction::ClientDisable => "client.disable",
+            AuditAction::ClientEnable => "client.enable",
+            AuditAction::ClientDelete => "client.delete",
+            AuditAction::ConsentRevoke => "consent.revoke",
         }
     }
 }

@@ -131,7 +131,10 @@ impl Engine {
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
         // A key signs OpenID access and ID tokens too, so it verifies until the longest expires.
         let max_life = config.tokens.max_signed_lifetime().max(secs(
-            config.oidc.max_access_token_secs.max(config.oidc.id_token_secs)
+            config
+                .oidc
+                .max_access_token_secs
+                .max(config.oidc.id_token_secs)
                 + config.tokens.leeway_secs as i64,
         ));
         let ca = if config.certificates.enabled {
