@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::audit::AuditContext;
-use crate::engine::Engine;
+use crate::engine::{Engine, require_own_session};
 use crate::error::{CoreError, CoreResult};
 use crate::model::Timestamp;
 use crate::tokens::Principal;
@@ -22,7 +22,7 @@ pub struct ConsentView {
     pub granted_at: Timestamp,
 }
 
-/// Consents are the user's own: not for a machine's credential.
+/// Consents are the user's to see: not a machine's credential's.
 fn require_user(p: &Principal) -> CoreResult<()> {
     if p.is_credential_based() {
         return Err(CoreError::CredentialNotAllowed("manage consents"));
@@ -61,7 +61,7 @@ impl Engine {
         client_id: &str,
         ctx: &AuditContext,
     ) -> CoreResult<u64> {
-        require_user(p)?;
+        require_own_session(p, "manage consents")?;
         use_cases::revoke_consent(&self.use_case(Some(p.user), ctx), p.user, client_id).await
     }
 }
