@@ -45,33 +45,6 @@ async fn audited(env: &TestEnv, action: &str) -> Vec<AuditEvent> {
     env.audit_events(action).await
 }
 
-/// A live grant session of `client_id` for `user`.
-async fn grant_session(env: &TestEnv, user: &User, org: &Org, client_id: &str) -> Session {
-    let now = Utc::now();
-    let s = Session {
-        id: SessionId::generate(),
-        user_id: user.id,
-        org_id: org.id,
-        kind: SessionKind::Login,
-        amr: vec!["pwd".into()],
-        actor_id: None,
-        created_at: now,
-        expires_at: now + Duration::hours(1),
-        idle_timeout_secs: None,
-        last_seen_at: now,
-        revoked_at: None,
-        ip: None,
-        user_agent: None,
-        grant: Some(SessionGrant {
-            client_id: client_id.into(),
-            parent: None,
-            offline: false,
-        }),
-    };
-    env.store.create_session(s.clone()).await.unwrap();
-    s
-}
-
 async fn revoked(env: &TestEnv, s: &Session) -> bool {
     let s = env.store.get_session(&s.id).await.unwrap().unwrap();
     s.revoked_at.is_some()
@@ -294,8 +267,8 @@ async fn disabling_ends_the_clients_sessions_and_delete_removes_it() {
             .await
             .unwrap();
     }
-    let s1 = grant_session(&env, &ann, &acme, "one").await;
-    let s2 = grant_session(&env, &ann, &acme, "two").await;
+    let s1 = env.grant_session(&ann, &acme, "one").await;
+    let s2 = env.grant_session(&ann, &acme, "two").await;
 
     let off = a.set_client_disabled(OP, "one", true).await.unwrap();
     let first = off.disabled_at.expect("disabled");
@@ -458,22 +431,13 @@ async fn revoking_a_consent_ends_the_clients_sessions_for_the_user() {
         .await
         .unwrap();
     }
-    let now = Utc::now();
-    let mut tx = env.store.begin_write().await.unwrap();
     for (user, client_id) in [(&ann, "one"), (&ann, "two"), (&bob, "one")] {
-        tx.upsert_consent(Consent {
-            user_id: user.id,
-            client_id: client_id.into(),
-            scopes: ["openid".to_owned(), "email".to_owned()].into(),
-            granted_at: now,
-        })
-        .await
-        .unwrap();
+        env.consent(user, client_id, &["openid", "email"]).await;
     }
-    tx.commit().await.unwrap();
-    let ann_one = grant_session(&env, &ann, &acme, "one").await;
-    let ann_two = grant_session(&env, &ann, &acme, "two").await;
-    let bob_one = grant_session(&env, &bob, &acme, "one").await;
+    let now = Utc::now();
+    let ann_one = env.grant_session(&ann, &acme, "one").await;
+    let ann_two = env.grant_session(&ann, &acme, "two").await;
+    let bob_one = env.grant_session(&bob, &acme, "one").await;
     let refresh = RefreshToken {
         token_hash: hash_client_secret("a refresh token"),
         grant_session: ann_one.id.clone(),

@@ -1,6 +1,5 @@
 //! The consents a user gave OpenID clients: listed and revoked.
 
-use chrono::{Duration, Utc};
 use portcullis_core::admin::Admin;
 use portcullis_core::oidc::ClientSpec;
 use portcullis_core::use_cases::ClientScope;
@@ -28,42 +27,8 @@ async fn consented(w: &World, user: &User, client_id: &str) -> SessionId {
             .await
             .expect("client");
     }
-    let now = Utc::now();
-    let mut tx = w.store.begin_write().await.expect("unit");
-    tx.upsert_consent(Consent {
-        user_id: user.id,
-        client_id: client_id.into(),
-        scopes: ["openid".to_owned(), "profile".to_owned()].into(),
-        granted_at: now,
-    })
-    .await
-    .expect("consent");
-    tx.commit().await.expect("commit");
-    let session = Session {
-        id: SessionId::generate(),
-        user_id: user.id,
-        org_id: w.org.id,
-        kind: SessionKind::Login,
-        amr: vec!["pwd".into()],
-        actor_id: None,
-        created_at: now,
-        expires_at: now + Duration::hours(1),
-        idle_timeout_secs: None,
-        last_seen_at: now,
-        revoked_at: None,
-        ip: None,
-        user_agent: None,
-        grant: Some(SessionGrant {
-            client_id: client_id.into(),
-            parent: None,
-            offline: false,
-        }),
-    };
-    w.store
-        .create_session(session.clone())
-        .await
-        .expect("session");
-    session.id
+    w.env.consent(user, client_id, &["openid", "profile"]).await;
+    w.env.grant_session(user, &w.org, client_id).await.id
 }
 
 async fn consents(w: &World, token: &str) -> Vec<Value> {
