@@ -95,7 +95,7 @@ fn secs(d: i64) -> chrono::Duration {
 
 /// Changes to the account itself need the user's own sign-in: not a credential (a machine's),
 /// not an impersonating admin's session.
-fn require_own_session(p: &Principal, what: &'static str) -> CoreResult<()> {
+pub(crate) fn require_own_session(p: &Principal, what: &'static str) -> CoreResult<()> {
     if p.is_credential_based() {
         return Err(CoreError::CredentialNotAllowed(what));
     }
