@@ -410,7 +410,16 @@ async fn algorithm_confusion_none_and_hmac_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_use_on_two_processes_at_once_ends_with_valid_keys_on_both() {
-    let e = env().await;
+    racing_first_use(env().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_use_on_two_processes_at_once_on_postgres() {
+    let env = TestEnv::builder().postgres().build().await;
+    racing_first_use(Env { env }).await;
+}
+
+async fn racing_first_use(e: Env) {
     let other = e.second_engine(CoreConfig::default()).await;
     let claims = id_claims(300);
     // Four signers here and four there, all finding no RS256 key.
