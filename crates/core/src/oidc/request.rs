@@ -161,9 +161,9 @@ pub fn validate(
         )));
     }
     let scopes =
-        parse_scopes(non_empty(&params.scope).unwrap_or_default(), client).map_err(|e| fail(e))?;
-    let code_challenge = pkce_challenge(params).map_err(|e| fail(e))?;
-    let prompt = parse_prompt(non_empty(&params.prompt)).map_err(|e| fail(e))?;
+        parse_scopes(non_empty(&params.scope).unwrap_or_default(), client).map_err(&fail)?;
+    let code_challenge = pkce_challenge(params).map_err(&fail)?;
+    let prompt = parse_prompt(non_empty(&params.prompt)).map_err(&fail)?;
     let max_age = match non_empty(&params.max_age) {
         None => None,
         Some(v) => Some(
