@@ -230,6 +230,7 @@ async fn idle_sessions_are_refused_and_sessions_show_their_last_use() {
         revoked_at: None,
         ip: None,
         user_agent: None,
+        grant: None,
     };
     w.store
         .create_session(stale.clone())
