@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.oidc_clients import USER_PASSWORD, add_user, client_toml, secret_file, start_provider
+from harness.oidc_clients import USER_PASSWORD, add_user, client_toml, start_provider
 from harness.relying_party import RelyingParty
 
 pytestmark = pytest.mark.federation
@@ -25,20 +25,12 @@ def relying_party(tmp_path):
     rp.stop()
 
 
-def register(rp: RelyingParty, tmp_path, *, client_id: str, kind: str, **extra) -> tuple[str, str | None]:
-    """The client's TOML table, with the RP's own URIs; answers (toml, secret)."""
-    secret = None
-    path = None
-    if kind == "confidential":
-        path, secret = secret_file(tmp_path / "secrets", client_id)
-    toml = client_toml(
-        client_id=client_id, name=f"RP {client_id}", kind=kind, secret_file=path,
-        redirect_uris=[rp.uris["redirect_uri"]],
-        post_logout_redirect_uris=[rp.uris["post_logout_redirect_uri"]],
-        backchannel_logout_uri=rp.uris["backchannel_logout_uri"],
-        grant_types=["authorization_code", "refresh_token"],
-        scopes=["openid", "profile", "email"], **extra)
-    return toml, secret
+def client_settings(rp: RelyingParty) -> dict:
+    """What both registrations say: the RP's own URIs, refresh allowed, the three scopes."""
+    return dict(redirect_uri=[rp.uris["redirect_uri"]],
+                post_logout_redirect_uri=[rp.uris["post_logout_redirect_uri"]],
+                backchannel_logout_uri=rp.uris["backchannel_logout_uri"],
+                grant_type=["authorization_code", "refresh_token"], scope=["openid", "profile", "email"])
 
 
 def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool) -> None:
@@ -87,23 +79,31 @@ def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool) -> N
     assert lo["sign_in_again_path"] == "/login"
 
 
-def test_openid_client_confidential_client_secret_basic(server_factory, relying_party, tmp_path):
-    """A first-party confidential web app (client_secret_basic, RS256): no consent page."""
+def test_openid_client_confidential_client_secret_basic(server_factory, relying_party):
+    """A first-party confidential web app registered with `portcullis admin client create` on the
+    running server (client_secret_basic, RS256): no consent page."""
     relying_party.start()
-    toml, secret = register(relying_party, tmp_path, client_id="web-app", kind="confidential",
-                            first_party=True)
-    srv = start_provider(server_factory, toml)
+    srv = start_provider(server_factory, "")
     add_user(srv, EMAIL)
-    s = relying_party.run({"issuer": srv.base_url, "client_id": "web-app", "client_secret": secret,
+    created = srv.admin.create_client("confidential", "RP web-app", client_id="web-app", first_party=True,
+                                      **client_settings(relying_party))
+    assert created["clientId"] == "web-app" and created["tokenEndpointAuthMethod"] == "client_secret_basic"
+    s = relying_party.run({"issuer": srv.base_url, "client_id": "web-app", "client_secret": created["clientSecret"],
                            "auth": "client_secret_basic", "scope": "openid profile email",
                            "email": EMAIL, "password": USER_PASSWORD})
     check_summary(s, srv, client_id="web-app", alg="RS256", consent=False)
 
 
-def test_openid_client_public_client_none_es256(server_factory, relying_party, tmp_path):
-    """A third-party public client (no secret, ES256 ID tokens): the user allows on the consent page."""
+def test_openid_client_public_client_none_es256(server_factory, relying_party):
+    """A third-party public client declared in [[core.oidc.clients]] (no secret, ES256 ID tokens):
+    the user allows on the consent page."""
     relying_party.start()
-    toml, _ = register(relying_party, tmp_path, client_id="spa.app", kind="public", id_token_alg="ES256")
+    settings = client_settings(relying_party)
+    toml = client_toml(client_id="spa.app", name="RP spa.app", kind="public", id_token_alg="ES256",
+                       redirect_uris=settings["redirect_uri"],
+                       post_logout_redirect_uris=settings["post_logout_redirect_uri"],
+                       backchannel_logout_uri=settings["backchannel_logout_uri"],
+                       grant_types=settings["grant_type"], scopes=settings["scope"])
     srv = start_provider(server_factory, toml)
     add_user(srv, EMAIL)
     s = relying_party.run({"issuer": srv.base_url, "client_id": "spa.app", "auth": "none",
