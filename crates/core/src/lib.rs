@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authz;
 pub mod certs;
 pub mod config;
+pub mod consents;
 pub mod crypto;
 pub mod directory;
 pub mod engine;

@@ -396,8 +396,11 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<()>;
     /// Notices of a client, newest first (for `admin client show` and tests).
-    async fn list_logout_notices(&self, client_id: &str, limit: u32)
-    -> StoreResult<Vec<LogoutNotice>>;
+    async fn list_logout_notices(
+        &self,
+        client_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<LogoutNotice>>;
 
     // ---- users ----------------------------------------------------------------------------
     /// Fails with `Conflict` when the email is taken in any letter case.

@@ -154,6 +154,20 @@ impl TokenFailure {
     }
 }
 
+impl TokenFailure {
+    /// What a `jsonwebtoken` verification error means.
+    pub(crate) fn of(e: &jsonwebtoken::errors::Error) -> TokenFailure {
+        match e.kind() {
+            ErrorKind::ExpiredSignature => TokenFailure::Expired,
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => TokenFailure::Malformed,
+            _ => TokenFailure::Invalid,
+        }
+    }
+}
+
 impl From<TokenFailure> for CoreError {
     fn from(f: TokenFailure) -> Self {
         match f.reason() {
@@ -355,14 +369,7 @@ impl AccessTokens {
         v.validate_nbf = true;
         match jsonwebtoken::decode::<Claims>(token, &verifier.key, &v) {
             Ok(data) => Ok((data.claims, kid)),
-            Err(e) => Err(match e.kind() {
-                ErrorKind::ExpiredSignature => TokenFailure::Expired,
-                ErrorKind::InvalidToken
-                | ErrorKind::Base64(_)
-                | ErrorKind::Json(_)
-                | ErrorKind::Utf8(_) => TokenFailure::Malformed,
-                _ => TokenFailure::Invalid,
-            }),
+            Err(e) => Err(TokenFailure::of(&e)),
         }
     }
 }

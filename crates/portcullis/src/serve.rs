@@ -156,7 +156,13 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         return Err(e);
     }
 
-    // 5. The engine, the surfaces, and the HTTP server.
+    // 5. The OpenID clients declared in the file, before any request can use one.
+    if let Err(e) = reconcile_clients(&cfg, store.clone()).await {
+        store.close().await;
+        return Err(e);
+    }
+
+    // 6. The engine, the surfaces, and the HTTP server.
     let engine = match Engine::start(store.clone(), cfg.core.clone(), MasterKey::clone(&key)).await
     {
         Ok(e) => e,
@@ -165,6 +171,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             return Err(anyhow::Error::new(e).context("cannot start the auth engine"));
         }
     };
+    // Every server lists every algorithm's key from its start (the first start makes them), so
+    // a relying party never meets an ID token whose key the server it asks does not publish.
+    let now = chrono::Utc::now();
+    if let Err(e) = engine.signing_keys().ensure_all(store.as_ref(), now).await {
+        engine.shutdown().await;
+        store.close().await;
+        return Err(anyhow::Error::new(e).context("cannot make the ID-token signing keys"));
+    }
     let fed = match federation(&engine, &cfg) {
         Ok(f) => f,
         Err(e) => {
@@ -230,6 +244,24 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         m.abort();
     }
     result?;
+    Ok(())
+}
+
+/// Makes the store's clients match `[[core.oidc.clients]]` (docs/design/oidc-clients.md).
+async fn reconcile_clients(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let done = Admin::new(store, &cfg.core, "config")
+        .reconcile_declared_clients()
+        .await
+        .context("cannot apply [[core.oidc.clients]]")?;
+    if done != Default::default() {
+        tracing::info!(
+            created = ?done.created,
+            updated = ?done.updated,
+            unchanged = done.unchanged.len(),
+            retired = ?done.retired,
+            "declared OpenID clients reconciled"
+        );
+    }
     Ok(())
 }
 

@@ -237,20 +237,21 @@ fn bad_admin_input_fails_clearly_and_writes_nothing() {
     assert_eq!(snapshot(&dir), before, "bad input changed the store");
 }
 
+/// `admin --json keys ARGS`, with the master key the keys are sealed under.
+fn keys_cli(dir: &DataDir, args: &[&str]) -> std::process::Output {
+    run(portcullis(&dir.cwd)
+        .env("PORTCULLIS_MASTER_KEY", "11".repeat(32))
+        .arg("--data-dir")
+        .arg(&dir.data)
+        .args(["admin", "--json", "keys"])
+        .args(args))
+}
+
 /// `keys rotate` and `keys revoke` run the engine's use cases: same output, same audit names.
 #[test]
 fn admin_rotates_and_revokes_signing_keys() {
     let dir = DataDir::migrated();
-    let (cwd, data) = (dir.cwd.as_path(), dir.data.clone());
-    let key = "11".repeat(32);
-    let keys = |args: &[&str]| {
-        run(portcullis(cwd)
-            .env("PORTCULLIS_MASTER_KEY", &key)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["admin", "--json", "keys"])
-            .args(args))
-    };
+    let keys = |args: &[&str]| keys_cli(&dir, args);
     let o = keys(&["rotate"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rotated: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -278,4 +279,73 @@ fn admin_rotates_and_revokes_signing_keys() {
     let actions = audit_actions(&events);
     assert_eq!(actions, ["keys.revoke", "keys.rotate"]);
     assert_eq!(events[0]["detail"]["via"], "cli");
+}
+
+/// `--alg` picks the ring: ID-token keys (RS256, ES256) rotate and revoke like the access
+/// tokens' EdDSA keys, `keys list` shows every algorithm, and a kid is revoked in its own ring.
+#[test]
+fn admin_keys_take_an_algorithm() {
+    let dir = DataDir::migrated();
+    let keys = |args: &[&str]| keys_cli(&dir, args);
+    let ok = |args: &[&str]| -> Value {
+        let o = keys(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // The first RS256 key retires nothing; the second retires the first.
+    let first = ok(&["rotate", "--alg", "RS256"]);
+    assert_eq!(first["alg"], "RS256");
+    assert_eq!(first["retired"], Value::Null);
+    let second = ok(&["rotate", "--alg", "RS256"]);
+    assert_eq!(second["retired"], first["kid"]);
+    let es = ok(&["rotate", "--alg", "ES256"]);
+    assert_eq!(es["alg"], "ES256");
+    let ed = ok(&["rotate"]);
+    assert_eq!(ed["alg"], "EdDSA", "EdDSA by default");
+
+    let listed = ok(&["list"]);
+    let algs: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["algorithm"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["EdDSA", "EdDSA", "RS256", "RS256", "ES256"]);
+    let rs = ok(&["list", "--alg", "RS256"]);
+    assert_eq!(rs.as_array().unwrap().len(), 2);
+    assert_eq!(rs[1]["kid"], second["kid"]);
+    assert_eq!(rs[1]["retired_at"], Value::Null);
+
+    // Revoking the RS256 signer puts a new RS256 key in its place.
+    let kid = second["kid"].as_str().unwrap();
+    let o = keys(&["revoke", kid, "--alg", "ES256"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not ES256"), "{}", stderr(&o));
+    let revoked = ok(&["revoke", kid]);
+    assert_eq!(revoked["alg"], "RS256");
+    assert_eq!(revoked["already_revoked"], false);
+    let signer = revoked["signing_kid"].as_str().unwrap();
+    assert!(signer.starts_with("rs256-") && signer != kid, "{signer}");
+    let rs = ok(&["list", "--alg", "RS256"]);
+    assert_eq!(rs.as_array().unwrap().len(), 3);
+    assert!(rs[1]["revoked_at"].is_string());
+
+    let o = keys(&["rotate", "--alg", "HS256"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("HS256"), "{}", stderr(&o));
+
+    let events = dir.json(&["audit", "list"]);
+    let actions = audit_actions(&events);
+    assert_eq!(
+        actions,
+        [
+            "keys.revoke",
+            "keys.rotate",
+            "keys.rotate",
+            "keys.rotate",
+            "keys.rotate"
+        ]
+    );
+    assert_eq!(events[0]["detail"]["alg"], "RS256");
+    assert_eq!(events[1]["detail"]["alg"], "EdDSA");
 }

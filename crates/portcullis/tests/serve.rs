@@ -27,6 +27,10 @@ fn fresh_start_restart_and_graceful_sigterm() {
     let (status, metrics) = http_get(server.addr, "/metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("http_requests_total"), "{metrics}");
+    // Every algorithm's signing key is published from the first start.
+    let kids = published_kids(server.addr);
+    let algs: Vec<&str> = kids.iter().map(|(alg, _)| alg.as_str()).collect();
+    assert_eq!(algs, ["EdDSA", "RS256", "ES256"]);
 
     // The default data directory layout.
     assert!(data.join("portcullis.db").is_file());
@@ -70,6 +74,11 @@ fn fresh_start_restart_and_graceful_sigterm() {
     assert!(!log.contains("Generated password"), "{log}");
     assert!(log.contains("using the master key file"), "{log}");
     assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key_text);
+    assert_eq!(
+        published_kids(server.addr),
+        kids,
+        "the same keys, none made again"
+    );
     server.sigterm();
     let (code, log) = server.wait();
     assert_eq!(code, Some(0), "{log}");
@@ -83,6 +92,24 @@ fn fresh_start_restart_and_graceful_sigterm() {
     assert!(users[0].get("password_hash").is_none());
     let members = admin_json(cwd, &data, &["member", "list", "--org", "default"]);
     assert_eq!(members[0]["roles"], serde_json::json!(["ADMIN"]));
+}
+
+/// The `(alg, kid)` of every key in the server's JWKS, in its order.
+fn published_kids(addr: std::net::SocketAddr) -> Vec<(String, String)> {
+    let (status, body) = http_get(addr, "/.well-known/jwks.json");
+    assert_eq!(status, 200, "{body}");
+    let jwks: serde_json::Value = serde_json::from_str(&body).unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["alg"].as_str().unwrap().into(),
+                k["kid"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
 }
 
 /// A weak bootstrap password is refused before anything is written.

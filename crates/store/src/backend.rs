@@ -71,6 +71,10 @@ pub type Sql = Cow<'static, str>;
 pub trait Backend: Send + Sync + Sized + 'static {
     /// "sqlite" or "postgres", for logs and metrics.
     const NAME: &'static str;
+    /// Ends a `SELECT` that claims rows for work (a queue): ` FOR UPDATE SKIP LOCKED` where
+    /// concurrent claimers would otherwise wait on each other's rows, empty where writers are
+    /// serialised anyway.
+    const SKIP_LOCKED: &'static str;
     type Conn: Send;
     type Row: Send + Sync;
     type Args: Default + Send;

@@ -62,6 +62,26 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
     ("sessions_pkey", "sessions.id", "session id already exists"),
     ("keys_pkey", "keys.kid", "key id already exists"),
     (
+        "oauth_clients_pkey",
+        "oauth_clients.client_id",
+        "oauth client id already exists",
+    ),
+    (
+        "oauth_client_secrets_pkey",
+        "oauth_client_secrets.client_id",
+        "client secret already exists",
+    ),
+    (
+        "oauth_codes_pkey",
+        "oauth_codes.code_hash",
+        "authorization code already exists",
+    ),
+    (
+        "oauth_refresh_tokens_pkey",
+        "oauth_refresh_tokens.token_hash",
+        "refresh token already exists",
+    ),
+    (
         "audit_events_id_key",
         "audit_events.id",
         "audit event id already exists",
@@ -110,6 +130,15 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 pub(crate) fn not_found(what: &str) -> StoreError {
     StoreError::NotFound(what.to_string())
+}
+
+/// An org column: `OrgId::NONE` (no org) is stored as NULL.
+pub(crate) fn org_col(org: OrgId) -> Option<uuid::Uuid> {
+    (!org.is_none()).then_some(org.0)
+}
+
+pub(crate) fn org_from_col(col: Option<uuid::Uuid>) -> OrgId {
+    col.map_or(OrgId::NONE, OrgId)
 }
 
 pub(crate) fn to_i64(n: u64) -> i64 {

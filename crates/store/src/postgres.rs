@@ -76,6 +76,7 @@ fn connected<T>(
 
 impl Backend for Postgres {
     const NAME: &'static str = "postgres";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     type Conn = PgConnection;
     type Row = PgRow;
     type Args = PgArguments;

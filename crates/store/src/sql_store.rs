@@ -78,6 +78,131 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(Box::new(self.write().await?))
     }
 
+    // ---- OpenID provider clients ----------------------------------------------------------
+
+    async fn create_oauth_client(&self, client: OAuthClient) -> StoreResult<OAuthClient> {
+        let mut w = self.write().await?;
+        let created = oauth_clients::create::<B>(w.conn(), &client).await?;
+        w.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_oauth_client(&self, client_id: &str) -> StoreResult<Option<OAuthClient>> {
+        oauth_clients::get::<B>(&mut *self.conn().await?, client_id).await
+    }
+
+    async fn list_oauth_clients(&self, org: Option<OrgId>) -> StoreResult<Vec<OAuthClient>> {
+        oauth_clients::list::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn update_oauth_client(&self, client: OAuthClient) -> StoreResult<OAuthClient> {
+        let mut w = self.write().await?;
+        let updated = oauth_clients::update::<B>(w.conn(), &client).await?;
+        w.commit().await?;
+        Ok(updated)
+    }
+
+    async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        secret: ClientSecret,
+        others_expire_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        oauth_clients::rotate_secret::<B>(w.conn(), client_id, &secret, others_expire_at).await?;
+        w.commit().await
+    }
+
+    async fn set_oauth_client_disabled(
+        &self,
+        client_id: &str,
+        disabled_at: Option<Timestamp>,
+    ) -> StoreResult<OAuthClient> {
+        let mut w = self.write().await?;
+        let client = oauth_clients::set_disabled::<B>(w.conn(), client_id, disabled_at).await?;
+        w.commit().await?;
+        Ok(client)
+    }
+
+    async fn delete_oauth_client(&self, client_id: &str, at: Timestamp) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let deleted = oauth_clients::delete(&mut w, client_id, at).await?;
+        w.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn revoke_client_sessions(&self, client_id: &str, at: Timestamp) -> StoreResult<u64> {
+        let mut w = self.write().await?;
+        let n = sessions::revoke_of_client(&mut w, client_id, at).await?;
+        w.commit().await?;
+        Ok(n)
+    }
+
+    // ---- OpenID provider grants -------------------------------------------------------------
+
+    async fn insert_authorization_code(&self, code: AuthorizationCode) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        oauth_grants::insert_code::<B>(w.conn(), &code).await?;
+        w.commit().await
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        oauth_grants::get_refresh::<B>(&mut *self.conn().await?, token_hash).await
+    }
+
+    async fn grant_sessions_of(
+        &self,
+        browser_session: &SessionId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        sessions::grants_of::<B>(&mut *self.conn().await?, browser_session, now).await
+    }
+
+    async fn get_consent(&self, user: UserId, client_id: &str) -> StoreResult<Option<Consent>> {
+        oauth_grants::get_consent::<B>(&mut *self.conn().await?, user, client_id).await
+    }
+
+    async fn list_user_consents(&self, user: UserId) -> StoreResult<Vec<Consent>> {
+        oauth_grants::consents_of_user::<B>(&mut *self.conn().await?, user).await
+    }
+
+    async fn delete_consent(&self, user: UserId, client_id: &str) -> StoreResult<bool> {
+        oauth_grants::delete_consent::<B>(&mut *self.conn().await?, user, client_id).await
+    }
+
+    async fn purge_oauth_grants(&self, now: Timestamp) -> StoreResult<u64> {
+        oauth_grants::purge::<B>(&mut *self.conn().await?, now).await
+    }
+
+    // ---- back-channel logout outbox -----------------------------------------------------------
+
+    async fn claim_logout_notices(
+        &self,
+        now: Timestamp,
+        lease_secs: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<LogoutNotice>> {
+        let mut conn = self.conn().await?;
+        logout_notices::claim::<B>(&mut conn, now, lease_secs, limit).await
+    }
+
+    async fn finish_logout_notice(
+        &self,
+        id: uuid::Uuid,
+        outcome: NoticeOutcome,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        logout_notices::finish::<B>(&mut *self.conn().await?, id, outcome, at).await
+    }
+
+    async fn list_logout_notices(
+        &self,
+        client_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<LogoutNotice>> {
+        logout_notices::list_of_client::<B>(&mut *self.conn().await?, client_id, limit).await
+    }
+
     // ---- users ----------------------------------------------------------------------------
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {

@@ -80,6 +80,7 @@ impl SqlStore<Sqlite> {
 
 impl Backend for Sqlite {
     const NAME: &'static str = "sqlite";
+    const SKIP_LOCKED: &'static str = "";
     type Conn = SqliteConnection;
     type Row = SqliteRow;
     type Args = SqliteArguments;

@@ -12,7 +12,8 @@ use portcullis_core::store::{Deactivation, StoreResult, WriteTx};
 
 use crate::backend::Backend;
 use crate::sql::{
-    audit, identities, invitations, memberships, orgs, revocation_feed, sessions, users,
+    audit, identities, invitations, memberships, oauth_grants, orgs, revocation_feed, sessions,
+    users,
 };
 
 pub(crate) struct Write<B: Backend> {
@@ -166,6 +167,50 @@ impl<B: Backend> WriteTx for Write<B> {
 
     async fn append_audit(&mut self, events: &[AuditEvent]) -> StoreResult<()> {
         audit::append::<B>(self.conn(), events).await
+    }
+
+    async fn revoke_session(&mut self, id: &SessionId, at: Timestamp) -> StoreResult<bool> {
+        sessions::revoke(self, id, at).await
+    }
+
+    async fn redeem_authorization_code(
+        &mut self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<CodeRedemption> {
+        oauth_grants::redeem_code::<B>(self.conn(), code_hash, now).await
+    }
+
+    async fn set_code_grant_session(
+        &mut self,
+        code_hash: &str,
+        session: &SessionId,
+    ) -> StoreResult<()> {
+        oauth_grants::set_code_grant_session::<B>(self.conn(), code_hash, session).await
+    }
+
+    async fn insert_refresh_token(&mut self, token: RefreshToken) -> StoreResult<()> {
+        oauth_grants::insert_refresh::<B>(self.conn(), &token).await
+    }
+
+    async fn rotate_refresh_token(
+        &mut self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<RefreshRedemption> {
+        oauth_grants::rotate_refresh::<B>(self.conn(), token_hash, now).await
+    }
+
+    async fn revoke_refresh_family(
+        &mut self,
+        grant_session: &SessionId,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        oauth_grants::revoke_family::<B>(self.conn(), grant_session, at).await
+    }
+
+    async fn upsert_consent(&mut self, consent: Consent) -> StoreResult<()> {
+        oauth_grants::upsert_consent::<B>(self.conn(), &consent).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -45,6 +45,17 @@ store_tests!(
     sso_flows_single_use_and_expiry,
     unit_of_work_commit_persists_every_write,
     unit_of_work_dropped_persists_nothing,
+    oauth_clients_crud,
+    oauth_client_secret_rotation_grace,
+    oauth_consents,
+    oauth_purge_expired_grants,
+    oauth_codes_single_use,
+    oauth_code_redemption_race,
+    oauth_refresh_rotation_and_family,
+    oauth_grant_sessions_cascade,
+    logout_notices_from_session_and_user_revocations,
+    logout_notices_from_client_revocations,
+    logout_notice_claims_are_leased,
 );
 
 /// The cases, one file per area.

@@ -11,6 +11,7 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+mod oidc;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -26,6 +26,7 @@ use crate::use_cases::{NO_REQUEST, UseCaseCtx};
 
 mod allowlist;
 mod bootstrap;
+mod clients;
 mod keys;
 mod members;
 mod orgs;
@@ -36,6 +37,7 @@ mod workspaces;
 #[cfg(test)]
 mod tests;
 
+pub use clients::*;
 pub use views::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +107,7 @@ pub struct Admin {
     hash: HashParams,
     default_region: Region,
     reset_code_secs: i64,
+    oidc: Arc<crate::oidc::OidcConfig>,
     actor: Option<UserId>,
     via: String,
 }
@@ -157,6 +160,7 @@ impl Admin {
             hash: core.passwords.argon2,
             default_region: core.region.clone(),
             reset_code_secs: core.passwords.reset_code_secs,
+            oidc: Arc::new(core.oidc.clone()),
             actor: None,
             via: via.to_owned(),
         }

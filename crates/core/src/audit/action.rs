@@ -80,6 +80,14 @@ pub enum AuditAction {
     OidcRevoke,
     OidcConsent,
     OidcBackchannelLogout,
+    // ---- OpenID provider clients and consents
+    ClientCreate,
+    ClientUpdate,
+    ClientRotateSecret,
+    ClientDisable,
+    ClientEnable,
+    ClientDelete,
+    ConsentRevoke,
 }
 
 impl AuditAction {
@@ -149,6 +157,13 @@ impl AuditAction {
         AuditAction::OidcRevoke,
         AuditAction::OidcConsent,
         AuditAction::OidcBackchannelLogout,
+        AuditAction::ClientCreate,
+        AuditAction::ClientUpdate,
+        AuditAction::ClientRotateSecret,
+        AuditAction::ClientDisable,
+        AuditAction::ClientEnable,
+        AuditAction::ClientDelete,
+        AuditAction::ConsentRevoke,
     ];
 
     /// The stored name. Never change one: operators filter on it.
@@ -218,6 +233,13 @@ impl AuditAction {
             AuditAction::OidcRevoke => "oidc.revoke",
             AuditAction::OidcConsent => "oidc.consent",
             AuditAction::OidcBackchannelLogout => "oidc.backchannel_logout",
+            AuditAction::ClientCreate => "client.create",
+            AuditAction::ClientUpdate => "client.update",
+            AuditAction::ClientRotateSecret => "client.rotate_secret",
+            AuditAction::ClientDisable => "client.disable",
+            AuditAction::ClientEnable => "client.enable",
+            AuditAction::ClientDelete => "client.delete",
+            AuditAction::ConsentRevoke => "consent.revoke",
         }
     }
 }

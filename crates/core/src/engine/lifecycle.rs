@@ -6,7 +6,7 @@ use crate::use_cases;
 
 impl Engine {
     /// The use-case context of this engine: its store, revocation view and audit queue.
-    pub(super) fn use_case<'a>(
+    pub(crate) fn use_case<'a>(
         &'a self,
         actor: Option<UserId>,
         ctx: &'a AuditContext,

@@ -1,5 +1,5 @@
 //! The auth engine: the one entry point both API surfaces call. It owns the hashing pool, the
-//! key ring, the revocation view, the token validator and the audit writer.
+//! signing key rings, the revocation view, the token validator and the audit writer.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -17,7 +17,7 @@ use crate::config::CoreConfig;
 use crate::crypto::{self, MasterKey};
 use crate::error::{CoreError, CoreResult};
 use crate::idle::{IdleTracker, Use};
-use crate::keys::KeyRing;
+use crate::keys::SigningKeys;
 use crate::model::*;
 use crate::paging::PageTokens;
 use crate::password::{HashPool, Verified};
@@ -65,6 +65,7 @@ pub struct Engine {
     rids: Rids,
     hasher: HashPool,
     tokens: AccessTokens,
+    keys: Arc<SigningKeys>,
     revocations: Arc<RevocationView>,
     cache: ReadCache,
     audit: AuditSink,
@@ -94,7 +95,7 @@ fn secs(d: i64) -> chrono::Duration {
 
 /// Changes to the account itself need the user's own sign-in: not a credential (a machine's),
 /// not an impersonating admin's session.
-fn require_own_session(p: &Principal, what: &'static str) -> CoreResult<()> {
+pub(crate) fn require_own_session(p: &Principal, what: &'static str) -> CoreResult<()> {
     if p.is_credential_based() {
         return Err(CoreError::CredentialNotAllowed(what));
     }
@@ -134,7 +135,10 @@ impl Engine {
         let oidc_seal = master.subkey(b"portcullis oidc requests v1");
         // A key signs OpenID access and ID tokens too, so it verifies until the longest expires.
         let max_life = config.tokens.max_signed_lifetime().max(secs(
-            config.oidc.max_access_token_secs.max(config.oidc.id_token_secs)
+            config
+                .oidc
+                .max_access_token_secs
+                .max(config.oidc.id_token_secs)
                 + config.tokens.leeway_secs as i64,
         ));
         let ca = if config.certificates.enabled {
@@ -150,7 +154,7 @@ impl Engine {
         } else {
             None
         };
-        let keys = Arc::new(KeyRing::load_or_create(store.as_ref(), master, max_life, now).await?);
+        let keys = Arc::new(SigningKeys::load(store.as_ref(), master, max_life, now).await?);
         let revocations = Arc::new(RevocationView::load(store.as_ref(), now).await?);
         let cache = ReadCache::new(
             revocations.clone(),
@@ -158,7 +162,7 @@ impl Engine {
             Duration::from_secs(config.read_cache.ttl_secs),
         );
         let tokens = AccessTokens::new(
-            keys,
+            keys.eddsa().clone(),
             revocations.clone(),
             config.public_url.clone(),
             config.audience.clone(),
@@ -187,7 +191,7 @@ impl Engine {
         let poller = revocations.spawn_poller(store.clone(), Duration::from_millis(250));
         // A rotation by another process (the CLI, a second server) takes over signing here too.
         let key_refresher = {
-            let (keys, store) = (tokens.keys().clone(), store.clone());
+            let (keys, store) = (keys.clone(), store.clone());
             let view = revocations.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(KEY_REFRESH_EVERY);
@@ -213,6 +217,7 @@ impl Engine {
             hasher,
             refusal_time,
             tokens,
+            keys,
             revocations,
             cache,
             audit,

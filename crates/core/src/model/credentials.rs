@@ -63,7 +63,8 @@ pub struct KeyRecord {
     pub algorithm: String,
     /// Ciphertext of the private key (see `crypto::seal`).
     pub sealed_private: Vec<u8>,
-    /// Public key (raw bytes for Ed25519) or certificate PEM for the CA.
+    /// Public key: raw bytes for Ed25519, SubjectPublicKeyInfo DER for RSA, the uncompressed
+    /// SEC1 point for P-256; certificate PEM for the CA.
     pub public: Vec<u8>,
     pub created_at: Timestamp,
     /// Set when a newer key took over signing; the public half stays published for verification.
@@ -74,8 +75,13 @@ pub struct KeyRecord {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyPurpose {
+    /// Ed25519 (`EdDSA`): access tokens, and ID tokens of clients that ask for EdDSA.
     TokenSigning,
     CertificateAuthority,
+    /// RSA-2048 (`RS256`): ID and logout tokens.
+    IdTokenRs256,
+    /// P-256 (`ES256`): ID and logout tokens.
+    IdTokenEs256,
 }
 
 impl KeyPurpose {
@@ -83,6 +89,8 @@ impl KeyPurpose {
         match self {
             KeyPurpose::TokenSigning => "token_signing",
             KeyPurpose::CertificateAuthority => "certificate_authority",
+            KeyPurpose::IdTokenRs256 => "id_token_rs256",
+            KeyPurpose::IdTokenEs256 => "id_token_es256",
         }
     }
 }
@@ -93,6 +101,8 @@ impl FromStr for KeyPurpose {
         match s {
             "token_signing" => Ok(KeyPurpose::TokenSigning),
             "certificate_authority" => Ok(KeyPurpose::CertificateAuthority),
+            "id_token_rs256" => Ok(KeyPurpose::IdTokenRs256),
+            "id_token_es256" => Ok(KeyPurpose::IdTokenEs256),
             other => Err(format!("unknown key purpose {other:?}")),
         }
     }

@@ -60,6 +60,7 @@ impl Provider {
         }
         self.engine
             .sign_jwt(client.id_token_alg, "JWT", &Value::Object(claims))
+            .await
             .map_err(CoreError::from)
     }
 

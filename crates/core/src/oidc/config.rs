@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::DeclaredClient;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcConfig {
@@ -19,6 +21,8 @@ pub struct OidcConfig {
     pub offline_secs: i64,
     /// ID-token lifetime.
     pub id_token_secs: i64,
+    /// Clients declared here (`[[core.oidc.clients]]`), reconciled into the store at start.
+    pub clients: Vec<DeclaredClient>,
 }
 
 impl Default for OidcConfig {
@@ -30,6 +34,7 @@ impl Default for OidcConfig {
             refresh_token_secs: 8 * 3600,
             offline_secs: 30 * 24 * 3600,
             id_token_secs: 300,
+            clients: Vec::new(),
         }
     }
 }
@@ -37,7 +42,11 @@ impl Default for OidcConfig {
 impl OidcConfig {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
-            ("secret_rotation_grace_secs", self.secret_rotation_grace_secs, 0),
+            (
+                "secret_rotation_grace_secs",
+                self.secret_rotation_grace_secs,
+                0,
+            ),
             ("access_token_secs", self.access_token_secs, 30),
             ("max_access_token_secs", self.max_access_token_secs, 30),
             ("refresh_token_secs", self.refresh_token_secs, 60),
@@ -51,6 +60,19 @@ impl OidcConfig {
         }
         if self.access_token_secs > self.max_access_token_secs {
             return Err("oidc.access_token_secs exceeds oidc.max_access_token_secs".into());
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for c in &self.clients {
+            if !ids.insert(c.client_id.as_str()) {
+                return Err(format!(
+                    "core.oidc.clients: client_id {:?} is declared twice",
+                    c.client_id
+                ));
+            }
+            c.validate(self).map_err(|e| match e {
+                crate::error::CoreError::InvalidArgument(m) => m,
+                other => other.to_string(),
+            })?;
         }
         Ok(())
     }

@@ -65,7 +65,7 @@ impl Provider {
         ctx: &AuditContext,
     ) -> Result<EndSessionStep, String> {
         let hint = match params.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-            Some(h) => Some(self.read_id_token_hint(h)?),
+            Some(h) => Some(self.read_id_token_hint(h).await?),
             None => None,
         };
         let hint_client = hint.as_ref().map(|(aud, _, _)| aud.clone());
@@ -121,11 +121,12 @@ impl Provider {
 
     /// An ID token this provider issued (expired ones too, as the spec allows): its client,
     /// user and browser session.
-    fn read_id_token_hint(&self, token: &str) -> Result<(String, UserId, SessionId), String> {
+    async fn read_id_token_hint(&self, token: &str) -> Result<(String, UserId, SessionId), String> {
         let bad = || "The sign-out request carries an ID token this server did not issue.".to_string();
         let claims: Value = self
             .engine
-            .verify_own_jwt(token, Utc::now(), false)
+            .verify_own_jwt(token, "JWT", Utc::now(), false)
+            .await
             .map_err(|_| bad())?;
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer()) {
             return Err(bad());
@@ -283,6 +284,7 @@ impl Provider {
         });
         self.engine
             .sign_jwt(client.id_token_alg, "logout+jwt", &claims)
+            .await
             .map_err(CoreError::from)
     }
 }

@@ -1,12 +1,13 @@
-//! The OpenID Connect provider's core (docs/design/oidc-provider.md): authorization requests
-//! and codes, the token grants, ID tokens and userinfo, introspection, revocation and logout.
-//! The `oidc` surface and the pages are thin adapters over [`Provider`].
+//! The OpenID Connect provider's core (docs/design/oidc-provider.md): the client registry,
+//! authorization requests and codes, the token grants, ID tokens and userinfo, introspection,
+//! revocation and logout. The `oidc` surface and the pages are thin adapters over [`Provider`].
 
 mod claims;
-mod clients;
 mod client_auth;
+pub mod clients;
 mod config;
 mod consents;
+mod declared;
 mod error;
 mod grants;
 mod introspection;
@@ -16,10 +17,15 @@ mod request;
 
 pub use claims::{ACR_SINGLE_FACTOR, at_hash};
 pub use client_auth::{ClientAuthRequest, JWT_BEARER_ASSERTION};
+pub use clients::{
+    ClientPatch, ClientSpec, IssuedSecret, generate_client_secret, hash_client_secret,
+    match_post_logout_redirect_uri, match_redirect_uri, verify_client_secret,
+};
 pub use config::OidcConfig;
+pub use declared::{DeclaredClient, LoadedClient};
 pub use error::OAuthError;
 pub use grants::TokenSet;
-pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender};
+pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender, PURGE_EVERY};
 pub use provider::{AuthorizeStep, BrowserSignIn, CODE_TTL_SECS, Provider};
 pub use request::{
     AuthorizationRequest, AuthorizeError, AuthorizeParams, PENDING_REQUEST_SECS, Prompt,

@@ -16,12 +16,16 @@ use crate::revocation::RevocationView;
 use crate::store::{Store, StoreError, StoreResult, WriteTx};
 
 mod accounts;
+mod consents;
 mod memberships;
+mod oauth_clients;
 mod orgs;
 mod signing_keys;
 
 pub use accounts::*;
+pub use consents::*;
 pub use memberships::*;
+pub use oauth_clients::*;
 pub use orgs::*;
 pub use signing_keys::*;
 

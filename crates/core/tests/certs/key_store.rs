@@ -480,4 +480,77 @@ impl Store for KeyStore {
     async fn purge_sso_flows(&self, _: Timestamp) -> StoreResult<u64> {
         Err(fake())
     }
+    async fn create_oauth_client(&self, _: OAuthClient) -> StoreResult<OAuthClient> {
+        Err(fake())
+    }
+    async fn get_oauth_client(&self, _: &str) -> StoreResult<Option<OAuthClient>> {
+        Err(fake())
+    }
+    async fn list_oauth_clients(&self, _: Option<OrgId>) -> StoreResult<Vec<OAuthClient>> {
+        Err(fake())
+    }
+    async fn update_oauth_client(&self, _: OAuthClient) -> StoreResult<OAuthClient> {
+        Err(fake())
+    }
+    async fn rotate_client_secret(
+        &self,
+        _: &str,
+        _: ClientSecret,
+        _: Timestamp,
+    ) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn set_oauth_client_disabled(
+        &self,
+        _: &str,
+        _: Option<Timestamp>,
+    ) -> StoreResult<OAuthClient> {
+        Err(fake())
+    }
+    async fn delete_oauth_client(&self, _: &str, _: Timestamp) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn revoke_client_sessions(&self, _: &str, _: Timestamp) -> StoreResult<u64> {
+        Err(fake())
+    }
+    async fn insert_authorization_code(&self, _: AuthorizationCode) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn get_refresh_token(&self, _: &str) -> StoreResult<Option<RefreshToken>> {
+        Err(fake())
+    }
+    async fn grant_sessions_of(&self, _: &SessionId, _: Timestamp) -> StoreResult<Vec<Session>> {
+        Err(fake())
+    }
+    async fn get_consent(&self, _: UserId, _: &str) -> StoreResult<Option<Consent>> {
+        Err(fake())
+    }
+    async fn list_user_consents(&self, _: UserId) -> StoreResult<Vec<Consent>> {
+        Err(fake())
+    }
+    async fn delete_consent(&self, _: UserId, _: &str) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn purge_oauth_grants(&self, _: Timestamp) -> StoreResult<u64> {
+        Err(fake())
+    }
+    async fn claim_logout_notices(
+        &self,
+        _: Timestamp,
+        _: i64,
+        _: u32,
+    ) -> StoreResult<Vec<LogoutNotice>> {
+        Err(fake())
+    }
+    async fn finish_logout_notice(
+        &self,
+        _: uuid::Uuid,
+        _: NoticeOutcome,
+        _: Timestamp,
+    ) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn list_logout_notices(&self, _: &str, _: u32) -> StoreResult<Vec<LogoutNotice>> {
+        Err(fake())
+    }
 }

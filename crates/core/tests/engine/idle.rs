@@ -101,6 +101,7 @@ async fn an_idle_session_is_refused_and_ended_everywhere() {
         revoked_at: None,
         ip: None,
         user_agent: None,
+        grant: None,
     };
     e.store.create_session(stale.clone()).await.unwrap();
     let tokens = e.engine.access_tokens();

@@ -1,5 +1,6 @@
 //! The auth engine's invariants, on a real SQLite store; one module per topic.
 
+mod id_token_keys;
 mod idle;
 mod passwords;
 mod tokens;

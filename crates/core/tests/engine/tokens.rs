@@ -459,7 +459,7 @@ async fn a_revoked_key_verifies_nothing_on_any_process_within_a_second() {
     let (token, other) = ann_seen_by_another_process(&e).await;
     e.engine.authenticate(&token).await.unwrap();
 
-    let kid = e.engine.access_tokens().keys().signing_kid();
+    let kid = e.engine.access_tokens().keys().signing_kid().unwrap();
     assert!(e.engine.revoke_signing_key(&kid, &ctx()).await.unwrap());
     // Here at once, though the token is in the verified-token cache.
     assert!(e.engine.authenticate(&token).await.is_err());

@@ -1,4 +1,5 @@
-//! `admin keys`: list, rotate and revoke token-signing keys, through the core use cases.
+//! `admin keys`: list, rotate and revoke token-signing keys (EdDSA for access tokens, RS256 and
+//! ES256 for ID tokens), through the core use cases.
 
 use clap::Subcommand;
 
@@ -6,14 +7,32 @@ use super::*;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List the signing keys, oldest first, with their retirement time.
-    List,
-    /// Add a new signing key; the current one retires but keeps verifying the tokens it signed
-    /// until they expire. Running servers pick the new key up without a restart.
-    Rotate,
-    /// Emergency: revoke a key. It verifies nothing from then on, on every running server
-    /// within a second (through the revocation feed); if it signs now, a new key takes over.
-    Revoke { kid: String },
+    /// List the signing keys of every algorithm (or of `--alg`), each oldest first, with their
+    /// retirement time.
+    List {
+        #[arg(long, value_parser = parse_alg)]
+        alg: Option<IdTokenAlg>,
+    },
+    /// Add a new signing key of `--alg` (EdDSA by default: access tokens); the current one
+    /// retires but keeps verifying the tokens it signed until they expire. Running servers pick
+    /// the new key up without a restart.
+    Rotate {
+        #[arg(long, value_parser = parse_alg, default_value = "EdDSA")]
+        alg: IdTokenAlg,
+    },
+    /// Emergency: revoke a key of any algorithm (`--alg`, when given, must be its algorithm).
+    /// It verifies nothing from then on, on every running server within a second (through the
+    /// revocation feed); if it signs now, a new key of its algorithm takes over.
+    Revoke {
+        kid: String,
+        #[arg(long, value_parser = parse_alg)]
+        alg: Option<IdTokenAlg>,
+    },
+}
+
+/// `RS256`, `ES256` or `EdDSA`.
+fn parse_alg(s: &str) -> Result<IdTokenAlg, String> {
+    s.parse()
 }
 
 #[derive(Serialize)]
@@ -32,11 +51,12 @@ pub(super) async fn keys(
     cmd: &KeysCommand,
 ) -> anyhow::Result<()> {
     match cmd {
-        KeysCommand::List => {
+        KeysCommand::List { alg } => {
             let keys: Vec<KeyView> = admin
                 .signing_keys()
                 .await?
                 .into_iter()
+                .filter(|k| alg.is_none_or(|a| k.algorithm == a.as_str()))
                 .map(|k| KeyView {
                     kid: k.kid,
                     algorithm: k.algorithm,
@@ -68,19 +88,20 @@ pub(super) async fn keys(
                     .join("\n")
             })
         }
-        KeysCommand::Rotate => {
-            let ring = open_ring(cfg, admin, "before rotating keys").await?;
+        KeysCommand::Rotate { alg } => {
+            let keys = open_keys(cfg, admin, "before rotating keys").await?;
             let r = admin
-                .rotate_signing_key(&ring)
+                .rotate_signing_key(&keys, *alg)
                 .await
                 .context("rotation failed")?;
-            emit(json, &r, || {
-                format!("new signing key {} (retired {})", r.kid, r.retired)
+            emit(json, &r, || match &r.retired {
+                Some(old) => format!("new {} signing key {} (retired {old})", r.alg, r.kid),
+                None => format!("new {} signing key {} (its first)", r.alg, r.kid),
             })
         }
-        KeysCommand::Revoke { kid } => {
-            let ring = open_ring(cfg, admin, "first").await?;
-            let r = match admin.revoke_signing_key(&ring, kid).await {
+        KeysCommand::Revoke { kid, alg } => {
+            let keys = open_keys(cfg, admin, "first").await?;
+            let r = match admin.revoke_signing_key(&keys, kid, *alg).await {
                 Err(AdminError::NotFound(_)) => {
                     bail!("no signing key {kid:?} (see `admin keys list`)")
                 }
@@ -88,29 +109,34 @@ pub(super) async fn keys(
             };
             emit(json, &r, || {
                 format!(
-                    "revoked signing key {}{}; signing with {}",
+                    "revoked {} signing key {}{}; signing with {}",
+                    r.alg,
                     r.kid,
                     if r.already_revoked {
                         " (already revoked)"
                     } else {
                         ""
                     },
-                    r.signing_kid
+                    r.signing_kid.as_deref().unwrap_or("(none)")
                 )
             })
         }
     }
 }
 
-/// The signing key ring, opened with the master key of a server that has started once.
-pub(super) async fn open_ring(cfg: &Config, admin: &Admin, when: &str) -> anyhow::Result<KeyRing> {
+/// The signing key rings, opened with the master key of a server that has started once.
+pub(super) async fn open_keys(
+    cfg: &Config,
+    admin: &Admin,
+    when: &str,
+) -> anyhow::Result<SigningKeys> {
     let master = match crate::keyfile::plan(&cfg.server.key_file())? {
         crate::keyfile::KeyPlan::Env(k) | crate::keyfile::KeyPlan::File(k, _) => k,
         crate::keyfile::KeyPlan::Create(..) => {
             bail!("no master key: start the server once (or set PORTCULLIS_MASTER_KEY) {when}")
         }
     };
-    KeyRing::load_or_create(
+    SigningKeys::load(
         admin.store().as_ref(),
         master,
         cfg.core.tokens.max_signed_lifetime(),

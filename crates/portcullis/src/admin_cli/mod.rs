@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
 mod allowlist;
+mod clients;
 mod keys;
 mod members;
 mod orgs;
@@ -15,15 +16,17 @@ mod users;
 mod workspaces;
 
 use allowlist::*;
+use clients::*;
 use keys::*;
 use members::*;
 use orgs::*;
 use portcullis_core::admin::{
     Admin, AdminError, MemberView, NewUserSpec, OrgPatchSpec, UserPatchSpec, UserView, parse_roles,
 };
-use portcullis_core::keys::KeyRing;
+use portcullis_core::keys::SigningKeys;
 use portcullis_core::{
-    AllowlistKind, AuditFilter, AuditOutcome, MembershipKind, Org, Region, Role, WorkspaceAccess,
+    AllowlistKind, AuditFilter, AuditOutcome, IdTokenAlg, MembershipKind, Org, Region, Role,
+    WorkspaceAccess,
 };
 use portcullis_server::config::Config;
 use serde::Serialize;
@@ -75,6 +78,9 @@ pub enum AdminCommand {
     /// Upstream identity providers (read from the [federation] configuration).
     #[command(subcommand)]
     Idp(crate::idp_cli::IdpCommand),
+    /// OpenID Connect clients (relying parties): register, change, rotate secrets, disable.
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Token-signing keys: list them, or rotate to a new one.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -156,6 +162,7 @@ async fn dispatch(
         AdminCommand::Allowlist(cmd) => allowlist(&admin, json, cmd).await,
         AdminCommand::Audit(cmd) => audit(&admin, json, cmd).await,
         AdminCommand::Idp(cmd) => crate::idp_cli::run(cfg, json, cmd),
+        AdminCommand::Client(cmd) => client(&admin, json, cmd).await,
         AdminCommand::Keys(cmd) => keys(cfg, &admin, json, cmd).await,
         AdminCommand::Settings(cmd) => crate::team_cli::settings(&admin, json, cmd).await,
         AdminCommand::JobPermissions(cmd) => {

@@ -88,7 +88,8 @@ macro_rules! identity_cols {
 macro_rules! session_cols {
     () => {
         "id, user_id, org_id, kind, amr, actor_id, created_at, expires_at, idle_timeout_secs, \
-         last_seen_at, revoked_at, ip, user_agent"
+         last_seen_at, revoked_at, ip, user_agent, grant_client_id, grant_parent_id, \
+         grant_offline"
     };
 }
 
@@ -130,5 +131,49 @@ macro_rules! key_cols {
 macro_rules! audit_cols {
     () => {
         "id, at, actor, action, target, outcome, ip, request_id, detail"
+    };
+}
+
+macro_rules! oauth_client_cols {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "client_id, ",
+            $p,
+            "org_id, ",
+            $p,
+            "settings, ",
+            $p,
+            "backchannel_logout_uri, ",
+            $p,
+            "declarative, ",
+            $p,
+            "disabled_at, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at"
+        )
+    };
+}
+
+macro_rules! oauth_code_cols {
+    () => {
+        "code_hash, client_id, browser_session, user_id, org_id, redirect_uri, scopes, nonce, \
+         code_challenge, auth_time, amr, acr, created_at, expires_at, consumed_at, grant_session"
+    };
+}
+
+macro_rules! refresh_token_cols {
+    () => {
+        "token_hash, grant_session, client_id, user_id, org_id, scopes, auth_time, amr, acr, \
+         issued_at, expires_at, rotated_at, revoked_at"
+    };
+}
+
+macro_rules! logout_notice_cols {
+    () => {
+        "id, client_id, uri, user_id, sid, created_at, attempts, next_attempt_at, delivered_at, \
+         last_error"
     };
 }

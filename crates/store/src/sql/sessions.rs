@@ -1,19 +1,28 @@
-//! Sessions: create, read, revoke, touch.
+//! Sessions: create, read, revoke, touch. Every revocation goes through [`end`], which also
+//! ends the grant sessions of a browser session and queues their back-channel logout notices.
 
 use portcullis_core::model::*;
-use portcullis_core::store::StoreResult;
+use portcullis_core::store::{StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::{ensure_org, ensure_user, rows};
+use super::{ensure_org, ensure_user, logout_notices, oauth_clients, rows};
 use crate::backend::{Backend, q};
 use crate::common::*;
 use crate::write::Write;
 
 fn session_row<B: Backend>(r: &B::Row) -> StoreResult<Session> {
+    let grant = match B::col::<Option<String>>(r, 13)? {
+        Some(client_id) => Some(SessionGrant {
+            client_id,
+            parent: B::col::<Option<String>>(r, 14)?.map(SessionId),
+            offline: B::col(r, 15)?,
+        }),
+        None => None,
+    };
     Ok(Session {
         id: SessionId(B::col(r, 0)?),
         user_id: UserId(B::col(r, 1)?),
-        org_id: B::col::<Option<Uuid>>(r, 2)?.map_or(OrgId::NONE, OrgId),
+        org_id: org_from_col(B::col(r, 2)?),
         kind: session_kind_from(&B::col::<String>(r, 3)?)?,
         amr: json_parse(&B::col::<String>(r, 4)?)?,
         actor_id: B::col::<Option<Uuid>>(r, 5)?.map(UserId),
@@ -24,10 +33,40 @@ fn session_row<B: Backend>(r: &B::Row) -> StoreResult<Session> {
         revoked_at: B::opt_ts(r, 10)?,
         ip: B::col(r, 11)?,
         user_agent: B::col(r, 12)?,
+        grant,
     })
 }
 
-/// Checks the user, org and actor, then inserts; run it in a transaction.
+/// `NotFound("unknown session")` unless the session exists (live or not). Nothing references
+/// `sessions` by foreign key (see the migration 0007), so the store checks here.
+pub(crate) async fn ensure<B: Backend>(conn: &mut B::Conn, id: &SessionId) -> StoreResult<()> {
+    let row = q::<B>("SELECT 1 FROM sessions WHERE id = $1")
+        .bind(id.0.clone())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|_| ()).ok_or_else(|| not_found("unknown session"))
+}
+
+/// Locks the parent of a new grant session (PostgreSQL) until commit, so that it is either
+/// revoked before (then `Conflict("parent session revoked")`) or after this session exists
+/// (then [`end`]'s cascade sees it): never a live grant session of a revoked browser session.
+async fn lock_unrevoked_parent<B: Backend>(
+    conn: &mut B::Conn,
+    parent: &SessionId,
+) -> StoreResult<()> {
+    let n = q::<B>("UPDATE sessions SET revoked_at = NULL WHERE id = $1 AND revoked_at IS NULL")
+        .bind(parent.0.clone())
+        .execute(conn)
+        .await?;
+    if n > 0 {
+        return Ok(());
+    }
+    ensure::<B>(conn, parent).await?;
+    Err(StoreError::Conflict("parent session revoked".into()))
+}
+
+/// Checks the user, org, actor and grant (client, and a parent not revoked), then inserts; run
+/// it in a transaction.
 pub(crate) async fn create<B: Backend>(conn: &mut B::Conn, s: &Session) -> StoreResult<()> {
     ensure_user::<B>(conn, s.user_id).await?;
     // A team-less session has no org (stored as NULL).
@@ -37,14 +76,21 @@ pub(crate) async fn create<B: Backend>(conn: &mut B::Conn, s: &Session) -> Store
     if let Some(actor) = s.actor_id {
         ensure_user::<B>(conn, actor).await?;
     }
+    if let Some(grant) = &s.grant {
+        oauth_clients::ensure::<B>(conn, &grant.client_id).await?;
+        if let Some(parent) = &grant.parent {
+            lock_unrevoked_parent::<B>(conn, parent).await?;
+        }
+    }
+    let grant = s.grant.as_ref();
     q::<B>(concat!(
         "INSERT INTO sessions (",
         session_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(s.id.0.clone())
     .bind(s.user_id.0)
-    .bind((!s.org_id.is_none()).then_some(s.org_id.0))
+    .bind(org_col(s.org_id))
     .bind(s.kind.as_str())
     .bind(json_text(&s.amr)?)
     .bind(s.actor_id.map(|a| a.0))
@@ -55,6 +101,9 @@ pub(crate) async fn create<B: Backend>(conn: &mut B::Conn, s: &Session) -> Store
     .bind_opt_ts(s.revoked_at)
     .bind(s.ip.clone())
     .bind(s.user_agent.clone())
+    .bind(grant.map(|g| g.client_id.clone()))
+    .bind(grant.and_then(|g| g.parent.as_ref()).map(|p| p.0.clone()))
+    .bind(grant.is_some_and(|g| g.offline))
     .execute(conn)
     .await?;
     Ok(())
@@ -98,24 +147,121 @@ pub(crate) async fn list_of_user<B: Backend>(
     rows::<B, _>(rs, session_row::<B>)
 }
 
-/// Returns whether the session was live and is now revoked (and then announces it).
+/// Which live sessions a revocation ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ending<'a> {
+    One(&'a SessionId),
+    /// The user's sessions, in one org or (with `None`) all of them, but `keep`.
+    OfUser {
+        user: UserId,
+        org: Option<OrgId>,
+        keep: Option<&'a SessionId>,
+    },
+    /// Every grant session of the client.
+    OfClient(&'a str),
+}
+
+/// A session a revocation ended.
+#[derive(Debug, Clone)]
+pub(crate) struct Ended {
+    pub(crate) id: SessionId,
+    pub(crate) user_id: UserId,
+    /// For a grant session: its client and its parent (browser) session.
+    pub(crate) grant: Option<(String, Option<SessionId>)>,
+}
+
+/// `UPDATE` ending the live sessions that also match the condition, returning what [`Ended`]
+/// holds; `$1` is the revocation time. Without a condition it ends with `AND ` for a list.
+macro_rules! end_live {
+    () => {
+        "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND expires_at > $1 AND "
+    };
+    ($cond:literal) => {
+        concat!(end_live!(), $cond, ended_returning!())
+    };
+}
+
+macro_rules! ended_returning {
+    () => {
+        " RETURNING id, user_id, grant_client_id, grant_parent_id"
+    };
+}
+
+fn ended_rows<B: Backend>(rs: Vec<B::Row>) -> StoreResult<Vec<Ended>> {
+    let mut ended = rs
+        .iter()
+        .map(|r| {
+            let parent = B::col::<Option<String>>(r, 3)?.map(SessionId);
+            Ok(Ended {
+                id: SessionId(B::col(r, 0)?),
+                user_id: UserId(B::col(r, 1)?),
+                grant: B::col::<Option<String>>(r, 2)?.map(|client| (client, parent)),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    // RETURNING has no order; events and notices follow this one.
+    ended.sort_by(|a, b| a.id.0.cmp(&b.id.0));
+    Ok(ended)
+}
+
+/// The one way sessions are revoked: ends the live sessions `which` names, then the live grant
+/// sessions, not `offline`, of every browser session among them, and queues a back-channel
+/// logout notice for each grant session ended whose client wants one, all in the caller's
+/// transaction. Announces nothing (the callers do); returns what ended, the named first.
+pub(crate) async fn end<B: Backend>(
+    conn: &mut B::Conn,
+    which: Ending<'_>,
+    at: Timestamp,
+) -> StoreResult<Vec<Ended>> {
+    let stmt = match which {
+        Ending::One(id) => q::<B>(end_live!("id = $2")).bind_ts(at).bind(id.0.clone()),
+        Ending::OfUser { user, org, keep } => q::<B>(end_live!(
+            "user_id = $2 AND ($3 IS NULL OR org_id = $3) AND ($4 IS NULL OR id <> $4)"
+        ))
+        .bind_ts(at)
+        .bind(user.0)
+        .bind(org.map(|o| o.0))
+        .bind(keep.map(|k| k.0.clone())),
+        Ending::OfClient(client) => q::<B>(end_live!("grant_client_id = $2"))
+            .bind_ts(at)
+            .bind(client.to_string()),
+    };
+    let mut ended = ended_rows::<B>(stmt.fetch_all(conn).await?)?;
+    let browser: Vec<String> = ended
+        .iter()
+        .filter(|e| e.grant.is_none())
+        .map(|e| e.id.0.clone())
+        .collect();
+    for chunk in browser.chunks(IN_CHUNK) {
+        let mut stmt = q::<B>(concat!(
+            end_live!(),
+            "grant_offline = FALSE AND grant_parent_id IN ("
+        ))
+        .bind_ts(at);
+        stmt.push_list(chunk.iter().cloned())
+            .push(concat!(")", ended_returning!()));
+        ended.extend(ended_rows::<B>(stmt.fetch_all(conn).await?)?);
+    }
+    logout_notices::enqueue::<B>(conn, &ended, at).await?;
+    Ok(ended)
+}
+
+fn announce_each<B: Backend>(w: &mut Write<B>, ended: &[Ended]) {
+    for e in ended {
+        w.announce(RevocationEvent::Session(e.id.clone()));
+    }
+}
+
+/// Returns whether the session was live and is now revoked; announces it and each grant
+/// session that ended with it.
 pub(crate) async fn revoke<B: Backend>(
     w: &mut Write<B>,
     id: &SessionId,
     at: Timestamp,
 ) -> StoreResult<bool> {
-    let n = q::<B>(
-        "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
-         AND expires_at > $2",
-    )
-    .bind(id.0.clone())
-    .bind_ts(at)
-    .execute(w.conn())
-    .await?;
-    if n > 0 {
-        w.announce(RevocationEvent::Session(id.clone()));
-    }
-    Ok(n > 0)
+    let ended = end::<B>(w.conn(), Ending::One(id), at).await?;
+    announce_each(w, &ended);
+    Ok(!ended.is_empty())
 }
 
 /// Revokes every live session of the user except `keep`, announcing the user when any ended.
@@ -125,19 +271,16 @@ pub(crate) async fn revoke_of_user<B: Backend>(
     keep: Option<&SessionId>,
     at: Timestamp,
 ) -> StoreResult<u64> {
-    let n = q::<B>(
-        "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
-         AND expires_at > $2 AND ($3 IS NULL OR id <> $3)",
-    )
-    .bind(user.0)
-    .bind_ts(at)
-    .bind(keep.map(|k| k.0.clone()))
-    .execute(w.conn())
-    .await?;
+    let which = Ending::OfUser {
+        user,
+        org: None,
+        keep,
+    };
+    let n = end::<B>(w.conn(), which, at).await?.len();
     if n > 0 {
         w.announce(RevocationEvent::User(user));
     }
-    Ok(n)
+    Ok(n as u64)
 }
 
 /// Revokes the user's live sessions, in `org` or (with `None`) in every org, announcing nothing.
@@ -147,15 +290,42 @@ pub(crate) async fn revoke_live<B: Backend>(
     org: Option<OrgId>,
     at: Timestamp,
 ) -> StoreResult<u64> {
-    q::<B>(
-        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 \
-         AND ($2 IS NULL OR org_id = $2) AND revoked_at IS NULL AND expires_at > $3",
-    )
-    .bind(user.0)
-    .bind(org.map(|o| o.0))
-    .bind_ts(at)
-    .execute(conn)
-    .await
+    let which = Ending::OfUser {
+        user,
+        org,
+        keep: None,
+    };
+    Ok(end::<B>(conn, which, at).await?.len() as u64)
+}
+
+/// Revokes every live grant session of the client, announcing each.
+pub(crate) async fn revoke_of_client<B: Backend>(
+    w: &mut Write<B>,
+    client_id: &str,
+    at: Timestamp,
+) -> StoreResult<u64> {
+    let ended = end::<B>(w.conn(), Ending::OfClient(client_id), at).await?;
+    announce_each(w, &ended);
+    Ok(ended.len() as u64)
+}
+
+/// Live grant sessions whose parent is the browser session.
+pub(crate) async fn grants_of<B: Backend>(
+    conn: &mut B::Conn,
+    browser_session: &SessionId,
+    now: Timestamp,
+) -> StoreResult<Vec<Session>> {
+    let rs = q::<B>(concat!(
+        "SELECT ",
+        session_cols!(),
+        " FROM sessions WHERE grant_parent_id = $1 AND revoked_at IS NULL \
+         AND expires_at > $2 ORDER BY created_at, id"
+    ))
+    .bind(browser_session.0.clone())
+    .bind_ts(now)
+    .fetch_all(conn)
+    .await?;
+    rows::<B, _>(rs, session_row::<B>)
 }
 
 pub(crate) async fn touch<B: Backend>(

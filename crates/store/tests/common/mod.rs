@@ -86,7 +86,120 @@ pub fn session(id: &str, user: UserId, org: OrgId, expires: Timestamp) -> Sessio
         revoked_at: None,
         ip: Some("127.0.0.1".into()),
         user_agent: Some("test".into()),
+        grant: None,
     }
+}
+
+/// A grant session of `client` (a browser session's child when `parent` is given).
+pub fn grant_session(
+    id: &str,
+    user: UserId,
+    org: OrgId,
+    client: &str,
+    parent: Option<&str>,
+    offline: bool,
+) -> Session {
+    Session {
+        grant: Some(SessionGrant {
+            client_id: client.to_string(),
+            parent: parent.map(|p| SessionId(p.to_string())),
+            offline,
+        }),
+        ..session(id, user, org, t(3600))
+    }
+}
+
+/// A confidential client with one secret (`<id>-secret-1`, no expiry).
+pub fn oauth_client(id: &str, org: Option<OrgId>, logout_uri: Option<&str>) -> OAuthClient {
+    OAuthClient {
+        client_id: id.to_string(),
+        name: format!("{id} app"),
+        kind: ClientKind::Confidential,
+        token_endpoint_auth: TokenEndpointAuth::ClientSecretBasic,
+        secrets: vec![ClientSecret {
+            hash: format!("{id}-secret-1"),
+            created_at: t(0),
+            expires_at: None,
+        }],
+        jwks: None,
+        redirect_uris: vec![format!("https://{id}.example/cb")],
+        post_logout_redirect_uris: Vec::new(),
+        grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken].into(),
+        scopes: ["openid", "email"].map(String::from).into(),
+        org_id: org,
+        first_party: false,
+        id_token_alg: IdTokenAlg::Rs256,
+        access_token_secs: 300,
+        refresh_token_secs: 3600,
+        allow_offline: true,
+        introspect_any: false,
+        backchannel_logout_uri: logout_uri.map(String::from),
+        declarative: false,
+        disabled_at: None,
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+/// An unconsumed code of `client`, issued in `browser`, expiring at t(60).
+pub fn auth_code(
+    hash: &str,
+    client: &str,
+    browser: &str,
+    user: UserId,
+    org: OrgId,
+) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.to_string(),
+        client_id: client.to_string(),
+        browser_session: SessionId(browser.to_string()),
+        user_id: user,
+        org_id: org,
+        redirect_uri: format!("https://{client}.example/cb"),
+        scopes: vec!["openid".into(), "email".into()],
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        auth_time: t(0),
+        amr: vec!["pwd".into()],
+        acr: None,
+        created_at: t(1),
+        expires_at: t(60),
+        consumed_at: None,
+        grant_session: None,
+    }
+}
+
+/// A current refresh token of the grant session, expiring at `expires`.
+pub fn refresh_token(hash: &str, grant: &Session, expires: Timestamp) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.to_string(),
+        grant_session: grant.id.clone(),
+        client_id: grant
+            .grant
+            .as_ref()
+            .map(|g| g.client_id.clone())
+            .unwrap_or_default(),
+        user_id: grant.user_id,
+        org_id: grant.org_id,
+        scopes: vec!["openid".into(), "offline_access".into()],
+        auth_time: t(0),
+        amr: vec!["pwd".into()],
+        acr: Some("urn:portcullis:pwd".into()),
+        issued_at: t(2),
+        expires_at: expires,
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+/// The revocation events appended after `seq`.
+pub async fn events_after(s: &dyn Store, seq: i64) -> Vec<RevocationEvent> {
+    s.revocation_events_since(seq, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
 }
 
 pub fn credential(

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use portcullis_core::CoreError;
+use portcullis_core::consents::ConsentView;
 use portcullis_core::engine::{CurrentSession, Engine, OwnSession};
 use portcullis_core::model::{SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -163,6 +164,38 @@ pub async fn end_other_sessions(
     origin: Origin,
 ) -> Result<Json<Ended>> {
     let ended = engine.end_my_other_sessions(&p, &origin.audit).await?;
+    Ok(Json(Ended { ended }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsentList {
+    consents: Vec<ConsentView>,
+}
+
+/// `GET /account/v1/consents`: the clients the caller let act for them, with the scopes.
+pub async fn list_consents(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+) -> Result<Json<ConsentList>> {
+    let consents = engine.list_my_consents(&p).await?;
+    Ok(Json(ConsentList { consents }))
+}
+
+/// Longer than any client id; refused without a look-up.
+const MAX_CLIENT_ID: usize = 64;
+
+/// `DELETE /account/v1/consents/{clientId}`: the client must ask again, and what it holds for
+/// the caller ends.
+pub async fn revoke_consent(
+    State(engine): State<Arc<Engine>>,
+    Caller(p): Caller,
+    origin: Origin,
+    Path(client): Path<String>,
+) -> Result<Json<Ended>> {
+    if client.len() > MAX_CLIENT_ID {
+        return Err(CoreError::NotFound("consent").into());
+    }
+    let ended = engine.revoke_my_consent(&p, &client, &origin.audit).await?;
     Ok(Json(Ended { ended }))
 }
 

@@ -1,5 +1,6 @@
 //! Portcullis' own self-service account API under `/account/v1` (docs/design/account-surface.md):
-//! a signed-in user lists and ends their sessions and changes their password; an account an
+//! a signed-in user lists and ends their sessions, lists and revokes the consents they gave
+//! OpenID clients, and changes their password; an account an
 //! admin flagged for a password reset chooses a new password with the admin's one-time code.
 //!
 //! Callers authenticate with `Authorization: Bearer <access token>` (Parsable's `Token <t>` is
@@ -31,6 +32,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
             post(handlers::end_other_sessions),
         )
         .route("/account/v1/sessions/{id}", delete(handlers::end_session))
+        .route("/account/v1/consents", get(handlers::list_consents))
+        .route(
+            "/account/v1/consents/{client}",
+            delete(handlers::revoke_consent),
+        )
         .route("/account/v1/password", post(handlers::change_password))
         .route(
             "/account/v1/password/reset-required",

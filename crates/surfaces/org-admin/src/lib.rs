@@ -1,12 +1,14 @@
 //! The org-admin API under `/admin/v1/orgs/{orgId}` (docs/design/team-settings.md): a team's
-//! Parsable settings, job priority list and job-permission overrides, for an ADMIN of that org
-//! or a super-admin.
+//! Parsable settings, job priority list and job-permission overrides, and its OpenID clients
+//! (`clients.rs`, docs/design/oidc-clients.md), for an ADMIN of that org or a super-admin.
 //!
 //! Callers authenticate with `Authorization: Bearer <access token>` (or Parsable's `Token <t>`).
 //! Bodies are JSON; errors are RFC 9457 `application/problem+json`, as on the account surface.
 //! Validation, atomicity and the access rule live in the core (`portcullis_core::team_settings`);
 //! this crate only maps the wire to those calls.
 #![forbid(unsafe_code)]
+
+mod clients;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -52,22 +54,23 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .put(put_job_permissions)
                 .delete(delete_job_permissions),
         )
+        .merge(clients::routes())
         .layer(middleware::from_fn(finish))
         .with_state(engine)
 }
 
-type Reply = Result<Response, Problem>;
+pub(crate) type Reply = Result<Response, Problem>;
 
-fn ok<T: serde::Serialize>(v: &T) -> Reply {
+pub(crate) fn ok<T: serde::Serialize>(v: &T) -> Reply {
     Ok(axum::Json(v).into_response())
 }
 
 /// A core answer as JSON, or its error as a problem.
-fn answer<T: serde::Serialize>(r: Result<T, AdminError>) -> Reply {
+pub(crate) fn answer<T: serde::Serialize>(r: Result<T, AdminError>) -> Reply {
     ok(&r.map_err(admin_problem)?)
 }
 
-fn admin_problem(e: AdminError) -> Problem {
+pub(crate) fn admin_problem(e: AdminError) -> Problem {
     match e {
         AdminError::Invalid(m) => Problem::new(StatusCode::BAD_REQUEST, "invalid_argument", m),
         AdminError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not_found", m),
@@ -94,6 +97,16 @@ async fn authorize(
     caller: &Caller,
     org: &str,
 ) -> Result<(Admin, String), Problem> {
+    let (admin, id) = authorize_id(engine, caller, org).await?;
+    Ok((admin, id.to_string()))
+}
+
+/// [`authorize`], with the org's id.
+pub(crate) async fn authorize_id(
+    engine: &Engine,
+    caller: &Caller,
+    org: &str,
+) -> Result<(Admin, OrgId), Problem> {
     let id = OrgId::from_str(org.trim()).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -105,15 +118,16 @@ async fn authorize(
         .org_admin(&caller.0, id)
         .await
         .map_err(Problem::from)?;
-    Ok((admin, id.to_string()))
+    Ok((admin, id))
 }
 
 /// The caller's admin handle for the path's `{org}`: the caller authenticated, then the core's
 /// access check. Handlers that take a body call [`authorize`] after reading it instead, so a bad
 /// body is refused first.
-struct OrgAdmin {
+pub(crate) struct OrgAdmin {
     admin: Admin,
     org: String,
+    id: OrgId,
 }
 
 impl FromRequestParts<Arc<Engine>> for OrgAdmin {
@@ -133,14 +147,18 @@ impl FromRequestParts<Arc<Engine>> for OrgAdmin {
             .iter()
             .find(|(name, _)| name == "org")
             .map_or("", |(_, v)| v.as_str());
-        let (admin, org) = authorize(engine, &caller, org)
+        let (admin, id) = authorize_id(engine, &caller, org)
             .await
             .map_err(IntoResponse::into_response)?;
-        Ok(OrgAdmin { admin, org })
+        Ok(OrgAdmin {
+            admin,
+            org: id.to_string(),
+            id,
+        })
     }
 }
 
-async fn list_settings(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
+async fn list_settings(OrgAdmin { admin, org, .. }: OrgAdmin) -> Reply {
     answer(admin.org_settings(&org).await)
 }
 
@@ -167,7 +185,7 @@ async fn patch_settings(
 }
 
 async fn get_setting(
-    OrgAdmin { admin, org }: OrgAdmin,
+    OrgAdmin { admin, org, .. }: OrgAdmin,
     Path((_, key)): Path<(String, String)>,
 ) -> Reply {
     answer(admin.org_setting(&org, &key).await)
@@ -184,7 +202,7 @@ async fn put_setting(
 }
 
 async fn delete_setting(
-    OrgAdmin { admin, org }: OrgAdmin,
+    OrgAdmin { admin, org, .. }: OrgAdmin,
     Path((_, key)): Path<(String, String)>,
 ) -> Reply {
     answer(admin.update_org_settings(&org, &[(key, None)]).await)
@@ -200,18 +218,18 @@ async fn put_priorities(
     answer(admin.set_org_priorities(&org, Some(&body)).await)
 }
 
-async fn delete_priorities(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
+async fn delete_priorities(OrgAdmin { admin, org, .. }: OrgAdmin) -> Reply {
     answer(admin.set_org_priorities(&org, None).await)
 }
 
-async fn list_job_permissions(OrgAdmin { admin, org }: OrgAdmin) -> Reply {
+async fn list_job_permissions(OrgAdmin { admin, org, .. }: OrgAdmin) -> Reply {
     answer(admin.org_job_permissions(&org).await)
 }
 
 /// The role's effective permissions in the team: its override, else the configured table.
 async fn get_job_permissions(
     State(e): State<Arc<Engine>>,
-    OrgAdmin { admin, org }: OrgAdmin,
+    OrgAdmin { admin, org, .. }: OrgAdmin,
     Path((_, role)): Path<(String, String)>,
 ) -> Reply {
     let role = portcullis_core::Role::from_str(&role)
@@ -244,7 +262,7 @@ async fn put_job_permissions(
 }
 
 async fn delete_job_permissions(
-    OrgAdmin { admin, org }: OrgAdmin,
+    OrgAdmin { admin, org, .. }: OrgAdmin,
     Path((_, role)): Path<(String, String)>,
 ) -> Reply {
     answer(admin.set_org_job_permissions(&org, &role, None).await)

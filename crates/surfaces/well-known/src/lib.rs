@@ -1,8 +1,9 @@
 //! Portcullis' `/.well-known` surface: what a resource server needs to verify access tokens
 //! offline.
 //!
-//! - `GET /.well-known/jwks.json`: every published token-signing public key (RFC 7517), including
-//!   retired keys whose tokens may still be live.
+//! - `GET /.well-known/jwks.json`: every published token-signing public key (RFC 7517): the
+//!   EdDSA keys of access tokens and the RS256 and ES256 keys of ID tokens, including retired
+//!   keys whose tokens may still be live.
 //! - `GET /.well-known/portcullis`: the issuer, audience, algorithm and JWKS location, how long
 //!   an offline check may accept a revoked token, and where to check a token online.
 //!

@@ -114,6 +114,70 @@ async fn jwks_publishes_the_signing_key_and_keeps_the_old_one_after_rotation() {
     assert_eq!(set.keys.len(), 2);
 }
 
+/// ID-token keys (RS256, ES256, and EdDSA on request) are in the same set: each ID token
+/// verifies with the key its `kid` names, and a revoked key leaves the set at once.
+#[tokio::test]
+async fn jwks_publishes_every_algorithm_and_drops_a_revoked_key() {
+    let w = world().await;
+    let claims = serde_json::json!({
+        "iss": "https://auth.example.test/", "aud": "client-1", "sub": w.user.id,
+        "exp": unix_now() + 300,
+    });
+    let mut tokens = Vec::new();
+    for alg in [IdTokenAlg::Rs256, IdTokenAlg::Es256, IdTokenAlg::EdDsa] {
+        let token = w
+            .env
+            .engine
+            .sign_jwt(alg, "JWT", &claims)
+            .await
+            .expect("sign");
+        tokens.push((alg, token));
+    }
+    let set = w.jwks().await;
+    for (alg, token) in &tokens {
+        let jwk = set
+            .find(&kid(token))
+            .expect("the ID token's kid is published");
+        let json: Value = serde_json::to_value(jwk).expect("json");
+        let (kty, jwt_alg) = match alg {
+            IdTokenAlg::Rs256 => ("RSA", Algorithm::RS256),
+            IdTokenAlg::Es256 => ("EC", Algorithm::ES256),
+            IdTokenAlg::EdDsa => ("OKP", Algorithm::EdDSA),
+        };
+        assert_eq!(json["kty"], kty);
+        assert_eq!(json["alg"], alg.as_str());
+        assert_eq!(json["use"], "sig");
+        assert!(json.get("d").is_none(), "never a private part");
+        let key = DecodingKey::from_jwk(jwk).expect("a usable public key");
+        let mut v = Validation::new(jwt_alg);
+        v.set_audience(&["client-1"]);
+        let got = jsonwebtoken::decode::<Value>(token, &key, &v).expect("verifies");
+        assert_eq!(got.claims, claims);
+    }
+    // EdDSA access and ID tokens share one key.
+    assert_eq!(set.keys.len(), 3);
+
+    let rs = kid(&tokens[0].1);
+    let r = w
+        .env
+        .engine
+        .revoke_signing_key_of(&rs, Some(IdTokenAlg::Rs256), &AuditContext::default())
+        .await
+        .expect("revoke");
+    let set = w.jwks().await;
+    assert!(set.find(&rs).is_none(), "a revoked key is not published");
+    let successor = r.signing_kid.expect("a new RS256 key signs");
+    assert!(set.find(&successor).is_some());
+    assert_eq!(set.keys.len(), 3);
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
 #[tokio::test]
 async fn metadata_names_issuer_audience_algorithm_and_jwks() {
     let w = world().await;

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod lifecycle;
+mod oauth;
 mod security;
 mod sessions_credentials;
 mod settings_onboarding;
@@ -10,6 +11,7 @@ mod workspaces_search;
 
 pub use accounts::*;
 pub use lifecycle::*;
+pub use oauth::*;
 pub use security::*;
 pub use sessions_credentials::*;
 pub use settings_onboarding::*;

@@ -1,6 +1,7 @@
 //! The account API through the real HTTP stack (request ids, client IP, limits), next to the
 //! Nominal surface, with a real engine on a temporary SQLite store.
 
+mod consents;
 mod limits;
 mod passwords;
 mod sessions;

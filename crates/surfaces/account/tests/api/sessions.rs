@@ -230,6 +230,7 @@ async fn idle_sessions_are_refused_and_sessions_show_their_last_use() {
         revoked_at: None,
         ip: None,
         user_agent: None,
+        grant: None,
     };
     w.store
         .create_session(stale.clone())
@@ -265,7 +266,12 @@ async fn a_revoked_signing_key_is_refused_at_once() {
     w.user("ann@example.com").await;
     let me = w.login("ann@example.com", PW).await.expect("login");
     assert_eq!(w.sessions(&me).await.len(), 1);
-    let kid = w.engine.access_tokens().keys().signing_kid();
+    let kid = w
+        .engine
+        .access_tokens()
+        .keys()
+        .signing_kid()
+        .expect("a signing key");
     w.engine
         .revoke_signing_key(&kid, &AuditContext::default())
         .await

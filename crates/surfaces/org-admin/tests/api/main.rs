@@ -1,6 +1,8 @@
 //! The org-admin API through the real HTTP stack, next to the Parsable surface, with a real
 //! engine on a temporary SQLite store.
 
+mod clients;
+
 use std::net::SocketAddr;
 
 use http::{Method, StatusCode};
