@@ -65,7 +65,7 @@ pub enum Command {
         listen: Option<SocketAddr>,
     },
     /// Manage users, orgs, memberships, regions, workspaces, the email allow-list and audit.
-    Admin(admin_cli::AdminArgs),
+    Admin(Box<admin_cli::AdminArgs>),
 }
 
 fn main() -> ExitCode {

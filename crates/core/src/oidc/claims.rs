@@ -115,7 +115,8 @@ impl Provider {
     /// `/userinfo`: the access token's user, with the claims its scopes allow.
     pub async fn userinfo(&self, access_token: &str) -> UserinfoResult {
         let now = Utc::now();
-        let invalid = || OAuthError::invalid_token("the access token is invalid, expired or revoked");
+        let invalid =
+            || OAuthError::invalid_token("the access token is invalid, expired or revoked");
         let (claims, principal) = self
             .engine
             .access_tokens()
@@ -129,7 +130,9 @@ impl Provider {
             .map(str::to_string)
             .collect();
         if !scopes.iter().any(|s| s == "openid") {
-            return Err(OAuthError::insufficient_scope("the openid scope is required"));
+            return Err(OAuthError::insufficient_scope(
+                "the openid scope is required",
+            ));
         }
         let map = self
             .scope_claims(principal.user, principal.org, &scopes)
@@ -151,9 +154,15 @@ mod tests {
         // OIDC Core §3.1.3.6: base64url of the left-most 128 bits of SHA-256 for RS256.
         let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
         let full = Sha256::digest(token.as_bytes());
-        assert_eq!(at_hash(IdTokenAlg::Rs256, token), URL_SAFE_NO_PAD.encode(&full[..16]));
+        assert_eq!(
+            at_hash(IdTokenAlg::Rs256, token),
+            URL_SAFE_NO_PAD.encode(&full[..16])
+        );
         assert_eq!(at_hash(IdTokenAlg::Rs256, token).len(), 22);
         assert_eq!(at_hash(IdTokenAlg::EdDsa, token).len(), 43);
-        assert_ne!(at_hash(IdTokenAlg::Rs256, token), at_hash(IdTokenAlg::Rs256, "other"));
+        assert_ne!(
+            at_hash(IdTokenAlg::Rs256, token),
+            at_hash(IdTokenAlg::Rs256, "other")
+        );
     }
 }

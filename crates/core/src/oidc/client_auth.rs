@@ -261,11 +261,21 @@ fn presented_method(auth: &ClientAuthRequest) -> Result<(String, TokenEndpointAu
         }
         let assertion = auth.client_assertion.as_deref().unwrap_or_default();
         // The client is named by the (not yet verified) `sub`; verification checks it.
-        let unverified_sub = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
-            .ok()
-            .and_then(|d| d.claims.get("sub").and_then(|s| s.as_str()).map(str::to_string))
-            .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
-        if auth.client_id.as_ref().is_some_and(|c| *c != unverified_sub) {
+        let unverified_sub =
+            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
+                .ok()
+                .and_then(|d| {
+                    d.claims
+                        .get("sub")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                })
+                .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
+        if auth
+            .client_id
+            .as_ref()
+            .is_some_and(|c| *c != unverified_sub)
+        {
             return Err(OAuthError::invalid_request("client_id does not match"));
         }
         return Ok((unverified_sub, TokenEndpointAuth::PrivateKeyJwt));

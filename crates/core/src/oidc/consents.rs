@@ -17,10 +17,7 @@ pub(super) async fn remember(
 ) -> CoreResult<()> {
     let store = engine.store();
     let mut merged = consent;
-    if let Some(before) = store
-        .get_consent(merged.user_id, &merged.client_id)
-        .await?
-    {
+    if let Some(before) = store.get_consent(merged.user_id, &merged.client_id).await? {
         merged.scopes.extend(before.scopes);
     }
     let mut tx = store.begin_write().await?;

@@ -48,7 +48,8 @@ impl OAuthError {
             "invalid_client" | "invalid_token" => 401,
             "insufficient_scope" => 403,
             "server_error" => 500,
-            "temporarily_unavailable" => 503,
+            // At the token endpoint this is throttling (a locked client, a busy hash pool).
+            "temporarily_unavailable" => 429,
             _ => 400,
         }
     }

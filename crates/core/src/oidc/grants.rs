@@ -45,7 +45,9 @@ fn token_hash(token: &str) -> String {
     hex::encode(crypto::sha256(token.as_bytes()))
 }
 
-fn principal_of(user: UserId, org: OrgId, session: &SessionId) -> Principal {
+/// The grant as the revocation view judges it: issued at `issued_at` (a cut-off after it, a
+/// removed or deactivated membership, a disabled org or an ended session refuse it).
+fn principal_of(user: UserId, org: OrgId, session: &SessionId, issued_at: Timestamp) -> Principal {
     Principal {
         user,
         org,
@@ -57,7 +59,7 @@ fn principal_of(user: UserId, org: OrgId, session: &SessionId) -> Principal {
         actor: None,
         amr: Vec::new(),
         expires_at: None,
-        issued_at: None,
+        issued_at: Some(issued_at),
     }
 }
 
@@ -120,10 +122,12 @@ impl Provider {
         let refusal = refusal.or_else(|| match &browser {
             None => Some("the sign-in behind the code has ended"),
             Some(_)
-                if self
-                    .engine
-                    .revocations()
-                    .refuses(&principal_of(c.user_id, c.org_id, &c.browser_session)) =>
+                if self.engine.revocations().refuses(&principal_of(
+                    c.user_id,
+                    c.org_id,
+                    &c.browser_session,
+                    c.created_at,
+                )) =>
             {
                 Some("the user may no longer sign in to this org")
             }
@@ -167,12 +171,19 @@ impl Provider {
         };
         tx.create_session(grant.clone())
             .await
-            .map_err(CoreError::from)?;
+            .map_err(|e| match e {
+                // The browser sign-in ended while this request ran.
+                crate::store::StoreError::Conflict(_) => {
+                    OAuthError::invalid_grant("the sign-in behind the code has ended")
+                }
+                other => CoreError::from(other).into(),
+            })?;
         tx.set_code_grant_session(&hash, &grant.id)
             .await
             .map_err(CoreError::from)?;
         let refresh = if client.grant_types.contains(&GrantType::RefreshToken) {
-            let (token, record) = self.new_refresh_token(client, &grant, &c.scopes, c.auth_time, &c.amr, now);
+            let (token, record) =
+                self.new_refresh_token(client, &grant, &c.scopes, c.auth_time, &c.amr, now);
             tx.insert_refresh_token(record)
                 .await
                 .map_err(CoreError::from)?;
@@ -285,16 +296,22 @@ impl Provider {
             .map_err(CoreError::from)?
             .filter(|s| s.is_live(now))
             .filter(|s| {
-                !self
-                    .engine
-                    .revocations()
-                    .refuses(&principal_of(rt.user_id, rt.org_id, &s.id))
+                !self.engine.revocations().refuses(&principal_of(
+                    rt.user_id,
+                    rt.org_id,
+                    &s.id,
+                    s.created_at,
+                ))
             })
             .ok_or_else(|| OAuthError::invalid_grant("the grant has ended"))?;
         let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
             None => rt.scopes.clone(),
             Some(asked) => {
-                let asked: Vec<String> = asked.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                let asked: Vec<String> = asked
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
                 if !asked.iter().all(|s| rt.scopes.contains(s)) {
                     return Err(OAuthError::invalid_scope(
                         "a refresh may only narrow the granted scopes",
@@ -339,7 +356,11 @@ impl Provider {
     }
 
     /// Reuse detected: revoke the family, its grant session and the browser sign-in.
-    async fn end_reused_family(&self, rt: &RefreshToken, ctx: &AuditContext) -> Result<(), OAuthError> {
+    async fn end_reused_family(
+        &self,
+        rt: &RefreshToken,
+        ctx: &AuditContext,
+    ) -> Result<(), OAuthError> {
         let store = self.engine.store();
         let now = Utc::now();
         let parent = store

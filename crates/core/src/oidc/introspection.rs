@@ -39,7 +39,9 @@ impl Provider {
             if let Some(v) = self.introspect_refresh(caller, token).await? {
                 return Ok(v);
             }
-            return Ok(self.introspect_access(caller, token).unwrap_or_else(inactive));
+            return Ok(self
+                .introspect_access(caller, token)
+                .unwrap_or_else(inactive));
         }
         if let Some(v) = self.introspect_access(caller, token) {
             return Ok(v);
@@ -160,7 +162,10 @@ impl Provider {
         tx.revoke_refresh_family(&session, now)
             .await
             .map_err(CoreError::from)?;
-        let ended = tx.revoke_session(&session, now).await.map_err(CoreError::from)?;
+        let ended = tx
+            .revoke_session(&session, now)
+            .await
+            .map_err(CoreError::from)?;
         tx.append_audit(&[event(
             ctx,
             now,
@@ -193,7 +198,11 @@ impl Provider {
 
     fn access_grant(&self, token: &str) -> Option<(String, UserId, SessionId)> {
         // An expired access token can still be revoked: its grant may hold live refresh tokens.
-        let claims = self.engine.access_tokens().verify_ignoring_expiry(token).ok()?;
+        let claims = self
+            .engine
+            .access_tokens()
+            .verify_ignoring_expiry(token)
+            .ok()?;
         let owner = claims.client_id.clone().filter(|c| *c == claims.aud)?;
         Some((owner, UserId(claims.sub), SessionId(claims.sid)))
     }

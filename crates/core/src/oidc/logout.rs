@@ -69,7 +69,10 @@ impl Provider {
             None => None,
         };
         let hint_client = hint.as_ref().map(|(aud, _, _)| aud.clone());
-        let client_id = match (hint_client, params.client_id.as_deref().filter(|c| !c.is_empty())) {
+        let client_id = match (
+            hint_client,
+            params.client_id.as_deref().filter(|c| !c.is_empty()),
+        ) {
             (Some(a), Some(b)) if a != b => {
                 return Err("The sign-out request names two different applications.".into());
             }
@@ -85,7 +88,11 @@ impl Provider {
             ),
             None => None,
         };
-        let redirect = match params.post_logout_redirect_uri.as_deref().filter(|u| !u.is_empty()) {
+        let redirect = match params
+            .post_logout_redirect_uri
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
             None => None,
             Some(uri) => {
                 let registered = client
@@ -122,7 +129,8 @@ impl Provider {
     /// An ID token this provider issued (expired ones too, as the spec allows): its client,
     /// user and browser session.
     async fn read_id_token_hint(&self, token: &str) -> Result<(String, UserId, SessionId), String> {
-        let bad = || "The sign-out request carries an ID token this server did not issue.".to_string();
+        let bad =
+            || "The sign-out request carries an ID token this server did not issue.".to_string();
         let claims: Value = self
             .engine
             .verify_own_jwt(token, "JWT", Utc::now(), false)
@@ -255,7 +263,9 @@ impl Provider {
                     last_purge = std::time::Instant::now();
                     match provider.engine.store().purge_oauth_grants(Utc::now()).await {
                         Ok(n) => tracing::debug!(rows = n, "expired OpenID grants purged"),
-                        Err(e) => tracing::warn!(error = %e, "purging expired OpenID grants failed"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "purging expired OpenID grants failed")
+                        }
                     }
                 }
             }

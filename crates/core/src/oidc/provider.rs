@@ -105,10 +105,8 @@ impl Provider {
         }
         let sid = principal.session()?.clone();
         let session = self.engine.store().get_session(&sid).await.ok()??;
-        (session.grant.is_none() && session.is_live(Utc::now())).then_some(BrowserSignIn {
-            principal,
-            session,
-        })
+        (session.grant.is_none() && session.is_live(Utc::now()))
+            .then_some(BrowserSignIn { principal, session })
     }
 
     /// Opens a pending request sealed by an earlier step.
@@ -124,10 +122,9 @@ impl Provider {
         ctx: &AuditContext,
     ) -> Result<AuthorizeStep, AuthorizeError> {
         let client_id = params.client_id.as_deref().unwrap_or_default().trim();
-        let client = self
-            .client(client_id)
-            .await
-            .map_err(|_| AuthorizeError::Page("The server could not look up the application.".into()))?;
+        let client = self.client(client_id).await.map_err(|_| {
+            AuthorizeError::Page("The server could not look up the application.".into())
+        })?;
         let req = super::request::validate(params, client.as_ref(), Utc::now())?;
         match client {
             Some(client) => self.proceed(&client, req, browser, ctx).await,
@@ -208,7 +205,9 @@ impl Provider {
             .ok()
             .flatten()
             .filter(|c| super::clients::match_redirect_uri(c, &req.redirect_uri).is_some())
-            .ok_or_else(|| AuthorizeError::Page("This application is unknown or disabled.".into()))?;
+            .ok_or_else(|| {
+                AuthorizeError::Page("This application is unknown or disabled.".into())
+            })?;
         Ok((client, req))
     }
 
@@ -249,7 +248,8 @@ impl Provider {
                 });
             }
             Err(e) => {
-                self.audit_authorize(ctx, user, client, &e.description).await;
+                self.audit_authorize(ctx, user, client, &e.description)
+                    .await;
                 return Err(redirect_error(&req, e));
             }
         };
@@ -260,8 +260,8 @@ impl Provider {
                 .get_consent(user, &client.client_id)
                 .await
                 .map_err(|e| redirect_error(&req, CoreError::from(e).into()))?;
-            let covered = remembered
-                .is_some_and(|c| req.scopes.iter().all(|s| c.scopes.contains(s)));
+            let covered =
+                remembered.is_some_and(|c| req.scopes.iter().all(|s| c.scopes.contains(s)));
             if !covered || req.prompt.consent {
                 if req.prompt.none {
                     return Err(redirect_error(
@@ -282,7 +282,10 @@ impl Provider {
             .map_err(|e| redirect_error(&req, e.into()))?;
         Ok(AuthorizeStep::Redirect(self.redirect_url(
             &req.redirect_uri,
-            &[("code", Some(code.as_str())), ("state", req.state.as_deref())],
+            &[
+                ("code", Some(code.as_str())),
+                ("state", req.state.as_deref()),
+            ],
         )))
     }
 
@@ -301,7 +304,10 @@ impl Provider {
         for m in memberships.into_iter().filter(Membership::is_active) {
             if let Some(org) = store.get_org(m.org_id).await.map_err(CoreError::from)?
                 && !org.disabled
-                && !self.engine.revocations().is_membership_deactivated(user, org.id)
+                && !self
+                    .engine
+                    .revocations()
+                    .is_membership_deactivated(user, org.id)
             {
                 orgs.push(org);
             }
@@ -317,7 +323,9 @@ impl Provider {
                 });
         }
         match orgs.len() {
-            0 => Err(OAuthError::access_denied("the user belongs to no active org")),
+            0 => Err(OAuthError::access_denied(
+                "the user belongs to no active org",
+            )),
             1 => Ok(OrgDecision::Use(orgs[0].id)),
             _ => {
                 orgs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -355,7 +363,10 @@ impl Provider {
             consumed_at: None,
             grant_session: None,
         };
-        self.engine.store().insert_authorization_code(record).await?;
+        self.engine
+            .store()
+            .insert_authorization_code(record)
+            .await?;
         self.engine
             .audit()
             .log(

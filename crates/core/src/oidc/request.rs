@@ -107,7 +107,9 @@ pub fn validate(
         return Err(page("This application is unknown or disabled."));
     };
     let Some(presented) = non_empty(&params.redirect_uri) else {
-        return Err(page("The application did not say where to return (redirect_uri)."));
+        return Err(page(
+            "The application did not say where to return (redirect_uri).",
+        ));
     };
     if super::clients::match_redirect_uri(client, presented).is_none() {
         return Err(page(
@@ -135,7 +137,11 @@ pub fn validate(
     }
     match non_empty(&params.response_type) {
         Some("code") => {}
-        None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "response_type is required",
+            )));
+        }
         Some(_) => {
             return Err(fail(OAuthError::unsupported_response_type(
                 "only the authorization code flow (response_type=code) is supported",
@@ -154,10 +160,10 @@ pub fn validate(
             "this client may not use the authorization code flow",
         )));
     }
-    let scopes = parse_scopes(non_empty(&params.scope).unwrap_or_default(), client)
-        .map_err(|e| fail(e))?;
-    let code_challenge = pkce_challenge(params).map_err(|e| fail(e))?;
-    let prompt = parse_prompt(non_empty(&params.prompt)).map_err(|e| fail(e))?;
+    let scopes =
+        parse_scopes(non_empty(&params.scope).unwrap_or_default(), client).map_err(&fail)?;
+    let code_challenge = pkce_challenge(params).map_err(&fail)?;
+    let prompt = parse_prompt(non_empty(&params.prompt)).map_err(&fail)?;
     let max_age = match non_empty(&params.max_age) {
         None => None,
         Some(v) => Some(
@@ -175,7 +181,12 @@ pub fn validate(
         .filter(|h| h.len() <= MAX_HINT)
         .map(str::to_string);
     let acr_values = non_empty(&params.acr_values)
-        .map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|v| {
+            v.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),

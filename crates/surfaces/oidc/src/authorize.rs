@@ -103,7 +103,12 @@ pub(crate) async fn get(
     }
 }
 
-pub(crate) async fn post(State(o): Ctx, origin: Origin, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(
+    State(o): Ctx,
+    origin: Origin,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match Params::from_body(&headers, body).await {
         Ok(p) => o.authorize(p, &headers, &origin).await,
         Err(e) => refused(e),

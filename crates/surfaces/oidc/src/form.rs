@@ -67,7 +67,10 @@ impl Params {
 }
 
 /// The client credentials of a token, introspection or revocation request.
-pub(crate) fn client_auth(headers: &HeaderMap, p: &Params) -> Result<ClientAuthRequest, OAuthError> {
+pub(crate) fn client_auth(
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<ClientAuthRequest, OAuthError> {
     Ok(ClientAuthRequest {
         basic: basic_credentials(headers)?,
         client_id: p.owned("client_id"),
@@ -85,7 +88,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(OAuthError::invalid_request("more than one Authorization header"));
+        return Err(OAuthError::invalid_request(
+            "more than one Authorization header",
+        ));
     }
     let bad = || OAuthError::invalid_client("malformed Basic credentials");
     let text = value.to_str().map_err(|_| bad())?.trim();
@@ -129,14 +134,20 @@ mod tests {
         assert_eq!(basic_credentials(&h).unwrap(), None);
         // id "my app", secret "p:w+d" form-encoded, then base64.
         let raw = STANDARD.encode("my+app:p%3Aw%2Bd");
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {raw}")).unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {raw}")).unwrap(),
+        );
         assert_eq!(
             basic_credentials(&h).unwrap(),
             Some(("my app".to_string(), "p:w+d".to_string()))
         );
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         assert_eq!(basic_credentials(&h).unwrap_err().code, "invalid_client");
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(basic_credentials(&h).unwrap(), None);
     }
 }

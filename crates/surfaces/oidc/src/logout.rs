@@ -24,7 +24,13 @@ fn params_of(p: &Params) -> EndSessionParams {
     }
 }
 
-async fn end(o: &Oidc, p: Params, confirmed: bool, headers: &HeaderMap, origin: &Origin) -> Response {
+async fn end(
+    o: &Oidc,
+    p: Params,
+    confirmed: bool,
+    headers: &HeaderMap,
+    origin: &Origin,
+) -> Response {
     let params = params_of(&p);
     let browser = o.browser(headers).await;
     let step = o
@@ -46,7 +52,9 @@ async fn end(o: &Oidc, p: Params, confirmed: bool, headers: &HeaderMap, origin: 
                 ],
             );
         }
-        Ok(EndSessionStep::Done { redirect: Some(url) }) => pages::redirect(&url),
+        Ok(EndSessionStep::Done {
+            redirect: Some(url),
+        }) => pages::redirect(&url),
         Ok(EndSessionStep::Done { redirect: None }) => pages::signed_out(),
     };
     // The browser's sign-in is over: forget its cookie too.
@@ -69,7 +77,12 @@ pub(crate) async fn get(
     }
 }
 
-pub(crate) async fn post(State(o): Ctx, origin: Origin, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(
+    State(o): Ctx,
+    origin: Origin,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let p = match Params::from_body(&headers, body).await {
         Ok(p) => p,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, &e.description),
@@ -84,7 +97,10 @@ pub(crate) async fn post(State(o): Ctx, origin: Origin, headers: HeaderMap, body
             || !crypto::constant_time_eq(cookie.as_bytes(), csrf.as_bytes())
             || !same_origin(&headers, html::origin_of(&o.issuer))
         {
-            return pages::error(StatusCode::FORBIDDEN, "The form expired. Try signing out again.");
+            return pages::error(
+                StatusCode::FORBIDDEN,
+                "The form expired. Try signing out again.",
+            );
         }
     }
     end(&o, p, confirmed, &headers, &origin).await

@@ -39,7 +39,13 @@ impl Oidc {
     pub(crate) fn consent_page(&self, pending: &str, client: &str, scopes: &[String]) -> Response {
         let items: String = scopes
             .iter()
-            .map(|s| format!("<li id=\"scope-{id}\">{}</li>\n", esc(scope_text(s)), id = esc(s)))
+            .map(|s| {
+                format!(
+                    "<li id=\"scope-{id}\">{}</li>\n",
+                    esc(scope_text(s)),
+                    id = esc(s)
+                )
+            })
             .collect();
         self.form_page("Allow access?", |csrf| {
             format!(

@@ -197,8 +197,15 @@ fn pending_of(r: Option<&str>) -> Option<&str> {
 }
 
 async fn login_page(State(web): Ctx, q: Result<Query<LoginQuery>, QueryRejection>) -> Response {
-    let q = q.map(|Query(q)| q).unwrap_or(LoginQuery { r: None, email: None });
-    let email = q.email.as_deref().filter(|e| e.len() <= MAX_EMAIL).unwrap_or_default();
+    let q = q.map(|Query(q)| q).unwrap_or(LoginQuery {
+        r: None,
+        email: None,
+    });
+    let email = q
+        .email
+        .as_deref()
+        .filter(|e| e.len() <= MAX_EMAIL)
+        .unwrap_or_default();
     web.form(StatusCode::OK, email, pending_of(q.r.as_deref()), None)
 }
 
@@ -242,7 +249,8 @@ fn continue_authorization(web: &Web, pending: &str, grant: &LoginGrant) -> Respo
 
 /// The pending request is base64url: anything else in it is dropped (and fails to open).
 fn url_safe(v: &str) -> impl Iterator<Item = char> + '_ {
-    v.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+    v.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
 }
 
 async fn login_submit(

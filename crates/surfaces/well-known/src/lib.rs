@@ -7,9 +7,8 @@
 //! - `GET /.well-known/portcullis`: the issuer, audience, algorithm and JWKS location, how long
 //!   an offline check may accept a revoked token, and where to check a token online.
 //!
-//! There is deliberately no `oauth-authorization-server` or `openid-configuration` document:
-//! Portcullis has no authorization or token endpoint in the OAuth sense, and such a document
-//! would promise flows it does not serve.
+//! The OpenID provider's `openid-configuration` and `oauth-authorization-server` documents are
+//! the `oidc` surface's: they describe its endpoints, and point here for the keys.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;

@@ -13,13 +13,21 @@ async fn discovery_describes_what_is_served() {
         assert_eq!(r.status, StatusCode::OK);
         let d = &r.body;
         assert_eq!(d["issuer"], ISSUER);
-        assert_eq!(d["authorization_endpoint"], format!("{ISSUER}/oauth2/authorize"));
+        assert_eq!(
+            d["authorization_endpoint"],
+            format!("{ISSUER}/oauth2/authorize")
+        );
         assert_eq!(d["token_endpoint"], format!("{ISSUER}/oauth2/token"));
         assert_eq!(d["jwks_uri"], format!("{ISSUER}/.well-known/jwks.json"));
         assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
-        assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+        assert_eq!(
+            d["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
         assert_eq!(d["authorization_response_iss_parameter_supported"], true);
-        let algs = d["id_token_signing_alg_values_supported"].as_array().unwrap();
+        let algs = d["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap();
         assert_eq!(algs[0], "RS256", "RS256 is the default and listed first");
     }
 }
@@ -28,7 +36,10 @@ async fn discovery_describes_what_is_served() {
 async fn a_browser_without_a_sign_in_goes_to_the_sign_in_page_and_comes_back() {
     let w = world().await;
     let r = w
-        .authorize(&w.authorize_url("app", &[("login_hint", "ann@example.com")]), None)
+        .authorize(
+            &w.authorize_url("app", &[("login_hint", "ann@example.com")]),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let location = r.header("location").to_string();
@@ -106,7 +117,11 @@ async fn code_flow_yields_tokens_with_the_claims_of_their_scopes() {
         .list_user_sessions(w.user.id, false, Utc::now())
         .await
         .unwrap();
-    assert!(sessions.iter().any(|s| s.grant.as_ref().is_some_and(|g| g.client_id == "app")));
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.grant.as_ref().is_some_and(|g| g.client_id == "app"))
+    );
     assert_eq!(w.env.audit_events("oidc.token").await.len(), 1);
     assert_eq!(w.env.audit_events("oidc.authorize").await.len(), 1);
 }
@@ -129,7 +144,9 @@ async fn third_party_clients_ask_for_consent_once() {
     third.first_party = false;
     w.env.store.create_oauth_client(third).await.unwrap();
     let cookie = w.cookie_for(&w.user).await;
-    let r = w.authorize(&w.authorize_url("other", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("other", &[]), Some(&cookie))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "the consent page");
     let page = r.text();
     assert!(page.contains("App other") && page.contains("id=\"scope-email\""));
@@ -145,10 +162,15 @@ async fn third_party_clients_ask_for_consent_once() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     assert!(query_of(r.header("location")).contains_key("code"));
     // Remembered: the next request goes straight through, unless prompt=consent.
-    let r = w.authorize(&w.authorize_url("other", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("other", &[]), Some(&cookie))
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = w
-        .authorize(&w.authorize_url("other", &[("prompt", "consent")]), Some(&cookie))
+        .authorize(
+            &w.authorize_url("other", &[("prompt", "consent")]),
+            Some(&cookie),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(w.env.audit_events("oidc.consent").await.len(), 1);
@@ -161,7 +183,9 @@ async fn denied_consent_returns_access_denied_to_the_client() {
     third.first_party = false;
     w.env.store.create_oauth_client(third).await.unwrap();
     let cookie = w.cookie_for(&w.user).await;
-    let r = w.authorize(&w.authorize_url("other", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("other", &[]), Some(&cookie))
+        .await;
     let csrf = r.cookie("portcullis-oidc-csrf").unwrap();
     let pending = hidden(&r.text(), "r");
     // Without the CSRF cookie the form is refused.
@@ -186,7 +210,10 @@ async fn denied_consent_returns_access_denied_to_the_client() {
     assert_eq!(q["state"], "st-123");
     // prompt=none with no consent is consent_required, never a page.
     let r = w
-        .authorize(&w.authorize_url("other", &[("prompt", "none")]), Some(&cookie))
+        .authorize(
+            &w.authorize_url("other", &[("prompt", "none")]),
+            Some(&cookie),
+        )
         .await;
     assert_eq!(query_of(r.header("location"))["error"], "consent_required");
 }
@@ -199,7 +226,9 @@ async fn a_member_of_several_orgs_chooses_one_and_it_becomes_the_org_claim() {
         .join(&w.user, &beta, &[Role::Admin], MembershipKind::Member)
         .await;
     let cookie = w.cookie_for(&w.user).await;
-    let r = w.authorize(&w.authorize_url("app", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("app", &[]), Some(&cookie))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "the org page");
     let page = r.text();
     assert!(page.contains("id=\"org-acme\"") && page.contains("id=\"org-beta\""));
@@ -221,7 +250,9 @@ async fn a_member_of_several_orgs_chooses_one_and_it_becomes_the_org_claim() {
     let mut bound = client("bound", Some(w.org.id));
     bound.client_id = "bound".into();
     w.env.store.create_oauth_client(bound).await.unwrap();
-    let r = w.authorize(&w.authorize_url("bound", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("bound", &[]), Some(&cookie))
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }
 
@@ -232,7 +263,9 @@ async fn prompt_login_and_max_age_ask_for_a_fresh_sign_in() {
     for extra in [("prompt", "login"), ("max_age", "0")] {
         // A sign-in of this very second is "fresh" for max_age=0 only after a second passes.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let r = w.authorize(&w.authorize_url("app", &[extra]), Some(&cookie)).await;
+        let r = w
+            .authorize(&w.authorize_url("app", &[extra]), Some(&cookie))
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert!(r.header("location").starts_with("/login?r="), "{extra:?}");
     }
@@ -245,6 +278,9 @@ async fn prompt_login_and_max_age_ask_for_a_fresh_sign_in() {
 /// The value of a hidden form field.
 pub fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_string()
 }

@@ -47,7 +47,10 @@ async fn rp_initiated_logout_with_a_hint_ends_the_sign_in_and_returns_to_the_cli
     );
     let r = w.app.get(&url).cookie(cookie.as_str()).send().await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    assert_eq!(r.header("location"), "https://app.example.test/bye?state=bye-1");
+    assert_eq!(
+        r.header("location"),
+        "https://app.example.test/bye?state=bye-1"
+    );
     assert_eq!(r.cookie("portcullis-session").as_deref(), Some(""));
     let token = cookie.trim_start_matches("portcullis-session=");
     assert!(w.provider.browser_sign_in(token).await.is_none());
@@ -57,7 +60,10 @@ async fn rp_initiated_logout_with_a_hint_ends_the_sign_in_and_returns_to_the_cli
     );
     // The client hears of it on its back channel, with a logout token for the sign-in.
     let recorder = Recorder::default();
-    assert_eq!(w.provider.deliver_logout_notices(&recorder).await.unwrap(), 1);
+    assert_eq!(
+        w.provider.deliver_logout_notices(&recorder).await.unwrap(),
+        1
+    );
     let posts = recorder.posts.lock().clone();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].0, BACKCHANNEL);
@@ -68,7 +74,11 @@ async fn rp_initiated_logout_with_a_hint_ends_the_sign_in_and_returns_to_the_cli
     assert_eq!(lt["sid"], claims(id_token)["sid"]);
     assert!(lt["events"][BACKCHANNEL_EVENT].is_object());
     assert!(lt.get("nonce").is_none());
-    assert_eq!(w.provider.deliver_logout_notices(&recorder).await.unwrap(), 0, "delivered once");
+    assert_eq!(
+        w.provider.deliver_logout_notices(&recorder).await.unwrap(),
+        0,
+        "delivered once"
+    );
     assert_eq!(w.env.audit_events("oidc.backchannel_logout").await.len(), 1);
 }
 
@@ -84,7 +94,11 @@ async fn an_unregistered_post_logout_redirect_is_a_page() {
     let r = w.app.get(&url).send().await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.header("location").is_empty());
-    let r = w.app.get("/oauth2/logout?id_token_hint=forged.token.here").send().await;
+    let r = w
+        .app
+        .get("/oauth2/logout?id_token_hint=forged.token.here")
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -92,11 +106,19 @@ async fn an_unregistered_post_logout_redirect_is_a_page() {
 async fn logout_without_a_hint_asks_the_user_first() {
     let w = world().await;
     let cookie = w.cookie_for(&w.user).await;
-    let r = w.app.get("/oauth2/logout").cookie(cookie.as_str()).send().await;
+    let r = w
+        .app
+        .get("/oauth2/logout")
+        .cookie(cookie.as_str())
+        .send()
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("id=\"sign-out\""));
     let token = cookie.trim_start_matches("portcullis-session=");
-    assert!(w.provider.browser_sign_in(token).await.is_some(), "a GET alone signs nobody out");
+    assert!(
+        w.provider.browser_sign_in(token).await.is_some(),
+        "a GET alone signs nobody out"
+    );
     let csrf = r.cookie("portcullis-oidc-csrf").unwrap();
     let r = w
         .app
@@ -122,7 +144,10 @@ async fn every_session_end_notifies_and_failed_deliveries_are_retried() {
         .unwrap();
     let recorder = Recorder::default();
     *recorder.fail_first.lock() = 1;
-    assert_eq!(w.provider.deliver_logout_notices(&recorder).await.unwrap(), 1);
+    assert_eq!(
+        w.provider.deliver_logout_notices(&recorder).await.unwrap(),
+        1
+    );
     assert!(recorder.posts.lock().is_empty());
     let notices = w.env.store.list_logout_notices("app", 10).await.unwrap();
     assert_eq!(notices.len(), 1);

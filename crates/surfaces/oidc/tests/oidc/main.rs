@@ -159,10 +159,14 @@ impl World {
 
     /// Runs the front channel for the signed-in `cookie` and returns the code.
     pub async fn code(&self, cookie: &str, extra: &[(&str, &str)]) -> String {
-        let r = self.authorize(&self.authorize_url("app", extra), Some(cookie)).await;
+        let r = self
+            .authorize(&self.authorize_url("app", extra), Some(cookie))
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
         let q = query_of(r.header("location"));
-        q.get("code").cloned().unwrap_or_else(|| panic!("no code in {q:?}"))
+        q.get("code")
+            .cloned()
+            .unwrap_or_else(|| panic!("no code in {q:?}"))
     }
 
     pub async fn token(&self, client_id: &str, secret: &str, form: &[(&str, &str)]) -> Reply {
@@ -192,7 +196,10 @@ impl World {
         self.token(
             "app",
             SECRET,
-            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
         )
         .await
     }
@@ -207,7 +214,11 @@ impl World {
     }
 
     pub async fn userinfo(&self, access_token: &str) -> Reply {
-        self.app.get("/oauth2/userinfo").bearer(access_token).send().await
+        self.app
+            .get("/oauth2/userinfo")
+            .bearer(access_token)
+            .send()
+            .await
     }
 }
 

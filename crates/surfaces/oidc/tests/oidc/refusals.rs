@@ -10,20 +10,28 @@ async fn an_untrusted_client_or_redirect_uri_is_a_page_never_a_redirect() {
     for url in [
         w.authorize_url("nobody", &[]),
         w.authorize_url("app", &[("redirect_uri", "https://evil.example/cb")]),
-        w.authorize_url("app", &[("redirect_uri", "https://app.example.test/callback/x")]),
+        w.authorize_url(
+            "app",
+            &[("redirect_uri", "https://app.example.test/callback/x")],
+        ),
         w.authorize_url("app", &[("redirect_uri", "")]),
         w.authorize_url("", &[]),
     ] {
         let r = w.authorize(&url, Some(&cookie)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
         assert!(r.header("location").is_empty(), "{url}");
-        assert!(r.header("content-security-policy").contains("frame-ancestors 'none'"));
+        assert!(
+            r.header("content-security-policy")
+                .contains("frame-ancestors 'none'")
+        );
     }
     // A disabled client is unknown to the endpoint.
     let mut off = client("off", None);
     off.disabled_at = Some(Utc::now());
     w.env.store.create_oauth_client(off).await.unwrap();
-    let r = w.authorize(&w.authorize_url("off", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("off", &[]), Some(&cookie))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -37,7 +45,10 @@ async fn bad_requests_go_back_to_the_client_with_the_error() {
         (&[("code_challenge_method", "")], "invalid_request"),
         (&[("code_challenge", "short")], "invalid_request"),
         (&[("response_type", "token")], "unsupported_response_type"),
-        (&[("response_type", "code id_token")], "unsupported_response_type"),
+        (
+            &[("response_type", "code id_token")],
+            "unsupported_response_type",
+        ),
         (&[("scope", "profile")], "invalid_scope"),
         (&[("scope", "openid admin")], "invalid_scope"),
         (&[("prompt", "none login")], "invalid_request"),
@@ -46,7 +57,9 @@ async fn bad_requests_go_back_to_the_client_with_the_error() {
         (&[("response_mode", "fragment")], "invalid_request"),
     ];
     for (extra, code) in cases {
-        let r = w.authorize(&w.authorize_url("app", extra), Some(&cookie)).await;
+        let r = w
+            .authorize(&w.authorize_url("app", extra), Some(&cookie))
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{extra:?}");
         let location = r.header("location");
         assert!(location.starts_with(REDIRECT), "{extra:?}: {location}");
@@ -70,7 +83,10 @@ async fn pkce_and_redirect_uri_are_checked_at_the_token_endpoint() {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("redirect_uri", REDIRECT),
-                ("code_verifier", "a-different-verifier-that-is-long-enough-0123456789-xyz"),
+                (
+                    "code_verifier",
+                    "a-different-verifier-that-is-long-enough-0123456789-xyz",
+                ),
             ],
         )
         .await;
@@ -93,7 +109,11 @@ async fn pkce_and_redirect_uri_are_checked_at_the_token_endpoint() {
         .await;
     assert_eq!(r.body["error"], "invalid_grant");
     let r = w
-        .token("app", SECRET, &[("grant_type", "authorization_code"), ("code", "x")])
+        .token(
+            "app",
+            SECRET,
+            &[("grant_type", "authorization_code"), ("code", "x")],
+        )
         .await;
     assert_eq!(r.body["error"], "invalid_request");
     let r = w.token("app", SECRET, &[("grant_type", "password")]).await;
@@ -121,7 +141,11 @@ async fn a_replayed_code_revokes_what_it_granted() {
 #[tokio::test]
 async fn a_code_is_only_for_the_client_it_was_issued_to() {
     let w = world().await;
-    w.env.store.create_oauth_client(client("other", None)).await.unwrap();
+    w.env
+        .store
+        .create_oauth_client(client("other", None))
+        .await
+        .unwrap();
     let cookie = w.cookie_for(&w.user).await;
     let code = w.code(&cookie, &[]).await;
     let r = w
@@ -152,7 +176,11 @@ async fn client_authentication_failures_are_refused_and_throttled() {
     let r = w
         .app
         .post("/oauth2/token")
-        .form(&[("client_id", "app"), ("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .form(&[
+            ("client_id", "app"),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+        ])
         .send()
         .await;
     assert_eq!(r.body["error"], "invalid_client");
@@ -167,13 +195,20 @@ async fn client_authentication_failures_are_refused_and_throttled() {
         ])
         .send()
         .await;
-    assert_eq!(r.body["error"], "invalid_client", "registered for Basic, not post");
+    assert_eq!(
+        r.body["error"], "invalid_client",
+        "registered for Basic, not post"
+    );
     // Two methods at once are a bad request.
     let r = w
         .app
         .post("/oauth2/token")
         .header("authorization", &basic("app", SECRET))
-        .form(&[("client_secret", SECRET), ("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .form(&[
+            ("client_secret", SECRET),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+        ])
         .send()
         .await;
     assert_eq!(r.body["error"], "invalid_request");
@@ -195,7 +230,9 @@ async fn a_public_client_authenticates_with_pkce_alone() {
     public.secrets.clear();
     w.env.store.create_oauth_client(public).await.unwrap();
     let cookie = w.cookie_for(&w.user).await;
-    let r = w.authorize(&w.authorize_url("spa", &[]), Some(&cookie)).await;
+    let r = w
+        .authorize(&w.authorize_url("spa", &[]), Some(&cookie))
+        .await;
     let code = query_of(r.header("location"))["code"].clone();
     let r = w
         .app
