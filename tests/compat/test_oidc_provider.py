@@ -15,7 +15,8 @@ import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
+from joserfc.jwk import RSAKey
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -185,6 +186,16 @@ def test_authlib_client_secret_post(server_factory, tmp_path):
     assert inactive_soon(sess, url, t["access_token"]) == {"active": False}
 
 
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
+    """authlib's assertion with a 60 s lifetime (openid-client's default). authlib's own default is
+    3600 s, and Portcullis takes assertions of at most 300 s (docs/design/oidc-provider.md)."""
+
+    def sign(self, auth, token_endpoint):
+        return private_key_jwt_sign(RSAKey.import_key(auth.client_secret), client_id=auth.client_id,
+                                    token_endpoint=token_endpoint, header=self.headers, alg=self.alg,
+                                    expires_in=60)
+
+
 def test_authlib_private_key_jwt(server_factory, tmp_path):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -199,7 +210,7 @@ def test_authlib_private_key_jwt(server_factory, tmp_path):
     srv, meta = provider(server_factory, toml, "private_key_jwt")
     sess = session("authlib-pkjwt", pem, "private_key_jwt")
     # No fixed endpoint: each assertion's aud is the URL it is sent to (token, introspection, revocation).
-    sess.register_client_auth_method(PrivateKeyJWT(headers={"kid": "authlib-key-1"}))
+    sess.register_client_auth_method(ShortLivedPrivateKeyJWT(headers={"kid": "authlib-key-1"}))
     t1, _ = code_flow(srv, meta, sess)
     id_token_claims(meta, t1["id_token"], "authlib-pkjwt")
     t2 = sess.refresh_token(meta["token_endpoint"], refresh_token=t1["refresh_token"])
