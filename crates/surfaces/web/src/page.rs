@@ -4,7 +4,9 @@
 use axum::response::Response;
 use http::StatusCode;
 
-pub use portcullis_edge::html::{CSP, cookie, cookie_name, esc, html, secure_headers, set_cookie};
+pub use portcullis_edge::html::{
+    CSP, allow_form_redirect_to, cookie, cookie_name, esc, html, secure_headers, set_cookie,
+};
 
 /// The password form. `error` and `email` are escaped here.
 /// `pending` is an OpenID authorization request the sign-in continues (opaque, carried along).
