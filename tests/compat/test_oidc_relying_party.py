@@ -33,7 +33,7 @@ def client_settings(rp: RelyingParty) -> dict:
                 grant_type=["authorization_code", "refresh_token"], scope=["openid", "profile", "email"])
 
 
-def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool) -> None:
+def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool, logout_confirm: bool) -> None:
     issuer = srv.base_url
     assert s["issuer"] == issuer
     assert s["discovery"]["code_challenge_methods_supported"] == ["S256"]
@@ -66,6 +66,7 @@ def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool) -> N
 
     lo = s["logout"]
     assert lo["logged_out_path"] == "/logged-out" and lo["logged_out"] == {"state": lo["state"]}
+    assert lo["confirm_shown"] is logout_confirm
     bc = lo["backchannel"]
     assert bc["error"] is None, bc
     assert bc["content_type"].startswith("application/x-www-form-urlencoded")
@@ -91,12 +92,13 @@ def test_openid_client_confidential_client_secret_basic(server_factory, relying_
     s = relying_party.run({"issuer": srv.base_url, "client_id": "web-app", "client_secret": created["clientSecret"],
                            "auth": "client_secret_basic", "scope": "openid profile email",
                            "email": EMAIL, "password": USER_PASSWORD})
-    check_summary(s, srv, client_id="web-app", alg="RS256", consent=False)
+    check_summary(s, srv, client_id="web-app", alg="RS256", consent=False, logout_confirm=False)
 
 
 def test_openid_client_public_client_none_es256(server_factory, relying_party):
     """A third-party public client declared in [[core.oidc.clients]] (no secret, ES256 ID tokens):
-    the user allows on the consent page."""
+    the user allows on the consent page, and confirms the sign-out on the provider's page (the RP
+    sends no id_token_hint)."""
     relying_party.start()
     settings = client_settings(relying_party)
     toml = client_toml(client_id="spa.app", name="RP spa.app", kind="public", id_token_alg="ES256",
@@ -108,5 +110,5 @@ def test_openid_client_public_client_none_es256(server_factory, relying_party):
     add_user(srv, EMAIL)
     s = relying_party.run({"issuer": srv.base_url, "client_id": "spa.app", "auth": "none",
                            "id_token_alg": "ES256", "scope": "openid profile email", "consent": True,
-                           "email": EMAIL, "password": USER_PASSWORD})
-    check_summary(s, srv, client_id="spa.app", alg="ES256", consent=True)
+                           "logout_without_hint": True, "email": EMAIL, "password": USER_PASSWORD})
+    check_summary(s, srv, client_id="spa.app", alg="ES256", consent=True, logout_confirm=True)

@@ -5,12 +5,13 @@
 // 1. Listens on 127.0.0.1:<kernel port> (its redirect, post-logout and back-channel URIs) and
 //    prints {"event":"ready","port","redirect_uri","post_logout_redirect_uri","backchannel_logout_uri"}.
 // 2. Reads one JSON line on stdin: {issuer, client_id, client_secret?, auth: "client_secret_basic"|
-//    "none", id_token_alg?, scope, email, password, consent?: true}.
+//    "none", id_token_alg?, scope, email, password, consent?: true, logout_without_hint?: true}.
 // 3. Discovery; authorization URL with PKCE S256, state and nonce; the browser signs in on the
 //    real /login page (and allows on the consent page when asked); code grant (openid-client checks
 //    the ID token's signature against the JWKS, iss, aud, nonce, the response's iss and state);
-//    userinfo; refresh; RP-initiated logout in the browser with id_token_hint; the back-channel
-//    logout token, verified with jose against the JWKS; the refresh token refused afterwards.
+//    userinfo; refresh; RP-initiated logout in the browser (with id_token_hint, or confirmed on the
+//    provider's page without one); the back-channel logout token, verified with jose against the
+//    JWKS; the refresh token refused afterwards.
 // 4. Prints one JSON line: the summary (or {failure, steps}) and exits.
 //
 // Never run `npx playwright install`: the system Chromium is used.
@@ -186,14 +187,21 @@ async function run(page) {
     return { header: protectedHeader, claims: payload };
   };
   const logoutState = oidc.randomState();
+  // With the hint the provider signs out at once; without it the user confirms on a page.
   const endSessionUrl = oidc.buildEndSessionUrl(config, {
-    id_token_hint: refreshed.id_token ?? tokens.id_token,
+    ...(spec.logout_without_hint ? {} : { id_token_hint: refreshed.id_token ?? tokens.id_token }),
     post_logout_redirect_uri: postLogoutRedirectUri,
     state: logoutState,
   });
   const loggedOut = inbox.next('/logged-out');
   const backchannel = inbox.next('/backchannel');
   await page.goto(endSessionUrl.href);
+  let logoutConfirmShown = false;
+  if (spec.logout_without_hint) {
+    await page.waitForSelector('#sign-out');
+    logoutConfirmShown = true;
+    await page.click('#sign-out');
+  }
   const loggedOutUrl = new URL(await loggedOut);
   step('back-channel logout');
   const notice = await backchannel;
@@ -235,6 +243,7 @@ async function run(page) {
     logout: {
       logged_out: Object.fromEntries(loggedOutUrl.searchParams),
       logged_out_path: loggedOutUrl.pathname,
+      confirm_shown: logoutConfirmShown,
       state: logoutState,
       backchannel: { content_type: notice.content_type, error: notice.error ?? null, ...notice.verified },
       refresh_after_logout: refreshAfterLogout,
