@@ -40,7 +40,7 @@ pub struct CoreConfig {
     pub mediamtx: MediaMtxConfig,
     /// The OpenID provider.
     #[serde(default)]
-    pub oidc: crate::oidc::OidcConfig,
+    pub oidc: crate::oidc_clients::OidcConfig,
 }
 
 impl Default for CoreConfig {

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod mediamtx;
 pub mod model;
 pub mod oidc;
+pub mod oidc_clients;
 pub mod org_settings;
 pub mod org_views;
 pub mod paging;

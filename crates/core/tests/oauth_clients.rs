@@ -396,10 +396,13 @@ async fn declared_clients_follow_the_file() {
     let before = env.store.list_oauth_clients(None).await.unwrap();
     let bad = vec![
         declared("new", None, None),
-        declared("x", None, Some("nowhere")),
+        declared("lost", None, Some("nowhere")),
     ];
     let r = with(bad, &env).reconcile_declared_clients().await;
-    assert!(matches!(r, Err(AdminError::Invalid(m)) if m.contains("nowhere")));
+    assert!(
+        matches!(&r, Err(AdminError::Invalid(m)) if m.contains("nowhere")),
+        "{r:?}"
+    );
     let twice = vec![declared("new", None, None), declared("new", None, None)];
     assert!(
         with(twice, &env)

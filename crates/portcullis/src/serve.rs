@@ -224,6 +224,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         },
         None => None,
     };
+    // Before "listening": a supervisor (or a test) may signal as soon as it reads that line.
+    let shutdown = portcullis_server::shutdown_signal();
     tracing::info!(addr = %addr, backend = store.backend(), "listening on http://{addr}");
     let provider_work = provider.spawn_background(sender, LOGOUT_DELIVERY_EVERY);
 
@@ -232,7 +234,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         listener,
         app,
         ctx,
-        portcullis_server::shutdown_signal(),
+        shutdown,
         vec![hook(move || async move {
             provider_work.abort();
             engine_for_hook.shutdown().await;

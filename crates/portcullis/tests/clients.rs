@@ -127,7 +127,10 @@ fn a_declared_client_is_reconciled_at_start() {
             .arg(&config)
             .arg("--data-dir")
             .arg(&data);
-        Server::start(cmd)
+        let server = Server::start(cmd);
+        // Serving: its SIGTERM handler is in place (it is not yet when "listening" is logged).
+        assert_eq!(http_get(server.addr, "/readyz").0, 200);
+        server
     };
 
     let server = start();

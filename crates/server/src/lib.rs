@@ -451,14 +451,20 @@ where
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    // Installed now, not at the first poll: a SIGTERM that arrives between "listening" and the
+    // serve loop's first poll must stop the server gracefully, not kill it.
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match handlers {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => tracing::info!("received SIGTERM"),
@@ -470,10 +476,10 @@ pub async fn shutdown_signal() {
                 tracing::error!(error = %e, "cannot install signal handlers; only Ctrl-C will stop the server");
             }
         }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        tracing::error!(error = %e, "cannot wait for Ctrl-C");
-        std::future::pending::<()>().await;
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot wait for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::Serializer;
 
 use super::*;
-use crate::oidc::{ClientPatch, ClientSpec};
+use crate::oidc_clients::{ClientPatch, ClientSpec};
 use crate::use_cases::{self, ClientScope, IssuedClient, Reconciled};
 
 /// A client as its managers see it: its settings (as a [`ClientSpec`], every field filled in),

@@ -107,7 +107,7 @@ pub struct Admin {
     hash: HashParams,
     default_region: Region,
     reset_code_secs: i64,
-    oidc: Arc<crate::oidc::OidcConfig>,
+    oidc: Arc<crate::oidc_clients::OidcConfig>,
     actor: Option<UserId>,
     via: String,
 }

@@ -4,10 +4,7 @@
 
 mod claims;
 mod client_auth;
-pub mod clients;
-mod config;
 mod consents;
-mod declared;
 mod error;
 mod grants;
 mod introspection;
@@ -15,14 +12,16 @@ mod logout;
 mod provider;
 mod request;
 
+/// The client registry lives in [`crate::oidc_clients`] (the settings name it, and the
+/// provider names the engine, which names the settings); re-exported here.
+pub use crate::oidc_clients as clients;
+pub use crate::oidc_clients::{
+    ClientPatch, ClientSpec, DeclaredClient, IssuedSecret, LoadedClient, OidcConfig,
+    generate_client_secret, hash_client_secret, match_post_logout_redirect_uri, match_redirect_uri,
+    verify_client_secret,
+};
 pub use claims::{ACR_SINGLE_FACTOR, at_hash};
 pub use client_auth::{ClientAuthRequest, JWT_BEARER_ASSERTION};
-pub use clients::{
-    ClientPatch, ClientSpec, IssuedSecret, generate_client_secret, hash_client_secret,
-    match_post_logout_redirect_uri, match_redirect_uri, verify_client_secret,
-};
-pub use config::OidcConfig;
-pub use declared::{DeclaredClient, LoadedClient};
 pub use error::OAuthError;
 pub use grants::TokenSet;
 pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender, PURGE_EVERY};

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use super::*;
 use crate::error::CoreError;
 use crate::model::{ClientSecret, OAuthClient, Org, OrgId};
-use crate::oidc::clients::{generate_client_secret, uses_secret};
-use crate::oidc::{ClientPatch, ClientSpec, LoadedClient, OidcConfig};
+use crate::oidc_clients::{ClientPatch, ClientSpec, LoadedClient, OidcConfig};
+use crate::oidc_clients::{generate_client_secret, uses_secret};
 
 /// Whose clients a caller manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

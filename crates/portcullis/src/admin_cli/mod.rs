@@ -79,8 +79,9 @@ pub enum AdminCommand {
     #[command(subcommand)]
     Idp(crate::idp_cli::IdpCommand),
     /// OpenID Connect clients (relying parties): register, change, rotate secrets, disable.
+    // Boxed: its many options would make every command as large.
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Token-signing keys: list them, or rotate to a new one.
     #[command(subcommand)]
     Keys(KeysCommand),

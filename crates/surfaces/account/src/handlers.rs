@@ -191,12 +191,12 @@ pub async fn revoke_consent(
     Caller(p): Caller,
     origin: Origin,
     Path(client): Path<String>,
-) -> Result<Json<Ended>> {
+) -> Result<StatusCode> {
     if client.len() > MAX_CLIENT_ID {
         return Err(CoreError::NotFound("consent").into());
     }
-    let ended = engine.revoke_my_consent(&p, &client, &origin.audit).await?;
-    Ok(Json(Ended { ended }))
+    engine.revoke_my_consent(&p, &client, &origin.audit).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]

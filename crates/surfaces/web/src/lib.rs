@@ -45,6 +45,8 @@ pub use page::CSP;
 pub const CALLBACK_PATH: &str = "/login/sso/callback";
 const CSRF_COOKIE: &str = "portcullis-csrf";
 const SSO_COOKIE: &str = "portcullis-sso";
+/// The pending OpenID authorization request a browser SSO sign-in continues when it returns.
+const RETURN_COOKIE: &str = "portcullis-oidc-return";
 const CSRF_TTL_SECS: i64 = 3600;
 /// Inputs beyond these are refused before any work (an address is at most 320 bytes).
 const MAX_EMAIL: usize = 320;
@@ -89,6 +91,42 @@ impl Web {
     }
     fn sso_cookie(&self) -> String {
         page::cookie_name(SSO_COOKIE, self.secure)
+    }
+    fn return_cookie(&self) -> String {
+        page::cookie_name(RETURN_COOKIE, self.secure)
+    }
+
+    /// An OpenID sign-in for an address whose domain signs in upstream: a start token, the
+    /// pending request kept in an HttpOnly cookie for the return, and off to the provider.
+    async fn upstream_sign_in(&self, email: &str, pending: &str) -> Option<Response> {
+        let fed = self.federation.as_ref()?;
+        let provider = fed.provider_for_email_domain(email)?;
+        if !fed.browser_sso_enabled(&provider.alias) {
+            return None;
+        }
+        let start = match self
+            .engine
+            .sso_start_token(&provider.alias, Some(email))
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => return Some(failure_from_core(e)),
+        };
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        page::secure_headers(r.headers_mut());
+        let location = format!("/login/sso/start?t={start}");
+        r.headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            page::set_cookie(
+                &self.return_cookie(),
+                pending,
+                SSO_FLOW_TTL_SECS,
+                self.secure,
+            ),
+        );
+        Some(r)
     }
     /// The form with a fresh CSRF token, set as a cookie too.
     fn form(
@@ -296,6 +334,14 @@ async fn login_submit(
         retry_after(&mut r, &e);
         return r;
     }
+    // With no password, an address whose domain signs in upstream goes there.
+    if let Some(pending) = pending
+        && f.password.is_empty()
+        && email.len() <= MAX_EMAIL
+        && let Some(r) = web.upstream_sign_in(email, pending).await
+    {
+        return r;
+    }
     if email.is_empty() || email.len() > MAX_EMAIL || f.password.len() > MAX_PASSWORD {
         return web.form(
             StatusCode::BAD_REQUEST,
@@ -422,7 +468,22 @@ async fn sso_callback(
     headers: HeaderMap,
     q: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Response {
-    let mut r = callback(&web, &origin.audit, origin.ip, &headers, q).await;
+    let pending = page::cookie(&headers, &web.return_cookie());
+    let mut r = callback(
+        &web,
+        &origin.audit,
+        origin.ip,
+        &headers,
+        q,
+        pending.as_deref(),
+    )
+    .await;
+    if pending.is_some() {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            page::set_cookie(&web.return_cookie(), "", 0, web.secure),
+        );
+    }
     // The binding cookie is single-use like the flow.
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -437,6 +498,7 @@ async fn callback(
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     q: Result<Query<CallbackQuery>, QueryRejection>,
+    authorization: Option<&str>,
 ) -> Response {
     if let Err(e) = web.engine.check_ip_rate(ip) {
         return failure_from_core(e);
@@ -494,6 +556,9 @@ async fn callback(
     };
     // The session ends with the upstream ID token plus the provider's cap.
     match fed.start_session(&id, user, choice, None, ctx).await {
+        Ok(grant) if pending_of(authorization).is_some() => {
+            continue_authorization(web, authorization.unwrap_or_default(), &grant)
+        }
         Ok(grant) => page::landing(
             &grant.user.email,
             &grant.token.token,

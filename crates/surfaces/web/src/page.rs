@@ -26,10 +26,18 @@ pub fn login_form(
          <p><label>Email <input id=\"email\" name=\"email\" type=\"email\" \
          autocomplete=\"username\" required value=\"{email}\"></label></p>\n\
          <p><label>Password <input id=\"password\" name=\"password\" type=\"password\" \
-         autocomplete=\"current-password\" required></label></p>\n\
+         autocomplete=\"current-password\"{required}></label></p>\n{sso_note}\
          <p><button id=\"submit\" type=\"submit\">Sign in</button></p>\n</form>",
         csrf = esc(csrf),
         email = esc(email),
+        // An application's sign-in may continue at the organisation's own provider instead.
+        required = if pending.is_some() { "" } else { " required" },
+        sso_note = if pending.is_some() {
+            "<p id=\"sso-note\">If your organisation signs you in with its own provider, \
+             leave the password empty.</p>\n"
+        } else {
+            ""
+        },
         pending = pending
             .map(|r| format!("<input type=\"hidden\" name=\"r\" value=\"{}\">\n", esc(r)))
             .unwrap_or_default(),

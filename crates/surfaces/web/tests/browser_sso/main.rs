@@ -229,6 +229,65 @@ async fn sso_flow_pkce_nonce_state_and_session() {
     expired_page(&w.callback(&code, &q["state"], Some(&cookie)).await);
 }
 
+/// An OpenID authorization for an address whose domain signs in upstream: the sign-in page sends
+/// it to the provider (no password asked), and the callback goes back to the authorization
+/// request with the browser's session cookie instead of showing the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_sign_in_continues_through_the_upstream_provider() {
+    let w = world().await;
+    let pending = "c2VhbGVkLXJlcXVlc3Q";
+    let page = w
+        .get(&format!("/login?r={pending}&email=ada%40example.com"), None)
+        .await;
+    assert!(
+        page.text()
+            .contains(&format!("name=\"r\" value=\"{pending}\""))
+    );
+    assert!(page.text().contains("value=\"ada@example.com\""));
+    let csrf = page.cookie("portcullis-csrf").expect("csrf cookie");
+    let r = w
+        .post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("r", pending),
+                ("email", "ada@example.com"),
+                ("password", ""),
+            ],
+            Some(&format!("portcullis-csrf={csrf}")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let start = r.header("location").to_owned();
+    assert!(start.starts_with("/login/sso/start?t="), "{start}");
+    let back = r
+        .cookie("portcullis-oidc-return")
+        .expect("the pending request kept");
+    assert_eq!(back, pending);
+    let r = w.get(&start, None).await;
+    let binding = r.cookie("portcullis-sso").expect("binding");
+    let (code, q) = w
+        .idp
+        .authorize(r.header("location"), "ada-1", "ada@example.com");
+    let cookies = format!("portcullis-sso={binding}; portcullis-oidc-return={back}");
+    let r = w.callback(&code, &q["state"], Some(&cookies)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(
+        r.header("location"),
+        format!("/oauth2/authorize/resume?r={pending}")
+    );
+    let session = r.cookie("portcullis-session").expect("session cookie");
+    w.engine
+        .authenticate(&session)
+        .await
+        .expect("a live session");
+    assert_eq!(r.cookie("portcullis-oidc-return").as_deref(), Some(""));
+    assert!(
+        r.token().is_none(),
+        "the token is in an HttpOnly cookie, not on a page"
+    );
+}
+
 /// The session ends at most `max_session_beyond_upstream_secs` after the ID token's `exp` (the
 /// fake provider's ID tokens live 300 s), not after the engine's 30-day session lifetime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,6 +433,73 @@ async fn provider_error_spends_the_state() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     r.assert_page();
     expired_page(&w.callback("x", &q["state"], Some(&cookie)).await);
+}
+
+/// A password sign-in that continues an OpenID authorization keeps the session in an HttpOnly
+/// cookie and goes back to the request; a wrong password keeps the request on the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_sign_in_continues_an_openid_authorization() {
+    let w = world().await;
+    let org = w.store.get_org_by_name("acme").await.unwrap().expect("org");
+    let u = w
+        .user("pat@example.com")
+        .member(&org, &[Role::Author])
+        .create()
+        .await;
+    let pending = "c2VhbGVkLXJlcXVlc3Q";
+    let page = w.get(&format!("/login?r={pending}"), None).await;
+    let csrf = page.cookie("portcullis-csrf").expect("csrf cookie");
+    let jar = format!("portcullis-csrf={csrf}");
+    let wrong = w
+        .post_form(
+            "/login",
+            &[
+                ("email", "pat@example.com"),
+                ("password", "nope nope nope"),
+                ("csrf", &csrf),
+                ("r", pending),
+            ],
+            Some(&jar),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong
+            .text()
+            .contains(&format!("name=\"r\" value=\"{pending}\""))
+    );
+    assert!(wrong.cookie("portcullis-session").is_none());
+    let ok = w
+        .post_form(
+            "/login",
+            &[
+                ("email", "pat@example.com"),
+                ("password", PW),
+                ("csrf", &csrf),
+                ("r", pending),
+            ],
+            Some(&jar),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    assert_eq!(
+        ok.header("location"),
+        format!("/oauth2/authorize/resume?r={pending}")
+    );
+    let set = ok
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("portcullis-session="))
+        .expect("session cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"));
+    let session = ok.cookie("portcullis-session").unwrap();
+    assert_eq!(
+        w.engine.authenticate(&session).await.expect("session").user,
+        u.id
+    );
+    assert!(ok.token().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::OidcConfig;
-use super::clients::{ClientSpec, check_client_id, hash_client_secret, uses_secret};
+use super::{ClientSpec, OidcConfig, check_client_id, hash_client_secret, uses_secret};
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 

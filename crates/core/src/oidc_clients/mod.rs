@@ -11,16 +11,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::OidcConfig;
 use crate::crypto;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 
+mod config;
+mod declared;
 mod uris;
 
 #[cfg(test)]
 mod tests;
 
+pub use config::OidcConfig;
+pub use declared::{DeclaredClient, LoadedClient};
 pub use uris::{match_post_logout_redirect_uri, match_redirect_uri};
 
 /// The scopes a client may be allowed to ask for.
