@@ -112,11 +112,8 @@ impl Web {
             Ok(t) => t,
             Err(e) => return Some(failure_from_core(e)),
         };
-        let mut r = StatusCode::SEE_OTHER.into_response();
-        page::secure_headers(r.headers_mut());
-        let location = format!("/login/sso/start?t={start}");
-        r.headers_mut()
-            .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+        // Not a redirect: the provider is another site (see `page::continue_to`).
+        let mut r = page::continue_to(&format!("/login/sso/start?t={start}"));
         r.headers_mut().append(
             header::SET_COOKIE,
             page::set_cookie(
