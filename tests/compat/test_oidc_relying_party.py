@@ -12,6 +12,7 @@ import pytest
 
 from harness.oidc_clients import USER_PASSWORD, add_user, client_toml, start_provider
 from harness.relying_party import RelyingParty
+from test_browser_sso import UPSTREAM_PASSWORD, make_sso
 
 pytestmark = pytest.mark.federation
 EMAIL = "ada@example.com"
@@ -112,3 +113,22 @@ def test_openid_client_public_client_none_es256(server_factory, relying_party):
                            "id_token_alg": "ES256", "scope": "openid profile email", "consent": True,
                            "logout_without_hint": True, "email": EMAIL, "password": USER_PASSWORD})
     check_summary(s, srv, client_id="spa.app", alg="ES256", consent=True, logout_confirm=True)
+
+
+def test_openid_client_user_whose_domain_signs_in_upstream(server_factory, oidc_provider_factory, relying_party,
+                                                           tmp_path):
+    """A user of a federated domain: no Portcullis password; the sign-in page sends the browser to
+    the domain's provider (tests/federation/provider.mjs), which sends it back to the authorization."""
+    relying_party.start()
+    srv, _ = make_sso(server_factory, oidc_provider_factory, tmp_path)
+    srv.admin.create_client("public", "RP sso.app", client_id="sso.app", first_party=True,
+                            **client_settings(relying_party))
+    s = relying_party.run({"issuer": srv.base_url, "client_id": "sso.app", "auth": "none",
+                           "scope": "openid profile email", "email": "ada@example.com",
+                           "upstream": {"login": "ada-sub", "password": UPSTREAM_PASSWORD}})
+    assert s["sign_in_path"] == "/login" and s["upstream_path"], s
+    idc = s["id_token_claims"]
+    assert idc["email"] == "ada@example.com" and idc["aud"] in ("sso.app", ["sso.app"]) and idc["nonce"] == s["nonce"]
+    assert s["userinfo"]["sub"] == idc["sub"] and s["refresh"]["rotated"]
+    lo = s["logout"]
+    assert lo["backchannel"]["claims"]["sid"] == idc["sid"] and lo["refresh_after_logout"] == "invalid_grant"

@@ -5,7 +5,9 @@
 // 1. Listens on 127.0.0.1:<kernel port> (its redirect, post-logout and back-channel URIs) and
 //    prints {"event":"ready","port","redirect_uri","post_logout_redirect_uri","backchannel_logout_uri"}.
 // 2. Reads one JSON line on stdin: {issuer, client_id, client_secret?, auth: "client_secret_basic"|
-//    "none", id_token_alg?, scope, email, password, consent?: true, logout_without_hint?: true}.
+//    "none", id_token_alg?, scope, email, password, consent?: true, logout_without_hint?: true,
+//    upstream?: {login, password}} (upstream: no Portcullis password; the user signs in at the
+//    provider.mjs of their domain instead).
 // 3. Discovery; authorization URL with PKCE S256, state and nonce; the browser signs in on the
 //    real /login page (and allows on the consent page when asked); code grant (openid-client checks
 //    the ID token's signature against the JWKS, iss, aud, nonce, the response's iss and state);
@@ -42,10 +44,13 @@ function arrivals() {
     },
     next(key, ms = STEP_TIMEOUT_MS) {
       if (got.has(key)) return Promise.resolve(got.get(key));
-      return new Promise((resolve, reject) => {
+      const p = new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`nothing arrived at ${key} within ${ms} ms`)), ms);
         waiting.set(key, (v) => { clearTimeout(timer); resolve(v); });
       });
+      // A step that fails before awaiting this one must not end the process unreported.
+      p.catch(() => {});
+      return p;
     },
   };
 }
@@ -120,9 +125,20 @@ async function signIn(page, authorizationUrl) {
   await page.waitForSelector('#email');
   const signInUrl = new URL(page.url());
   await page.fill('#email', spec.email);
-  await page.fill('#password', spec.password);
   const callback = inbox.next('/callback');
-  await page.click('#submit');
+  let upstreamPath = null;
+  if (spec.upstream) {
+    // No password: the user's domain signs in at its own provider (tests/federation/provider.mjs).
+    await page.click('#submit');
+    await page.waitForSelector('#login');
+    upstreamPath = new URL(page.url()).origin === new URL(spec.issuer).origin ? null : new URL(page.url()).pathname;
+    await page.fill('#login', spec.upstream.login);
+    await page.fill('#password', spec.upstream.password);
+    await page.click('#provider-submit');
+  } else {
+    await page.fill('#password', spec.password);
+    await page.click('#submit');
+  }
   let consentShown = false;
   if (spec.consent) {
     await page.waitForSelector('#allow');
@@ -130,7 +146,10 @@ async function signIn(page, authorizationUrl) {
     await page.click('#allow');
   }
   const callbackUrl = await callback;
-  return { signInPath: signInUrl.pathname, signInHasPending: signInUrl.searchParams.has('r'), consentShown, callbackUrl };
+  return {
+    signInPath: signInUrl.pathname, signInHasPending: signInUrl.searchParams.has('r'), consentShown,
+    callbackUrl, upstreamPath,
+  };
 }
 
 async function run(page) {
@@ -224,6 +243,7 @@ async function run(page) {
     authorization_url: Object.fromEntries(authorizationUrl.searchParams),
     sign_in_path: signIn_.signInPath,
     sign_in_has_pending: signIn_.signInHasPending,
+    upstream_path: signIn_.upstreamPath,
     consent_shown: signIn_.consentShown,
     callback: Object.fromEntries([...callback.searchParams].filter(([k]) => k !== 'code')),
     nonce,
