@@ -19,6 +19,50 @@ pub const MAX_PENDING_REQUEST: usize = 8 * 1024;
 pub const CSP: &str =
     "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Lets a page's forms end in a redirect to `target`'s origin besides Portcullis: Chromium
+/// checks `form-action` against every redirect that follows a form submission, so a sign-in,
+/// consent or sign-out form whose answer redirects to the application is blocked unless the
+/// page names the application's origin. `target` must be a redirect URI the server already
+/// matched against the client's registration; one that yields no CSP source changes nothing.
+pub fn allow_form_redirect_to(h: &mut HeaderMap, target: &str) {
+    let Some(source) = csp_source(target) else {
+        return;
+    };
+    let csp = CSP.replacen(
+        "form-action 'self'",
+        &format!("form-action 'self' {source}"),
+        1,
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// The CSP source expression for a redirect target: `scheme://host[:port]` for http(s), the
+/// scheme-source `scheme:` for a native app's private-use scheme. Only characters that cannot
+/// end or add a directive pass.
+fn csp_source(target: &str) -> Option<String> {
+    let (scheme, rest) = target.split_once(':')?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Some(format!("{scheme}:"));
+    }
+    let authority = rest.strip_prefix("//")?;
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    let authority_ok = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    authority_ok.then(|| format!("{scheme}://{authority}"))
+}
+
 /// HTML-escapes text for element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -150,6 +194,58 @@ mod tests {
         assert_eq!(cookie(&h, "c"), None);
         h.append(header::COOKIE, HeaderValue::from_static("b=3"));
         assert_eq!(cookie(&h, "b"), None);
+    }
+
+    fn form_action(target: &str) -> String {
+        let mut h = HeaderMap::new();
+        secure_headers(&mut h);
+        allow_form_redirect_to(&mut h, target);
+        let csp = h[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.starts_with("default-src 'none'; form-action 'self'"),
+            "{csp}"
+        );
+        assert!(
+            csp.ends_with("; frame-ancestors 'none'; base-uri 'none'"),
+            "{csp}"
+        );
+        csp.split("; ").nth(1).unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_form_may_end_at_the_applications_origin_only() {
+        assert_eq!(
+            form_action("http://127.0.0.1:43117/callback?x=1"),
+            "form-action 'self' http://127.0.0.1:43117"
+        );
+        assert_eq!(
+            form_action("HTTPS://app.example.com/cb"),
+            "form-action 'self' https://app.example.com"
+        );
+        assert_eq!(
+            form_action("http://[::1]:8000/cb"),
+            "form-action 'self' http://[::1]:8000"
+        );
+        assert_eq!(
+            form_action("com.example.app:/oauth"),
+            "form-action 'self' com.example.app:"
+        );
+        // Nothing that could end the directive, add a source or carry user information.
+        for bad in [
+            "",
+            "/relative",
+            "https://a.example; script-src *",
+            "https://a.example *",
+            "https://user@a.example/",
+            "https:///x",
+            "1http://a",
+            "ht tp://a",
+        ] {
+            assert_eq!(form_action(bad), "form-action 'self'", "{bad}");
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 Contract today: `portcullis admin --data-dir <dir> [--database-url URL] [--config FILE] --json
 <subcommand…>` prints one JSON document on stdout and exits 0 on success. Subcommands are singular:
 `user create --email E [--name N] [--super-admin] [--validated] [--password-stdin]`,
-`org create NAME [--display-name D]`, `member add --org ORG --user USER --roles ADMIN,AUTHOR [--kind member|guest]`.
+`org create NAME [--display-name D]`, `member add --org ORG --user USER --roles ADMIN,AUTHOR [--kind member|guest]`,
+`client create --kind confidential|public --name N [--redirect-uri U …] [--grant-type G …] [--first-party] …`
+(JSON: the client's settings in camelCase, `clientId`, and `clientSecret` when one was made).
 """
 from __future__ import annotations
 
@@ -92,4 +94,18 @@ class AdminCli:
         args = ["member", "add", "--org", org, "--user", user, "--kind", kind]
         if roles:
             args += ["--roles", ",".join(roles)]
+        return self(*args)
+
+    def create_client(self, kind: str, name: str, **options: Any) -> Any:
+        """`client create --kind KIND --name NAME` plus one flag per option (`redirect_uri=[…]` →
+        `--redirect-uri U` per item, `first_party=True` → `--first-party`). Answers the JSON, whose
+        `clientSecret` (shown once) the log scan registers."""
+        args = ["client", "create", "--kind", kind, "--name", name]
+        for key, value in options.items():
+            flag = "--" + key.replace("_", "-")
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                if v is True:
+                    args.append(flag)
+                elif v is not None and v is not False:
+                    args += [flag, str(v)]
         return self(*args)

@@ -28,7 +28,7 @@ pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSend
 pub use provider::{AuthorizeStep, BrowserSignIn, CODE_TTL_SECS, Provider};
 pub use request::{
     AuthorizationRequest, AuthorizeError, AuthorizeParams, PENDING_REQUEST_SECS, Prompt,
-    SUPPORTED_SCOPES, pkce_matches,
+    RequestSeal, SUPPORTED_SCOPES, pkce_matches,
 };
 
 /// application/x-www-form-urlencoded escaping of one value (RFC 3986 unreserved kept).

@@ -66,7 +66,7 @@ pub enum AuthorizeStep {
 
 impl Provider {
     pub fn new(engine: Arc<Engine>) -> Arc<Provider> {
-        let seal = RequestSeal::new(engine.oidc_seal().clone());
+        let seal = RequestSeal::of(&engine);
         Arc::new(Provider {
             engine,
             seal,

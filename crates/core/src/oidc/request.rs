@@ -314,6 +314,11 @@ impl RequestSeal {
         RequestSeal { key }
     }
 
+    /// The seal of `engine`'s provider: the sign-in page opens pending requests with it.
+    pub fn of(engine: &crate::engine::Engine) -> Self {
+        RequestSeal::new(engine.oidc_seal().clone())
+    }
+
     pub fn seal(&self, req: &AuthorizationRequest, now: Timestamp) -> String {
         let body = Sealed {
             exp: now.timestamp() + PENDING_REQUEST_SECS,

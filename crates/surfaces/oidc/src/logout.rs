@@ -42,6 +42,7 @@ async fn end(
         Ok(EndSessionStep::Confirm { client_name }) => {
             return o.logout_confirm_page(
                 client_name.as_deref(),
+                params.post_logout_redirect_uri.as_deref(),
                 &[
                     ("client_id", params.client_id.as_deref()),
                     (

@@ -25,10 +25,19 @@ fn scope_text(scope: &str) -> &'static str {
 }
 
 impl Oidc {
-    /// A page with a fresh CSRF token in the form and in its cookie.
-    fn form_page(&self, title: &str, body: impl FnOnce(&str) -> String) -> Response {
+    /// A page with a fresh CSRF token in the form and in its cookie. `redirect_to`: where the
+    /// form's answer may redirect the browser (the client), named in the page's CSP.
+    fn form_page(
+        &self,
+        title: &str,
+        redirect_to: Option<&str>,
+        body: impl FnOnce(&str) -> String,
+    ) -> Response {
         let csrf = crypto::random_token(32);
         let mut r = html::html(StatusCode::OK, title, &body(&esc(&csrf)));
+        if let Some(target) = redirect_to {
+            html::allow_form_redirect_to(r.headers_mut(), target);
+        }
         r.headers_mut().append(
             header::SET_COOKIE,
             html::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),
@@ -47,7 +56,8 @@ impl Oidc {
                 )
             })
             .collect();
-        self.form_page("Allow access?", |csrf| {
+        let redirect_to = self.provider.open_pending(pending).map(|r| r.redirect_uri);
+        self.form_page("Allow access?", redirect_to.as_deref(), |csrf| {
             format!(
                 "<p><strong id=\"client\">{client}</strong> asks to:</p>\n<ul>\n{items}</ul>\n\
                  <form method=\"post\" action=\"{DECIDE_PATH}\">\n\
@@ -75,7 +85,8 @@ impl Oidc {
                 )
             })
             .collect();
-        self.form_page("Choose an org", |csrf| {
+        let redirect_to = self.provider.open_pending(pending).map(|r| r.redirect_uri);
+        self.form_page("Choose an org", redirect_to.as_deref(), |csrf| {
             format!(
                 "<p>Which org do you want to use with <strong id=\"client\">{client}</strong>?</p>\n\
                  <form method=\"post\" action=\"{DECIDE_PATH}\">\n\
@@ -88,9 +99,11 @@ impl Oidc {
     }
 
     /// Sign-out confirmation; the request's parameters ride along to be checked again.
+    /// `redirect_to` is the validated `post_logout_redirect_uri`, if any.
     pub(crate) fn logout_confirm_page(
         &self,
         client: Option<&str>,
+        redirect_to: Option<&str>,
         hidden: &[(&str, Option<&str>)],
     ) -> Response {
         let fields: String = hidden
@@ -107,7 +120,7 @@ impl Oidc {
         let from = client
             .map(|c| format!(" from <strong id=\"client\">{}</strong>", esc(c)))
             .unwrap_or_default();
-        self.form_page("Sign out?", |csrf| {
+        self.form_page("Sign out?", redirect_to, |csrf| {
             format!(
                 "<p>Sign out of Portcullis{from}? You will be signed out of every application \
                  that uses this sign-in.</p>\n\

@@ -29,6 +29,7 @@ use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::crypto;
 use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
+use portcullis_core::oidc::RequestSeal;
 use portcullis_core::websso::SSO_FLOW_TTL_SECS;
 use portcullis_core::{CoreError, audit::AuditContext};
 use portcullis_edge::Origin;
@@ -60,6 +61,8 @@ struct Web {
     secure: bool,
     /// `scheme://host[:port]` of `core.public_url`, for the form's `Origin` check.
     public_origin: String,
+    /// Opens the OpenID provider's pending requests (to name their redirect origin in the CSP).
+    pending_seal: RequestSeal,
 }
 
 type Ctx = State<Arc<Web>>;
@@ -71,6 +74,7 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
         public_origin: origin_of(&public).to_owned(),
         secure: public.starts_with("https://"),
         redirect_uri: format!("{public}{CALLBACK_PATH}"),
+        pending_seal: RequestSeal::of(&engine),
         engine,
         federation,
     };
@@ -108,11 +112,8 @@ impl Web {
             Ok(t) => t,
             Err(e) => return Some(failure_from_core(e)),
         };
-        let mut r = StatusCode::SEE_OTHER.into_response();
-        page::secure_headers(r.headers_mut());
-        let location = format!("/login/sso/start?t={start}");
-        r.headers_mut()
-            .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+        // Not a redirect: the provider is another site (see `page::continue_to`).
+        let mut r = page::continue_to(&format!("/login/sso/start?t={start}"));
         r.headers_mut().append(
             header::SET_COOKIE,
             page::set_cookie(
@@ -134,6 +135,10 @@ impl Web {
     ) -> Response {
         let csrf = crypto::random_token(32);
         let mut r = page::login_form(status, &csrf, email, pending, error);
+        // A sign-in that continues an authorization ends in a redirect to the application.
+        if let Some(req) = pending.and_then(|p| self.pending_seal.open(p, chrono::Utc::now())) {
+            page::allow_form_redirect_to(r.headers_mut(), &req.redirect_uri);
+        }
         r.headers_mut().append(
             header::SET_COOKIE,
             page::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),

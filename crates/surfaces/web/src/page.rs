@@ -2,9 +2,11 @@
 //! primitives of the edge.
 
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
 
-pub use portcullis_edge::html::{CSP, cookie, cookie_name, esc, html, secure_headers, set_cookie};
+pub use portcullis_edge::html::{
+    CSP, allow_form_redirect_to, cookie, cookie_name, esc, html, secure_headers, set_cookie,
+};
 
 /// The password form. `error` and `email` are escaped here.
 /// `pending` is an OpenID authorization request the sign-in continues (opaque, carried along).
@@ -58,6 +60,22 @@ pub fn landing(email: &str, token: &str, expires_at: &str) -> Response {
         exp = esc(expires_at),
     );
     html(StatusCode::OK, "Signed in", &body)
+}
+
+/// A page that sends the browser on to `location` (same-origin, URL-safe) by itself (`Refresh`)
+/// or by its link. A form's answer cannot redirect to another site: Chromium applies the form
+/// page's `form-action` to every redirect that follows, the provider's own hops included. The
+/// navigation this page starts is no form's.
+pub fn continue_to(location: &str) -> Response {
+    let body = format!(
+        "<p><a id=\"continue\" href=\"{href}\">Continue to your organisation's sign-in</a></p>",
+        href = esc(location),
+    );
+    let mut r = html(StatusCode::OK, "Signing in", &body);
+    if let Ok(v) = HeaderValue::from_str(&format!("0; url={location}")) {
+        r.headers_mut().insert(header::REFRESH, v);
+    }
+    r
 }
 
 /// A failure page with a way back.

@@ -150,6 +150,10 @@ async fn third_party_clients_ask_for_consent_once() {
     assert_eq!(r.status, StatusCode::OK, "the consent page");
     let page = r.text();
     assert!(page.contains("App other") && page.contains("id=\"scope-email\""));
+    assert_eq!(
+        form_action(&r),
+        "form-action 'self' https://app.example.test"
+    );
     let csrf = r.cookie("portcullis-oidc-csrf").unwrap();
     let pending = hidden(&page, "r");
     let r = w
@@ -231,6 +235,10 @@ async fn a_member_of_several_orgs_chooses_one_and_it_becomes_the_org_claim() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "the org page");
     let page = r.text();
+    assert_eq!(
+        form_action(&r),
+        "form-action 'self' https://app.example.test"
+    );
     assert!(page.contains("id=\"org-acme\"") && page.contains("id=\"org-beta\""));
     let csrf = r.cookie("portcullis-oidc-csrf").unwrap();
     let pending = hidden(&page, "r");

@@ -114,6 +114,7 @@ async fn logout_without_a_hint_asks_the_user_first() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("id=\"sign-out\""));
+    assert_eq!(form_action(&r), "form-action 'self'");
     let token = cookie.trim_start_matches("portcullis-session=");
     assert!(
         w.provider.browser_sign_in(token).await.is_some(),
@@ -130,6 +131,41 @@ async fn logout_without_a_hint_asks_the_user_first() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("signed-out"));
     assert!(w.provider.browser_sign_in(token).await.is_none());
+}
+
+#[tokio::test]
+async fn the_confirmation_form_may_end_at_the_registered_post_logout_uri() {
+    let w = world().await;
+    let cookie = w.cookie_for(&w.user).await;
+    let url = format!(
+        "/oauth2/logout?client_id=app&post_logout_redirect_uri={}&state=s-1",
+        form_escape("https://app.example.test/bye")
+    );
+    let r = w.app.get(&url).cookie(cookie.as_str()).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        form_action(&r),
+        "form-action 'self' https://app.example.test"
+    );
+    let csrf = r.cookie("portcullis-oidc-csrf").unwrap();
+    let r = w
+        .app
+        .post("/oauth2/logout")
+        .cookie(format!("{cookie}; portcullis-oidc-csrf={csrf}").as_str())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("confirm", "yes"),
+            ("client_id", "app"),
+            ("post_logout_redirect_uri", "https://app.example.test/bye"),
+            ("state", "s-1"),
+        ])
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(
+        r.header("location"),
+        "https://app.example.test/bye?state=s-1"
+    );
 }
 
 #[tokio::test]

@@ -111,6 +111,16 @@ pub async fn world() -> World {
     }
 }
 
+/// The page's `form-action` directive. Chromium applies it to every redirect after a form is
+/// sent, so a form whose answer redirects to the client must name the client's origin.
+pub fn form_action(r: &Reply) -> String {
+    let csp = r.header("content-security-policy");
+    csp.split("; ")
+        .find(|d| d.starts_with("form-action"))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The query of a URL as a map.
 pub fn query_of(url: &str) -> BTreeMap<String, String> {
     let q = url.split_once('?').map(|(_, q)| q).unwrap_or_default();

@@ -257,9 +257,17 @@ async fn an_openid_sign_in_continues_through_the_upstream_provider() {
             Some(&format!("portcullis-csrf={csrf}")),
         )
         .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    let start = r.header("location").to_owned();
+    // A page that moves on by itself, not a redirect: Chromium applies the sign-in form's
+    // form-action to every redirect after it, and the provider is another site.
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.assert_page();
+    let start = r
+        .header("refresh")
+        .strip_prefix("0; url=")
+        .expect("a Refresh header")
+        .to_owned();
     assert!(start.starts_with("/login/sso/start?t="), "{start}");
+    assert!(r.text().contains(&format!("href=\"{start}\"")));
     let back = r
         .cookie("portcullis-oidc-return")
         .expect("the pending request kept");
@@ -617,4 +625,67 @@ async fn password_page_csrf_and_one_answer() {
     assert!(
         xss.text().contains("&lt;b&gt;x&lt;/b&gt;@example.com") && !xss.text().contains("<b>x")
     );
+}
+
+/// Chromium checks `form-action` on every redirect after a form is sent: the sign-in form of an
+/// OpenID authorization must name the application's origin, or the browser stops at the
+/// redirect to it. Only a genuine pending request widens the policy, and only to its origin.
+#[tokio::test]
+async fn the_sign_in_form_of_an_authorization_may_end_at_the_application() {
+    use portcullis_core::oidc::{AuthorizationRequest, RequestSeal};
+    let w = world().await;
+    let req = AuthorizationRequest {
+        client_id: "app".into(),
+        redirect_uri: "http://127.0.0.1:43117/callback".into(),
+        scopes: vec!["openid".into()],
+        state: None,
+        nonce: None,
+        code_challenge: "c".repeat(43),
+        prompt: Default::default(),
+        max_age: None,
+        login_hint: None,
+        acr_values: Vec::new(),
+        received_at: chrono::Utc::now().timestamp(),
+        consented: false,
+        org: None,
+    };
+    let pending = RequestSeal::of(&w.engine).seal(&req, chrono::Utc::now());
+    let page = w.get(&format!("/login?r={pending}"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.header("content-security-policy"),
+        CSP.replace(
+            "form-action 'self'",
+            "form-action 'self' http://127.0.0.1:43117"
+        )
+    );
+    // The form shown again after a refusal keeps it.
+    let csrf = page.cookie("portcullis-csrf").expect("csrf cookie");
+    let again = w
+        .post_form(
+            "/login",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "wrong"),
+                ("csrf", &csrf),
+                ("r", &pending),
+            ],
+            Some(&format!("portcullis-csrf={csrf}")),
+        )
+        .await;
+    assert!(
+        again
+            .header("content-security-policy")
+            .contains("http://127.0.0.1:43117"),
+        "{}",
+        again.text()
+    );
+    // A forged or altered request changes nothing.
+    let forged = w.get("/login?r=c2VhbGVkLXJlcXVlc3Q", None).await;
+    forged.assert_page();
+    let last = if pending.ends_with('A') { "B" } else { "A" };
+    let altered = format!("{}{last}", &pending[..pending.len() - 1]);
+    w.get(&format!("/login?r={altered}"), None)
+        .await
+        .assert_page();
 }
