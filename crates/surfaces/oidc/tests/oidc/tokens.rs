@@ -244,3 +244,28 @@ async fn concurrent_redemptions_and_refreshes_beyond_the_store_pool_all_succeed(
         .expect("refreshes stalled");
     assert_eq!(refreshed.len(), AT_ONCE);
 }
+
+/// Userinfo reads the profile through the read cache: a change made by another process still
+/// reaches it within the revocation feed's second, not after the cache's TTL.
+#[tokio::test]
+async fn userinfo_follows_profile_changes_from_another_process() {
+    let w = world().await;
+    let t = w.tokens(&[]).await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    assert_eq!(w.userinfo(&access).await.body["name"], "Ann");
+    let other = w.env.second_store().await;
+    other
+        .update_user(
+            w.user.id,
+            UserUpdate {
+                display_name: Some("Ann B.".into()),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    portcullis_testkit::within_a_second("the new name in userinfo", || async {
+        w.userinfo(&access).await.body["name"] == "Ann B."
+    })
+    .await;
+}
