@@ -4,6 +4,20 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Parser;
+use clap::builder::PossibleValuesParser;
+
+/// The scenarios `--only` selects, in the order they run.
+pub const SCENARIOS: [&str; 9] = [
+    "healthz",
+    "login-password",
+    "validate",
+    "apikey-exchange",
+    "userinfo",
+    "token",
+    "team-token",
+    "mixed",
+    "scale",
+];
 
 /// Load harness for Portcullis: real paths over HTTP/1.1, compared in one run with the raw
 /// argon2id and Ed25519 ceilings measured on the server's cores.
@@ -57,9 +71,9 @@ pub struct Args {
     /// Seconds per ceiling measurement.
     #[arg(long, default_value_t = 5)]
     pub ceiling_secs: u64,
-    /// Only these scenarios (comma-separated): healthz, login-password, validate,
-    /// apikey-exchange, team-token, mixed, scale.
-    #[arg(long, value_delimiter = ',')]
+    /// Only these scenarios (comma-separated); `token` is both refresh rows (EdDSA and RS256 ID
+    /// tokens).
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(SCENARIOS))]
     pub only: Vec<String>,
     /// Keep the temporary directory (config, store, server log) and print its path.
     #[arg(long)]
@@ -114,4 +128,22 @@ pub fn plan_cpus(args: &Args) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
         None => Vec::new(),
     };
     Ok((server, client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_the_scenarios_and_refuses_others() {
+        let a = Args::try_parse_from(["portcullis-bench", "--only", "healthz,token,userinfo"])
+            .expect("known scenarios");
+        assert!(a.wants("token") && a.wants("userinfo") && a.wants("healthz"));
+        assert!(!a.wants("validate"));
+        let all = Args::try_parse_from(["portcullis-bench"]).expect("no filter");
+        assert!(SCENARIOS.iter().all(|s| all.wants(s)));
+        let err = Args::try_parse_from(["portcullis-bench", "--only", "tokens"])
+            .expect_err("an unknown scenario");
+        assert!(err.to_string().contains("userinfo"), "{err}");
+    }
 }

@@ -7,6 +7,7 @@ mod args;
 mod ceilings;
 mod config_file;
 mod load;
+mod oidc_seed;
 mod report;
 mod run;
 mod scenarios;

@@ -9,6 +9,8 @@ pub struct Check {
     pub target: &'static str,
     /// Shown as SKIP instead of PASS/FAIL.
     pub skip: bool,
+    /// A ratio shown for information, with no verdict (—).
+    pub info: bool,
     pub value: String,
     pub pass: bool,
 }
@@ -18,8 +20,22 @@ impl Check {
         Check {
             target,
             skip: target == "skipped",
+            info: false,
             value,
             pass,
+        }
+    }
+
+    /// A ratio that must be at least `min`.
+    pub fn at_least(target: &'static str, ratio: f64, min: f64) -> Check {
+        Check::new(target, format!("{ratio:.2}"), ratio >= min)
+    }
+
+    /// A figure without a target (e.g. a ratio to another row), shown with no verdict.
+    pub fn info(what: &'static str, value: String) -> Check {
+        Check {
+            info: true,
+            ..Check::new(what, value, true)
         }
     }
 }
@@ -252,6 +268,8 @@ pub fn print(setup: &Setup, c: &Ceilings, rows: &[Row]) -> bool {
                     ch.value.clone(),
                     if ch.skip {
                         "SKIP"
+                    } else if ch.info {
+                        "—"
                     } else if ch.pass {
                         "PASS"
                     } else {

@@ -13,7 +13,7 @@ use crate::load::LoadOpts;
 use crate::report::{self, Check, Row};
 use crate::scenarios::{Bench, Grow, Scenarios};
 use crate::server::{ServerSpec, admin_cli};
-use crate::{ceilings, config_file, seed, seed_api};
+use crate::{ceilings, config_file, oidc_seed, seed, seed_api};
 
 /// Idle RSS: after the first start (which bootstraps: argon2 hashes the admin password) and
 /// after a restart on the seeded store (the steady idle state; the target applies here).
@@ -137,9 +137,20 @@ pub fn run_all(
             )?;
         }
     }
+    let wants_oidc = args.wants("token") || args.wants("userinfo");
+    let oidc_clients = if wants_oidc {
+        Some(oidc_seed::create_clients(bin, &config)?)
+    } else {
+        None
+    };
     eprintln!(
-        "  CLI-seeded 2 orgs and {} admins in {:.1} s",
+        "  CLI-seeded 2 orgs, {} admins{} in {:.1} s",
         args.admins,
+        if wants_oidc {
+            " and 2 OpenID clients"
+        } else {
+            ""
+        },
         t.elapsed().as_secs_f64()
     );
 
@@ -170,6 +181,20 @@ pub fn run_all(
         None
     };
     let parsable = seeded.as_ref().is_some_and(|s| !s.tokens.is_empty());
+    // One grant per connection and client, through the code flow (needs Parsable login).
+    let oidc = match oidc_clients {
+        Some(clients) if parsable => {
+            let t = Instant::now();
+            let grants = rt.block_on(oidc_seed::grants(addr, &clients, args.connections))?;
+            eprintln!(
+                "  {} OpenID grants per client through the code flow in {:.1} s",
+                args.connections,
+                t.elapsed().as_secs_f64()
+            );
+            Some((clients, grants))
+        }
+        _ => None,
+    };
     let conns = args.connections;
     let mut ceil = ceil;
     if args.wants("healthz") || args.wants("validate") {
@@ -188,6 +213,9 @@ pub fn run_all(
         run.skip_token_scenarios();
         run.validate(&server, &seeded.tokens)?;
         run.apikey_exchange(&server)?;
+        if let Some((clients, grants)) = &oidc {
+            run.oidc(&server, clients, grants)?;
+        }
         run.org_token(&server, seeded)?;
         run.mixed(&server, &seeded.tokens)?;
         let baseline_rss = server.rss_kib()?;

@@ -10,6 +10,7 @@ use http::HeaderValue;
 use crate::args::Args;
 use crate::ceilings::Ceilings;
 use crate::load::{self, ClassStats, LoadOpts, Workload};
+use crate::oidc_seed;
 use crate::report::{self, Check, Row};
 use crate::seed;
 use crate::seed_api::{Seeded, org_rid};
@@ -106,6 +107,8 @@ pub struct Scenarios<'a> {
     healthz_rps: Option<f64>,
     login_p50_small: Option<f64>,
     exchange_p50_small: Option<f64>,
+    checkadmin_rps: Option<f64>,
+    exchange_rps: Option<f64>,
 }
 
 fn skip(name: &str) -> Row {
@@ -133,6 +136,8 @@ impl<'a> Scenarios<'a> {
             healthz_rps: None,
             login_p50_small: None,
             exchange_p50_small: None,
+            checkadmin_rps: None,
+            exchange_rps: None,
         }
     }
 
@@ -184,7 +189,7 @@ impl<'a> Scenarios<'a> {
         if self.parsable {
             return;
         }
-        for name in ["validate", "team-token", "mixed"] {
+        for name in ["validate", "userinfo", "token", "team-token", "mixed"] {
             if self.args.wants(name) {
                 self.bench.rows.push(skip(name));
             }
@@ -208,10 +213,12 @@ impl<'a> Scenarios<'a> {
         ] {
             let (st, row) = self.bench.single(server, name, conns, w)?;
             let rps = st.rps;
+            if name == "validate/checkAdmin" {
+                self.checkadmin_rps = Some(rps);
+            }
             let mut row = row.ceiling("ed25519-verify", rps / self.ceil.ed25519_verify);
             if let Some(h) = self.healthz_rps {
-                let rel = rps / h;
-                row = row.check(Check::new("≥0.6×healthz", format!("{rel:.2}"), rel >= 0.6));
+                row = row.check(Check::at_least("≥0.6×healthz", rps / h, 0.6));
             }
             row = row.check(Check::new("≥27500/s", format!("{rps:.0}"), rps >= 27_500.0));
             if let Some(bare) = self.ceil.bare_http {
@@ -234,10 +241,80 @@ impl<'a> Scenarios<'a> {
         let (st, row) = self.bench.single(server, "apikey-exchange", conns, w)?;
         self.exchange_p50_small = Some(st.p50_ms);
         let rps = st.rps;
+        self.exchange_rps = Some(rps);
         self.bench.rows.push(
             row.ceiling("ed25519-verify", rps / self.ceil.ed25519_verify)
                 .check(Check::new("≥21000/s", format!("{rps:.0}"), rps >= 21_000.0)),
         );
+        Ok(())
+    }
+
+    /// This run's `healthz` ratio, for information.
+    fn vs_healthz(&self, row: Row, rps: f64) -> Row {
+        match self.healthz_rps {
+            Some(h) => row.check(Check::info("×healthz", format!("{:.2}", rps / h))),
+            None => row,
+        }
+    }
+
+    /// The OpenID provider: `userinfo` with the EdDSA client's access tokens, then the refresh
+    /// grant (`token`: EdDSA ID tokens; `token/rs256`: the RS256 default). `grants` holds one
+    /// grant per connection; the refresh rows rotate its refresh tokens (they are stale after).
+    pub fn oidc(
+        &mut self,
+        server: &Server,
+        clients: &oidc_seed::Clients,
+        grants: &oidc_seed::Grants,
+    ) -> anyhow::Result<()> {
+        let conns = self.args.connections;
+        if self.args.wants("userinfo") {
+            let tokens: Vec<String> = grants
+                .eddsa
+                .iter()
+                .map(|g| g.access_token.clone())
+                .collect();
+            let w = wl::boxed(wl::Userinfo::new(self.host.clone(), &tokens));
+            let (st, row) = self.bench.single(server, "userinfo", conns, w)?;
+            let rps = st.rps;
+            let mut row = row.ceiling("ed25519-verify", rps / self.ceil.ed25519_verify);
+            row = self.vs_healthz(row, rps);
+            if let Some(v) = self.checkadmin_rps {
+                row = row.check(Check::at_least("≥0.8×checkAdmin", rps / v, 0.8));
+            }
+            self.bench.rows.push(row);
+        }
+        if !self.args.wants("token") {
+            return Ok(());
+        }
+        let mut eddsa_rps = None;
+        for (name, client, grants) in [
+            ("token", &clients.eddsa, &grants.eddsa),
+            ("token/rs256", &clients.rs256, &grants.rs256),
+        ] {
+            let tokens: Vec<String> = grants.iter().map(|g| g.refresh_token.clone()).collect();
+            let w = wl::boxed(wl::Refresh::new(
+                self.host.clone(),
+                &client.basic(),
+                &tokens,
+            ));
+            let (st, row) = self.bench.single(server, name, conns, w)?;
+            let rps = st.rps;
+            // A refresh signs two JWTs (access token and ID token): a minting path.
+            let mut row = row.ceiling("ed25519-sign", rps / self.ceil.ed25519_sign);
+            row = self.vs_healthz(row, rps);
+            match eddsa_rps {
+                None => {
+                    eddsa_rps = Some(rps);
+                    if let Some(x) = self.exchange_rps {
+                        row = row.check(Check::at_least("≥0.5×apikey-exchange", rps / x, 0.5));
+                    }
+                }
+                Some(e) => {
+                    row = row.check(Check::info("×token (EdDSA)", format!("{:.2}", rps / e)))
+                }
+            }
+            self.bench.rows.push(row);
+        }
         Ok(())
     }
 

@@ -5,14 +5,40 @@ use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use crate::seed;
 
-/// One request over a fresh connection, for seeding and sanity checks.
+/// One request over a fresh connection: its status, headers and body.
+pub async fn send(
+    addr: SocketAddr,
+    req: Request<Full<Bytes>>,
+) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let resp = sender.send_request(req).await?;
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    Ok((parts.status, parts.headers, bytes))
+}
+
+/// A body as JSON (`Null` when empty; the text as a JSON string when it is not JSON).
+pub fn json_of(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+    }
+}
+
+/// One JSON request over a fresh connection, for seeding and sanity checks.
 async fn api(
     addr: SocketAddr,
     method: Method,
@@ -20,11 +46,6 @@ async fn api(
     auth: Option<String>,
     body: Option<Value>,
 ) -> anyhow::Result<(StatusCode, Value)> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
     let mut b = Request::builder()
         .method(method)
         .uri(path)
@@ -39,19 +60,15 @@ async fn api(
         }
         None => Bytes::new(),
     };
-    let resp = sender.send_request(b.body(Full::new(body))?).await?;
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await?.to_bytes();
-    let v = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    Ok((status, v))
+    let (status, _, bytes) = send(addr, b.body(Full::new(body))?).await?;
+    Ok((status, json_of(&bytes)))
 }
 
-async fn parsable_login(addr: SocketAddr, email: &str, password: &str) -> anyhow::Result<String> {
+pub async fn parsable_login(
+    addr: SocketAddr,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let (status, v) = api(
         addr,
         Method::POST,

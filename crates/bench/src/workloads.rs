@@ -1,6 +1,7 @@
 //! The scenarios' requests, all through the public wire surfaces.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
@@ -86,6 +87,14 @@ fn header(v: String) -> HeaderValue {
     HeaderValue::from_str(&v).expect("an ASCII header value")
 }
 
+/// `Authorization` values `<scheme> <token>`, one per token.
+fn auth_headers(scheme: &str, tokens: &[String]) -> Vec<HeaderValue> {
+    tokens
+        .iter()
+        .map(|t| header(format!("{scheme} {t}")))
+        .collect()
+}
+
 /// `GET /healthz`.
 pub struct Healthz {
     pub host: HeaderValue,
@@ -149,10 +158,7 @@ impl CheckAdmin {
     pub fn new(host: HeaderValue, tokens: &[String]) -> CheckAdmin {
         CheckAdmin {
             host,
-            bearer: tokens
-                .iter()
-                .map(|t| header(format!("Bearer {t}")))
-                .collect(),
+            bearer: auth_headers("Bearer", tokens),
         }
     }
     fn build(&self, conn: usize) -> Request<Full<Bytes>> {
@@ -189,10 +195,7 @@ impl GetCurrentUser {
     pub fn new(host: HeaderValue, tokens: &[String]) -> GetCurrentUser {
         GetCurrentUser {
             host,
-            auth: tokens
-                .iter()
-                .map(|t| header(format!("Token {t}")))
-                .collect(),
+            auth: auth_headers("Token", tokens),
         }
     }
 }
@@ -316,6 +319,107 @@ impl Workload for Mixed {
     }
 }
 
+/// OpenID `GET /oauth2/userinfo` with a provider access token (`Authorization: Bearer`);
+/// connection `c` uses grant `c` mod grants.
+pub struct Userinfo {
+    pub host: HeaderValue,
+    pub bearer: Vec<HeaderValue>,
+}
+
+impl Userinfo {
+    pub fn new(host: HeaderValue, access_tokens: &[String]) -> Userinfo {
+        Userinfo {
+            host,
+            bearer: auth_headers("Bearer", access_tokens),
+        }
+    }
+}
+
+impl Workload for Userinfo {
+    fn classes(&self) -> Vec<&'static str> {
+        vec!["userinfo"]
+    }
+    fn request(&self, conn: usize, _: usize, _: &mut Rng) -> (usize, Request<Full<Bytes>>) {
+        let auth = &self.bearer[conn % self.bearer.len()];
+        let path = "/oauth2/userinfo";
+        (0, req(&self.host, Method::GET, path, Some(auth), None))
+    }
+    fn check(&self, _: usize, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        status_is(StatusCode::OK, status, body)?;
+        if !contains(body, b"\"sub\"") || !contains(body, b"\"email\"") {
+            return Err(format!("no sub or email claim: {}", snippet(body)));
+        }
+        Ok(())
+    }
+}
+
+/// OpenID `POST /oauth2/token` with `grant_type=refresh_token` and `client_secret_basic`.
+/// Refresh tokens are single use, so each request takes a current one from the pool and the
+/// check puts the rotated one from the answer back: with one token per connection, the pool
+/// never runs dry. A failed refresh loses its token (putting it back could be reuse, which
+/// revokes the grant); with the pool empty the request goes without one and fails visibly.
+pub struct Refresh {
+    pub host: HeaderValue,
+    pub basic: HeaderValue,
+    pool: Mutex<VecDeque<String>>,
+}
+
+impl Refresh {
+    pub fn new(host: HeaderValue, basic: &str, refresh_tokens: &[String]) -> Refresh {
+        Refresh {
+            host,
+            basic: header(basic.to_owned()),
+            pool: Mutex::new(refresh_tokens.iter().cloned().collect()),
+        }
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        // A panic elsewhere cannot leave the queue half-changed: use it as it is.
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Workload for Refresh {
+    fn classes(&self) -> Vec<&'static str> {
+        vec!["refresh"]
+    }
+    fn request(&self, _: usize, _: usize, _: &mut Rng) -> (usize, Request<Full<Bytes>>) {
+        let token = self.pool().pop_front().unwrap_or_default();
+        let body = format!(
+            "grant_type=refresh_token&refresh_token={}",
+            form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        );
+        let r = Request::builder()
+            .method(Method::POST)
+            .uri("/oauth2/token")
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, self.basic.clone())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .expect("a valid request");
+        (0, r)
+    }
+    fn check(&self, _: usize, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        status_is(StatusCode::OK, status, body)?;
+        let v: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| format!("not JSON ({e}): {}", snippet(body)))?;
+        let has = |k: &str| v[k].as_str().is_some_and(|s| !s.is_empty());
+        if !(has("access_token") && has("id_token")) {
+            return Err(format!("no access or ID token: {}", snippet(body)));
+        }
+        match v["refresh_token"].as_str() {
+            Some(rt) if !rt.is_empty() => {
+                self.pool().push_back(rt.to_owned());
+                Ok(())
+            }
+            _ => Err(format!("no rotated refresh token: {}", snippet(body))),
+        }
+    }
+}
+
 pub fn boxed<W: Workload>(w: W) -> Arc<dyn Workload> {
     Arc::new(w)
 }
@@ -323,6 +427,42 @@ pub fn boxed<W: Workload>(w: W) -> Arc<dyn Workload> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn body_of(r: Request<Full<Bytes>>) -> String {
+        use http_body_util::BodyExt as _;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt.block_on(r.into_body().collect()).unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn refresh_chains_each_rotated_token_and_drops_failed_ones() {
+        let w = Refresh::new(
+            HeaderValue::from_static("h"),
+            "Basic eDp5",
+            &["rt-1".into()],
+        );
+        let mut rng = Rng::new(1);
+        let (_, r) = w.request(0, 1, &mut rng);
+        assert_eq!(r.headers()[AUTHORIZATION], "Basic eDp5");
+        assert_eq!(body_of(r), "grant_type=refresh_token&refresh_token=rt-1");
+        // The answer's rotated token is the next request's.
+        let ok = br#"{"access_token":"a","id_token":"i","refresh_token":"rt-2"}"#;
+        assert_eq!(w.check(0, StatusCode::OK, ok), Ok(()));
+        let (_, r) = w.request(0, 1, &mut rng);
+        assert_eq!(body_of(r), "grant_type=refresh_token&refresh_token=rt-2");
+        // A refused refresh loses its token: the next request goes without one.
+        let refused = br#"{"error":"invalid_grant"}"#;
+        assert!(w.check(0, StatusCode::BAD_REQUEST, refused).is_err());
+        let (_, r) = w.request(0, 1, &mut rng);
+        assert_eq!(body_of(r), "grant_type=refresh_token&refresh_token=");
+        // An answer without an ID token is an error, and puts nothing back.
+        let no_id = br#"{"access_token":"a","refresh_token":"rt-3"}"#;
+        assert!(w.check(0, StatusCode::OK, no_id).is_err());
+        assert!(w.pool().is_empty());
+    }
 
     #[test]
     fn login_partitions_users_by_connection() {

@@ -282,6 +282,10 @@ pub trait WriteTx: Send {
     /// Revokes one session (and, as [`Store::revoke_session`] does, the grant sessions it
     /// parents); `false` when it was unknown or already revoked.
     async fn revoke_session(&mut self, id: &SessionId, at: Timestamp) -> StoreResult<bool>;
+    /// [`Store::get_session`] on this unit's own connection. A unit must read through it, not
+    /// the store: with every pooled connection held by a unit (SQLite writers queue for the
+    /// write lock holding theirs), a second connection for the lock holder never comes.
+    async fn get_session(&mut self, id: &SessionId) -> StoreResult<Option<Session>>;
 
     // ---- OpenID provider (docs/design/oidc-provider.md) ---------------------------------
     /// Marks the code consumed at `now` when it was not yet; reports what it found. Expiry is

@@ -173,6 +173,10 @@ impl<B: Backend> WriteTx for Write<B> {
         sessions::revoke(self, id, at).await
     }
 
+    async fn get_session(&mut self, id: &SessionId) -> StoreResult<Option<Session>> {
+        sessions::get::<B>(self.conn(), id).await
+    }
+
     async fn redeem_authorization_code(
         &mut self,
         code_hash: &str,

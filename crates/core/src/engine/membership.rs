@@ -25,18 +25,23 @@ impl Engine {
     /// The user behind a validated caller (the proxied user on a proxy session), through the
     /// read cache. Its password hash is not included.
     pub async fn current_user(&self, p: &Principal) -> CoreResult<User> {
-        if let Some(u) = self.cache.user(p.user) {
-            return Ok(u);
-        }
-        let stamp = self.cache.epoch(p.user);
-        let mut user = self
-            .store
-            .get_user(p.user)
+        self.cached_user(p.user)
             .await?
-            .ok_or(CoreError::InvalidToken("unknown user"))?;
+            .ok_or(CoreError::InvalidToken("unknown user"))
+    }
+
+    /// A user's profile through the read cache, without the password hash; `None` when unknown.
+    pub async fn cached_user(&self, id: UserId) -> CoreResult<Option<User>> {
+        if let Some(u) = self.cache.user(id) {
+            return Ok(Some(u));
+        }
+        let stamp = self.cache.epoch(id);
+        let Some(mut user) = self.store.get_user(id).await? else {
+            return Ok(None);
+        };
         user.password_hash = None;
         self.cache.put_user(user.clone(), stamp);
-        Ok(user)
+        Ok(Some(user))
     }
 
     pub async fn is_org_admin(&self, p: &Principal) -> CoreResult<bool> {

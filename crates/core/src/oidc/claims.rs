@@ -71,9 +71,10 @@ impl Provider {
         org: OrgId,
         scopes: &[String],
     ) -> CoreResult<Map<String, Value>> {
-        let store = self.engine.store();
-        let user = store
-            .get_user(user_id)
+        // Through the read cache, as getCurrentUser reads the same profile.
+        let user = self
+            .engine
+            .cached_user(user_id)
             .await?
             .ok_or(CoreError::NotFound("user"))?;
         let has = |s: &str| scopes.iter().any(|x| x == s);
@@ -93,6 +94,7 @@ impl Provider {
             out.insert("email_verified".into(), json!(user.validated_at.is_some()));
         }
         if has("orgs") {
+            let store = self.engine.store();
             let mut orgs = Vec::new();
             for m in store
                 .list_user_memberships(user.id, false)

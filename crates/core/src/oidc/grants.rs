@@ -114,7 +114,7 @@ impl Provider {
         } else {
             None
         };
-        let browser = store
+        let browser = tx
             .get_session(&c.browser_session)
             .await
             .map_err(CoreError::from)?
@@ -290,7 +290,7 @@ impl Provider {
         if rt.expires_at <= now {
             return Err(OAuthError::invalid_grant("the refresh token expired"));
         }
-        let grant = store
+        let grant = tx
             .get_session(&rt.grant_session)
             .await
             .map_err(CoreError::from)?

@@ -204,3 +204,68 @@ async fn logout_of_the_browser_sign_in_ends_its_grants_but_not_offline_ones() {
         "offline access outlives the sign-in"
     );
 }
+
+/// More token requests at once than the store has connections: none may wait on a connection
+/// that another in the same unit of work holds (the bench's refresh row found such a stall).
+#[tokio::test]
+async fn concurrent_redemptions_and_refreshes_beyond_the_store_pool_all_succeed() {
+    const AT_ONCE: usize = 24;
+    let w = Arc::new(world().await);
+    let cookie = w.cookie_for(&w.user).await;
+    let mut codes = Vec::new();
+    for _ in 0..AT_ONCE {
+        codes.push(w.code(&cookie, &[]).await);
+    }
+    let all_ok = |mut set: tokio::task::JoinSet<Reply>| async move {
+        let mut bodies = Vec::new();
+        while let Some(r) = set.join_next().await {
+            let r = r.expect("task");
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            bodies.push(r.body);
+        }
+        bodies
+    };
+    let within = std::time::Duration::from_secs(5);
+    let mut set = tokio::task::JoinSet::new();
+    for code in codes {
+        let w = w.clone();
+        set.spawn(async move { w.redeem(&code).await });
+    }
+    let tokens = tokio::time::timeout(within, all_ok(set))
+        .await
+        .expect("redemptions stalled");
+    let mut set = tokio::task::JoinSet::new();
+    for t in tokens {
+        let (w, rt) = (w.clone(), t["refresh_token"].as_str().unwrap().to_string());
+        set.spawn(async move { w.refresh(&rt).await });
+    }
+    let refreshed = tokio::time::timeout(within, all_ok(set))
+        .await
+        .expect("refreshes stalled");
+    assert_eq!(refreshed.len(), AT_ONCE);
+}
+
+/// Userinfo reads the profile through the read cache: a change made by another process still
+/// reaches it within the revocation feed's second, not after the cache's TTL.
+#[tokio::test]
+async fn userinfo_follows_profile_changes_from_another_process() {
+    let w = world().await;
+    let t = w.tokens(&[]).await;
+    let access = t["access_token"].as_str().unwrap().to_string();
+    assert_eq!(w.userinfo(&access).await.body["name"], "Ann");
+    let other = w.env.second_store().await;
+    other
+        .update_user(
+            w.user.id,
+            UserUpdate {
+                display_name: Some("Ann B.".into()),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    portcullis_testkit::within_a_second("the new name in userinfo", || async {
+        w.userinfo(&access).await.body["name"] == "Ann B."
+    })
+    .await;
+}
