@@ -49,6 +49,12 @@ pub struct SessionView {
     last_seen: Timestamp,
     /// When the session ends if unused until then; `null` without an idle timeout.
     idle_expires_at: Option<Timestamp>,
+    /// The OpenID client this session's tokens were issued to; `null` for a sign-in.
+    client_id: Option<String>,
+    /// The browser sign-in an application's session came from (it ends with it unless offline).
+    parent_session_id: Option<String>,
+    /// An application's offline access, which outlives the browser sign-in.
+    offline: bool,
 }
 
 impl From<OwnSession> for SessionView {
@@ -66,6 +72,12 @@ impl From<OwnSession> for SessionView {
             current: o.current,
             last_seen: o.last_seen,
             idle_expires_at: o.idle_expires_at,
+            client_id: s.grant.as_ref().map(|g| g.client_id.clone()),
+            parent_session_id: s
+                .grant
+                .as_ref()
+                .and_then(|g| g.parent.as_ref().map(|p| p.0.clone())),
+            offline: s.grant.as_ref().is_some_and(|g| g.offline),
         }
     }
 }

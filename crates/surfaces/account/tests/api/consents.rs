@@ -47,6 +47,17 @@ async fn a_user_lists_and_revokes_their_consents() {
     consented(&w, &ann, "wiki").await;
     let bob_grafana = consented(&w, &bob, "grafana").await;
     let token = w.login("ann@example.com", PW).await.expect("login");
+    // The applications' sessions are listed with the user's own, named by their client.
+    let r = w.get("/account/v1/sessions", &token).await;
+    let apps: Vec<&Value> = r.body["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter(|s| s["clientId"] == "grafana")
+        .collect();
+    assert_eq!(apps.len(), 1, "{}", r.body);
+    assert_eq!(apps[0]["id"], ann_grafana.0);
+    assert_eq!(apps[0]["offline"], false);
 
     let listed = consents(&w, &token).await;
     assert_eq!(listed.len(), 2, "Ann's, not Bob's: {listed:?}");

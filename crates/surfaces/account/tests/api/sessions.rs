@@ -22,6 +22,12 @@ async fn lists_the_callers_sessions_and_marks_the_current_one() {
     assert_eq!(s["authMethods"], json!(["pwd"]));
     assert_eq!(s["orgId"], w.org.id.to_string());
     assert_eq!(s["actorId"], Value::Null);
+    assert_eq!(
+        s["clientId"],
+        Value::Null,
+        "a sign-in, not an application's session"
+    );
+    assert_eq!(s["offline"], false);
     assert!(s["createdAt"].is_string() && s["expiresAt"].is_string());
     // The same list through the other token, marked the other way round.
     let other = w.sessions(&first).await;
