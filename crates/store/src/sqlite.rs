@@ -155,6 +155,10 @@ impl Backend for Sqlite {
         io::acquire(pool).await
     }
 
+    async fn probe(pool: &SqlitePool) -> StoreResult<()> {
+        io::probe(pool).await
+    }
+
     async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
         pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
     }
