@@ -47,6 +47,7 @@ class Call:
     t1: float
     outcome: str
     detail: str = ""
+    subject: str = ""           # what the call was about (a session id, a key id), when it matters
 
     @property
     def latency(self) -> float:
@@ -67,11 +68,11 @@ class Recorder:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
 
-    def timed(self, op: str, node: str, fn: Callable[[], Answer]) -> Answer:
+    def timed(self, op: str, node: str, fn: Callable[[], Answer], subject: str = "") -> Answer:
         t0 = time.monotonic()
         answer = fn()
         with self._lock:
-            self._calls.append(Call(op, node, t0, time.monotonic(), answer.outcome, answer.detail))
+            self._calls.append(Call(op, node, t0, time.monotonic(), answer.outcome, answer.detail, subject))
         return answer
 
     def calls(self, *, since: float | None = None, until: float | None = None, node: str | None = None,
@@ -89,7 +90,8 @@ class Recorder:
         return out
 
     def describe(self, calls: list[Call], limit: int = 10) -> str:
-        return "\n".join(f"  {c.op}@{c.node} +{c.latency:.3f}s {c.outcome}: {c.detail[:300]}" for c in calls[:limit])
+        return "\n".join(f"  {c.op}@{c.node} {c.subject} +{c.latency:.3f}s {c.outcome}: {c.detail[:300]}"
+                         for c in calls[:limit])
 
 
 def _exception(e: Exception) -> Answer:
