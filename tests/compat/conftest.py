@@ -154,6 +154,8 @@ def pytest_runtest_makereport(item, call):
     if report.when in ("call", "setup") and report.failed:
         for i, srv in enumerate(getattr(item, "_portcullis_servers", [])):
             report.sections.append((f"portcullis server {i} stderr ({srv.base_url})", srv.stderr_text(6000)))
+        for i, pg in enumerate(getattr(item, "_pg_instances", [])):
+            report.sections.append((f"private postgres {i} log ({pg.url()})", pg.log_text(4000)))
 
 
 def pytest_report_header(config):

@@ -53,6 +53,15 @@ pub enum CoreError {
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
+impl CoreError {
+    /// The database could not serve the request (unreachable, read-only, timed out): a
+    /// transient fault that surfaces answer with their "unavailable, retry" error rather than
+    /// an internal error.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, CoreError::Store(StoreError::Unavailable(_)))
+    }
+}
+
 impl From<crate::password::HashError> for CoreError {
     fn from(e: crate::password::HashError) -> Self {
         match e {
@@ -67,6 +76,37 @@ impl From<crate::password::HashError> for CoreError {
 
 impl From<crate::keys::KeyError> for CoreError {
     fn from(e: crate::keys::KeyError) -> Self {
-        CoreError::Internal(e.to_string())
+        match e {
+            // Keep a store fault what it is, so an outage reads as one.
+            crate::keys::KeyError::Store(e) => CoreError::Store(e),
+            e => CoreError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyError;
+
+    #[test]
+    fn only_an_unavailable_store_is_unavailable() {
+        assert!(CoreError::Store(StoreError::Unavailable("down".into())).is_unavailable());
+        assert!(!CoreError::Store(StoreError::Corrupt("row".into())).is_unavailable());
+        assert!(!CoreError::Internal("bug".into()).is_unavailable());
+        assert!(
+            !CoreError::RateLimited {
+                retry_after: Duration::from_secs(1)
+            }
+            .is_unavailable()
+        );
+    }
+
+    #[test]
+    fn a_key_ring_that_cannot_reach_the_store_reports_the_store() {
+        let e = CoreError::from(KeyError::Store(StoreError::Unavailable("down".into())));
+        assert!(e.is_unavailable(), "{e:?}");
+        let e = CoreError::from(KeyError::Malformed("kid".into()));
+        assert!(matches!(e, CoreError::Internal(_)), "{e:?}");
     }
 }

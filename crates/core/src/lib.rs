@@ -27,6 +27,7 @@ pub mod org_views;
 pub mod paging;
 pub mod password;
 pub mod read_cache;
+pub mod retry;
 pub mod revocation;
 pub mod rid;
 pub mod sandbox;

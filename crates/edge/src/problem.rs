@@ -54,6 +54,20 @@ impl Problem {
         }
     }
 
+    /// A 503 `unavailable` with `Retry-After: 1`: the database cannot serve now (unreachable,
+    /// read-only); the cause is for the logs only.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Problem {
+        tracing::warn!(error = %cause, "request failed: the store is unavailable");
+        Problem {
+            retry_after: Some(Duration::from_secs(1)),
+            ..Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "service temporarily unavailable; retry shortly",
+            )
+        }
+    }
+
     /// The same problem with another detail (a wire-specific wording of a core error).
     pub fn with_detail(self, detail: impl Into<String>) -> Problem {
         Problem {
@@ -161,11 +175,47 @@ impl From<CoreError> for Problem {
                     "too many attempts; retry later",
                 )
             },
+            e if e.is_unavailable() => Problem::unavailable(&e),
             CoreError::Store(_) | CoreError::Internal(_) => {
                 // The cause is for the logs only.
                 tracing::error!(error = %e, "account request failed");
                 Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_core::store::StoreError;
+
+    use super::*;
+
+    async fn body(resp: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_is_a_503_to_retry_without_its_cause() {
+        let cause = StoreError::Unavailable("connection refused to 10.0.0.7:5432".into());
+        let resp = Problem::from(CoreError::Store(cause)).render(Some("rq-1"));
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], PROBLEM_CONTENT_TYPE);
+        let body = body(resp).await;
+        assert_eq!(body["code"], "unavailable");
+        assert_eq!(body["status"], 503);
+        assert_eq!(body["requestId"], "rq-1");
+        assert!(!body.to_string().contains("10.0.0.7"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn other_store_faults_stay_internal() {
+        let resp = Problem::from(CoreError::Store(StoreError::Corrupt("row".into()))).render(None);
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body(resp).await["code"], "internal");
     }
 }

@@ -15,12 +15,12 @@ use std::future::Future;
 use std::ops::DerefMut;
 
 use portcullis_core::model::{OrgId, Timestamp, UserId};
-use portcullis_core::store::StoreResult;
+use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::{
-    AssertSqlSafe, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite,
-    Transaction, Type,
+    AssertSqlSafe, ConnectOptions, Connection, Database, Decode, Encode, Executor, IntoArguments,
+    Pool, Postgres, Sqlite, Transaction, Type,
 };
 
 use crate::common::db_err;
@@ -111,6 +111,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = StoreResult<Vec<Self::Row>>> + Send;
 
     fn acquire(pool: &Self::Pool) -> impl Future<Output = StoreResult<Self::Pooled>> + Send;
+    /// Opens and closes one connection outside the pool: can the database be reached now?
+    fn probe(pool: &Self::Pool) -> impl Future<Output = StoreResult<()>> + Send;
     /// A transaction that will write.
     fn begin_write(pool: &Self::Pool) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
     /// A read-only transaction that sees one consistent snapshot.
@@ -276,6 +278,18 @@ pub(crate) mod io {
 
     pub(crate) async fn acquire<DB: Database>(pool: &Pool<DB>) -> StoreResult<PoolConnection<DB>> {
         pool.acquire().await.map_err(db_err)
+    }
+
+    /// Errors are not logged here: the health gate logs when reachability changes.
+    pub(crate) async fn probe<DB: Database>(pool: &Pool<DB>) -> StoreResult<()> {
+        let options = pool.connect_options();
+        let conn = options
+            .connect()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // The connection worked; how it closes does not matter.
+        let _ = conn.close().await;
+        Ok(())
     }
 
     pub(crate) async fn commit<DB: Database>(tx: Transaction<'static, DB>) -> StoreResult<()> {

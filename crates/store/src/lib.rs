@@ -20,6 +20,7 @@ pub use portcullis_core::store::{Store, StoreError};
 
 pub mod backend;
 mod common;
+mod health;
 mod postgres;
 mod sql;
 mod sql_store;

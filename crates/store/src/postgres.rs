@@ -138,6 +138,10 @@ impl Backend for Postgres {
         io::acquire(pool).await
     }
 
+    async fn probe(pool: &PgPool) -> StoreResult<()> {
+        io::probe(pool).await
+    }
+
     async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
         pool.begin().await.map_err(db_err)
     }

@@ -3,6 +3,7 @@
 //! the aggregate's function in `sql/`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use portcullis_core::model::*;
@@ -11,6 +12,7 @@ use portcullis_core::websso::{SsoFlowKind, SsoFlowRecord};
 
 use crate::backend::{Backend, q};
 use crate::common::{micros, now};
+use crate::health::Health;
 use crate::sql::*;
 use crate::write::Write;
 
@@ -18,12 +20,14 @@ use crate::write::Write;
 /// [`PgStore`](crate::PgStore).
 pub struct SqlStore<B: Backend> {
     pool: B::Pool,
+    health: Arc<Health>,
 }
 
 impl<B: Backend> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
         SqlStore {
             pool: self.pool.clone(),
+            health: self.health.clone(),
         }
     }
 }
@@ -39,7 +43,16 @@ impl<B: Backend> std::fmt::Debug for SqlStore<B> {
 
 impl<B: Backend> SqlStore<B> {
     pub(crate) fn new(pool: B::Pool) -> Self {
-        SqlStore { pool }
+        SqlStore {
+            pool,
+            health: Arc::default(),
+        }
+    }
+
+    /// True while the database is known to be unreachable (`health.rs`): every acquire then
+    /// fails at once with `Unavailable`, but for one probe per interval.
+    pub fn is_unreachable(&self) -> bool {
+        self.health.is_down()
     }
 
     pub(crate) fn pool(&self) -> &B::Pool {
@@ -47,15 +60,21 @@ impl<B: Backend> SqlStore<B> {
     }
 
     async fn conn(&self) -> StoreResult<B::Pooled> {
-        B::acquire(&self.pool).await
+        self.health
+            .gate(B::acquire(&self.pool), || B::probe(&self.pool))
+            .await
     }
 
     async fn write(&self) -> StoreResult<Write<B>> {
-        Write::begin(&self.pool).await
+        self.health
+            .gate(Write::begin(&self.pool), || B::probe(&self.pool))
+            .await
     }
 
     async fn snapshot(&self) -> StoreResult<B::Tx> {
-        B::begin_snapshot(&self.pool).await
+        self.health
+            .gate(B::begin_snapshot(&self.pool), || B::probe(&self.pool))
+            .await
     }
 }
 

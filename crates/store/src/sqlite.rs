@@ -6,13 +6,15 @@
 //! one transaction is atomic without further locks, and no transaction fails on a lock upgrade.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use portcullis_core::model::Timestamp;
 use portcullis_core::store::{StoreError, StoreResult};
 use sqlx::error::BoxDynError;
-use sqlx::pool::PoolConnection;
+use sqlx::pool::{PoolConnection, PoolConnectionMetadata};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -52,6 +54,7 @@ impl SqlStore<Sqlite> {
         let connecting = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(BUSY_TIMEOUT)
+            .before_acquire(|_conn, meta| Box::pin(async move { Ok(opened_since_refusal(meta)) }))
             .connect_with(options);
         let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pool)) => pool,
@@ -76,6 +79,55 @@ impl SqlStore<Sqlite> {
         tracing::info!("SQLite store schema is up to date");
         Ok(())
     }
+}
+
+/// When a write was last refused as read-only (µs since [`clock`]'s start, plus one; 0: never).
+///
+/// SQLite opens a file it may not write (mode, directory, read-only mount) read-only, silently,
+/// and the connection stays read-only after the file is writable again: the pool would keep
+/// refusing writes until its idle timeout. So after a refusal, every connection opened before it
+/// is closed on its next acquire (`before_acquire`) and a fresh one opened: once the file is
+/// writable, the first refused write is the last. Process-wide, because sqlx's error carries no
+/// handle on its pool; another SQLite store in the process only reopens connections as well.
+static READ_ONLY_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+fn clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let micros = START.get_or_init(Instant::now).elapsed().as_micros();
+    u64::try_from(micros).unwrap_or(u64::MAX)
+}
+
+/// `SQLITE_READONLY` and its extended codes (`SQLITE_READONLY_DBMOVED`, `_CANTINIT`, …).
+const SQLITE_READONLY: i32 = 8;
+
+fn is_read_only(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else {
+        return false;
+    };
+    d.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == SQLITE_READONLY)
+}
+
+/// The store's error for a driver error, noting a read-only refusal first.
+fn sqlite_err(e: sqlx::Error) -> StoreError {
+    if is_read_only(&e) {
+        READ_ONLY_REFUSED.store(clock().saturating_add(1), Ordering::Release);
+    }
+    db_err(e)
+}
+
+/// Keep a pooled connection unless a write was refused as read-only since it opened.
+fn opened_since_refusal(meta: PoolConnectionMetadata) -> bool {
+    keep(READ_ONLY_REFUSED.load(Ordering::Acquire), clock(), meta.age)
+}
+
+fn keep(refused: u64, now: u64, age: Duration) -> bool {
+    if refused == 0 {
+        return true;
+    }
+    let age = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+    now.saturating_sub(age) >= refused
 }
 
 impl Backend for Sqlite {
@@ -131,7 +183,7 @@ impl Backend for Sqlite {
         let done = sqlx::query_with(AssertSqlSafe(sql), args)
             .execute(conn)
             .await
-            .map_err(db_err)?;
+            .map_err(sqlite_err)?;
         Ok(done.rows_affected())
     }
 
@@ -140,7 +192,10 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<Option<SqliteRow>> {
-        io::fetch_optional::<Sqlite>(conn, sql, args).await
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_optional(conn)
+            .await
+            .map_err(sqlite_err)
     }
 
     async fn fetch_all(
@@ -148,15 +203,22 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<Vec<SqliteRow>> {
-        io::fetch_all::<Sqlite>(conn, sql, args).await
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_all(conn)
+            .await
+            .map_err(sqlite_err)
     }
 
     async fn acquire(pool: &SqlitePool) -> StoreResult<PoolConnection<Sqlite>> {
         io::acquire(pool).await
     }
 
+    async fn probe(pool: &SqlitePool) -> StoreResult<()> {
+        io::probe(pool).await
+    }
+
     async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
-        pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_err)
     }
 
     /// A deferred transaction: in WAL mode its first read fixes a snapshot for the rest.
@@ -165,7 +227,7 @@ impl Backend for Sqlite {
     }
 
     async fn commit(tx: Transaction<'static, Sqlite>) -> StoreResult<()> {
-        io::commit(tx).await
+        tx.commit().await.map_err(sqlite_err)
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
@@ -180,4 +242,21 @@ impl Backend for Sqlite {
 
 fn micros_to_ts(v: i64) -> StoreResult<Timestamp> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| corrupt(format!("timestamp {v} out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_opened_before_a_read_only_refusal_are_replaced() {
+        let s = Duration::from_secs;
+        // No refusal yet: keep everything.
+        assert!(keep(0, 1_000_000_000, s(100)));
+        // Refused at 500 s: a connection opened at 400 s goes, one opened at 600 s stays.
+        assert!(!keep(500_000_000, 700_000_000, s(300)));
+        assert!(keep(500_000_000, 700_000_000, s(100)));
+        // An age beyond the clock (the pool's own clock started earlier) counts as old.
+        assert!(!keep(5, 10, s(1)));
+    }
 }

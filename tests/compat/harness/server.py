@@ -35,6 +35,7 @@ class PortcullisServer:
     ready_timeout: float = 60.0
     proc: subprocess.Popen | None = None
     starts: int = 0
+    run_as: str | None = None           # a user to run as (root only): file modes then bind it
 
     # --- addresses -------------------------------------------------------------------------------
     @property
@@ -83,14 +84,20 @@ class PortcullisServer:
         leakscan.register("password", self.admin_password)
         leakscan.register_log(self.stdout_path)
         leakscan.register_log(self.stderr_path)
+        identity = {} if self.run_as is None else {"user": self.run_as, "group": self.run_as_group(),
+                                                     "extra_groups": []}
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=self.process_env(), cwd=self.workdir)
+                                         env=self.process_env(), cwd=self.workdir, **identity)
         try:
             self._wait_ready()
         finally:
             self.register_master_key()
         return self
+
+    def run_as_group(self) -> int:
+        import pwd
+        return pwd.getpwnam(self.run_as).pw_gid
 
     def register_master_key(self) -> None:
         """The master key (file in the data dir, or PORTCULLIS_MASTER_KEY) is a secret of the suite."""

@@ -203,10 +203,13 @@ impl Engine {
             user_agent: None,
             grant: None,
         };
-        self.store.create_session(session.clone()).await?;
+        // One unit: a login that fails here leaves neither a session nor a login time.
+        let mut unit = self.store.begin_write().await?;
+        unit.create_session(session.clone()).await?;
         if !org.is_none() {
-            self.store.touch_last_login(user, org, created_at).await?;
+            unit.touch_last_login(user, org, created_at).await?;
         }
+        unit.commit().await?;
         Ok(session)
     }
 

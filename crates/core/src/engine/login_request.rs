@@ -196,14 +196,21 @@ impl Engine {
     async fn undo_login(&self, grant: &LoginGrant, why: &CoreError, ctx: &AuditContext) {
         let now = Utc::now();
         let session = &grant.session.id;
-        match self.store.revoke_session(session, now).await {
-            Ok(_) => {
-                self.revocations
-                    .revoke_session(session.clone(), grant.session.expires_at);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not end the session of a refused login");
-            }
+        let expires_at = grant.session.expires_at;
+        // Refused here at once, whatever the store says; nobody was given its token.
+        self.revocations.revoke_session(session.clone(), expires_at);
+        if let Err(e) = self.store.revoke_session(session, now).await {
+            // The store failed under the login (an outage): end the session once it answers
+            // again, so no session is left that no client holds.
+            tracing::warn!(error = %e, "could not end the session of a refused login; retrying");
+            let (store, session) = (self.store.clone(), session.clone());
+            let give_up = (expires_at - now).to_std().unwrap_or_default();
+            self.spawn_background(async move {
+                crate::retry::until_ok("end the session of a refused login", give_up, || {
+                    store.revoke_session(&session, Utc::now())
+                })
+                .await;
+            });
         }
         let actor = grant.proxy_admin.as_ref().map_or(grant.user.id, |a| a.id);
         self.audit

@@ -232,6 +232,16 @@ impl Engine {
         }))
     }
 
+    /// Runs `work` as a background task of the engine: aborted by [`Engine::shutdown`].
+    pub(crate) fn spawn_background(
+        &self,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let mut tasks = self.background.lock();
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(tokio::spawn(work));
+    }
+
     /// Stops background work and writes every queued audit event.
     pub async fn shutdown(&self) {
         for h in self.background.lock().drain(..) {

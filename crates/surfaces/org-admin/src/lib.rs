@@ -76,10 +76,8 @@ pub(crate) fn admin_problem(e: AdminError) -> Problem {
         AdminError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not_found", m),
         AdminError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m),
         AdminError::Core(e) => Problem::from(e),
-        other @ (AdminError::Password(_)
-        | AdminError::Hash(_)
-        | AdminError::Internal(_)
-        | AdminError::Store(_)) => {
+        AdminError::Store(e) => Problem::from(portcullis_core::CoreError::Store(e)),
+        other @ (AdminError::Password(_) | AdminError::Hash(_) | AdminError::Internal(_)) => {
             // The cause is for the logs only.
             tracing::error!(error = %other, "admin request failed");
             Problem::new(
@@ -287,6 +285,14 @@ mod tests {
         let p = admin_problem(AdminError::Core(denied));
         assert_eq!(p.status(), StatusCode::FORBIDDEN);
         let p = admin_problem(AdminError::Internal("secret detail".into()));
+        assert_eq!(p.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        use portcullis_core::store::StoreError;
+        let p = admin_problem(AdminError::Store(StoreError::Unavailable("down".into())));
+        assert_eq!(
+            (p.status(), p.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        );
+        let p = admin_problem(AdminError::Store(StoreError::Corrupt("row".into())));
         assert_eq!(p.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

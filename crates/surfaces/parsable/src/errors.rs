@@ -1,12 +1,14 @@
 //! `CoreError` → `SystemException` (PARSABLE.md §6).
 
 use portcullis_core::CoreError;
+use portcullis_core::store::StoreError;
 
 use crate::wire::{ErrorCode, Method, SystemException};
 
 /// The one message for every credential failure, so that nothing tells which part was wrong.
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 const INTERNAL: &str = "Internal server error";
+const UNAVAILABLE: &str = "Service temporarily unavailable; retry shortly";
 
 /// A declared error (`err`) before it gets its request id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +62,17 @@ impl ApiError {
             code: ErrorCode::INTERNAL_SERVER_ERROR,
             slug: "internal-error",
             message: INTERNAL.into(),
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// err 503 SERVICE_UNAVAILABLE, as for a rate limit: the database cannot serve now; retry.
+    /// The cause goes to the logs only.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError {
+            code: ErrorCode::SERVICE_UNAVAILABLE,
+            slug: "unavailable",
+            message: UNAVAILABLE.into(),
             detail: Some(detail.into()),
         }
     }
@@ -130,6 +143,7 @@ impl ApiError {
                     retry_after.as_secs().max(1)
                 ),
             ),
+            e @ CoreError::Store(StoreError::Unavailable(_)) => Self::unavailable(e.to_string()),
             CoreError::Store(e) => Self::internal(format!("store: {e}")),
             CoreError::Internal(m) => Self::internal(m),
         }
@@ -161,8 +175,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use portcullis_core::store::StoreError;
-
     fn code(e: CoreError, m: Method) -> i32 {
         ApiError::from_core(e, m).code.0
     }
@@ -212,6 +224,10 @@ mod tests {
         );
         assert_eq!(
             code(CoreError::Store(StoreError::Unavailable("db".into())), m),
+            503
+        );
+        assert_eq!(
+            code(CoreError::Store(StoreError::Corrupt("row".into())), m),
             500
         );
         assert_eq!(code(CoreError::Internal("bug".into()), m), 500);
@@ -225,6 +241,18 @@ mod tests {
         assert_eq!(x.localized_message, INTERNAL);
         assert_eq!(x.slug, "internal-error");
         assert_eq!(x.rq_id, "r1");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_its_cause_is_not_sent() {
+        let cause = StoreError::Unavailable("connection refused to 10.0.0.7:5432".into());
+        let e = ApiError::from_core(CoreError::Store(cause), Method::Login);
+        assert!(e.detail.as_deref().is_some_and(|d| d.contains("10.0.0.7")));
+        let x = e.into_exception("r2".into());
+        assert_eq!(x.error_code, ErrorCode::SERVICE_UNAVAILABLE);
+        assert_eq!(x.slug, "unavailable");
+        assert_eq!(x.message, UNAVAILABLE);
+        assert!(!x.message.contains("10.0.0.7"));
     }
 
     #[test]

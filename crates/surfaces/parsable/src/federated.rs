@@ -51,7 +51,7 @@ pub(crate) fn federation_error(e: FederationError, method: Method) -> ApiError {
             ApiError::internal(format!("identity provider unavailable: {d}"))
         }
         F::Config(d) => ApiError::internal(format!("federation configuration: {d}")),
-        F::Store(s) => ApiError::internal(format!("store: {s}")),
+        F::Store(s) => ApiError::from_core(portcullis_core::CoreError::Store(s), method),
         F::Core(c) => ApiError::from_core(c, method),
         F::Malformed(_)
         | F::UnknownIssuer { .. }
@@ -308,6 +308,8 @@ mod tests {
         assert_eq!(code(F::InvalidArgument("x".into())), 400);
         assert_eq!(code(F::ProviderUnavailable("down".into())), 500);
         assert_eq!(code(F::Config("x".into())), 500);
+        let down = portcullis_core::store::StoreError::Unavailable("refused".into());
+        assert_eq!(code(F::Store(down)), 503);
         let x = federation_error(
             F::ProviderUnavailable("secret detail".into()),
             Method::LoginWithIdp,

@@ -118,8 +118,9 @@ pub(crate) fn answer_err(e: ApiError, method: Method, request_id: Option<&str>) 
             request_id,
             method = method.name(),
             code,
+            slug = e.slug,
             detail = %detail,
-            "parsable call failed with an internal error"
+            "parsable call failed on the server"
         ),
         None => tracing::info!(
             rq_id = %rq_id,

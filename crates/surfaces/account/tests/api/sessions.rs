@@ -356,3 +356,38 @@ async fn the_current_session_check_answers_until_the_session_ends() {
         .await
         .account_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
 }
+
+/// A store that cannot serve (here closed; in production unreachable or read-only): the account
+/// API and the Nominal surface next to it answer their own "unavailable, retry" error, with
+/// `Retry-After`, and `/readyz` says not ready. The token itself still verifies in memory.
+#[tokio::test]
+async fn a_store_that_cannot_serve_is_unavailable_on_both_apis() {
+    let w = world().await;
+    w.user("ann@example.com").await;
+    let token = w.login("ann@example.com", PW).await.expect("login");
+    w.store.close().await;
+
+    let r = w.get("/account/v1/sessions", &token).await;
+    let detail = r.account_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert!(
+        !detail.contains("closed"),
+        "the cause is not sent: {detail}"
+    );
+    assert_eq!(r.header("retry-after"), "1");
+
+    let key = json!({"apiKeyName": "k", "expiresAfterDays": null});
+    let req = Request::post("/api/authorization/v1/api-key")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(key.to_string()))
+        .expect("request");
+    let r = w.send(req).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.body["errorName"], "Default:Unavailable");
+    assert_eq!(r.header("retry-after"), "1");
+
+    let req = Request::get("/readyz")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(w.send(req).await.status, StatusCode::SERVICE_UNAVAILABLE);
+}

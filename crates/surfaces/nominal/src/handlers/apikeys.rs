@@ -4,7 +4,7 @@ use axum::extract::State;
 use portcullis_core::CoreError;
 use portcullis_core::model::Credential;
 
-use crate::auth::{ApiResult, Ctx, Session, check_rate, internal};
+use crate::auth::{ApiResult, Ctx, Session, check_rate, fault};
 use crate::convert;
 use crate::handlers::paging;
 use crate::routes::NominalState;
@@ -134,7 +134,7 @@ pub async fn exchange(
         .await
     {
         Ok(t) => Ok(JsonOk(convert::access_token_response(&t)?)),
-        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(internal(e).into()),
+        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(fault(e)),
         Err(_) => Err(ConjureError::authorization_not_authorized().into()),
     }
 }

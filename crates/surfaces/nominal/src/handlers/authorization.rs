@@ -6,7 +6,7 @@ use axum::extract::State;
 use portcullis_core::CoreError;
 use portcullis_core::workspaces::WorkspaceError;
 
-use crate::auth::{ApiResult, Ctx, Session, check_rate, internal};
+use crate::auth::{ApiResult, Ctx, Session, check_rate, fault};
 use crate::convert::{self, wire_rid};
 use crate::routes::NominalState;
 use crate::wire::{
@@ -168,7 +168,7 @@ pub async fn set_user_org(
     };
     match st.engine.switch_org(&p, org, &ctx.audit).await {
         Ok(t) => Ok(JsonOk(convert::access_token_response(&t)?)),
-        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(internal(e).into()),
+        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(fault(e)),
         Err(e) => Err(ConjureError::authorization_not_authorized()
             .with_detail(e.to_string())
             .into()),

@@ -15,7 +15,7 @@ use portcullis_core::CoreError;
 use portcullis_core::engine::IssuedToken;
 use portcullis_federation::{Federation, FederationError, NominalOrgRequest, UpstreamIdentity};
 
-use crate::auth::{ApiError, ApiResult, Ctx, check_rate, internal};
+use crate::auth::{ApiError, ApiResult, Ctx, check_rate, fault, internal};
 use crate::convert;
 use crate::routes::NominalState;
 use crate::wire::{
@@ -65,7 +65,7 @@ fn map(endpoint: Endpoint, e: FederationError) -> ApiError {
     let e = match e {
         F::Core(c) => {
             return match (endpoint, c) {
-                (_, c @ (CoreError::Store(_) | CoreError::Internal(_))) => internal(c).into(),
+                (_, c @ (CoreError::Store(_) | CoreError::Internal(_))) => fault(c),
                 (_, c @ CoreError::RateLimited { .. }) => c.into(),
                 (GetUserOrgs | EndSession, c) => ConjureError::authorization_not_authorized()
                     .with_detail(c.to_string())
@@ -73,6 +73,7 @@ fn map(endpoint: Endpoint, e: FederationError) -> ApiError {
                 (_, c) => engine_error(c),
             };
         }
+        F::Store(s) => return fault(CoreError::Store(s)),
         other => other,
     };
     let err = match (&e, endpoint) {
@@ -236,6 +237,7 @@ mod tests {
         match map(endpoint, e) {
             ApiError::Conjure(c) => c.name().to_owned(),
             ApiError::RateLimited(_) => "429".into(),
+            ApiError::Unavailable(_) => "503".into(),
         }
     }
 
@@ -266,6 +268,9 @@ mod tests {
             F::InvalidArgument("x".into()),
             F::ProviderUnavailable("down".into()),
             F::Config("x".into()),
+            F::Store(portcullis_core::store::StoreError::Unavailable(
+                "down".into(),
+            )),
         ]
     }
 
@@ -298,6 +303,7 @@ mod tests {
                 "Default:InvalidArgument",
                 "Default:Internal",
                 "Default:Internal",
+                "503",
             ]
         );
         match map(
@@ -312,7 +318,7 @@ mod tests {
                     Some("https://evil")
                 )
             }
-            ApiError::RateLimited(_) => panic!("not rate limited"),
+            other => panic!("not a Conjure error: {other:?}"),
         }
     }
 
@@ -348,10 +354,13 @@ mod tests {
                 e,
                 FederationError::ProviderUnavailable(_) | FederationError::Config(_)
             );
+            let down = matches!(e, FederationError::Store(_));
             let s = e.to_string();
             let n = name(Endpoint::GetUserOrgs, e);
             if internal {
                 assert_eq!(n, "Default:Internal", "{s}");
+            } else if down {
+                assert_eq!(n, "503", "{s}");
             } else {
                 assert_eq!(n, "Authorization:NotAuthorized", "{s}");
             }
@@ -362,6 +371,7 @@ mod tests {
                 FederationError::ProviderUnavailable(_) | FederationError::Config(_) => {
                     "Default:Internal"
                 }
+                FederationError::Store(_) => "503",
                 _ => "Authorization:NotAuthorized",
             };
             assert_eq!(name(Endpoint::EndSession, e), want);

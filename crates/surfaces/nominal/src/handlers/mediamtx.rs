@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use portcullis_core::CoreError;
 use serde::Deserialize;
 
-use crate::auth::{ApiResult, internal};
+use crate::auth::{ApiResult, fault};
 use crate::routes::NominalState;
 use crate::wire::{ConjureError, ConjureJson};
 
@@ -70,7 +70,7 @@ pub async fn authorize(
         .await
     {
         Ok(()) => Ok(StatusCode::OK),
-        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(internal(e).into()),
+        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(fault(e)),
         Err(e) => {
             tracing::info!(action = %req.action, path = %req.path, reason = %e, "MediaMTX request refused");
             Err(ConjureError::authorization_not_authorized().into())

@@ -4,7 +4,7 @@ use axum::extract::State;
 use portcullis_core::CoreError;
 use portcullis_core::sandbox::SandboxUser;
 
-use crate::auth::{ApiResult, Ctx, check_rate, internal};
+use crate::auth::{ApiResult, Ctx, check_rate, fault};
 use crate::convert::{self, wire_rid};
 use crate::routes::NominalState;
 use crate::wire::{
@@ -37,7 +37,7 @@ pub async fn issue(
             org_uuid: ConjureUuid(g.token.org.0),
             workspace_rid: WorkspaceRid(wire_rid(st.engine.rids().workspace(g.workspace.id))?),
         })),
-        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(internal(e).into()),
+        Err(e @ (CoreError::Store(_) | CoreError::Internal(_))) => Err(fault(e)),
         Err(_) => Err(ConjureError::authorization_sandbox_token_unavailable().into()),
     }
 }

@@ -224,6 +224,12 @@ impl ConjureError {
         Self::new(ErrorCode::Internal, "Default:Internal")
     }
 
+    /// `Default:Unavailable`: the body of a 503 (the surface sets the status and
+    /// `Retry-After`) while the database cannot serve; a Portcullis extension, not in the IR.
+    pub fn unavailable() -> Self {
+        Self::new(ErrorCode::CustomServer, "Default:Unavailable")
+    }
+
     // ------------------------------------------------------------ Authorization
 
     /// `Authorization:ApiKeyNotFound` (404).
