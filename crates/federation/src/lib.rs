@@ -8,6 +8,9 @@
 //! Design notes: `docs/design/federation.md`.
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
 mod authcode;
 mod config;
 mod error;
