@@ -16,6 +16,7 @@ impl Model {
         s.push_str(&self.header());
         s.push_str("/// Every endpoint of the IR (paths are IR paths; serve them under `/api`).\npub const ENDPOINTS: &[EndpointSpec] = &[\n");
         let mut decoders = String::new();
+        let mut reencoders = String::new();
         let mut names = BTreeSet::new();
         for svc in ir
             .get("services")
@@ -78,12 +79,26 @@ impl Model {
                         decoders,
                         "        {ep:?} => crate::wire::extract::decode_strict::<{rt}>(bytes).map(|_| ()),"
                     )?;
+                    // The lenient bodies re-encode as their strict type (the handler's view).
+                    let strict = self.rust_ty(b, &empty)?;
+                    let decode = if lenient {
+                        "decode_lenient"
+                    } else {
+                        "decode_strict"
+                    };
+                    writeln!(
+                        reencoders,
+                        "        {ep:?} => crate::wire::extract::{decode}::<{strict}>(bytes).map(|v| ::serde_json::to_vec(&v)),"
+                    )?;
                 }
             }
         }
         s.push_str("];\n\n");
         s.push_str("/// Decodes `bytes` as the body type of endpoint `endpoint` (lenient for the Okta hooks),\n/// discarding the value. `None` when the endpoint has no body.\n#[doc(hidden)]\npub fn __decode_request_body(endpoint: &str, bytes: &[u8]) -> Option<Result<(), crate::wire::ConjureError>> {\n    Some(match endpoint {\n");
         s.push_str(&decoders);
+        s.push_str("        _ => return None,\n    })\n}\n\n");
+        s.push_str("/// Decodes `bytes` as the body type of endpoint `endpoint` as its handler would, then\n/// serialises the value again (for round-trip fuzzing). `None` when the endpoint has no body.\n#[doc(hidden)]\npub fn __reencode_request_body(endpoint: &str, bytes: &[u8]) -> Option<Result<::serde_json::Result<Vec<u8>>, crate::wire::ConjureError>> {\n    Some(match endpoint {\n");
+        s.push_str(&reencoders);
         s.push_str("        _ => return None,\n    })\n}\n");
         Ok(s)
     }

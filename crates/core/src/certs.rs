@@ -440,8 +440,10 @@ fn ca_not_after(record: &KeyRecord) -> Result<Timestamp, CertError> {
         .ok_or_else(|| corrupt("certificate notAfter out of range".into()))
 }
 
-/// Makes a CA key and its self-signed certificate; returns the record to store.
-fn generate(
+/// Makes a CA key and its self-signed certificate; returns the record to store (the fuzz
+/// targets build a CA in memory with it and [`CertificateAuthority::from_record`]).
+#[doc(hidden)]
+pub fn generate(
     master: &MasterKey,
     algorithm: CaAlgorithm,
     common_name: &str,

@@ -320,7 +320,8 @@ impl AccessTokens {
                 self.cache.remove(&key);
                 return Err(TokenFailure::UnknownKey);
             }
-            if claims.exp + self.leeway_secs as i64 >= now.timestamp() {
+            // Saturating: a signed `exp` near i64::MAX must not overflow here.
+            if claims.exp.saturating_add(self.leeway_secs as i64) >= now.timestamp() {
                 return Ok(claims);
             }
             self.cache.remove(&key);

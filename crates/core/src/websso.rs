@@ -51,7 +51,10 @@ fn hash_hex(secret: &str) -> String {
     hex::encode(crypto::sha256(secret.as_bytes()))
 }
 
-fn well_formed(secret: &str) -> bool {
+/// Whether a start token, state or binding cookie may be one of ours (checked before any
+/// look-up).
+#[doc(hidden)]
+pub fn well_formed(secret: &str) -> bool {
     !secret.is_empty()
         && secret.len() <= MAX_SECRET_LEN
         && secret

@@ -184,7 +184,8 @@ pub(crate) fn check_claims(
     }
     if use_ != TokenUse::Logout {
         let exp = time_claim(c, "exp")?.ok_or(FederationError::Malformed("no exp"))?;
-        if now > exp + leeway {
+        // A NumericDate near i64::MAX (a huge float saturates there) must not overflow.
+        if now > exp.saturating_add(leeway) {
             return Err(FederationError::Expired);
         }
         if time_claim(c, "nbf")?.is_some_and(|nbf| nbf > now + leeway) {
@@ -270,6 +271,24 @@ mod tests {
         assert!(check_claims(&c, &h, &noexp, TokenUse::Id, now).is_err());
         let typ = obj(json!({"typ":"at+jwt"}));
         assert!(check_claims(&c, &typ, &t(now + 5), TokenUse::Id, now).is_err());
+    }
+
+    /// Found by the `upstream_answers` fuzz target: `exp` as a huge number saturated to
+    /// i64::MAX and `exp + leeway` overflowed (a panic in debug builds).
+    #[test]
+    fn huge_time_claims_do_not_overflow() {
+        let c = cfg();
+        let h = Claims::new();
+        let now = 1_000_000;
+        for exp in [json!(1.8e22), json!(i64::MAX), json!(9.3e18)] {
+            let far = obj(json!({"sub":"s","aud":"app","exp":exp}));
+            assert!(check_claims(&c, &h, &far, TokenUse::Id, now).is_ok());
+        }
+        let past = obj(json!({"sub":"s","aud":"app","exp":-1.8e22}));
+        assert!(matches!(
+            check_claims(&c, &h, &past, TokenUse::Id, now),
+            Err(FederationError::Expired)
+        ));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! Design notes: `docs/design/federation.md`.
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
 mod authcode;
 mod config;
 mod error;
@@ -440,7 +443,8 @@ fn check_introspection(
             .and_then(Value::as_f64)
             .map(|f| f.floor() as i64)
     };
-    if time("exp").is_some_and(|exp| now > exp + leeway) {
+    // A huge `exp` saturates to i64::MAX: the sum must not overflow.
+    if time("exp").is_some_and(|exp| now > exp.saturating_add(leeway)) {
         return Err(FederationError::Expired);
     }
     if time("nbf").is_some_and(|nbf| nbf > now + leeway) {
@@ -527,5 +531,37 @@ fn merge_userinfo(cfg: &ProviderConfig, id: &mut UpstreamIdentity, info: &jwt::C
     }
     if id.roles.is_empty() {
         id.roles = from.roles;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(v: Value) -> jwt::Claims {
+        match v {
+            Value::Object(m) => m,
+            _ => jwt::Claims::new(),
+        }
+    }
+
+    /// Found by the `upstream_answers` fuzz target: an introspection answer with `exp` far
+    /// beyond i64 (it saturates to i64::MAX) made `exp + leeway` overflow.
+    #[test]
+    fn introspection_with_a_huge_exp_does_not_overflow() {
+        let cfg = ProviderConfig::new("idp", "https://idp.example", vec!["app".into()]);
+        let now = 1_800_000_000;
+        let base = json!({"active": true, "token_type": "Bearer", "client_id": "app", "sub": "u"});
+        for exp in [json!(1.8060799e22), json!(i64::MAX), json!(-1e300)] {
+            let mut v = base.clone();
+            v["exp"] = exp.clone();
+            let r = check_introspection(&cfg, &answer(v), now);
+            if exp.as_f64().is_some_and(|e| e > 0.0) {
+                assert!(r.is_ok(), "{exp}: {r:?}");
+            } else {
+                assert!(matches!(r, Err(FederationError::Expired)), "{exp}: {r:?}");
+            }
+        }
     }
 }

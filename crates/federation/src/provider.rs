@@ -31,6 +31,34 @@ pub struct Discovery {
     pub introspection_endpoint: Option<String>,
 }
 
+impl Discovery {
+    /// The fields Portcullis uses of a provider's discovery document, which must name the
+    /// configured issuer; the configured `jwks_uri` wins over the document's.
+    pub(crate) fn from_document(cfg: &ProviderConfig, v: &Value) -> Result<Discovery, String> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let issuer = s("issuer").unwrap_or_default();
+        if issuer != cfg.issuer {
+            return Err(format!(
+                "the document names issuer {issuer:?}, not the configured one"
+            ));
+        }
+        let jwks_uri = cfg
+            .jwks_uri
+            .clone()
+            .or_else(|| s("jwks_uri"))
+            .ok_or("no jwks_uri")?;
+        Ok(Discovery {
+            issuer,
+            jwks_uri,
+            authorization_endpoint: s("authorization_endpoint"),
+            token_endpoint: s("token_endpoint"),
+            userinfo_endpoint: s("userinfo_endpoint"),
+            end_session_endpoint: s("end_session_endpoint"),
+            introspection_endpoint: s("introspection_endpoint"),
+        })
+    }
+}
+
 /// Counters of outbound fetches, for metrics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProviderStats {
@@ -57,7 +85,7 @@ enum EcCurve {
 }
 
 pub(crate) struct VerifyKey {
-    kid: Option<String>,
+    pub kid: Option<String>,
     alg: Option<String>,
     kty: KeyType,
     pub key: DecodingKey,
@@ -79,13 +107,13 @@ impl VerifyKey {
 }
 
 pub(crate) struct KeySet {
-    keys: Vec<Arc<VerifyKey>>,
+    pub keys: Vec<Arc<VerifyKey>>,
 }
 
 impl KeySet {
     /// Parses a JWKS leniently: keys that are not public signature keys of a supported type
     /// (encryption keys, symmetric `oct` keys, unknown types) are skipped.
-    fn parse(v: &Value) -> Result<KeySet, String> {
+    pub(crate) fn parse(v: &Value) -> Result<KeySet, String> {
         let arr = v
             .get("keys")
             .and_then(Value::as_array)
@@ -130,7 +158,7 @@ impl KeySet {
 
     /// Keys that may verify a token with this `kid` and `alg`. Without a `kid`, every key that
     /// fits the algorithm.
-    fn candidates(&self, kid: Option<&str>, alg: &str) -> Vec<Arc<VerifyKey>> {
+    pub(crate) fn candidates(&self, kid: Option<&str>, alg: &str) -> Vec<Arc<VerifyKey>> {
         self.keys
             .iter()
             .filter(|k| kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)) && k.fits(alg))
@@ -257,27 +285,10 @@ impl ProviderRuntime {
             .get_json(&url, None)
             .await
             .map_err(|e| self.unavailable("discovery", e))?;
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let issuer = s("issuer").unwrap_or_default();
-        if issuer != self.cfg.issuer {
-            return Err(self.unavailable(
-                "discovery",
-                format!("the document names issuer {issuer:?}, not the configured one"),
-            ));
-        }
-        let jwks_uri = match self.cfg.jwks_uri.clone().or_else(|| s("jwks_uri")) {
-            Some(u) => u,
-            None => return Err(self.unavailable("discovery", "no jwks_uri")),
-        };
-        let d = Arc::new(Discovery {
-            issuer,
-            jwks_uri,
-            authorization_endpoint: s("authorization_endpoint"),
-            token_endpoint: s("token_endpoint"),
-            userinfo_endpoint: s("userinfo_endpoint"),
-            end_session_endpoint: s("end_session_endpoint"),
-            introspection_endpoint: s("introspection_endpoint"),
-        });
+        let d = Arc::new(
+            Discovery::from_document(&self.cfg, &v)
+                .map_err(|e| self.unavailable("discovery", e))?,
+        );
         *self.discovery.write() = Some(Cached {
             value: d.clone(),
             fetched: Instant::now(),

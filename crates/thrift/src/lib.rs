@@ -27,8 +27,8 @@ pub mod value;
 pub use error::DecodeError;
 pub use message::{
     ContentTypeError, Encoding, EncodingChoice, IncomingMessage, MessageError, MessageHeader,
-    MessageType, TApplicationException, TaeType, decode_message, decode_struct, encode_exception,
-    encode_reply, encode_struct, select_encoding,
+    MessageType, TApplicationException, TaeType, decode_message, decode_struct, encode_call,
+    encode_exception, encode_reply, encode_struct, select_encoding,
 };
 pub use ttype::TType;
 pub use value::{Binary, MapKey, ThriftEnum, ThriftStruct, ThriftType};

@@ -398,6 +398,12 @@ fn encode_message<T: ThriftType>(
     }
 }
 
+/// Encodes a CALL carrying `args` (a `<fn>_args` struct), as a client sends it: the reverse of
+/// [`decode_message`] + [`IncomingMessage::decode_body`] (Parsable JSON: `arguments`, no seqid).
+pub fn encode_call<A: ThriftType>(encoding: Encoding, header: &MessageHeader, args: &A) -> Vec<u8> {
+    encode_message(encoding, header, MessageType::Call, "arguments", args)
+}
+
 /// Encodes a REPLY carrying `result` (a `<fn>_result` struct: field 0 `success`, or field
 /// 1 `err`, or nothing for a void success). Echoes the header's name and seqid.
 pub fn encode_reply<R: ThriftType>(

@@ -26,6 +26,10 @@ pub use error::OAuthError;
 pub use grants::TokenSet;
 pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender, PURGE_EVERY};
 pub use provider::{AuthorizeStep, BrowserSignIn, CODE_TTL_SECS, Provider};
+/// The authorization request's validation without the engine (what `Provider::authorize`
+/// runs first); for the fuzz targets.
+#[doc(hidden)]
+pub use request::validate as validate_authorize_params;
 pub use request::{
     AuthorizationRequest, AuthorizeError, AuthorizeParams, PENDING_REQUEST_SECS, Prompt,
     RequestSeal, SUPPORTED_SCOPES, pkce_matches,

@@ -150,6 +150,24 @@ async fn expired_and_misaddressed_tokens_are_rejected() {
     ));
 }
 
+/// Found while writing the `access_token` fuzz target's cache invariant: a genuine token whose
+/// `exp` is near i64::MAX passed once, then its cached second validation computed `exp + leeway`
+/// and overflowed (a panic in debug builds, a wrap to "expired" in release).
+#[tokio::test]
+async fn a_signed_token_with_a_huge_exp_validates_the_same_from_the_cache() {
+    let e = env().await;
+    let org = e.org("acme").await;
+    let user = e.user("ann@example.com", false, &[&org]).await;
+    let t = e.engine.access_tokens();
+    let now = Utc::now();
+    let mut c = t.claims(user.id, org.id, "sid-far", now, now, vec![], false);
+    c.exp = i64::MAX;
+    let token = t.sign(&c).unwrap();
+    let first = t.validate(&token, now).map(|(c, _)| c.exp);
+    assert_eq!(first, Ok(i64::MAX));
+    assert_eq!(t.validate(&token, now).map(|(c, _)| c.exp), first);
+}
+
 #[tokio::test]
 async fn logout_and_deactivation_revoke_at_once() {
     let e = env().await;

@@ -15,7 +15,7 @@ use super::form::Params;
 use super::pages;
 use super::*;
 
-fn params_of(p: Params) -> AuthorizeParams {
+pub(crate) fn params_of(p: Params) -> AuthorizeParams {
     let mut m = p.into_map();
     let mut take = |k: &str| m.remove(k);
     AuthorizeParams {

@@ -34,6 +34,31 @@ use portcullis_edge::html;
 
 pub use backchannel::HttpLogoutSender;
 
+/// The request parsers of this surface, reachable by the fuzz targets; not an API.
+#[doc(hidden)]
+pub mod __fuzz {
+    use std::collections::BTreeMap;
+
+    use http::HeaderMap;
+    use portcullis_core::oidc::{AuthorizeParams, ClientAuthRequest, OAuthError};
+
+    /// A query string or form body, one value per name.
+    pub fn parse_form(raw: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
+        super::form::Params::parse(raw).map(super::form::Params::into_map)
+    }
+
+    /// The authorization endpoint's parameters, as the handler builds them from a query.
+    pub fn authorize_params(raw: &[u8]) -> Result<AuthorizeParams, OAuthError> {
+        super::form::Params::parse(raw).map(super::authorize::params_of)
+    }
+
+    /// The client credentials of a token, introspection or revocation request.
+    pub fn client_auth(headers: &HeaderMap, form: &[u8]) -> Result<ClientAuthRequest, OAuthError> {
+        let p = super::form::Params::parse(form)?;
+        super::form::client_auth(headers, &p)
+    }
+}
+
 pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 pub const RESUME_PATH: &str = "/oauth2/authorize/resume";
 pub const DECIDE_PATH: &str = "/oauth2/authorize/decide";

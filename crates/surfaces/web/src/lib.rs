@@ -459,6 +459,18 @@ struct CallbackQuery {
     error: Option<String>,
 }
 
+/// The callback's query as the handler receives it (`code`, `state`, `error`), `None` when
+/// axum refuses it; for the fuzz targets.
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub fn __callback_query(
+    uri: &http::Uri,
+) -> Option<(Option<String>, Option<String>, Option<String>)> {
+    Query::<CallbackQuery>::try_from_uri(uri)
+        .ok()
+        .map(|Query(q)| (q.code, q.state, q.error))
+}
+
 async fn sso_callback(
     State(web): Ctx,
     origin: Origin,
