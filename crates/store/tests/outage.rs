@@ -197,11 +197,12 @@ fn region(id: &str) -> Region {
 async fn a_read_only_sqlite_file_refuses_writes_and_recovers_when_writable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
+    // Kept open to the end: closing the last connection removes SQLite's -wal and -shm, and the
+    // ones a read-only open would create get the file's read-only mode (docs/reliability.md).
     let first = portcullis_store::open(path.to_str().unwrap())
         .await
         .unwrap();
     first.upsert_region(region("before")).await.unwrap();
-    first.close().await;
 
     let Some(protected) = WriteProtected::new(&path) else {
         eprintln!("SKIPPED: cannot make a file read-only for this process (root without chattr)");
@@ -237,6 +238,7 @@ async fn a_read_only_sqlite_file_refuses_writes_and_recovers_when_writable() {
         "{ids:?}"
     );
     store.close().await;
+    first.close().await;
 }
 
 #[test]
