@@ -86,9 +86,10 @@ impl SqlStore<Sqlite> {
 /// SQLite opens a file it may not write (mode, directory, read-only mount) read-only, silently,
 /// and the connection stays read-only after the file is writable again: the pool would keep
 /// refusing writes until its idle timeout. So after a refusal, every connection opened before it
-/// is closed on its next acquire (`before_acquire`) and a fresh one opened: once the file is
-/// writable, the first refused write is the last. Process-wide, because sqlx's error carries no
-/// handle on its pool; another SQLite store in the process only reopens connections as well.
+/// is closed on its next acquire (`before_acquire`) and a fresh one opened: once the file (and
+/// its -wal and -shm, docs/reliability.md) is writable, writes work again. Process-wide, because
+/// sqlx's error carries no handle on its pool; another SQLite store in the process only reopens
+/// connections as well.
 static READ_ONLY_REFUSED: AtomicU64 = AtomicU64::new(0);
 
 fn clock() -> u64 {
