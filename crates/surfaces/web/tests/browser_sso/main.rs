@@ -33,7 +33,7 @@ use fake_idp::*;
 const CLIENT_ID: &str = "web-client";
 const CLIENT_SECRET: &str = "s3cret: with spaces";
 const PUBLIC: &str = "http://portcullis.test";
-const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; style-src 'self'; img-src 'self'";
 
 // ---- Portcullis ------------------------------------------------------------------------------
 
