@@ -11,7 +11,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import re
+
 import pytest
+import requests
 
 from harness import paths
 from harness.oidc_clients import RATE_LIMIT_TOML, USER_PASSWORD
@@ -61,6 +64,8 @@ def test_every_page_passes_axe_in_every_view(server_factory):
     srv.admin.create_client("public", "Team Notes", client_id="notes", redirect_uri=["http://127.0.0.1/cb"],
                             scope=["openid", "profile", "email"])
 
+    check_stylesheets(srv.base_url)
+
     spec = {"base": srv.base_url, "email": EMAIL, "password": USER_PASSWORD, "client_id": "notes"}
     shots = os.environ.get("PORTCULLIS_SCREENSHOT_DIR")
     if shots:
@@ -77,3 +82,22 @@ def test_every_page_passes_axe_in_every_view(server_factory):
     # Minor and moderate findings are reported, not failed on.
     minor = sorted({(x["id"], x["impact"]) for p in out["pages"] for v in p["views"] for x in v["violations"]})
     print(f"axe: {len(out['pages'])} pages x 4 views; minor/moderate rule ids: {minor}")
+
+
+def check_stylesheets(base: str) -> None:
+    """The stylesheets a page links: served by the binary, versioned, cached only when versioned,
+    revalidated by ETag; acme's accent in its own sheet; an unknown brand is 404."""
+    page = requests.get(f"{base}/login", timeout=10)
+    links = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page.text)
+    assert [link.split("?")[0] for link in links] == ["/assets/portcullis.css", "/assets/brand.css"], links
+    css = requests.get(base + links[0], timeout=10)
+    assert css.status_code == 200 and css.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert css.headers["X-Content-Type-Options"] == "nosniff" and "prefers-color-scheme: dark" in css.text
+    stale = requests.get(f"{base}/assets/portcullis.css?v=old", timeout=10)
+    assert stale.headers["Cache-Control"] == "no-cache"
+    again = requests.get(f"{base}/assets/portcullis.css", headers={"If-None-Match": css.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304
+    acme = requests.get(f"{base}/assets/brand/acme.css", timeout=10)
+    assert acme.status_code == 200 and "--accent:#b0361e;--accent-fg:#ffffff" in acme.text, acme.text
+    assert requests.get(f"{base}/assets/brand/nobody.css", timeout=10).status_code == 404
