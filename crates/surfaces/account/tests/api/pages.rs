@@ -12,11 +12,17 @@ const SESSION: &str = "portcullis-session";
 const CSRF: &str = "portcullis-account-csrf";
 
 /// A world with the sign-in page mounted too, so the round trip through `/login` is real.
+/// acme is branded: its members' account pages show it.
 async fn pages_world() -> World {
-    world_mounting(config(), |env| {
-        portcullis_web::router(env.engine.clone(), None)
-    })
-    .await
+    let mut cfg = config();
+    cfg.branding.orgs.insert(
+        "acme".into(),
+        portcullis_core::branding::OrgBrandConfig {
+            display_name: Some("Acme Corp".into()),
+            ..Default::default()
+        },
+    );
+    world_mounting(cfg, |env| portcullis_web::router(env.engine.clone(), None)).await
 }
 
 impl World {
@@ -115,6 +121,12 @@ async fn without_a_sign_in_the_pages_send_to_login_and_back() {
     assert!(page.text().contains("id=\"user\">ann@example.com<"));
     assert!(page.text().contains("This browser"));
     assert!(page.text().contains("aria-current=\"page\""));
+    // In the brand of the session's org.
+    assert!(
+        page.text()
+            .contains("<title>Your sessions · Acme Corp</title>")
+    );
+    assert!(page.text().contains("href=\"/assets/brand/acme.css?v="));
 }
 
 #[tokio::test]
