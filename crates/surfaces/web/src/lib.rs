@@ -102,8 +102,9 @@ impl Web {
         page::cookie_name(RETURN_COOKIE, self.secure)
     }
 
-    /// An OpenID sign-in for an address whose domain signs in upstream: a start token, the
-    /// pending request kept in an HttpOnly cookie for the return, and off to the provider.
+    /// A sign-in that continues something (`pending`: an OpenID request or a page of this
+    /// server) for an address whose domain signs in upstream: a start token, what it continues
+    /// kept in an HttpOnly cookie for the return, and off to the provider.
     async fn upstream_sign_in(&self, email: &str, pending: &str) -> Option<Response> {
         let fed = self.federation.as_ref()?;
         let provider = fed.provider_for_email_domain(email)?;
@@ -397,8 +398,9 @@ async fn login_submit(
         retry_after(&mut r, &e);
         return r;
     }
-    // With no password, an address whose domain signs in upstream goes there.
-    if let Some(pending) = pending
+    // With no password, an address whose domain signs in upstream goes there (and comes back
+    // to what `r` continues).
+    if let Some(pending) = continues.r()
         && f.password.is_empty()
         && email.len() <= MAX_EMAIL
         && let Some(r) = web.upstream_sign_in(email, pending).await
@@ -659,8 +661,11 @@ async fn callback(
     };
     // The session ends with the upstream ID token plus the provider's cap.
     match fed.start_session(&id, user, choice, None, ctx).await {
-        Ok(grant) if pending_of(authorization).is_some() => {
-            continue_authorization(web, authorization.unwrap_or_default(), &grant)
+        Ok(grant) if !matches!(continues_of(authorization), Continues::Nothing) => {
+            match continues_of(authorization) {
+                Continues::Page(path) => continue_signed_in(web, path, &grant),
+                _ => continue_authorization(web, authorization.unwrap_or_default(), &grant),
+            }
         }
         Ok(grant) => page::landing(
             brand,

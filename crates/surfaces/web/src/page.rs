@@ -30,7 +30,7 @@ pub enum Continues<'a> {
 }
 
 impl Continues<'_> {
-    fn r(&self) -> Option<&str> {
+    pub fn r(&self) -> Option<&str> {
         match self {
             Continues::Nothing => None,
             Continues::Authorization(r) | Continues::Page(r) => Some(r),
@@ -48,7 +48,8 @@ pub fn login_form(
     continues: Continues<'_>,
     error: Option<FormError<'_>>,
 ) -> Response {
-    let oidc = matches!(continues, Continues::Authorization(_));
+    // A sign-in that continues something may go on at the organisation's own provider.
+    let oidc = !matches!(continues, Continues::Nothing);
     let banner = match error {
         Some(FormError::Form(m)) => alert(AlertKind::Error, "error", m),
         _ => String::new(),
@@ -58,7 +59,6 @@ pub fn login_form(
     email_field.autocomplete = "username";
     let mut password = Field::new("password", "Password", "password");
     password.autocomplete = "current-password";
-    // An application's sign-in may continue at the organisation's own provider instead.
     password.required = !oidc;
     if oidc {
         password.hint = Some(
