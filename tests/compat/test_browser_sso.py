@@ -22,7 +22,7 @@ from harness.clients import ThriftClient, bearer
 from harness.server import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
 
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
-CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; style-src 'self'; img-src 'self'"
 UPSTREAM_PASSWORD = "upstream password 7"
 
 

@@ -41,6 +41,9 @@ pub struct CoreConfig {
     /// The OpenID provider.
     #[serde(default)]
     pub oidc: crate::oidc_clients::OidcConfig,
+    /// What the pages show: product name, per-org names, logos and accent colours.
+    #[serde(default)]
+    pub branding: crate::branding::BrandingConfig,
 }
 
 impl Default for CoreConfig {
@@ -68,6 +71,7 @@ impl Default for CoreConfig {
             sandbox: Default::default(),
             mediamtx: Default::default(),
             oidc: Default::default(),
+            branding: Default::default(),
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod admin;
 pub mod allowlist;
 pub mod audit;
 pub mod authz;
+pub mod branding;
+pub mod brands;
 pub mod certs;
 pub mod config;
 pub mod consents;

@@ -1,9 +1,9 @@
-//! Small server-rendered pages shared by the browser-facing surfaces (the sign-in pages and the
-//! OpenID provider's): escaped output, no script, no style, a strict CSP, never cached, never
-//! framed, never sending a Referer. And the cookies those pages use.
+//! What every server-rendered page of the browser-facing surfaces (sign-in, the OpenID
+//! provider's, account) shares: escaped output, no script, no inline style, a strict CSP, never
+//! cached, never framed, never sending a Referer; and the cookies those pages use. The layout
+//! itself is in [`crate::page_layout`], the stylesheets in [`crate::assets`].
 
-use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 
 /// The browser's Portcullis sign-in (its session token), set by the sign-in page when a
 /// sign-in continues an OpenID authorization, and read by the provider.
@@ -15,9 +15,32 @@ pub const OIDC_RESUME_PATH: &str = "/oauth2/authorize/resume";
 /// smaller).
 pub const MAX_PENDING_REQUEST: usize = 8 * 1024;
 
-/// No script, style, image or frame of any origin; forms post only to Portcullis.
-pub const CSP: &str =
-    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// No script or frame of any origin; stylesheets and images from Portcullis only (a brand's
+/// logo origin is added by the layout); forms post only to Portcullis.
+pub const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; style-src 'self'; img-src 'self'";
+
+/// The CSP of `h` (set by [`secure_headers`]) with `directive`'s `'self'` source extended by
+/// `source`.
+fn extend_csp(h: &mut HeaderMap, directive: &str, source: &str) {
+    let current = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(CSP)
+        .to_owned();
+    let from = format!("{directive} 'self'");
+    let csp = current.replacen(&from, &format!("{from} {source}"), 1);
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// Lets a page show images from `origin` (a brand's logo host, checked at configuration load).
+pub fn allow_images_from(h: &mut HeaderMap, origin: &str) {
+    if let Some(source) = csp_source(origin) {
+        extend_csp(h, "img-src", &source);
+    }
+}
 
 /// Lets a page's forms end in a redirect to `target`'s origin besides Portcullis: Chromium
 /// checks `form-action` against every redirect that follows a form submission, so a sign-in,
@@ -25,16 +48,8 @@ pub const CSP: &str =
 /// page names the application's origin. `target` must be a redirect URI the server already
 /// matched against the client's registration; one that yields no CSP source changes nothing.
 pub fn allow_form_redirect_to(h: &mut HeaderMap, target: &str) {
-    let Some(source) = csp_source(target) else {
-        return;
-    };
-    let csp = CSP.replacen(
-        "form-action 'self'",
-        &format!("form-action 'self' {source}"),
-        1,
-    );
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    if let Some(source) = csp_source(target) {
+        extend_csp(h, "form-action", &source);
     }
 }
 
@@ -90,24 +105,6 @@ pub fn secure_headers(h: &mut HeaderMap) {
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "same-origin");
-}
-
-/// A whole page; `body` is already-escaped HTML.
-pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let doc = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"referrer\" content=\"same-origin\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · Portcullis</title></head>\n<body>\n<h1>{t}</h1>\n{body}\n</body></html>\n",
-        t = esc(title),
-    );
-    let mut r = (status, doc).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    secure_headers(r.headers_mut());
-    r
 }
 
 /// Cookie names: `__Host-` (Secure, Path=/, no Domain) when Portcullis is served over HTTPS.
@@ -209,7 +206,9 @@ mod tests {
             "{csp}"
         );
         assert!(
-            csp.ends_with("; frame-ancestors 'none'; base-uri 'none'"),
+            csp.ends_with(
+                "; frame-ancestors 'none'; base-uri 'none'; style-src 'self'; img-src 'self'"
+            ),
             "{csp}"
         );
         csp.split("; ").nth(1).unwrap().to_owned()

@@ -5,7 +5,8 @@
 //! - the request id ([`RequestId`]: its one generator, its header and its extractor);
 //! - bounded body reading ([`read_body`]);
 //! - the one `Authorization` parser ([`Authorization`]);
-//! - the page primitives of the browser-facing surfaces ([`html`]);
+//! - the page primitives of the browser-facing surfaces ([`html`]: CSP, cookies, escaping;
+//!   [`page_layout`]: the one layout and form pieces; [`assets`]: the stylesheets they link);
 //! - `no-store` marking of responses that carry secrets;
 //! - the RFC 9457 problem type, JSON body and authenticated-caller extractors and the `finish`
 //!   middleware that the account and org-admin surfaces share.
@@ -14,6 +15,7 @@
 //! them to its own wire format. Depends on the core only, never on the server or a surface.
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod authorization;
 mod body;
 mod cidr;
@@ -21,6 +23,7 @@ pub mod client_ip;
 mod extract;
 pub mod html;
 mod no_store;
+pub mod page_layout;
 mod problem;
 mod request_id;
 

@@ -80,6 +80,8 @@ fn surfaces(
         portcullis_well_known::router(engine.clone()),
         portcullis_web::router(engine.clone(), Some(federation.clone())),
         portcullis_oidc::router(provider.clone()),
+        // The pages' stylesheets (the edge's; one per configured brand).
+        portcullis_edge::assets::router(&engine.config().branding),
     ];
     if let Some(r) = test_hooks() {
         parts.push(r);

@@ -121,6 +121,10 @@ impl Engine {
             .validate()
             .map_err(CoreError::InvalidArgument)?;
         config.oidc.validate().map_err(CoreError::InvalidArgument)?;
+        config
+            .branding
+            .validate()
+            .map_err(CoreError::InvalidArgument)?;
         let rids = Rids::new(&config.rid_instance)
             .map_err(|e| CoreError::InvalidArgument(format!("rid_instance: {e}")))?;
         let now = Utc::now();

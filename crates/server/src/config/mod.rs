@@ -403,6 +403,10 @@ impl Config {
                 "bootstrap.org_name must not be empty".into(),
             ));
         }
+        self.core
+            .branding
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         let mut aliases = std::collections::BTreeSet::new();
         let mut issuers = std::collections::BTreeSet::new();
         for p in &self.federation.providers {

@@ -227,3 +227,44 @@ fn secrets_are_redacted_in_urls_debug_and_printed_copies() {
         Some("Sandbox-S3cret")
     );
 }
+
+#[test]
+fn branding_is_read_and_bad_values_are_refused_by_key() {
+    let c = Config::from_toml_str(
+        "[core.branding]\nproduct_name = \"Example ID\"\naccent = \"#0b2a5b\"\n\
+         logo_url = \"https://cdn.example.com/logo.svg\"\n\
+         [core.branding.orgs.acme]\ndisplay_name = \"Acme\"\naccent = \"#b0361e\"\n",
+        "f",
+    )
+    .unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.core.branding.brand(Some("acme")).name, "Acme");
+    assert_eq!(c.core.branding.brand(None).name, "Example ID");
+    for (toml, key) in [
+        (
+            "[core.branding]\naccent = \"blue\"\n",
+            "core.branding.accent",
+        ),
+        (
+            "[core.branding]\nlogo_url = \"http://cdn.example.com/l.png\"\n",
+            "core.branding.logo_url",
+        ),
+        (
+            "[core.branding.orgs.acme]\naccent = \"#12345g\"\n",
+            "core.branding.orgs.acme.accent",
+        ),
+        (
+            "[core.branding.orgs.\"Acme Inc\"]\ndisplay_name = \"A\"\n",
+            "core.branding.orgs",
+        ),
+    ] {
+        let c = Config::from_toml_str(toml, "f").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+    // Unknown keys are refused by name, like everywhere else.
+    let err = Config::from_toml_str("[core.branding]\ncolour = \"#ffffff\"\n", "f")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("colour"), "{err}");
+}

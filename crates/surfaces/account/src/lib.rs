@@ -3,12 +3,16 @@
 //! OpenID clients, and changes their password; an account an
 //! admin flagged for a password reset chooses a new password with the admin's one-time code.
 //!
+//! The same things as server-rendered pages for a browser sign-in (`/account`, `/account/apps`,
+//! `/account/password`; [`pages`]), on the same engine calls.
+//!
 //! Callers authenticate with `Authorization: Bearer <access token>` (Parsable's `Token <t>` is
 //! accepted too), from either API. Errors are RFC 9457 `application/problem+json`. The rules
 //! live in the core engine; this crate only maps the wire to engine calls and back.
 #![forbid(unsafe_code)]
 
 mod handlers;
+mod pages;
 
 use std::sync::Arc;
 
@@ -21,7 +25,7 @@ pub use portcullis_edge::{Caller, JsonBody, PROBLEM_CONTENT_TYPE, Problem, finis
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/account/v1/sessions", get(handlers::list_sessions))
         .route(
             "/account/v1/sessions/current",
@@ -45,5 +49,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .layer(middleware::from_fn(finish))
         // Answers name sessions and carry tokens; none may be cached.
         .layer(middleware::from_fn(portcullis_edge::no_store))
-        .with_state(engine)
+        .with_state(engine.clone());
+    // The pages set their own page headers (no-store among them); problems are the API's.
+    api.merge(pages::router(engine))
 }

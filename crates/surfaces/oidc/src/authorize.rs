@@ -40,9 +40,10 @@ pub(crate) fn params_of(p: Params) -> AuthorizeParams {
 
 impl Oidc {
     /// The step as the browser's next response.
-    fn step(&self, step: Result<AuthorizeStep, AuthorizeError>) -> Response {
+    async fn step(&self, step: Result<AuthorizeStep, AuthorizeError>) -> Response {
+        let brand = self.brand();
         match step {
-            Ok(AuthorizeStep::Redirect(url)) => pages::redirect(&url),
+            Ok(AuthorizeStep::Redirect(url)) => pages::redirect(&brand, &url),
             Ok(AuthorizeStep::SignIn {
                 pending,
                 login_hint,
@@ -52,28 +53,31 @@ impl Oidc {
                     url.push_str("&email=");
                     url.extend(form_urlencoded::byte_serialize(hint.as_bytes()));
                 }
-                pages::redirect(&url)
+                pages::redirect(&brand, &url)
             }
             Ok(AuthorizeStep::Consent {
                 pending,
                 client_name,
                 scopes,
-            }) => self.consent_page(&pending, &client_name, &scopes),
+            }) => self.consent_page(&pending, &client_name, &scopes).await,
             Ok(AuthorizeStep::ChooseOrg {
                 pending,
                 client_name,
                 orgs,
-            }) => self.org_page(&pending, &client_name, &orgs),
-            Err(AuthorizeError::Page(message)) => pages::error(StatusCode::BAD_REQUEST, &message),
+            }) => self.org_page(&pending, &client_name, &orgs).await,
+            Err(AuthorizeError::Page(message)) => {
+                pages::error(&brand, StatusCode::BAD_REQUEST, &message)
+            }
             Err(AuthorizeError::Redirect {
                 redirect_uri,
                 error,
                 state,
-            }) => pages::redirect(&self.provider.error_redirect(
-                &redirect_uri,
-                &error,
-                state.as_deref(),
-            )),
+            }) => pages::redirect(
+                &brand,
+                &self
+                    .provider
+                    .error_redirect(&redirect_uri, &error, state.as_deref()),
+            ),
         }
     }
 
@@ -83,12 +87,12 @@ impl Oidc {
             .provider
             .authorize(&params_of(p), browser.as_ref(), &origin.audit)
             .await;
-        self.step(step)
+        self.step(step).await
     }
 }
 
-fn refused(e: OAuthError) -> Response {
-    pages::error(StatusCode::BAD_REQUEST, &e.description)
+fn refused(o: &Oidc, e: OAuthError) -> Response {
+    pages::error(&o.brand(), StatusCode::BAD_REQUEST, &e.description)
 }
 
 pub(crate) async fn get(
@@ -99,7 +103,7 @@ pub(crate) async fn get(
 ) -> Response {
     match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(p) => o.authorize(p, &headers, &origin).await,
-        Err(e) => refused(e),
+        Err(e) => refused(&o, e),
     }
 }
 
@@ -111,7 +115,7 @@ pub(crate) async fn post(
 ) -> Response {
     match Params::from_body(&headers, body).await {
         Ok(p) => o.authorize(p, &headers, &origin).await,
-        Err(e) => refused(e),
+        Err(e) => refused(&o, e),
     }
 }
 
@@ -124,7 +128,7 @@ pub(crate) async fn resume(
 ) -> Response {
     let p = match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return refused(e),
+        Err(e) => return refused(&o, e),
     };
     let pending = p.get("r").unwrap_or_default();
     let browser = o.browser(&headers).await;
@@ -132,7 +136,7 @@ pub(crate) async fn resume(
         .provider
         .resume(pending, browser.as_ref(), &origin.audit)
         .await;
-    o.step(step)
+    o.step(step).await
 }
 
 /// The consent page's Allow / Deny and the org page's choice.
@@ -144,7 +148,7 @@ pub(crate) async fn decide(
 ) -> Response {
     let p = match Params::from_body(&headers, body).await {
         Ok(p) => p,
-        Err(e) => return refused(e),
+        Err(e) => return refused(&o, e),
     };
     let cookie = html::cookie(&headers, &o.csrf_cookie()).unwrap_or_default();
     let csrf = p.get("csrf").unwrap_or_default();
@@ -153,6 +157,7 @@ pub(crate) async fn decide(
         || !same_origin(&headers, html::origin_of(&o.issuer))
     {
         return pages::error(
+            &o.brand(),
             StatusCode::FORBIDDEN,
             "The form expired. Go back to the application and start again.",
         );
@@ -171,11 +176,23 @@ pub(crate) async fn decide(
                     .choose_org(pending, OrgId(id), browser.as_ref(), &origin.audit)
                     .await
             }
-            Err(_) => return pages::error(StatusCode::BAD_REQUEST, "Choose one of the orgs."),
+            Err(_) => {
+                return pages::error(
+                    &o.brand(),
+                    StatusCode::BAD_REQUEST,
+                    "Choose one of the orgs.",
+                );
+            }
         },
-        _ => return pages::error(StatusCode::BAD_REQUEST, "The form is incomplete."),
+        _ => {
+            return pages::error(
+                &o.brand(),
+                StatusCode::BAD_REQUEST,
+                "The form is incomplete.",
+            );
+        }
     };
-    let mut r = o.step(step);
+    let mut r = o.step(step).await;
     // The form is used up; a next page (org after consent) sets its own token instead.
     if r.status() == StatusCode::SEE_OTHER {
         r.headers_mut().append(

@@ -38,25 +38,28 @@ async fn end(
         .end_session(&params, browser.as_ref(), confirmed, &origin.audit)
         .await;
     let mut r = match step {
-        Err(message) => return pages::error(StatusCode::BAD_REQUEST, &message),
+        Err(message) => return pages::error(&o.brand(), StatusCode::BAD_REQUEST, &message),
         Ok(EndSessionStep::Confirm { client_name }) => {
-            return o.logout_confirm_page(
-                client_name.as_deref(),
-                params.post_logout_redirect_uri.as_deref(),
-                &[
-                    ("client_id", params.client_id.as_deref()),
-                    (
-                        "post_logout_redirect_uri",
-                        params.post_logout_redirect_uri.as_deref(),
-                    ),
-                    ("state", params.state.as_deref()),
-                ],
-            );
+            return o
+                .logout_confirm_page(
+                    params.client_id.as_deref(),
+                    client_name.as_deref(),
+                    params.post_logout_redirect_uri.as_deref(),
+                    &[
+                        ("client_id", params.client_id.as_deref()),
+                        (
+                            "post_logout_redirect_uri",
+                            params.post_logout_redirect_uri.as_deref(),
+                        ),
+                        ("state", params.state.as_deref()),
+                    ],
+                )
+                .await;
         }
         Ok(EndSessionStep::Done {
             redirect: Some(url),
-        }) => pages::redirect(&url),
-        Ok(EndSessionStep::Done { redirect: None }) => pages::signed_out(),
+        }) => pages::redirect(&o.brand(), &url),
+        Ok(EndSessionStep::Done { redirect: None }) => pages::signed_out(&o.brand()),
     };
     // The browser's sign-in is over: forget its cookie too.
     r.headers_mut().append(
@@ -74,7 +77,7 @@ pub(crate) async fn get(
 ) -> Response {
     match Params::parse(query.unwrap_or_default().as_bytes()) {
         Ok(p) => end(&o, p, false, &headers, &origin).await,
-        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e.description),
+        Err(e) => pages::error(&o.brand(), StatusCode::BAD_REQUEST, &e.description),
     }
 }
 
@@ -86,7 +89,7 @@ pub(crate) async fn post(
 ) -> Response {
     let p = match Params::from_body(&headers, body).await {
         Ok(p) => p,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, &e.description),
+        Err(e) => return pages::error(&o.brand(), StatusCode::BAD_REQUEST, &e.description),
     };
     // A POST is the confirmation form only when it says so and passes the CSRF checks; an RP's
     // own POST (with a hint) is handled like its GET.
@@ -99,6 +102,7 @@ pub(crate) async fn post(
             || !same_origin(&headers, html::origin_of(&o.issuer))
         {
             return pages::error(
+                &o.brand(),
                 StatusCode::FORBIDDEN,
                 "The form expired. Try signing out again.",
             );

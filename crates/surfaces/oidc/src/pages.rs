@@ -4,9 +4,11 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use portcullis_core::branding::Brand;
 use portcullis_core::crypto;
 use portcullis_core::model::Org;
 use portcullis_edge::html::{self, esc};
+use portcullis_edge::page_layout::{AlertKind, Layout, alert, csrf_input, render};
 
 use super::{DECIDE_PATH, LOGOUT_PATH, Oidc};
 
@@ -25,16 +27,34 @@ fn scope_text(scope: &str) -> &'static str {
 }
 
 impl Oidc {
+    /// The default brand: for pages that belong to no known application.
+    pub(crate) fn brand(&self) -> Brand {
+        self.provider.engine().default_brand()
+    }
+
+    /// The brand of the application a pending request (or a client id) is for.
+    async fn brand_of_client(&self, client_id: Option<&str>) -> Brand {
+        match client_id {
+            Some(c) => self.provider.engine().brand_of_client(c).await,
+            None => self.brand(),
+        }
+    }
+
     /// A page with a fresh CSRF token in the form and in its cookie. `redirect_to`: where the
     /// form's answer may redirect the browser (the client), named in the page's CSP.
     fn form_page(
         &self,
+        brand: &Brand,
         title: &str,
         redirect_to: Option<&str>,
         body: impl FnOnce(&str) -> String,
     ) -> Response {
         let csrf = crypto::random_token(32);
-        let mut r = html::html(StatusCode::OK, title, &body(&esc(&csrf)));
+        let mut r = render(
+            StatusCode::OK,
+            &Layout::card(brand, title),
+            &body(&csrf_input(&csrf)),
+        );
         if let Some(target) = redirect_to {
             html::allow_form_redirect_to(r.headers_mut(), target);
         }
@@ -45,7 +65,12 @@ impl Oidc {
         r
     }
 
-    pub(crate) fn consent_page(&self, pending: &str, client: &str, scopes: &[String]) -> Response {
+    pub(crate) async fn consent_page(
+        &self,
+        pending: &str,
+        client: &str,
+        scopes: &[String],
+    ) -> Response {
         let items: String = scopes
             .iter()
             .map(|s| {
@@ -56,15 +81,20 @@ impl Oidc {
                 )
             })
             .collect();
-        let redirect_to = self.provider.open_pending(pending).map(|r| r.redirect_uri);
-        self.form_page("Allow access?", redirect_to.as_deref(), |csrf| {
+        let req = self.provider.open_pending(pending);
+        let brand = self
+            .brand_of_client(req.as_ref().map(|r| r.client_id.as_str()))
+            .await;
+        let redirect_to = req.map(|r| r.redirect_uri);
+        self.form_page(&brand, "Allow access?", redirect_to.as_deref(), |csrf| {
             format!(
-                "<p><strong id=\"client\">{client}</strong> asks to:</p>\n<ul>\n{items}</ul>\n\
-                 <form method=\"post\" action=\"{DECIDE_PATH}\">\n\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+                "<p><strong id=\"client\">{client}</strong> asks to:</p>\n<ul class=\"scopes\">\n{items}</ul>\n\
+                 <p class=\"muted\">You can take this back at any time under Connected apps in \
+                 <a href=\"/account/apps\">your account</a>.</p>\n\
+                 <form method=\"post\" action=\"{DECIDE_PATH}\">\n{csrf}\
                  <input type=\"hidden\" name=\"r\" value=\"{pending}\">\n\
-                 <p><button id=\"allow\" name=\"decision\" value=\"allow\" type=\"submit\">Allow</button>\n\
-                 <button id=\"deny\" name=\"decision\" value=\"deny\" type=\"submit\">Deny</button></p>\n\
+                 <div class=\"actions\"><button id=\"allow\" name=\"decision\" value=\"allow\" type=\"submit\">Allow</button>\n\
+                 <button id=\"deny\" class=\"secondary\" name=\"decision\" value=\"deny\" type=\"submit\">Deny</button></div>\n\
                  </form>",
                 client = esc(client),
                 pending = esc(pending),
@@ -72,25 +102,28 @@ impl Oidc {
         })
     }
 
-    pub(crate) fn org_page(&self, pending: &str, client: &str, orgs: &[Org]) -> Response {
+    pub(crate) async fn org_page(&self, pending: &str, client: &str, orgs: &[Org]) -> Response {
         let options: String = orgs
             .iter()
             .map(|o| {
                 let label = o.display_name.as_deref().unwrap_or(&o.name);
                 format!(
-                    "<p><button name=\"org\" value=\"{id}\" id=\"org-{name}\" type=\"submit\">{label}</button></p>\n",
+                    "<button class=\"secondary\" name=\"org\" value=\"{id}\" id=\"org-{name}\" type=\"submit\">{label}</button>\n",
                     id = o.id.0,
                     name = esc(&o.name),
                     label = esc(label),
                 )
             })
             .collect();
-        let redirect_to = self.provider.open_pending(pending).map(|r| r.redirect_uri);
-        self.form_page("Choose an org", redirect_to.as_deref(), |csrf| {
+        let req = self.provider.open_pending(pending);
+        let brand = self
+            .brand_of_client(req.as_ref().map(|r| r.client_id.as_str()))
+            .await;
+        let redirect_to = req.map(|r| r.redirect_uri);
+        self.form_page(&brand, "Choose an org", redirect_to.as_deref(), |csrf| {
             format!(
                 "<p>Which org do you want to use with <strong id=\"client\">{client}</strong>?</p>\n\
-                 <form method=\"post\" action=\"{DECIDE_PATH}\">\n\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+                 <form class=\"org-choice\" method=\"post\" action=\"{DECIDE_PATH}\">\n{csrf}\
                  <input type=\"hidden\" name=\"r\" value=\"{pending}\">\n{options}</form>",
                 client = esc(client),
                 pending = esc(pending),
@@ -100,8 +133,9 @@ impl Oidc {
 
     /// Sign-out confirmation; the request's parameters ride along to be checked again.
     /// `redirect_to` is the validated `post_logout_redirect_uri`, if any.
-    pub(crate) fn logout_confirm_page(
+    pub(crate) async fn logout_confirm_page(
         &self,
+        client_id: Option<&str>,
         client: Option<&str>,
         redirect_to: Option<&str>,
         hidden: &[(&str, Option<&str>)],
@@ -120,38 +154,44 @@ impl Oidc {
         let from = client
             .map(|c| format!(" from <strong id=\"client\">{}</strong>", esc(c)))
             .unwrap_or_default();
-        self.form_page("Sign out?", redirect_to, |csrf| {
+        let brand = self.brand_of_client(client_id).await;
+        self.form_page(&brand, "Sign out?", redirect_to, |csrf| {
             format!(
-                "<p>Sign out of Portcullis{from}? You will be signed out of every application \
+                "<p>Sign out of {product}{from}? You will be signed out of every application \
                  that uses this sign-in.</p>\n\
-                 <form method=\"post\" action=\"{LOGOUT_PATH}\">\n\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+                 <form method=\"post\" action=\"{LOGOUT_PATH}\">\n{csrf}\
                  <input type=\"hidden\" name=\"confirm\" value=\"yes\">\n{fields}\
-                 <p><button id=\"sign-out\" type=\"submit\">Sign out</button></p>\n</form>"
+                 <div class=\"actions stack\"><button id=\"sign-out\" type=\"submit\">Sign out</button></div>\n</form>",
+                product = esc(&brand.name),
             )
         })
     }
 }
 
-pub(crate) fn signed_out() -> Response {
-    html::html(
+pub(crate) fn signed_out(brand: &Brand) -> Response {
+    render(
         StatusCode::OK,
-        "Signed out",
-        "<p id=\"signed-out\">You are signed out. You can close this window.</p>",
+        &Layout::card(brand, "Signed out"),
+        "<p id=\"signed-out\" role=\"status\">You are signed out. You can close this window.</p>\n\
+         <p><a href=\"/login?r=/account\">Sign in again</a></p>",
     )
 }
 
 /// An error shown to the user, never sent to a redirect URI that could not be trusted.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(brand: &Brand, status: StatusCode, message: &str) -> Response {
     let body = format!(
-        "<p id=\"error\" role=\"alert\">{}</p>\n<p>Go back to the application and try again.</p>",
-        esc(message)
+        "{}<p>Go back to the application and try again.</p>",
+        alert(AlertKind::Error, "error", message)
     );
-    html::html(status, "Sign-in request refused", &body)
+    render(
+        status,
+        &Layout::card(brand, "Sign-in request refused"),
+        &body,
+    )
 }
 
 /// A 303 to `location`, with the page headers (no caching, no referrer).
-pub(crate) fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(brand: &Brand, location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => {
             let mut r = StatusCode::SEE_OTHER.into_response();
@@ -159,6 +199,10 @@ pub(crate) fn redirect(location: &str) -> Response {
             r.headers_mut().insert(header::LOCATION, v);
             r
         }
-        Err(_) => error(StatusCode::BAD_REQUEST, "The return address is not valid."),
+        Err(_) => error(
+            brand,
+            StatusCode::BAD_REQUEST,
+            "The return address is not valid.",
+        ),
     }
 }

@@ -27,6 +27,7 @@ use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use portcullis_core::branding::Brand;
 use portcullis_core::crypto;
 use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
 use portcullis_core::oidc::RequestSeal;
@@ -39,7 +40,12 @@ use portcullis_edge::html::{
 use portcullis_federation::{AuthorizationRequest, Federation, FederationError};
 use serde::Deserialize;
 
+use page::{Continues, FormError};
+
 pub use page::CSP;
+pub use return_path::safe_return_path;
+
+mod return_path;
 
 /// The path of the redirect URI, below `core.public_url`.
 pub const CALLBACK_PATH: &str = "/login/sso/callback";
@@ -96,8 +102,9 @@ impl Web {
         page::cookie_name(RETURN_COOKIE, self.secure)
     }
 
-    /// An OpenID sign-in for an address whose domain signs in upstream: a start token, the
-    /// pending request kept in an HttpOnly cookie for the return, and off to the provider.
+    /// A sign-in that continues something (`pending`: an OpenID request or a page of this
+    /// server) for an address whose domain signs in upstream: a start token, what it continues
+    /// kept in an HttpOnly cookie for the return, and off to the provider.
     async fn upstream_sign_in(&self, email: &str, pending: &str) -> Option<Response> {
         let fed = self.federation.as_ref()?;
         let provider = fed.provider_for_email_domain(email)?;
@@ -110,10 +117,11 @@ impl Web {
             .await
         {
             Ok(t) => t,
-            Err(e) => return Some(failure_from_core(e)),
+            Err(e) => return Some(failure_from_core(&self.engine.default_brand(), e)),
         };
         // Not a redirect: the provider is another site (see `page::continue_to`).
-        let mut r = page::continue_to(&format!("/login/sso/start?t={start}"));
+        let brand = self.brand_of_pending(pending).await;
+        let mut r = page::continue_to(&brand, &format!("/login/sso/start?t={start}"));
         r.headers_mut().append(
             header::SET_COOKIE,
             page::set_cookie(
@@ -125,18 +133,34 @@ impl Web {
         );
         Some(r)
     }
+    /// The brand of the application a pending authorization is for, else the default.
+    async fn brand_of_pending(&self, pending: &str) -> Brand {
+        match self.pending_seal.open(pending, chrono::Utc::now()) {
+            Some(req) => self.engine.brand_of_client(&req.client_id).await,
+            None => self.engine.default_brand(),
+        }
+    }
+
     /// The form with a fresh CSRF token, set as a cookie too.
-    fn form(
+    async fn form(
         &self,
         status: StatusCode,
         email: &str,
-        pending: Option<&str>,
-        error: Option<&str>,
+        continues: Continues<'_>,
+        error: Option<FormError<'_>>,
     ) -> Response {
         let csrf = crypto::random_token(32);
-        let mut r = page::login_form(status, &csrf, email, pending, error);
+        let pending = match continues {
+            Continues::Authorization(p) => self.pending_seal.open(p, chrono::Utc::now()),
+            _ => None,
+        };
+        let brand = match &pending {
+            Some(req) => self.engine.brand_of_client(&req.client_id).await,
+            None => self.engine.default_brand(),
+        };
+        let mut r = page::login_form(status, &brand, &csrf, email, continues, error);
         // A sign-in that continues an authorization ends in a redirect to the application.
-        if let Some(req) = pending.and_then(|p| self.pending_seal.open(p, chrono::Utc::now())) {
+        if let Some(req) = pending {
             page::allow_form_redirect_to(r.headers_mut(), &req.redirect_uri);
         }
         r.headers_mut().append(
@@ -184,7 +208,7 @@ fn core_failure(e: &CoreError) -> (StatusCode, &'static str) {
     }
 }
 
-fn fed_failure(e: FederationError) -> Response {
+fn fed_failure(brand: &Brand, e: FederationError) -> Response {
     let (status, msg) = match &e {
         e if e.is_token_failure() => (
             StatusCode::BAD_REQUEST,
@@ -212,12 +236,12 @@ fn fed_failure(e: FederationError) -> Response {
         }
     };
     tracing::info!(error = %e, "browser SSO refused");
-    page::failure(status, msg)
+    page::failure(brand, status, msg)
 }
 
-fn failure_from_core(e: CoreError) -> Response {
+fn failure_from_core(brand: &Brand, e: CoreError) -> Response {
     let (status, msg) = core_failure(&e);
-    let mut r = page::failure(status, msg);
+    let mut r = page::failure(brand, status, msg);
     retry_after(&mut r, &e);
     r
 }
@@ -226,7 +250,8 @@ fn failure_from_core(e: CoreError) -> Response {
 
 #[derive(Deserialize)]
 struct LoginQuery {
-    /// A pending OpenID authorization request to continue after the sign-in.
+    /// What to continue after the sign-in: a pending OpenID authorization request, or a
+    /// relative path of this server (see [`safe_return_path`]).
     #[serde(default)]
     r: Option<String>,
     /// A hint (`login_hint`) to fill the email field with.
@@ -234,9 +259,28 @@ struct LoginQuery {
     email: Option<String>,
 }
 
-/// The pending request, when one of a sane size was given.
+/// The pending request, when one of a sane size and of the seal's alphabet (base64url) was
+/// given; anything else could only fail to open.
 fn pending_of(r: Option<&str>) -> Option<&str> {
-    r.filter(|r| !r.is_empty() && r.len() <= MAX_PENDING_REQUEST)
+    r.filter(|r| {
+        !r.is_empty()
+            && r.len() <= MAX_PENDING_REQUEST
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// What `r` asks the sign-in to continue: a page of this server when it is a safe relative
+/// path (a sealed request never starts with `/`), else a pending authorization request. An
+/// unsafe path is dropped, never followed.
+fn continues_of(r: Option<&str>) -> Continues<'_> {
+    match r {
+        Some(path) if path.starts_with('/') => match safe_return_path(path) {
+            Some(p) => Continues::Page(p),
+            None => Continues::Nothing,
+        },
+        r => pending_of(r).map_or(Continues::Nothing, Continues::Authorization),
+    }
 }
 
 async fn login_page(State(web): Ctx, q: Result<Query<LoginQuery>, QueryRejection>) -> Response {
@@ -249,7 +293,8 @@ async fn login_page(State(web): Ctx, q: Result<Query<LoginQuery>, QueryRejection
         .as_deref()
         .filter(|e| e.len() <= MAX_EMAIL)
         .unwrap_or_default();
-    web.form(StatusCode::OK, email, pending_of(q.r.as_deref()), None)
+    web.form(StatusCode::OK, email, continues_of(q.r.as_deref()), None)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -269,8 +314,18 @@ struct LoginForm {
 fn continue_authorization(web: &Web, pending: &str, grant: &LoginGrant) -> Response {
     let mut url = format!("{OIDC_RESUME_PATH}?r=");
     url.extend(url_safe(pending));
-    let Ok(location) = HeaderValue::from_str(&url) else {
-        return page::failure(StatusCode::BAD_REQUEST, "The sign-in request is not valid.");
+    continue_signed_in(web, &url, grant)
+}
+
+/// After a sign-in: the session in the HttpOnly browser-session cookie, and a 303 to `url` (a
+/// path of this server).
+fn continue_signed_in(web: &Web, url: &str, grant: &LoginGrant) -> Response {
+    let Ok(location) = HeaderValue::from_str(url) else {
+        return page::failure(
+            &web.engine.default_brand(),
+            StatusCode::BAD_REQUEST,
+            "The sign-in request is not valid.",
+        );
     };
     let mut r = StatusCode::SEE_OTHER.into_response();
     page::secure_headers(r.headers_mut());
@@ -303,36 +358,49 @@ async fn login_submit(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(f)) = form else {
-        return web.form(
-            StatusCode::BAD_REQUEST,
-            "",
-            None,
-            Some("Send the form as application/x-www-form-urlencoded."),
-        );
+        return web
+            .form(
+                StatusCode::BAD_REQUEST,
+                "",
+                Continues::Nothing,
+                Some(FormError::Form(
+                    "Send the form as application/x-www-form-urlencoded.",
+                )),
+            )
+            .await;
     };
     let email = f.email.trim();
-    let pending = pending_of(f.r.as_deref());
+    let continues = continues_of(f.r.as_deref());
+    let pending = match continues {
+        Continues::Authorization(p) => Some(p),
+        _ => None,
+    };
     // Double-submit: the form field must equal the HttpOnly SameSite cookie set with the form.
     let cookie = page::cookie(&headers, &web.csrf_cookie()).unwrap_or_default();
     if f.csrf.is_empty()
         || !crypto::constant_time_eq(cookie.as_bytes(), f.csrf.as_bytes())
         || !same_origin(&headers, &web.public_origin)
     {
-        return web.form(
-            StatusCode::FORBIDDEN,
-            email,
-            pending,
-            Some("The form expired. Please sign in again."),
-        );
+        return web
+            .form(
+                StatusCode::FORBIDDEN,
+                email,
+                continues,
+                Some(FormError::Form("The form expired. Please sign in again.")),
+            )
+            .await;
     }
     if let Err(e) = web.engine.check_ip_rate(origin.ip) {
         let (status, msg) = core_failure(&e);
-        let mut r = web.form(status, email, pending, Some(msg));
+        let mut r = web
+            .form(status, email, continues, Some(FormError::Form(msg)))
+            .await;
         retry_after(&mut r, &e);
         return r;
     }
-    // With no password, an address whose domain signs in upstream goes there.
-    if let Some(pending) = pending
+    // With no password, an address whose domain signs in upstream goes there (and comes back
+    // to what `r` continues).
+    if let Some(pending) = continues.r()
         && f.password.is_empty()
         && email.len() <= MAX_EMAIL
         && let Some(r) = web.upstream_sign_in(email, pending).await
@@ -340,25 +408,30 @@ async fn login_submit(
         return r;
     }
     if email.is_empty() || email.len() > MAX_EMAIL || f.password.len() > MAX_PASSWORD {
-        return web.form(
-            StatusCode::BAD_REQUEST,
-            "",
-            pending,
-            Some("Enter your email address and password."),
-        );
+        let error = if email.is_empty() || email.len() > MAX_EMAIL {
+            FormError::Email("Enter your email address and password.")
+        } else {
+            FormError::Password("Enter your email address and password.")
+        };
+        return web
+            .form(StatusCode::BAD_REQUEST, "", continues, Some(error))
+            .await;
     }
     // An OpenID sign-in picks its org later (the client's, or the org page).
-    let choice = match pending {
-        Some(_) => OrgChoice::DefaultOrNone,
-        None => OrgChoice::Default,
+    let choice = match continues {
+        Continues::Authorization(_) => OrgChoice::DefaultOrNone,
+        _ => OrgChoice::Default,
     };
     match web
         .engine
         .login_password(email, &f.password, choice, None, &origin.audit)
         .await
     {
-        Ok(grant) if pending.is_some() => {
-            let mut r = continue_authorization(&web, pending.unwrap_or_default(), &grant);
+        Ok(grant) if !matches!(continues, Continues::Nothing) => {
+            let mut r = match continues {
+                Continues::Page(path) => continue_signed_in(&web, path, &grant),
+                _ => continue_authorization(&web, pending.unwrap_or_default(), &grant),
+            };
             r.headers_mut().append(
                 header::SET_COOKIE,
                 page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
@@ -367,6 +440,7 @@ async fn login_submit(
         }
         Ok(grant) => {
             let mut r = page::landing(
+                &web.engine.default_brand(),
                 &grant.user.email,
                 &grant.token.token,
                 &grant.token.expires_at.to_rfc3339(),
@@ -380,7 +454,13 @@ async fn login_submit(
         }
         Err(e) => {
             let (status, msg) = core_failure(&e);
-            let mut r = web.form(status, email, pending, Some(msg));
+            let error = match e {
+                CoreError::InvalidCredentials | CoreError::Unauthenticated => {
+                    FormError::Password(msg)
+                }
+                _ => FormError::Form(msg),
+            };
+            let mut r = web.form(status, email, continues, Some(error)).await;
             retry_after(&mut r, &e);
             r
         }
@@ -399,18 +479,23 @@ async fn sso_start(
     origin: Origin,
     q: Result<Query<StartQuery>, QueryRejection>,
 ) -> Response {
+    let brand = web.engine.default_brand();
     if let Err(e) = web.engine.check_ip_rate(origin.ip) {
-        return failure_from_core(e);
+        return failure_from_core(&brand, e);
     }
     let Some(fed) = web.federation.as_ref() else {
-        return page::failure(StatusCode::NOT_FOUND, "Browser sign-in is not configured.");
+        return page::failure(
+            &brand,
+            StatusCode::NOT_FOUND,
+            "Browser sign-in is not configured.",
+        );
     };
     let Ok(Query(q)) = q else {
-        return failure_from_core(CoreError::InvalidToken("no start token"));
+        return failure_from_core(&brand, CoreError::InvalidToken("no start token"));
     };
     let begin = match web.engine.sso_begin(&q.t, &origin.audit).await {
         Ok(b) => b,
-        Err(e) => return failure_from_core(e),
+        Err(e) => return failure_from_core(&brand, e),
     };
     let url = match fed
         .authorization_url(
@@ -426,10 +511,11 @@ async fn sso_start(
         .await
     {
         Ok(u) => u,
-        Err(e) => return fed_failure(e),
+        Err(e) => return fed_failure(&brand, e),
     };
     let Ok(location) = HeaderValue::from_str(&url) else {
         return page::failure(
+            &brand,
             StatusCode::BAD_GATEWAY,
             "The identity provider is misconfigured.",
         );
@@ -509,14 +595,23 @@ async fn callback(
     q: Result<Query<CallbackQuery>, QueryRejection>,
     authorization: Option<&str>,
 ) -> Response {
+    let brand = match pending_of(authorization) {
+        Some(p) => web.brand_of_pending(p).await,
+        None => web.engine.default_brand(),
+    };
+    let brand = &brand;
     if let Err(e) = web.engine.check_ip_rate(ip) {
-        return failure_from_core(e);
+        return failure_from_core(brand, e);
     }
     let Some(fed) = web.federation.as_ref() else {
-        return page::failure(StatusCode::NOT_FOUND, "Browser sign-in is not configured.");
+        return page::failure(
+            brand,
+            StatusCode::NOT_FOUND,
+            "Browser sign-in is not configured.",
+        );
     };
     let Ok(Query(q)) = q else {
-        return failure_from_core(CoreError::InvalidToken("bad callback"));
+        return failure_from_core(brand, CoreError::InvalidToken("bad callback"));
     };
     let binding = page::cookie(headers, &web.sso_cookie());
     // The state is taken (single use) whatever the outcome.
@@ -530,17 +625,18 @@ async fn callback(
         .await
     {
         Ok(p) => p,
-        Err(e) => return failure_from_core(e),
+        Err(e) => return failure_from_core(brand, e),
     };
     if let Some(err) = q.error.as_deref() {
         tracing::info!(provider = %pending.provider, error = %err, "the provider refused the sign-in");
         return page::failure(
+            brand,
             StatusCode::FORBIDDEN,
             "The identity provider did not sign you in.",
         );
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
-        return failure_from_core(CoreError::InvalidToken("no code"));
+        return failure_from_core(brand, CoreError::InvalidToken("no code"));
     };
     let id = match fed
         .redeem_code(
@@ -553,27 +649,31 @@ async fn callback(
         .await
     {
         Ok(id) => id,
-        Err(e) => return fed_failure(e),
+        Err(e) => return fed_failure(brand, e),
     };
     let user = match fed.resolve_user(&id, ctx).await {
         Ok(u) => u,
-        Err(e) => return fed_failure(e),
+        Err(e) => return fed_failure(brand, e),
     };
     let choice = match fed.parsable_choice(&id, &user, None).await {
         Ok(c) => c,
-        Err(e) => return fed_failure(e),
+        Err(e) => return fed_failure(brand, e),
     };
     // The session ends with the upstream ID token plus the provider's cap.
     match fed.start_session(&id, user, choice, None, ctx).await {
-        Ok(grant) if pending_of(authorization).is_some() => {
-            continue_authorization(web, authorization.unwrap_or_default(), &grant)
+        Ok(grant) if !matches!(continues_of(authorization), Continues::Nothing) => {
+            match continues_of(authorization) {
+                Continues::Page(path) => continue_signed_in(web, path, &grant),
+                _ => continue_authorization(web, authorization.unwrap_or_default(), &grant),
+            }
         }
         Ok(grant) => page::landing(
+            brand,
             &grant.user.email,
             &grant.token.token,
             &grant.token.expires_at.to_rfc3339(),
         ),
-        Err(FederationError::Core(e)) => failure_from_core(e),
-        Err(e) => fed_failure(e),
+        Err(FederationError::Core(e)) => failure_from_core(brand, e),
+        Err(e) => fed_failure(brand, e),
     }
 }

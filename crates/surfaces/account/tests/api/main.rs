@@ -3,6 +3,7 @@
 
 mod consents;
 mod limits;
+mod pages;
 mod passwords;
 mod sessions;
 
@@ -60,12 +61,18 @@ fn config() -> CoreConfig {
 }
 
 async fn world_with(cfg: CoreConfig) -> World {
+    world_mounting(cfg, |env| {
+        portcullis_nominal::router(env.engine.clone(), None)
+    })
+    .await
+}
+
+/// The account surface next to `other` (the surface a test also needs), on a fresh store with
+/// the org `acme`.
+async fn world_mounting(cfg: CoreConfig, other: impl FnOnce(&TestEnv) -> axum::Router) -> World {
     let env = TestEnv::builder().config(cfg).build().await;
     let org = env.org("acme").await;
-    let parts = vec![
-        portcullis_account::router(env.engine.clone()),
-        portcullis_nominal::router(env.engine.clone(), None),
-    ];
+    let parts = vec![portcullis_account::router(env.engine.clone()), other(&env)];
     let ctx = HttpContext::new(ServerConfig::default(), env.store.clone());
     let app = TestApp::from_peer(
         build_router(parts, &ctx),

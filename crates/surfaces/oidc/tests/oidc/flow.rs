@@ -292,3 +292,51 @@ pub fn hidden(page: &str, name: &str) -> String {
         + marker.len();
     page[start..start + page[start..].find('"').unwrap()].to_string()
 }
+
+#[tokio::test]
+async fn an_org_clients_pages_carry_the_orgs_brand() {
+    let w = world().await;
+    for (id, org) in [("global", None), ("acme-app", Some(w.org.id))] {
+        let mut c = client(id, org);
+        c.first_party = false;
+        w.env.store.create_oauth_client(c).await.unwrap();
+    }
+    let cookie = w.cookie_for(&w.user).await;
+    let branded = w
+        .authorize(&w.authorize_url("acme-app", &[]), Some(&cookie))
+        .await;
+    assert_eq!(branded.status, StatusCode::OK, "the consent page");
+    let page = branded.text();
+    assert!(
+        page.contains("<title>Allow access? · Acme Corp</title>"),
+        "{page}"
+    );
+    assert!(page.contains("<img src=\"https://cdn.acme.test/logo.svg\" alt=\"\">"));
+    assert!(page.contains("href=\"/assets/brand/acme.css?v="));
+    let csp = branded.header("content-security-policy");
+    assert!(
+        csp.contains("img-src 'self' https://cdn.acme.test"),
+        "{csp}"
+    );
+    // Only the logo's origin: the form may still end only at the application.
+    assert_eq!(
+        form_action(&branded),
+        "form-action 'self' https://app.example.test"
+    );
+
+    let plain = w
+        .authorize(&w.authorize_url("global", &[]), Some(&cookie))
+        .await;
+    let page = plain.text();
+    assert!(
+        page.contains("<title>Allow access? · Portcullis</title>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/assets/brand.css?v="));
+    assert!(!page.contains("<img"));
+    assert!(
+        plain
+            .header("content-security-policy")
+            .ends_with("img-src 'self'")
+    );
+}

@@ -78,10 +78,25 @@ pub fn client(id: &str, org: Option<OrgId>) -> OAuthClient {
     }
 }
 
+/// Pages of acme's clients carry acme's brand (docs/design/pages.md).
+fn acme_brand() -> portcullis_core::branding::BrandingConfig {
+    let mut b = portcullis_core::branding::BrandingConfig::default();
+    b.orgs.insert(
+        "acme".into(),
+        portcullis_core::branding::OrgBrandConfig {
+            display_name: Some("Acme Corp".into()),
+            logo_url: Some("https://cdn.acme.test/logo.svg".into()),
+            accent: Some("#b0361e".into()),
+        },
+    );
+    b
+}
+
 pub async fn world() -> World {
     let env = TestEnv::builder()
         .config(CoreConfig {
             public_url: ISSUER.into(),
+            branding: acme_brand(),
             ..CoreConfig::default()
         })
         .build()

@@ -33,7 +33,7 @@ use fake_idp::*;
 const CLIENT_ID: &str = "web-client";
 const CLIENT_SECRET: &str = "s3cret: with spaces";
 const PUBLIC: &str = "http://portcullis.test";
-const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; style-src 'self'; img-src 'self'";
 
 // ---- Portcullis ------------------------------------------------------------------------------
 
@@ -229,19 +229,18 @@ async fn sso_flow_pkce_nonce_state_and_session() {
     expired_page(&w.callback(&code, &q["state"], Some(&cookie)).await);
 }
 
-/// An OpenID authorization for an address whose domain signs in upstream: the sign-in page sends
-/// it to the provider (no password asked), and the callback goes back to the authorization
-/// request with the browser's session cookie instead of showing the token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_openid_sign_in_continues_through_the_upstream_provider() {
-    let w = world().await;
-    let pending = "c2VhbGVkLXJlcXVlc3Q";
+/// A sign-in continuing `r` for an address whose domain signs in upstream, through the
+/// provider and back: the callback's answer.
+async fn upstream_round_trip(w: &World, r_value: &str) -> Reply {
     let page = w
-        .get(&format!("/login?r={pending}&email=ada%40example.com"), None)
+        .get(
+            &format!("/login?r={}&email=ada%40example.com", form_escape(r_value)),
+            None,
+        )
         .await;
     assert!(
         page.text()
-            .contains(&format!("name=\"r\" value=\"{pending}\""))
+            .contains(&format!("name=\"r\" value=\"{r_value}\""))
     );
     assert!(page.text().contains("value=\"ada@example.com\""));
     let csrf = page.cookie("portcullis-csrf").expect("csrf cookie");
@@ -250,7 +249,7 @@ async fn an_openid_sign_in_continues_through_the_upstream_provider() {
             "/login",
             &[
                 ("csrf", &csrf),
-                ("r", pending),
+                ("r", r_value),
                 ("email", "ada@example.com"),
                 ("password", ""),
             ],
@@ -270,8 +269,8 @@ async fn an_openid_sign_in_continues_through_the_upstream_provider() {
     assert!(r.text().contains(&format!("href=\"{start}\"")));
     let back = r
         .cookie("portcullis-oidc-return")
-        .expect("the pending request kept");
-    assert_eq!(back, pending);
+        .expect("what the sign-in continues, kept");
+    assert_eq!(back, r_value);
     let r = w.get(&start, None).await;
     let binding = r.cookie("portcullis-sso").expect("binding");
     let (code, q) = w
@@ -280,10 +279,6 @@ async fn an_openid_sign_in_continues_through_the_upstream_provider() {
     let cookies = format!("portcullis-sso={binding}; portcullis-oidc-return={back}");
     let r = w.callback(&code, &q["state"], Some(&cookies)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    assert_eq!(
-        r.header("location"),
-        format!("/oauth2/authorize/resume?r={pending}")
-    );
     let session = r.cookie("portcullis-session").expect("session cookie");
     w.engine
         .authenticate(&session)
@@ -294,6 +289,30 @@ async fn an_openid_sign_in_continues_through_the_upstream_provider() {
         r.token().is_none(),
         "the token is in an HttpOnly cookie, not on a page"
     );
+    r
+}
+
+/// An OpenID authorization for an address whose domain signs in upstream: the sign-in page sends
+/// it to the provider (no password asked), and the callback goes back to the authorization
+/// request with the browser's session cookie instead of showing the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_sign_in_continues_through_the_upstream_provider() {
+    let w = world().await;
+    let pending = "c2VhbGVkLXJlcXVlc3Q";
+    let r = upstream_round_trip(&w, pending).await;
+    assert_eq!(
+        r.header("location"),
+        format!("/oauth2/authorize/resume?r={pending}")
+    );
+}
+
+/// `/login?r=/account` for an address whose domain signs in upstream: back at `/account`, signed
+/// in (the session cookie), after the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_for_a_page_continues_through_the_upstream_provider() {
+    let w = world().await;
+    let r = upstream_round_trip(&w, "/account").await;
+    assert_eq!(r.header("location"), "/account");
 }
 
 /// The session ends at most `max_session_beyond_upstream_secs` after the ID token's `exp` (the
