@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod page;
+mod second_factor;
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::crypto;
 use portcullis_core::engine::{Engine, LoginGrant, OrgChoice};
@@ -80,6 +81,15 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
     };
     Router::new()
         .route("/login", get(login_page).post(login_submit))
+        .route(
+            second_factor::SECOND_FACTOR_PATH,
+            post(second_factor::second_factor_submit),
+        )
+        .route(second_factor::ENROL_PATH, post(second_factor::enrol_submit))
+        .route(
+            second_factor::CONTINUE_PATH,
+            post(second_factor::continue_submit),
+        )
         .route("/login/sso/start", get(sso_start))
         .route(CALLBACK_PATH, get(sso_callback))
         .with_state(Arc::new(web))
@@ -135,15 +145,20 @@ impl Web {
     ) -> Response {
         let csrf = crypto::random_token(32);
         let mut r = page::login_form(status, &csrf, email, pending, error);
-        // A sign-in that continues an authorization ends in a redirect to the application.
+        self.protect_form(&mut r, &csrf, pending);
+        r
+    }
+
+    /// A page's forms: the CSRF token's cookie, and a CSP that lets a sign-in that continues an
+    /// authorization end in a redirect to the application.
+    fn protect_form(&self, r: &mut Response, csrf: &str, pending: Option<&str>) {
         if let Some(req) = pending.and_then(|p| self.pending_seal.open(p, chrono::Utc::now())) {
             page::allow_form_redirect_to(r.headers_mut(), &req.redirect_uri);
         }
         r.headers_mut().append(
             header::SET_COOKIE,
-            page::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),
+            page::set_cookie(&self.csrf_cookie(), csrf, CSRF_TTL_SECS, self.secure),
         );
-        r
     }
 }
 
@@ -232,6 +247,9 @@ struct LoginQuery {
     /// A hint (`login_hint`) to fill the email field with.
     #[serde(default)]
     email: Option<String>,
+    /// A start token of the own browser sign-in (Parsable `startLogin`'s `webSSO.url`).
+    #[serde(default)]
+    t: Option<String>,
 }
 
 /// The pending request, when one of a sane size was given.
@@ -239,17 +257,36 @@ fn pending_of(r: Option<&str>) -> Option<&str> {
     r.filter(|r| !r.is_empty() && r.len() <= MAX_PENDING_REQUEST)
 }
 
-async fn login_page(State(web): Ctx, q: Result<Query<LoginQuery>, QueryRejection>) -> Response {
+async fn login_page(
+    State(web): Ctx,
+    origin: Origin,
+    q: Result<Query<LoginQuery>, QueryRejection>,
+) -> Response {
     let q = q.map(|Query(q)| q).unwrap_or(LoginQuery {
         r: None,
         email: None,
+        t: None,
     });
-    let email = q
-        .email
+    // A native client's hand-off: the start token is single use; the sign-in ends on the
+    // landing page like the upstream hand-off's.
+    let hint = match q.t.as_deref() {
+        Some(t) => {
+            if let Err(e) = web.engine.check_ip_rate(origin.ip) {
+                return failure_from_core(e);
+            }
+            match web.engine.own_sign_in_begin(t, &origin.audit).await {
+                Ok(hint) => hint,
+                Err(e) => return failure_from_core(e),
+            }
+        }
+        None => q.email,
+    };
+    let email = hint
         .as_deref()
         .filter(|e| e.len() <= MAX_EMAIL)
         .unwrap_or_default();
-    web.form(StatusCode::OK, email, pending_of(q.r.as_deref()), None)
+    let pending = pending_of(q.r.as_deref()).filter(|_| q.t.is_none());
+    web.form(StatusCode::OK, email, pending, None)
 }
 
 #[derive(Deserialize)]
@@ -275,6 +312,12 @@ fn continue_authorization(web: &Web, pending: &str, grant: &LoginGrant) -> Respo
     let mut r = StatusCode::SEE_OTHER.into_response();
     page::secure_headers(r.headers_mut());
     r.headers_mut().insert(header::LOCATION, location);
+    set_session_cookie(web, &mut r, grant);
+    r
+}
+
+/// The browser's Portcullis sign-in for the OpenID provider (HttpOnly, until the session ends).
+fn set_session_cookie(web: &Web, r: &mut Response, grant: &LoginGrant) {
     let max_age = (grant.token.expires_at - chrono::Utc::now())
         .num_seconds()
         .max(0);
@@ -287,7 +330,6 @@ fn continue_authorization(web: &Web, pending: &str, grant: &LoginGrant) -> Respo
             web.secure,
         ),
     );
-    r
 }
 
 /// The pending request is base64url: anything else in it is dropped (and fails to open).
@@ -352,32 +394,13 @@ async fn login_submit(
         Some(_) => OrgChoice::DefaultOrNone,
         None => OrgChoice::Default,
     };
+    // The password may be all, or the second step (or an enrolment) follows.
     match web
         .engine
-        .login_password(email, &f.password, choice, None, &origin.audit)
+        .sign_in_password(email, &f.password, choice, None, &origin.audit)
         .await
     {
-        Ok(grant) if pending.is_some() => {
-            let mut r = continue_authorization(&web, pending.unwrap_or_default(), &grant);
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
-            );
-            r
-        }
-        Ok(grant) => {
-            let mut r = page::landing(
-                &grant.user.email,
-                &grant.token.token,
-                &grant.token.expires_at.to_rfc3339(),
-            );
-            // The form's CSRF cookie has served its purpose.
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
-            );
-            r
-        }
+        Ok(step) => second_factor::after_first_factor(&web, step, pending, &origin.audit).await,
         Err(e) => {
             let (status, msg) = core_failure(&e);
             let mut r = web.form(status, email, pending, Some(msg));
@@ -563,17 +586,21 @@ async fn callback(
         Ok(c) => c,
         Err(e) => return fed_failure(e),
     };
-    // The session ends with the upstream ID token plus the provider's cap.
-    match fed.start_session(&id, user, choice, None, ctx).await {
-        Ok(grant) if pending_of(authorization).is_some() => {
-            continue_authorization(web, authorization.unwrap_or_default(), &grant)
+    // The session ends with the upstream ID token plus the provider's cap; a policy that
+    // wants a Portcullis factor on top of the upstream sign-in asks for it here.
+    let not_after = match fed.session_not_after(&id) {
+        Ok(t) => t,
+        Err(e) => return fed_failure(e),
+    };
+    let amr = vec![portcullis_federation::AMR_FEDERATED.to_owned()];
+    match web
+        .engine
+        .sign_in_verified(user, amr, choice, Some(not_after), ctx)
+        .await
+    {
+        Ok(step) => {
+            second_factor::after_first_factor(web, step, pending_of(authorization), ctx).await
         }
-        Ok(grant) => page::landing(
-            &grant.user.email,
-            &grant.token.token,
-            &grant.token.expires_at.to_rfc3339(),
-        ),
-        Err(FederationError::Core(e)) => failure_from_core(e),
-        Err(e) => fed_failure(e),
+        Err(e) => failure_from_core(e),
     }
 }
