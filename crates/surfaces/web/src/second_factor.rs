@@ -314,6 +314,11 @@ fn codes_page(web: &Web, grant: &LoginGrant, codes: &[String], pending: Option<&
             );
             let mut r = html(StatusCode::OK, "Save your recovery codes", &body);
             crate::set_session_cookie(web, &mut r, grant);
+            // No form follows: the sign-in form's token has served its purpose.
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
+            );
             r
         }
         None => form_page(
@@ -486,12 +491,7 @@ pub(crate) async fn enrol_submit(
                 .flatten()
                 .map(|c| c.as_str().to_owned())
                 .collect();
-            let mut r = codes_page(&web, &grant, &codes, pending);
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
-            );
-            r
+            codes_page(&web, &grant, &codes, pending)
         }
         Err(e @ (CoreError::Mfa(MfaRefusal::InvalidCode) | CoreError::RateLimited { .. })) => {
             let ch = match web.engine.mfa_challenge(&handle).await {
