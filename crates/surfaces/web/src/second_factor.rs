@@ -356,29 +356,25 @@ pub(crate) struct SecondFactorForm {
 }
 
 /// The form's post, before any work: well-formed, ours (CSRF, `Origin`), with a challenge.
-fn checked<'a>(
+fn checked(
     web: &Web,
     headers: &HeaderMap,
     form_ok: bool,
     csrf: &str,
-    pending: Option<&'a str>,
-) -> Result<String, Response> {
+    pending: Option<&str>,
+) -> Result<String, Box<Response>> {
     if !form_ok {
-        return Err(page::failure(
-            StatusCode::BAD_REQUEST,
-            "The request is not valid.",
-        ));
+        let r = page::failure(StatusCode::BAD_REQUEST, "The request is not valid.");
+        return Err(Box::new(r));
     }
     if !form_is_ours(web, headers, csrf) {
-        return Err(web.form(
-            StatusCode::FORBIDDEN,
-            "",
-            pending,
-            Some("The form expired. Please sign in again."),
-        ));
+        let msg = Some("The form expired. Please sign in again.");
+        return Err(Box::new(web.form(StatusCode::FORBIDDEN, "", pending, msg)));
     }
-    page::cookie(headers, &challenge_cookie(web))
-        .ok_or_else(|| failure(web, CoreError::InvalidToken("no challenge"), pending))
+    page::cookie(headers, &challenge_cookie(web)).ok_or_else(|| {
+        let e = CoreError::InvalidToken("no challenge");
+        Box::new(failure(web, e, pending))
+    })
 }
 
 pub(crate) async fn second_factor_submit(
@@ -392,7 +388,7 @@ pub(crate) async fn second_factor_submit(
     let csrf = f.map(|f| f.csrf.as_str()).unwrap_or_default();
     let handle = match checked(&web, &headers, f.is_some(), csrf, pending) {
         Ok(h) => h,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(f) = f else {
         return page::failure(StatusCode::BAD_REQUEST, "The request is not valid.");
@@ -464,7 +460,7 @@ pub(crate) async fn enrol_submit(
     let csrf = f.map(|f| f.csrf.as_str()).unwrap_or_default();
     let handle = match checked(&web, &headers, f.is_some(), csrf, pending) {
         Ok(h) => h,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(f) = f else {
         return page::failure(StatusCode::BAD_REQUEST, "The request is not valid.");
