@@ -1,0 +1,129 @@
+"""A Parsable client whose user has a second factor (docs/design/mfa.md, "Browser sign-in"), against
+the running binary with the generated Thrift stubs: `login` refuses after the right password (412
+`second-factor-required`, "use web sign-in"); `startLogin` hands out `webSSO.url`, a single-use start
+token of Portcullis's own browser sign-in; the browser part is driven over HTTP with a `requests`
+session posting the pages' forms (TOTP codes from PyPI `pyotp`); the landing page hands back the
+session token exactly as the upstream SSO hand-off does, and the token works with Parsable calls.
+"""
+from __future__ import annotations
+
+import html
+import re
+import time
+
+import pyotp
+import pytest
+import requests
+
+from harness.clients import ThriftClient
+
+PW = "Compat-tests password 1234"
+EMAIL = "tess@example.com"
+CONFIG = "[core.rate_limit]\nper_ip_per_sec = 1000\nburst = 1000\n"
+
+
+def hidden(page: str, name: str) -> str:
+    m = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert m, f"no {name} field in {page}"
+    return html.unescape(m.group(1))
+
+
+def session_token(page: str) -> str | None:
+    m = re.search(r'<textarea id="session-token"[^>]*>([^<]*)</textarea>', page)
+    return html.unescape(m.group(1)) if m else None
+
+
+def settled() -> float:
+    """Now, out of the last seconds of a 30 s step (a code stays valid for the request after)."""
+    while time.time() % 30 >= 24:
+        time.sleep(0.5)
+    return time.time()
+
+
+@pytest.fixture
+def tess(server_factory):
+    srv = server_factory(config=CONFIG)
+    srv.admin.create_org("acme")
+    srv.admin.create_user(EMAIL, name="Tess", password=PW)
+    srv.admin.add_member("acme", EMAIL, "AUTHOR")
+    # TOTP enrolment over the account API, on a fresh password session.
+    login = srv.parsable_call("login", {"email": EMAIL, "password": PW})
+    token = login["result"]["success"]["authToken"]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = srv.post("/account/v1/factors/totp", json={"name": "phone"}, headers=auth)
+    assert r.status_code == 201, r.text
+    totp = pyotp.parse_uri(r.json()["otpauthUri"])
+    t = settled()
+    r = srv.post(f"/account/v1/factors/totp/{r.json()['factorId']}/confirm",
+                 json={"code": totp.at(t - 30)}, headers=auth)
+    assert r.status_code == 200, r.text
+    return srv, totp, r.json()["recoveryCodes"]
+
+
+def test_a_parsable_client_signs_in_through_the_own_browser_sign_in(tess, thrift_stubs):
+    srv, totp, _ = tess
+    SystemException = thrift_stubs.common.ttypes.SystemException
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact") as c:
+        # The password alone no longer signs in: the refusal says where to go.
+        with pytest.raises(SystemException) as ei:
+            c.login(EMAIL, PW)
+        assert ei.value.errorCode == 412, ei.value
+        assert "web sign-in" in ei.value.message
+        vt = c.startLogin(EMAIL)
+    assert vt.passwordAuth is not None and not vt.isSSO
+    url = vt.webSSO.url
+    assert url.startswith("/login?t="), url
+
+    b = requests.Session()
+    page = b.get(srv.base_url + url)
+    assert page.status_code == 200, page.text
+    assert 'value="tess@example.com"' in page.text
+    assert "<script" not in page.text
+    step = b.post(srv.base_url + "/login",
+                  data={"csrf": hidden(page.text, "csrf"), "email": EMAIL, "password": PW})
+    assert step.status_code == 200, step.text
+    assert 'autocomplete="one-time-code"' in step.text and session_token(step.text) is None
+    challenge = b.cookies.get("portcullis-mfa")
+    assert challenge and challenge not in step.text
+    # A wrong code: the same page, the error by the field.
+    wrong = b.post(srv.base_url + "/login/second-factor",
+                   data={"csrf": hidden(step.text, "csrf"), "code": "000000"})
+    assert wrong.status_code == 401 and 'id="code-error"' in wrong.text
+    settled()
+    done = b.post(srv.base_url + "/login/second-factor",
+                  data={"csrf": hidden(wrong.text, "csrf"), "code": totp.now()})
+    assert done.status_code == 200, done.text
+    token = session_token(done.text)
+    assert token
+    assert "portcullis-mfa" not in b.cookies and "portcullis-session" not in b.cookies
+
+    # The token is a Parsable session of Tess.
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact", token=token) as c:
+        assert c.getCurrentUser().email == EMAIL
+    # The start link was single use.
+    again = requests.get(srv.base_url + url)
+    assert again.status_code == 400 and "invalid, already used or expired" in again.text
+
+
+def test_a_recovery_code_in_the_browser_once(tess, thrift_stubs):
+    srv, _, codes = tess
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact") as c:
+        url = c.startLogin(EMAIL).webSSO.url
+
+    def sign_in(start: str) -> requests.Response:
+        b = requests.Session()
+        page = b.get(srv.base_url + start)
+        step = b.post(srv.base_url + "/login",
+                      data={"csrf": hidden(page.text, "csrf"), "email": EMAIL, "password": PW})
+        assert 'id="use-recovery-code"' in step.text
+        return b.post(srv.base_url + "/login/second-factor",
+                      data={"csrf": hidden(step.text, "csrf"), "recovery_code": codes[0]})
+
+    ok = sign_in(url)
+    token = session_token(ok.text)
+    assert token, ok.text
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact", token=token) as c:
+        assert c.getCurrentUser().email == EMAIL
+    spent = sign_in("/login")
+    assert spent.status_code == 401 and session_token(spent.text) is None
+    assert 'id="recovery_code-error"' in spent.text
