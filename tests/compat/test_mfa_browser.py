@@ -63,10 +63,11 @@ def tess(server_factory):
 def test_a_parsable_client_signs_in_through_the_own_browser_sign_in(tess, thrift_stubs):
     srv, totp, _ = tess
     SystemException = thrift_stubs.common.ttypes.SystemException
+    at = thrift_stubs.authentication.ttypes
     with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact") as c:
         # The password alone no longer signs in: the refusal says where to go.
         with pytest.raises(SystemException) as ei:
-            c.login(EMAIL, PW)
+            c.login(EMAIL, PW, at.LoginOptions())
         assert ei.value.errorCode == 412, ei.value
         assert "web sign-in" in ei.value.message
         vt = c.startLogin(EMAIL)
@@ -89,9 +90,14 @@ def test_a_parsable_client_signs_in_through_the_own_browser_sign_in(tess, thrift
     wrong = b.post(srv.base_url + "/login/second-factor",
                    data={"csrf": hidden(step.text, "csrf"), "code": "000000"})
     assert wrong.status_code == 401 and 'id="code-error"' in wrong.text
+    # The lockout's first delay (1 s by default): a code at once is throttled, on the same page.
+    fast = b.post(srv.base_url + "/login/second-factor",
+                  data={"csrf": hidden(wrong.text, "csrf"), "code": totp.now()})
+    assert fast.status_code == 429 and fast.headers["Retry-After"] and session_token(fast.text) is None
+    time.sleep(1.2)
     settled()
     done = b.post(srv.base_url + "/login/second-factor",
-                  data={"csrf": hidden(wrong.text, "csrf"), "code": totp.now()})
+                  data={"csrf": hidden(fast.text, "csrf"), "code": totp.now()})
     assert done.status_code == 200, done.text
     token = session_token(done.text)
     assert token
