@@ -592,7 +592,11 @@ async fn callback(
         Ok(t) => t,
         Err(e) => return fed_failure(e),
     };
-    let amr = vec![portcullis_federation::AMR_FEDERATED.to_owned()];
+    // `fed`, plus `mfa` when the provider is trusted for it and its sign-in says so.
+    let amr = match fed.session_amr(&id) {
+        Ok(a) => a,
+        Err(e) => return fed_failure(e),
+    };
     match web
         .engine
         .sign_in_verified(user, amr, choice, Some(not_after), ctx)

@@ -386,10 +386,8 @@ async fn an_openid_sign_in_asks_the_second_factor_then_continues() {
     assert_eq!(amr_of(&w, &session).await, ["pwd", "otp", "mfa"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upstream_sign_in_gets_the_portcullis_second_factor() {
-    let w = world().await;
-    // First sign-in creates Ada (JIT); then she enrols a factor.
+/// Ada signs in upstream once (JIT), then enrols a TOTP factor.
+async fn ada_with_totp(w: &World) -> Totp {
     let (location, binding) = w.begin().await;
     let (code, q) = w.idp.authorize(&location, "ada-1", "ada@example.com");
     let first = w.callback(&code, &q["state"], Some(&binding)).await;
@@ -400,7 +398,33 @@ async fn an_upstream_sign_in_gets_the_portcullis_second_factor() {
         .await
         .unwrap()
         .expect("ada");
-    let totp = w.enrol_totp(&ada).await;
+    w.enrol_totp(&ada).await
+}
+
+/// A provider trusted for MFA whose sign-in says `mfa`: no Portcullis step on top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_upstream_mfa_needs_no_second_step() {
+    let w = world_with(|p| p.trust_upstream_mfa = true).await;
+    ada_with_totp(&w).await;
+    *w.idp.amr.lock() = Some(vec!["pwd".into(), "mfa".into()]);
+    let (location, binding) = w.begin().await;
+    let (code, q) = w.idp.authorize(&location, "ada-1", "ada@example.com");
+    let r = w.callback(&code, &q["state"], Some(&binding)).await;
+    let token = r.token().expect("landing page at once");
+    assert_eq!(amr_of(&w, &token).await, ["fed", "mfa"]);
+    // Without `mfa` upstream, the factor is asked.
+    *w.idp.amr.lock() = Some(vec!["pwd".into()]);
+    let (location, binding) = w.begin().await;
+    let (code, q) = w.idp.authorize(&location, "ada-1", "ada@example.com");
+    assert_second_step(&w.callback(&code, &q["state"], Some(&binding)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_sign_in_gets_the_portcullis_second_factor() {
+    let w = world().await;
+    // Untrusted for MFA (the default), even an upstream `mfa` does not count.
+    *w.idp.amr.lock() = Some(vec!["pwd".into(), "mfa".into()]);
+    let totp = ada_with_totp(&w).await;
     let t = settled_now().await;
 
     let mut b = Browser::new(&w);
