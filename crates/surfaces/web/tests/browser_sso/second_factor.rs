@@ -239,6 +239,10 @@ async fn a_required_policy_enrols_inside_the_sign_in_and_shows_the_codes_once() 
     let body = page.text();
     // The QR code inline (no image source for the CSP to allow), the key for manual entry.
     assert!(body.contains("<svg") && !body.contains("<?xml"), "{body}");
+    assert!(
+        !body.contains("style=") && !body.contains("<img"),
+        "nothing the CSP would block"
+    );
     assert!(body.contains("id=\"secret\""));
     let uri = hidden(&page, "otpauth_uri")
         .expect("setup URI")
@@ -483,5 +487,43 @@ async fn the_own_sign_in_of_start_login_hands_back_the_token() {
         .submit("/login/second-factor", &[("code", &totp.code(t, 0))])
         .await;
     let session = ok.token().expect("landing page");
+    assert_eq!(amr_of(&w, &session).await, ["pwd", "otp", "mfa"]);
+}
+
+/// Enrolment inside a sign-in that continues an OpenID authorization: the codes page sets the
+/// session cookie and its "Continue" goes back to the authorization.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_sign_in_enrols_then_continues() {
+    let w = world().await;
+    member(&w, "ida@example.com").await;
+    w.set_mfa_mode("acme", MfaMode::Required).await;
+    let pending = "c2VhbGVkLXJlcXVlc3Q";
+    let mut b = Browser::new(&w);
+    let page = b.password("ida@example.com", Some(pending)).await;
+    assert_eq!(hidden(&page, "r").as_deref(), Some(pending));
+    let uri = hidden(&page, "otpauth_uri").unwrap().replace("&amp;", "&");
+    let factor = hidden(&page, "factor").unwrap();
+    let t = settled_now().await;
+    let codes = b
+        .submit(
+            "/login/enrol",
+            &[
+                ("r", pending),
+                ("factor", &factor),
+                ("otpauth_uri", &uri),
+                ("code", &totp_code(&uri, t)),
+            ],
+        )
+        .await;
+    assert_eq!(codes.status, StatusCode::OK, "{}", codes.text());
+    assert_eq!(codes.text().matches("<li><code>").count(), 10);
+    assert!(codes.text().contains(&format!(
+        "id=\"continue\" href=\"/oauth2/authorize/resume?r={pending}\""
+    )));
+    assert!(
+        hidden(&codes, "session").is_none(),
+        "the token stays in the HttpOnly cookie"
+    );
+    let session = b.jar["portcullis-session"].clone();
     assert_eq!(amr_of(&w, &session).await, ["pwd", "otp", "mfa"]);
 }
