@@ -1,6 +1,7 @@
 //! Portcullis' own self-service account API under `/account/v1` (docs/design/account-surface.md):
 //! a signed-in user lists and ends their sessions, lists and revokes the consents they gave
-//! OpenID clients, and changes their password; an account an
+//! OpenID clients, changes their password and manages second factors (TOTP, recovery codes; a
+//! JSON sign-in that asks for the second factor); an account an
 //! admin flagged for a password reset chooses a new password with the admin's one-time code.
 //!
 //! The same things as server-rendered pages for a browser sign-in (`/account`, `/account/apps`,
@@ -11,6 +12,7 @@
 //! live in the core engine; this crate only maps the wire to engine calls and back.
 #![forbid(unsafe_code)]
 
+mod factors;
 mod handlers;
 mod pages;
 
@@ -42,6 +44,23 @@ pub fn router(engine: Arc<Engine>) -> Router {
             delete(handlers::revoke_consent),
         )
         .route("/account/v1/password", post(handlers::change_password))
+        .route("/account/v1/factors", get(factors::list))
+        .route("/account/v1/factors/totp", post(factors::start_totp))
+        .route(
+            "/account/v1/factors/totp/{id}/confirm",
+            post(factors::confirm_totp),
+        )
+        .route("/account/v1/factors/{id}", delete(factors::remove))
+        .route(
+            "/account/v1/recovery-codes",
+            post(factors::regenerate_codes),
+        )
+        .route("/account/v1/reauthenticate", post(factors::reauthenticate))
+        .route("/account/v1/sign-in", post(factors::sign_in))
+        .route(
+            "/account/v1/sign-in/second-factor",
+            post(factors::second_factor),
+        )
         .route(
             "/account/v1/password/reset-required",
             post(handlers::change_required_password),
