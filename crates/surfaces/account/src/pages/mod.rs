@@ -1,5 +1,5 @@
 //! The account pages (docs/design/pages.md): `/account` (sessions), `/account/apps` (connected
-//! apps), `/account/password`, server-rendered with no script, over the same engine calls as the
+//! apps), `/account/password`, `/account/security` (sign-in factors), server-rendered with no script, over the same engine calls as the
 //! JSON API under `/account/v1`.
 //!
 //! * Who: the browser sign-in, from the HttpOnly session cookie the sign-in page sets
@@ -17,6 +17,7 @@
 mod apps;
 mod list;
 mod password;
+mod security;
 mod sessions;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,10 @@ pub(crate) const SECTIONS: &[Section] = &[
         path: password::PATH,
         label: "Password",
     },
+    Section {
+        path: security::PATH,
+        label: "Security",
+    },
 ];
 
 /// Where "Sign out" goes: the OpenID provider's end-session page, which asks first.
@@ -99,6 +104,12 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
         .route(apps::PATH, get(list::get::<apps::Apps>))
         .route(apps::REVOKE_PATH, post(apps::revoke))
         .route(password::PATH, get(password::page).post(password::change))
+        .route(security::PATH, get(security::page))
+        .route(security::TOTP_PATH, post(security::add_totp))
+        .route(security::CONFIRM_PATH, post(security::confirm_totp))
+        .route(security::CODES_PATH, post(security::regenerate))
+        .route(security::REMOVE_PATH, post(security::remove))
+        .route(security::REAUTH_PATH, post(security::reauthenticate))
         .with_state(Arc::new(pages))
 }
 
