@@ -5,7 +5,7 @@ use super::*;
 
 /// Unix seconds now, out of the last seconds of a 30 s step (so a code stays valid for the
 /// request that follows).
-async fn settled_now() -> u64 {
+pub(super) async fn settled_now() -> u64 {
     loop {
         let t = chrono::Utc::now().timestamp();
         if t % 30 < 26 {
@@ -15,7 +15,7 @@ async fn settled_now() -> u64 {
     }
 }
 
-fn code(uri: &str, unix: u64) -> String {
+pub(super) fn code(uri: &str, unix: u64) -> String {
     totp_rs::Totp::from_url(uri)
         .expect("otpauth uri")
         .generate(unix)
@@ -37,7 +37,7 @@ impl World {
     }
 
     /// Enrols TOTP on a fresh session; returns the URI and the recovery codes.
-    async fn enrol(&self, email: &str) -> (String, Vec<String>) {
+    pub(super) async fn enrol(&self, email: &str) -> (String, Vec<String>) {
         let token = self.login(email, PW).await.expect("login");
         let r = self
             .post(

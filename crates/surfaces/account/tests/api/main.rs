@@ -5,6 +5,7 @@ mod consents;
 mod factors;
 mod limits;
 mod pages;
+mod pages_factors;
 mod passwords;
 mod sessions;
 

@@ -8,12 +8,12 @@ use portcullis_testkit::http::form_escape;
 
 use super::*;
 
-const SESSION: &str = "portcullis-session";
+pub(super) const SESSION: &str = "portcullis-session";
 const CSRF: &str = "portcullis-account-csrf";
 
 /// A world with the sign-in page mounted too, so the round trip through `/login` is real.
 /// acme is branded: its members' account pages show it.
-async fn pages_world() -> World {
+pub(super) async fn pages_world() -> World {
     let mut cfg = config();
     cfg.branding.orgs.insert(
         "acme".into(),
@@ -26,11 +26,11 @@ async fn pages_world() -> World {
 }
 
 impl World {
-    async fn page(&self, path: &str, cookies: &str) -> Reply {
+    pub(super) async fn page(&self, path: &str, cookies: &str) -> Reply {
         self.app.get(path).cookie(Some(cookies)).send().await
     }
 
-    async fn submit(&self, path: &str, form: &[(&str, &str)], cookies: &str) -> Reply {
+    pub(super) async fn submit(&self, path: &str, form: &[(&str, &str)], cookies: &str) -> Reply {
         self.app
             .post(path)
             .form(form)
@@ -41,7 +41,7 @@ impl World {
 
     /// Signs in through `/login?r=/account` as a browser would: the form, its CSRF cookie, the
     /// post; returns the session cookie it set.
-    async fn browser_sign_in(&self, email: &str) -> String {
+    pub(super) async fn browser_sign_in(&self, email: &str) -> String {
         let form = self.app.get("/login?r=/account").send().await;
         assert_eq!(form.status, StatusCode::OK);
         assert!(form.text().contains("name=\"r\" value=\"/account\""));
@@ -66,7 +66,7 @@ impl World {
 }
 
 /// The CSRF token a page's forms carry (the same as its cookie).
-fn csrf_of(page: &Reply) -> String {
+pub(super) fn csrf_of(page: &Reply) -> String {
     let token = page.cookie(CSRF).expect("csrf cookie");
     assert!(
         page.text()
@@ -76,11 +76,11 @@ fn csrf_of(page: &Reply) -> String {
     token
 }
 
-fn with_csrf(session: &str, csrf: &str) -> String {
+pub(super) fn with_csrf(session: &str, csrf: &str) -> String {
     format!("{session}; {CSRF}={csrf}")
 }
 
-fn assert_page_headers(r: &Reply) {
+pub(super) fn assert_page_headers(r: &Reply) {
     assert_eq!(r.header("content-type"), "text/html; charset=utf-8");
     assert_eq!(r.header("cache-control"), "no-store");
     assert_eq!(r.header("x-frame-options"), "DENY");
