@@ -33,6 +33,8 @@ accent = "#b0361e"
 """
 EXPECTED_PAGES = {"sign-in", "sign-in-error", "sign-in-failed", "error", "sign-in-for-app", "org-choice",
                   "consent", "account-sessions", "account-apps", "account-password", "account-password-error",
+                  "account-security", "account-security-totp", "account-security-totp-error",
+                  "account-security-codes", "account-security-remove", "account-security-reauth",
                   "sign-out", "signed-out", "signed-in"}
 
 

@@ -8,7 +8,8 @@
 // registered with the loopback redirect URI http://127.0.0.1/cb (any port, RFC 8252 §7.3).
 //
 // Pages: sign-in, sign-in with an error, sign-in for an application, org choice, consent, the
-// account pages (sessions, connected apps, password, password with errors), sign-out
+// account pages (sessions, connected apps, password, password with errors, sign-in factors:
+// list, TOTP setup, wrong code, recovery codes, removal, re-authentication), sign-out
 // confirmation, signed out, an authorization error, a sign-in failure, the landing page.
 // For each page and each of 4 views: axe (WCAG 2.x A/AA rules and best practices), the page's
 // CSP refusals on the console, and whether the stylesheet applied. Prints one JSON line
@@ -23,6 +24,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 import { chromium } from 'playwright-core';
@@ -86,6 +88,19 @@ async function check(page, name) {
   // Back to the default view for the next step's interactions.
   await page.setViewportSize({ width: 1280, height: 860 });
   await page.emulateMedia({ colorScheme: 'light' });
+}
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 key, as an authenticator app shows it. */
+function totpCode(base32) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
 async function submit(page, selector) {
@@ -168,6 +183,36 @@ try {
   await page.fill('#confirm_password', 'another new password');
   await submit(page, '#change-password');
   await check(page, 'account-password-error');
+
+  // Sign-in factors: the list, TOTP setup (QR code), a wrong code, the recovery codes, then
+  // the removal's confirm form and re-authentication (with a recovery code), which ends it.
+  await page.goto(new URL('/account/security', spec.base).href);
+  await page.waitForSelector('#enrolment-options');
+  await check(page, 'account-security');
+  await submit(page, '#add-totp');
+  await page.waitForSelector('#qr svg');
+  await check(page, 'account-security-totp');
+  const secret = (await page.textContent('#secret')).trim();
+  await page.fill('#code', '000000');
+  await submit(page, '#confirm');
+  await page.waitForSelector('#code-error');
+  await check(page, 'account-security-totp-error');
+  await page.fill('#code', totpCode(secret));
+  await submit(page, '#confirm');
+  await page.waitForSelector('#recovery-codes');
+  await check(page, 'account-security-codes');
+  const recovery = (await page.textContent('#recovery-codes li code')).trim();
+  await page.goto(new URL('/account/security', spec.base).href);
+  await submit(page, '#factors form button');
+  await page.waitForSelector('#confirm-remove');
+  await check(page, 'account-security-remove');
+  await submit(page, '#confirm-remove');
+  await page.waitForSelector('#use-recovery-code');
+  await check(page, 'account-security-reauth');
+  await page.click('#use-recovery-code summary');
+  await page.fill('#recovery_code', recovery);
+  await submit(page, '#recovery-submit');
+  await page.waitForSelector('#no-factors');
 
   // Sign-out confirmation and the signed-out page.
   await page.goto(new URL('/oauth2/logout', spec.base).href);
