@@ -346,6 +346,8 @@ pub(crate) fn done_message(q: Option<&str>) -> Option<&'static str> {
         "others-ended" => "Your other sessions were ended.",
         "app-revoked" => "The application's access was removed.",
         "password-changed" => "Your password was changed.",
+        "factor-added" => "The authenticator app was added.",
+        "factor-removed" => "The factor was removed.",
         _ => return None,
     })
 }

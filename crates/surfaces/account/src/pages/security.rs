@@ -19,7 +19,10 @@ use portcullis_edge::Origin;
 use portcullis_edge::html::esc;
 use portcullis_edge::page_layout::{AlertKind, Field, alert, csrf_input};
 
-use super::{AccountPages, Checked, Ctx, Fields, Visitor, refusal, retry_after, see_other, when};
+use super::{
+    AccountPages, Checked, Ctx, Fields, Visitor, done_message, refusal, retry_after, see_other,
+    when,
+};
 
 pub(crate) const PATH: &str = "/account/security";
 pub(crate) const TOTP_PATH: &str = "/account/security/totp";
@@ -164,15 +167,6 @@ fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> Stri
     )
 }
 
-fn done_of(q: Option<&str>) -> Option<&'static str> {
-    let key = q?.split('&').find_map(|kv| kv.strip_prefix("done="))?;
-    Some(match key {
-        "factor-added" => "The authenticator app was added.",
-        "factor-removed" => "The factor was removed.",
-        _ => return None,
-    })
-}
-
 /// The page, or the refusal as a page.
 async fn overview(
     pages: &AccountPages,
@@ -198,7 +192,14 @@ pub(crate) async fn page(State(pages): Ctx, headers: HeaderMap, uri: http::Uri) 
         Ok(v) => v,
         Err(r) => return r,
     };
-    overview(&pages, &visitor, StatusCode::OK, None, done_of(uri.query())).await
+    overview(
+        &pages,
+        &visitor,
+        StatusCode::OK,
+        None,
+        done_message(uri.query()),
+    )
+    .await
 }
 
 /// A posted form, checked (CSRF, `Origin`, signed in), with its fields.
@@ -462,8 +463,13 @@ async fn reauth_page(
     status: StatusCode,
     error: Option<(&str, &str)>,
 ) -> Response {
-    let has_factor = match pages.engine().list_factors(&visitor.principal).await {
-        Ok(o) => !o.factors.is_empty(),
+    // The factors the policy lets prove it (passkeys_only drops TOTP); with none, the password.
+    let (has_factor, totp) = match pages.engine().list_factors(&visitor.principal).await {
+        Ok(o) => {
+            let usable = |k| o.factors.iter().any(|f| f.kind == k && o.policy.allows(k));
+            let totp = usable(FactorKind::Totp);
+            (totp || usable(FactorKind::Webauthn), totp)
+        }
         Err(e) => {
             let body = alert(AlertKind::Error, "error", &refusal(&e).1);
             return pages.page(refusal(&e).0, visitor, PATH, "Confirm it is you", &body);
@@ -486,11 +492,16 @@ async fn reauth_page(
         let mut recovery = Field::new("recovery_code", "Recovery code", "text");
         recovery.autocomplete = "off";
         recovery.error = err("recovery_code");
+        // The passkey work adds its own proof here; a recovery code works for every factor.
+        let code = if totp {
+            form(code, "Verify", "code")
+        } else {
+            String::new()
+        };
         format!(
-            "{}<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n{}</details>",
-            form(code, "Verify", "code"),
+            "{code}<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n{}</details>",
             form(recovery, "Use recovery code", "recovery"),
-            open = if err("recovery_code").is_some() {
+            open = if err("recovery_code").is_some() || !totp {
                 " open"
             } else {
                 ""
