@@ -517,7 +517,7 @@ async fn reauth_page(
         "<section class=\"card\" aria-labelledby=\"reauth-h\">\n\
          <h2 id=\"reauth-h\">Confirm it is you</h2>\n\
          <p>Changing your sign-in factors needs a fresh confirmation (valid for 5 minutes).</p>\n\
-         {forms}<p><a href=\"{PATH}\">Cancel</a></p></section>"
+         {forms}<div class=\"actions\"><a href=\"{PATH}\">Cancel</a></div></section>"
     );
     pages.page(status, visitor, PATH, "Confirm it is you", &body)
 }
