@@ -329,3 +329,56 @@ async fn passkeys_only_hides_and_refuses_totp() {
     assert!(r.text().contains("allows only passkeys"));
     assert_eq!(factor_count(&w, &ann).await, 0);
 }
+
+#[tokio::test]
+async fn a_second_app_after_reauthentication_goes_on_to_its_setup() {
+    let w = pages_world().await;
+    let ann = w.user("ann@example.com").await;
+    let (uri, _) = w.enrol("ann@example.com").await;
+    let token = w.session(&ann, OrgChoice::Default).await;
+    let session = format!("{SESSION}={token}");
+    let (page, cookies) = security_page(&w, &session).await;
+    let csrf = csrf_of(&page);
+    let reauth = w
+        .submit("/account/security/totp", &[("csrf", &csrf)], &cookies)
+        .await;
+    assert!(reauth.text().contains("name=\"then\" value=\"totp\""));
+    assert_eq!(factor_count(&w, &ann).await, 1, "no setup before the step");
+    let t = settled_now().await;
+    let now = code(&uri, t);
+    let form = [("csrf", csrf.as_str()), ("then", "totp"), ("code", &now)];
+    let setup = w
+        .submit("/account/security/reauthenticate", &form, &cookies)
+        .await;
+    assert_eq!(setup.status, StatusCode::OK, "{}", setup.text());
+    let second = element_text(&setup.text(), "otpauth-uri");
+    assert_ne!(second, uri, "a new key");
+    let factor = w
+        .engine
+        .mfa_state(ann.id)
+        .await
+        .expect("state")
+        .factors
+        .iter()
+        .find(|f| f.confirmed_at.is_none())
+        .map(|f| f.id.0.to_string())
+        .expect("pending factor");
+    let new_code = code(&second, t);
+    let confirm = [
+        ("csrf", csrf.as_str()),
+        ("factor", &factor),
+        ("otpauth_uri", &second),
+        ("code", &new_code),
+    ];
+    let r = w
+        .submit("/account/security/totp/confirm", &confirm, &cookies)
+        .await;
+    // Not the first factor: no new recovery codes, back to the list.
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.header("location"), "/account/security?done=factor-added");
+    let page = w
+        .page("/account/security?done=factor-added", &cookies)
+        .await;
+    assert!(page.text().contains("The authenticator app was added."));
+    assert_eq!(page.text().matches("id=\"factor-").count(), 2);
+}
