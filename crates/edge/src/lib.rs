@@ -7,6 +7,8 @@
 //! - the one `Authorization` parser ([`Authorization`]);
 //! - the page primitives of the browser-facing surfaces ([`html`]);
 //! - `no-store` marking of responses that carry secrets;
+//! - the OpenAPI 3.1 route tables that mount a surface's JSON routes and describe them
+//!   ([`openapi`]);
 //! - the RFC 9457 problem type, JSON body and authenticated-caller extractors and the `finish`
 //!   middleware that the account and org-admin surfaces share.
 //!
@@ -21,6 +23,7 @@ pub mod client_ip;
 mod extract;
 pub mod html;
 mod no_store;
+pub mod openapi;
 mod problem;
 mod request_id;
 

@@ -80,6 +80,7 @@ fn surfaces(
         portcullis_well_known::router(engine.clone()),
         portcullis_web::router(engine.clone(), Some(federation.clone())),
         portcullis_oidc::router(provider.clone()),
+        crate::openapi::router(),
     ];
     if let Some(r) = test_hooks() {
         parts.push(r);
