@@ -2,8 +2,9 @@
 //! Operation Object per endpoint, following the wire rules of NOMINAL.md §2 that the generated
 //! Rust types enforce (docs/design/conjure-wire.md, docs/design/openapi.md):
 //!
-//! - objects refuse unknown fields; optional and collection fields may be absent, the others
-//!   are required; an optional may be `null`;
+//! - objects refuse unknown fields (the lenient ones, the Okta hooks' bodies, ignore them);
+//!   optional and collection fields may be absent, the others are required; an optional may be
+//!   `null`;
 //! - enums are their upper-case values; a union is `{"type": v, v: value}` and nothing else;
 //! - `safelong` is an integer within ±(2^53 − 1), `integer` an `i32`, `rid` the §3 grammar;
 //! - a void endpoint answers 204, an optional return 200 or 204;
@@ -78,7 +79,8 @@ fn with_docs(mut schema: Value, docs: Option<&str>, deprecated: bool) -> Value {
     schema
 }
 
-fn object_schema(fields: &[Field]) -> Res<Value> {
+/// `lenient`: unknown fields are ignored (the Okta hooks' bodies), not refused.
+fn object_schema(fields: &[Field], lenient: bool) -> Res<Value> {
     let mut props = Map::new();
     let mut required = Vec::new();
     for f in fields {
@@ -90,12 +92,11 @@ fn object_schema(fields: &[Field]) -> Res<Value> {
             required.push(json!(f.wire));
         }
     }
-    Ok(json!({
-        "type": "object",
-        "properties": props,
-        "required": required,
-        "additionalProperties": false,
-    }))
+    let mut schema = json!({ "type": "object", "properties": props, "required": required });
+    if !lenient {
+        schema["additionalProperties"] = json!(false);
+    }
+    Ok(schema)
 }
 
 fn union_schema(fields: &[Field]) -> Res<Value> {
@@ -169,9 +170,10 @@ impl Model {
     /// paths under `/api`).
     pub(crate) fn gen_openapi(&self, ir: &Value, prefix: &str) -> Res<Value> {
         let mut schemas = Map::new();
+        let lenient = self.lenient_set();
         for td in self.types.values() {
             let s = match &td.def {
-                Def::Object(fields) => object_schema(fields)?,
+                Def::Object(fields) => object_schema(fields, lenient.contains(&td.name))?,
                 Def::Union(fields) => union_schema(fields)?,
                 Def::Alias(t) => ty_schema(t)?,
                 Def::Enum(values) => json!({

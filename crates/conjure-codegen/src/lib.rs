@@ -90,11 +90,12 @@ pub fn generate(ir: &Value, opts: &Options) -> Result<Generated, CodegenError> {
 /// JSON Schema}, "operations": [{"name", "method", "path", "operation"}], "errorSchema",
 /// "errorStatuses"}` (the Conjure error body and the statuses it comes with), every path under
 /// `path_prefix`. Path templates that differ only in parameter names share the first's names.
-pub fn openapi(ir: &Value, path_prefix: &str) -> Result<Value, CodegenError> {
+/// The objects `opts` makes lenient ignore unknown fields, so their schemas allow them.
+pub fn openapi(ir: &Value, path_prefix: &str, opts: &Options) -> Result<Value, CodegenError> {
     if ir.get("version").and_then(Value::as_i64) != Some(1) {
         return Err("unsupported Conjure IR version".into());
     }
-    let model = ir::Model::load(ir, Options::default())?;
+    let model = ir::Model::load(ir, opts.clone())?;
     model.gen_openapi(ir, path_prefix)
 }
 

@@ -44,8 +44,9 @@ pub fn write_nominal(ir_path: &str, out_dir: &Path) -> Result<(), CodegenError> 
     let io = |what: &str, e: std::io::Error| CodegenError::from(format!("{what}: {e}"));
     let text = std::fs::read_to_string(ir_path).map_err(|e| io(ir_path, e))?;
     let ir = serde_json::from_str(&text).map_err(|e| format!("{ir_path}: {e}"))?;
-    let g = generate(&ir, &nominal_options(ir_path))?;
-    let doc = openapi(&ir, "/api")?;
+    let opts = nominal_options(ir_path);
+    let g = generate(&ir, &opts)?;
+    let doc = openapi(&ir, "/api", &opts)?;
     for (file, text) in [
         ("conjure_openapi.json", doc.to_string()),
         ("conjure_types.rs", g.types),

@@ -24,7 +24,7 @@ use portcullis_core::admin::{Admin, AdminError};
 use portcullis_core::engine::Engine;
 use portcullis_core::model::{JobPermissions, PriorityLevel, SettingValue};
 use portcullis_core::org_settings::parse_job_permissions;
-use portcullis_core::org_settings::{JobPermissionsView, OrgSettingsView};
+use portcullis_core::org_settings::{JobPermissionsView, MAX_KEY_LEN, OrgSettingsView};
 use portcullis_edge::openapi::{
     ApiDoc, ApiRoutes, Op, PROBLEM_SCHEMA, problem_schema, ref_json, schema, schema_of,
 };
@@ -85,13 +85,13 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             patch_settings,
         )
         .mount(
-            op(Op::get(&format!("{ORG}/settings/{{key}}"), "getOrgSetting"))
+            key_param(op(Op::get(&format!("{ORG}/settings/{{key}}"), "getOrgSetting")))
                 .summary("One setting of the team")
                 .json(200, schema_of::<SettingValue>()),
             get_setting,
         )
         .mount(
-            op(Op::put(&format!("{ORG}/settings/{{key}}"), "putOrgSetting"))
+            key_param(op(Op::put(&format!("{ORG}/settings/{{key}}"), "putOrgSetting")))
                 .summary("Sets one setting")
                 .json_body(schema_of::<SettingValue>())
                 .json(200, settings())
@@ -99,7 +99,7 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             put_setting,
         )
         .mount(
-            op(Op::delete(&format!("{ORG}/settings/{{key}}"), "deleteOrgSetting"))
+            key_param(op(Op::delete(&format!("{ORG}/settings/{{key}}"), "deleteOrgSetting")))
                 .summary("Clears one setting")
                 .json(200, settings()),
             delete_setting,
@@ -131,13 +131,13 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             list_job_permissions,
         )
         .mount(
-            op(Op::get(&format!("{ORG}/job-permissions/{{role}}"), "getOrgJobPermissions"))
+            role_param(op(Op::get(&format!("{ORG}/job-permissions/{{role}}"), "getOrgJobPermissions")))
                 .summary("A role's effective job permissions in the team")
                 .json(200, schema(job_permissions_of_role())),
             get_job_permissions,
         )
         .mount(
-            op(Op::put(&format!("{ORG}/job-permissions/{{role}}"), "putOrgJobPermissions"))
+            role_param(op(Op::put(&format!("{ORG}/job-permissions/{{role}}"), "putOrgJobPermissions")))
                 .summary("Overrides a role's job permissions (flags left out are false)")
                 .json_body(schema_of::<JobPermissions>())
                 .json(200, overrides())
@@ -145,7 +145,7 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             put_job_permissions,
         )
         .mount(
-            op(Op::delete(&format!("{ORG}/job-permissions/{{role}}"), "deleteOrgJobPermissions"))
+            role_param(op(Op::delete(&format!("{ORG}/job-permissions/{{role}}"), "deleteOrgJobPermissions")))
                 .summary("Removes a role's override")
                 .json(200, overrides()),
             delete_job_permissions,
@@ -154,6 +154,26 @@ fn table() -> ApiRoutes<Arc<Engine>> {
 }
 
 /// The answer of `GET …/job-permissions/{role}` (built as JSON by its handler).
+/// A role of the path: one of the roles a membership has.
+fn role_param(op: Op) -> Op {
+    let roles: Vec<&str> = portcullis_core::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    op.param("path", "role", true, json!({ "enum": roles }))
+}
+
+/// A setting key of the path (`portcullis_core::org_settings::validate_key`).
+fn key_param(op: Op) -> Op {
+    let pattern = format!("^[A-Za-z0-9_.-]{{1,{MAX_KEY_LEN}}}$");
+    op.param(
+        "path",
+        "key",
+        true,
+        json!({ "type": "string", "pattern": pattern }),
+    )
+}
+
 fn job_permissions_of_role() -> Value {
     json!({
         "type": "object",
