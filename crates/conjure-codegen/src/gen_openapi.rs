@@ -305,15 +305,19 @@ impl Model {
             }
         }
         for status in ERROR_STATUSES {
-            responses.insert(
-                status.to_string(),
-                json!({
-                    "description": "A Conjure error",
-                    "content": { "application/json": {
-                        "schema": { "$ref": format!("{COMPONENTS}{CONJURE_ERROR}") },
-                    } },
-                }),
-            );
+            let mut answer = json!({
+                "description": "A Conjure error",
+                "content": { "application/json": {
+                    "schema": { "$ref": format!("{COMPONENTS}{CONJURE_ERROR}") },
+                } },
+            });
+            // A rate limit and an outage say when to retry (crates/surfaces/nominal/src/auth.rs).
+            if matches!(status, 429 | 503) {
+                answer["headers"] = json!({ "Retry-After": {
+                    "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" },
+                } });
+            }
+            responses.insert(status.to_string(), answer);
         }
         op.insert("responses".into(), Value::Object(responses));
         Ok(Value::Object(op))

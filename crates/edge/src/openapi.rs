@@ -79,6 +79,8 @@ struct Response {
     status: u16,
     description: String,
     content: Option<(&'static str, SchemaSource)>,
+    /// Headers the answer always has: (name, schema).
+    headers: Vec<(&'static str, Value)>,
 }
 
 /// An operation being described, before its schemas are resolved.
@@ -202,6 +204,7 @@ impl Op {
             status,
             description: reason(status),
             content: Some((content_type, s)),
+            headers: Vec::new(),
         });
         self
     }
@@ -217,14 +220,19 @@ impl Op {
             status,
             description: reason(status),
             content: None,
+            headers: Vec::new(),
         });
         self
     }
 
-    /// RFC 9457 problem answers for these statuses.
+    /// RFC 9457 problem answers for these statuses, with the headers each always has: a 401
+    /// its `WWW-Authenticate` challenge, a 429 or 503 its `Retry-After`.
     pub fn problems(mut self, statuses: &[u16]) -> Op {
         for &status in statuses {
             self = self.answer(status, PROBLEM_CONTENT_TYPE, schema_ref(PROBLEM_SCHEMA));
+            if let Some(r) = self.responses.last_mut() {
+                r.headers = problem_headers(status);
+            }
         }
         self
     }
@@ -280,6 +288,19 @@ impl Op {
             if let Some((ct, s)) = r.content {
                 entry.insert("content".into(), json!({ ct: { "schema": resolve(s) } }));
             }
+            if !r.headers.is_empty() {
+                let headers: Map<String, Value> = r
+                    .headers
+                    .into_iter()
+                    .map(|(name, schema)| {
+                        (
+                            name.to_owned(),
+                            json!({ "required": true, "schema": schema }),
+                        )
+                    })
+                    .collect();
+                entry.insert("headers".into(), Value::Object(headers));
+            }
             responses.insert(r.status.to_string(), Value::Object(entry));
         }
         doc.insert("responses".into(), Value::Object(responses));
@@ -288,6 +309,21 @@ impl Op {
             path: self.path,
             doc: Value::Object(doc),
         }
+    }
+}
+
+/// The headers a problem answer of `status` always has (`crate::problem`).
+pub fn problem_headers(status: u16) -> Vec<(&'static str, Value)> {
+    match status {
+        401 => vec![(
+            "WWW-Authenticate",
+            json!({ "type": "string", "pattern": "^Bearer " }),
+        )],
+        429 | 503 => vec![(
+            "Retry-After",
+            json!({ "type": "string", "pattern": "^[0-9]+$" }),
+        )],
+        _ => Vec::new(),
     }
 }
 
@@ -542,6 +578,10 @@ mod tests {
             "#/components/schemas/Problem"
         );
         assert_eq!(doc.schemas["Thing"]["required"], json!(["name"]));
+        assert_eq!(
+            get["responses"]["401"]["headers"]["WWW-Authenticate"]["required"],
+            true
+        );
         let full = document("t", "1", &[doc]).expect("assembles");
         assert_eq!(full["openapi"], "3.1.0");
         let params = &full["paths"]["/things/{id}"]["delete"]["parameters"];
