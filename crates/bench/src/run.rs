@@ -141,7 +141,8 @@ pub fn run_all(
             )?;
         }
     }
-    let wants_oidc = args.wants("token") || args.wants("userinfo");
+    // The soak drives no OpenID scenario: no clients, no grants.
+    let wants_oidc = (args.wants("token") || args.wants("userinfo")) && args.soak_minutes.is_none();
     let oidc_clients = if wants_oidc {
         Some(oidc_seed::create_clients(bin, &config)?)
     } else {
