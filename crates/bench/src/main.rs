@@ -14,6 +14,7 @@ mod scenarios;
 mod seed;
 mod seed_api;
 mod server;
+mod soak;
 mod workloads;
 
 use std::process::ExitCode;

@@ -18,38 +18,100 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, post};
 use portcullis_core::engine::Engine;
+use portcullis_edge::openapi::{ApiDoc, ApiRoutes, Op, PROBLEM_SCHEMA, problem_schema, schema_of};
 
 pub use portcullis_edge::{Caller, JsonBody, PROBLEM_CONTENT_TYPE, Problem, finish};
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {
-    let api = Router::new()
-        .route("/account/v1/sessions", get(handlers::list_sessions))
-        .route(
-            "/account/v1/sessions/current",
-            get(handlers::current_session),
-        )
-        .route(
-            "/account/v1/sessions/end-others",
-            post(handlers::end_other_sessions),
-        )
-        .route("/account/v1/sessions/{id}", delete(handlers::end_session))
-        .route("/account/v1/consents", get(handlers::list_consents))
-        .route(
-            "/account/v1/consents/{client}",
-            delete(handlers::revoke_consent),
-        )
-        .route("/account/v1/password", post(handlers::change_password))
-        .route(
-            "/account/v1/password/reset-required",
-            post(handlers::change_required_password),
-        )
+    let (routes, _) = table().into_parts();
+    let api = routes
         .layer(middleware::from_fn(finish))
         // Answers name sessions and carry tokens; none may be cached.
         .layer(middleware::from_fn(portcullis_edge::no_store))
         .with_state(engine.clone());
     // The pages set their own page headers (no-store among them); problems are the API's.
     api.merge(pages::router(engine))
+}
+
+/// The surface's OpenAPI description (the same table mounts the routes).
+pub fn api() -> ApiDoc {
+    table().into_parts().1
+}
+
+/// Every route, with what it takes and answers.
+fn table() -> ApiRoutes<Arc<Engine>> {
+    // Every bearer route: a missing, bad or spent token, a refused caller, a throttled client,
+    // a store that cannot serve.
+    const AUTHED: &[u16] = &[401, 403, 429, 500, 503];
+    // Routes with a JSON body, on top: a bad body, a body too large, not JSON.
+    const BODY: &[u16] = &[400, 413, 415];
+    let op = |op: Op| op.tag("account").bearer().problems(AUTHED);
+    ApiRoutes::new()
+        .mount(
+            op(Op::get("/account/v1/sessions", "listMySessions"))
+                .summary("The caller's live sessions")
+                .json(200, schema_of::<handlers::SessionList>()),
+            handlers::list_sessions,
+        )
+        .mount(
+            op(Op::get("/account/v1/sessions/current", "currentSession"))
+                .summary("The online check of a bearer")
+                .json(200, schema_of::<handlers::CurrentView>()),
+            handlers::current_session,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/sessions/end-others",
+                "endOtherSessions",
+            ))
+            .summary("Ends every session of the caller but the calling one")
+            .json(200, schema_of::<handlers::Ended>()),
+            handlers::end_other_sessions,
+        )
+        .mount(
+            op(Op::delete("/account/v1/sessions/{id}", "endMySession"))
+                .summary("Ends one of the caller's sessions")
+                .empty(204)
+                .problems(&[404]),
+            handlers::end_session,
+        )
+        .mount(
+            op(Op::get("/account/v1/consents", "listMyConsents"))
+                .summary("The OpenID clients the caller consented to")
+                .json(200, schema_of::<handlers::ConsentList>()),
+            handlers::list_consents,
+        )
+        .mount(
+            op(Op::delete(
+                "/account/v1/consents/{clientId}",
+                "revokeMyConsent",
+            ))
+            .summary("Revokes a consent and ends what the client holds for the caller")
+            .empty(204)
+            .problems(&[404]),
+            handlers::revoke_consent,
+        )
+        .mount(
+            op(Op::post("/account/v1/password", "changeMyPassword"))
+                .summary("Changes the caller's password")
+                .json_body(schema_of::<handlers::ChangePassword>())
+                .empty(204)
+                .problems(BODY),
+            handlers::change_password,
+        )
+        .mount(
+            Op::post(
+                "/account/v1/password/reset-required",
+                "resetRequiredPassword",
+            )
+            .tag("account")
+            .summary("Chooses a new password with an admin's one-time reset code")
+            .json_body(schema_of::<handlers::RequiredChange>())
+            .empty(204)
+            .problems(&[400, 401, 413, 415, 429, 500, 503]),
+            handlers::change_required_password,
+        )
+        .named_schema(PROBLEM_SCHEMA, problem_schema())
 }
