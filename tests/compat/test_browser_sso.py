@@ -85,9 +85,10 @@ def test_browser_sso_end_to_end(sso, thrift_stubs):
     assert vt.webSSO.url.startswith("/login/sso/start?t="), vt.webSSO.url
     # Each answer carries its own single-use token.
     assert start_login(srv, thrift_stubs, "ada@example.com").webSSO.url != vt.webSSO.url
-    # No browser SSO for other domains.
+    # No upstream SSO for other domains: password login, or Portcullis's own browser sign-in.
     other = start_login(srv, thrift_stubs, "bob@elsewhere.org")
-    assert other.webSSO is None and not other.isSSO and other.passwordAuth is not None
+    assert not other.isSSO and other.passwordAuth is not None and not other.isIdpAuth
+    assert other.webSSO.url.startswith("/login?t="), other.webSSO.url
 
     out = browser({"mode": "sso", "start_url": srv.base_url + vt.webSSO.url, "login": "ada-sub",
                    "password": UPSTREAM_PASSWORD, "replay": True})

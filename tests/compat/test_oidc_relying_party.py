@@ -8,6 +8,9 @@ and the back-channel logout token (verified with jose against the JWKS) naming t
 """
 from __future__ import annotations
 
+import time
+
+import pyotp
 import pytest
 
 from harness.oidc_clients import USER_PASSWORD, add_user, client_toml, start_provider
@@ -34,7 +37,8 @@ def client_settings(rp: RelyingParty) -> dict:
                 grant_type=["authorization_code", "refresh_token"], scope=["openid", "profile", "email"])
 
 
-def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool, logout_confirm: bool) -> None:
+def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool, logout_confirm: bool,
+                  acr: str = "1") -> None:
     issuer = srv.base_url
     assert s["issuer"] == issuer
     assert s["discovery"]["code_challenge_methods_supported"] == ["S256"]
@@ -52,7 +56,7 @@ def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool, logo
     assert idc["iss"] == issuer and idc["aud"] in (client_id, [client_id]) and idc["azp"] == client_id
     assert idc["nonce"] == s["nonce"] and idc["sid"] and idc["at_hash"]
     assert idc["email"] == EMAIL and idc["email_verified"] is True and idc["name"] == "Ada Lovelace"
-    assert idc["acr"] == "1" and "pwd" in idc["amr"] and idc["exp"] > idc["iat"] >= idc["auth_time"]
+    assert idc["acr"] == acr and "pwd" in idc["amr"] and idc["exp"] > idc["iat"] >= idc["auth_time"]
     assert s["token_type"].lower() == "bearer" and set(s["scope"].split()) == {"openid", "profile", "email"}
     assert s["expires_in"] and s["expires_in"] > 0
     assert s["userinfo"]["sub"] == idc["sub"] and s["userinfo"]["email"] == EMAIL
@@ -62,6 +66,7 @@ def check_summary(s: dict, srv, *, client_id: str, alg: str, consent: bool, logo
     rc = r["id_token_claims"]
     assert r["id_token_header"]["alg"] == alg
     assert rc["sub"] == idc["sub"] and rc["sid"] == idc["sid"] and "nonce" not in rc       # OIDC Core §12.2
+    assert rc["acr"] == idc["acr"] and rc["amr"] == idc["amr"]
     assert r["introspection"]["active"] is True and r["introspection"]["client_id"] == client_id
     assert r["introspection"]["sub"] == idc["sub"]
 
@@ -132,3 +137,35 @@ def test_openid_client_user_whose_domain_signs_in_upstream(server_factory, oidc_
     assert s["userinfo"]["sub"] == idc["sub"] and s["refresh"]["rotated"]
     lo = s["logout"]
     assert lo["backchannel"]["claims"]["sid"] == idc["sid"] and lo["refresh_after_logout"] == "invalid_grant"
+
+
+def test_openid_client_user_with_totp_types_the_code(server_factory, relying_party):
+    """A user with TOTP (enrolled over the account API): the RP asks for `acr_values` multi-factor
+    (the PAPE URI); Chromium types the password, then the code (pyotp) on the second-step page; the
+    ID token names that acr and amr pwd, otp, mfa; the refresh keeps them."""
+    relying_party.start()
+    srv = start_provider(server_factory, "")
+    add_user(srv, EMAIL)
+    created = srv.admin.create_client("confidential", "RP mfa-app", client_id="mfa-app", first_party=True,
+                                      **client_settings(relying_party))
+    assert "urn:portcullis:acr:mfa" in srv.get("/.well-known/openid-configuration").json()["acr_values_supported"]
+    login = srv.parsable_call("login", {"email": EMAIL, "password": USER_PASSWORD})
+    auth = {"Authorization": f"Bearer {login['result']['success']['authToken']}"}
+    r = srv.post("/account/v1/factors/totp", json={"name": "phone"}, headers=auth)
+    assert r.status_code == 201, r.text
+    totp = pyotp.parse_uri(r.json()["otpauthUri"])
+    # Early in a 30 s step: the previous step's code confirms, the current one is typed later (it
+    # stays valid into the next step, long enough for Chromium to start).
+    while time.time() % 30 >= 10:
+        time.sleep(0.5)
+    now = time.time()
+    r = srv.post(f"/account/v1/factors/totp/{r.json()['factorId']}/confirm", json={"code": totp.at(now - 30)},
+                 headers=auth)
+    assert r.status_code == 200, r.text
+    pape = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+    s = relying_party.run({"issuer": srv.base_url, "client_id": "mfa-app", "client_secret": created["clientSecret"],
+                           "auth": "client_secret_basic", "scope": "openid profile email", "acr_values": pape,
+                           "email": EMAIL, "password": USER_PASSWORD, "totp_code": totp.at(now)})
+    assert s["second_step_shown"] is True, s
+    check_summary(s, srv, client_id="mfa-app", alg="RS256", consent=False, logout_confirm=False, acr=pape)
+    assert s["id_token_claims"]["amr"] == ["pwd", "otp", "mfa"]

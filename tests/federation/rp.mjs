@@ -6,8 +6,9 @@
 //    prints {"event":"ready","port","redirect_uri","post_logout_redirect_uri","backchannel_logout_uri"}.
 // 2. Reads one JSON line on stdin: {issuer, client_id, client_secret?, auth: "client_secret_basic"|
 //    "none", id_token_alg?, scope, email, password, consent?: true, logout_without_hint?: true,
-//    upstream?: {login, password}} (upstream: no Portcullis password; the user signs in at the
-//    provider.mjs of their domain instead).
+//    upstream?: {login, password}, totp_code?, acr_values?} (upstream: no Portcullis password; the
+//    user signs in at the provider.mjs of their domain instead; totp_code: typed on the second-step
+//    page after the password; acr_values: sent with the authorization request).
 // 3. Discovery; authorization URL with PKCE S256, state and nonce; the browser signs in on the
 //    real /login page (and allows on the consent page when asked); code grant (openid-client checks
 //    the ID token's signature against the JWKS, iss, aud, nonce, the response's iss and state);
@@ -139,6 +140,13 @@ async function signIn(page, authorizationUrl) {
     await page.fill('#password', spec.password);
     await page.click('#submit');
   }
+  let secondStepShown = false;
+  if (spec.totp_code) {
+    await page.waitForSelector('#code');
+    secondStepShown = true;
+    await page.fill('#code', spec.totp_code);
+    await page.click('#submit');
+  }
   let consentShown = false;
   if (spec.consent) {
     await page.waitForSelector('#allow');
@@ -148,7 +156,7 @@ async function signIn(page, authorizationUrl) {
   const callbackUrl = await callback;
   return {
     signInPath: signInUrl.pathname, signInHasPending: signInUrl.searchParams.has('r'), consentShown,
-    callbackUrl, upstreamPath,
+    callbackUrl, upstreamPath, secondStepShown,
   };
 }
 
@@ -170,6 +178,7 @@ async function run(page) {
   const authorizationUrl = oidc.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri, scope: spec.scope, code_challenge: codeChallenge,
     code_challenge_method: 'S256', state, nonce,
+    ...(spec.acr_values ? { acr_values: spec.acr_values } : {}),
   });
   step('browser sign-in');
   const signIn_ = await signIn(page, authorizationUrl);
@@ -245,6 +254,7 @@ async function run(page) {
     sign_in_has_pending: signIn_.signInHasPending,
     upstream_path: signIn_.upstreamPath,
     consent_shown: signIn_.consentShown,
+    second_step_shown: signIn_.secondStepShown,
     callback: Object.fromEntries([...callback.searchParams].filter(([k]) => k !== 'code')),
     nonce,
     token_type: tokens.token_type,

@@ -15,6 +15,7 @@ mod seed;
 mod seed_api;
 mod server;
 mod soak;
+mod totp_load;
 mod workloads;
 
 use std::process::ExitCode;

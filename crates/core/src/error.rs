@@ -41,6 +41,9 @@ pub enum CoreError {
     /// A per-account quota is full (e.g. live API keys per user).
     #[error("limit exceeded: at most {limit} {what}")]
     LimitExceeded { what: &'static str, limit: u32 },
+    /// A multi-factor rule refused the request (docs/design/mfa.md).
+    #[error("{0}")]
+    Mfa(MfaRefusal),
     /// Throttled; retry after the given delay.
     #[error("too many requests")]
     RateLimited { retry_after: Duration },
@@ -52,6 +55,31 @@ pub enum CoreError {
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
+
+/// Why a multi-factor rule refused a request. Each surface maps every case to its own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MfaRefusal {
+    /// The password was right, but this account signs in with a second factor, which this
+    /// API cannot ask for: the client must use web sign-in.
+    #[error("this account signs in with a second factor: use web sign-in")]
+    SecondFactorRequired,
+    /// The password was right, but the account must enrol a second factor first, which only
+    /// web sign-in can do.
+    #[error("this account must enrol a second factor: use web sign-in")]
+    EnrolmentRequired,
+    /// Adding or removing a factor needs a password or factor check within the last minutes.
+    #[error("re-authenticate first: confirm your password or a second factor")]
+    RecentAuthenticationRequired,
+    /// A wrong, replayed or spent code (or a locked account): one answer for all.
+    #[error("the code is not valid")]
+    InvalidCode,
+    /// The org policy refuses this kind of factor (`passkeys_only` refuses TOTP).
+    #[error("the organisation allows passkeys only")]
+    KindNotAllowed,
+    /// Creating a credential needs a session signed in with a second factor.
+    #[error("this needs a session signed in with a second factor")]
+    SessionWithoutSecondFactor,
+}
 
 impl CoreError {
     /// The database could not serve the request (unreachable, read-only, timed out): a

@@ -318,6 +318,9 @@ pub trait WriteTx: Send {
         at: Timestamp,
     ) -> StoreResult<u64>;
     async fn upsert_consent(&mut self, consent: Consent) -> StoreResult<()>;
+    /// Deletes every factor, recovery code and pending sign-in challenge of the user; returns
+    /// how many factors went (an admin's MFA reset).
+    async fn delete_user_factors(&mut self, user: UserId) -> StoreResult<u64>;
     /// Makes every write visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -729,6 +732,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<i32>;
     /// Clears the state after a success or an admin unlock.
     async fn throttle_reset(&self, key: &str) -> StoreResult<()>;
+    /// Ends a granted claim's hold at `now` but keeps the failure count: a right password whose
+    /// sign-in still needs a second factor must not wipe the failures a wrong code adds to.
+    async fn throttle_release(&self, key: &str, now: Timestamp) -> StoreResult<()>;
     async fn throttle_get(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
 
     // ---- revocation view feed ----------------------------------------------------------------
@@ -765,6 +771,100 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<SsoFlowRecord>>;
     /// Deletes every record expired by `now`; returns how many.
     async fn purge_sso_flows(&self, now: Timestamp) -> StoreResult<u64>;
+
+    // ---- second factors (docs/design/mfa.md) --------------------------------------------------
+    /// The user's factors (confirmed and pending, oldest first), the MFA policies of the enabled
+    /// orgs they are an active member of (the default for an org without one), and how many
+    /// recovery codes are unused, read on one connection.
+    async fn mfa_state(&self, user: UserId) -> StoreResult<MfaState>;
+    /// Stores a pending (unconfirmed) factor, deleting the user's other pending factors of its
+    /// kind in the same transaction (one enrolment at a time). `NotFound` for an unknown user;
+    /// `Conflict` for a taken WebAuthn credential id.
+    async fn insert_pending_factor(&self, factor: Factor) -> StoreResult<()>;
+    /// Confirms the user's pending factor and records `counter` (the confirming TOTP step, so
+    /// that code cannot sign in again); with `recovery_codes`, replaces the user's recovery
+    /// codes by these hashes, in the same transaction. `false` (nothing written) when there is
+    /// no such pending factor of that user created after `created_after`.
+    async fn confirm_factor(
+        &self,
+        user: UserId,
+        id: FactorId,
+        counter: i64,
+        created_after: Timestamp,
+        recovery_codes: Option<&[[u8; 32]]>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Accepts a counter value once: sets the confirmed factor's `counter` and `last_used_at`
+    /// only when the stored counter is lower. One conditional update, so of concurrent uses of
+    /// the same TOTP code on any node exactly one gets `true`.
+    async fn advance_factor_counter(
+        &self,
+        id: FactorId,
+        counter: i64,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Deletes one factor of the user; when no confirmed factor is left, the recovery codes go
+    /// too, in the same transaction. `false` when the user has no such factor.
+    async fn delete_factor(&self, user: UserId, id: FactorId) -> StoreResult<bool>;
+    /// Replaces every recovery code of the user by these hashes in one transaction (the old
+    /// ones stop working at commit).
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[[u8; 32]],
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Spends an unused recovery code of the user. One conditional update: of concurrent uses
+    /// exactly one gets `true`.
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &[u8; 32],
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// The org's policy (the default when none is stored).
+    async fn get_org_mfa_policy(&self, org: OrgId) -> StoreResult<MfaPolicy>;
+    /// `NotFound` for an unknown org.
+    async fn set_org_mfa_policy(
+        &self,
+        org: OrgId,
+        policy: MfaPolicy,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// `Conflict` when the key is taken.
+    async fn insert_mfa_challenge(&self, challenge: MfaChallengeRecord) -> StoreResult<()>;
+    /// The challenge when it has not expired by `now` (it stays).
+    async fn get_mfa_challenge(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<MfaChallengeRecord>>;
+    /// Deletes the challenge and returns it when it had not expired by `now`: of concurrent
+    /// takes exactly one gets it.
+    async fn take_mfa_challenge(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<MfaChallengeRecord>>;
+    /// Deletes every challenge expired by `now`, and pending factors created before
+    /// `pending_before`; returns how many rows went.
+    async fn purge_mfa_pending(
+        &self,
+        now: Timestamp,
+        pending_before: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Records a re-authentication on the session (replacing the previous one).
+    async fn record_session_reauth(
+        &self,
+        session: &SessionId,
+        at: Timestamp,
+        methods: &[String],
+    ) -> StoreResult<()>;
+    /// The last re-authentication on the session: when, and the methods it verified.
+    async fn get_session_reauth(
+        &self,
+        session: &SessionId,
+    ) -> StoreResult<Option<(Timestamp, Vec<String>)>>;
 
     // ---- bootstrap ----------------------------------------------------------------------------
     /// On an empty store only (no users): creates the region (if missing), the org, the user

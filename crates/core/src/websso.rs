@@ -24,6 +24,9 @@ pub use crate::model::{SsoFlowKind, SsoFlowRecord};
 pub const SSO_START_TTL_SECS: i64 = 120;
 /// How long the user may take at the identity provider.
 pub const SSO_FLOW_TTL_SECS: i64 = 600;
+/// The `provider` of a start token for Portcullis's own browser sign-in (`/login?t=`): no
+/// provider alias is empty, so the two kinds of start token never redeem as each other.
+const OWN_SIGN_IN: &str = "";
 /// Longest accepted start token, state or cookie value (ours are 43 characters).
 const MAX_SECRET_LEN: usize = 128;
 
@@ -93,9 +96,31 @@ impl Engine {
         Ok(token)
     }
 
-    /// Redeems a start token (once) and opens the callback record: fresh `state`, `nonce`,
-    /// PKCE verifier and browser binding.
-    pub async fn sso_begin(&self, start_token: &str, ctx: &AuditContext) -> CoreResult<SsoBegin> {
+    /// Mints the single-use start token of Portcullis's own browser sign-in (`/login?t=`, the
+    /// `webSSO.url` of Parsable `startLogin` for password accounts): same TTL and store as an
+    /// upstream start token.
+    pub async fn own_sign_in_token(&self, login_hint: Option<&str>) -> CoreResult<String> {
+        self.sso_start_token(OWN_SIGN_IN, login_hint).await
+    }
+
+    /// Redeems (once) a start token of the own browser sign-in; its login hint, if any.
+    pub async fn own_sign_in_begin(
+        &self,
+        start_token: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<Option<String>> {
+        match self.take_start(start_token, ctx).await? {
+            start if start.provider == OWN_SIGN_IN => Ok(start.login_hint),
+            _ => {
+                self.sso_denied(ctx, Utc::now(), "start token of an upstream sign-in")
+                    .await;
+                Err(EXPIRED)
+            }
+        }
+    }
+
+    /// Takes a start record (single use), whichever sign-in it starts.
+    async fn take_start(&self, start_token: &str, ctx: &AuditContext) -> CoreResult<SsoFlowRecord> {
         let now = Utc::now();
         let start = if well_formed(start_token) {
             self.store()
@@ -104,11 +129,26 @@ impl Engine {
         } else {
             None
         };
-        let Some(start) = start else {
-            self.sso_denied(ctx, now, "start token invalid, used or expired")
+        match start {
+            Some(s) => Ok(s),
+            None => {
+                self.sso_denied(ctx, now, "start token invalid, used or expired")
+                    .await;
+                Err(EXPIRED)
+            }
+        }
+    }
+
+    /// Redeems a start token (once) and opens the callback record: fresh `state`, `nonce`,
+    /// PKCE verifier and browser binding.
+    pub async fn sso_begin(&self, start_token: &str, ctx: &AuditContext) -> CoreResult<SsoBegin> {
+        let now = Utc::now();
+        let start = self.take_start(start_token, ctx).await?;
+        if start.provider == OWN_SIGN_IN {
+            self.sso_denied(ctx, now, "start token of the own sign-in")
                 .await;
             return Err(EXPIRED);
-        };
+        }
         let begin = SsoBegin {
             provider: start.provider,
             login_hint: start.login_hint,

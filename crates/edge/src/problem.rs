@@ -9,7 +9,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use portcullis_core::CoreError;
+use portcullis_core::{CoreError, MfaRefusal};
 use serde_json::json;
 
 use crate::request_id::RequestId;
@@ -167,6 +167,10 @@ impl From<CoreError> for Problem {
             CoreError::LimitExceeded { .. } => {
                 Problem::new(S::BAD_REQUEST, "limit_exceeded", e.to_string())
             }
+            CoreError::Mfa(refusal) => {
+                let (status, code) = mfa_problem(refusal);
+                Problem::new(status, code, refusal.to_string())
+            }
             CoreError::RateLimited { retry_after } => Problem {
                 retry_after: Some(retry_after),
                 ..Problem::new(
@@ -182,6 +186,20 @@ impl From<CoreError> for Problem {
                 Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }
         }
+    }
+}
+
+/// The status and stable `code` of each multi-factor refusal (docs/design/mfa.md).
+fn mfa_problem(refusal: MfaRefusal) -> (StatusCode, &'static str) {
+    use StatusCode as S;
+    match refusal {
+        MfaRefusal::SecondFactorRequired | MfaRefusal::SessionWithoutSecondFactor => {
+            (S::FORBIDDEN, "second_factor_required")
+        }
+        MfaRefusal::EnrolmentRequired => (S::FORBIDDEN, "enrolment_required"),
+        MfaRefusal::RecentAuthenticationRequired => (S::FORBIDDEN, "reauthentication_required"),
+        MfaRefusal::InvalidCode => (S::UNAUTHORIZED, "invalid_code"),
+        MfaRefusal::KindNotAllowed => (S::FORBIDDEN, "factor_kind_not_allowed"),
     }
 }
 

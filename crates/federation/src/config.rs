@@ -163,6 +163,15 @@ pub struct ProviderConfig {
     /// (another application's token would log its user in here) and tells no expiry.
     #[serde(default)]
     pub opaque_tokens_via_userinfo: bool,
+    /// Trust this provider's word that its sign-in used several factors: an upstream `amr`
+    /// holding `mfa` (or an `acr` listed in `mfa_acr_values`) then satisfies an org policy
+    /// that asks for a second factor (docs/design/mfa.md). Off by default: the org policy
+    /// applies on top of the upstream sign-in.
+    #[serde(default)]
+    pub trust_upstream_mfa: bool,
+    /// With `trust_upstream_mfa`: upstream `acr` values that mean a multi-factor sign-in.
+    #[serde(default)]
+    pub mfa_acr_values: Vec<String>,
     /// A session (Parsable) or token (Nominal, when the upstream expiry is unknown) minted from
     /// an upstream token ends at most this long after the upstream token's `exp`.
     #[serde(default = "default_session_cap_secs")]
@@ -253,6 +262,8 @@ impl ProviderConfig {
             introspection_client_secret: None,
             introspection_endpoint: None,
             opaque_tokens_via_userinfo: false,
+            trust_upstream_mfa: false,
+            mfa_acr_values: Vec::new(),
             max_session_beyond_upstream_secs: default_session_cap_secs(),
             algorithms: Vec::new(),
             claims: ClaimMapping::default(),

@@ -64,6 +64,10 @@ pub struct UpstreamIdentity {
     pub roles: Vec<String>,
     /// The upstream token's `exp` (`None` for opaque access tokens); caps the new token.
     pub expires_at: Option<Timestamp>,
+    /// The upstream `amr` (RFC 8176) and `acr`, when the token has them: how the user signed
+    /// in there. Counted toward the MFA policy only for a provider with `trust_upstream_mfa`.
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
 }
 
 impl UpstreamIdentity {
@@ -508,6 +512,8 @@ fn identity_from_claims(cfg: &ProviderConfig, c: &jwt::Claims) -> UpstreamIdenti
             .and_then(|g| claim_list(c, g))
             .unwrap_or_default(),
         expires_at: jwt::expiry(c).and_then(ts),
+        amr: claim_list(c, "amr").unwrap_or_default(),
+        acr: claim_str(c, "acr"),
     }
 }
 

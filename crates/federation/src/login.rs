@@ -38,7 +38,7 @@ impl Federation {
             .engine
             .finish_login_until(
                 user,
-                vec![AMR_FEDERATED.into()],
+                self.session_amr(id)?,
                 choice,
                 proxied_email,
                 Some(not_after),
@@ -144,7 +144,7 @@ impl Federation {
     ) -> Result<LoginOutcome, FederationError> {
         let credential = LoginCredential::Verified {
             user,
-            amr: vec![AMR_FEDERATED.into()],
+            amr: self.session_amr(id)?,
             not_after: Some(self.session_not_after(id)?),
         };
         Ok(self.engine.login(credential, choice, request, ctx).await?)
@@ -160,16 +160,24 @@ impl Federation {
         ctx: &AuditContext,
     ) -> Result<IssuedToken, FederationError> {
         let not_after = self.token_not_after(id)?;
+        let amr = self.session_amr(id)?;
+        // A token is a sign-in too: the MFA policy applies as for a session.
+        self.engine.require_mfa_satisfied(user, &amr, ctx).await?;
         Ok(self
             .engine
-            .issue_access_token(
-                user,
-                choice,
-                vec![AMR_FEDERATED.into()],
-                Some(not_after),
-                ctx,
-            )
+            .issue_access_token(user, choice, amr, Some(not_after), ctx)
             .await?)
+    }
+
+    /// The `amr` of a session or token from this identity: `fed`, and `mfa` when the provider
+    /// is trusted for it (`trust_upstream_mfa`) and its sign-in says so (docs/design/mfa.md).
+    pub fn session_amr(&self, id: &UpstreamIdentity) -> Result<Vec<String>, FederationError> {
+        let cfg = &self.by_alias(&id.provider)?.cfg;
+        let mut amr = vec![AMR_FEDERATED.to_owned()];
+        if upstream_mfa(cfg, id) {
+            amr.push(portcullis_core::model::amr::MFA.to_owned());
+        }
+        Ok(amr)
     }
 
     /// The latest end of a session started from this identity: the upstream token's `exp`
@@ -196,5 +204,53 @@ impl Federation {
             Some(exp) => Ok(exp),
             None => self.session_not_after(id),
         }
+    }
+}
+
+/// Whether the upstream sign-in counts as multi-factor here: only for a trusted provider, on
+/// its `amr` holding `mfa` or an `acr` the provider lists.
+fn upstream_mfa(cfg: &crate::ProviderConfig, id: &UpstreamIdentity) -> bool {
+    cfg.trust_upstream_mfa
+        && (id.amr.iter().any(|m| m == "mfa")
+            || id
+                .acr
+                .as_ref()
+                .is_some_and(|a| cfg.mfa_acr_values.contains(a)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(amr: &[&str], acr: Option<&str>) -> UpstreamIdentity {
+        UpstreamIdentity {
+            provider: "corp".into(),
+            issuer: "https://idp.example".into(),
+            subject: "s".into(),
+            email: None,
+            email_verified: false,
+            name: None,
+            picture: None,
+            groups: None,
+            orgs: Vec::new(),
+            roles: Vec::new(),
+            expires_at: None,
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+            acr: acr.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn upstream_mfa_counts_only_for_a_trusted_provider() {
+        let mut cfg = crate::ProviderConfig::new("corp", "https://idp.example", vec!["c".into()]);
+        let mfa = identity(&["pwd", "mfa"], None);
+        let gold = identity(&["pwd"], Some("gold"));
+        assert!(!upstream_mfa(&cfg, &mfa), "untrusted by default");
+        cfg.trust_upstream_mfa = true;
+        assert!(upstream_mfa(&cfg, &mfa));
+        assert!(!upstream_mfa(&cfg, &identity(&["pwd", "otp"], None)));
+        assert!(!upstream_mfa(&cfg, &gold));
+        cfg.mfa_acr_values = vec!["gold".into()];
+        assert!(upstream_mfa(&cfg, &gold));
     }
 }

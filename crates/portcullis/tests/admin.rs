@@ -349,3 +349,48 @@ fn admin_keys_take_an_algorithm() {
     assert_eq!(events[0]["detail"]["alg"], "RS256");
     assert_eq!(events[1]["detail"]["alg"], "EdDSA");
 }
+
+#[test]
+fn admin_sets_the_mfa_policy_and_lists_and_resets_factors() {
+    let dir = DataDir::migrated();
+    dir.json(&["org", "create", "acme"]);
+    dir.run("user create --email ann@example.com");
+    dir.run("member add --org acme --user ann@example.com --roles author");
+    let out = dir.run("user mfa list ann@example.com");
+    assert_eq!(out["sign_in"], "password");
+    assert_eq!(out["policy"]["mode"], "optional");
+    assert_eq!(out["factors"], serde_json::json!([]));
+
+    let out = dir.run("org update acme --mfa required --passkeys-only true");
+    assert_eq!(out["mfa_policy"]["mode"], "required");
+    assert_eq!(out["mfa_policy"]["passkeys_only"], true);
+    let out = dir.run("user mfa list ann@example.com");
+    assert_eq!(out["sign_in"], "enrolment_required");
+    assert_eq!(out["policy"]["passkeys_only"], true);
+    // One part only: the other keeps its value.
+    let out = dir.run("org update acme --passkeys-only false");
+    assert_eq!(out["mfa_policy"]["mode"], "required");
+    assert_eq!(out["mfa_policy"]["passkeys_only"], false);
+    // Together with a profile change.
+    let out = dir.run("org update acme --display-name Acme --mfa optional");
+    assert_eq!(out["display_name"], "Acme");
+    assert_eq!(
+        dir.run("user mfa list ann@example.com")["policy"]["mode"],
+        "optional"
+    );
+
+    let before = snapshot(&dir);
+    let err = dir.fails(&["org", "update", "acme", "--mfa", "sometimes"]);
+    assert!(err.contains("off, optional or required"), "{err}");
+    let err = dir.fails(&["user", "mfa", "reset", "nobody@example.com"]);
+    assert!(err.contains("unknown user"), "{err}");
+    assert_eq!(snapshot(&dir), before, "bad input writes nothing");
+
+    let out = dir.run("user mfa reset ann@example.com");
+    assert_eq!(out["factors_removed"], 0);
+    assert_eq!(out["sessions_ended"], 0);
+    let events = dir.json(&["audit", "list", "--limit", "100"]);
+    let actions = audit_actions(&events);
+    assert!(actions.contains(&"org.mfa_policy"), "{actions:?}");
+    assert!(actions.contains(&"factor.reset"), "{actions:?}");
+}

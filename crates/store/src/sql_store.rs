@@ -785,6 +785,10 @@ impl<B: Backend> Store for SqlStore<B> {
         throttle::reset::<B>(&mut *self.conn().await?, key).await
     }
 
+    async fn throttle_release(&self, key: &str, now: Timestamp) -> StoreResult<()> {
+        throttle::release::<B>(&mut *self.conn().await?, key, now).await
+    }
+
     async fn throttle_get(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
         throttle::get::<B>(&mut *self.conn().await?, key).await
     }
@@ -853,6 +857,129 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn purge_sso_flows(&self, now: Timestamp) -> StoreResult<u64> {
         sso_flows::purge::<B>(&mut *self.conn().await?, now).await
+    }
+
+    // ---- second factors -----------------------------------------------------------------------
+
+    async fn mfa_state(&self, user: UserId) -> StoreResult<MfaState> {
+        factors::state::<B>(&mut *self.conn().await?, user).await
+    }
+
+    async fn insert_pending_factor(&self, factor: Factor) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        factors::insert_pending(&mut w, factor).await?;
+        w.commit().await
+    }
+
+    async fn confirm_factor(
+        &self,
+        user: UserId,
+        id: FactorId,
+        counter: i64,
+        created_after: Timestamp,
+        recovery_codes: Option<&[[u8; 32]]>,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let done =
+            factors::confirm(&mut w, user, id, counter, created_after, recovery_codes, at).await?;
+        w.commit().await?;
+        Ok(done)
+    }
+
+    async fn advance_factor_counter(
+        &self,
+        id: FactorId,
+        counter: i64,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        factors::advance::<B>(&mut *self.conn().await?, id, counter, at).await
+    }
+
+    async fn delete_factor(&self, user: UserId, id: FactorId) -> StoreResult<bool> {
+        let mut w = self.write().await?;
+        let done = factors::delete(&mut w, user, id).await?;
+        w.commit().await?;
+        Ok(done)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[[u8; 32]],
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        factors::replace_codes::<B>(w.conn(), user, hashes, at).await?;
+        w.commit().await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &[u8; 32],
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        factors::use_code::<B>(&mut *self.conn().await?, user, hash, at).await
+    }
+
+    async fn get_org_mfa_policy(&self, org: OrgId) -> StoreResult<MfaPolicy> {
+        factors::get_policy::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn set_org_mfa_policy(
+        &self,
+        org: OrgId,
+        policy: MfaPolicy,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        factors::set_policy::<B>(w.conn(), org, policy, at).await?;
+        w.commit().await
+    }
+
+    async fn insert_mfa_challenge(&self, challenge: MfaChallengeRecord) -> StoreResult<()> {
+        factors::insert_challenge::<B>(&mut *self.conn().await?, challenge).await
+    }
+
+    async fn get_mfa_challenge(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<MfaChallengeRecord>> {
+        factors::challenge::<B>(&mut *self.conn().await?, key_hash, now, false).await
+    }
+
+    async fn take_mfa_challenge(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<MfaChallengeRecord>> {
+        factors::challenge::<B>(&mut *self.conn().await?, key_hash, now, true).await
+    }
+
+    async fn purge_mfa_pending(
+        &self,
+        now: Timestamp,
+        pending_before: Timestamp,
+    ) -> StoreResult<u64> {
+        factors::purge::<B>(&mut *self.conn().await?, now, pending_before).await
+    }
+
+    async fn record_session_reauth(
+        &self,
+        session: &SessionId,
+        at: Timestamp,
+        methods: &[String],
+    ) -> StoreResult<()> {
+        factors::record_reauth::<B>(&mut *self.conn().await?, session, at, methods).await
+    }
+
+    async fn get_session_reauth(
+        &self,
+        session: &SessionId,
+    ) -> StoreResult<Option<(Timestamp, Vec<String>)>> {
+        factors::get_reauth::<B>(&mut *self.conn().await?, session).await
     }
 
     // ---- bootstrap ----------------------------------------------------------------------------

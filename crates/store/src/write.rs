@@ -217,6 +217,10 @@ impl<B: Backend> WriteTx for Write<B> {
         oauth_grants::upsert_consent::<B>(self.conn(), &consent).await
     }
 
+    async fn delete_user_factors(&mut self, user: UserId) -> StoreResult<u64> {
+        crate::sql::factors::delete_all::<B>(self.conn(), user).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         (*self).commit().await
     }

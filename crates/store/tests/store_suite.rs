@@ -56,6 +56,13 @@ store_tests!(
     logout_notices_from_session_and_user_revocations,
     logout_notices_from_client_revocations,
     logout_notice_claims_are_leased,
+    factors_pending_confirm_and_delete,
+    totp_step_accepted_once_under_races,
+    recovery_codes_single_use_and_regenerated,
+    org_mfa_policies_apply_to_active_memberships,
+    mfa_challenges_single_use_and_reauth,
+    mfa_reset_in_a_unit,
+    throttle_release_keeps_failures,
 );
 
 /// The cases, one file per area.

@@ -11,6 +11,7 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+pub mod mfa;
 mod oidc;
 
 use std::collections::BTreeSet;

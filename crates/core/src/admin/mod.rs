@@ -29,6 +29,7 @@ mod bootstrap;
 mod clients;
 mod keys;
 mod members;
+mod mfa;
 mod orgs;
 mod users;
 mod views;
@@ -38,6 +39,7 @@ mod workspaces;
 mod tests;
 
 pub use clients::*;
+pub use mfa::MfaReset;
 pub use views::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,7 @@ impl From<CoreError> for AdminError {
             | CoreError::OrgDisabled
             | CoreError::NoMembership
             | CoreError::LimitExceeded { .. }
+            | CoreError::Mfa(_)
             | CoreError::RateLimited { .. }) => AdminError::Core(e),
         }
     }

@@ -47,6 +47,8 @@ impl Engine {
                 ));
             }
         };
+        // A credential outlives its session: minting one needs the session's second factor.
+        self.require_second_factor_session(p).await?;
         let (secret, hash) = self.new_secret();
         let cred = Credential {
             id: CredentialId::new(),
@@ -122,6 +124,7 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<(Credential, String, Org)> {
         self.require_super_admin(p).await?;
+        self.require_second_factor_session(p).await?;
         let user = self
             .store
             .get_user(target)

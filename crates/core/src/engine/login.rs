@@ -214,7 +214,8 @@ impl Engine {
     }
 
     /// Password login, optionally as a proxy for another user (the policy of
-    /// `impersonation.rs`).
+    /// `impersonation.rs`). An account whose sign-in needs a second factor is refused with
+    /// [`MfaRefusal`](crate::MfaRefusal) (`Engine::sign_in_password` can stop half-way instead).
     pub async fn login_password(
         &self,
         email: &str,
@@ -224,8 +225,15 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<LoginGrant> {
         let user = self.authenticate_password(email, password, ctx).await?;
-        self.finish_login(user, vec!["pwd".into()], choice, proxied_email, ctx)
-            .await
+        self.finish_login_checked(
+            user,
+            vec![amr::PWD.into()],
+            choice,
+            proxied_email,
+            None,
+            ctx,
+        )
+        .await
     }
 
     /// Completes a login whose credential has been checked (password or federation).
@@ -242,8 +250,25 @@ impl Engine {
     }
 
     /// [`Engine::finish_login`] whose session (proxy sessions included) ends no later than
-    /// `not_after`: federated logins, bounded by the upstream token's expiry.
+    /// `not_after`: federated logins, bounded by the upstream token's expiry. The MFA policy
+    /// applies: when `amr` shows no second factor and the user's sign-in needs one, refused with
+    /// [`MfaRefusal`](crate::MfaRefusal).
     pub async fn finish_login_until(
+        &self,
+        user: User,
+        amr: Vec<String>,
+        choice: OrgChoice,
+        proxied_email: Option<&str>,
+        not_after: Option<Timestamp>,
+        ctx: &AuditContext,
+    ) -> CoreResult<LoginGrant> {
+        self.require_mfa_satisfied(&user, &amr, ctx).await?;
+        self.finish_login_checked(user, amr, choice, proxied_email, not_after, ctx)
+            .await
+    }
+
+    /// [`Engine::finish_login_until`] for a caller that has applied the MFA policy itself.
+    pub(crate) async fn finish_login_checked(
         &self,
         user: User,
         amr: Vec<String>,

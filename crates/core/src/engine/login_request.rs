@@ -133,15 +133,19 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<(User, Vec<String>, Option<Timestamp>)> {
         match credential {
+            // Both refuse, before any session, a sign-in the MFA policy wants more from.
             LoginCredential::Password { email, password } => {
                 let user = self.authenticate_password(email, password, ctx).await?;
-                Ok((user, vec!["pwd".into()], None))
+                Ok((user, vec![amr::PWD.into()], None))
             }
             LoginCredential::Verified {
                 user,
                 amr,
                 not_after,
-            } => Ok((user, amr, not_after)),
+            } => {
+                self.require_mfa_satisfied(&user, &amr, ctx).await?;
+                Ok((user, amr, not_after))
+            }
         }
     }
 
@@ -155,7 +159,7 @@ impl Engine {
         ctx: &AuditContext,
     ) -> CoreResult<LoginOutcome> {
         let grant = self
-            .finish_login_until(user, amr, choice, request.proxied_email(), not_after, ctx)
+            .finish_login_checked(user, amr, choice, request.proxied_email(), not_after, ctx)
             .await?;
         match self.login_result(&grant, request, ctx).await {
             Ok(result) => Ok(LoginOutcome { grant, result }),

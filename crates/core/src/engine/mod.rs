@@ -44,6 +44,7 @@ mod login_result;
 mod membership;
 mod passwords;
 mod rate_limit;
+mod second_factor;
 mod sessions;
 mod signing_keys;
 mod tokens;
@@ -53,6 +54,8 @@ pub use login::{LoginGrant, OrgChoice};
 pub use login_request::{LoginCredential, LoginOutcome, LoginRequest, OrgSelectOutcome};
 pub use login_result::{AuthPeriods, LoginData, OrgOption, OrgView, WARNING_LEAD_SECS};
 pub use rate_limit::ip_limit_key;
+pub(crate) use second_factor::FactorPurpose;
+pub use second_factor::{RECENT_AUTH_SECS, SecondFactorProof};
 pub use sessions::{CurrentSession, OwnSession};
 pub use tokens::IssuedToken;
 
@@ -74,6 +77,8 @@ pub struct Engine {
     page_tokens: PageTokens,
     /// Seals pending OpenID authorization requests (never the master key itself).
     oidc_seal: MasterKey,
+    /// Seals second-factor secrets (TOTP), a subkey of the master key.
+    factor_seal: MasterKey,
     ca: Option<Arc<CertificateAuthority>>,
     last_key_reload: Mutex<Option<Instant>>,
     idle: IdleTracker,
@@ -137,6 +142,7 @@ impl Engine {
         // Page tokens are MACed with a key derived from, but never equal to, the master key.
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
         let oidc_seal = master.subkey(b"portcullis oidc requests v1");
+        let factor_seal = master.subkey(b"portcullis factor secrets v1");
         // A key signs OpenID access and ID tokens too, so it verifies until the longest expires.
         let max_life = config.tokens.max_signed_lifetime().max(secs(
             config
@@ -228,6 +234,7 @@ impl Engine {
             ip_limiter,
             page_tokens,
             oidc_seal,
+            factor_seal,
             ca,
             last_key_reload: Mutex::new(None),
             idle,

@@ -20,6 +20,9 @@ enum PasswordCheck {
     /// A reset by email and admin-issued one-time code, without a session: how an account
     /// flagged for a reset (which cannot log in) chooses a new password.
     Reset,
+    /// A signed-in user confirming the password again (the recent-authentication rule of
+    /// docs/design/mfa.md).
+    Reauth(UserId),
 }
 
 impl PasswordCheck {
@@ -29,12 +32,21 @@ impl PasswordCheck {
             PasswordCheck::Login => None,
             PasswordCheck::Change(_) => Some("session"),
             PasswordCheck::Reset => Some("reset"),
+            PasswordCheck::Reauth(_) => Some("password"),
         }
     }
     fn caller(self) -> Option<UserId> {
         match self {
-            PasswordCheck::Change(user) => Some(user),
+            PasswordCheck::Change(user) | PasswordCheck::Reauth(user) => Some(user),
             PasswordCheck::Login | PasswordCheck::Reset => None,
+        }
+    }
+    /// The audited action: logins, changes and re-authentications each have their own.
+    fn action(self) -> AuditAction {
+        match self {
+            PasswordCheck::Login => AuditAction::LoginPassword,
+            PasswordCheck::Change(_) | PasswordCheck::Reset => AuditAction::PasswordChange,
+            PasswordCheck::Reauth(_) => AuditAction::SessionReauth,
         }
     }
 }
@@ -75,18 +87,66 @@ impl RefusalTime {
 impl Engine {
     /// Checks an email and password with brute-force throttling. Unknown emails cost the same
     /// (a dummy hash) and share the same throttle, so neither message nor timing tells them apart.
-    /// A success is a sign-in: pending invitations are accepted before any org is chosen.
+    /// A success is a sign-in: pending invitations are accepted before any org is chosen. An
+    /// account whose sign-in needs a second factor (or an enrolment) is refused here with
+    /// [`MfaRefusal`](crate::MfaRefusal), after the password: a caller that can ask for the
+    /// second factor uses [`Engine::sign_in_password`] instead.
     pub async fn authenticate_password(
         &self,
         email: &str,
         password: &str,
         ctx: &AuditContext,
     ) -> CoreResult<User> {
-        let user = self
+        let (user, requirement) = self.authenticate_first_factor(email, password, ctx).await?;
+        self.refuse_unmet_requirement(&user, &requirement, ctx)
+            .await?;
+        Ok(user)
+    }
+
+    /// The password as a first factor: the user and what the sign-in needs next. The throttle
+    /// is cleared only when nothing follows; when a second factor follows it is released but
+    /// keeps its failures, so wrong codes and wrong passwords add up to one lockout.
+    pub(crate) async fn authenticate_first_factor(
+        &self,
+        email: &str,
+        password: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<(User, MfaRequirement)> {
+        let (user, failures) = self
             .verify_password(email, password, PasswordCheck::Login, ctx)
             .await?;
-        self.accept_invitations(&user, ctx).await?;
-        Ok(user)
+        let next = match self.accept_invitations(&user, ctx).await {
+            Ok(()) => self.mfa_requirement(&user).await,
+            Err(e) => Err(e),
+        };
+        let key = normalize_email(email);
+        match &next {
+            Ok(MfaRequirement::None) => self.store.throttle_reset(&key).await?,
+            _ if failures == 0 => self.store.throttle_reset(&key).await?,
+            _ => self.store.throttle_release(&key, Utc::now()).await?,
+        }
+        Ok((user, next?))
+    }
+
+    /// Re-checks the caller's password on their own session (the recent-authentication rule),
+    /// through the same throttle and lockout as logins.
+    pub(crate) async fn reauthenticate_password(
+        &self,
+        user: &User,
+        password: &str,
+        ctx: &AuditContext,
+    ) -> CoreResult<()> {
+        let purpose = PasswordCheck::Reauth(user.id);
+        let (checked, _) = self
+            .verify_password(&user.email, password, purpose, ctx)
+            .await?;
+        if checked.id != user.id {
+            return Err(CoreError::InvalidCredentials);
+        }
+        let key = normalize_email(&user.email);
+        // A right password does not clear failures a wrong second factor added.
+        self.store.throttle_release(&key, Utc::now()).await?;
+        Ok(())
     }
 
     /// The one throttled password check behind logins and password changes. Every purpose
@@ -98,7 +158,7 @@ impl Engine {
         password: &str,
         purpose: PasswordCheck,
         ctx: &AuditContext,
-    ) -> CoreResult<User> {
+    ) -> CoreResult<(User, i32)> {
         let key = normalize_email(email);
         if key.is_empty()
             || password.is_empty()
@@ -118,7 +178,11 @@ impl Engine {
             .is_some_and(|u| !u.deactivated && !u.password_reset_required);
         match (verified, user) {
             (Verified::Yes | Verified::YesNeedsRehash, Some(user)) if usable => {
-                self.store.throttle_reset(&key).await?;
+                // A login's caller decides: a second factor may still follow (and a
+                // re-authentication releases without clearing).
+                if matches!(purpose, PasswordCheck::Change(_) | PasswordCheck::Reset) {
+                    self.store.throttle_reset(&key).await?;
+                }
                 // A change stores a new hash anyway.
                 if verified == Verified::YesNeedsRehash && purpose == PasswordCheck::Login {
                     match self.hasher.hash(password).await {
@@ -138,7 +202,7 @@ impl Engine {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Ok(user)
+                Ok((user, failures))
             }
             (_, user) => {
                 self.record_password_failure(ctx, purpose, &key, failures, user.map(|u| u.id), now)
@@ -233,12 +297,12 @@ impl Engine {
         mut detail: serde_json::Value,
     ) {
         let actor = actor.or(purpose.caller());
-        let (action, target) = match purpose.via() {
-            None => (AuditAction::LoginPassword, key.to_owned()),
+        let action = purpose.action();
+        let target = match purpose.via() {
+            None => key.to_owned(),
             Some(via) => {
                 detail["via"] = json!(via);
-                let target = actor.map_or_else(|| key.to_owned(), |u| u.to_string());
-                (AuditAction::PasswordChange, target)
+                actor.map_or_else(|| key.to_owned(), |u| u.to_string())
             }
         };
         self.audit
@@ -290,7 +354,7 @@ impl Engine {
             ));
         }
         self.check_new_password(current, new, &user.email)?;
-        let checked = self
+        let (checked, _) = self
             .verify_password(&user.email, current, PasswordCheck::Change(user.id), ctx)
             .await?;
         if checked.id != user.id {
@@ -403,14 +467,8 @@ impl Engine {
         actor: Option<UserId>,
         now: Timestamp,
     ) -> CoreResult<()> {
-        let failures = failures + 1;
-        let lock = &self.config.lockout;
-        let idx = (failures as usize - 1).min(lock.delays_secs.len().saturating_sub(1));
-        let delay = lock.delays_secs.get(idx).copied().unwrap_or(1) as i64;
-        let locked_until = (failures >= lock.lock_after)
-            .then(|| (lock.lock_secs != 0).then(|| now + secs(lock.lock_secs as i64)));
-        self.store
-            .throttle_fail(key, Utc::now() + secs(delay), locked_until)
+        let failures = self
+            .count_throttle_failure(ctx, key, failures, actor, now)
             .await?;
         self.audit_password(
             ctx,
@@ -421,6 +479,29 @@ impl Engine {
             json!({"failures": failures}),
         )
         .await;
+        Ok(())
+    }
+
+    /// Counts one failure against a login key (a wrong password or a wrong second factor):
+    /// the next delay, and the lock once `lock_after` is reached (audited once, as
+    /// `account.lock`). Returns the new count.
+    pub(super) async fn count_throttle_failure(
+        &self,
+        ctx: &AuditContext,
+        key: &str,
+        failures: i32,
+        actor: Option<UserId>,
+        now: Timestamp,
+    ) -> CoreResult<i32> {
+        let failures = failures + 1;
+        let lock = &self.config.lockout;
+        let idx = (failures as usize - 1).min(lock.delays_secs.len().saturating_sub(1));
+        let delay = lock.delays_secs.get(idx).copied().unwrap_or(1) as i64;
+        let locked_until = (failures >= lock.lock_after)
+            .then(|| (lock.lock_secs != 0).then(|| now + secs(lock.lock_secs as i64)));
+        self.store
+            .throttle_fail(key, Utc::now() + secs(delay), locked_until)
+            .await?;
         if locked_until.is_some() && failures == lock.lock_after {
             self.audit
                 .log(
@@ -434,7 +515,7 @@ impl Engine {
                 )
                 .await;
         }
-        Ok(())
+        Ok(failures)
     }
 
     /// The policy for a new password, checked before the current one so that a refused choice

@@ -65,6 +65,10 @@ id_type!(
     /// A long-lived credential (API key or persistent token).
     CredentialId
 );
+id_type!(
+    /// A second factor of a user (a TOTP secret, a passkey).
+    FactorId
+);
 
 /// A session id: 128 random bits, base64url without padding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

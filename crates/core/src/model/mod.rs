@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 mod audit;
 mod credentials;
+mod factors;
 mod ids;
 mod oauth;
 mod orgs;
@@ -23,6 +24,7 @@ mod workspaces;
 
 pub use audit::*;
 pub use credentials::*;
+pub use factors::*;
 pub use ids::*;
 pub use oauth::*;
 pub use orgs::*;

@@ -14,9 +14,6 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::tokens::{TokenAudience, TokenFailure};
 
-/// The `acr` of a sign-in with one factor (Keycloak's level 1); multi-factor sign-in raises it.
-pub const ACR_SINGLE_FACTOR: &str = "1";
-
 /// `at_hash`: the left half of the access token's hash with the ID token's hash function
 /// (SHA-256 for RS256 and ES256; SHA-512 for Ed25519, as the EdDSA OIDC profile specifies).
 pub fn at_hash(alg: IdTokenAlg, access_token: &str) -> String {
@@ -47,7 +44,7 @@ impl Provider {
             "iat": now.timestamp(),
             "exp": now.timestamp() + lifetime,
             "auth_time": f.auth_time.timestamp(),
-            "acr": ACR_SINGLE_FACTOR,
+            "acr": f.acr,
             "amr": f.amr,
             "sid": f.browser_session.0,
             "at_hash": at_hash(client.id_token_alg, access_token),

@@ -33,6 +33,8 @@ codes!(
     login_required => "login_required",
     consent_required => "consent_required",
     account_selection_required => "account_selection_required",
+    // OpenID Connect Core 1.0 errata / RFC 9470: the requested `acr` cannot be met.
+    unmet_authentication_requirements => "unmet_authentication_requirements",
     request_not_supported => "request_not_supported",
     request_uri_not_supported => "request_uri_not_supported",
     server_error => "server_error",

@@ -37,6 +37,8 @@ pub(super) struct GrantFacts<'a> {
     pub browser_session: &'a SessionId,
     pub auth_time: Timestamp,
     pub amr: &'a [String],
+    /// The class the sign-in satisfied (`acr`), settled when the code was issued.
+    pub acr: &'a str,
     pub scopes: &'a [String],
     pub nonce: Option<&'a str>,
 }
@@ -98,6 +100,8 @@ impl Provider {
             }
             CodeRedemption::Redeemed(c) => c,
         };
+        // Codes from before `acr` was recorded: the class their `amr` proves.
+        let acr = c.acr.clone().unwrap_or_else(|| super::acr_for(&[], &c.amr));
         // From here a refused request still uses the code up: commit the consumption.
         let refusal = if c.client_id != client.client_id {
             Some("the code was issued to another client")
@@ -183,7 +187,7 @@ impl Provider {
             .map_err(CoreError::from)?;
         let refresh = if client.grant_types.contains(&GrantType::RefreshToken) {
             let (token, record) =
-                self.new_refresh_token(client, &grant, &c.scopes, c.auth_time, &c.amr, now);
+                self.new_refresh_token(client, &grant, &c.scopes, c.auth_time, (&c.amr, &acr), now);
             tx.insert_refresh_token(record)
                 .await
                 .map_err(CoreError::from)?;
@@ -211,6 +215,7 @@ impl Provider {
             browser_session: &browser.id,
             auth_time: c.auth_time,
             amr: &c.amr,
+            acr: &acr,
             scopes: &c.scopes,
             nonce: c.nonce.as_deref(),
         };
@@ -281,6 +286,10 @@ impl Provider {
             }
             RefreshRedemption::Current(rt) => rt,
         };
+        let acr = rt
+            .acr
+            .clone()
+            .unwrap_or_else(|| super::acr_for(&[], &rt.amr));
         // A refusal below rolls the rotation back (the token was never valid for this call).
         if rt.client_id != client.client_id {
             return Err(OAuthError::invalid_grant(
@@ -320,8 +329,14 @@ impl Provider {
                 asked
             }
         };
-        let (token, record) =
-            self.new_refresh_token(client, &grant, &rt.scopes, rt.auth_time, &rt.amr, now);
+        let (token, record) = self.new_refresh_token(
+            client,
+            &grant,
+            &rt.scopes,
+            rt.auth_time,
+            (&rt.amr, &acr),
+            now,
+        );
         tx.insert_refresh_token(record)
             .await
             .map_err(CoreError::from)?;
@@ -349,6 +364,7 @@ impl Provider {
             browser_session: &browser,
             auth_time: rt.auth_time,
             amr: &rt.amr,
+            acr: &acr,
             scopes: &scopes,
             nonce: None,
         };
@@ -400,9 +416,10 @@ impl Provider {
         grant: &Session,
         scopes: &[String],
         auth_time: Timestamp,
-        amr: &[String],
+        amr: (&[String], &str),
         now: Timestamp,
     ) -> (String, RefreshToken) {
+        let (amr, acr) = amr;
         let token = crypto::random_token(32);
         let expires_at = (now + Duration::seconds(client.refresh_token_secs)).min(grant.expires_at);
         let record = RefreshToken {
@@ -414,7 +431,7 @@ impl Provider {
             scopes: scopes.to_vec(),
             auth_time,
             amr: amr.to_vec(),
-            acr: None,
+            acr: Some(acr.to_owned()),
             issued_at: now,
             expires_at,
             rotated_at: None,

@@ -2,6 +2,7 @@
 //! authorization requests and codes, the token grants, ID tokens and userinfo, introspection,
 //! revocation and logout. The `oidc` surface and the pages are thin adapters over [`Provider`].
 
+mod acr;
 mod claims;
 mod client_auth;
 mod consents;
@@ -20,7 +21,10 @@ pub use crate::oidc_clients::{
     generate_client_secret, hash_client_secret, match_post_logout_redirect_uri, match_redirect_uri,
     verify_client_secret,
 };
-pub use claims::{ACR_SINGLE_FACTOR, at_hash};
+pub use acr::{
+    ACR_MFA, ACR_PAPE_MFA, ACR_SINGLE_FACTOR, ACR_VALUES_SUPPORTED, acr_for, requires_mfa,
+};
+pub use claims::at_hash;
 pub use client_auth::{ClientAuthRequest, JWT_BEARER_ASSERTION};
 pub use error::OAuthError;
 pub use grants::TokenSet;

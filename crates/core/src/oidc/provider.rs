@@ -231,6 +231,9 @@ impl Provider {
                 login_hint: req.login_hint.clone(),
             });
         };
+        if let Some(step) = self.second_factor_step(&req, b, now).await? {
+            return Ok(step);
+        }
         let user = b.principal.user;
         let org = match self.org_for(client, &req, user).await {
             Ok(OrgDecision::Use(org)) => org,
@@ -287,6 +290,43 @@ impl Provider {
                 ("state", req.state.as_deref()),
             ],
         )))
+    }
+
+    /// `acr_values` asking for a second factor that the browser's sign-in lacks: sign in again
+    /// (the sign-in page asks for the factor), or `unmet_authentication_requirements` when the
+    /// user has none to give and the policy does not make them enrol one.
+    async fn second_factor_step(
+        &self,
+        req: &AuthorizationRequest,
+        b: &BrowserSignIn,
+        now: Timestamp,
+    ) -> Result<Option<AuthorizeStep>, AuthorizeError> {
+        if !super::requires_mfa(&req.acr_values) || amr_has_second_factor(&b.session.amr) {
+            return Ok(None);
+        }
+        let requirement = match self.engine.active_user(b.principal.user).await {
+            Ok(user) => self.engine.mfa_requirement(&user).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| redirect_error(req, e.into()))?;
+        if requirement == MfaRequirement::None {
+            return Err(redirect_error(
+                req,
+                OAuthError::unmet_authentication_requirements(
+                    "the user has no second factor for the requested acr",
+                ),
+            ));
+        }
+        if req.prompt.none {
+            return Err(redirect_error(
+                req,
+                OAuthError::login_required("the sign-in needs a second factor"),
+            ));
+        }
+        Ok(Some(AuthorizeStep::SignIn {
+            pending: self.seal.seal(req, now),
+            login_hint: req.login_hint.clone(),
+        }))
     }
 
     async fn org_for(
@@ -357,7 +397,7 @@ impl Provider {
             code_challenge: Some(req.code_challenge.clone()),
             auth_time: b.session.created_at,
             amr: b.session.amr.clone(),
-            acr: None,
+            acr: Some(super::acr_for(&req.acr_values, &b.session.amr)),
             created_at: now,
             expires_at: now + Duration::seconds(CODE_TTL_SECS),
             consumed_at: None,

@@ -553,4 +553,81 @@ impl Store for KeyStore {
     async fn list_logout_notices(&self, _: &str, _: u32) -> StoreResult<Vec<LogoutNotice>> {
         Err(fake())
     }
+    async fn throttle_release(&self, _: &str, _: Timestamp) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn mfa_state(&self, _: UserId) -> StoreResult<MfaState> {
+        Err(fake())
+    }
+    async fn insert_pending_factor(&self, _: Factor) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn confirm_factor(
+        &self,
+        _: UserId,
+        _: FactorId,
+        _: i64,
+        _: Timestamp,
+        _: Option<&[[u8; 32]]>,
+        _: Timestamp,
+    ) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn advance_factor_counter(&self, _: FactorId, _: i64, _: Timestamp) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn delete_factor(&self, _: UserId, _: FactorId) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn replace_recovery_codes(
+        &self,
+        _: UserId,
+        _: &[[u8; 32]],
+        _: Timestamp,
+    ) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn use_recovery_code(&self, _: UserId, _: &[u8; 32], _: Timestamp) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn get_org_mfa_policy(&self, _: OrgId) -> StoreResult<MfaPolicy> {
+        Err(fake())
+    }
+    async fn set_org_mfa_policy(&self, _: OrgId, _: MfaPolicy, _: Timestamp) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn insert_mfa_challenge(&self, _: MfaChallengeRecord) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn get_mfa_challenge(
+        &self,
+        _: &str,
+        _: Timestamp,
+    ) -> StoreResult<Option<MfaChallengeRecord>> {
+        Err(fake())
+    }
+    async fn take_mfa_challenge(
+        &self,
+        _: &str,
+        _: Timestamp,
+    ) -> StoreResult<Option<MfaChallengeRecord>> {
+        Err(fake())
+    }
+    async fn purge_mfa_pending(&self, _: Timestamp, _: Timestamp) -> StoreResult<u64> {
+        Err(fake())
+    }
+    async fn record_session_reauth(
+        &self,
+        _: &SessionId,
+        _: Timestamp,
+        _: &[String],
+    ) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn get_session_reauth(
+        &self,
+        _: &SessionId,
+    ) -> StoreResult<Option<(Timestamp, Vec<String>)>> {
+        Err(fake())
+    }
 }

@@ -11,6 +11,7 @@ mod allowlist;
 mod clients;
 mod keys;
 mod members;
+mod mfa;
 mod orgs;
 mod users;
 mod workspaces;
@@ -19,6 +20,7 @@ use allowlist::*;
 use clients::*;
 use keys::*;
 use members::*;
+use mfa::*;
 use orgs::*;
 use portcullis_core::admin::{
     Admin, AdminError, MemberView, NewUserSpec, OrgPatchSpec, UserPatchSpec, UserView, parse_roles,

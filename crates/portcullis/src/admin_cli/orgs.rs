@@ -2,6 +2,8 @@
 
 use clap::Subcommand;
 
+use portcullis_core::MfaMode;
+
 use super::*;
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +36,13 @@ pub enum OrgCommand {
         default_workspace: Option<String>,
         #[arg(long)]
         clear_default_workspace: bool,
+        /// Second-factor policy: off, optional (members may enrol; enrolled members are asked)
+        /// or required (members without a factor enrol at their next browser sign-in).
+        #[arg(long, value_name = "MODE")]
+        mfa: Option<MfaMode>,
+        /// true: refuse TOTP (passkeys only, for phishing resistance); false: allow it.
+        #[arg(long, value_name = "BOOL")]
+        passkeys_only: Option<bool>,
     },
     /// Disable an org.
     Disable { org: String },
@@ -108,7 +117,21 @@ pub(super) async fn org(admin: &Admin, json: bool, cmd: &OrgCommand) -> anyhow::
             region,
             default_workspace,
             clear_default_workspace,
+            mfa,
+            passkeys_only,
         } => {
+            let profile = display_name.is_some()
+                || *clear_display_name
+                || region.is_some()
+                || default_workspace.is_some()
+                || *clear_default_workspace;
+            if !profile && (mfa.is_some() || passkeys_only.is_some()) {
+                return org_mfa(admin, json, org, *mfa, *passkeys_only).await;
+            }
+            if mfa.is_some() || passkeys_only.is_some() {
+                // Both: the policy first, then the profile (whose result is printed).
+                admin.set_org_mfa_policy(org, *mfa, *passkeys_only).await?;
+            }
             let patch = OrgPatchSpec {
                 display_name: if *clear_display_name {
                     Some(None)

@@ -1,4 +1,5 @@
-//! `admin user`: create, list, show, update, deactivate, reactivate, password resets, sessions, unlock.
+//! `admin user`: create, list, show, update, deactivate, reactivate, password resets, sessions,
+//! unlock, second factors (`mfa.rs`).
 
 use clap::Subcommand;
 
@@ -69,6 +70,9 @@ pub enum UserCommand {
     Sessions { user: String },
     /// Clear failed-login throttling and any lockout for a user or login email.
     Unlock { user: String },
+    /// Second factors: list, or reset (removes them all and ends every session).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
 }
 
 pub(super) fn user_line(u: &UserView) -> String {
@@ -234,6 +238,7 @@ pub(super) async fn user(
                 )
             })
         }
+        UserCommand::Mfa(cmd) => user_mfa(admin, json, cmd).await,
         UserCommand::EndSessions { user } => {
             let (id, n) = admin.end_sessions(user).await?;
             #[derive(Serialize)]

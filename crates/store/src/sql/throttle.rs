@@ -112,6 +112,20 @@ pub(crate) async fn reset<B: Backend>(conn: &mut B::Conn, key: &str) -> StoreRes
     Ok(())
 }
 
+/// Ends a claim's hold (the next attempt may come at `now`), keeping the failure count.
+pub(crate) async fn release<B: Backend>(
+    conn: &mut B::Conn,
+    key: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    q::<B>("UPDATE throttle SET next_attempt_at = $2 WHERE key = $1 AND next_attempt_at > $2")
+        .bind(key.to_string())
+        .bind_ts(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// An indefinite lock reads as [`INDEFINITE_LOCK`](crate::INDEFINITE_LOCK).
 pub(crate) async fn get<B: Backend>(
     conn: &mut B::Conn,

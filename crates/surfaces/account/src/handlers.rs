@@ -25,6 +25,12 @@ type Result<T, E = Problem> = std::result::Result<T, E>;
 #[serde(transparent)]
 pub struct Secret(String);
 
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")

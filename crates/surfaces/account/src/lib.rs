@@ -1,6 +1,7 @@
 //! Portcullis' own self-service account API under `/account/v1` (docs/design/account-surface.md):
 //! a signed-in user lists and ends their sessions, lists and revokes the consents they gave
-//! OpenID clients, and changes their password; an account an
+//! OpenID clients, changes their password and manages second factors (TOTP, recovery codes; a
+//! JSON sign-in that asks for the second factor); an account an
 //! admin flagged for a password reset chooses a new password with the admin's one-time code.
 //!
 //! The same things as server-rendered pages for a browser sign-in (`/account`, `/account/apps`,
@@ -11,6 +12,7 @@
 //! live in the core engine; this crate only maps the wire to engine calls and back.
 #![forbid(unsafe_code)]
 
+mod factors;
 mod handlers;
 mod pages;
 
@@ -112,6 +114,74 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             .empty(204)
             .problems(&[400, 401, 413, 415, 429, 500, 503]),
             handlers::change_required_password,
+        )
+        .mount(
+            op(Op::get("/account/v1/factors", "listMyFactors"))
+                .summary("The caller's second factors, recovery codes left and the policy")
+                .json(200, schema_of::<factors::FactorList>()),
+            factors::list,
+        )
+        .mount(
+            op(Op::post("/account/v1/factors/totp", "startTotpEnrolment"))
+                .summary("Starts a TOTP enrolment (needs a recent authentication)")
+                .json_body(schema_of::<factors::StartTotp>())
+                .json(201, schema_of::<factors::TotpEnrolmentJson>())
+                .problems(BODY),
+            factors::start_totp,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/factors/totp/{id}/confirm",
+                "confirmTotpEnrolment",
+            ))
+            .summary("Confirms a pending TOTP enrolment with a code from the app")
+            .json_body(schema_of::<factors::Code>())
+            .json(200, schema_of::<factors::Confirmed>())
+            .problems(BODY)
+            .problems(&[404]),
+            factors::confirm_totp,
+        )
+        .mount(
+            op(Op::delete("/account/v1/factors/{id}", "removeMyFactor"))
+                .summary("Removes a second factor (needs a recent authentication)")
+                .empty(204)
+                .problems(&[404]),
+            factors::remove,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/recovery-codes",
+                "regenerateRecoveryCodes",
+            ))
+            .summary("New recovery codes, shown once; the old ones stop working")
+            .json(200, schema_of::<factors::RecoveryCodes>()),
+            factors::regenerate_codes,
+        )
+        .mount(
+            op(Op::post("/account/v1/reauthenticate", "reauthenticate"))
+                .summary("Proves the caller again (password or second factor) for factor changes")
+                .json_body(schema_of::<factors::Proof>())
+                .json(200, schema_of::<factors::Reauthenticated>())
+                .problems(BODY),
+            factors::reauthenticate,
+        )
+        .mount(
+            Op::post("/account/v1/sign-in", "signIn")
+                .tag("account")
+                .summary("Signs in with a password; may stop for a second factor")
+                .json_body(schema_of::<factors::SignIn>())
+                .json(200, schema_of::<factors::SignInJson>())
+                .problems(&[400, 401, 403, 412, 413, 415, 429, 500, 503]),
+            factors::sign_in,
+        )
+        .mount(
+            Op::post("/account/v1/sign-in/second-factor", "signInSecondFactor")
+                .tag("account")
+                .summary("Finishes a stopped sign-in with a TOTP or recovery code")
+                .json_body(schema_of::<factors::SecondStep>())
+                .json(200, schema_of::<factors::SignInJson>())
+                .problems(&[400, 401, 403, 413, 415, 429, 500, 503]),
+            factors::second_factor,
         )
         .named_schema(PROBLEM_SCHEMA, problem_schema())
 }

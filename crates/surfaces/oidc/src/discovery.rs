@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use portcullis_core::model::{IdTokenAlg, TokenEndpointAuth};
-use portcullis_core::oidc::{ACR_SINGLE_FACTOR, SUPPORTED_SCOPES};
+use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, SUPPORTED_SCOPES};
 use serde_json::{Value, json};
 
 use super::*;
@@ -48,7 +48,7 @@ pub(crate) fn document(o: &Oidc) -> Value {
             "at_hash", "azp", "name", "preferred_username", "picture", "updated_at", "email",
             "email_verified", "org", "orgs"
         ],
-        "acr_values_supported": [ACR_SINGLE_FACTOR],
+        "acr_values_supported": ACR_VALUES_SUPPORTED,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

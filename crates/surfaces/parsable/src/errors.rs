@@ -1,7 +1,7 @@
 //! `CoreError` → `SystemException` (PARSABLE.md §6).
 
-use portcullis_core::CoreError;
 use portcullis_core::store::StoreError;
+use portcullis_core::{CoreError, MfaRefusal};
 
 use crate::wire::{ErrorCode, Method, SystemException};
 
@@ -55,6 +55,39 @@ impl ApiError {
             "not-found",
             format!("Unknown {}", wire_noun(what)),
         )
+    }
+
+    /// A multi-factor refusal. A password login of an account that signs in with a second
+    /// factor (or must enrol one) is 412 with a slug and message that send the client to web
+    /// sign-in (`startLogin` → `webSSO`), distinct from 401 so no client mistakes it for a
+    /// wrong password.
+    pub fn mfa(refusal: MfaRefusal) -> Self {
+        let text = refusal.to_string();
+        let mut chars = text.chars();
+        let message: String = chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect())
+            .unwrap_or_default();
+        match refusal {
+            MfaRefusal::SecondFactorRequired => Self::new(
+                ErrorCode::PRECONDITION_FAILED,
+                "second-factor-required",
+                message,
+            ),
+            MfaRefusal::EnrolmentRequired => Self::new(
+                ErrorCode::PRECONDITION_FAILED,
+                "mfa-enrolment-required",
+                message,
+            ),
+            MfaRefusal::InvalidCode => Self::new(ErrorCode::UNAUTHORIZED, "invalid-code", message),
+            MfaRefusal::SessionWithoutSecondFactor
+            | MfaRefusal::RecentAuthenticationRequired
+            | MfaRefusal::KindNotAllowed => Self::new(
+                ErrorCode::INSUFFICIENT_PERMISSIONS,
+                "second-factor-required",
+                message,
+            ),
+        }
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
@@ -135,6 +168,7 @@ impl ApiError {
             e @ CoreError::LimitExceeded { .. } => {
                 Self::new(ErrorCode::BAD_REQUEST, "limit-exceeded", e.to_string())
             }
+            CoreError::Mfa(refusal) => Self::mfa(refusal),
             CoreError::RateLimited { retry_after } => Self::new(
                 ErrorCode::SERVICE_UNAVAILABLE,
                 "rate-limited",

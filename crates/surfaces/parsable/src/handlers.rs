@@ -326,12 +326,23 @@ async fn start_login(cx: &CallContext, email: &str) -> HandlerResult {
     rate_limit(cx, Method::StartLogin)?;
     let email = nonblank_email(email)?;
     // A domain an identity provider serves gets the provider's answer, whoever asks; every
-    // other address gets password login, known or not, so accounts cannot be enumerated.
+    // other address gets password login plus Portcullis's own browser sign-in (where a second
+    // factor can be asked; `login` refuses accounts that need one), known or not, so accounts
+    // cannot be enumerated (docs/design/mfa.md, "Browser sign-in").
     if let Some(types) = federated::start_login_types(cx, email).await? {
         return Ok(Outcome::ValidAuthTypes(types));
     }
+    let t = cx
+        .engine
+        .own_sign_in_token(Some(email))
+        .await
+        .map_err(core(Method::StartLogin))?;
     Ok(Outcome::ValidAuthTypes(wire::ValidAuthTypes {
         password_auth: Some(wire::PasswordAuth {}),
+        web_sso: Some(wire::WebSSOAuth {
+            url: format!("/login?t={t}"),
+        }),
+        is_sso: Some(false),
         ..wire::ValidAuthTypes::default()
     }))
 }

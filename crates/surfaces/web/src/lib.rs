@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod page;
+mod second_factor;
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::branding::Brand;
 use portcullis_core::crypto;
@@ -86,6 +87,15 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
     };
     Router::new()
         .route("/login", get(login_page).post(login_submit))
+        .route(
+            second_factor::SECOND_FACTOR_PATH,
+            post(second_factor::second_factor_submit),
+        )
+        .route(second_factor::ENROL_PATH, post(second_factor::enrol_submit))
+        .route(
+            second_factor::CONTINUE_PATH,
+            post(second_factor::continue_submit),
+        )
         .route("/login/sso/start", get(sso_start))
         .route(CALLBACK_PATH, get(sso_callback))
         .with_state(Arc::new(web))
@@ -150,24 +160,32 @@ impl Web {
         error: Option<FormError<'_>>,
     ) -> Response {
         let csrf = crypto::random_token(32);
-        let pending = match continues {
-            Continues::Authorization(p) => self.pending_seal.open(p, chrono::Utc::now()),
-            _ => None,
-        };
-        let brand = match &pending {
-            Some(req) => self.engine.brand_of_client(&req.client_id).await,
-            None => self.engine.default_brand(),
-        };
+        let brand = self.brand_of(continues).await;
         let mut r = page::login_form(status, &brand, &csrf, email, continues, error);
-        // A sign-in that continues an authorization ends in a redirect to the application.
-        if let Some(req) = pending {
+        self.protect_form(&mut r, &csrf, continues);
+        r
+    }
+
+    /// The brand of what a page continues: the application's for an authorization.
+    async fn brand_of(&self, continues: Continues<'_>) -> Brand {
+        match continues {
+            Continues::Authorization(p) => self.brand_of_pending(p).await,
+            _ => self.engine.default_brand(),
+        }
+    }
+
+    /// A page's forms: the CSRF token's cookie, and a CSP that lets a sign-in that continues an
+    /// authorization end in a redirect to the application.
+    fn protect_form(&self, r: &mut Response, csrf: &str, continues: Continues<'_>) {
+        if let Continues::Authorization(p) = continues
+            && let Some(req) = self.pending_seal.open(p, chrono::Utc::now())
+        {
             page::allow_form_redirect_to(r.headers_mut(), &req.redirect_uri);
         }
         r.headers_mut().append(
             header::SET_COOKIE,
-            page::set_cookie(&self.csrf_cookie(), &csrf, CSRF_TTL_SECS, self.secure),
+            page::set_cookie(&self.csrf_cookie(), csrf, CSRF_TTL_SECS, self.secure),
         );
-        r
     }
 }
 
@@ -257,6 +275,9 @@ struct LoginQuery {
     /// A hint (`login_hint`) to fill the email field with.
     #[serde(default)]
     email: Option<String>,
+    /// A start token of the own browser sign-in (Parsable `startLogin`'s `webSSO.url`).
+    #[serde(default)]
+    t: Option<String>,
 }
 
 /// The pending request, when one of a sane size and of the seal's alphabet (base64url) was
@@ -283,18 +304,40 @@ fn continues_of(r: Option<&str>) -> Continues<'_> {
     }
 }
 
-async fn login_page(State(web): Ctx, q: Result<Query<LoginQuery>, QueryRejection>) -> Response {
+async fn login_page(
+    State(web): Ctx,
+    origin: Origin,
+    q: Result<Query<LoginQuery>, QueryRejection>,
+) -> Response {
     let q = q.map(|Query(q)| q).unwrap_or(LoginQuery {
         r: None,
         email: None,
+        t: None,
     });
-    let email = q
-        .email
+    // A native client's hand-off: the start token is single use; the sign-in ends on the
+    // landing page like the upstream hand-off's.
+    let hint = match q.t.as_deref() {
+        Some(t) => {
+            if let Err(e) = web.engine.check_ip_rate(origin.ip) {
+                return failure_from_core(&web.engine.default_brand(), e);
+            }
+            match web.engine.own_sign_in_begin(t, &origin.audit).await {
+                Ok(hint) => hint,
+                Err(e) => return failure_from_core(&web.engine.default_brand(), e),
+            }
+        }
+        None => q.email,
+    };
+    let email = hint
         .as_deref()
         .filter(|e| e.len() <= MAX_EMAIL)
         .unwrap_or_default();
-    web.form(StatusCode::OK, email, continues_of(q.r.as_deref()), None)
-        .await
+    // A native client's hand-off continues nothing but its own landing page.
+    let continues = match q.t {
+        Some(_) => Continues::Nothing,
+        None => continues_of(q.r.as_deref()),
+    };
+    web.form(StatusCode::OK, email, continues, None).await
 }
 
 #[derive(Deserialize)]
@@ -330,6 +373,12 @@ fn continue_signed_in(web: &Web, url: &str, grant: &LoginGrant) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     page::secure_headers(r.headers_mut());
     r.headers_mut().insert(header::LOCATION, location);
+    set_session_cookie(web, &mut r, grant);
+    r
+}
+
+/// The browser's Portcullis sign-in for the OpenID provider (HttpOnly, until the session ends).
+fn set_session_cookie(web: &Web, r: &mut Response, grant: &LoginGrant) {
     let max_age = (grant.token.expires_at - chrono::Utc::now())
         .num_seconds()
         .max(0);
@@ -342,7 +391,6 @@ fn continue_signed_in(web: &Web, url: &str, grant: &LoginGrant) -> Response {
             web.secure,
         ),
     );
-    r
 }
 
 /// The pending request is base64url: anything else in it is dropped (and fails to open).
@@ -371,10 +419,6 @@ async fn login_submit(
     };
     let email = f.email.trim();
     let continues = continues_of(f.r.as_deref());
-    let pending = match continues {
-        Continues::Authorization(p) => Some(p),
-        _ => None,
-    };
     // Double-submit: the form field must equal the HttpOnly SameSite cookie set with the form.
     let cookie = page::cookie(&headers, &web.csrf_cookie()).unwrap_or_default();
     if f.csrf.is_empty()
@@ -422,36 +466,13 @@ async fn login_submit(
         Continues::Authorization(_) => OrgChoice::DefaultOrNone,
         _ => OrgChoice::Default,
     };
+    // The password may be all, or the second step (or an enrolment) follows.
     match web
         .engine
-        .login_password(email, &f.password, choice, None, &origin.audit)
+        .sign_in_password(email, &f.password, choice, None, &origin.audit)
         .await
     {
-        Ok(grant) if !matches!(continues, Continues::Nothing) => {
-            let mut r = match continues {
-                Continues::Page(path) => continue_signed_in(&web, path, &grant),
-                _ => continue_authorization(&web, pending.unwrap_or_default(), &grant),
-            };
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
-            );
-            r
-        }
-        Ok(grant) => {
-            let mut r = page::landing(
-                &web.engine.default_brand(),
-                &grant.user.email,
-                &grant.token.token,
-                &grant.token.expires_at.to_rfc3339(),
-            );
-            // The form's CSRF cookie has served its purpose.
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                page::set_cookie(&web.csrf_cookie(), "", 0, web.secure),
-            );
-            r
-        }
+        Ok(step) => second_factor::after_first_factor(&web, step, continues, &origin.audit).await,
         Err(e) => {
             let (status, msg) = core_failure(&e);
             let error = match e {
@@ -659,21 +680,25 @@ async fn callback(
         Ok(c) => c,
         Err(e) => return fed_failure(brand, e),
     };
-    // The session ends with the upstream ID token plus the provider's cap.
-    match fed.start_session(&id, user, choice, None, ctx).await {
-        Ok(grant) if !matches!(continues_of(authorization), Continues::Nothing) => {
-            match continues_of(authorization) {
-                Continues::Page(path) => continue_signed_in(web, path, &grant),
-                _ => continue_authorization(web, authorization.unwrap_or_default(), &grant),
-            }
+    // The session ends with the upstream ID token plus the provider's cap; a policy that
+    // wants a Portcullis factor on top of the upstream sign-in asks for it here.
+    let not_after = match fed.session_not_after(&id) {
+        Ok(t) => t,
+        Err(e) => return fed_failure(brand, e),
+    };
+    // `fed`, plus `mfa` when the provider is trusted for it and its sign-in says so.
+    let amr = match fed.session_amr(&id) {
+        Ok(a) => a,
+        Err(e) => return fed_failure(brand, e),
+    };
+    match web
+        .engine
+        .sign_in_verified(user, amr, choice, Some(not_after), ctx)
+        .await
+    {
+        Ok(step) => {
+            second_factor::after_first_factor(web, step, continues_of(authorization), ctx).await
         }
-        Ok(grant) => page::landing(
-            brand,
-            &grant.user.email,
-            &grant.token.token,
-            &grant.token.expires_at.to_rfc3339(),
-        ),
-        Err(FederationError::Core(e)) => failure_from_core(brand, e),
-        Err(e) => fed_failure(brand, e),
+        Err(e) => failure_from_core(brand, e),
     }
 }

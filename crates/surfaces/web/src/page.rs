@@ -124,6 +124,11 @@ pub fn continue_to(brand: &Brand, location: &str) -> Response {
     r
 }
 
+/// A one-card page around `body` (already-escaped HTML).
+pub fn html(brand: &Brand, status: StatusCode, title: &str, body: &str) -> Response {
+    render(status, &Layout::card(brand, title), body)
+}
+
 /// A failure page with a way back.
 pub fn failure(brand: &Brand, status: StatusCode, message: &str) -> Response {
     let body = format!(

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod lifecycle;
+mod mfa;
 mod oauth;
 mod security;
 mod sessions_credentials;
@@ -11,6 +12,7 @@ mod workspaces_search;
 
 pub use accounts::*;
 pub use lifecycle::*;
+pub use mfa::*;
 pub use oauth::*;
 pub use security::*;
 pub use sessions_credentials::*;

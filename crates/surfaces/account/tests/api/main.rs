@@ -2,6 +2,7 @@
 //! Nominal surface, with a real engine on a temporary SQLite store.
 
 mod consents;
+mod factors;
 mod limits;
 mod pages;
 mod passwords;

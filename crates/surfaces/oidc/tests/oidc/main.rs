@@ -4,6 +4,7 @@
 
 mod flow;
 mod logout;
+mod mfa;
 mod refusals;
 mod tokens;
 

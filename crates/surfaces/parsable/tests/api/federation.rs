@@ -26,9 +26,61 @@ async fn start_login_is_the_same_for_everyone() {
     let b = e
         .ok("startLogin", json!({"email": "unknown@example.com"}), None)
         .await;
-    assert_eq!(a, json!({"passwordAuth": {}}));
-    assert_eq!(a, b);
+    assert_eq!(own_sign_in_shape(&a), own_sign_in_shape(&b));
     assert_eq!(e.err("startLogin", json!({"email": ""}), None).await.0, 400);
+}
+
+/// A password address's answer with its start token blanked: password login, and the own
+/// browser sign-in (`/login?t=`) for accounts that need a second factor.
+fn own_sign_in_shape(v: &Value) -> Value {
+    let url = v["webSSO"]["url"].as_str().expect("webSSO.url");
+    assert!(url.starts_with("/login?t=") && url.len() > 40, "{url}");
+    let mut v = v.clone();
+    v["webSSO"]["url"] = json!("/login?t=");
+    assert_eq!(
+        v,
+        json!({"passwordAuth": {}, "isSSO": false, "webSSO": {"url": "/login?t="}})
+    );
+    v
+}
+
+/// A user with a second factor: `login` refuses after the right password (use web sign-in);
+/// `startLogin` answers as for everyone, its `webSSO.url` a single-use start token of the own
+/// browser sign-in with the address as hint (the pages: crates/surfaces/web/tests).
+#[tokio::test]
+async fn a_second_factor_user_is_sent_to_the_own_browser_sign_in() {
+    let e = env().await;
+    let (u, _) = e.member_user("mia@example.com", &[Role::Author]).await;
+    e.enrol_totp(&u).await;
+    let (code, err) = e
+        .err(
+            "login",
+            json!({"email": "mia@example.com", "password": PW}),
+            None,
+        )
+        .await;
+    assert_eq!(code, 412, "{err}");
+    assert_eq!(err["slug"], "second-factor-required");
+    let v = e
+        .ok("startLogin", json!({"email": "mia@example.com"}), None)
+        .await;
+    own_sign_in_shape(&v);
+    let t = v["webSSO"]["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("/login?t=")
+        .unwrap();
+    let ctx = portcullis_core::audit::AuditContext::default();
+    let hint = e
+        .engine
+        .own_sign_in_begin(t, &ctx)
+        .await
+        .expect("live token");
+    assert_eq!(hint.as_deref(), Some("mia@example.com"));
+    assert!(
+        e.engine.own_sign_in_begin(t, &ctx).await.is_err(),
+        "single use"
+    );
 }
 
 #[tokio::test]
@@ -103,10 +155,9 @@ async fn federation_with_an_unrelated_provider() {
         assert_eq!(v["result"]["err"]["slug"], "invalid-token");
     }
     sso_not_configured(&e, json!({"request": {"provider": 1, "token": "t"}})).await;
-    assert_eq!(
-        e.ok("startLogin", json!({"email": "a@corp.example"}), None)
+    own_sign_in_shape(
+        &e.ok("startLogin", json!({"email": "a@corp.example"}), None)
             .await,
-        json!({"passwordAuth": {}})
     );
 }
 

@@ -517,3 +517,80 @@ async fn authorization_header_forms() {
         .await;
     assert!(json_of(&r)["result"]["success"]["passwordAuth"].is_object());
 }
+
+/// A password login of an account that signs in with a second factor (or must enrol one) is
+/// refused after the right password with err 412 and a message that sends the client to web
+/// sign-in; no session starts. A wrong password still answers 401.
+#[tokio::test]
+async fn login_refuses_an_account_that_needs_a_second_factor() {
+    use portcullis_core::engine::OrgChoice;
+    let e = env().await;
+    let (u, o) = e.member_user("ann@example.com", &[Role::Author]).await;
+    let required = MfaPolicy {
+        mode: MfaMode::Required,
+        passkeys_only: false,
+    };
+    e.store
+        .set_org_mfa_policy(o.id, required, chrono::Utc::now())
+        .await
+        .expect("policy");
+    let args = json!({"email": "ann@example.com", "password": PW});
+    let (code, err) = e.err("login", args.clone(), None).await;
+    assert_eq!(
+        (code, err["slug"].as_str()),
+        (412, Some("mfa-enrolment-required"))
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("web sign-in"),
+        "{err}"
+    );
+
+    // Enrolled (TOTP, codes from the otpauth URI): the second factor is what is missing.
+    let token = e.session(&u, OrgChoice::Default).await;
+    let p = e.engine.authenticate(&token).await.expect("token");
+    let started = e
+        .engine
+        .start_totp_enrolment(&p, None, &portcullis_testkit::ctx())
+        .await
+        .expect("enrol");
+    let totp = totp_rs::Totp::from_url(started.otpauth_uri.as_str()).expect("uri");
+    let code_now = totp.generate_current().to_string();
+    e.engine
+        .confirm_totp_enrolment(&p, started.factor, &code_now, &portcullis_testkit::ctx())
+        .await
+        .expect("confirm");
+    let (code, err) = e.err("login", args.clone(), None).await;
+    assert_eq!(
+        (code, err["slug"].as_str()),
+        (412, Some("second-factor-required"))
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("web sign-in"),
+        "{err}"
+    );
+    let (code, _) = e.err("loginWithTeamSelect", args, None).await;
+    assert_eq!(code, 412);
+    let live = e
+        .store
+        .list_user_sessions(u.id, false, chrono::Utc::now())
+        .await
+        .expect("sessions");
+    assert_eq!(live.len(), 1, "only the test's own session");
+    let (code, err) = e
+        .err(
+            "login",
+            json!({"email": "ann@example.com", "password": "wrong wrong"}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, err["slug"].as_str()),
+        (401, Some("invalid-credentials"))
+    );
+}

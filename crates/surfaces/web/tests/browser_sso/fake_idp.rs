@@ -19,6 +19,8 @@ pub(crate) struct FakeIdp {
     pub(crate) token_requests: Mutex<Vec<HashMap<String, String>>>,
     /// When set, ID tokens carry this nonce instead of the requested one.
     pub(crate) nonce_override: Mutex<Option<String>>,
+    /// When set, ID tokens carry this `amr`.
+    pub(crate) amr: Mutex<Option<Vec<String>>>,
 }
 
 pub(crate) fn b64(v: &Value) -> String {
@@ -135,10 +137,14 @@ pub(crate) async fn token(
     }
     let now = chrono::Utc::now().timestamp();
     let nonce = idp.nonce_override.lock().clone().unwrap_or(g.nonce);
-    let id_token = idp.sign(json!({
+    let mut claims = json!({
         "iss": idp.issuer, "aud": CLIENT_ID, "sub": g.sub, "email": g.email,
         "email_verified": true, "iat": now, "exp": now + 300, "nonce": nonce,
-    }));
+    });
+    if let Some(amr) = idp.amr.lock().clone() {
+        claims["amr"] = json!(amr);
+    }
+    let id_token = idp.sign(claims);
     Json(json!({"access_token": "opaque", "token_type": "Bearer", "id_token": id_token}))
         .into_response()
 }
@@ -154,6 +160,7 @@ pub(crate) async fn start_idp() -> Arc<FakeIdp> {
         codes: Mutex::new(HashMap::new()),
         token_requests: Mutex::new(Vec::new()),
         nonce_override: Mutex::new(None),
+        amr: Mutex::new(None),
     });
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
