@@ -83,6 +83,11 @@ pub struct Args {
     /// Keep the temporary directory (config, store, server log) and print its path.
     #[arg(long)]
     pub keep: bool,
+    /// Soak instead of the scenarios: the mixed load (logins, validations, API-key exchanges)
+    /// for this many minutes, with the server's RSS, descriptors, database connections and p99
+    /// per minute (no ceilings, no other scenario).
+    #[arg(long)]
+    pub soak_minutes: Option<u64>,
 }
 
 impl Args {

@@ -14,6 +14,7 @@ mod scenarios;
 mod seed;
 mod seed_api;
 mod server;
+mod soak;
 mod totp_load;
 mod workloads;
 

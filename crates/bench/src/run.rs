@@ -13,8 +13,7 @@ use crate::load::LoadOpts;
 use crate::report::{self, Check, Row};
 use crate::scenarios::{Bench, Grow, Scenarios};
 use crate::server::{ServerSpec, admin_cli};
-use crate::totp_load;
-use crate::{ceilings, config_file, oidc_seed, seed, seed_api};
+use crate::{ceilings, config_file, oidc_seed, seed, seed_api, soak, totp_load};
 
 /// Idle RSS: after the first start (which bootstraps: argon2 hashes the admin password) and
 /// after a restart on the seeded store (the steady idle state; the target applies here).
@@ -87,12 +86,16 @@ pub fn run_all(
     }
 
     // 1. Ceilings, on the server's cores, before anything else runs.
-    eprintln!("measuring ceilings ({} s each)…", args.ceiling_secs);
-    let ceil = ceilings::measure(
-        seed::ARGON2,
-        server_cpus,
-        Duration::from_secs(args.ceiling_secs),
-    )?;
+    let ceil = if args.soak_minutes.is_some() {
+        None
+    } else {
+        eprintln!("measuring ceilings ({} s each)…", args.ceiling_secs);
+        Some(ceilings::measure(
+            seed::ARGON2,
+            server_cpus,
+            Duration::from_secs(args.ceiling_secs),
+        )?)
+    };
 
     // 2. First start on the empty store: bootstrap, idle RSS, stop.
     eprintln!("starting the server on an empty store…");
@@ -138,7 +141,8 @@ pub fn run_all(
             )?;
         }
     }
-    let wants_oidc = args.wants("token") || args.wants("userinfo");
+    // The soak drives no OpenID scenario: no clients, no grants.
+    let wants_oidc = (args.wants("token") || args.wants("userinfo")) && args.soak_minutes.is_none();
     let oidc_clients = if wants_oidc {
         Some(oidc_seed::create_clients(bin, &config)?)
     } else {
@@ -202,8 +206,58 @@ pub fn run_all(
         }
         _ => None,
     };
+    if let Some(minutes) = args.soak_minutes {
+        let tokens = seeded
+            .as_ref()
+            .map(|s| s.tokens.clone())
+            .unwrap_or_default();
+        if tokens.is_empty() {
+            bail!("the soak needs Parsable login (admin session tokens)");
+        }
+        let probe = match pg_url {
+            Some(url) => soak::DbProbe::Postgres {
+                database: soak::db_name(url),
+                admin_url: args.database_url.clone().unwrap_or_default(),
+            },
+            None => soak::DbProbe::Sqlite(data_dir.join("portcullis.db")),
+        };
+        println!(
+            "machine: {} × {} (nproc {}), {} RAM, load average at start {}\n\
+             server CPUs [{}] (taskset), load generator CPUs [{}]; {} connections; \
+             {} bulk users/keys; server log level {}",
+            machine.nproc,
+            machine.cpu_model,
+            machine.nproc,
+            machine.mem_total,
+            machine.load,
+            cpu_list(server_cpus),
+            cpu_list(client_cpus),
+            args.connections,
+            report::human_count(args.users),
+            args.server_log_level
+        );
+        let ok = soak::run(
+            &server,
+            soak::SoakSpec {
+                minutes,
+                opts: bench.opts.clone(),
+                host,
+                tokens: &tokens,
+                users: args.users,
+                login_conns: args.connections.div_ceil(20).max(hash_threads + 1),
+                probe,
+                store: if pg_url.is_some() {
+                    "PostgreSQL"
+                } else {
+                    "SQLite"
+                },
+            },
+        )?;
+        server.stop()?;
+        return Ok(ok);
+    }
     let conns = args.connections;
-    let mut ceil = ceil;
+    let mut ceil = ceil.context("the ceilings were not measured")?;
     if args.wants("healthz") || args.wants("validate") {
         eprintln!("  measuring the bare HTTP ceiling ({conns} connections)…");
         ceil.bare_http = Some(ceilings::bare_http(

@@ -95,6 +95,29 @@ fn parse_fields(arr: Option<&Value>) -> Res<Vec<Field>> {
         .collect()
 }
 
+/// Every endpoint of the IR with its service's name, in IR order.
+pub(crate) fn endpoints(ir: &Value) -> Res<Vec<(&str, &Value)>> {
+    let mut out = Vec::new();
+    for svc in ir
+        .get("services")
+        .and_then(Value::as_array)
+        .ok_or("IR without services")?
+    {
+        let name = str_of(
+            svc.get("serviceName").ok_or("service without name")?,
+            "name",
+        )?;
+        for e in svc
+            .get("endpoints")
+            .and_then(Value::as_array)
+            .ok_or("service without endpoints")?
+        {
+            out.push((name, e));
+        }
+    }
+    Ok(out)
+}
+
 impl Model {
     pub(crate) fn load(ir: &Value, opts: Options) -> Res<Model> {
         let mut types = BTreeMap::new();

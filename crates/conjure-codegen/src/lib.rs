@@ -7,6 +7,8 @@
 //! - `lenient`: lenient copies of the types reachable from [`Options::lenient_roots`];
 //! - `endpoints`: the endpoint table and a body-decoder dispatcher.
 //!
+//! And [`openapi`]: the OpenAPI 3.1 schemas and operations of the IR (docs/design/openapi.md).
+//!
 //! The generated code refers to the including crate's `crate::wire::{types, lenient, extract}`
 //! modules and its `RidError`, `UnknownEnumValue`, `ConjureError`, `EndpointSpec` and
 //! `EndpointAuth`. Any IR construct the generator does not understand is an error, so the Rust
@@ -14,11 +16,13 @@
 #![forbid(unsafe_code)]
 
 mod gen_endpoints;
+mod gen_openapi;
 mod gen_types;
 mod ir;
 mod naming;
 mod nominal;
 
+pub use gen_openapi::{CONJURE_ERROR, ERROR_STATUSES, RID_PATTERN, conjure_error_schema};
 pub use nominal::{nominal_options, write_nominal};
 
 use serde_json::Value;
@@ -80,6 +84,19 @@ pub fn generate(ir: &Value, opts: &Options) -> Result<Generated, CodegenError> {
         lenient: model.gen_lenient()?,
         endpoints: model.gen_endpoints(ir)?,
     })
+}
+
+/// The OpenAPI 3.1 description of a Conjure IR document (version 1): `{"schemas": {name:
+/// JSON Schema}, "operations": [{"name", "method", "path", "operation"}], "errorSchema",
+/// "errorStatuses"}` (the Conjure error body and the statuses it comes with), every path under
+/// `path_prefix`. Path templates that differ only in parameter names share the first's names.
+/// The objects `opts` makes lenient ignore unknown fields, so their schemas allow them.
+pub fn openapi(ir: &Value, path_prefix: &str, opts: &Options) -> Result<Value, CodegenError> {
+    if ir.get("version").and_then(Value::as_i64) != Some(1) {
+        return Err("unsupported Conjure IR version".into());
+    }
+    let model = ir::Model::load(ir, opts.clone())?;
+    model.gen_openapi(ir, path_prefix)
 }
 
 impl ir::Model {

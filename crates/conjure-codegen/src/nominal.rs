@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::{CodegenError, Options, generate};
+use crate::{CodegenError, Options, generate, openapi};
 
 /// Request types whose bodies are parsed leniently (NOMINAL.md §2, §9).
 const LENIENT_ROOTS: &[&str] = &["OktaRegistrationRequest"];
@@ -38,14 +38,17 @@ pub fn nominal_options(source_name: &str) -> Options {
 }
 
 /// The Nominal surface's build step: reads the IR at `ir_path`, generates with
-/// [`nominal_options`], and writes `conjure_types.rs`, `conjure_lenient.rs` and
-/// `conjure_endpoints.rs` into `out_dir`.
+/// [`nominal_options`], and writes `conjure_types.rs`, `conjure_lenient.rs`,
+/// `conjure_endpoints.rs` and `conjure_openapi.json` (paths under `/api`) into `out_dir`.
 pub fn write_nominal(ir_path: &str, out_dir: &Path) -> Result<(), CodegenError> {
     let io = |what: &str, e: std::io::Error| CodegenError::from(format!("{what}: {e}"));
     let text = std::fs::read_to_string(ir_path).map_err(|e| io(ir_path, e))?;
     let ir = serde_json::from_str(&text).map_err(|e| format!("{ir_path}: {e}"))?;
-    let g = generate(&ir, &nominal_options(ir_path))?;
+    let opts = nominal_options(ir_path);
+    let g = generate(&ir, &opts)?;
+    let doc = openapi(&ir, "/api", &opts)?;
     for (file, text) in [
+        ("conjure_openapi.json", doc.to_string()),
         ("conjure_types.rs", g.types),
         ("conjure_lenient.rs", g.lenient),
         ("conjure_endpoints.rs", g.endpoints),

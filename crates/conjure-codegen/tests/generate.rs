@@ -1,6 +1,9 @@
-//! The generator on small IR documents (what it emits, what it refuses) and on the real Nominal IR.
+//! The generator on small IR documents (what it emits, what it refuses) and on the real Nominal IR,
+//! and the OpenAPI description it derives (wire rules, parameters, answers, errors).
 
-use portcullis_conjure_codegen::{Options, generate, nominal_options, write_nominal};
+use portcullis_conjure_codegen::{
+    ERROR_STATUSES, Options, generate, nominal_options, openapi, write_nominal,
+};
 use serde_json::{Value, json};
 
 fn tn(name: &str) -> Value {
@@ -285,4 +288,167 @@ fn the_build_step_writes_the_three_sources() {
     assert_eq!(read("conjure_endpoints.rs"), g.endpoints);
     let missing = write_nominal("no/such/ir.json", out.path()).expect_err("no IR");
     assert!(missing.to_string().contains("no/such/ir.json"));
+}
+
+// ---------------------------------------------------------------- OpenAPI (gen_openapi.rs)
+
+fn optional(t: Value) -> Value {
+    json!({"type": "optional", "optional": {"itemType": t}})
+}
+
+fn openapi_sample() -> Value {
+    let path_arg = |name: &str, t: &str| json!({"argName": name, "type": reference(t), "paramType": {"type": "path", "path": {}}});
+    json!({
+        "version": 1, "errors": [],
+        "types": [
+            {"type": "object", "object": {"typeName": tn("Thing"), "fields": [
+                field("name", prim("STRING")),
+                field("size", prim("SAFELONG")),
+                field("note", optional(prim("STRING"))),
+                field("tags", json!({"type": "set", "set": {"itemType": prim("STRING")}})),
+                field("byKind", json!({"type": "map", "map": {"keyType": reference("Kind"), "valueType": prim("INTEGER")}})),
+            ]}},
+            {"type": "enum", "enum": {"typeName": tn("Kind"), "values": [{"value": "A"}, {"value": "B"}]}},
+            {"type": "alias", "alias": {"typeName": tn("ThingRid"), "alias": prim("RID")}},
+            {"type": "union", "union": {"typeName": tn("Either"), "union": [field("thing", reference("Thing")), field("kind", reference("Kind"))]}},
+        ],
+        "services": [{"serviceName": tn("Things"), "endpoints": [
+            {"endpointName": "getThing", "httpMethod": "GET", "httpPath": "/things/{thingRid}",
+             "auth": {"type": "header", "header": {}}, "args": [path_arg("thingRid", "ThingRid")],
+             "returns": optional(reference("Thing")), "docs": "Gets a thing.\nMore."},
+            {"endpointName": "putThing", "httpMethod": "PUT", "httpPath": "/things/{rid}",
+             "args": [path_arg("rid", "ThingRid"),
+                      {"argName": "body", "type": reference("Thing"), "paramType": {"type": "body", "body": {}}},
+                      {"argName": "secret", "type": prim("STRING"), "paramType": {"type": "header", "header": {"paramId": "X-Secret"}}},
+                      {"argName": "dryRun", "type": optional(prim("BOOLEAN")), "paramType": {"type": "query", "query": {"paramId": "dry"}}}]},
+        ]}],
+    })
+}
+
+fn operation<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("{name}"))
+}
+
+#[test]
+fn types_follow_the_wire_rules() {
+    let doc = openapi(&openapi_sample(), "/api", &Options::default()).expect("generates");
+    let thing = &doc["schemas"]["Thing"];
+    assert_eq!(
+        thing["additionalProperties"], false,
+        "unknown fields are refused"
+    );
+    assert_eq!(
+        thing["required"],
+        json!(["name", "size"]),
+        "optional and collections may be absent"
+    );
+    assert_eq!(
+        thing["properties"]["note"]["anyOf"][1],
+        json!({"type": "null"})
+    );
+    assert_eq!(thing["properties"]["size"]["maximum"], (1i64 << 53) - 1);
+    assert_eq!(thing["properties"]["tags"]["type"], "array");
+    assert_eq!(
+        thing["properties"]["byKind"]["propertyNames"]["$ref"],
+        "#/components/schemas/Kind"
+    );
+    assert_eq!(doc["schemas"]["Kind"]["enum"], json!(["A", "B"]));
+    assert!(
+        doc["schemas"]["ThingRid"]["pattern"]
+            .as_str()
+            .unwrap()
+            .starts_with("^ri\\.")
+    );
+    let variants = doc["schemas"]["Either"]["oneOf"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    assert_eq!(variants[0]["properties"]["type"]["const"], "thing");
+    assert_eq!(variants[0]["required"], json!(["type", "thing"]));
+    assert_eq!(variants[0]["additionalProperties"], false);
+    assert!(
+        doc["schemas"]["ConjureError"]["required"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 4
+    );
+}
+
+#[test]
+fn endpoints_have_their_parameters_answers_and_errors() {
+    let doc = openapi(&openapi_sample(), "/api", &Options::default()).expect("generates");
+    let get = operation(&doc, "getThing");
+    assert_eq!(get["method"], "GET");
+    assert_eq!(get["path"], "/api/things/{thingRid}");
+    let op = &get["operation"];
+    assert_eq!(op["operationId"], "getThing");
+    assert_eq!(op["summary"], "Gets a thing.");
+    assert_eq!(op["security"], json!([{"bearer": []}]));
+    assert!(
+        op["responses"]["200"].is_object() && op["responses"]["204"].is_object(),
+        "an optional return"
+    );
+    for status in ERROR_STATUSES {
+        assert_eq!(
+            op["responses"][status.to_string()]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ConjureError"
+        );
+    }
+    let put = operation(&doc, "putThing");
+    // One path shape, one set of parameter names: the first endpoint's.
+    assert_eq!(put["path"], "/api/things/{thingRid}");
+    let op = &put["operation"];
+    assert_eq!(op["security"], json!([]), "no auth: public");
+    let params = op["parameters"].as_array().unwrap();
+    assert_eq!(params[0]["name"], "thingRid");
+    assert_eq!(params[0]["in"], "path");
+    assert_eq!(
+        params[1],
+        json!({"name": "X-Secret", "in": "header", "required": true, "schema": {"type": "string"}})
+    );
+    assert_eq!(
+        params[2],
+        json!({"name": "dry", "in": "query", "required": false, "schema": {"type": "boolean"}})
+    );
+    assert_eq!(op["requestBody"]["required"], true);
+    assert!(
+        op["responses"]["204"].is_object() && op["responses"].get("200").is_none(),
+        "void: 204"
+    );
+}
+
+#[test]
+fn the_nominal_ir_generates_every_endpoint() {
+    let ir: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../surfaces/nominal/conjure/nominal-auth.conjure.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let doc = openapi(&ir, "/api", &nominal_options("ir")).expect("generates");
+    let endpoints: usize = ir["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["endpoints"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(doc["operations"].as_array().unwrap().len(), endpoints);
+    assert_eq!(
+        doc["schemas"].as_object().unwrap().len(),
+        ir["types"].as_array().unwrap().len() + 1
+    );
+    assert!(openapi(&json!({"version": 2}), "", &Options::default()).is_err());
+    // The Okta hooks' bodies are parsed leniently: unknown fields are not refused.
+    let okta = &doc["schemas"]["OktaRegistrationRequest"];
+    assert!(okta["required"].is_array() && okta.get("additionalProperties").is_none());
+    assert_eq!(
+        doc["schemas"]["CreateApiKeyRequest"]["additionalProperties"],
+        false
+    );
 }

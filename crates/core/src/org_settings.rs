@@ -31,7 +31,7 @@ pub const MAX_PRIORITIES: usize = 100;
 pub const MAX_TITLE_LEN: usize = 200;
 
 /// A team's settings as the admin interfaces show them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgSettingsView {
     pub org_id: OrgId,
@@ -41,7 +41,7 @@ pub struct OrgSettingsView {
 }
 
 /// A team's job-permission overrides by role name; roles without one use the configured table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobPermissionsView {
     pub org_id: OrgId,

@@ -8,6 +8,8 @@
 //! - the page primitives of the browser-facing surfaces ([`html`]: CSP, cookies, escaping;
 //!   [`page_layout`]: the one layout and form pieces; [`assets`]: the stylesheets they link);
 //! - `no-store` marking of responses that carry secrets;
+//! - the OpenAPI 3.1 route tables that mount a surface's JSON routes and describe them
+//!   ([`openapi`]);
 //! - the RFC 9457 problem type, JSON body and authenticated-caller extractors and the `finish`
 //!   middleware that the account and org-admin surfaces share.
 //!
@@ -23,6 +25,7 @@ pub mod client_ip;
 mod extract;
 pub mod html;
 mod no_store;
+pub mod openapi;
 pub mod page_layout;
 mod problem;
 mod request_id;

@@ -4,6 +4,7 @@
 mod admin_cli;
 mod idp_cli;
 mod keyfile;
+mod openapi;
 mod serve;
 mod settings;
 mod team_cli;

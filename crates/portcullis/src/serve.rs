@@ -82,6 +82,7 @@ fn surfaces(
         portcullis_oidc::router(provider.clone()),
         // The pages' stylesheets (the edge's; one per configured brand).
         portcullis_edge::assets::router(&engine.config().branding),
+        crate::openapi::router(),
     ];
     if let Some(r) = test_hooks() {
         parts.push(r);

@@ -9,7 +9,7 @@ use crate::use_cases::{self, ClientScope, IssuedClient, Reconciled};
 
 /// A client as its managers see it: its settings (as a [`ClientSpec`], every field filled in),
 /// its state, and its secrets' times, never their hashes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientView {
     #[serde(flatten)]
@@ -21,7 +21,7 @@ pub struct ClientView {
     pub secrets: Vec<SecretView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretView {
     pub created_at: Timestamp,
@@ -56,12 +56,13 @@ impl ClientView {
 
 /// A client with the secret just made, if any: `clientSecret` appears in the JSON only then,
 /// and this is the one time it is shown.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedClientView {
     #[serde(flatten)]
     pub client: ClientView,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "reveal")]
+    #[schemars(with = "Option<String>")]
     pub client_secret: Option<Zeroizing<String>>,
 }
 
@@ -94,7 +95,7 @@ impl From<IssuedClient> for IssuedClientView {
 }
 
 /// A back-channel logout delivery, as `client show` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NoticeView {
     pub user_id: UserId,
@@ -106,7 +107,7 @@ pub struct NoticeView {
 }
 
 /// One client with its latest back-channel logout deliveries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientDetail {
     #[serde(flatten)]

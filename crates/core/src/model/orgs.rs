@@ -185,7 +185,9 @@ impl Invitation {
 }
 
 /// Parsable `job_role.JobPermissions`, flattened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct JobPermissions {
     pub edit_title: bool,

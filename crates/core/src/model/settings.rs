@@ -3,7 +3,7 @@
 use super::*;
 
 /// One value of a Parsable-style settings map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "value", rename_all = "camelCase")]
 pub enum SettingValue {
     Bool(bool),
@@ -14,7 +14,7 @@ pub enum SettingValue {
 }
 
 /// Parsable `setting.Reference`: one object a reference-list setting selects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingReference {
     pub id: String,
@@ -27,7 +27,7 @@ pub struct SettingReference {
 pub type SettingsMap = BTreeMap<String, SettingValue>;
 
 /// Parsable `job.PriorityLevel`: one entry of a team's job priority list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriorityLevel {
     /// A UUID.

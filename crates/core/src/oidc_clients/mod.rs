@@ -43,7 +43,7 @@ const GENERATED_ID_BYTES: usize = 18;
 /// from the kind, the grant `authorization_code` (plus `refresh_token` with `allowOffline`),
 /// the scopes `openid profile email` (plus `offline_access` with `allowOffline`), the
 /// lifetimes of `[core.oidc]`, ID tokens signed RS256 (OpenID Connect's default).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientSpec {
     /// `[A-Za-z0-9._-]{3,64}`; generated when absent.
@@ -85,7 +85,7 @@ pub struct ClientSpec {
 /// A change to a registered client: a JSON merge patch (RFC 7396) over its [`ClientSpec`]'s
 /// camelCase fields. Each member replaces that field; `null` resets an optional one to its
 /// default. The client id and the kind never change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ClientPatch(pub serde_json::Map<String, Value>);
 

@@ -11,6 +11,7 @@ use portcullis_core::CoreError;
 use portcullis_core::engine::{Engine, LoginGrant, OrgChoice, SecondFactorProof};
 use portcullis_core::factors::{FactorView, MfaChallenge, ReauthProof, SignInStep};
 use portcullis_core::model::{FactorId, FactorKind, MfaRequirement, Timestamp};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::handlers::Secret;
@@ -18,7 +19,7 @@ use portcullis_edge::{Caller, JsonBody, Origin, Problem};
 
 type Result<T, E = Problem> = std::result::Result<T, E>;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FactorJson {
     id: FactorId,
@@ -40,14 +41,14 @@ impl From<FactorView> for FactorJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyJson {
     mfa: &'static str,
     passkeys_only: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FactorList {
     factors: Vec<FactorJson>,
@@ -84,14 +85,14 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartTotp {
     #[serde(default)]
     name: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TotpEnrolmentJson {
     factor_id: FactorId,
@@ -123,13 +124,13 @@ pub async fn start_totp(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Code {
     code: Secret,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Confirmed {
     factor: FactorJson,
@@ -175,7 +176,7 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryCodes {
     recovery_codes: Vec<String>,
@@ -194,7 +195,7 @@ pub async fn regenerate_codes(
 }
 
 /// Exactly one of the fields: what the caller proves.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Proof {
     #[serde(default)]
@@ -219,7 +220,7 @@ fn invalid(m: &str) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "invalid_request", m)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reauthenticated {
     /// Until when factor changes are allowed on this session.
@@ -259,7 +260,7 @@ pub async fn reauthenticate(
     Ok(Json(Reauthenticated { valid_until }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignIn {
     email: String,
@@ -267,7 +268,7 @@ pub struct SignIn {
 }
 
 /// The answer of a sign-in step.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", tag = "status")]
 pub enum SignInJson {
     /// The session started: its first token.
@@ -345,7 +346,7 @@ pub async fn sign_in(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecondStep {
     challenge: Secret,

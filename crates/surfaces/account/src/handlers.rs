@@ -11,6 +11,7 @@ use portcullis_core::CoreError;
 use portcullis_core::consents::ConsentView;
 use portcullis_core::engine::{CurrentSession, Engine, OwnSession};
 use portcullis_core::model::{SessionId, Timestamp};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use portcullis_edge::Origin;
@@ -20,7 +21,7 @@ use portcullis_edge::{Caller, JsonBody, Problem};
 type Result<T, E = Problem> = std::result::Result<T, E>;
 
 /// A password on the wire; never printed.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -36,7 +37,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     id: String,
@@ -88,7 +89,7 @@ impl From<OwnSession> for SessionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SessionList {
     sessions: Vec<SessionView>,
 }
@@ -105,7 +106,7 @@ pub async fn list_sessions(
 }
 
 /// The answer of `GET /account/v1/sessions/current`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentView {
     /// Always `true`: any other bearer is answered 401.
@@ -170,7 +171,7 @@ pub async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Ended {
     ended: u64,
 }
@@ -185,9 +186,30 @@ pub async fn end_other_sessions(
     Ok(Json(Ended { ended }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ConsentList {
-    consents: Vec<ConsentView>,
+    consents: Vec<Consent>,
+}
+
+/// One consent the caller gave an OpenID client.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    client_id: String,
+    client_name: String,
+    scopes: std::collections::BTreeSet<String>,
+    granted_at: Timestamp,
+}
+
+impl From<ConsentView> for Consent {
+    fn from(c: ConsentView) -> Self {
+        Consent {
+            client_id: c.client_id,
+            client_name: c.client_name,
+            scopes: c.scopes,
+            granted_at: c.granted_at,
+        }
+    }
 }
 
 /// `GET /account/v1/consents`: the clients the caller let act for them, with the scopes.
@@ -196,7 +218,9 @@ pub async fn list_consents(
     Caller(p): Caller,
 ) -> Result<Json<ConsentList>> {
     let consents = engine.list_my_consents(&p).await?;
-    Ok(Json(ConsentList { consents }))
+    Ok(Json(ConsentList {
+        consents: consents.into_iter().map(Consent::from).collect(),
+    }))
 }
 
 /// Longer than any client id; refused without a look-up.
@@ -217,7 +241,7 @@ pub async fn revoke_consent(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePassword {
     current_password: Secret,
@@ -262,7 +286,7 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequiredChange {
     email: String,

@@ -20,55 +20,168 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, post};
 use portcullis_core::engine::Engine;
+use portcullis_edge::openapi::{ApiDoc, ApiRoutes, Op, PROBLEM_SCHEMA, problem_schema, schema_of};
 
 pub use portcullis_edge::{Caller, JsonBody, PROBLEM_CONTENT_TYPE, Problem, finish};
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {
-    let api = Router::new()
-        .route("/account/v1/sessions", get(handlers::list_sessions))
-        .route(
-            "/account/v1/sessions/current",
-            get(handlers::current_session),
-        )
-        .route(
-            "/account/v1/sessions/end-others",
-            post(handlers::end_other_sessions),
-        )
-        .route("/account/v1/sessions/{id}", delete(handlers::end_session))
-        .route("/account/v1/consents", get(handlers::list_consents))
-        .route(
-            "/account/v1/consents/{client}",
-            delete(handlers::revoke_consent),
-        )
-        .route("/account/v1/password", post(handlers::change_password))
-        .route("/account/v1/factors", get(factors::list))
-        .route("/account/v1/factors/totp", post(factors::start_totp))
-        .route(
-            "/account/v1/factors/totp/{id}/confirm",
-            post(factors::confirm_totp),
-        )
-        .route("/account/v1/factors/{id}", delete(factors::remove))
-        .route(
-            "/account/v1/recovery-codes",
-            post(factors::regenerate_codes),
-        )
-        .route("/account/v1/reauthenticate", post(factors::reauthenticate))
-        .route("/account/v1/sign-in", post(factors::sign_in))
-        .route(
-            "/account/v1/sign-in/second-factor",
-            post(factors::second_factor),
-        )
-        .route(
-            "/account/v1/password/reset-required",
-            post(handlers::change_required_password),
-        )
+    let (routes, _) = table().into_parts();
+    let api = routes
         .layer(middleware::from_fn(finish))
         // Answers name sessions and carry tokens; none may be cached.
         .layer(middleware::from_fn(portcullis_edge::no_store))
         .with_state(engine.clone());
     // The pages set their own page headers (no-store among them); problems are the API's.
     api.merge(pages::router(engine))
+}
+
+/// The surface's OpenAPI description (the same table mounts the routes).
+pub fn api() -> ApiDoc {
+    table().into_parts().1
+}
+
+/// Every route, with what it takes and answers.
+fn table() -> ApiRoutes<Arc<Engine>> {
+    // Every bearer route: a missing, bad or spent token, a refused caller, a throttled client,
+    // a store that cannot serve.
+    const AUTHED: &[u16] = &[401, 403, 429, 500, 503];
+    // Routes with a JSON body, on top: a bad body, a body too large, not JSON.
+    const BODY: &[u16] = &[400, 413, 415];
+    let op = |op: Op| op.tag("account").bearer().problems(AUTHED);
+    ApiRoutes::new()
+        .mount(
+            op(Op::get("/account/v1/sessions", "listMySessions"))
+                .summary("The caller's live sessions")
+                .json(200, schema_of::<handlers::SessionList>()),
+            handlers::list_sessions,
+        )
+        .mount(
+            op(Op::get("/account/v1/sessions/current", "currentSession"))
+                .summary("The online check of a bearer")
+                .json(200, schema_of::<handlers::CurrentView>()),
+            handlers::current_session,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/sessions/end-others",
+                "endOtherSessions",
+            ))
+            .summary("Ends every session of the caller but the calling one")
+            .json(200, schema_of::<handlers::Ended>()),
+            handlers::end_other_sessions,
+        )
+        .mount(
+            op(Op::delete("/account/v1/sessions/{id}", "endMySession"))
+                .summary("Ends one of the caller's sessions")
+                .empty(204)
+                .problems(&[404]),
+            handlers::end_session,
+        )
+        .mount(
+            op(Op::get("/account/v1/consents", "listMyConsents"))
+                .summary("The OpenID clients the caller consented to")
+                .json(200, schema_of::<handlers::ConsentList>()),
+            handlers::list_consents,
+        )
+        .mount(
+            op(Op::delete(
+                "/account/v1/consents/{clientId}",
+                "revokeMyConsent",
+            ))
+            .summary("Revokes a consent and ends what the client holds for the caller")
+            .empty(204)
+            .problems(&[404]),
+            handlers::revoke_consent,
+        )
+        .mount(
+            op(Op::post("/account/v1/password", "changeMyPassword"))
+                .summary("Changes the caller's password")
+                .json_body(schema_of::<handlers::ChangePassword>())
+                .empty(204)
+                .problems(BODY),
+            handlers::change_password,
+        )
+        .mount(
+            Op::post(
+                "/account/v1/password/reset-required",
+                "resetRequiredPassword",
+            )
+            .tag("account")
+            .summary("Chooses a new password with an admin's one-time reset code")
+            .json_body(schema_of::<handlers::RequiredChange>())
+            .empty(204)
+            .problems(&[400, 401, 413, 415, 429, 500, 503]),
+            handlers::change_required_password,
+        )
+        .mount(
+            op(Op::get("/account/v1/factors", "listMyFactors"))
+                .summary("The caller's second factors, recovery codes left and the policy")
+                .json(200, schema_of::<factors::FactorList>()),
+            factors::list,
+        )
+        .mount(
+            op(Op::post("/account/v1/factors/totp", "startTotpEnrolment"))
+                .summary("Starts a TOTP enrolment (needs a recent authentication)")
+                .json_body(schema_of::<factors::StartTotp>())
+                .json(201, schema_of::<factors::TotpEnrolmentJson>())
+                .problems(BODY),
+            factors::start_totp,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/factors/totp/{id}/confirm",
+                "confirmTotpEnrolment",
+            ))
+            .summary("Confirms a pending TOTP enrolment with a code from the app")
+            .json_body(schema_of::<factors::Code>())
+            .json(200, schema_of::<factors::Confirmed>())
+            .problems(BODY)
+            .problems(&[404]),
+            factors::confirm_totp,
+        )
+        .mount(
+            op(Op::delete("/account/v1/factors/{id}", "removeMyFactor"))
+                .summary("Removes a second factor (needs a recent authentication)")
+                .empty(204)
+                .problems(&[404]),
+            factors::remove,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/recovery-codes",
+                "regenerateRecoveryCodes",
+            ))
+            .summary("New recovery codes, shown once; the old ones stop working")
+            .json(200, schema_of::<factors::RecoveryCodes>()),
+            factors::regenerate_codes,
+        )
+        .mount(
+            op(Op::post("/account/v1/reauthenticate", "reauthenticate"))
+                .summary("Proves the caller again (password or second factor) for factor changes")
+                .json_body(schema_of::<factors::Proof>())
+                .json(200, schema_of::<factors::Reauthenticated>())
+                .problems(BODY),
+            factors::reauthenticate,
+        )
+        .mount(
+            Op::post("/account/v1/sign-in", "signIn")
+                .tag("account")
+                .summary("Signs in with a password; may stop for a second factor")
+                .json_body(schema_of::<factors::SignIn>())
+                .json(200, schema_of::<factors::SignInJson>())
+                .problems(&[400, 401, 403, 412, 413, 415, 429, 500, 503]),
+            factors::sign_in,
+        )
+        .mount(
+            Op::post("/account/v1/sign-in/second-factor", "signInSecondFactor")
+                .tag("account")
+                .summary("Finishes a stopped sign-in with a TOTP or recovery code")
+                .json_body(schema_of::<factors::SecondStep>())
+                .json(200, schema_of::<factors::SignInJson>())
+                .problems(&[400, 401, 403, 413, 415, 429, 500, 503]),
+            factors::second_factor,
+        )
+        .named_schema(PROBLEM_SCHEMA, problem_schema())
 }

@@ -10,9 +10,11 @@
 mod auth;
 mod convert;
 mod handlers;
+mod openapi;
 mod routes;
 pub mod wire;
 
 pub use auth::{ApiError, Session};
+pub use openapi::api;
 pub use routes::{NominalState, router, router_with};
 pub use wire::{ConjureError, ConjureResult, ErrorCode};

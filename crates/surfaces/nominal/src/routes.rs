@@ -1,4 +1,5 @@
-//! The router: every endpoint of NOMINAL.md §7 under `/api`.
+//! The router: every endpoint of NOMINAL.md §7 under `/api`, mounted from the OpenAPI
+//! operations generated from the IR (`openapi.rs`), each with its handler by endpoint name.
 //!
 //! Only this surface's own paths are routed; there is no fallback, so an unknown path gets the
 //! server's 404 (and `/api/auth` stays with the Parsable surface). A known path with another
@@ -7,13 +8,10 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware::from_fn;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodFilter, MethodRouter};
 use portcullis_core::engine::Engine;
 use portcullis_core::mediamtx::MediaMtxSigner;
 use portcullis_federation::Federation;
-// On the routes whose answers carry a token or an API key secret.
-use portcullis_edge::no_store;
 
 use crate::handlers::{
     apikeys, authentication, authorization, federation, mediamtx, sandbox, workspace,
@@ -62,141 +60,69 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
 
 /// The router for a given state (tests inject their own MediaMTX signer).
 pub fn router_with(state: NominalState) -> Router {
-    Router::new()
-        // AuthorizationService
-        .route(
-            "/api/authorization/v1/authorize",
-            post(authorization::authorize),
-        )
-        .route(
-            "/api/authorization/v1/batch-get-workspace-for-resource",
-            post(authorization::batch_get_workspace_for_resource),
-        )
-        .route(
-            "/api/authorization/v1/register-in-workspace",
-            post(authorization::register_in_workspace),
-        )
-        .route(
-            "/api/authorization/v1/checkAdmin",
-            get(authorization::check_admin),
-        )
-        .route(
-            "/api/authorization/v1/is-email-allowed",
-            post(authorization::is_email_allowed),
-        )
-        .route(
-            "/api/authorization/v1/is-email-allowed-okta",
-            post(authorization::is_email_allowed_okta),
-        )
-        .route(
-            "/api/authorization/v1/is-email-allowed-freemium-okta",
-            post(authorization::is_email_allowed_freemium_okta),
-        )
-        .route(
-            "/api/authorization/v1/user-orgs",
-            post(federation::get_user_orgs),
-        )
-        .route(
-            "/api/authorization/v1/set-user-org",
-            post(authorization::set_user_org).layer(from_fn(no_store)),
-        )
-        .route(
-            "/api/authorization/v1/access-token",
-            post(federation::get_access_token).layer(from_fn(no_store)),
-        )
-        .route(
-            "/api/authorization/v1/refresh-access-token",
-            post(federation::refresh_access_token).layer(from_fn(no_store)),
-        )
-        .route(
-            "/api/authorization/v1/get-idp-end-session-endpoint",
-            post(federation::get_idp_end_session_endpoint),
-        )
-        .route(
-            "/api/authorization/v1/api-key",
-            post(apikeys::create).layer(from_fn(no_store)),
-        )
-        .route(
-            "/api/authorization/v1/api-keys/org",
-            post(apikeys::list_in_org),
-        )
-        .route(
-            "/api/authorization/v1/api-keys/user",
-            post(apikeys::list_user),
-        )
-        .route(
-            "/api/authorization/v1/api-key/{rid}/delete",
-            put(apikeys::revoke),
-        )
-        // InternalApiKeyService, InternalSandboxTokenService
-        .route(
-            "/api/api-key-internal/v1/access-token",
-            post(apikeys::exchange).layer(from_fn(no_store)),
-        )
-        .route(
-            "/api/sandbox-token-internal/v1/issue",
-            post(sandbox::issue).layer(from_fn(no_store)),
-        )
-        // MediaMTX's auth callback (authMethod: http): a Portcullis extension.
-        .route("/api/mediamtx-internal/v1/auth", post(mediamtx::authorize))
-        // AuthenticationServiceV2
-        .route(
-            "/api/authentication/v2/my/profile",
-            get(authentication::get_my_profile).put(authentication::update_my_profile),
-        )
-        .route(
-            "/api/authentication/v2/my/settings",
-            get(authentication::get_my_settings).put(authentication::update_my_settings),
-        )
-        .route(
-            "/api/authentication/v2/org/settings",
-            get(authentication::get_my_org_settings).put(authentication::update_my_org_settings),
-        )
-        .route(
-            "/api/authentication/v2/users",
-            post(authentication::search_users),
-        )
-        .route(
-            "/api/authentication/v2/users/batch",
-            post(authentication::get_users),
-        )
-        .route(
-            "/api/authentication/v2/users/{userRid}",
-            get(authentication::get_user),
-        )
-        .route("/api/authentication/v2/jwks", get(authentication::get_jwks))
-        .route(
-            "/api/authentication/v2/mediamtx/token",
-            post(authentication::generate_media_mtx_token).layer(from_fn(no_store)),
-        )
-        .route(
-            "/api/authentication/v2/batch-preregister-users",
-            post(authentication::batch_preregister_users),
-        )
-        .route(
-            "/api/authentication/v2/admin/org/login-activity",
-            post(authentication::list_org_login_activity),
-        )
-        .route(
-            "/api/authentication/v2/admin/users/{userRid}/deactivate",
-            post(authentication::deactivate_user),
-        )
-        .route(
-            "/api/authentication/v2/admin/users/{userRid}/reactivate",
-            post(authentication::reactivate_user),
-        )
-        // WorkspaceService
-        .route(
-            "/api/workspaces/v1/workspaces",
-            get(workspace::get_workspaces),
-        )
-        .route(
-            "/api/workspaces/v1/workspaces/{rid}",
-            get(workspace::get_workspace).put(workspace::update_workspace),
-        )
-        .route(
-            "/api/workspaces/v1/default-workspace",
-            get(workspace::get_default_workspace),
-        )
-        .with_state(state)
+    crate::openapi::table().into_parts().0.with_state(state)
 }
+
+/// The handler of an IR endpoint, mounted for `method` only; `None` for a name this surface
+/// does not serve (a test checks there is none).
+pub(crate) fn handler(name: &str, method: MethodFilter) -> Option<MethodRouter<NominalState>> {
+    use axum::routing::on;
+    let m = method;
+    Some(match name {
+        // AuthorizationService
+        "authorize" => on(m, authorization::authorize),
+        "batchGetWorkspaceForResource" => on(m, authorization::batch_get_workspace_for_resource),
+        "registerInWorkspace" => on(m, authorization::register_in_workspace),
+        "checkAdmin" => on(m, authorization::check_admin),
+        "isEmailAllowed" => on(m, authorization::is_email_allowed),
+        "isEmailAllowedOkta" => on(m, authorization::is_email_allowed_okta),
+        "isEmailAllowedFreemiumOkta" => on(m, authorization::is_email_allowed_freemium_okta),
+        "getUserOrgs" => on(m, federation::get_user_orgs),
+        "setUserOrg" => on(m, authorization::set_user_org),
+        "getAccessToken" => on(m, federation::get_access_token),
+        "refreshAccessToken" => on(m, federation::refresh_access_token),
+        "getIdpEndSessionEndpoint" => on(m, federation::get_idp_end_session_endpoint),
+        "createApiKey" => on(m, apikeys::create),
+        "listApiKeysInOrg" => on(m, apikeys::list_in_org),
+        "listUserApiKeys" => on(m, apikeys::list_user),
+        "revokeApiKey" => on(m, apikeys::revoke),
+        // InternalApiKeyService, InternalSandboxTokenService
+        "getAccessTokenFromApiKeyValue" => on(m, apikeys::exchange),
+        "issueSandboxToken" => on(m, sandbox::issue),
+        // AuthenticationServiceV2
+        "getMyProfile" => on(m, authentication::get_my_profile),
+        "updateMyProfile" => on(m, authentication::update_my_profile),
+        "getMySettings" => on(m, authentication::get_my_settings),
+        "updateMySettings" => on(m, authentication::update_my_settings),
+        "getMyOrgSettings" => on(m, authentication::get_my_org_settings),
+        "updateMyOrgSettings" => on(m, authentication::update_my_org_settings),
+        "searchUsersV2" => on(m, authentication::search_users),
+        "getUsers" => on(m, authentication::get_users),
+        "getUser" => on(m, authentication::get_user),
+        "getJwks" => on(m, authentication::get_jwks),
+        "generateMediaMtxToken" => on(m, authentication::generate_media_mtx_token),
+        "batchPreregisterUsers" => on(m, authentication::batch_preregister_users),
+        "listOrgLoginActivity" => on(m, authentication::list_org_login_activity),
+        "deactivateUser" => on(m, authentication::deactivate_user),
+        "reactivateUser" => on(m, authentication::reactivate_user),
+        // WorkspaceService
+        "getWorkspaces" => on(m, workspace::get_workspaces),
+        "getWorkspace" => on(m, workspace::get_workspace),
+        "updateWorkspace" => on(m, workspace::update_workspace),
+        "getDefaultWorkspace" => on(m, workspace::get_default_workspace),
+        // MediaMTX's auth callback (authMethod: http): a Portcullis extension.
+        crate::openapi::MEDIAMTX_AUTH => on(m, mediamtx::authorize),
+        _ => return None,
+    })
+}
+
+/// Endpoints whose answers carry a token or an API key secret: never cached.
+pub(crate) const NO_STORE: &[&str] = &[
+    "setUserOrg",
+    "getAccessToken",
+    "refreshAccessToken",
+    "createApiKey",
+    "getAccessTokenFromApiKeyValue",
+    "issueSandboxToken",
+    "generateMediaMtxToken",
+];

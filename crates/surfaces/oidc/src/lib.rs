@@ -21,6 +21,7 @@ mod discovery;
 mod form;
 mod logout;
 mod pages;
+mod schemas;
 mod token;
 mod userinfo;
 
@@ -31,6 +32,8 @@ use axum::routing::{get, post};
 use http::HeaderMap;
 use portcullis_core::oidc::{BrowserSignIn, Provider};
 use portcullis_edge::html;
+use portcullis_edge::openapi::{ApiDoc, ApiRoutes, Op, schema};
+use serde_json::json;
 
 pub use backchannel::HttpLogoutSender;
 
@@ -103,7 +106,8 @@ impl Oidc {
     }
 }
 
-/// The surface, state applied.
+/// The surface, state applied: the JSON endpoints of [`api`]'s table, and the browser's
+/// authorization, consent and logout endpoints (pages and redirects, not JSON).
 pub fn router(provider: Arc<Provider>) -> Router {
     let issuer = provider.issuer().to_string();
     let oidc = Oidc {
@@ -111,16 +115,93 @@ pub fn router(provider: Arc<Provider>) -> Router {
         issuer,
         provider,
     };
-    Router::new()
-        .route(discovery::OPENID_CONFIGURATION, get(discovery::metadata))
-        .route(discovery::AUTHORIZATION_SERVER, get(discovery::metadata))
+    let (json_routes, _) = table().into_parts();
+    json_routes
         .route(AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
         .route(RESUME_PATH, get(authorize::resume))
         .route(DECIDE_PATH, post(authorize::decide))
-        .route(TOKEN_PATH, post(token::token))
-        .route(USERINFO_PATH, get(userinfo::get).post(userinfo::post))
-        .route(INTROSPECT_PATH, post(token::introspect))
-        .route(REVOKE_PATH, post(token::revoke))
         .route(LOGOUT_PATH, get(logout::get).post(logout::post))
         .with_state(Arc::new(oidc))
+}
+
+/// The OpenAPI description of the provider's JSON endpoints (the same table mounts them).
+pub fn api() -> ApiDoc {
+    table().into_parts().1
+}
+
+/// The JSON endpoints.
+fn table() -> ApiRoutes<Arc<Oidc>> {
+    use schemas::*;
+    let client = |op: Op| {
+        op.tag("oidc")
+            .security("clientBasic")
+            // client_secret_post, private_key_jwt and public clients authenticate in the form.
+            .security_none()
+    };
+    ApiRoutes::new()
+        .mount(
+            Op::get(discovery::OPENID_CONFIGURATION, "openidConfiguration")
+                .tag("oidc")
+                .summary("OpenID Provider metadata (OIDC Discovery 1.0)")
+                .answer(200, JSON, schema(provider_metadata())),
+            discovery::metadata,
+        )
+        .mount(
+            Op::get(discovery::AUTHORIZATION_SERVER, "oauthAuthorizationServer")
+                .tag("oidc")
+                .summary("OAuth 2.0 authorization server metadata (RFC 8414)")
+                .answer(200, JSON, schema(provider_metadata())),
+            discovery::metadata,
+        )
+        .mount(
+            client(Op::post(TOKEN_PATH, "token"))
+                .summary("Redeems an authorization code or a refresh token")
+                .body(FORM, schema(token_request()))
+                .answer(200, JSON, schema(token_response()))
+                .oauth_errors(&[400, 401, 429, 500]),
+            token::token,
+        )
+        .mount(
+            client(Op::post(INTROSPECT_PATH, "introspect"))
+                .summary("RFC 7662 token introspection")
+                .body(FORM, schema(token_form()))
+                .answer(200, JSON, schema(introspection()))
+                .oauth_errors(&[400, 401, 429, 500]),
+            token::introspect,
+        )
+        .mount(
+            client(Op::post(REVOKE_PATH, "revoke"))
+                .summary("RFC 7009 token revocation")
+                .body(FORM, schema(token_form()))
+                .answer(
+                    200,
+                    JSON,
+                    schema(json!({ "type": "object", "maxProperties": 0 })),
+                )
+                .oauth_errors(&[400, 401, 429, 500]),
+            token::revoke,
+        )
+        .mount(
+            Op::get(USERINFO_PATH, "userinfo")
+                .tag("oidc")
+                .bearer()
+                .summary("The claims of the bearer's user (OIDC Core §5.3)")
+                .answer(200, JSON, schema(userinfo()))
+                .oauth_errors(&[400, 401, 403, 500]),
+            userinfo::get,
+        )
+        .mount(
+            Op::post(USERINFO_PATH, "userinfoPost")
+                .tag("oidc")
+                .bearer()
+                .security_none()
+                .summary(
+                    "The claims of the bearer's user; the token may be in the form (RFC 6750 §2.2)",
+                )
+                .optional_body(FORM, schema(access_token_form()))
+                .answer(200, JSON, schema(userinfo()))
+                .oauth_errors(&[400, 401, 403, 500]),
+            userinfo::post,
+        )
+        .named_schema(OAUTH_ERROR, oauth_error())
 }

@@ -4,35 +4,95 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use http::StatusCode;
+use portcullis_core::admin::{ClientDetail, ClientView, IssuedClientView};
 use portcullis_core::engine::Engine;
 use portcullis_core::oidc::{ClientPatch, ClientSpec};
 use portcullis_core::use_cases::ClientScope;
+use portcullis_edge::openapi::{ApiRoutes, Op, schema_of};
 use portcullis_edge::{Caller, JsonBody};
-use serde_json::json;
 
 use crate::{OrgAdmin, Reply, admin_problem, answer, authorize_id};
 
-/// The routes; answers may carry a client secret, so no cache may keep them.
-pub(crate) fn routes() -> Router<Arc<Engine>> {
-    const ONE: &str = "/admin/v1/orgs/{org}/clients/{client}";
-    Router::new()
-        .route("/admin/v1/orgs/{org}/clients", get(list).post(create))
-        .route(ONE, get(show).patch(update).delete(delete))
-        .route(&format!("{ONE}/rotate-secret"), post(rotate_secret))
-        .route(&format!("{ONE}/disable"), post(disable))
-        .route(&format!("{ONE}/enable"), post(enable))
-        .layer(middleware::from_fn(portcullis_edge::no_store))
+/// The routes, added to `api`; answers may carry a client secret, so no cache may keep them.
+pub(crate) fn routes(api: ApiRoutes<Arc<Engine>>) -> ApiRoutes<Arc<Engine>> {
+    const ALL: &str = "/admin/v1/orgs/{orgId}/clients";
+    const ONE: &str = "/admin/v1/orgs/{orgId}/clients/{clientId}";
+    let op = |o: Op| crate::op(o).no_store();
+    let action = |suffix: &str, id: &str, summary: &str| {
+        op(Op::post(&format!("{ONE}/{suffix}"), id)).summary(summary)
+    };
+    api.mount(
+        op(Op::get(ALL, "listOrgClients"))
+            .summary("The org's OpenID clients")
+            .json(200, schema_of::<ClientList>()),
+        list,
+    )
+    .mount(
+        op(Op::post(ALL, "createOrgClient"))
+            .summary("Registers a client; a secret method's secret is shown this once")
+            .json_body(schema_of::<ClientSpec>())
+            .json(201, schema_of::<IssuedClientView>())
+            .problems(crate::BODY),
+        create,
+    )
+    .mount(
+        op(Op::get(ONE, "showOrgClient"))
+            .summary("One client, with its latest back-channel logout deliveries")
+            .json(200, schema_of::<ClientDetail>()),
+        show,
+    )
+    .mount(
+        op(Op::patch(ONE, "updateOrgClient"))
+            .summary("A JSON merge patch of the client's settings")
+            .json_body(schema_of::<ClientPatch>())
+            .json(200, schema_of::<IssuedClientView>())
+            .problems(crate::BODY),
+        update,
+    )
+    .mount(
+        op(Op::delete(ONE, "deleteOrgClient"))
+            .summary("Deletes the client; its grants end")
+            .empty(204),
+        delete,
+    )
+    .mount(
+        action(
+            "rotate-secret",
+            "rotateOrgClientSecret",
+            "A new secret; the old one lives on for the grace period",
+        )
+        .json(200, schema_of::<IssuedClientView>())
+        .problems(&[409]),
+        rotate_secret,
+    )
+    .mount(
+        action(
+            "disable",
+            "disableOrgClient",
+            "Disables the client; its grants end",
+        )
+        .json(200, schema_of::<ClientView>()),
+        disable,
+    )
+    .mount(
+        action("enable", "enableOrgClient", "Enables the client again")
+            .json(200, schema_of::<ClientView>()),
+        enable,
+    )
+}
+
+/// The answer of the list.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ClientList {
+    clients: Vec<ClientView>,
 }
 
 pub(crate) async fn list(OrgAdmin { admin, id, .. }: OrgAdmin) -> Reply {
     let clients = admin.list_clients(ClientScope::Org(id)).await;
-    answer(clients.map(|clients| json!({ "clients": clients })))
+    answer(clients.map(|clients| ClientList { clients }))
 }
 
 /// 201 with the client and, for a secret method, `clientSecret`: the one time it is shown.

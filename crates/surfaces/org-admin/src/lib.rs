@@ -17,46 +17,174 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use http::StatusCode;
 use http::request::Parts;
 use portcullis_core::OrgId;
 use portcullis_core::admin::{Admin, AdminError};
 use portcullis_core::engine::Engine;
+use portcullis_core::model::{JobPermissions, PriorityLevel, SettingValue};
 use portcullis_core::org_settings::parse_job_permissions;
+use portcullis_core::org_settings::{JobPermissionsView, MAX_KEY_LEN, OrgSettingsView};
+use portcullis_edge::openapi::{
+    ApiDoc, ApiRoutes, Op, PROBLEM_SCHEMA, problem_schema, ref_json, schema, schema_of,
+};
 use portcullis_edge::{Caller, JsonBody, Problem, finish};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
-        .route(
-            "/admin/v1/orgs/{org}/settings",
-            get(list_settings).patch(patch_settings),
+    let (routes, _) = table().into_parts();
+    routes.layer(middleware::from_fn(finish)).with_state(engine)
+}
+
+/// The surface's OpenAPI description (the same table mounts the routes).
+pub fn api() -> ApiDoc {
+    table().into_parts().1
+}
+
+/// Every bearer route: a bad path, a missing or bad token, not an admin of the org, no such
+/// org, a throttled client, a store that cannot serve.
+pub(crate) const AUTHED: &[u16] = &[400, 401, 403, 404, 429, 500, 503];
+/// Routes with a JSON body, on top: a conflict (a limit), a body too large, not JSON.
+pub(crate) const BODY: &[u16] = &[409, 413, 415];
+pub(crate) const ORG: &str = "/admin/v1/orgs/{orgId}";
+
+/// An org-admin operation: the tag, the bearer, the org's id in the path and the problems.
+pub(crate) fn op(op: Op) -> Op {
+    op.tag("org-admin")
+        .bearer()
+        .param(
+            "path",
+            "orgId",
+            true,
+            json!({"type": "string", "format": "uuid"}),
         )
-        .route(
-            "/admin/v1/orgs/{org}/settings/{key}",
-            get(get_setting).put(put_setting).delete(delete_setting),
+        .problems(AUTHED)
+}
+
+/// Every route, with what it takes and answers.
+fn table() -> ApiRoutes<Arc<Engine>> {
+    let settings = schema_of::<OrgSettingsView>;
+    let overrides = schema_of::<JobPermissionsView>;
+    let ops = ApiRoutes::new()
+        .mount(
+            op(Op::get(&format!("{ORG}/settings"), "listOrgSettings"))
+                .summary("The team's settings and priorities")
+                .json(200, settings()),
+            list_settings,
         )
-        .route(
-            "/admin/v1/orgs/{org}/priorities",
-            get(list_settings)
-                .put(put_priorities)
-                .delete(delete_priorities),
+        .mount(
+            op(Op::patch(&format!("{ORG}/settings"), "patchOrgSettings"))
+                .summary("Sets (a setting) or clears (null) several settings, all or none")
+                .json_body(schema(json!({
+                    "type": "object",
+                    "additionalProperties": { "anyOf": [ref_json("SettingValue"), { "type": "null" }] },
+                })))
+                .json(200, settings())
+                .problems(BODY),
+            patch_settings,
         )
-        .route(
-            "/admin/v1/orgs/{org}/job-permissions",
-            get(list_job_permissions),
+        .mount(
+            key_param(op(Op::get(&format!("{ORG}/settings/{{key}}"), "getOrgSetting")))
+                .summary("One setting of the team")
+                .json(200, schema_of::<SettingValue>()),
+            get_setting,
         )
-        .route(
-            "/admin/v1/orgs/{org}/job-permissions/{role}",
-            get(get_job_permissions)
-                .put(put_job_permissions)
-                .delete(delete_job_permissions),
+        .mount(
+            key_param(op(Op::put(&format!("{ORG}/settings/{{key}}"), "putOrgSetting")))
+                .summary("Sets one setting")
+                .json_body(schema_of::<SettingValue>())
+                .json(200, settings())
+                .problems(BODY),
+            put_setting,
         )
-        .merge(clients::routes())
-        .layer(middleware::from_fn(finish))
-        .with_state(engine)
+        .mount(
+            key_param(op(Op::delete(&format!("{ORG}/settings/{{key}}"), "deleteOrgSetting")))
+                .summary("Clears one setting")
+                .json(200, settings()),
+            delete_setting,
+        )
+        .mount(
+            op(Op::get(&format!("{ORG}/priorities"), "getOrgPriorities"))
+                .summary("The team's settings and priorities")
+                .json(200, settings()),
+            list_settings,
+        )
+        .mount(
+            op(Op::put(&format!("{ORG}/priorities"), "putOrgPriorities"))
+                .summary("Replaces the team's priority list")
+                .json_body(schema_of::<Vec<PriorityLevel>>())
+                .json(200, settings())
+                .problems(BODY),
+            put_priorities,
+        )
+        .mount(
+            op(Op::delete(&format!("{ORG}/priorities"), "deleteOrgPriorities"))
+                .summary("Leaves the team's priorities unconfigured")
+                .json(200, settings()),
+            delete_priorities,
+        )
+        .mount(
+            op(Op::get(&format!("{ORG}/job-permissions"), "listOrgJobPermissions"))
+                .summary("The team's job-permission overrides")
+                .json(200, overrides()),
+            list_job_permissions,
+        )
+        .mount(
+            role_param(op(Op::get(&format!("{ORG}/job-permissions/{{role}}"), "getOrgJobPermissions")))
+                .summary("A role's effective job permissions in the team")
+                .json(200, schema(job_permissions_of_role())),
+            get_job_permissions,
+        )
+        .mount(
+            role_param(op(Op::put(&format!("{ORG}/job-permissions/{{role}}"), "putOrgJobPermissions")))
+                .summary("Overrides a role's job permissions (flags left out are false)")
+                .json_body(schema_of::<JobPermissions>())
+                .json(200, overrides())
+                .problems(BODY),
+            put_job_permissions,
+        )
+        .mount(
+            role_param(op(Op::delete(&format!("{ORG}/job-permissions/{{role}}"), "deleteOrgJobPermissions")))
+                .summary("Removes a role's override")
+                .json(200, overrides()),
+            delete_job_permissions,
+        );
+    clients::routes(ops).named_schema(PROBLEM_SCHEMA, problem_schema())
+}
+
+/// The answer of `GET …/job-permissions/{role}` (built as JSON by its handler).
+/// A role of the path: one of the roles a membership has.
+fn role_param(op: Op) -> Op {
+    let roles: Vec<&str> = portcullis_core::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    op.param("path", "role", true, json!({ "enum": roles }))
+}
+
+/// A setting key of the path (`portcullis_core::org_settings::validate_key`).
+fn key_param(op: Op) -> Op {
+    let pattern = format!("^[A-Za-z0-9_.-]{{1,{MAX_KEY_LEN}}}$");
+    op.param(
+        "path",
+        "key",
+        true,
+        json!({ "type": "string", "pattern": pattern }),
+    )
+}
+
+fn job_permissions_of_role() -> Value {
+    json!({
+        "type": "object",
+        "required": ["role", "source", "permissions"],
+        "properties": {
+            "role": { "type": "string" },
+            "source": { "enum": ["org", "config"] },
+            "permissions": ref_json("JobPermissions"),
+        },
+        "additionalProperties": false,
+    })
 }
 
 pub(crate) type Reply = Result<Response, Problem>;
@@ -143,7 +271,7 @@ impl FromRequestParts<Arc<Engine>> for OrgAdmin {
             .map_err(IntoResponse::into_response)?;
         let org = params
             .iter()
-            .find(|(name, _)| name == "org")
+            .find(|(name, _)| name == "orgId")
             .map_or("", |(_, v)| v.as_str());
         let (admin, id) = authorize_id(engine, &caller, org)
             .await

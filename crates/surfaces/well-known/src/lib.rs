@@ -16,10 +16,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use http::{HeaderValue, header};
 use portcullis_core::engine::{Engine, KEY_REFRESH_EVERY};
 use portcullis_core::tokens::TOKEN_TYPE;
+use portcullis_edge::openapi::{ApiDoc, ApiRoutes, Op, schema};
 use serde_json::json;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -30,10 +30,73 @@ pub const JWK_SET_CONTENT_TYPE: &str = "application/jwk-set+json";
 
 /// The surface, state applied. No fallback: other paths stay with the server's 404.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
-        .route(JWKS_PATH, get(jwks))
-        .route(METADATA_PATH, get(metadata))
-        .with_state(engine)
+    table().into_parts().0.with_state(engine)
+}
+
+/// The surface's OpenAPI description (the same table mounts the routes).
+pub fn api() -> ApiDoc {
+    table().into_parts().1
+}
+
+fn table() -> ApiRoutes<Arc<Engine>> {
+    ApiRoutes::new()
+        .mount(
+            Op::get(JWKS_PATH, "jwks")
+                .tag("well-known")
+                .summary("The token-signing public keys (RFC 7517)")
+                .answer(200, JWK_SET_CONTENT_TYPE, schema(jwk_set())),
+            jwks,
+        )
+        .mount(
+            Op::get(METADATA_PATH, "portcullisMetadata")
+                .tag("well-known")
+                .summary("How to verify Portcullis tokens offline, and for how long that misses a revocation")
+                .json(200, schema(metadata_schema())),
+            metadata,
+        )
+}
+
+/// A JSON Web Key Set (RFC 7517 §5).
+fn jwk_set() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "required": ["keys"],
+        "properties": {
+            "keys": { "type": "array", "items": {
+                "type": "object",
+                "required": ["kty", "kid"],
+                "properties": {
+                    "kty": { "type": "string" }, "kid": { "type": "string" },
+                    "alg": { "type": "string" }, "use": { "type": "string" },
+                },
+            } },
+        },
+    })
+}
+
+fn metadata_schema() -> serde_json::Value {
+    let int = json!({ "type": "integer" });
+    json!({
+        "type": "object",
+        "required": ["issuer", "jwks_uri", "audience", "token_signing_alg_values_supported",
+                     "access_token_type", "token_lifetimes_secs", "idle_timeout_secs",
+                     "offline_revocation_lag_max_secs", "session_check_endpoint"],
+        "properties": {
+            "issuer": { "type": "string" },
+            "jwks_uri": { "type": "string" },
+            "audience": { "type": "string" },
+            "token_signing_alg_values_supported": { "type": "array", "items": { "type": "string" } },
+            "access_token_type": { "type": "string" },
+            "token_lifetimes_secs": {
+                "type": "object",
+                "required": ["session", "access", "api_key_access", "impersonation"],
+                "properties": { "session": int, "access": int, "api_key_access": int, "impersonation": int },
+            },
+            "idle_timeout_secs": int,
+            "offline_revocation_lag_max_secs": int,
+            "session_check_endpoint": { "type": "string" },
+        },
+    })
 }
 
 /// No cache may hold the keys longer than the engine takes to pick up a rotation made

@@ -14,7 +14,7 @@ use crate::routes::NominalState;
 use crate::wire::{ConjureError, ConjureJson};
 
 /// MediaMTX's request (`internal/auth`); fields it adds later are ignored.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct MediaMtxAuthRequest {
     /// The bearer of an `Authorization` header (HTTP-based protocols).
