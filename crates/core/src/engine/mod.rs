@@ -54,7 +54,7 @@ pub use login::{LoginGrant, OrgChoice};
 pub use login_request::{LoginCredential, LoginOutcome, LoginRequest, OrgSelectOutcome};
 pub use login_result::{AuthPeriods, LoginData, OrgOption, OrgView, WARNING_LEAD_SECS};
 pub use rate_limit::ip_limit_key;
-pub(crate) use second_factor::FactorPurpose;
+pub(crate) use second_factor::{CheckOutcome, FactorPurpose};
 pub use second_factor::{RECENT_AUTH_SECS, SecondFactorProof};
 pub use sessions::{CurrentSession, OwnSession};
 pub use tokens::IssuedToken;

@@ -97,11 +97,11 @@ impl From<StoredChoice> for OrgChoice {
     }
 }
 
-fn hash_hex(handle: &str) -> String {
+pub(super) fn hash_hex(handle: &str) -> String {
     hex::encode(crypto::sha256(handle.as_bytes()))
 }
 
-fn well_formed(handle: &str) -> bool {
+pub(super) fn well_formed(handle: &str) -> bool {
     !handle.is_empty()
         && handle.len() <= MAX_HANDLE_LEN
         && handle
@@ -113,9 +113,9 @@ fn well_formed(handle: &str) -> bool {
 const EXPIRED: CoreError = CoreError::InvalidToken("the sign-in is invalid, finished or expired");
 
 /// A loaded challenge: the record, its user and how it continues.
-struct Loaded {
+pub(super) struct Loaded {
     record: MfaChallengeRecord,
-    user: User,
+    pub(super) user: User,
     next: Continuation,
 }
 
@@ -255,7 +255,11 @@ impl Engine {
         Ok((record, user))
     }
 
-    async fn load_challenge(&self, handle: &str, kind: MfaChallengeKind) -> CoreResult<Loaded> {
+    pub(super) async fn load_challenge(
+        &self,
+        handle: &str,
+        kind: MfaChallengeKind,
+    ) -> CoreResult<Loaded> {
         let (record, user) = self.find_challenge(handle, Some(kind)).await?;
         let next: Continuation = serde_json::from_value(record.login.clone())
             .map_err(|e| CoreError::Internal(format!("mfa challenge: {e}")))?;
@@ -264,7 +268,7 @@ impl Engine {
 
     /// Takes the challenge (one atomic delete: of racing completions one wins) and starts the
     /// session with `added` joined to the first factor's `amr`, plus `mfa`.
-    async fn take_and_finish(
+    pub(super) async fn take_and_finish(
         &self,
         handle: &str,
         loaded: Loaded,
@@ -336,7 +340,7 @@ impl Engine {
         name: Option<&str>,
         ctx: &AuditContext,
     ) -> CoreResult<TotpEnrolment> {
-        let name = super::enrol::factor_name(name)?;
+        let name = super::enrol::factor_name(name, super::enrol::TOTP_NAME)?;
         let loaded = self.load_challenge(handle, MfaChallengeKind::Enrol).await?;
         let state = self.mfa_state(loaded.user.id).await?;
         self.begin_totp(&loaded.user, &state, name, ctx).await
