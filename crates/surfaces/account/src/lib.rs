@@ -11,6 +11,7 @@
 
 mod factors;
 mod handlers;
+mod passkeys;
 
 use std::sync::Arc;
 
@@ -45,6 +46,30 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route(
             "/account/v1/factors/totp/{id}/confirm",
             post(factors::confirm_totp),
+        )
+        .route(
+            "/account/v1/factors/passkeys",
+            post(passkeys::start_registration),
+        )
+        .route(
+            "/account/v1/factors/passkeys/confirm",
+            post(passkeys::finish_registration),
+        )
+        .route(
+            "/account/v1/reauthenticate/passkey",
+            post(passkeys::start_reauth),
+        )
+        .route(
+            "/account/v1/sign-in/second-factor/passkey",
+            post(passkeys::start_second_factor),
+        )
+        .route(
+            "/account/v1/sign-in/passkey",
+            post(passkeys::start_passwordless),
+        )
+        .route(
+            "/account/v1/sign-in/passkey/finish",
+            post(passkeys::finish_passwordless),
         )
         .route("/account/v1/factors/{id}", delete(factors::remove))
         .route(

@@ -4,6 +4,7 @@
 mod consents;
 mod factors;
 mod limits;
+mod passkeys;
 mod passwords;
 mod sessions;
 
