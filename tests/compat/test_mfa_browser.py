@@ -8,13 +8,19 @@ session token exactly as the upstream SSO hand-off does, and the token works wit
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
+import select
+import subprocess
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
 import requests
 
+from harness import paths
 from harness.clients import ThriftClient
 
 PW = "Compat-tests password 1234"
@@ -133,3 +139,44 @@ def test_a_recovery_code_in_the_browser_once(tess, thrift_stubs):
     spent = sign_in("/login")
     assert spent.status_code == 401 and session_token(spent.text) is None
     assert 'id="recovery_code-error"' in spent.text
+
+
+def test_enrolment_required_in_chromium(server_factory, thrift_stubs):
+    """Policy `required`, no factor yet: headless Chromium (tests/federation/browser.mjs, mode
+    `enrol`) signs in, sees the inline SVG QR code rendered under the page's CSP, types the code
+    (pyotp, from the page's setup URI), sees the 10 recovery codes once and continues to the landing
+    page; the token works with Parsable."""
+    chromium = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.fail(f"{chromium} is missing: install the Debian package `chromium`")
+    srv = server_factory(config=CONFIG)
+    srv.admin.create_org("acme")
+    srv.admin.create_user(EMAIL, name="Tess", password=PW)
+    srv.admin.add_member("acme", EMAIL, "AUTHOR")
+    srv.cli("org", "update", "acme", "--mfa", "required")
+    refused = srv.parsable_call("login", {"email": EMAIL, "password": PW})["result"]["err"]
+    assert refused["errorCode"] == 412 and refused["slug"] == "mfa-enrolment-required", refused
+
+    spec = {"mode": "enrol", "login_url": srv.base_url + "/login", "email": EMAIL, "password": PW}
+    p = subprocess.Popen([paths.node_binary() or "node", str(paths.FEDERATION_DIR / "browser.mjs"), json.dumps(spec)],
+                         cwd=paths.FEDERATION_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "CHROMIUM_BIN": chromium})
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], 90)
+        assert ready, "browser.mjs showed no enrolment page within 90 s"
+        setup = json.loads(p.stdout.readline())
+        assert setup.get("event") == "setup", setup
+        assert setup["qr"] and setup["qr"]["width"] >= 100 and setup["qr"]["height"] >= 100, setup
+        totp = pyotp.parse_uri(setup["uri"])
+        settled()
+        p.stdin.write(totp.now() + "\n")
+        p.stdin.flush()
+        out = json.loads(p.communicate(timeout=90)[0].strip().splitlines()[-1])
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "failure" not in out, out["failure"]
+    assert len(out["recovery_codes"]) == 10 and len(set(out["recovery_codes"])) == 10, out
+    assert out["token"] and out["js_cookies"] == "" and out["local_storage"] == 0, out
+    with ThriftClient(thrift_stubs, srv.auth_url, protocol="compact", token=out["token"]) as c:
+        assert c.getCurrentUser().email == EMAIL

@@ -6,6 +6,10 @@
 //                      "login":"sub","password":"pw"}'
 //   node browser.mjs '{"mode":"password","login_url":"http://127.0.0.1:P/login",
 //                      "email":"…","password":"…"}'
+//   node browser.mjs '{"mode":"enrol","login_url":…,"email":…,"password":…}': the sign-in of an
+//     account that must enrol a second factor. Prints {"event":"setup","uri","qr"} once the
+//     enrolment page shows, reads the code to type as one line on stdin, then shows the recovery
+//     codes page, clicks Continue and reports the landing page (plus recovery_codes).
 //
 // Output: {final_url, title, token, error, js_cookies, local_storage, replay_error?, provider_error?}
 // Never run `npx playwright install`: the system Chromium is used.
@@ -13,6 +17,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 
 import { chromium } from 'playwright-core';
 
@@ -68,6 +73,25 @@ try {
     await page.fill('#password', spec.password);
     await Promise.all([page.waitForNavigation(), page.click('#submit')]);
     out = await outcome(page);
+  } else if (spec.mode === 'enrol') {
+    await page.goto(spec.login_url);
+    await page.fill('#email', spec.email);
+    await page.fill('#password', spec.password);
+    await Promise.all([page.waitForNavigation(), page.click('#submit')]);
+    await page.waitForSelector('#secret');
+    // The QR code is inline SVG: rendered under the page's CSP, with a size.
+    const box = await page.$('#qr svg').then((e) => (e ? e.boundingBox() : null));
+    const uri = await text(page, '#otpauth-uri');
+    process.stdout.write(`${JSON.stringify({ event: 'setup', uri, qr: box })}\n`);
+    const code = await new Promise((resolve) => {
+      readline.createInterface({ input: process.stdin }).once('line', resolve);
+    });
+    await page.fill('#code', code.trim());
+    await Promise.all([page.waitForNavigation(), page.click('#submit')]);
+    await page.waitForSelector('#recovery-codes');
+    const codes = await page.$$eval('#recovery-codes code', (els) => els.map((e) => e.textContent));
+    await Promise.all([page.waitForNavigation(), page.click('#continue')]);
+    out = { ...(await outcome(page)), recovery_codes: codes };
   } else {
     throw new Error(`unknown mode ${spec.mode}`);
   }

@@ -7,9 +7,10 @@ use clap::Parser;
 use clap::builder::PossibleValuesParser;
 
 /// The scenarios `--only` selects, in the order they run.
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 10] = [
     "healthz",
     "login-password",
+    "login-totp",
     "validate",
     "apikey-exchange",
     "userinfo",
@@ -49,6 +50,10 @@ pub struct Args {
     /// Users (and API keys) in the store for the scale scenario.
     #[arg(long, default_value_t = 1_000_000)]
     pub scale_users: u64,
+    /// Users enrolled with TOTP for `login-totp` (bulk users past `--scale-users`, so no other
+    /// scenario logs them in); each signs in at most once per 30 s step.
+    #[arg(long, default_value_t = 600)]
+    pub totp_users: u64,
     /// Admin users seeded through the CLI; their tokens drive the validate and team-token rows.
     #[arg(long, default_value_t = 16)]
     pub admins: usize,

@@ -43,6 +43,9 @@ pub trait Workload: Send + Sync + 'static {
     fn request(&self, conn: usize, conns: usize, rng: &mut Rng) -> (usize, Request<Full<Bytes>>);
     /// `Err(reason)` when the answer is not the expected success.
     fn check(&self, class: usize, status: StatusCode, body: &[u8]) -> Result<(), String>;
+    /// Sees each answer that passed `check`, with its connection: for workloads whose next
+    /// request depends on the last answer (a challenge to finish).
+    fn observe(&self, _conn: usize, _class: usize, _body: &[u8]) {}
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +145,7 @@ async fn connection_loop(
         match res {
             Ok(Ok((status, body))) => match wl.check(class, status, &body) {
                 Ok(()) => {
+                    wl.observe(conn, class, &body);
                     if t1 >= measure_from && t1 <= end {
                         let us = (t1 - t0).as_micros().min(u32::MAX as u128) as u32;
                         stats.lat_us[class].push(us);

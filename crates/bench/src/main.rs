@@ -14,6 +14,7 @@ mod scenarios;
 mod seed;
 mod seed_api;
 mod server;
+mod totp_load;
 mod workloads;
 
 use std::process::ExitCode;

@@ -13,6 +13,7 @@ use crate::load::LoadOpts;
 use crate::report::{self, Check, Row};
 use crate::scenarios::{Bench, Grow, Scenarios};
 use crate::server::{ServerSpec, admin_cli};
+use crate::totp_load;
 use crate::{ceilings, config_file, oidc_seed, seed, seed_api};
 
 /// Idle RSS: after the first start (which bootstraps: argon2 hashes the admin password) and
@@ -158,6 +159,12 @@ pub fn run_all(
     let bench_org: uuid::Uuid = org_ids[0].parse().context("org id is not a uuid")?;
     let phc = seed::ARGON2.phc(seed::BENCH_PASSWORD)?;
     rt.block_on(seed::bulk(&target, bench_org, 1, args.users, &phc))?;
+    // The TOTP users sit past the scale range, so no other scenario signs them in.
+    let totp_first = args.scale_users + 1;
+    if args.wants("login-totp") {
+        let last = args.scale_users + args.totp_users;
+        rt.block_on(seed::bulk(&target, bench_org, totp_first, last, &phc))?;
+    }
 
     // 5. The server under test.
     let server = spec.start()?;
@@ -209,6 +216,16 @@ pub fn run_all(
     let mut run = Scenarios::new(args, bench, ceil, host, login_conns, hash_threads, parsable);
     run.healthz(&server)?;
     run.login_password(&server)?;
+    if parsable && args.wants("login-totp") {
+        let t = Instant::now();
+        let users = rt.block_on(totp_load::enrol(addr, totp_first, args.totp_users))?;
+        eprintln!(
+            "  {} users enrolled with TOTP in {:.1} s",
+            users.len(),
+            t.elapsed().as_secs_f64()
+        );
+        run.login_totp(&server, users)?;
+    }
     if let Some(seeded) = &seeded {
         run.skip_token_scenarios();
         run.validate(&server, &seeded.tokens)?;

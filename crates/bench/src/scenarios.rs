@@ -106,6 +106,7 @@ pub struct Scenarios<'a> {
     pub parsable: bool,
     healthz_rps: Option<f64>,
     login_p50_small: Option<f64>,
+    login_rps: Option<f64>,
     exchange_p50_small: Option<f64>,
     checkadmin_rps: Option<f64>,
     exchange_rps: Option<f64>,
@@ -135,6 +136,7 @@ impl<'a> Scenarios<'a> {
             parsable,
             healthz_rps: None,
             login_p50_small: None,
+            login_rps: None,
             exchange_p50_small: None,
             checkadmin_rps: None,
             exchange_rps: None,
@@ -173,6 +175,7 @@ impl<'a> Scenarios<'a> {
             .bench
             .single(server, "login-password", self.login_conns, w)?;
         self.login_p50_small = Some(st.p50_ms);
+        self.login_rps = Some(st.rps);
         let ratio = st.rps / self.ceil.argon2;
         self.bench
             .rows
@@ -181,6 +184,40 @@ impl<'a> Scenarios<'a> {
                 format!("{ratio:.2}"),
                 ratio >= 0.85,
             )));
+        Ok(())
+    }
+
+    /// Password + TOTP sign-ins (the account API's JSON sign-in and its second step), as
+    /// complete sign-ins per second against this run's `login-password`: TOTP is an HMAC next
+    /// to argon2, so the target is ≥ 0.8×.
+    pub fn login_totp(
+        &mut self,
+        server: &Server,
+        users: Vec<crate::totp_load::TotpUser>,
+    ) -> anyhow::Result<()> {
+        let conns = self.login_conns;
+        let w = Arc::new(crate::totp_load::LoginTotp::new(
+            self.host.clone(),
+            users,
+            conns,
+        ));
+        let (stats, r0, r1, cpu) = self.bench.run(server, "login-totp", conns, w)?;
+        let (Some(pwd), Some(totp)) = (stats.first(), stats.get(1)) else {
+            anyhow::bail!("login-totp: no stats");
+        };
+        let mut row = Row::new("login-totp", conns, totp, r0, r1, cpu).note(format!(
+            "per sign-in: password step p50 {:.1} ms, TOTP step p50 {:.1} ms",
+            pwd.p50_ms, totp.p50_ms
+        ));
+        if let Some(base) = self.login_rps.filter(|r| *r > 0.0) {
+            let ratio = totp.rps / base;
+            row = row.check(Check::new(
+                "≥0.8×login-password",
+                format!("{ratio:.2}"),
+                ratio >= 0.8,
+            ));
+        }
+        self.bench.rows.push(row);
         Ok(())
     }
 

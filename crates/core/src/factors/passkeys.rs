@@ -168,8 +168,7 @@ impl Engine {
         state: serde_json::Value,
     ) -> CoreResult<(String, Timestamp)> {
         let now = Utc::now();
-        let pending_before = now - chrono::Duration::seconds(super::PENDING_TTL_SECS);
-        self.store().purge_mfa_pending(now, pending_before).await?;
+        self.purge_mfa_now_and_then(now).await?;
         let handle = crypto::random_token(32);
         let expires_at = now + chrono::Duration::seconds(CEREMONY_TTL_SECS);
         self.store()

@@ -4,6 +4,8 @@
 //! Finishing checks the factor through the login throttle, takes the challenge with one atomic
 //! delete, and starts the session with the `amr` of both factors.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,8 @@ use crate::model::*;
 
 /// How long a stopped sign-in waits for its second step.
 pub const CHALLENGE_TTL_SECS: i64 = 300;
+/// When this process last purged expired challenges and stale pending factors (Unix seconds).
+static LAST_PURGE: AtomicI64 = AtomicI64::new(0);
 /// Longest handle accepted (ours are 43 characters); checked before any look-up.
 const MAX_HANDLE_LEN: usize = 128;
 
@@ -185,8 +189,7 @@ impl Engine {
             MfaRequirement::Enrolment { kinds } => (MfaChallengeKind::Enrol, kinds, false),
         };
         let now = Utc::now();
-        let pending_before = now - chrono::Duration::seconds(super::PENDING_TTL_SECS);
-        self.store().purge_mfa_pending(now, pending_before).await?;
+        self.purge_mfa_now_and_then(now).await?;
         let handle = crypto::random_token(32);
         let expires_at = now + chrono::Duration::seconds(CHALLENGE_TTL_SECS);
         let login = serde_json::to_value(&next).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -213,6 +216,21 @@ impl Engine {
             MfaChallengeKind::Verify => SignInStep::SecondFactor(challenge),
             MfaChallengeKind::Enrol => SignInStep::Enrolment(challenge),
         })
+    }
+
+    /// Housekeeping, not a rule (expired rows are never returned): at most once a minute per
+    /// process, so it costs a sign-in (or a passkey ceremony) nothing.
+    pub(super) async fn purge_mfa_now_and_then(&self, now: Timestamp) -> CoreResult<()> {
+        let last = LAST_PURGE.load(Ordering::Relaxed);
+        if now.timestamp() - last >= 60
+            && LAST_PURGE
+                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let pending_before = now - chrono::Duration::seconds(super::PENDING_TTL_SECS);
+            self.store().purge_mfa_pending(now, pending_before).await?;
+        }
+        Ok(())
     }
 
     async fn finish(
