@@ -42,6 +42,7 @@ mod login;
 mod login_request;
 mod login_result;
 mod membership;
+pub(crate) mod passkey_check;
 mod passwords;
 mod rate_limit;
 mod second_factor;

@@ -25,7 +25,7 @@ pub enum SecondFactorProof<'a> {
     RecoveryCode(&'a str),
     /// The browser's answer to a passkey ceremony started for this user
     /// (`Engine::start_second_factor_passkey`, `start_passkey_reauth`, `start_passkey_sign_in`).
-    Passkey(crate::factors::PasskeyAnswer<'a>),
+    Passkey(super::passkey_check::PasskeyAnswer<'a>),
 }
 
 impl SecondFactorProof<'_> {
@@ -40,7 +40,7 @@ impl SecondFactorProof<'_> {
     /// The RFC 8176 values a verified proof adds to the password's `pwd`: `otp` for TOTP;
     /// nothing of its own for a recovery code (no registered value fits), so its sign-in is
     /// `["pwd", "mfa"]`.
-    /// A passkey's values depend on the authenticator: see `factors::check_passkey`.
+    /// A passkey's values depend on the authenticator: see `passkey_check::check_passkey`.
     pub fn amr(self) -> Vec<String> {
         match self {
             SecondFactorProof::Totp(_) => vec![amr::OTP.into()],
@@ -288,7 +288,7 @@ impl Engine {
                 })
             }
             SecondFactorProof::Passkey(answer) => {
-                crate::factors::check_passkey(self, user, state, answer, now).await
+                super::passkey_check::check_passkey(self, user, state, answer, now).await
             }
         }
     }

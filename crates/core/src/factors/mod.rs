@@ -8,9 +8,9 @@ mod passkey_sign_in;
 mod passkeys;
 mod sign_in;
 
+pub use crate::engine::passkey_check::PasskeyAnswer;
 pub use enrol::{ConfirmedTotp, PENDING_TTL_SECS, TotpEnrolment};
-pub(crate) use passkey_sign_in::check_passkey;
-pub use passkeys::{CEREMONY_TTL_SECS, ConfirmedPasskey, PasskeyAnswer, PasskeyCeremony};
+pub use passkeys::{CEREMONY_TTL_SECS, ConfirmedPasskey, PasskeyCeremony};
 pub use sign_in::{CHALLENGE_TTL_SECS, MfaChallenge, SignInStep};
 
 use chrono::Utc;

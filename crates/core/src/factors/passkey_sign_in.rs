@@ -7,83 +7,17 @@ use chrono::Utc;
 use serde_json::json;
 use webauthn_rs::prelude::*;
 
-use super::passkeys::{
-    CEREMONY_EXPIRED, PasskeyAnswer, PasskeyCeremony, StoredPasskey, ceremony_hash,
-    credential_id_text, from_json, parse_answer, purpose,
-};
+use super::passkeys::PasskeyCeremony;
 use super::sign_in::hash_hex;
 use super::{ConfirmedPasskey, SignInStep, own_session};
 use crate::audit::{AuditAction, AuditContext};
-use crate::engine::{
-    CheckOutcome, Engine, FactorPurpose, LoginGrant, OrgChoice, SecondFactorProof,
+use crate::engine::passkey_check::{
+    PasskeyAnswer, StoredPasskey, ceremony_hash, parse_answer, purpose,
 };
+use crate::engine::{Engine, FactorPurpose, LoginGrant, OrgChoice, SecondFactorProof};
 use crate::error::{CoreError, CoreResult, MfaRefusal};
 use crate::model::*;
 use crate::tokens::Principal;
-
-/// Checks a passkey answer for `user` (called inside the throttle): takes the ceremony, finds
-/// the user's usable passkey with the answer's credential id, lets the library verify the
-/// assertion (challenge, origin, rp id, user verification, signature, counter), then records
-/// the new counter with one conditional update. The `amr` it adds: `hwk` or `swk`, and `mfa`
-/// when the authenticator verified the user.
-pub(crate) async fn check_passkey(
-    engine: &Engine,
-    user: UserId,
-    state: &MfaState,
-    answer: PasskeyAnswer<'_>,
-    now: Timestamp,
-) -> CoreResult<CheckOutcome> {
-    let record = engine
-        .store()
-        .take_webauthn_ceremony(&ceremony_hash(answer.ceremony), now)
-        .await?
-        .filter(|c| c.purpose == purpose::SECOND_FACTOR || c.purpose == purpose::PASSWORDLESS)
-        .ok_or(CEREMONY_EXPIRED)?;
-    if record.user_id.is_some_and(|u| u != user) {
-        return Ok(CheckOutcome::Wrong);
-    }
-    let credential: PublicKeyCredential = parse_answer(answer.credential)?;
-    let id = credential_id_text(credential.get_credential_id());
-    // Unknown ids and other users' passkeys are not among this user's usable factors.
-    let Some(factor) = state
-        .usable()
-        .find(|f| f.kind == FactorKind::Webauthn && f.credential_id.as_deref() == Some(&id))
-    else {
-        return Ok(CheckOutcome::Wrong);
-    };
-    let mut stored = StoredPasskey::parse(factor)?;
-    let rp = engine.relying_party()?;
-    let result = if record.purpose == purpose::PASSWORDLESS {
-        let ceremony: DiscoverableAuthentication = from_json(record.state)?;
-        rp.finish_discoverable_authentication_v2(&credential, ceremony, &stored.passkey)
-    } else {
-        let ceremony: PasskeyAuthentication = from_json(record.state)?;
-        rp.finish_passkey_authentication(&credential, &ceremony)
-    };
-    let result = match result {
-        Ok(r) => r,
-        Err(WebauthnError::CredentialPossibleCompromise) => return Ok(CheckOutcome::Replayed),
-        Err(e) => {
-            tracing::info!(factor = %factor.id.0, error = %e, "passkey assertion rejected");
-            return Ok(CheckOutcome::Wrong);
-        }
-    };
-    stored.passkey.update_credential(&result);
-    let counter = i64::from(result.counter());
-    // A clone answering with a counter already seen loses here, whichever node it reaches.
-    if !engine
-        .store()
-        .record_passkey_use(factor.id, counter, &stored.to_json()?, now)
-        .await?
-    {
-        return Ok(CheckOutcome::Replayed);
-    }
-    let mut methods = vec![stored.amr(result.backup_eligible()).to_owned()];
-    if result.user_verified() {
-        methods.push(amr::MFA.to_owned());
-    }
-    Ok(CheckOutcome::Accepted(Some(factor.id), methods))
-}
 
 impl Engine {
     /// Options for `navigator.credentials.get` naming the user's usable passkeys.

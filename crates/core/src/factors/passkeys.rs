@@ -1,13 +1,10 @@
-//! Passkeys (WebAuthn, docs/design/mfa.md "Passkeys"): the relying party built from
-//! `core.public_url`, ceremonies kept in the store (single use, [`CEREMONY_TTL_SECS`]), and
-//! registration on the caller's own, recently authenticated session or inside a stopped
-//! sign-in's enrolment. Every verification is the `webauthn-rs` library's; this file only
-//! stores what it returns. Using a passkey is `passkey_sign_in.rs`.
+//! Passkeys (WebAuthn, docs/design/mfa.md "Passkeys"): ceremonies kept in the store (single
+//! use, [`CEREMONY_TTL_SECS`]) and registration on the caller's own, recently authenticated
+//! session or inside a stopped sign-in's enrolment. The relying party and the assertion
+//! check are `engine/passkey_check.rs`; every verification is the `webauthn-rs` library's.
+//! Using a passkey is `passkey_sign_in.rs`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use webauthn_rs::prelude::*;
 
@@ -15,19 +12,16 @@ use super::{FactorView, own_session, recovery_hashes};
 use crate::audit::{AuditAction, AuditContext};
 use crate::crypto;
 use crate::engine::Engine;
+use crate::engine::passkey_check::{
+    CEREMONY_EXPIRED, PasskeyAnswer, StoredPasskey, ceremony_hash, credential_id_text, from_json,
+    parse_answer, purpose, to_json,
+};
 use crate::error::{CoreError, CoreResult, MfaRefusal};
 use crate::model::*;
 use crate::tokens::Principal;
 
 /// How long a started ceremony waits for the browser's answer.
 pub const CEREMONY_TTL_SECS: i64 = 300;
-
-/// What a ceremony is for (the `purpose` column).
-pub(crate) mod purpose {
-    pub const REGISTER: &str = "register";
-    pub const SECOND_FACTOR: &str = "second_factor";
-    pub const PASSWORDLESS: &str = "passwordless";
-}
 
 /// A started ceremony: the handle the client sends back with its answer, and the options for
 /// `navigator.credentials.create` / `.get` (the `publicKey` member, base64url binary fields).
@@ -44,14 +38,6 @@ impl std::fmt::Debug for PasskeyCeremony {
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
-}
-
-/// The browser's answer to a registration: the `PublicKeyCredential` as JSON (base64url
-/// binary fields) and the `authenticatorAttachment` it reported.
-#[derive(Debug, Clone, Copy)]
-pub struct PasskeyAnswer<'a> {
-    pub ceremony: &'a str,
-    pub credential: &'a serde_json::Value,
 }
 
 /// A registered passkey, and the recovery codes when it is the user's first factor (shown only
@@ -74,64 +60,6 @@ impl std::fmt::Debug for ConfirmedPasskey {
     }
 }
 
-/// What `user_factors.credential` holds for a passkey: the library's credential (public key,
-/// counter, flags) and the attachment the browser reported at registration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct StoredPasskey {
-    pub passkey: Passkey,
-    #[serde(default)]
-    pub cross_platform: bool,
-}
-
-impl StoredPasskey {
-    pub(crate) fn parse(f: &Factor) -> CoreResult<StoredPasskey> {
-        let text = f.credential.as_deref().unwrap_or_default();
-        serde_json::from_str(text).map_err(|e| CoreError::Internal(format!("factor {}: {e}", f.id)))
-    }
-
-    pub(crate) fn to_json(&self) -> CoreResult<String> {
-        serde_json::to_string(self).map_err(|e| CoreError::Internal(e.to_string()))
-    }
-
-    /// RFC 8176: `hwk` for a key bound to one roaming authenticator (a security key: reported
-    /// cross-platform and not backup-eligible), else `swk` (platform or synced passkeys).
-    pub(crate) fn amr(&self, backup_eligible: bool) -> &'static str {
-        if self.cross_platform && !backup_eligible {
-            amr::HWK
-        } else {
-            amr::SWK
-        }
-    }
-}
-
-/// The credential id as stored (`user_factors.credential_id`): base64url without padding.
-pub(crate) fn credential_id_text(id: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(id)
-}
-
-pub(crate) fn ceremony_hash(handle: &str) -> String {
-    hex::encode(crypto::sha256(handle.as_bytes()))
-}
-
-/// One answer for every unusable ceremony handle.
-pub(crate) const CEREMONY_EXPIRED: CoreError =
-    CoreError::InvalidToken("the passkey ceremony is invalid, finished or expired");
-
-fn to_json<T: Serialize>(v: &T) -> CoreResult<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| CoreError::Internal(e.to_string()))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> CoreResult<T> {
-    serde_json::from_value(v).map_err(|e| CoreError::Internal(format!("passkey ceremony: {e}")))
-}
-
-/// The browser's credential JSON, or a clear refusal.
-pub(crate) fn parse_answer<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> CoreResult<T> {
-    T::deserialize(v).map_err(|e| {
-        CoreError::InvalidArgument(format!("credential is not a WebAuthn credential: {e}"))
-    })
-}
-
 /// The `publicKey` member of the library's options (what `navigator.credentials` takes).
 fn public_key_options(v: serde_json::Value) -> serde_json::Value {
     match v {
@@ -141,24 +69,6 @@ fn public_key_options(v: serde_json::Value) -> serde_json::Value {
 }
 
 impl Engine {
-    /// The relying party: id = the host of `core.public_url`, origin = that URL. A URL whose
-    /// host cannot be a WebAuthn relying party id (an IP address) disables passkeys.
-    pub(crate) fn relying_party(&self) -> CoreResult<Webauthn> {
-        let unavailable = |why: String| {
-            CoreError::InvalidArgument(format!(
-                "passkeys need core.public_url with a host name (https, or http://localhost): {why}"
-            ))
-        };
-        let origin =
-            Url::parse(&self.config().public_url).map_err(|e| unavailable(e.to_string()))?;
-        let host = origin
-            .host_str()
-            .ok_or_else(|| unavailable("no host".into()))?;
-        WebauthnBuilder::new(host, &origin)
-            .and_then(|b| b.rp_name("Portcullis").build())
-            .map_err(|e| unavailable(e.to_string()))
-    }
-
     /// Stores a ceremony's state and returns the handle for it.
     pub(crate) async fn store_ceremony(
         &self,
