@@ -803,6 +803,25 @@ pub trait Store: Send + Sync + 'static {
         counter: i64,
         at: Timestamp,
     ) -> StoreResult<bool>;
+    /// Records a passkey's use: sets `counter`, the updated `credential` JSON and
+    /// `last_used_at` only when the stored counter is lower, or both are 0 (an authenticator
+    /// without a counter). One conditional update: a repeated or lower counter gets `false`.
+    async fn record_passkey_use(
+        &self,
+        id: FactorId,
+        counter: i64,
+        credential: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Stores a WebAuthn ceremony in progress. `Conflict` when the key is taken.
+    async fn insert_webauthn_ceremony(&self, ceremony: WebauthnCeremonyRecord) -> StoreResult<()>;
+    /// Deletes the ceremony and returns it when it had not expired by `now`: of concurrent
+    /// takes exactly one gets it. Expired ones go with [`Store::purge_mfa_pending`].
+    async fn take_webauthn_ceremony(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<WebauthnCeremonyRecord>>;
     /// Deletes one factor of the user; when no confirmed factor is left, the recovery codes go
     /// too, in the same transaction. `false` when the user has no such factor.
     async fn delete_factor(&self, user: UserId, id: FactorId) -> StoreResult<bool>;
@@ -846,8 +865,8 @@ pub trait Store: Send + Sync + 'static {
         key_hash: &str,
         now: Timestamp,
     ) -> StoreResult<Option<MfaChallengeRecord>>;
-    /// Deletes every challenge expired by `now`, and pending factors created before
-    /// `pending_before`; returns how many rows went.
+    /// Deletes every challenge and WebAuthn ceremony expired by `now`, and pending factors
+    /// created before `pending_before`; returns how many rows went.
     async fn purge_mfa_pending(
         &self,
         now: Timestamp,

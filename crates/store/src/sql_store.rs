@@ -896,6 +896,29 @@ impl<B: Backend> Store for SqlStore<B> {
         factors::advance::<B>(&mut *self.conn().await?, id, counter, at).await
     }
 
+    async fn record_passkey_use(
+        &self,
+        id: FactorId,
+        counter: i64,
+        credential: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        factors::record_passkey_use::<B>(&mut *self.conn().await?, id, counter, credential, at)
+            .await
+    }
+
+    async fn insert_webauthn_ceremony(&self, c: WebauthnCeremonyRecord) -> StoreResult<()> {
+        factors::insert_ceremony::<B>(&mut *self.conn().await?, c).await
+    }
+
+    async fn take_webauthn_ceremony(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<WebauthnCeremonyRecord>> {
+        factors::take_ceremony::<B>(&mut *self.conn().await?, key_hash, now).await
+    }
+
     async fn delete_factor(&self, user: UserId, id: FactorId) -> StoreResult<bool> {
         let mut w = self.write().await?;
         let done = factors::delete(&mut w, user, id).await?;

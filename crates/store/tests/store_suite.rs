@@ -63,6 +63,8 @@ store_tests!(
     mfa_challenges_single_use_and_reauth,
     mfa_reset_in_a_unit,
     throttle_release_keeps_failures,
+    webauthn_ceremonies_single_use,
+    passkey_counter_moves_forward_once,
 );
 
 /// The cases, one file per area.

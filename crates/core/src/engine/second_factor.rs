@@ -16,13 +16,16 @@ pub const RECENT_AUTH_SECS: i64 = 300;
 /// How long one factor check holds its login key against parallel attempts.
 const CLAIM_HOLD: chrono::Duration = chrono::Duration::seconds(10);
 
-/// What a user types as a second factor.
+/// What a user gives as a second factor.
 #[derive(Debug, Clone, Copy)]
 pub enum SecondFactorProof<'a> {
     /// A 6-digit code of an enrolled TOTP factor.
     Totp(&'a str),
     /// One of the user's recovery codes (spent by the use).
     RecoveryCode(&'a str),
+    /// The browser's answer to a passkey ceremony started for this user
+    /// (`Engine::start_second_factor_passkey`, `start_passkey_reauth`, `start_passkey_sign_in`).
+    Passkey(super::passkey_check::PasskeyAnswer<'a>),
 }
 
 impl SecondFactorProof<'_> {
@@ -30,16 +33,18 @@ impl SecondFactorProof<'_> {
         match self {
             SecondFactorProof::Totp(_) => "totp",
             SecondFactorProof::RecoveryCode(_) => "recovery_code",
+            SecondFactorProof::Passkey(_) => "passkey",
         }
     }
 
     /// The RFC 8176 values a verified proof adds to the password's `pwd`: `otp` for TOTP;
     /// nothing of its own for a recovery code (no registered value fits), so its sign-in is
     /// `["pwd", "mfa"]`.
+    /// A passkey's values depend on the authenticator: see `passkey_check::check_passkey`.
     pub fn amr(self) -> Vec<String> {
         match self {
             SecondFactorProof::Totp(_) => vec![amr::OTP.into()],
-            SecondFactorProof::RecoveryCode(_) => Vec::new(),
+            SecondFactorProof::RecoveryCode(_) | SecondFactorProof::Passkey(_) => Vec::new(),
         }
     }
 }
@@ -49,6 +54,8 @@ impl SecondFactorProof<'_> {
 pub(crate) enum FactorPurpose {
     SignIn,
     Reauth,
+    /// A passkey as the whole sign-in.
+    Passwordless,
 }
 
 impl FactorPurpose {
@@ -56,6 +63,7 @@ impl FactorPurpose {
         match self {
             FactorPurpose::SignIn => "sign_in",
             FactorPurpose::Reauth => "reauth",
+            FactorPurpose::Passwordless => "passwordless_sign_in",
         }
     }
 }
@@ -65,8 +73,10 @@ fn seal_context(id: FactorId, user: UserId) -> Vec<u8> {
     format!("factor:{id}:{user}").into_bytes()
 }
 
-enum CheckOutcome {
-    Accepted(Option<FactorId>),
+/// What a factor check found: accepted (the factor, the `amr` values it adds), a wrong
+/// answer, or one already used (a TOTP step, a passkey counter that did not move forward).
+pub(crate) enum CheckOutcome {
+    Accepted(Option<FactorId>, Vec<String>),
     Wrong,
     Replayed,
 }
@@ -197,7 +207,7 @@ impl Engine {
             }
         };
         let reason = match outcome {
-            CheckOutcome::Accepted(factor) => {
+            CheckOutcome::Accepted(factor, methods) => {
                 self.store.throttle_reset(&key).await?;
                 self.audit.log(
                     ctx,
@@ -209,10 +219,15 @@ impl Engine {
                     json!({"purpose": purpose.as_str(), "method": proof.method(), "factor": factor}),
                 )
                 .await;
-                return Ok(proof.amr());
+                return Ok(methods);
             }
             CheckOutcome::Wrong => "wrong code",
             CheckOutcome::Replayed => "code already used",
+        };
+        let reason = match (proof, reason) {
+            (SecondFactorProof::Passkey(_), "wrong code") => "passkey rejected",
+            (SecondFactorProof::Passkey(_), _) => "passkey counter did not advance",
+            _ => reason,
         };
         let failures = self
             .count_throttle_failure(ctx, &key, failures, Some(user.id), now)
@@ -251,7 +266,7 @@ impl Engine {
                     // The store accepts each step once, whichever node asks first.
                     return Ok(
                         if self.store.advance_factor_counter(f.id, step, now).await? {
-                            CheckOutcome::Accepted(Some(f.id))
+                            CheckOutcome::Accepted(Some(f.id), proof.amr())
                         } else {
                             CheckOutcome::Replayed
                         },
@@ -267,10 +282,13 @@ impl Engine {
                 let spent = state.usable().next().is_some()
                     && self.store.use_recovery_code(user, &hash, now).await?;
                 Ok(if spent {
-                    CheckOutcome::Accepted(None)
+                    CheckOutcome::Accepted(None, proof.amr())
                 } else {
                     CheckOutcome::Wrong
                 })
+            }
+            SecondFactorProof::Passkey(answer) => {
+                super::passkey_check::check_passkey(self, user, state, answer, now).await
             }
         }
     }

@@ -17,6 +17,8 @@ use crate::totp;
 
 /// How long a started enrolment waits for its confirming code.
 pub const PENDING_TTL_SECS: i64 = 600;
+/// A TOTP factor's name when none is given.
+pub(super) const TOTP_NAME: &str = "Authenticator app";
 /// Longest factor name.
 const MAX_NAME_CHARS: usize = 64;
 
@@ -60,10 +62,10 @@ impl std::fmt::Debug for ConfirmedTotp {
     }
 }
 
-pub(super) fn factor_name(name: Option<&str>) -> CoreResult<String> {
+pub(super) fn factor_name(name: Option<&str>, default: &str) -> CoreResult<String> {
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     match name {
-        None => Ok("Authenticator app".into()),
+        None => Ok(default.into()),
         Some(n) if n.chars().count() <= MAX_NAME_CHARS && !n.chars().any(char::is_control) => {
             Ok(n.to_owned())
         }
@@ -82,7 +84,7 @@ impl Engine {
         name: Option<&str>,
         ctx: &AuditContext,
     ) -> CoreResult<TotpEnrolment> {
-        let name = factor_name(name)?;
+        let name = factor_name(name, TOTP_NAME)?;
         let (user, state) = self
             .recent_own_session(p, AuditAction::FactorEnrol, ctx)
             .await?;

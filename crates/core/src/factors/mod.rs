@@ -4,9 +4,13 @@
 //! stops after its first factor is `sign_in.rs`; TOTP enrolment itself `enrol.rs`.
 
 mod enrol;
+mod passkey_sign_in;
+mod passkeys;
 mod sign_in;
 
+pub use crate::engine::passkey_check::PasskeyAnswer;
 pub use enrol::{ConfirmedTotp, PENDING_TTL_SECS, TotpEnrolment};
+pub use passkeys::{CEREMONY_TTL_SECS, ConfirmedPasskey, PasskeyCeremony};
 pub use sign_in::{CHALLENGE_TTL_SECS, MfaChallenge, SignInStep};
 
 use chrono::Utc;
@@ -160,7 +164,9 @@ impl Engine {
                 let mut methods = self
                     .verify_second_factor(&user, proof, purpose, ctx)
                     .await?;
-                methods.push(amr::MFA.to_owned());
+                if !methods.iter().any(|m| m == amr::MFA) {
+                    methods.push(amr::MFA.to_owned());
+                }
                 methods
             }
         };

@@ -101,11 +101,11 @@ impl From<StoredChoice> for OrgChoice {
     }
 }
 
-fn hash_hex(handle: &str) -> String {
+pub(super) fn hash_hex(handle: &str) -> String {
     hex::encode(crypto::sha256(handle.as_bytes()))
 }
 
-fn well_formed(handle: &str) -> bool {
+pub(super) fn well_formed(handle: &str) -> bool {
     !handle.is_empty()
         && handle.len() <= MAX_HANDLE_LEN
         && handle
@@ -117,9 +117,9 @@ fn well_formed(handle: &str) -> bool {
 const EXPIRED: CoreError = CoreError::InvalidToken("the sign-in is invalid, finished or expired");
 
 /// A loaded challenge: the record, its user and how it continues.
-struct Loaded {
+pub(super) struct Loaded {
     record: MfaChallengeRecord,
-    user: User,
+    pub(super) user: User,
     next: Continuation,
 }
 
@@ -189,17 +189,7 @@ impl Engine {
             MfaRequirement::Enrolment { kinds } => (MfaChallengeKind::Enrol, kinds, false),
         };
         let now = Utc::now();
-        // Housekeeping, not a rule (expired rows are never returned): at most once a minute
-        // per process, so it costs a sign-in nothing.
-        let last = LAST_PURGE.load(Ordering::Relaxed);
-        if now.timestamp() - last >= 60
-            && LAST_PURGE
-                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let pending_before = now - chrono::Duration::seconds(super::PENDING_TTL_SECS);
-            self.store().purge_mfa_pending(now, pending_before).await?;
-        }
+        self.purge_mfa_now_and_then(now).await?;
         let handle = crypto::random_token(32);
         let expires_at = now + chrono::Duration::seconds(CHALLENGE_TTL_SECS);
         let login = serde_json::to_value(&next).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -226,6 +216,21 @@ impl Engine {
             MfaChallengeKind::Verify => SignInStep::SecondFactor(challenge),
             MfaChallengeKind::Enrol => SignInStep::Enrolment(challenge),
         })
+    }
+
+    /// Housekeeping, not a rule (expired rows are never returned): at most once a minute per
+    /// process, so it costs a sign-in (or a passkey ceremony) nothing.
+    pub(super) async fn purge_mfa_now_and_then(&self, now: Timestamp) -> CoreResult<()> {
+        let last = LAST_PURGE.load(Ordering::Relaxed);
+        if now.timestamp() - last >= 60
+            && LAST_PURGE
+                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let pending_before = now - chrono::Duration::seconds(super::PENDING_TTL_SECS);
+            self.store().purge_mfa_pending(now, pending_before).await?;
+        }
+        Ok(())
     }
 
     async fn finish(
@@ -268,7 +273,11 @@ impl Engine {
         Ok((record, user))
     }
 
-    async fn load_challenge(&self, handle: &str, kind: MfaChallengeKind) -> CoreResult<Loaded> {
+    pub(super) async fn load_challenge(
+        &self,
+        handle: &str,
+        kind: MfaChallengeKind,
+    ) -> CoreResult<Loaded> {
         let (record, user) = self.find_challenge(handle, Some(kind)).await?;
         let next: Continuation = serde_json::from_value(record.login.clone())
             .map_err(|e| CoreError::Internal(format!("mfa challenge: {e}")))?;
@@ -277,7 +286,7 @@ impl Engine {
 
     /// Takes the challenge (one atomic delete: of racing completions one wins) and starts the
     /// session with `added` joined to the first factor's `amr`, plus `mfa`.
-    async fn take_and_finish(
+    pub(super) async fn take_and_finish(
         &self,
         handle: &str,
         loaded: Loaded,
@@ -349,7 +358,7 @@ impl Engine {
         name: Option<&str>,
         ctx: &AuditContext,
     ) -> CoreResult<TotpEnrolment> {
-        let name = super::enrol::factor_name(name)?;
+        let name = super::enrol::factor_name(name, super::enrol::TOTP_NAME)?;
         let loaded = self.load_challenge(handle, MfaChallengeKind::Enrol).await?;
         let state = self.mfa_state(loaded.user.id).await?;
         self.begin_totp(&loaded.user, &state, name, ctx).await

@@ -275,6 +275,21 @@ pub struct MfaChallengeRecord {
     pub expires_at: Timestamp,
 }
 
+/// A WebAuthn ceremony in progress (`webauthn_ceremonies`): keyed by the hex SHA-256 of the
+/// handle the client holds, single use. `state` is the relying-party library's state (JSON,
+/// opaque to the store); `user_id` is `None` for a passwordless sign-in; `binding` names what
+/// started it (a session, a stopped sign-in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnCeremonyRecord {
+    pub key_hash: String,
+    pub user_id: Option<UserId>,
+    pub purpose: String,
+    pub binding: Option<String>,
+    pub state: serde_json::Value,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

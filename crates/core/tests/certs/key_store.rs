@@ -576,6 +576,25 @@ impl Store for KeyStore {
     async fn advance_factor_counter(&self, _: FactorId, _: i64, _: Timestamp) -> StoreResult<bool> {
         Err(fake())
     }
+    async fn record_passkey_use(
+        &self,
+        _: FactorId,
+        _: i64,
+        _: &str,
+        _: Timestamp,
+    ) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn insert_webauthn_ceremony(&self, _: WebauthnCeremonyRecord) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn take_webauthn_ceremony(
+        &self,
+        _: &str,
+        _: Timestamp,
+    ) -> StoreResult<Option<WebauthnCeremonyRecord>> {
+        Err(fake())
+    }
     async fn delete_factor(&self, _: UserId, _: FactorId) -> StoreResult<bool> {
         Err(fake())
     }

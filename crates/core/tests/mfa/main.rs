@@ -3,6 +3,7 @@
 //! org policy, the super-admin rule, passkeys only, credentials, federation, the admin reset.
 //! Codes are computed with `totp-rs` from the `otpauth://` URI the engine hands out.
 
+mod passkeys;
 mod policy;
 
 use std::time::Duration;

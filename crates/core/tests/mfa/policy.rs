@@ -9,7 +9,7 @@ use portcullis_core::engine::LoginCredential;
 
 use super::*;
 
-async fn set_policy(e: &TestEnv, org: &Org, mode: MfaMode, passkeys_only: bool) {
+pub(super) async fn set_policy(e: &TestEnv, org: &Org, mode: MfaMode, passkeys_only: bool) {
     e.store
         .set_org_mfa_policy(
             org.id,

@@ -153,6 +153,29 @@ pub(crate) async fn advance<B: Backend>(
     Ok(n == 1)
 }
 
+/// A passkey's use: the new sign counter and credential, when the counter moved forward (or
+/// both are 0: an authenticator without a counter). One conditional update.
+pub(crate) async fn record_passkey_use<B: Backend>(
+    conn: &mut B::Conn,
+    id: FactorId,
+    counter: i64,
+    credential: &str,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let n = q::<B>(
+        "UPDATE user_factors SET counter = $2, credential = $3, last_used_at = $4 \
+         WHERE id = $1 AND confirmed_at IS NOT NULL AND kind = 'webauthn' \
+         AND (counter < $2 OR ($2 = 0 AND counter = 0))",
+    )
+    .bind(id.0)
+    .bind(counter)
+    .bind(credential.to_string())
+    .bind_ts(at)
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
 pub(crate) async fn delete<B: Backend>(
     w: &mut Write<B>,
     user: UserId,
@@ -189,6 +212,7 @@ pub(crate) async fn delete_all<B: Backend>(conn: &mut B::Conn, user: UserId) -> 
     for sql in [
         "DELETE FROM recovery_codes WHERE user_id = $1",
         "DELETE FROM mfa_challenges WHERE user_id = $1",
+        "DELETE FROM webauthn_ceremonies WHERE user_id = $1",
     ] {
         q::<B>(sql).bind(user.0).execute(conn).await?;
     }
@@ -340,9 +364,13 @@ pub(crate) async fn purge<B: Backend>(
         .await?;
     let b = q::<B>("DELETE FROM user_factors WHERE confirmed_at IS NULL AND created_at < $1")
         .bind_ts(pending_before)
+        .execute(&mut *conn)
+        .await?;
+    let c = q::<B>("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
+        .bind_ts(now)
         .execute(conn)
         .await?;
-    Ok(a + b)
+    Ok(a + b + c)
 }
 
 pub(crate) async fn record_reauth<B: Backend>(
@@ -374,4 +402,58 @@ pub(crate) async fn get_reauth<B: Backend>(
         .await?;
     row.map(|r| Ok((B::ts(&r, 0)?, json_parse(&B::col::<String>(&r, 1)?)?)))
         .transpose()
+}
+
+macro_rules! ceremony_cols {
+    () => {
+        "key_hash, user_id, purpose, binding, state, created_at, expires_at"
+    };
+}
+
+pub(crate) async fn insert_ceremony<B: Backend>(
+    conn: &mut B::Conn,
+    c: WebauthnCeremonyRecord,
+) -> StoreResult<()> {
+    q::<B>(
+        "INSERT INTO webauthn_ceremonies \
+         (key_hash, user_id, purpose, binding, state, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(c.key_hash)
+    .bind(c.user_id.map(|u| u.0))
+    .bind(c.purpose)
+    .bind(c.binding)
+    .bind(json_text(&c.state)?)
+    .bind_ts(c.created_at)
+    .bind_ts(c.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the ceremony and returns it when it had not expired by `now` (single use).
+pub(crate) async fn take_ceremony<B: Backend>(
+    conn: &mut B::Conn,
+    key_hash: &str,
+    now: Timestamp,
+) -> StoreResult<Option<WebauthnCeremonyRecord>> {
+    let row = q::<B>(concat!(
+        "DELETE FROM webauthn_ceremonies WHERE key_hash = $1 RETURNING ",
+        ceremony_cols!()
+    ))
+    .bind(key_hash.to_string())
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let user: Option<uuid::Uuid> = B::col(&r, 1)?;
+    let c = WebauthnCeremonyRecord {
+        key_hash: B::col(&r, 0)?,
+        user_id: user.map(UserId),
+        purpose: B::col(&r, 2)?,
+        binding: B::col(&r, 3)?,
+        state: json_parse(&B::col::<String>(&r, 4)?)?,
+        created_at: B::ts(&r, 5)?,
+        expires_at: B::ts(&r, 6)?,
+    };
+    Ok((c.expires_at > now).then_some(c))
 }

@@ -138,6 +138,18 @@ pub struct Confirmed {
     recovery_codes: Option<Vec<String>>,
 }
 
+impl Confirmed {
+    pub(crate) fn new<C: std::ops::Deref<Target = String>>(
+        factor: FactorView,
+        codes: Option<Vec<C>>,
+    ) -> Confirmed {
+        Confirmed {
+            factor: factor.into(),
+            recovery_codes: codes.map(|codes| codes.iter().map(|c| c.to_string()).collect()),
+        }
+    }
+}
+
 /// A factor id from the path; anything but a UUID is an unknown factor.
 fn factor_id(id: &str) -> Result<FactorId> {
     id.parse()
@@ -156,12 +168,7 @@ pub async fn confirm_totp(
     let c = engine
         .confirm_totp_enrolment(&p, id, body.code.expose(), &origin.audit)
         .await?;
-    Ok(Json(Confirmed {
-        factor: c.factor.into(),
-        recovery_codes: c
-            .recovery_codes
-            .map(|codes| codes.iter().map(|c| c.to_string()).collect()),
-    }))
+    Ok(Json(Confirmed::new(c.factor, c.recovery_codes)))
 }
 
 /// `DELETE /account/v1/factors/{id}` (recent authentication needed)
@@ -204,14 +211,19 @@ pub struct Proof {
     totp_code: Option<Secret>,
     #[serde(default)]
     recovery_code: Option<Secret>,
+    #[serde(default)]
+    passkey: Option<crate::passkeys::Answer>,
 }
 
 impl Proof {
     fn factor(&self) -> Result<SecondFactorProof<'_>> {
-        match (&self.totp_code, &self.recovery_code) {
-            (Some(c), None) => Ok(SecondFactorProof::Totp(c.expose())),
-            (None, Some(c)) => Ok(SecondFactorProof::RecoveryCode(c.expose())),
-            _ => Err(invalid("give exactly one of totpCode and recoveryCode")),
+        match (&self.totp_code, &self.recovery_code, &self.passkey) {
+            (Some(c), None, None) => Ok(SecondFactorProof::Totp(c.expose())),
+            (None, Some(c), None) => Ok(SecondFactorProof::RecoveryCode(c.expose())),
+            (None, None, Some(a)) => Ok(crate::passkeys::proof(a)),
+            _ => Err(invalid(
+                "give exactly one of totpCode, recoveryCode and passkey",
+            )),
         }
     }
 }
@@ -237,12 +249,16 @@ pub async fn reauthenticate(
 ) -> Result<Json<Reauthenticated>> {
     engine.check_ip_rate(origin.ip)?;
     let proof = match &body.password {
-        Some(pw) if body.totp_code.is_none() && body.recovery_code.is_none() => {
+        Some(pw)
+            if body.totp_code.is_none()
+                && body.recovery_code.is_none()
+                && body.passkey.is_none() =>
+        {
             ReauthProof::Password(pw.expose())
         }
         Some(_) => {
             return Err(invalid(
-                "give exactly one of password, totpCode and recoveryCode",
+                "give exactly one of password, totpCode, recoveryCode and passkey",
             ));
         }
         None => ReauthProof::Factor(body.factor()?),
@@ -306,7 +322,7 @@ impl From<LoginGrant> for SignInJson {
     }
 }
 
-fn challenge_json(c: MfaChallenge, enrol: bool) -> SignInJson {
+pub(crate) fn challenge_json(c: MfaChallenge, enrol: bool) -> SignInJson {
     if enrol {
         SignInJson::EnrolmentRequired {
             expires_at: c.expires_at,
@@ -354,6 +370,8 @@ pub struct SecondStep {
     totp_code: Option<Secret>,
     #[serde(default)]
     recovery_code: Option<Secret>,
+    #[serde(default)]
+    passkey: Option<crate::passkeys::Answer>,
 }
 
 /// `POST /account/v1/sign-in/second-factor`: the challenge and a TOTP or recovery code. A wrong
@@ -368,6 +386,7 @@ pub async fn second_factor(
         password: None,
         totp_code: body.totp_code,
         recovery_code: body.recovery_code,
+        passkey: body.passkey,
     };
     let proof = proof.factor()?;
     let grant = engine

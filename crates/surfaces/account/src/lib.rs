@@ -15,6 +15,7 @@
 mod factors;
 mod handlers;
 mod pages;
+mod passkeys;
 
 use std::sync::Arc;
 
@@ -182,6 +183,67 @@ fn table() -> ApiRoutes<Arc<Engine>> {
                 .json(200, schema_of::<factors::SignInJson>())
                 .problems(&[400, 401, 403, 413, 415, 429, 500, 503]),
             factors::second_factor,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/factors/passkeys",
+                "startPasskeyRegistration",
+            ))
+            .summary("Starts a passkey registration (needs a recent authentication)")
+            .json(201, schema_of::<passkeys::CeremonyJson>()),
+            passkeys::start_registration,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/factors/passkeys/confirm",
+                "finishPasskeyRegistration",
+            ))
+            .summary("Finishes a passkey registration with the browser's credential and a name")
+            .json_body(schema_of::<passkeys::Registration>())
+            .json(200, schema_of::<factors::Confirmed>())
+            .problems(BODY),
+            passkeys::finish_registration,
+        )
+        .mount(
+            op(Op::post(
+                "/account/v1/reauthenticate/passkey",
+                "startPasskeyReauthentication",
+            ))
+            .summary("Options for re-authenticating with a passkey")
+            .json(200, schema_of::<passkeys::CeremonyJson>()),
+            passkeys::start_reauth,
+        )
+        .mount(
+            Op::post(
+                "/account/v1/sign-in/second-factor/passkey",
+                "startPasskeySecondFactor",
+            )
+            .tag("account")
+            .summary("Options for answering a stopped sign-in with a passkey")
+            .json_body(schema_of::<passkeys::Challenge>())
+            .json(200, schema_of::<passkeys::CeremonyJson>())
+            .problems(&[400, 401, 403, 413, 415, 429, 500, 503]),
+            passkeys::start_second_factor,
+        )
+        .mount(
+            Op::post("/account/v1/sign-in/passkey", "startPasswordlessSignIn")
+                .tag("account")
+                .summary("Options for a passwordless sign-in with a discoverable passkey")
+                .json(200, schema_of::<passkeys::CeremonyJson>())
+                .problems(&[400, 429, 500, 503]),
+            passkeys::start_passwordless,
+        )
+        .mount(
+            Op::post(
+                "/account/v1/sign-in/passkey/finish",
+                "finishPasswordlessSignIn",
+            )
+            .tag("account")
+            .summary("Finishes a passwordless sign-in with the browser's assertion")
+            .json_body(schema_of::<passkeys::Answer>())
+            .json(200, schema_of::<factors::SignInJson>())
+            .problems(&[400, 401, 403, 413, 415, 429, 500, 503]),
+            passkeys::finish_passwordless,
         )
         .named_schema(PROBLEM_SCHEMA, problem_schema())
 }

@@ -451,6 +451,8 @@ pub(crate) async fn second_factor_submit(
     };
     let too_long = match proof {
         SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c) => c.len() > MAX_CODE,
+        // The form posts codes only.
+        SecondFactorProof::Passkey(_) => false,
     };
     let result = if too_long {
         Err(CoreError::Mfa(MfaRefusal::InvalidCode))

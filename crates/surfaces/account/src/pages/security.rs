@@ -564,6 +564,8 @@ pub(crate) async fn reauthenticate(
         ReauthProof::Factor(SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c)) => {
             c.len() > max
         }
+        // This form posts no passkey answer (no script on these pages).
+        ReauthProof::Factor(SecondFactorProof::Passkey(_)) => false,
     };
     let result = if long {
         Err(CoreError::Mfa(MfaRefusal::InvalidCode))
