@@ -229,6 +229,10 @@ impl Op {
     /// its `WWW-Authenticate` challenge, a 429 or 503 its `Retry-After`.
     pub fn problems(mut self, statuses: &[u16]) -> Op {
         for &status in statuses {
+            // A status listed twice (a route's own list on top of a shared one) is one answer.
+            if self.responses.iter().any(|r| r.status == status) {
+                continue;
+            }
             self = self.answer(status, PROBLEM_CONTENT_TYPE, schema_ref(PROBLEM_SCHEMA));
             if let Some(r) = self.responses.last_mut() {
                 r.headers = problem_headers(status);

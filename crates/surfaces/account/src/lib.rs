@@ -50,6 +50,10 @@ fn table() -> ApiRoutes<Arc<Engine>> {
     const AUTHED: &[u16] = &[401, 403, 429, 500, 503];
     // Routes with a JSON body, on top: a bad body, a body too large, not JSON.
     const BODY: &[u16] = &[400, 413, 415];
+    // Factor changes, on top: a refused argument (a passkey on an IP-address public URL), an
+    // unknown factor, a state that forbids it (no factor to make codes for, the last factor an
+    // org requires, a passkey registered twice).
+    const FACTOR: &[u16] = &[400, 404, 409];
     let op = |op: Op| op.tag("account").bearer().problems(AUTHED);
     ApiRoutes::new()
         .mount(
@@ -127,7 +131,8 @@ fn table() -> ApiRoutes<Arc<Engine>> {
                 .summary("Starts a TOTP enrolment (needs a recent authentication)")
                 .json_body(schema_of::<factors::StartTotp>())
                 .json(201, schema_of::<factors::TotpEnrolmentJson>())
-                .problems(BODY),
+                .problems(BODY)
+                .problems(FACTOR),
             factors::start_totp,
         )
         .mount(
@@ -139,14 +144,16 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             .json_body(schema_of::<factors::Code>())
             .json(200, schema_of::<factors::Confirmed>())
             .problems(BODY)
-            .problems(&[404]),
+            .problems(&[404])
+            .problems(FACTOR),
             factors::confirm_totp,
         )
         .mount(
             op(Op::delete("/account/v1/factors/{id}", "removeMyFactor"))
                 .summary("Removes a second factor (needs a recent authentication)")
                 .empty(204)
-                .problems(&[404]),
+                .problems(&[404])
+                .problems(FACTOR),
             factors::remove,
         )
         .mount(
@@ -155,7 +162,8 @@ fn table() -> ApiRoutes<Arc<Engine>> {
                 "regenerateRecoveryCodes",
             ))
             .summary("New recovery codes, shown once; the old ones stop working")
-            .json(200, schema_of::<factors::RecoveryCodes>()),
+            .json(200, schema_of::<factors::RecoveryCodes>())
+            .problems(FACTOR),
             factors::regenerate_codes,
         )
         .mount(
@@ -163,7 +171,8 @@ fn table() -> ApiRoutes<Arc<Engine>> {
                 .summary("Proves the caller again (password or second factor) for factor changes")
                 .json_body(schema_of::<factors::Proof>())
                 .json(200, schema_of::<factors::Reauthenticated>())
-                .problems(BODY),
+                .problems(BODY)
+                .problems(FACTOR),
             factors::reauthenticate,
         )
         .mount(
@@ -190,7 +199,8 @@ fn table() -> ApiRoutes<Arc<Engine>> {
                 "startPasskeyRegistration",
             ))
             .summary("Starts a passkey registration (needs a recent authentication)")
-            .json(201, schema_of::<passkeys::CeremonyJson>()),
+            .json(201, schema_of::<passkeys::CeremonyJson>())
+            .problems(FACTOR),
             passkeys::start_registration,
         )
         .mount(
@@ -201,7 +211,8 @@ fn table() -> ApiRoutes<Arc<Engine>> {
             .summary("Finishes a passkey registration with the browser's credential and a name")
             .json_body(schema_of::<passkeys::Registration>())
             .json(200, schema_of::<factors::Confirmed>())
-            .problems(BODY),
+            .problems(BODY)
+            .problems(FACTOR),
             passkeys::finish_registration,
         )
         .mount(
@@ -210,7 +221,8 @@ fn table() -> ApiRoutes<Arc<Engine>> {
                 "startPasskeyReauthentication",
             ))
             .summary("Options for re-authenticating with a passkey")
-            .json(200, schema_of::<passkeys::CeremonyJson>()),
+            .json(200, schema_of::<passkeys::CeremonyJson>())
+            .problems(FACTOR),
             passkeys::start_reauth,
         )
         .mount(
