@@ -382,34 +382,60 @@ pub(crate) struct SecondFactorForm {
     recovery_code: Option<String>,
 }
 
-/// The form's post, before any work: well-formed, ours (CSRF, `Origin`), with a challenge.
-async fn checked(
+/// What every form of the second step carries.
+trait ChallengeForm {
+    fn csrf(&self) -> &str;
+    fn r(&self) -> Option<&str>;
+}
+
+impl ChallengeForm for SecondFactorForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+    fn r(&self) -> Option<&str> {
+        self.r.as_deref()
+    }
+}
+
+impl ChallengeForm for EnrolForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+    fn r(&self) -> Option<&str> {
+        self.r.as_deref()
+    }
+}
+
+/// A form's post, before any work: well-formed, ours (CSRF, `Origin`), with a challenge, within
+/// the per-IP rate. The form, its challenge handle and what the sign-in continues.
+async fn accepted<'f, F: ChallengeForm>(
     web: &Web,
+    origin: &Origin,
     headers: &HeaderMap,
-    form_ok: bool,
-    csrf: &str,
-    continues: Continues<'_>,
-) -> Result<String, Box<Response>> {
-    if !form_ok {
+    form: &'f Result<Form<F>, FormRejection>,
+) -> Result<(&'f F, String, Continues<'f>), Box<Response>> {
+    let Ok(Form(f)) = form else {
         let r = page::failure(
             &web.engine.default_brand(),
             StatusCode::BAD_REQUEST,
             "The request is not valid.",
         );
         return Err(Box::new(r));
-    }
-    if !form_is_ours(web, headers, csrf) {
+    };
+    let continues = continues_of(f.r());
+    if !form_is_ours(web, headers, f.csrf()) {
         let msg = Some(FormError::Form("The form expired. Please sign in again."));
         let r = web.form(StatusCode::FORBIDDEN, "", continues, msg).await;
         return Err(Box::new(r));
     }
-    match page::cookie(headers, &challenge_cookie(web)) {
-        Some(h) => Ok(h),
-        None => {
-            let e = CoreError::InvalidToken("no challenge");
-            Err(Box::new(failure(web, e, continues).await))
-        }
+    let Some(handle) = page::cookie(headers, &challenge_cookie(web)) else {
+        let e = CoreError::InvalidToken("no challenge");
+        return Err(Box::new(failure(web, e, continues).await));
+    };
+    if let Err(e) = web.engine.check_ip_rate(origin.ip) {
+        return Err(Box::new(failure(web, e, continues).await));
     }
+    Ok((f, handle, continues))
 }
 
 pub(crate) async fn second_factor_submit(
@@ -418,23 +444,10 @@ pub(crate) async fn second_factor_submit(
     headers: HeaderMap,
     form: Result<Form<SecondFactorForm>, FormRejection>,
 ) -> Response {
-    let f = form.as_ref().ok().map(|Form(f)| f);
-    let continues = f.map_or(Continues::Nothing, |f| continues_of(f.r.as_deref()));
-    let csrf = f.map(|f| f.csrf.as_str()).unwrap_or_default();
-    let handle = match checked(&web, &headers, f.is_some(), csrf, continues).await {
-        Ok(h) => h,
+    let (f, handle, continues) = match accepted(&web, &origin, &headers, &form).await {
+        Ok(accepted) => accepted,
         Err(r) => return *r,
     };
-    let Some(f) = f else {
-        return page::failure(
-            &web.engine.default_brand(),
-            StatusCode::BAD_REQUEST,
-            "The request is not valid.",
-        );
-    };
-    if let Err(e) = web.engine.check_ip_rate(origin.ip) {
-        return failure(&web, e, continues).await;
-    }
     let (field, proof) = match (f.code.as_deref(), f.recovery_code.as_deref()) {
         (Some(c), None) => (Field::Code, SecondFactorProof::Totp(c.trim())),
         (None, Some(c)) => (
@@ -502,23 +515,10 @@ pub(crate) async fn enrol_submit(
     headers: HeaderMap,
     form: Result<Form<EnrolForm>, FormRejection>,
 ) -> Response {
-    let f = form.as_ref().ok().map(|Form(f)| f);
-    let continues = f.map_or(Continues::Nothing, |f| continues_of(f.r.as_deref()));
-    let csrf = f.map(|f| f.csrf.as_str()).unwrap_or_default();
-    let handle = match checked(&web, &headers, f.is_some(), csrf, continues).await {
-        Ok(h) => h,
+    let (f, handle, continues) = match accepted(&web, &origin, &headers, &form).await {
+        Ok(accepted) => accepted,
         Err(r) => return *r,
     };
-    let Some(f) = f else {
-        return page::failure(
-            &web.engine.default_brand(),
-            StatusCode::BAD_REQUEST,
-            "The request is not valid.",
-        );
-    };
-    if let Err(e) = web.engine.check_ip_rate(origin.ip) {
-        return failure(&web, e, continues).await;
-    }
     let Ok(factor) = f.factor.parse().map(FactorId) else {
         return page::failure(
             &web.engine.default_brand(),
