@@ -191,6 +191,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
     };
     let provider = Provider::new(engine.clone());
+    // Token exchange trusts the ID tokens of exactly the providers `[federation]` trusts.
+    provider.trust_upstream_id_tokens(fed.clone());
     let sender = match HttpLogoutSender::new() {
         Ok(s) => Arc::new(s),
         Err(e) => {

@@ -53,6 +53,7 @@ store_tests!(
     oauth_code_redemption_race,
     oauth_refresh_rotation_and_family,
     oauth_grant_sessions_cascade,
+    oauth_exchange_sessions_cascade,
     logout_notices_from_session_and_user_revocations,
     logout_notices_from_client_revocations,
     logout_notice_claims_are_leased,

@@ -61,6 +61,7 @@ wire_enum!(
     GrantType {
         AuthorizationCode = "authorization_code",
         RefreshToken = "refresh_token",
+        TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
     }
 );
 
@@ -114,6 +115,9 @@ pub struct OAuthClient {
     /// May introspect every token, not only its own.
     pub introspect_any: bool,
     pub backchannel_logout_uri: Option<String>,
+    /// The audiences (`audience` / `resource` values) the client may exchange tokens for
+    /// (RFC 8693); empty: none.
+    pub token_exchange_audiences: Vec<String>,
     /// Declared in the configuration file: the file is its source of truth.
     pub declarative: bool,
     pub disabled_at: Option<Timestamp>,

@@ -29,6 +29,8 @@ codes!(
     unsupported_response_type => "unsupported_response_type",
     unsupported_token_type => "unsupported_token_type",
     invalid_scope => "invalid_scope",
+    // RFC 8707 §2 / RFC 8693 §2.2.2: the requested audience or resource is not allowed.
+    invalid_target => "invalid_target",
     access_denied => "access_denied",
     login_required => "login_required",
     consent_required => "consent_required",

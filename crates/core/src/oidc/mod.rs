@@ -12,6 +12,7 @@ mod introspection;
 mod logout;
 mod provider;
 mod request;
+mod token_exchange;
 
 /// The client registry lives in [`crate::oidc_clients`] (the settings name it, and the
 /// provider names the engine, which names the settings); re-exported here.
@@ -37,6 +38,10 @@ pub use request::validate as validate_authorize_params;
 pub use request::{
     AuthorizationRequest, AuthorizeError, AuthorizeParams, PENDING_REQUEST_SECS, Prompt,
     RequestSeal, SUPPORTED_SCOPES, pkce_matches,
+};
+pub use token_exchange::{
+    ExchangedToken, GRANT_TOKEN_EXCHANGE, MAX_ACT_DEPTH, TOKEN_TYPE_ACCESS, TOKEN_TYPE_ID,
+    TokenExchangeRequest, UpstreamIdToken, UpstreamIdTokens, UpstreamRefusal,
 };
 
 /// application/x-www-form-urlencoded escaping of one value (RFC 3986 unreserved kept).

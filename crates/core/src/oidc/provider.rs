@@ -25,6 +25,8 @@ pub struct Provider {
     pub(super) engine: Arc<Engine>,
     pub(super) seal: RequestSeal,
     pub(super) failed_auth: FailedAuth,
+    /// Verifies upstream ID tokens for token exchange; unset: none is trusted.
+    pub(super) upstream: std::sync::OnceLock<Arc<dyn super::UpstreamIdTokens>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -71,6 +73,7 @@ impl Provider {
             engine,
             seal,
             failed_auth: FailedAuth::default(),
+            upstream: std::sync::OnceLock::new(),
         })
     }
 
@@ -335,23 +338,7 @@ impl Provider {
         req: &AuthorizationRequest,
         user: UserId,
     ) -> Result<OrgDecision, OAuthError> {
-        let store = self.engine.store();
-        let memberships = store
-            .list_user_memberships(user, false)
-            .await
-            .map_err(CoreError::from)?;
-        let mut orgs = Vec::new();
-        for m in memberships.into_iter().filter(Membership::is_active) {
-            if let Some(org) = store.get_org(m.org_id).await.map_err(CoreError::from)?
-                && !org.disabled
-                && !self
-                    .engine
-                    .revocations()
-                    .is_membership_deactivated(user, org.id)
-            {
-                orgs.push(org);
-            }
-        }
+        let mut orgs = self.active_orgs(user).await?;
         let wanted = client.org_id.or(req.org);
         if let Some(wanted) = wanted {
             return orgs
@@ -372,6 +359,28 @@ impl Provider {
                 Ok(OrgDecision::Ask(orgs))
             }
         }
+    }
+
+    /// The enabled orgs the user is an active member of.
+    pub(super) async fn active_orgs(&self, user: UserId) -> Result<Vec<Org>, OAuthError> {
+        let store = self.engine.store();
+        let memberships = store
+            .list_user_memberships(user, false)
+            .await
+            .map_err(CoreError::from)?;
+        let mut orgs = Vec::new();
+        for m in memberships.into_iter().filter(Membership::is_active) {
+            if let Some(org) = store.get_org(m.org_id).await.map_err(CoreError::from)?
+                && !org.disabled
+                && !self
+                    .engine
+                    .revocations()
+                    .is_membership_deactivated(user, org.id)
+            {
+                orgs.push(org);
+            }
+        }
+        Ok(orgs)
     }
 
     /// Stores the code's hash with everything the token request must match; returns the code.

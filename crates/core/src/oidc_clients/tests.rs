@@ -31,6 +31,7 @@ fn web() -> ClientSpec {
         allow_offline: false,
         introspect_any: false,
         backchannel_logout_uri: None,
+        token_exchange_audiences: Vec::new(),
     }
 }
 

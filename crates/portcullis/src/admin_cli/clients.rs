@@ -80,7 +80,8 @@ pub struct ClientFields {
     /// A URI the client may be sent to after logout (repeat for more).
     #[arg(long, value_name = "URI")]
     post_logout_redirect_uri: Vec<String>,
-    /// authorization_code or refresh_token (repeat for both).
+    /// authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange
+    /// (repeat for more).
     #[arg(long)]
     grant_type: Vec<GrantType>,
     /// A scope the client may ask for (repeat; openid is required).
@@ -107,6 +108,9 @@ pub struct ClientFields {
     introspect_any: Option<bool>,
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// An audience the client may exchange tokens for (RFC 8693; repeat for more).
+    #[arg(long, value_name = "AUDIENCE")]
+    token_exchange_audience: Vec<String>,
 }
 
 impl ClientFields {
@@ -167,6 +171,12 @@ impl ClientFields {
         }
         if let Some(v) = &self.backchannel_logout_uri {
             put("backchannelLogoutUri", json!(v));
+        }
+        if !self.token_exchange_audience.is_empty() {
+            put(
+                "tokenExchangeAudiences",
+                json!(self.token_exchange_audience),
+            );
         }
         Ok(m)
     }

@@ -9,7 +9,7 @@
 //! | `GET/POST /oauth2/authorize` | authorization endpoint (code flow, PKCE S256) |
 //! | `GET /oauth2/authorize/resume?r=` | back from the sign-in page |
 //! | `POST /oauth2/authorize/decide` | the consent and org pages' forms |
-//! | `POST /oauth2/token` | `authorization_code`, `refresh_token` |
+//! | `POST /oauth2/token` | `authorization_code`, `refresh_token`, token exchange (RFC 8693) |
 //! | `GET/POST /oauth2/userinfo` | claims of the bearer's user |
 //! | `POST /oauth2/introspect`, `POST /oauth2/revoke` | RFC 7662, RFC 7009 |
 //! | `GET/POST /oauth2/logout` | RP-initiated logout |
@@ -23,6 +23,7 @@ mod logout;
 mod pages;
 mod schemas;
 mod token;
+mod token_exchange;
 mod userinfo;
 
 use std::sync::Arc;
@@ -155,7 +156,7 @@ fn table() -> ApiRoutes<Arc<Oidc>> {
         )
         .mount(
             client(Op::post(TOKEN_PATH, "token"))
-                .summary("Redeems an authorization code or a refresh token")
+                .summary("Redeems an authorization code or a refresh token, or exchanges a token (RFC 8693)")
                 .body(FORM, schema(token_request()))
                 .answer(200, JSON, schema(token_response()))
                 .oauth_errors(&[400, 401, 429, 500]),

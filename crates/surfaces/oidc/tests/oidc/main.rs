@@ -6,6 +6,7 @@ mod flow;
 mod logout;
 mod mfa;
 mod refusals;
+mod token_exchange;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -72,6 +73,7 @@ pub fn client(id: &str, org: Option<OrgId>) -> OAuthClient {
         allow_offline: true,
         introspect_any: false,
         backchannel_logout_uri: None,
+        token_exchange_audiences: Vec::new(),
         declarative: false,
         disabled_at: None,
         created_at: now,
