@@ -1,8 +1,8 @@
 //! Token exchange (RFC 8693) through the token endpoint: delegation with nested `act`, scopes
 //! and audience rules, impersonation policies, revocation, and every refusal.
 
-use portcullis_core::oidc::{OidcConfig, TokenExchangeConfig};
-use portcullis_core::oidc_clients::ImpersonationPolicy;
+use portcullis_core::oidc::OidcConfig;
+use portcullis_core::oidc_clients::{ImpersonationPolicy, TokenExchangeConfig};
 use portcullis_core::tokens::Claims;
 
 use super::*;
@@ -534,7 +534,8 @@ async fn impersonation_needs_a_policy_for_the_client_and_the_org() {
         "invalid_request",
         "super-admin",
     );
-    let audits = x.w.env.audit_events("oidc.impersonation").await;
+    let mut audits = x.w.env.audit_events("oidc.impersonation").await;
+    audits.sort_by_key(|a| a.at);
     let outcomes: Vec<_> = audits.iter().map(|a| a.outcome).collect();
     assert_eq!(
         outcomes,
