@@ -4,7 +4,8 @@
 use chrono::Utc;
 use portcullis_core::model::*;
 use portcullis_core::oidc::{
-    Provider, TOKEN_TYPE_ID, TokenExchangeRequest, UpstreamIdTokens, UpstreamRefusal,
+    ClientSpec, OidcConfig, Provider, TOKEN_TYPE_ID, TokenExchangeRequest, UpstreamIdTokens,
+    UpstreamRefusal,
 };
 use portcullis_core::oidc_clients::{ImpersonationPolicy, TokenExchangeConfig};
 
@@ -12,33 +13,15 @@ use super::*;
 
 const API: &str = "https://api.example.test";
 
+/// A confidential client that may exchange tokens for `API`, through the registry's rules.
 fn exchanging_client() -> OAuthClient {
-    let now = Utc::now();
-    OAuthClient {
-        client_id: "svc".into(),
-        name: "Service".into(),
-        kind: ClientKind::Confidential,
-        token_endpoint_auth: TokenEndpointAuth::ClientSecretBasic,
-        secrets: Vec::new(),
-        jwks: None,
-        redirect_uris: Vec::new(),
-        post_logout_redirect_uris: Vec::new(),
-        grant_types: [GrantType::TokenExchange].into(),
-        scopes: ["openid", "profile", "email"].map(String::from).into(),
-        org_id: None,
-        first_party: true,
-        id_token_alg: IdTokenAlg::Rs256,
-        access_token_secs: 300,
-        refresh_token_secs: 3600,
-        allow_offline: false,
-        introspect_any: false,
-        backchannel_logout_uri: None,
-        token_exchange_audiences: vec![API.into()],
-        declarative: false,
-        disabled_at: None,
-        created_at: now,
-        updated_at: now,
-    }
+    let spec: ClientSpec = serde_json::from_value(json!({
+        "clientId": "svc", "name": "Service", "kind": "confidential",
+        "grantTypes": ["urn:ietf:params:oauth:grant-type:token-exchange"],
+        "tokenExchangeAudiences": [API],
+    }))
+    .unwrap();
+    spec.validate(&OidcConfig::default(), Utc::now()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

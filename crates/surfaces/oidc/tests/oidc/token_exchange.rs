@@ -455,6 +455,13 @@ async fn the_audience_must_be_allowed_and_scopes_may_only_narrow() {
 #[tokio::test]
 async fn only_confidential_clients_with_the_grant_may_exchange() {
     let x = exchange_world().await;
+    let meta =
+        x.w.app
+            .get("/.well-known/openid-configuration")
+            .send()
+            .await;
+    let grants = meta.body["grant_types_supported"].as_array().unwrap();
+    assert!(grants.iter().any(|g| g == GRANT), "{grants:?}");
     let subject = x.access("app", &x.w.user).await;
     let form = [
         ("grant_type", GRANT),
