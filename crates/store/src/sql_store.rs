@@ -220,7 +220,11 @@ impl<B: Backend> Store for SqlStore<B> {
         client_registrations::list_tokens::<B>(&mut *self.conn().await?).await
     }
 
-    async fn revoke_initial_access_token(&self, id: uuid::Uuid, at: Timestamp) -> StoreResult<bool> {
+    async fn revoke_initial_access_token(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
         client_registrations::revoke_token::<B>(&mut *self.conn().await?, id, at).await
     }
 

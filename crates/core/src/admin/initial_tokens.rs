@@ -137,7 +137,9 @@ impl Admin {
         if found {
             Ok(())
         } else {
-            Err(AdminError::NotFound(format!("unknown initial access token {id}")))
+            Err(AdminError::NotFound(format!(
+                "unknown initial access token {id}"
+            )))
         }
     }
 }

@@ -120,7 +120,10 @@ impl RegistrationConfig {
                 "{key}: need 0 <= min_cache_secs <= default_cache_secs <= max_cache_secs <= 604800"
             ));
         }
-        if m.allowed_hosts.iter().any(|h| h.is_empty() || h.contains(['/', ':', '@'])) {
+        if m.allowed_hosts
+            .iter()
+            .any(|h| h.is_empty() || h.contains(['/', ':', '@']))
+        {
             return Err(format!("{key}.allowed_hosts: host names only"));
         }
         Ok(())

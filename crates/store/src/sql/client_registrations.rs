@@ -92,8 +92,8 @@ pub(crate) async fn get<B: Backend>(
         " FROM oauth_client_registrations WHERE client_id = $1"
     ))
     .bind(client_id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    .fetch_optional(conn)
+    .await?;
     row.map(|r| registration_row::<B>(&r)).transpose()
 }
 
@@ -215,8 +215,8 @@ pub(crate) async fn get_token<B: Backend>(
         " FROM oauth_initial_access_tokens WHERE token_hash = $1"
     ))
     .bind(token_hash.to_string())
-        .fetch_optional(conn)
-        .await?;
+    .fetch_optional(conn)
+    .await?;
     row.map(|r| token_row::<B>(&r)).transpose()
 }
 

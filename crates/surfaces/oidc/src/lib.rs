@@ -232,21 +232,27 @@ fn table() -> ApiRoutes<Arc<Oidc>> {
             registration::read,
         )
         .mount(
-            registration_op(Op::put(REGISTRATION_CLIENT_PATH, "updateClientRegistration"))
-                .summary(
-                    "RFC 7592: replaces the metadata; the answer carries a new registration \
+            registration_op(Op::put(
+                REGISTRATION_CLIENT_PATH,
+                "updateClientRegistration",
+            ))
+            .summary(
+                "RFC 7592: replaces the metadata; the answer carries a new registration \
                      access token",
-                )
-                .body(JSON, schema(registration::client_metadata()))
-                .answer(200, JSON, schema(registration::client_information()))
-                .oauth_errors(&[400, 401, 404, 500]),
+            )
+            .body(JSON, schema(registration::client_metadata()))
+            .answer(200, JSON, schema(registration::client_information()))
+            .oauth_errors(&[400, 401, 404, 500]),
             registration::update,
         )
         .mount(
-            registration_op(Op::delete(REGISTRATION_CLIENT_PATH, "deleteClientRegistration"))
-                .summary("RFC 7592: disables the client and ends its grants")
-                .empty(204)
-                .oauth_errors(&[401, 404, 500]),
+            registration_op(Op::delete(
+                REGISTRATION_CLIENT_PATH,
+                "deleteClientRegistration",
+            ))
+            .summary("RFC 7592: disables the client and ends its grants")
+            .empty(204)
+            .oauth_errors(&[401, 404, 500]),
             registration::delete,
         )
         .named_schema(OAUTH_ERROR, oauth_error())

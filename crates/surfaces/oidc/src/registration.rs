@@ -45,7 +45,9 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     match Authorization::from_headers(headers) {
         Ok(a) if a.scheme() == Scheme::Bearer => Ok(Some(a.into_credential())),
         Err(AuthorizationError::Missing) => Ok(None),
-        _ => Err(OAuthError::invalid_token("send the token as Authorization: Bearer")),
+        _ => Err(OAuthError::invalid_token(
+            "send the token as Authorization: Bearer",
+        )),
     }
 }
 

@@ -144,7 +144,12 @@ mod tests {
 
     #[test]
     fn public_ipv6_is_allowed() {
-        for a in ["2606:4700:4700::1111", "2a00:1450:4001:80b::200e", "fbff::1", "fe00::1"] {
+        for a in [
+            "2606:4700:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "fbff::1",
+            "fe00::1",
+        ] {
             assert!(!forbidden(a), "{a} must be allowed");
         }
     }

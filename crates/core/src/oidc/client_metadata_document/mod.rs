@@ -77,7 +77,9 @@ pub fn is_url_client_id(client_id: &str) -> bool {
 /// document's `client_id` is compared with this same string).
 pub fn check_client_id_url(raw: &str, cfg: &MetadataDocumentConfig) -> Result<Url, String> {
     if raw.len() > MAX_CLIENT_ID_URL {
-        return Err(format!("the client id is longer than {MAX_CLIENT_ID_URL} bytes"));
+        return Err(format!(
+            "the client id is longer than {MAX_CLIENT_ID_URL} bytes"
+        ));
     }
     let url = Url::parse(raw).map_err(|_| "the client id is not a URL".to_string())?;
     match url.scheme() {
@@ -86,7 +88,9 @@ pub fn check_client_id_url(raw: &str, cfg: &MetadataDocumentConfig) -> Result<Ur
         _ => return Err("the client id must be an https URL".into()),
     }
     if url.as_str() != raw {
-        return Err("the client id must be a normalised URL (no dot segments, lower-case host)".into());
+        return Err(
+            "the client id must be a normalised URL (no dot segments, lower-case host)".into(),
+        );
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the client id must not carry user information".into());
@@ -100,7 +104,11 @@ pub fn check_client_id_url(raw: &str, cfg: &MetadataDocumentConfig) -> Result<Ur
     let host = url.host().ok_or("the client id has no host")?;
     if !cfg.allowed_hosts.is_empty() {
         let name = url.host_str().unwrap_or_default();
-        if !cfg.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        if !cfg
+            .allowed_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+        {
             return Err(format!("documents from {name} are not accepted here"));
         }
     }
@@ -172,7 +180,12 @@ impl Provider {
 
     /// Whether discovery announces `client_id_metadata_document_supported`.
     pub fn metadata_documents_supported(&self) -> bool {
-        self.engine.config().oidc.registration.metadata_documents.enabled
+        self.engine
+            .config()
+            .oidc
+            .registration
+            .metadata_documents
+            .enabled
             && self.registration.fetcher.get().is_some()
     }
 
@@ -193,16 +206,29 @@ impl Provider {
         let url = match check_client_id_url(client_id, cfg) {
             Ok(u) => u,
             Err(why) => {
-                self.audit_document(ctx, client_id, AuditOutcome::Failure, json!({ "reason": why }))
-                    .await;
-                return Err(page("This application's address (client_id) is not accepted here."));
+                self.audit_document(
+                    ctx,
+                    client_id,
+                    AuditOutcome::Failure,
+                    json!({ "reason": why }),
+                )
+                .await;
+                return Err(page(
+                    "This application's address (client_id) is not accepted here.",
+                ));
             }
         };
         let store = self.engine.store();
         let lookup_failed = |_| page("The server could not look up the application.");
         let now = Utc::now();
-        let stored = store.get_client_registration(client_id).await.map_err(lookup_failed)?;
-        let existing = store.get_oauth_client(client_id).await.map_err(lookup_failed)?;
+        let stored = store
+            .get_client_registration(client_id)
+            .await
+            .map_err(lookup_failed)?;
+        let existing = store
+            .get_oauth_client(client_id)
+            .await
+            .map_err(lookup_failed)?;
         if existing.as_ref().is_some_and(OAuthClient::is_disabled) {
             return Err(page(unknown)); // an operator stopped it: not even fetched
         }
@@ -214,14 +240,17 @@ impl Provider {
         // Every fetch counts against the caller's address, like a registration.
         let ip = ctx.ip.as_deref().and_then(|s| s.parse().ok());
         if !self.registration.allow_fetch(ip) {
-            return Err(page("Too many requests from this address; try again later."));
+            return Err(page(
+                "Too many requests from this address; try again later.",
+            ));
         }
         let limits = FetchLimits {
             max_bytes: cfg.max_bytes,
             timeout: Duration::from_millis(cfg.timeout_ms),
         };
         // The core bounds the time and the size whatever the fetcher does.
-        let fetched = match tokio::time::timeout(limits.timeout, fetcher.fetch(&url, limits)).await {
+        let fetched = match tokio::time::timeout(limits.timeout, fetcher.fetch(&url, limits)).await
+        {
             Ok(Ok(d)) if d.body.len() <= limits.max_bytes => Ok(d),
             Ok(Ok(_)) => Err(FetchError::TooLarge(limits.max_bytes)),
             Ok(Err(e)) => Err(e),
@@ -229,13 +258,19 @@ impl Provider {
         };
         let accepted = fetched.map_err(|e| e.to_string()).and_then(|d| {
             let secs = cache_secs(d.cache_control.as_deref(), cfg);
-            client_from_document(&url, &d.body, &self.engine.config().oidc, now).map(|(c, m)| (c, m, secs))
+            client_from_document(&url, &d.body, &self.engine.config().oidc, now)
+                .map(|(c, m)| (c, m, secs))
         });
         let (mut client, metadata, secs) = match accepted {
             Ok(a) => a,
             Err(why) => {
-                self.audit_document(ctx, client_id, AuditOutcome::Failure, json!({ "reason": why }))
-                    .await;
+                self.audit_document(
+                    ctx,
+                    client_id,
+                    AuditOutcome::Failure,
+                    json!({ "reason": why }),
+                )
+                .await;
                 return Err(page(
                     "This application's metadata document could not be used. Ask its \
                      publisher to check it.",
@@ -258,9 +293,14 @@ impl Provider {
         }
         let saved = match (&stored, &existing) {
             (Some(_), Some(_)) => store.update_registered_client(client, reg, None).await,
-            (None, None) => match store.create_registered_client(client.clone(), reg.clone(), None).await {
+            (None, None) => match store
+                .create_registered_client(client.clone(), reg.clone(), None)
+                .await
+            {
                 // Another request stored it first: ours is as fresh.
-                Err(StoreError::Conflict(_)) => store.update_registered_client(client, reg, None).await,
+                Err(StoreError::Conflict(_)) => {
+                    store.update_registered_client(client, reg, None).await
+                }
                 other => other,
             },
             // An id taken by a client registered some other way is never taken over.
@@ -272,12 +312,19 @@ impl Provider {
         })?;
         if changed {
             let detail = json!({ "name": client.name, "cache_secs": secs });
-            self.audit_document(ctx, client_id, AuditOutcome::Success, detail).await;
+            self.audit_document(ctx, client_id, AuditOutcome::Success, detail)
+                .await;
         }
         Ok(client)
     }
 
-    async fn audit_document(&self, ctx: &AuditContext, url: &str, outcome: AuditOutcome, detail: Value) {
+    async fn audit_document(
+        &self,
+        ctx: &AuditContext,
+        url: &str,
+        outcome: AuditOutcome,
+        detail: Value,
+    ) {
         self.engine
             .audit()
             .log(

@@ -13,12 +13,12 @@ fn client_id_urls_must_be_plain_https_with_a_path() {
     let c = cfg();
     assert!(check_client_id_url("https://app.example.com/oauth/client.json", &c).is_ok());
     for bad in [
-        "http://app.example.com/client.json",        // not https
-        "https://app.example.com",                   // no path
-        "https://app.example.com/",                  // no path
-        "https://app.example.com/a/../client.json",  // dot segment
-        "https://app.example.com/./client.json",     // dot segment
-        "https://APP.example.com/client.json",       // not normalised
+        "http://app.example.com/client.json",       // not https
+        "https://app.example.com",                  // no path
+        "https://app.example.com/",                 // no path
+        "https://app.example.com/a/../client.json", // dot segment
+        "https://app.example.com/./client.json",    // dot segment
+        "https://APP.example.com/client.json",      // not normalised
         "https://user:pw@app.example.com/client.json",
         "https://app.example.com/client.json?x=1",
         "https://app.example.com/client.json#frag",
@@ -29,7 +29,10 @@ fn client_id_urls_must_be_plain_https_with_a_path() {
         "https://[::ffff:127.0.0.1]/client.json",
         "ftp://app.example.com/client.json",
     ] {
-        assert!(check_client_id_url(bad, &c).is_err(), "{bad} must be refused");
+        assert!(
+            check_client_id_url(bad, &c).is_err(),
+            "{bad} must be refused"
+        );
     }
     let long = format!("https://app.example.com/{}", "a".repeat(MAX_CLIENT_ID_URL));
     assert!(check_client_id_url(&long, &c).is_err());
@@ -102,7 +105,10 @@ fn a_document_makes_a_public_third_party_client() {
     assert_eq!(c.org_id, None);
     assert_eq!(c.name, "Example App");
     let loopback = doc(json!({ "redirect_uris": ["http://127.0.0.1:3000/cb"] }));
-    assert!(from_doc(&loopback).is_ok(), "a public client may use loopback http");
+    assert!(
+        from_doc(&loopback).is_ok(),
+        "a public client may use loopback http"
+    );
 }
 
 #[test]
@@ -110,23 +116,50 @@ fn a_document_is_refused_when_it_breaks_a_rule() {
     for (why, body) in [
         ("not JSON", b"not json".to_vec()),
         ("an array", b"[]".to_vec()),
-        ("another client_id", doc(json!({ "client_id": "https://app.example.com/other.json" }))),
+        (
+            "another client_id",
+            doc(json!({ "client_id": "https://app.example.com/other.json" })),
+        ),
         ("no client_id", {
             let mut v: Value = serde_json::from_slice(&doc(json!({}))).unwrap();
             v.as_object_mut().unwrap().remove("client_id");
             serde_json::to_vec(&v).unwrap()
         }),
-        ("a secret method", doc(json!({ "token_endpoint_auth_method": "client_secret_basic" }))),
+        (
+            "a secret method",
+            doc(json!({ "token_endpoint_auth_method": "client_secret_basic" })),
+        ),
         ("a client secret", doc(json!({ "client_secret": "x" }))),
         ("no redirect", doc(json!({ "redirect_uris": [] }))),
-        ("plain http", doc(json!({ "redirect_uris": ["http://app.example.com/cb"] }))),
-        ("a fragment", doc(json!({ "redirect_uris": ["https://app.example.com/cb#x"] }))),
-        ("a private-use scheme", doc(json!({ "redirect_uris": ["com.example.app:/cb"] }))),
-        ("client credentials", doc(json!({ "grant_types": ["client_credentials"] }))),
+        (
+            "plain http",
+            doc(json!({ "redirect_uris": ["http://app.example.com/cb"] })),
+        ),
+        (
+            "a fragment",
+            doc(json!({ "redirect_uris": ["https://app.example.com/cb#x"] })),
+        ),
+        (
+            "a private-use scheme",
+            doc(json!({ "redirect_uris": ["com.example.app:/cb"] })),
+        ),
+        (
+            "client credentials",
+            doc(json!({ "grant_types": ["client_credentials"] })),
+        ),
         ("implicit", doc(json!({ "response_types": ["token"] }))),
-        ("jwks_uri", doc(json!({ "jwks_uri": "https://app.example.com/jwks" }))),
-        ("offline scope", doc(json!({ "scope": "openid offline_access" }))),
-        ("http logo", doc(json!({ "logo_uri": "http://app.example.com/logo.png" }))),
+        (
+            "jwks_uri",
+            doc(json!({ "jwks_uri": "https://app.example.com/jwks" })),
+        ),
+        (
+            "offline scope",
+            doc(json!({ "scope": "openid offline_access" })),
+        ),
+        (
+            "http logo",
+            doc(json!({ "logo_uri": "http://app.example.com/logo.png" })),
+        ),
     ] {
         assert!(from_doc(&body).is_err(), "{why} must be refused");
     }

@@ -27,7 +27,10 @@ pub(crate) enum Source {
 /// Members this server understands but refuses: each would make it fetch or call a URL the
 /// client chose (server-side request forgery), or trust a statement it cannot verify.
 const REFUSED: &[(&str, &str)] = &[
-    ("jwks_uri", "jwks_uri is not supported: send the public keys in jwks"),
+    (
+        "jwks_uri",
+        "jwks_uri is not supported: send the public keys in jwks",
+    ),
     (
         "backchannel_logout_uri",
         "backchannel_logout_uri is not offered to self-registered clients",
@@ -117,7 +120,9 @@ fn check_redirect(raw: &str, native: bool) -> Result<(), OAuthError> {
 fn check_https_url(key: &str, raw: &str) -> Result<(), OAuthError> {
     let url = Url::parse(raw).map_err(|_| meta(format!("{key} is not an absolute URL")))?;
     if url.scheme() != "https" || raw.len() > MAX_URL {
-        return Err(meta(format!("{key} must be an https URL of at most {MAX_URL} bytes")));
+        return Err(meta(format!(
+            "{key} must be an https URL of at most {MAX_URL} bytes"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(meta(format!("{key} must not carry user information")));
@@ -159,7 +164,11 @@ fn grant_types(raw: Option<Vec<String>>) -> Result<BTreeSet<GrantType>, OAuthErr
 fn scopes(raw: Option<&str>, allowed: &[String]) -> Result<BTreeSet<String>, OAuthError> {
     let mut out: BTreeSet<String> = match raw {
         None => allowed.iter().cloned().collect(),
-        Some(s) => s.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+        Some(s) => s
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
     };
     if let Some(s) = out.iter().find(|s| !allowed.contains(s)) {
         return Err(meta(format!(
@@ -179,9 +188,11 @@ fn auth_method(raw: Option<&str>, source: Source) -> Result<TokenEndpointAuth, O
             Source::Document => TokenEndpointAuth::None,
         });
     };
-    let method: TokenEndpointAuth = raw
-        .parse()
-        .map_err(|_| meta(format!("token_endpoint_auth_method {raw:?} is not supported")))?;
+    let method: TokenEndpointAuth = raw.parse().map_err(|_| {
+        meta(format!(
+            "token_endpoint_auth_method {raw:?} is not supported"
+        ))
+    })?;
     if source == Source::Document && method != TokenEndpointAuth::None {
         return Err(meta(
             "a client identified by a metadata document is public: \
@@ -230,7 +241,8 @@ pub(crate) fn accept(
     out.insert("redirect_uris".into(), json!(redirect_uris));
     let post_logout = strings(body, "post_logout_redirect_uris")?.unwrap_or_default();
     for u in &post_logout {
-        check_redirect(u, native).map_err(|e| meta(format!("post_logout_redirect_uris: {}", e.description)))?;
+        check_redirect(u, native)
+            .map_err(|e| meta(format!("post_logout_redirect_uris: {}", e.description)))?;
     }
     if !post_logout.is_empty() {
         out.insert("post_logout_redirect_uris".into(), json!(post_logout));
@@ -250,10 +262,19 @@ pub(crate) fn accept(
     let scope = scopes(string(body, "scope")?, allowed_scopes)?;
     out.insert(
         "scope".into(),
-        json!(scope.iter().map(String::as_str).collect::<Vec<_>>().join(" ")),
+        json!(
+            scope
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     );
 
-    let name = match string(body, "client_name")?.map(str::trim).filter(|s| !s.is_empty()) {
+    let name = match string(body, "client_name")?
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(n) => n.to_owned(),
         // Users must see something on the consent page: where the client lives.
         None => Url::parse(&redirect_uris[0])
@@ -287,10 +308,15 @@ pub(crate) fn accept(
     let id_token_alg = match string(body, "id_token_signed_response_alg")? {
         None => IdTokenAlg::Rs256,
         Some(a) => a.parse().map_err(|_| {
-            meta(format!("id_token_signed_response_alg {a:?} is not supported (RS256, ES256, EdDSA)"))
+            meta(format!(
+                "id_token_signed_response_alg {a:?} is not supported (RS256, ES256, EdDSA)"
+            ))
         })?,
     };
-    out.insert("id_token_signed_response_alg".into(), json!(id_token_alg.as_str()));
+    out.insert(
+        "id_token_signed_response_alg".into(),
+        json!(id_token_alg.as_str()),
+    );
     let jwks = match body.get("jwks") {
         None | Some(Value::Null) => None,
         Some(j) => {
@@ -330,7 +356,11 @@ pub(crate) fn accept(
 
 impl Accepted {
     /// The client, through the registry's own rules (a refusal there names its field).
-    pub(crate) fn client(self, cfg: &OidcConfig, now: Timestamp) -> Result<OAuthClient, OAuthError> {
+    pub(crate) fn client(
+        self,
+        cfg: &OidcConfig,
+        now: Timestamp,
+    ) -> Result<OAuthClient, OAuthError> {
         self.spec.validate(cfg, now).map_err(|e| match e {
             CoreError::InvalidArgument(m) if m.starts_with("redirect_uris") => redirect(m),
             CoreError::InvalidArgument(m) => meta(m),

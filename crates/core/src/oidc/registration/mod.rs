@@ -21,8 +21,8 @@ use crate::crypto;
 use crate::engine::ip_limit_key;
 use crate::model::*;
 use crate::oidc_clients::{
-    RegistrationConfig, RegistrationMode, generate_client_secret, hash_client_secret,
-    uses_secret, verify_client_secret,
+    RegistrationConfig, RegistrationMode, generate_client_secret, hash_client_secret, uses_secret,
+    verify_client_secret,
 };
 use crate::store::StoreError;
 use metadata::{Accepted, Source};
@@ -131,7 +131,15 @@ impl Provider {
         };
         self.engine
             .audit()
-            .log(ctx, now, None, AuditAction::ClientRegister, target, outcome, detail)
+            .log(
+                ctx,
+                now,
+                None,
+                AuditAction::ClientRegister,
+                target,
+                outcome,
+                detail,
+            )
             .await;
         Ok(result?.0.response)
     }
@@ -193,11 +201,17 @@ impl Provider {
     }
 
     /// The client, its registration and the response, with fresh credentials.
-    fn new_registration(&self, accepted: Accepted, now: Timestamp) -> Result<Registered, OAuthError> {
+    fn new_registration(
+        &self,
+        accepted: Accepted,
+        now: Timestamp,
+    ) -> Result<Registered, OAuthError> {
         let mut metadata = accepted.metadata.clone();
         let mut client = accepted.client(&self.engine.config().oidc, now)?;
         let secret = uses_secret(client.token_endpoint_auth).then(|| generate_client_secret(now));
-        client.secrets.extend(secret.iter().map(|s| s.stored.clone()));
+        client
+            .secrets
+            .extend(secret.iter().map(|s| s.stored.clone()));
         let access_token = crypto::random_token(TOKEN_BYTES);
         let registration = ClientRegistration {
             client_id: client.client_id.clone(),
@@ -370,7 +384,11 @@ impl Provider {
         let client = self
             .engine
             .store()
-            .update_registered_client(after, reg.clone(), secret.as_ref().map(|s| s.stored.clone()))
+            .update_registered_client(
+                after,
+                reg.clone(),
+                secret.as_ref().map(|s| s.stored.clone()),
+            )
             .await
             .map_err(store_err)?;
         Ok(self.information(

@@ -36,7 +36,11 @@ fn defaults_are_a_confidential_web_client_with_a_secret_method() {
 
 #[test]
 fn native_clients_may_use_loopback_http_web_clients_may_not() {
-    let loopback = json!(["http://127.0.0.1:49152/cb", "http://[::1]/cb", "http://localhost:8080/cb"]);
+    let loopback = json!([
+        "http://127.0.0.1:49152/cb",
+        "http://[::1]/cb",
+        "http://localhost:8080/cb"
+    ]);
     assert_eq!(
         code_of(json!({ "redirect_uris": loopback, "token_endpoint_auth_method": "none" })),
         "ok"
@@ -76,27 +80,56 @@ fn redirect_uris_are_refused_with_invalid_redirect_uri() {
 fn metadata_rules_are_refused_with_invalid_client_metadata() {
     let cb = json!(["https://app.example.com/cb"]);
     for (why, extra) in [
-        ("client_credentials", json!({ "grant_types": ["authorization_code", "client_credentials"] })),
-        ("unknown grant", json!({ "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"] })),
+        (
+            "client_credentials",
+            json!({ "grant_types": ["authorization_code", "client_credentials"] }),
+        ),
+        (
+            "unknown grant",
+            json!({ "grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"] }),
+        ),
         ("refresh alone", json!({ "grant_types": ["refresh_token"] })),
         ("implicit", json!({ "response_types": ["code", "token"] })),
-        ("unknown method", json!({ "token_endpoint_auth_method": "tls_client_auth" })),
-        ("jwt without keys", json!({ "token_endpoint_auth_method": "private_key_jwt" })),
-        ("jwks_uri", json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://x.example/jwks" })),
-        ("backchannel", json!({ "backchannel_logout_uri": "https://app.example.com/bc" })),
+        (
+            "unknown method",
+            json!({ "token_endpoint_auth_method": "tls_client_auth" }),
+        ),
+        (
+            "jwt without keys",
+            json!({ "token_endpoint_auth_method": "private_key_jwt" }),
+        ),
+        (
+            "jwks_uri",
+            json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://x.example/jwks" }),
+        ),
+        (
+            "backchannel",
+            json!({ "backchannel_logout_uri": "https://app.example.com/bc" }),
+        ),
         ("scope beyond", json!({ "scope": "openid orgs" })),
         ("offline", json!({ "scope": "openid offline_access" })),
-        ("http logo", json!({ "logo_uri": "http://app.example.com/logo.png" })),
-        ("javascript uri", json!({ "client_uri": "javascript:alert(1)" })),
+        (
+            "http logo",
+            json!({ "logo_uri": "http://app.example.com/logo.png" }),
+        ),
+        (
+            "javascript uri",
+            json!({ "client_uri": "javascript:alert(1)" }),
+        ),
         ("long name", json!({ "client_name": "x".repeat(201) })),
         ("control char", json!({ "client_name": "a\u{7}b" })),
         ("bad type", json!({ "client_name": 5 })),
         ("bad alg", json!({ "id_token_signed_response_alg": "none" })),
         ("app type", json!({ "application_type": "desktop" })),
-        ("too many contacts", json!({ "contacts": vec!["a@example.com"; 11] })),
+        (
+            "too many contacts",
+            json!({ "contacts": vec!["a@example.com"; 11] }),
+        ),
     ] {
         let mut body = json!({ "redirect_uris": cb });
-        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         assert_eq!(code_of(body), "invalid_client_metadata", "{why}");
     }
     assert_eq!(
@@ -113,14 +146,20 @@ fn unknown_members_are_ignored_and_not_echoed() {
     for k in ["first_party", "introspect_any", "org_id", "something_new"] {
         assert!(!accepted.metadata.contains_key(k), "{k}");
     }
-    let c = accepted.client(&OidcConfig::default(), chrono::Utc::now()).unwrap();
+    let c = accepted
+        .client(&OidcConfig::default(), chrono::Utc::now())
+        .unwrap();
     assert!(!c.first_party && !c.introspect_any && c.org_id.is_none());
 }
 
 #[test]
 fn scopes_default_to_the_offered_ones_and_openid_is_always_there() {
-    let c = register(json!({ "redirect_uris": ["https://a.example/cb"], "scope": "email" })).unwrap();
+    let c =
+        register(json!({ "redirect_uris": ["https://a.example/cb"], "scope": "email" })).unwrap();
     assert_eq!(c.scopes, ["email", "openid"].map(String::from).into());
     let c = register(json!({ "redirect_uris": ["https://a.example/cb"] })).unwrap();
-    assert_eq!(c.scopes, ["email", "openid", "profile"].map(String::from).into());
+    assert_eq!(
+        c.scopes,
+        ["email", "openid", "profile"].map(String::from).into()
+    );
 }

@@ -103,7 +103,11 @@ async fn a_url_client_signs_in_as_a_public_third_party_client_and_is_cached() {
         .app
         .post("/oauth2/authorize/decide")
         .cookie(format!("{cookie}; portcullis-oidc-csrf={csrf}").as_str())
-        .form(&[("csrf", &csrf), ("r", &hidden(&page, "r")), ("decision", "allow")])
+        .form(&[
+            ("csrf", &csrf),
+            ("r", &hidden(&page, "r")),
+            ("decision", "allow"),
+        ])
         .send()
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
@@ -122,7 +126,10 @@ async fn a_url_client_signs_in_as_a_public_third_party_client_and_is_cached() {
         .send()
         .await;
     assert_eq!(t.status, StatusCode::OK, "{}", t.text());
-    assert_eq!(claims(t.body["access_token"].as_str().unwrap())["aud"], id.as_str());
+    assert_eq!(
+        claims(t.body["access_token"].as_str().unwrap())["aud"],
+        id.as_str()
+    );
 
     let c = w.env.store.get_oauth_client(&id).await.unwrap().unwrap();
     assert_eq!(c.kind, ClientKind::Public);
@@ -131,29 +138,57 @@ async fn a_url_client_signs_in_as_a_public_third_party_client_and_is_cached() {
     let again = w.authorize(&w.authorize_url(&id, &[]), Some(&cookie)).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "consent remembered");
     assert_eq!(docs.fetches.load(Ordering::SeqCst), 1);
-    let reg = w.env.store.get_client_registration(&id).await.unwrap().unwrap();
+    let reg = w
+        .env
+        .store
+        .get_client_registration(&id)
+        .await
+        .unwrap()
+        .unwrap();
     let ttl = reg.refresh_after.unwrap() - Utc::now();
     assert!((590..=600).contains(&ttl.num_seconds()), "{ttl}");
-    assert_eq!(w.env.audit_events("client.metadata_document").await.len(), 1);
+    assert_eq!(
+        w.env.audit_events("client.metadata_document").await.len(),
+        1
+    );
     // Not managed over RFC 7592: it has no registration access token.
     let path = format!("/oauth2/register/{}", form_escape(&id));
-    assert_eq!(w.app.get(&path).bearer("x").send().await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.app.get(&path).bearer("x").send().await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn documents_that_break_a_limit_or_a_rule_are_refused_with_a_page() {
     let docs = serve_documents().await;
     let w = world_fetching(true).await;
-    for doc in ["big.json", "slow.json", "moved.json", "other.json", "missing.json"] {
+    for doc in [
+        "big.json",
+        "slow.json",
+        "moved.json",
+        "other.json",
+        "missing.json",
+    ] {
         let id = format!("{}/{doc}", docs.base);
         let started = Instant::now();
         let r = w.authorize(&w.authorize_url(&id, &[]), None).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{doc}: {}", r.text());
         assert!(r.header("location").is_empty(), "{doc}: never a redirect");
-        assert!(started.elapsed() < Duration::from_secs(2), "{doc}: within the time limit");
-        assert!(w.env.store.get_oauth_client(&id).await.unwrap().is_none(), "{doc}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{doc}: within the time limit"
+        );
+        assert!(
+            w.env.store.get_oauth_client(&id).await.unwrap().is_none(),
+            "{doc}"
+        );
     }
-    assert_eq!(docs.fetches.load(Ordering::SeqCst), 0, "the redirect was not followed");
+    assert_eq!(
+        docs.fetches.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
     let refused = w.env.audit_events("client.metadata_document").await;
     assert_eq!(refused.len(), 5);
     assert!(refused.iter().all(|e| e.outcome == AuditOutcome::Failure));
@@ -184,7 +219,11 @@ async fn url_client_ids_are_unknown_when_the_feature_is_off() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(docs.fetches.load(Ordering::SeqCst), 0);
     let d = w.app.get("/.well-known/openid-configuration").send().await;
-    assert!(d.body.get("client_id_metadata_document_supported").is_none());
+    assert!(
+        d.body
+            .get("client_id_metadata_document_supported")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -203,9 +242,15 @@ async fn the_fetcher_enforces_size_time_redirect_and_address_limits() {
         Err(FetchError::TooLarge(5 * 1024))
     );
     let started = Instant::now();
-    assert_eq!(open.fetch(&url("slow.json"), limits).await, Err(FetchError::Timeout));
+    assert_eq!(
+        open.fetch(&url("slow.json"), limits).await,
+        Err(FetchError::Timeout)
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert_eq!(open.fetch(&url("moved.json"), limits).await, Err(FetchError::Status(302)));
+    assert_eq!(
+        open.fetch(&url("moved.json"), limits).await,
+        Err(FetchError::Status(302))
+    );
     let strict = HttpMetadataFetcher::new(&test_settings(false)).unwrap();
     assert!(matches!(
         strict.fetch(&url("client.json"), limits).await,
@@ -213,6 +258,9 @@ async fn the_fetcher_enforces_size_time_redirect_and_address_limits() {
     ));
     let port = docs.base.rsplit(':').next().unwrap();
     let named = url::Url::parse(&format!("http://localhost:{port}/client.json")).unwrap();
-    assert!(matches!(strict.fetch(&named, limits).await, Err(FetchError::Refused(_))));
+    assert!(matches!(
+        strict.fetch(&named, limits).await,
+        Err(FetchError::Refused(_))
+    ));
     assert_eq!(docs.fetches.load(Ordering::SeqCst), 1);
 }

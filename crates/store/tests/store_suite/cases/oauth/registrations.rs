@@ -42,10 +42,14 @@ pub async fn registered_clients_create_update_and_retire(db: DbStore) {
         .await
         .unwrap();
     assert_eq!(created.client_id, "dyn");
-    assert_eq!(s.get_client_registration("dyn").await.unwrap(), Some(reg.clone()));
+    assert_eq!(
+        s.get_client_registration("dyn").await.unwrap(),
+        Some(reg.clone())
+    );
     assert_eq!(s.get_client_registration("app").await.unwrap(), None);
     assert!(matches!(
-        s.create_registered_client(oauth_client("dyn", None, None), reg.clone(), None).await,
+        s.create_registered_client(oauth_client("dyn", None, None), reg.clone(), None)
+            .await,
         Err(StoreError::Conflict(_))
     ));
 
@@ -70,21 +74,32 @@ pub async fn registered_clients_create_update_and_retire(db: DbStore) {
     assert_eq!(after.name, "Renamed");
     assert!(after.secrets.contains(&new_secret));
     assert!(
-        after.secrets.iter().filter(|x| x.hash != "new-secret").all(|x| !x.is_live(t(6))),
+        after
+            .secrets
+            .iter()
+            .filter(|x| x.hash != "new-secret")
+            .all(|x| !x.is_live(t(6))),
         "older secrets end at once"
     );
     assert_eq!(s.get_client_registration("dyn").await.unwrap(), Some(reg2));
     // A client without a registration is not updated this way.
     let app = s.get_oauth_client("app").await.unwrap().unwrap();
     assert!(matches!(
-        s.update_registered_client(app, registration("app", None), None).await,
+        s.update_registered_client(app, registration("app", None), None)
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
         s.retire_registered_client("app", t(7)).await,
         Err(StoreError::NotFound(_))
     ));
-    assert!(!s.get_oauth_client("app").await.unwrap().unwrap().is_disabled());
+    assert!(
+        !s.get_oauth_client("app")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_disabled()
+    );
 
     // Retire: disabled, token forgotten, its grant sessions ended with events.
     s.create_session(grant_session("g", u.id, o, "dyn", Some("b"), false))
@@ -94,11 +109,25 @@ pub async fn registered_clients_create_update_and_retire(db: DbStore) {
     assert_eq!(s.retire_registered_client("dyn", t(8)).await.unwrap(), 1);
     let c = s.get_oauth_client("dyn").await.unwrap().unwrap();
     assert_eq!(c.disabled_at, Some(t(8)));
-    assert_eq!(s.get_client_registration("dyn").await.unwrap().unwrap().access_token_hash, None);
+    assert_eq!(
+        s.get_client_registration("dyn")
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token_hash,
+        None
+    );
     assert!(events_after(&*s, 0).await.len() > before);
     // A retry keeps the first time.
     s.retire_registered_client("dyn", t(9)).await.unwrap();
-    assert_eq!(s.get_oauth_client("dyn").await.unwrap().unwrap().disabled_at, Some(t(8)));
+    assert_eq!(
+        s.get_oauth_client("dyn")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_at,
+        Some(t(8))
+    );
     // Deleting the client removes its registration with it.
     assert!(s.delete_oauth_client("dyn", t(10)).await.unwrap());
     assert_eq!(s.get_client_registration("dyn").await.unwrap(), None);
@@ -114,22 +143,36 @@ pub async fn initial_access_tokens_are_spent_atomically(db: DbStore) {
         s.create_initial_access_token(tok.clone()).await.unwrap();
     }
     assert!(matches!(
-        s.create_initial_access_token(initial("once", None, None)).await,
+        s.create_initial_access_token(initial("once", None, None))
+            .await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(s.revoke_initial_access_token(revoked.id, t(60)).await.unwrap());
-    assert!(!s.revoke_initial_access_token(Uuid::new_v4(), t(60)).await.unwrap());
+    assert!(
+        s.revoke_initial_access_token(revoked.id, t(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.revoke_initial_access_token(Uuid::new_v4(), t(60))
+            .await
+            .unwrap()
+    );
     let reg = |id: &str| registration(id, None);
     let make = |id: &str| oauth_client(id, None, None);
     for (hash, id) in [("expired", "e1"), ("revoked", "r1"), ("unknown", "u1")] {
         assert!(
             matches!(
-                s.create_registered_client(make(id), reg(id), Some((hash, now))).await,
+                s.create_registered_client(make(id), reg(id), Some((hash, now)))
+                    .await,
                 Err(StoreError::NotFound(_))
             ),
             "{hash}"
         );
-        assert_eq!(s.get_oauth_client(id).await.unwrap(), None, "nothing written for {hash}");
+        assert_eq!(
+            s.get_oauth_client(id).await.unwrap(),
+            None,
+            "nothing written for {hash}"
+        );
     }
     // Two registrations race for the one use: exactly one wins.
     let (a, b) = tokio::join!(
@@ -142,5 +185,12 @@ pub async fn initial_access_tokens_are_spent_atomically(db: DbStore) {
     let spent = s.get_initial_access_token("once").await.unwrap().unwrap();
     assert_eq!(spent.uses, 1);
     assert!(!spent.is_usable(now));
-    assert!(s.get_initial_access_token("revoked").await.unwrap().unwrap().revoked_at.is_some());
+    assert!(
+        s.get_initial_access_token("revoked")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
 }
