@@ -26,6 +26,8 @@ pub struct OidcConfig {
     pub clients: Vec<DeclaredClient>,
     /// RFC 8693 impersonation policies (`[[core.oidc.token_exchange.impersonation]]`).
     pub token_exchange: TokenExchangeConfig,
+    /// `[core.oidc.registration]`: dynamic registration and metadata documents.
+    pub registration: super::RegistrationConfig,
 }
 
 impl Default for OidcConfig {
@@ -39,6 +41,7 @@ impl Default for OidcConfig {
             id_token_secs: 300,
             clients: Vec::new(),
             token_exchange: TokenExchangeConfig::default(),
+            registration: Default::default(),
         }
     }
 }
@@ -66,6 +69,7 @@ impl OidcConfig {
             return Err("oidc.access_token_secs exceeds oidc.max_access_token_secs".into());
         }
         self.token_exchange.validate()?;
+        self.registration.validate()?;
         let mut ids = std::collections::BTreeSet::new();
         for c in &self.clients {
             if !ids.insert(c.client_id.as_str()) {
