@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use portcullis_core::model::{IdTokenAlg, TokenEndpointAuth};
 use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, GRANT_TOKEN_EXCHANGE, SUPPORTED_SCOPES};
-use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, SUPPORTED_SCOPES};
 use portcullis_core::oidc_clients::RegistrationMode;
 use serde_json::{Value, json};
 

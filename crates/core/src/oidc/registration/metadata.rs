@@ -347,6 +347,8 @@ pub(crate) fn accept(
         allow_offline: false,
         introspect_any: false,
         backchannel_logout_uri: None,
+        // Registered clients never exchange tokens (an operator grants that).
+        token_exchange_audiences: Vec::new(),
     };
     Ok(Accepted {
         spec,
