@@ -7,8 +7,8 @@ mod logout;
 mod metadata_documents;
 mod mfa;
 mod refusals;
-mod token_exchange;
 mod registration;
+mod token_exchange;
 mod tokens;
 
 use std::collections::BTreeMap;
