@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod page;
+mod passkeys;
 mod second_factor;
 
 use std::sync::Arc;
@@ -96,6 +97,8 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
             second_factor::CONTINUE_PATH,
             post(second_factor::continue_submit),
         )
+        .route(passkeys::OPTIONS_PATH, post(passkeys::sign_in_options))
+        .route(passkeys::FINISH_PATH, post(passkeys::sign_in_finish))
         .route("/login/sso/start", get(sso_start))
         .route(CALLBACK_PATH, get(sso_callback))
         .with_state(Arc::new(web))
@@ -161,7 +164,8 @@ impl Web {
     ) -> Response {
         let csrf = crypto::random_token(32);
         let brand = self.brand_of(continues).await;
-        let mut r = page::login_form(status, &brand, &csrf, email, continues, error);
+        let passkeys = self.engine.passkeys_available();
+        let mut r = page::login_form(status, &brand, &csrf, email, continues, error, passkeys);
         self.protect_form(&mut r, &csrf, continues);
         r
     }

@@ -15,14 +15,15 @@ use http::{HeaderMap, StatusCode, header};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::{LoginGrant, SecondFactorProof};
 use portcullis_core::error::MfaRefusal;
-use portcullis_core::factors::{CHALLENGE_TTL_SECS, MfaChallenge, SignInStep};
-use portcullis_core::model::FactorId;
+use portcullis_core::factors::{CHALLENGE_TTL_SECS, MfaChallenge, PasskeyAnswer, SignInStep};
+use portcullis_core::model::{FactorId, FactorKind};
 use portcullis_core::{CoreError, crypto, totp};
 use portcullis_edge::Origin;
 use portcullis_edge::html::{OIDC_RESUME_PATH, same_origin};
 use serde::Deserialize;
 
 use crate::page::{self, Continues, FormError, esc, html};
+use crate::passkeys;
 use crate::{Ctx, Web, continues_of, core_failure, retry_after, url_safe};
 
 /// The second-step form's target.
@@ -47,6 +48,7 @@ const BAD_RECOVERY: &str = "That recovery code is not valid or was already used.
 enum Field {
     Code,
     RecoveryCode,
+    Passkey,
 }
 
 /// The answer to a first factor: signed in, or the second step's page with the challenge
@@ -60,7 +62,14 @@ pub(crate) async fn after_first_factor(
     match step {
         SignInStep::SignedIn(grant) => signed_in(web, &grant, continues),
         SignInStep::SecondFactor(ch) => {
-            let mut r = verify_page(web, StatusCode::OK, &ch, continues, None);
+            let mut r = verify_page(web, StatusCode::OK, &ch, continues, None).await;
+            set_challenge(web, &mut r, &ch.handle);
+            r
+        }
+        // A policy that allows only passkeys: their enrolment (`passkeys.rs`).
+        SignInStep::Enrolment(ch) if !ch.kinds.contains(&FactorKind::Totp) => {
+            let mut r =
+                passkeys::enrol_page(web, StatusCode::OK, &ch, continues, (None, ctx)).await;
             set_challenge(web, &mut r, &ch.handle);
             r
         }
@@ -132,7 +141,7 @@ fn clear_cookies(web: &Web, r: &mut Response) {
 }
 
 /// The double-submit CSRF token and `Origin`, as for the password form.
-fn form_is_ours(web: &Web, headers: &HeaderMap, csrf: &str) -> bool {
+pub(crate) fn form_is_ours(web: &Web, headers: &HeaderMap, csrf: &str) -> bool {
     let cookie = page::cookie(headers, &web.csrf_cookie()).unwrap_or_default();
     !csrf.is_empty()
         && crypto::constant_time_eq(cookie.as_bytes(), csrf.as_bytes())
@@ -141,7 +150,7 @@ fn form_is_ours(web: &Web, headers: &HeaderMap, csrf: &str) -> bool {
 
 /// A failure that ends this sign-in: the password form again (keeping the application's
 /// request) for an unusable challenge, else the failure page.
-async fn failure(web: &Web, e: CoreError, continues: Continues<'_>) -> Response {
+pub(crate) async fn failure(web: &Web, e: CoreError, continues: Continues<'_>) -> Response {
     let mut r = match e {
         CoreError::InvalidToken(_) | CoreError::TokenExpired => {
             web.form(
@@ -166,15 +175,9 @@ async fn failure(web: &Web, e: CoreError, continues: Continues<'_>) -> Response 
     r
 }
 
-/// A page whose forms carry a fresh CSRF token (also set as the cookie) and the pending
-/// request; its CSP lets a form end at the application the request returns to.
-fn form_page(
-    web: &Web,
-    status: StatusCode,
-    title: &str,
-    continues: Continues<'_>,
-    body: impl FnOnce(&str) -> String,
-) -> Response {
+/// A fresh CSRF token and the hidden inputs every form of a page carries (the token and the
+/// pending request).
+pub(crate) fn new_form(continues: Continues<'_>) -> (String, String) {
     let csrf = crypto::random_token(32);
     let hidden = format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}",
@@ -184,6 +187,19 @@ fn form_page(
             .map(|r| format!("<input type=\"hidden\" name=\"r\" value=\"{}\">\n", esc(r)))
             .unwrap_or_default()
     );
+    (csrf, hidden)
+}
+
+/// A page whose forms carry a fresh CSRF token (also set as the cookie) and the pending
+/// request; its CSP lets a form end at the application the request returns to.
+fn form_page(
+    web: &Web,
+    status: StatusCode,
+    title: &str,
+    continues: Continues<'_>,
+    body: impl FnOnce(&str) -> String,
+) -> Response {
+    let (csrf, hidden) = new_form(continues);
     let mut r = html(&web.engine.default_brand(), status, title, &body(&hidden));
     web.protect_form(&mut r, &csrf, continues);
     r
@@ -201,52 +217,70 @@ fn field_error(error: Option<(Field, &str)>, field: Field, id: &str) -> String {
     }
 }
 
-/// The second step: a TOTP code, or (behind "Use a recovery code") a recovery code.
-fn verify_page(
+/// The second step: a passkey (when the user has one and this server can host them), a TOTP
+/// code (when the user has an app), or (behind "Use a recovery code") a recovery code.
+async fn verify_page(
     web: &Web,
     status: StatusCode,
     ch: &MfaChallenge,
     continues: Continues<'_>,
     error: Option<(Field, &str)>,
 ) -> Response {
-    form_page(web, status, "Two-step verification", continues, |hidden| {
-        let code_error = field_error(error, Field::Code, "code");
-        let described = if code_error.is_empty() {
-            ""
-        } else {
-            " aria-describedby=\"code-error\""
-        };
-        let recovery = if ch.recovery_codes {
-            let recovery_error = field_error(error, Field::RecoveryCode, "recovery_code");
-            format!(
-                "<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n\
-                 <form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"recovery-form\">\n{hidden}\
-                 <p><label for=\"recovery_code\">Recovery code</label>\n\
-                 <input id=\"recovery_code\" name=\"recovery_code\" type=\"text\" \
-                 autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\" required></p>\n\
-                 {recovery_error}<p><button id=\"submit-recovery\" type=\"submit\">Use recovery code</button></p>\n\
-                 </form></details>\n",
-                open = if recovery_error.is_empty() {
-                    ""
-                } else {
-                    " open"
-                },
-            )
-        } else {
-            String::new()
-        };
+    let (csrf, hidden) = new_form(continues);
+    let passkey_error = error.filter(|(f, _)| *f == Field::Passkey).map(|(_, m)| m);
+    let passkey = passkeys::second_step_form(web, ch, &hidden, passkey_error).await;
+    let code_error = field_error(error, Field::Code, "code");
+    let described = if code_error.is_empty() {
+        ""
+    } else {
+        " aria-describedby=\"code-error\""
+    };
+    let code = if ch.kinds.contains(&FactorKind::Totp) {
         format!(
-            "<p>Signing in as <strong id=\"user\">{email}</strong>.</p>\n\
-             <form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"code-form\">\n{hidden}\
+            "<form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"code-form\">\n{hidden}\
              <p><label for=\"code\">Code from your authenticator app</label>\n\
              <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" \
              pattern=\"[0-9]*\" maxlength=\"8\" autocomplete=\"one-time-code\" required \
              autofocus{described}></p>\n{code_error}\
-             <p><button id=\"submit\" type=\"submit\">Verify</button></p>\n</form>\n{recovery}\
-             <p><a href=\"/login\">Start again</a></p>",
-            email = esc(&ch.email),
+             <p><button id=\"submit\" type=\"submit\">Verify</button></p>\n</form>\n"
         )
-    })
+    } else {
+        String::new()
+    };
+    let recovery = if ch.recovery_codes {
+        let recovery_error = field_error(error, Field::RecoveryCode, "recovery_code");
+        format!(
+            "<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n\
+             <form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"recovery-form\">\n{hidden}\
+             <p><label for=\"recovery_code\">Recovery code</label>\n\
+             <input id=\"recovery_code\" name=\"recovery_code\" type=\"text\" \
+             autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\" required></p>\n\
+             {recovery_error}<p><button id=\"submit-recovery\" type=\"submit\">Use recovery code</button></p>\n\
+             </form></details>\n",
+            open = if recovery_error.is_empty() {
+                ""
+            } else {
+                " open"
+            },
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p>Signing in as <strong id=\"user\">{email}</strong>.</p>\n{passkey}{code}{recovery}\
+         <p><a href=\"/login\">Start again</a></p>",
+        email = esc(&ch.email),
+        passkey = passkey.as_deref().unwrap_or_default(),
+    );
+    let brand = web.engine.default_brand();
+    let title = "Two-step verification";
+    let mut r = if passkey.is_some() {
+        page::passkey_html(&brand, status, title, &body)
+    } else {
+        html(&brand, status, title, &body)
+    };
+    web.protect_form(&mut r, &csrf, continues);
+    r
 }
 
 /// Enrolment inside the sign-in: the QR code (inline SVG, no image source needed), the secret
@@ -302,7 +336,7 @@ fn enrol_page(
 
 /// The recovery codes, shown once, then "Continue": to the application (the session cookie is
 /// set with this page), or to the landing page (the token rides in the form, never a cookie).
-fn codes_page(
+pub(crate) fn codes_page(
     web: &Web,
     grant: &LoginGrant,
     codes: &[String],
@@ -380,6 +414,11 @@ pub(crate) struct SecondFactorForm {
     code: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    /// A passkey answer: the ceremony the page started, and the browser's credential JSON.
+    #[serde(default)]
+    ceremony: Option<String>,
+    #[serde(default)]
+    credential: Option<String>,
 }
 
 /// What every form of the second step carries.
@@ -448,11 +487,26 @@ pub(crate) async fn second_factor_submit(
         Ok(accepted) => accepted,
         Err(r) => return *r,
     };
-    let (field, proof) = match (f.code.as_deref(), f.recovery_code.as_deref()) {
-        (Some(c), None) => (Field::Code, SecondFactorProof::Totp(c.trim())),
-        (None, Some(c)) => (
+    let credential = match (f.ceremony.as_deref(), f.credential.as_deref()) {
+        (Some(ceremony), Some(credential)) => Some(portcullis_edge::page_layout::passkey_answer(
+            ceremony, credential,
+        )),
+        _ => None,
+    };
+    let (field, proof) = match (f.code.as_deref(), f.recovery_code.as_deref(), &credential) {
+        (Some(c), None, None) => (Field::Code, Some(SecondFactorProof::Totp(c.trim()))),
+        (None, Some(c), None) => (
             Field::RecoveryCode,
-            SecondFactorProof::RecoveryCode(c.trim()),
+            Some(SecondFactorProof::RecoveryCode(c.trim())),
+        ),
+        (None, None, Some(answer)) => (
+            Field::Passkey,
+            answer.as_ref().map(|credential| {
+                SecondFactorProof::Passkey(PasskeyAnswer {
+                    ceremony: f.ceremony.as_deref().unwrap_or_default(),
+                    credential,
+                })
+            }),
         ),
         _ => {
             return page::failure(
@@ -462,17 +516,18 @@ pub(crate) async fn second_factor_submit(
             );
         }
     };
-    let too_long = match proof {
-        SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c) => c.len() > MAX_CODE,
-        // The form posts codes only.
-        SecondFactorProof::Passkey(_) => false,
-    };
-    let result = if too_long {
-        Err(CoreError::Mfa(MfaRefusal::InvalidCode))
-    } else {
-        web.engine
-            .complete_second_factor(&handle, proof, &origin.audit)
-            .await
+    let result = match proof {
+        None => Err(CoreError::InvalidArgument("not a passkey answer".into())),
+        Some(SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c))
+            if c.len() > MAX_CODE =>
+        {
+            Err(CoreError::Mfa(MfaRefusal::InvalidCode))
+        }
+        Some(proof) => {
+            web.engine
+                .complete_second_factor(&handle, proof, &origin.audit)
+                .await
+        }
     };
     match result {
         Ok(grant) => signed_in(&web, &grant, continues),
@@ -485,11 +540,22 @@ pub(crate) async fn second_factor_submit(
             let (status, msg) = match &e {
                 CoreError::RateLimited { .. } => core_failure(&e),
                 _ if field == Field::RecoveryCode => (StatusCode::UNAUTHORIZED, BAD_RECOVERY),
+                _ if field == Field::Passkey => (StatusCode::UNAUTHORIZED, passkeys::REJECTED),
                 _ => (StatusCode::UNAUTHORIZED, BAD_CODE),
             };
-            let mut r = verify_page(&web, status, &ch, continues, Some((field, msg)));
+            let mut r = verify_page(&web, status, &ch, continues, Some((field, msg))).await;
             retry_after(&mut r, &e);
             r
+        }
+        // A spent, expired or malformed passkey answer while the sign-in itself still waits:
+        // the same step with a fresh ceremony and the reason next to the button.
+        Err(e) if field == Field::Passkey && passkeys::refusal(&e).is_some() => {
+            let ch = match web.engine.mfa_challenge(&handle).await {
+                Ok(ch) => ch,
+                Err(e) => return failure(&web, e, continues).await,
+            };
+            let (status, msg) = passkeys::refusal(&e).unwrap_or((StatusCode::BAD_REQUEST, ""));
+            verify_page(&web, status, &ch, continues, Some((field, msg))).await
         }
         Err(e) => failure(&web, e, continues).await,
     }
@@ -507,6 +573,13 @@ pub(crate) struct EnrolForm {
     factor: String,
     #[serde(default)]
     otpauth_uri: String,
+    /// A passkey enrolment's answer (`passkeys.rs`), instead of a code.
+    #[serde(default)]
+    pub(crate) ceremony: Option<String>,
+    #[serde(default)]
+    pub(crate) credential: Option<String>,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
 }
 
 pub(crate) async fn enrol_submit(
@@ -519,6 +592,9 @@ pub(crate) async fn enrol_submit(
         Ok(accepted) => accepted,
         Err(r) => return *r,
     };
+    if f.ceremony.is_some() {
+        return passkeys::enrol_answer(&web, f, &handle, continues, &origin.audit).await;
+    }
     let Ok(factor) = f.factor.parse().map(FactorId) else {
         return page::failure(
             &web.engine.default_brand(),

@@ -5,20 +5,22 @@
 //!
 //! A change the core refuses with `RecentAuthenticationRequired` shows the re-authentication
 //! page instead; its form carries what was asked (`then`, and the factor for a removal), so a
-//! right code (or password, for a user without factors) goes straight on with it.
+//! right code, passkey (or password, for a user without factors) goes straight on with it.
+//! Adding a passkey and the passkey proof are `passkeys.rs`.
 
 use axum::extract::{Form, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use portcullis_core::engine::SecondFactorProof;
 use portcullis_core::error::MfaRefusal;
-use portcullis_core::factors::{MfaOverview, ReauthProof};
+use portcullis_core::factors::{MfaOverview, PasskeyAnswer, ReauthProof};
 use portcullis_core::model::{FactorId, FactorKind, MfaMode};
 use portcullis_core::{CoreError, totp};
 use portcullis_edge::Origin;
 use portcullis_edge::html::esc;
 use portcullis_edge::page_layout::{AlertKind, Field, alert, csrf_input};
 
+use super::passkeys;
 use super::{
     AccountPages, Checked, Ctx, Fields, Visitor, done_message, refusal, retry_after, see_other,
     when,
@@ -43,11 +45,13 @@ const PASSKEYS_ONLY: &str = "Your organisation allows only passkeys as a second 
      authenticator app cannot be added.";
 
 /// What a change asked for, carried through the re-authentication page.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Then {
+#[derive(Clone, PartialEq, Eq)]
+pub(super) enum Then {
     Totp,
     Codes,
     Remove(FactorId),
+    /// Add a passkey with this name (empty: the default name).
+    Passkey(String),
 }
 
 impl Then {
@@ -56,10 +60,11 @@ impl Then {
             Some("totp") => Some(Then::Totp),
             Some("codes") => Some(Then::Codes),
             Some("remove") => factor_of(fields).map(Then::Remove),
+            Some("passkey") => Some(Then::Passkey(passkeys::name_of(fields))),
             _ => None,
         }
     }
-    fn hidden(self) -> String {
+    fn hidden(&self) -> String {
         match self {
             Then::Totp => "<input type=\"hidden\" name=\"then\" value=\"totp\">\n".into(),
             Then::Codes => "<input type=\"hidden\" name=\"then\" value=\"codes\">\n".into(),
@@ -67,6 +72,11 @@ impl Then {
                 "<input type=\"hidden\" name=\"then\" value=\"remove\">\n\
                  <input type=\"hidden\" name=\"factor\" value=\"{}\">\n",
                 id.0
+            ),
+            Then::Passkey(name) => format!(
+                "<input type=\"hidden\" name=\"then\" value=\"passkey\">\n\
+                 <input type=\"hidden\" name=\"name\" value=\"{}\">\n",
+                esc(name)
             ),
         }
     }
@@ -98,7 +108,7 @@ fn kind_words(k: FactorKind) -> &'static str {
 }
 
 /// The factors section, the enrolment options and the recovery codes.
-fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> String {
+fn overview_body(visitor: &Visitor, o: &MfaOverview, passkeys: bool, done: Option<&str>) -> String {
     let csrf = csrf_input(&visitor.csrf);
     let items: String = o
         .factors
@@ -124,7 +134,7 @@ fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> Stri
     } else {
         format!("<ul class=\"items\" id=\"factors\">\n{items}</ul>")
     };
-    // The ways to add a factor, one list item each; the passkey branch adds its own item here.
+    // The ways to add a factor, one list item each.
     let totp = if o.policy.passkeys_only {
         format!(
             "<li id=\"totp-hidden\" class=\"muted\">{}</li>",
@@ -136,10 +146,13 @@ fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> Stri
              <button id=\"add-totp\" type=\"submit\">Add an authenticator app</button></form></li>"
         )
     };
-    let options = format!(
-        "<ul class=\"items\" id=\"enrolment-options\">\n{totp}\n\
-         <!-- enrolment option: passkey (added by the passkey pages) -->\n</ul>"
-    );
+    let passkey = if passkeys {
+        passkeys::enrolment_option(visitor)
+    } else {
+        String::new()
+    };
+    let options =
+        format!("<ul class=\"items\" id=\"enrolment-options\">\n{totp}\n{passkey}\n</ul>");
     let codes = if o.factors.is_empty() {
         String::new()
     } else {
@@ -180,7 +193,8 @@ async fn overview(
             let msg = message
                 .map(|(k, m)| alert(k, "error", m))
                 .unwrap_or_default();
-            format!("{msg}{}", overview_body(visitor, &o, done))
+            let passkeys = pages.engine().passkeys_available();
+            format!("{msg}{}", overview_body(visitor, &o, passkeys, done))
         }
         Err(e) => alert(AlertKind::Error, "error", &refusal(&e).1),
     };
@@ -203,7 +217,7 @@ pub(crate) async fn page(State(pages): Ctx, headers: HeaderMap, uri: http::Uri) 
 }
 
 /// A posted form, checked (CSRF, `Origin`, signed in), with its fields.
-async fn checked(
+pub(super) async fn checked(
     pages: &AccountPages,
     headers: &HeaderMap,
     form: Fields,
@@ -218,7 +232,12 @@ async fn checked(
 
 /// A change's failure: the re-authentication page when the core wants a fresh sign-in, a clear
 /// message on the overview otherwise.
-async fn refused(pages: &AccountPages, visitor: &Visitor, then: Then, e: CoreError) -> Response {
+pub(super) async fn refused(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    then: Then,
+    e: CoreError,
+) -> Response {
     let (status, msg) = match &e {
         CoreError::Mfa(MfaRefusal::RecentAuthenticationRequired) => {
             return reauth_page(pages, visitor, then, StatusCode::OK, None).await;
@@ -233,13 +252,28 @@ async fn refused(pages: &AccountPages, visitor: &Visitor, then: Then, e: CoreErr
         ),
         e => refusal(e),
     };
-    let mut r = overview(pages, visitor, status, Some((AlertKind::Error, &msg)), None).await;
+    let mut r = refused_with(pages, visitor, status, &msg).await;
     retry_after(&mut r, &e);
     r
 }
 
+/// The overview with a refusal's message above it.
+pub(super) async fn refused_with(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    status: StatusCode,
+    msg: &str,
+) -> Response {
+    overview(pages, visitor, status, Some((AlertKind::Error, msg)), None).await
+}
+
 /// Does what was asked; the core checks the recent authentication again.
-async fn perform(pages: &AccountPages, visitor: &Visitor, then: Then, origin: &Origin) -> Response {
+pub(super) async fn perform(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    then: Then,
+    origin: &Origin,
+) -> Response {
     let engine = pages.engine();
     let p = &visitor.principal;
     match then {
@@ -265,6 +299,12 @@ async fn perform(pages: &AccountPages, visitor: &Visitor, then: Then, origin: &O
             Ok(()) => see_other(&format!("{PATH}?done=factor-removed")),
             Err(e) => refused(pages, visitor, then, e).await,
         },
+        Then::Passkey(ref name) => {
+            match passkeys::start(pages, visitor, name, StatusCode::OK, None, origin).await {
+                Ok(r) => r,
+                Err(e) => refused(pages, visitor, then, e).await,
+            }
+        }
     }
 }
 
@@ -430,7 +470,12 @@ pub(crate) async fn confirm_totp(
 }
 
 /// New recovery codes, shown only on this answer.
-fn codes_page(pages: &AccountPages, visitor: &Visitor, codes: &[&str], replaced: bool) -> Response {
+pub(super) fn codes_page(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    codes: &[&str],
+    replaced: bool,
+) -> Response {
     let items: String = codes
         .iter()
         .map(|c| format!("<li><code>{}</code></li>\n", esc(c)))
@@ -464,11 +509,11 @@ async fn reauth_page(
     error: Option<(&str, &str)>,
 ) -> Response {
     // The factors the policy lets prove it (passkeys_only drops TOTP); with none, the password.
-    let (has_factor, totp) = match pages.engine().list_factors(&visitor.principal).await {
+    let (has_factor, totp, passkey) = match pages.engine().list_factors(&visitor.principal).await {
         Ok(o) => {
             let usable = |k| o.factors.iter().any(|f| f.kind == k && o.policy.allows(k));
-            let totp = usable(FactorKind::Totp);
-            (totp || usable(FactorKind::Webauthn), totp)
+            let (totp, passkey) = (usable(FactorKind::Totp), usable(FactorKind::Webauthn));
+            (totp || passkey, totp, passkey)
         }
         Err(e) => {
             let body = alert(AlertKind::Error, "error", &refusal(&e).1);
@@ -476,6 +521,11 @@ async fn reauth_page(
         }
     };
     let err = |field: &str| error.filter(|(f, _)| *f == field).map(|(_, m)| m);
+    let passkey_form = if passkey && pages.engine().passkeys_available() {
+        passkeys::reauth_form(pages, visitor, &then.hidden(), err("passkey")).await
+    } else {
+        None
+    };
     let form = |field: Field<'_>, button: &str, id: &str| {
         format!(
             "<form method=\"post\" action=\"{REAUTH_PATH}\" id=\"{id}-form\">{csrf}{then}{field}\
@@ -492,16 +542,17 @@ async fn reauth_page(
         let mut recovery = Field::new("recovery_code", "Recovery code", "text");
         recovery.autocomplete = "off";
         recovery.error = err("recovery_code");
-        // The passkey work adds its own proof here; a recovery code works for every factor.
+        // A recovery code works for every factor.
         let code = if totp {
             form(code, "Verify", "code")
         } else {
             String::new()
         };
         format!(
-            "{code}<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n{}</details>",
+            "{passkey}{code}<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n{}</details>",
             form(recovery, "Use recovery code", "recovery"),
-            open = if err("recovery_code").is_some() || !totp {
+            passkey = passkey_form.as_deref().unwrap_or_default(),
+            open = if err("recovery_code").is_some() || !(totp || passkey_form.is_some()) {
                 " open"
             } else {
                 ""
@@ -519,7 +570,11 @@ async fn reauth_page(
          <p>Changing your sign-in factors needs a fresh confirmation (valid for 5 minutes).</p>\n\
          {forms}<div class=\"actions\"><a href=\"{PATH}\">Cancel</a></div></section>"
     );
-    pages.page(status, visitor, PATH, "Confirm it is you", &body)
+    if passkey_form.is_some() {
+        pages.passkey_page(status, visitor, PATH, "Confirm it is you", &body)
+    } else {
+        pages.page(status, visitor, PATH, "Confirm it is you", &body)
+    }
 }
 
 pub(crate) async fn reauthenticate(
@@ -537,6 +592,40 @@ pub(crate) async fn reauthenticate(
         return overview(&pages, &visitor, StatusCode::BAD_REQUEST, Some(msg), None).await;
     };
     let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    // A passkey answer (posted by the page's script): the ceremony and the credential JSON.
+    let passkey_json = match (get("ceremony"), get("credential")) {
+        (Some(ceremony), Some(credential)) => Some(portcullis_edge::page_layout::passkey_answer(
+            ceremony, credential,
+        )),
+        _ => None,
+    };
+    if let Some(answer) = &passkey_json {
+        let result = match answer {
+            Some(credential) => {
+                let answer = PasskeyAnswer {
+                    ceremony: get("ceremony").unwrap_or_default(),
+                    credential,
+                };
+                let proof = ReauthProof::Factor(SecondFactorProof::Passkey(answer));
+                pages
+                    .engine()
+                    .reauthenticate(&visitor.principal, proof, &origin.audit)
+                    .await
+                    .map(|_| ())
+            }
+            None => Err(CoreError::InvalidArgument("not a passkey answer".into())),
+        };
+        return match result {
+            Ok(()) => perform(&pages, &visitor, then, &origin).await,
+            Err(e) => match passkeys::reauth_refusal(&e) {
+                Some((status, msg)) => {
+                    let msg = Some(("passkey", msg));
+                    reauth_page(&pages, &visitor, then, status, msg).await
+                }
+                None => refused(&pages, &visitor, then, e).await,
+            },
+        };
+    }
     let (field, proof, max) = match (get("code"), get("recovery_code"), fields.get("password")) {
         (Some(c), _, _) => (
             "code",
@@ -564,7 +653,7 @@ pub(crate) async fn reauthenticate(
         ReauthProof::Factor(SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c)) => {
             c.len() > max
         }
-        // This form posts no passkey answer (no script on these pages).
+        // A passkey answer is handled above.
         ReauthProof::Factor(SecondFactorProof::Passkey(_)) => false,
     };
     let result = if long {
