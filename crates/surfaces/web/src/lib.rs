@@ -17,6 +17,7 @@
 //! maps HTTP to engine and federation calls and renders the answers.
 #![forbid(unsafe_code)]
 
+mod enrolment;
 mod page;
 mod passkeys;
 mod second_factor;
@@ -92,7 +93,7 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
             second_factor::SECOND_FACTOR_PATH,
             post(second_factor::second_factor_submit),
         )
-        .route(second_factor::ENROL_PATH, post(second_factor::enrol_submit))
+        .route(second_factor::ENROL_PATH, post(enrolment::enrol_submit))
         .route(
             second_factor::CONTINUE_PATH,
             post(second_factor::continue_submit),

@@ -32,8 +32,9 @@ use serde_json::json;
 
 use portcullis_edge::page_layout::{passkey_answer, passkey_answer_fields, passkey_error};
 
+use crate::enrolment::EnrolForm;
 use crate::page::{Continues, FormError, esc, passkey_html};
-use crate::second_factor::{ENROL_PATH, EnrolForm, codes_page, failure, new_form};
+use crate::second_factor::{ENROL_PATH, codes_page, failure, new_form};
 use crate::{Ctx, Web, continues_of, core_failure, retry_after};
 
 /// The passwordless options the script fetches.
@@ -284,7 +285,7 @@ pub(crate) async fn enrol_page(
          <div class=\"field\"><label for=\"passkey-name\">Passkey name</label>\
          <input id=\"passkey-name\" name=\"name\" type=\"text\" maxlength=\"64\" autocomplete=\"off\"></div>\n\
          <div class=\"actions stack\"><button id=\"create-passkey\" type=\"submit\">Create passkey</button></div>\n\
-         {error}</form>\n<p><a href=\"/login\">Start again</a></p>",
+         {error}</form>\n<div class=\"actions\"><a href=\"/login\">Start again</a></div>",
         email = esc(&ch.email),
         options = esc(&ceremony.options.to_string()),
         fields = passkey_answer_fields(&ceremony.ceremony),

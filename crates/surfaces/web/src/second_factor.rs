@@ -16,15 +16,15 @@ use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::{LoginGrant, SecondFactorProof};
 use portcullis_core::error::MfaRefusal;
 use portcullis_core::factors::{CHALLENGE_TTL_SECS, MfaChallenge, PasskeyAnswer, SignInStep};
-use portcullis_core::model::{FactorId, FactorKind};
-use portcullis_core::{CoreError, crypto, totp};
+use portcullis_core::model::FactorKind;
+use portcullis_core::{CoreError, crypto};
 use portcullis_edge::Origin;
 use portcullis_edge::html::{OIDC_RESUME_PATH, same_origin};
 use serde::Deserialize;
 
 use crate::page::{self, Continues, FormError, esc, html};
-use crate::passkeys;
 use crate::{Ctx, Web, continues_of, core_failure, retry_after, url_safe};
+use crate::{enrolment, passkeys};
 
 /// The second-step form's target.
 pub(crate) const SECOND_FACTOR_PATH: &str = "/login/second-factor";
@@ -34,18 +34,17 @@ pub(crate) const ENROL_PATH: &str = "/login/enrol";
 pub(crate) const CONTINUE_PATH: &str = "/login/continue";
 const CHALLENGE_COOKIE: &str = "portcullis-mfa";
 /// Codes are 6 digits, recovery codes 29 characters; anything much longer is refused unread.
-const MAX_CODE: usize = 64;
+pub(crate) const MAX_CODE: usize = 64;
 /// An `otpauth://` URI of ours is about 150 bytes.
-const MAX_URI: usize = 1024;
 const MAX_TOKEN: usize = 4096;
 
 const EXPIRED: &str = "This sign-in expired or was already finished. Sign in again.";
-const BAD_CODE: &str = "That code is not valid. Enter the current code from your app.";
+pub(crate) const BAD_CODE: &str = "That code is not valid. Enter the current code from your app.";
 const BAD_RECOVERY: &str = "That recovery code is not valid or was already used.";
 
 /// Which field an error belongs next to.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(crate) enum Field {
     Code,
     RecoveryCode,
     Passkey,
@@ -83,7 +82,7 @@ pub(crate) async fn after_first_factor(
                 Err(e) => return failure(web, e, continues).await,
             };
             let uri = enrolment.otpauth_uri.as_str();
-            let mut r = enrol_page(
+            let mut r = enrolment::enrol_page(
                 web,
                 StatusCode::OK,
                 &ch.email,
@@ -119,7 +118,7 @@ fn challenge_cookie(web: &Web) -> String {
     page::cookie_name(CHALLENGE_COOKIE, web.secure)
 }
 
-fn set_challenge(web: &Web, r: &mut Response, handle: &str) {
+pub(crate) fn set_challenge(web: &Web, r: &mut Response, handle: &str) {
     r.headers_mut().append(
         header::SET_COOKIE,
         page::set_cookie(
@@ -192,7 +191,7 @@ pub(crate) fn new_form(continues: Continues<'_>) -> (String, String) {
 
 /// A page whose forms carry a fresh CSRF token (also set as the cookie) and the pending
 /// request; its CSP lets a form end at the application the request returns to.
-fn form_page(
+pub(crate) fn form_page(
     web: &Web,
     status: StatusCode,
     title: &str,
@@ -205,7 +204,7 @@ fn form_page(
     r
 }
 
-fn field_error(error: Option<(Field, &str)>, field: Field, id: &str) -> String {
+pub(crate) fn field_error(error: Option<(Field, &str)>, field: Field, id: &str) -> String {
     match error {
         Some((f, msg)) if f == field => {
             format!(
@@ -268,7 +267,7 @@ async fn verify_page(
     };
     let body = format!(
         "<p>Signing in as <strong id=\"user\">{email}</strong>.</p>\n{passkey}{code}{recovery}\
-         <p><a href=\"/login\">Start again</a></p>",
+         <div class=\"actions\"><a href=\"/login\">Start again</a></div>",
         email = esc(&ch.email),
         passkey = passkey.as_deref().unwrap_or_default(),
     );
@@ -281,57 +280,6 @@ async fn verify_page(
     };
     web.protect_form(&mut r, &csrf, continues);
     r
-}
-
-/// Enrolment inside the sign-in: the QR code (inline SVG, no image source needed), the secret
-/// for manual entry, and a code to confirm.
-fn enrol_page(
-    web: &Web,
-    status: StatusCode,
-    email: &str,
-    factor: FactorId,
-    otpauth_uri: &str,
-    continues: Continues<'_>,
-    error: Option<(Field, &str)>,
-) -> Response {
-    // Our own renderer's markup; the XML declaration cannot stand inside HTML.
-    let qr = totp::qr_svg(otpauth_uri).unwrap_or_default();
-    let qr = qr
-        .find("<svg")
-        .map(|i| &qr[i..])
-        .unwrap_or_default()
-        .to_owned();
-    let secret = otpauth_uri
-        .split_once('?')
-        .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("secret=")))
-        .unwrap_or_default();
-    form_page(
-        web,
-        status,
-        "Set up two-step verification",
-        continues,
-        |hidden| {
-            let code_error = field_error(error, Field::Code, "code");
-            format!(
-                "<p>Your organisation requires a second step for <strong id=\"user\">{email}</strong>. \
-             Scan this code with an authenticator app, then enter the code it shows.</p>\n\
-             <figure id=\"qr\" role=\"img\" aria-label=\"QR code of the authenticator setup\">{qr}</figure>\n\
-             <p>Or enter this key by hand: <code id=\"secret\">{secret}</code></p>\n\
-             <details><summary>Setup link</summary><p><code id=\"otpauth-uri\">{uri}</code></p></details>\n\
-             <form method=\"post\" action=\"{ENROL_PATH}\" id=\"enrol-form\">\n{hidden}\
-             <input type=\"hidden\" name=\"factor\" value=\"{factor}\">\n\
-             <input type=\"hidden\" name=\"otpauth_uri\" value=\"{uri}\">\n\
-             <p><label for=\"code\">Code from your authenticator app</label>\n\
-             <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" \
-             pattern=\"[0-9]*\" maxlength=\"8\" autocomplete=\"one-time-code\" required></p>\n\
-             {code_error}<p><button id=\"submit\" type=\"submit\">Confirm</button></p>\n</form>",
-                email = esc(email),
-                secret = esc(secret),
-                uri = esc(otpauth_uri),
-                factor = factor.0,
-            )
-        },
-    )
 }
 
 /// The recovery codes, shown once, then "Continue": to the application (the session cookie is
@@ -422,7 +370,7 @@ pub(crate) struct SecondFactorForm {
 }
 
 /// What every form of the second step carries.
-trait ChallengeForm {
+pub(crate) trait ChallengeForm {
     fn csrf(&self) -> &str;
     fn r(&self) -> Option<&str>;
 }
@@ -436,18 +384,9 @@ impl ChallengeForm for SecondFactorForm {
     }
 }
 
-impl ChallengeForm for EnrolForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-    fn r(&self) -> Option<&str> {
-        self.r.as_deref()
-    }
-}
-
 /// A form's post, before any work: well-formed, ours (CSRF, `Origin`), with a challenge, within
 /// the per-IP rate. The form, its challenge handle and what the sign-in continues.
-async fn accepted<'f, F: ChallengeForm>(
+pub(crate) async fn accepted<'f, F: ChallengeForm>(
     web: &Web,
     origin: &Origin,
     headers: &HeaderMap,
@@ -556,95 +495,6 @@ pub(crate) async fn second_factor_submit(
             };
             let (status, msg) = passkeys::refusal(&e).unwrap_or((StatusCode::BAD_REQUEST, ""));
             verify_page(&web, status, &ch, continues, Some((field, msg))).await
-        }
-        Err(e) => failure(&web, e, continues).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct EnrolForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    r: Option<String>,
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    factor: String,
-    #[serde(default)]
-    otpauth_uri: String,
-    /// A passkey enrolment's answer (`passkeys.rs`), instead of a code.
-    #[serde(default)]
-    pub(crate) ceremony: Option<String>,
-    #[serde(default)]
-    pub(crate) credential: Option<String>,
-    #[serde(default)]
-    pub(crate) name: Option<String>,
-}
-
-pub(crate) async fn enrol_submit(
-    State(web): Ctx,
-    origin: Origin,
-    headers: HeaderMap,
-    form: Result<Form<EnrolForm>, FormRejection>,
-) -> Response {
-    let (f, handle, continues) = match accepted(&web, &origin, &headers, &form).await {
-        Ok(accepted) => accepted,
-        Err(r) => return *r,
-    };
-    if f.ceremony.is_some() {
-        return passkeys::enrol_answer(&web, f, &handle, continues, &origin.audit).await;
-    }
-    let Ok(factor) = f.factor.parse().map(FactorId) else {
-        return page::failure(
-            &web.engine.default_brand(),
-            StatusCode::BAD_REQUEST,
-            "The form is incomplete.",
-        );
-    };
-    let code = f.code.trim();
-    let result = if code.len() > MAX_CODE {
-        Err(CoreError::Mfa(MfaRefusal::InvalidCode))
-    } else {
-        web.engine
-            .complete_challenge_enrolment(&handle, factor, code, &origin.audit)
-            .await
-    };
-    match result {
-        Ok((grant, confirmed)) => {
-            let codes: Vec<String> = confirmed
-                .recovery_codes
-                .iter()
-                .flatten()
-                .map(|c| c.as_str().to_owned())
-                .collect();
-            codes_page(&web, &grant, &codes, continues)
-        }
-        Err(e @ (CoreError::Mfa(MfaRefusal::InvalidCode) | CoreError::RateLimited { .. })) => {
-            let ch = match web.engine.mfa_challenge(&handle).await {
-                Ok(ch) => ch,
-                Err(e) => return failure(&web, e, continues).await,
-            };
-            // The page shows the same setup again: the URI is only displayed, the secret that
-            // counts is the pending factor's, sealed in the store.
-            let uri = Some(f.otpauth_uri.as_str())
-                .filter(|u| u.len() <= MAX_URI && u.starts_with("otpauth://totp/"))
-                .unwrap_or_default();
-            let (status, msg) = match &e {
-                CoreError::RateLimited { .. } => core_failure(&e),
-                _ => (StatusCode::UNAUTHORIZED, BAD_CODE),
-            };
-            let mut r = enrol_page(
-                &web,
-                status,
-                &ch.email,
-                factor,
-                uri,
-                continues,
-                Some((Field::Code, msg)),
-            );
-            retry_after(&mut r, &e);
-            r
         }
         Err(e) => failure(&web, e, continues).await,
     }

@@ -19,6 +19,7 @@ mod apps;
 mod list;
 mod passkeys;
 mod password;
+mod reauth;
 mod security;
 mod sessions;
 
@@ -111,7 +112,7 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
         .route(security::CONFIRM_PATH, post(security::confirm_totp))
         .route(security::CODES_PATH, post(security::regenerate))
         .route(security::REMOVE_PATH, post(security::remove))
-        .route(security::REAUTH_PATH, post(security::reauthenticate))
+        .route(reauth::REAUTH_PATH, post(reauth::submit))
         .route(passkeys::ADD_PATH, post(passkeys::add))
         .route(passkeys::CONFIRM_PATH, post(passkeys::confirm))
         .with_state(Arc::new(pages))

@@ -210,7 +210,7 @@ pub(crate) async fn reauth_form(
          <noscript><p class=\"muted\">Using a passkey needs JavaScript in this browser.</p></noscript>\n\
          <div class=\"actions\" data-passkey-reveal hidden><button id=\"passkey-submit\" \
          type=\"submit\">Use a passkey</button></div>\n{error}</form>\n",
-        action = security::REAUTH_PATH,
+        action = super::reauth::REAUTH_PATH,
         options = esc(&ceremony.options.to_string()),
         csrf = csrf_input(&visitor.csrf),
         fields = passkey_answer_fields(&ceremony.ceremony),

@@ -298,3 +298,67 @@ async fn no_passkeys_offered_where_a_browser_cannot_use_them() {
     let r = w.post_form("/login/passkey", &[("csrf", "x")], None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkeys_only_policy_enrols_a_passkey_inside_the_sign_in() {
+    let w = local_world().await;
+    let pia = member(&w, "pia@example.com").await;
+    let org = w.store.get_org_by_name("acme").await.unwrap().expect("org");
+    let policy = MfaPolicy {
+        mode: MfaMode::Required,
+        passkeys_only: true,
+    };
+    w.store
+        .set_org_mfa_policy(org.id, policy, chrono::Utc::now())
+        .await
+        .expect("policy");
+    let mut b = Browser::new(&w);
+    let page = b.password("pia@example.com", None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert_script_page(&page, false);
+    assert!(page.text().contains("data-passkey=\"create\""));
+    assert!(
+        !page.text().contains("otpauth://"),
+        "no authenticator app offered"
+    );
+
+    // Not an answer: the page again with a fresh ceremony, the sign-in kept.
+    let ceremony = hidden(&page, "ceremony").expect("ceremony");
+    let r = b
+        .submit_from(
+            LOCAL,
+            "/login/enrol",
+            &[
+                ("ceremony", &ceremony),
+                ("credential", "null"),
+                ("name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("passkey answer was not valid"));
+    let ceremony = hidden(&r, "ceremony").expect("a fresh ceremony");
+    let mut key = SoftKey::new(LOCAL);
+    let credential = key.create(&page_options(&r)).to_string();
+    let done = b
+        .submit_from(
+            LOCAL,
+            "/login/enrol",
+            &[
+                ("ceremony", &ceremony),
+                ("credential", &credential),
+                ("name", "Laptop"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert_eq!(done.text().matches("<li><code>").count(), 10, "codes, once");
+    let state = w.engine.mfa_state(pia.id).await.unwrap();
+    assert_eq!(state.factors.len(), 1);
+    assert_eq!(state.factors[0].name, "Laptop");
+    // Continue: the landing page of a two-factor session.
+    let token = hidden(&done, "session").expect("the session rides in the form");
+    let landing = b.submit("/login/continue", &[("session", &token)]).await;
+    assert_eq!(landing.token().as_deref(), Some(token.as_str()));
+    assert_eq!(amr_of(&w, &token).await, vec!["pwd", "swk", "mfa"]);
+}
