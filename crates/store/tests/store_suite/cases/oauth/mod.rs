@@ -5,10 +5,12 @@
 mod clients;
 mod grants;
 mod logout;
+mod registrations;
 
 pub use clients::*;
 pub use grants::*;
 pub use logout::*;
+pub use registrations::*;
 
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
