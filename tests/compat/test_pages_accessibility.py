@@ -35,7 +35,8 @@ EXPECTED_PAGES = {"sign-in", "sign-in-error", "sign-in-failed", "error", "sign-i
                   "consent", "account-sessions", "account-apps", "account-password", "account-password-error",
                   "account-security", "account-security-totp", "account-security-totp-error",
                   "account-security-codes", "account-security-remove", "account-security-reauth",
-                  "sign-out", "signed-out", "signed-in"}
+                  "sign-out", "signed-out", "signed-in",
+                  "device-code", "device-code-error", "device-confirm", "device-done"}
 
 
 def run_axe(spec: dict) -> dict:
@@ -68,7 +69,13 @@ def test_every_page_passes_axe_in_every_view(server_factory):
 
     check_stylesheets(srv.base_url)
 
-    spec = {"base": srv.base_url, "email": EMAIL, "password": USER_PASSWORD, "client_id": "notes"}
+    # A device (RFC 8628): a public client with the device code grant.
+    srv.admin.create_client("public", "Living Room TV", client_id="tv",
+                            grant_type=["urn:ietf:params:oauth:grant-type:device_code"],
+                            scope=["openid", "profile"])
+
+    spec = {"base": srv.base_url, "email": EMAIL, "password": USER_PASSWORD, "client_id": "notes",
+            "device_client_id": "tv"}
     shots = os.environ.get("PORTCULLIS_SCREENSHOT_DIR")
     if shots:
         spec["screenshots"] = str(Path(shots).resolve())

@@ -3,11 +3,13 @@
 // at desktop and phone widths, in light and dark mode, for tests/compat/test_pages_accessibility.py
 // and scripts/screenshots (docs/design/pages.md).
 //
-// Reads one JSON line on stdin: {base, email, password, client_id, screenshots?: DIR}. The user must
-// be a member of two orgs (so the org page shows) and the client a third-party (consent) client
-// registered with the loopback redirect URI http://127.0.0.1/cb (any port, RFC 8252 §7.3).
+// Reads one JSON line on stdin: {base, email, password, client_id, device_client_id, screenshots?:
+// DIR}. The user must be a member of two orgs (so the org page shows), the client a third-party
+// (consent) client registered with the loopback redirect URI http://127.0.0.1/cb (any port, RFC 8252
+// §7.3), and the device client a public client with the device code grant.
 //
 // Pages: sign-in, sign-in with an error, sign-in for an application, org choice, consent, the
+// device flow's code form (empty and with a wrong code), confirmation and end, the
 // account pages (sessions, connected apps, password, password with errors, sign-in factors:
 // list, TOTP setup, wrong code, recovery codes, removal, re-authentication), sign-out
 // confirmation, signed out, an authorization error, a sign-in failure, the landing page.
@@ -168,6 +170,29 @@ try {
   await check(page, 'consent');
   await submit(page, '#allow');
   await page.waitForSelector('#app');
+
+  // The device flow's pages (RFC 8628): the code form, a wrong code, the confirmation (two orgs:
+  // one Allow per org), the end. The device's request is made here, as a device would.
+  const device = await fetch(new URL('/oauth2/device_authorization', spec.base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: spec.device_client_id, scope: 'openid profile' }),
+  }).then((r) => r.json());
+  if (!device.user_code) throw new Error(`no device authorization: ${JSON.stringify(device)}`);
+  await page.goto(new URL('/device', spec.base).href);
+  await page.waitForSelector('#user_code');
+  await check(page, 'device-code');
+  await page.fill('#user_code', 'BBBB-CCCC');
+  await submit(page, '#continue');
+  await page.waitForSelector('#error');
+  await check(page, 'device-code-error');
+  await page.fill('#user_code', device.user_code);
+  await submit(page, '#continue');
+  await page.waitForSelector('#user-code');
+  await check(page, 'device-confirm');
+  await submit(page, '.org-choice button');
+  await page.waitForSelector('#done');
+  await check(page, 'device-done');
 
   // The account pages of this browser's sign-in.
   await page.goto(new URL('/account', spec.base).href);

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 mod audit;
 mod credentials;
+mod device;
 mod factors;
 mod ids;
 mod oauth;
@@ -24,6 +25,7 @@ mod workspaces;
 
 pub use audit::*;
 pub use credentials::*;
+pub use device::*;
 pub use factors::*;
 pub use ids::*;
 pub use oauth::*;

@@ -80,7 +80,8 @@ pub struct ClientFields {
     /// A URI the client may be sent to after logout (repeat for more).
     #[arg(long, value_name = "URI")]
     post_logout_redirect_uri: Vec<String>,
-    /// authorization_code or refresh_token (repeat for both).
+    /// authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code
+    /// (repeat for several).
     #[arg(long)]
     grant_type: Vec<GrantType>,
     /// A scope the client may ask for (repeat; openid is required).

@@ -9,6 +9,7 @@ pub(crate) mod allowlist;
 pub(crate) mod audit;
 pub(crate) mod bootstrap;
 pub(crate) mod credentials;
+pub(crate) mod device_codes;
 pub(crate) mod factors;
 pub(crate) mod identities;
 pub(crate) mod invitations;

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use portcullis_core::model::{IdTokenAlg, TokenEndpointAuth};
-use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, SUPPORTED_SCOPES};
+use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, DEVICE_CODE_GRANT, SUPPORTED_SCOPES};
 use serde_json::{Value, json};
 
 use super::*;
@@ -31,7 +31,8 @@ pub(crate) fn document(o: &Oidc) -> Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
+        "device_authorization_endpoint": o.url(DEVICE_AUTHORIZATION_PATH),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],

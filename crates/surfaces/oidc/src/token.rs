@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::model::OAuthClient;
-use portcullis_core::oidc::{OAuthError, TokenSet};
+use portcullis_core::oidc::{DEVICE_CODE_GRANT, OAuthError, TokenSet};
 use portcullis_edge::{Origin, mark_no_store};
 use serde_json::{Value, json};
 
@@ -58,7 +58,7 @@ fn token_body(t: TokenSet) -> Value {
 }
 
 /// Reads the form and authenticates the client; `Err` is the finished error response.
-async fn authenticated(
+pub(crate) async fn authenticated(
     o: &Oidc,
     headers: &HeaderMap,
     body: Body,
@@ -117,9 +117,17 @@ pub(crate) async fn token(
             }
             Err(e) => Err(e),
         },
-        Some(_) => Err(OAuthError::unsupported_grant_type(
-            "supported grants: authorization_code, refresh_token",
-        )),
+        Some(DEVICE_CODE_GRANT) => match required("device_code") {
+            Ok(device_code) => {
+                o.provider
+                    .redeem_device_code(&client, device_code, &origin.audit)
+                    .await
+            }
+            Err(e) => Err(e),
+        },
+        Some(_) => Err(OAuthError::unsupported_grant_type(format!(
+            "supported grants: authorization_code, refresh_token, {DEVICE_CODE_GRANT}"
+        ))),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     };
     match result {

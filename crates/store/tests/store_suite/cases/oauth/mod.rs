@@ -3,10 +3,12 @@
 //! fills it.
 
 mod clients;
+mod device;
 mod grants;
 mod logout;
 
 pub use clients::*;
+pub use device::*;
 pub use grants::*;
 pub use logout::*;
 
