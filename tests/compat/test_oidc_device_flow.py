@@ -78,7 +78,7 @@ def test_oauth4webapi_device_flow_with_the_person_in_chromium(server_factory, tm
     assert b["confirm"]["scopes"] == ["scope-openid", "scope-profile", "scope-email"]
     assert b["confirm"]["who"] == EMAIL
     assert b["done_path"] == "/device/done" and "connected" in b["done_text"]
-    assert s["console_errors"] == [], s["console_errors"]
+    assert s["csp_errors"] == [], s["csp_errors"]
 
     idc = s["id_token_claims"]
     assert s["id_token_header"]["alg"] == "RS256" and s["id_token_verified_sub"] == idc["sub"]

@@ -70,12 +70,12 @@ def test_every_page_passes_axe_in_every_view(server_factory):
     check_stylesheets(srv.base_url)
 
     # A device (RFC 8628): a public client with the device code grant.
-    srv.admin.create_client("public", "Living Room TV", client_id="tv",
+    srv.admin.create_client("public", "Living Room TV", client_id="tv.app",
                             grant_type=["urn:ietf:params:oauth:grant-type:device_code"],
                             scope=["openid", "profile"])
 
     spec = {"base": srv.base_url, "email": EMAIL, "password": USER_PASSWORD, "client_id": "notes",
-            "device_client_id": "tv"}
+            "device_client_id": "tv.app"}
     shots = os.environ.get("PORTCULLIS_SCREENSHOT_DIR")
     if shots:
         spec["screenshots"] = str(Path(shots).resolve())

@@ -204,12 +204,14 @@ try {
   });
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  // Chromium reports a CSP refusal only on the console.
-  const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  // Chromium reports a CSP refusal only on the console (a missing favicon is no concern here).
+  const cspErrors = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspErrors.push({ url: page.url(), text: m.text() });
+  });
   try {
     out = await run(page);
-    out.console_errors = consoleErrors;
+    out.csp_errors = cspErrors;
   } catch (e) {
     out = {
       failure: String(e.stack ?? e),
@@ -218,7 +220,7 @@ try {
       steps,
       page_url: page.url(),
       page_error: await page.$('#error').then((el) => (el ? el.textContent() : null)).catch(() => null),
-      console_errors: consoleErrors,
+      csp_errors: cspErrors,
     };
   }
 } catch (e) {
