@@ -93,14 +93,12 @@ pub(crate) async fn post(
     // A POST is the confirmation form only when it says so and passes the CSRF checks; an RP's
     // own POST (with a hint) is handled like its GET.
     let confirmed = p.get("confirm") == Some("yes");
-    if confirmed {
-        if !o.form_is_genuine(&headers, &p) {
-            return pages::error(
-                &o.brand(),
-                StatusCode::FORBIDDEN,
-                "The form expired. Try signing out again.",
-            );
-        }
+    if confirmed && !o.form_is_genuine(&headers, &p) {
+        return pages::error(
+            &o.brand(),
+            StatusCode::FORBIDDEN,
+            "The form expired. Try signing out again.",
+        );
     }
     end(&o, p, confirmed, &headers, &origin).await
 }

@@ -489,10 +489,7 @@ async fn the_code_form_refuses_wrong_codes_and_counts_them_per_network() {
     let wait: i64 = r.header("retry-after").parse().unwrap();
     assert!((1..=600).contains(&wait), "{wait}");
     // Another network is not affected.
-    let other = TestApp::from_peer(
-        bare_router(&w),
-        SocketAddr::from(([198, 51, 100, 7], 5000)),
-    );
+    let other = TestApp::from_peer(bare_router(&w), SocketAddr::from(([198, 51, 100, 7], 5000)));
     assert_eq!(
         w.type_code(&other, &user_code).await.status,
         StatusCode::SEE_OTHER
@@ -631,10 +628,7 @@ async fn guesses_from_many_networks_meet_the_server_wide_budget() {
         }
     }
     // Every network's own budget is left, but the server's is spent.
-    let fresh = TestApp::from_peer(
-        router,
-        SocketAddr::from(([10, 9, 9, 9], 4000)),
-    );
+    let fresh = TestApp::from_peer(router, SocketAddr::from(([10, 9, 9, 9], 4000)));
     assert_eq!(
         w.type_code(&fresh, user_code).await.status,
         StatusCode::TOO_MANY_REQUESTS
