@@ -59,6 +59,8 @@ store_tests!(
     logout_notices_from_session_and_user_revocations,
     logout_notices_from_client_revocations,
     logout_notice_claims_are_leased,
+    registered_clients_create_update_and_retire,
+    initial_access_tokens_are_spent_atomically,
     factors_pending_confirm_and_delete,
     totp_step_accepted_once_under_races,
     recovery_codes_single_use_and_regenerated,

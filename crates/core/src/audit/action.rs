@@ -98,6 +98,13 @@ pub enum AuditAction {
     ClientEnable,
     ClientDelete,
     ConsentRevoke,
+    // ---- self-registered clients (RFC 7591/7592, metadata documents)
+    ClientRegister,
+    ClientRegistrationUpdate,
+    ClientRegistrationDelete,
+    ClientMetadataDocument,
+    InitialTokenCreate,
+    InitialTokenRevoke,
 }
 
 impl AuditAction {
@@ -183,6 +190,12 @@ impl AuditAction {
         AuditAction::ClientEnable,
         AuditAction::ClientDelete,
         AuditAction::ConsentRevoke,
+        AuditAction::ClientRegister,
+        AuditAction::ClientRegistrationUpdate,
+        AuditAction::ClientRegistrationDelete,
+        AuditAction::ClientMetadataDocument,
+        AuditAction::InitialTokenCreate,
+        AuditAction::InitialTokenRevoke,
     ];
 
     /// The stored name. Never change one: operators filter on it.
@@ -268,6 +281,12 @@ impl AuditAction {
             AuditAction::ClientEnable => "client.enable",
             AuditAction::ClientDelete => "client.delete",
             AuditAction::ConsentRevoke => "consent.revoke",
+            AuditAction::ClientRegister => "client.register",
+            AuditAction::ClientRegistrationUpdate => "client.registration_update",
+            AuditAction::ClientRegistrationDelete => "client.registration_delete",
+            AuditAction::ClientMetadataDocument => "client.metadata_document",
+            AuditAction::InitialTokenCreate => "client.initial_token_create",
+            AuditAction::InitialTokenRevoke => "client.initial_token_revoke",
         }
     }
 }

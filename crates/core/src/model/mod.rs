@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod audit;
+mod client_registration;
 mod credentials;
 mod device;
 mod factors;
@@ -24,6 +25,7 @@ mod users;
 mod workspaces;
 
 pub use audit::*;
+pub use client_registration::*;
 pub use credentials::*;
 pub use device::*;
 pub use factors::*;

@@ -45,6 +45,10 @@ codes!(
     slow_down => "slow_down",
     expired_token => "expired_token",
     insufficient_scope => "insufficient_scope",
+    // RFC 7591 §3.2.2: dynamic client registration.
+    invalid_redirect_uri => "invalid_redirect_uri",
+    invalid_client_metadata => "invalid_client_metadata",
+    invalid_software_statement => "invalid_software_statement",
 );
 
 impl OAuthError {

@@ -5,6 +5,7 @@
 mod acr;
 mod claims;
 mod client_auth;
+pub mod client_metadata_document;
 mod consents;
 mod device;
 mod device_verification;
@@ -13,6 +14,7 @@ mod grants;
 mod introspection;
 mod logout;
 mod provider;
+mod registration;
 mod request;
 mod user_code;
 
@@ -41,6 +43,7 @@ pub use error::OAuthError;
 pub use grants::TokenSet;
 pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender, PURGE_EVERY};
 pub use provider::{AuthorizeStep, BrowserSignIn, CODE_TTL_SECS, Provider};
+pub use registration::REGISTRATION_PATH;
 /// The authorization request's validation without the engine (what `Provider::authorize`
 /// runs first); for the fuzz targets.
 #[doc(hidden)]

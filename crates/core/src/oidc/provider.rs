@@ -25,6 +25,8 @@ pub struct Provider {
     pub(super) engine: Arc<Engine>,
     pub(super) seal: RequestSeal,
     pub(super) failed_auth: FailedAuth,
+    /// Dynamic registration and metadata documents (`registration/`).
+    pub(super) registration: super::registration::RegistrationState,
 }
 
 impl std::fmt::Debug for Provider {
@@ -67,10 +69,13 @@ pub enum AuthorizeStep {
 impl Provider {
     pub fn new(engine: Arc<Engine>) -> Arc<Provider> {
         let seal = RequestSeal::of(&engine);
+        let registration =
+            super::registration::RegistrationState::new(&engine.config().oidc.registration);
         Arc::new(Provider {
             engine,
             seal,
             failed_auth: FailedAuth::default(),
+            registration,
         })
     }
 
@@ -122,9 +127,13 @@ impl Provider {
         ctx: &AuditContext,
     ) -> Result<AuthorizeStep, AuthorizeError> {
         let client_id = params.client_id.as_deref().unwrap_or_default().trim();
-        let client = self.client(client_id).await.map_err(|_| {
-            AuthorizeError::Page("The server could not look up the application.".into())
-        })?;
+        let client = if super::client_metadata_document::is_url_client_id(client_id) {
+            Some(self.metadata_document_client(client_id, ctx).await?)
+        } else {
+            self.client(client_id).await.map_err(|_| {
+                AuthorizeError::Page("The server could not look up the application.".into())
+            })?
+        };
         let req = super::request::validate(params, client.as_ref(), Utc::now())?;
         match client {
             Some(client) => self.proceed(&client, req, browser, ctx).await,

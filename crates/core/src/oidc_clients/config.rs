@@ -23,6 +23,8 @@ pub struct OidcConfig {
     pub id_token_secs: i64,
     /// Clients declared here (`[[core.oidc.clients]]`), reconciled into the store at start.
     pub clients: Vec<DeclaredClient>,
+    /// `[core.oidc.registration]`: dynamic registration and metadata documents.
+    pub registration: super::RegistrationConfig,
 }
 
 impl Default for OidcConfig {
@@ -35,6 +37,7 @@ impl Default for OidcConfig {
             offline_secs: 30 * 24 * 3600,
             id_token_secs: 300,
             clients: Vec::new(),
+            registration: Default::default(),
         }
     }
 }
@@ -61,6 +64,7 @@ impl OidcConfig {
         if self.access_token_secs > self.max_access_token_secs {
             return Err("oidc.access_token_secs exceeds oidc.max_access_token_secs".into());
         }
+        self.registration.validate()?;
         let mut ids = std::collections::BTreeSet::new();
         for c in &self.clients {
             if !ids.insert(c.client_id.as_str()) {

@@ -17,6 +17,7 @@ use crate::model::*;
 
 mod config;
 mod declared;
+mod registration_config;
 mod uris;
 
 #[cfg(test)]
@@ -24,6 +25,9 @@ mod tests;
 
 pub use config::OidcConfig;
 pub use declared::{DeclaredClient, LoadedClient};
+pub use registration_config::{
+    MetadataDocumentConfig, REGISTRABLE_SCOPES, RegistrationConfig, RegistrationMode,
+};
 pub use uris::{match_post_logout_redirect_uri, match_redirect_uri};
 
 /// The scopes a client may be allowed to ask for.

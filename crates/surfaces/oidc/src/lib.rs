@@ -15,6 +15,7 @@
 //! | `GET/POST /oauth2/logout` | RP-initiated logout |
 //! | `POST /oauth2/device_authorization` | RFC 8628 device authorization request |
 //! | `GET/POST /device`, `GET/POST /device/confirm`, `GET /device/done` | the device flow's pages |
+//! | `POST /oauth2/register`, `GET/PUT/DELETE /oauth2/register/{client_id}` | RFC 7591, RFC 7592 |
 #![forbid(unsafe_code)]
 
 mod authorize;
@@ -24,7 +25,9 @@ mod device_pages;
 mod discovery;
 mod form;
 mod logout;
+mod metadata_fetch;
 mod pages;
+mod registration;
 mod schemas;
 mod token;
 mod userinfo;
@@ -40,6 +43,7 @@ use portcullis_edge::openapi::{ApiDoc, ApiRoutes, Op, schema};
 use serde_json::json;
 
 pub use backchannel::HttpLogoutSender;
+pub use metadata_fetch::HttpMetadataFetcher;
 
 /// The request parsers of this surface, reachable by the fuzz targets; not an API.
 #[doc(hidden)]
@@ -79,6 +83,9 @@ pub const DEVICE_AUTHORIZATION_PATH: &str = "/oauth2/device_authorization";
 pub const DEVICE_PATH: &str = portcullis_core::oidc::DEVICE_VERIFICATION_PATH;
 pub const DEVICE_CONFIRM_PATH: &str = "/device/confirm";
 pub const DEVICE_DONE_PATH: &str = "/device/done";
+pub use portcullis_core::oidc::REGISTRATION_PATH;
+/// One registration, managed with its registration access token (RFC 7592).
+pub const REGISTRATION_CLIENT_PATH: &str = "/oauth2/register/{client_id}";
 /// The sign-in page the authorization endpoint sends a browser to (the `web` surface's).
 pub const SIGN_IN_PATH: &str = "/login";
 const CSRF_COOKIE: &str = "portcullis-oidc-csrf";
@@ -236,5 +243,57 @@ fn table() -> ApiRoutes<Arc<Oidc>> {
                 .oauth_errors(&[400, 401, 403, 500]),
             userinfo::post,
         )
+        .mount(
+            Op::post(REGISTRATION_PATH, "registerClient")
+                .tag("oidc")
+                .bearer()
+                .security_none()
+                .summary(
+                    "RFC 7591 dynamic client registration (404 when core.oidc.registration.mode \
+                     is off; a Bearer initial access token when it is initial_token)",
+                )
+                .body(JSON, schema(registration::client_metadata()))
+                .answer(201, JSON, schema(registration::client_information()))
+                .oauth_errors(&[400, 401, 404, 429, 500]),
+            registration::register,
+        )
+        .mount(
+            registration_op(Op::get(REGISTRATION_CLIENT_PATH, "readClientRegistration"))
+                .summary("RFC 7592: the registration, with its registration access token")
+                .answer(200, JSON, schema(registration::client_information()))
+                .oauth_errors(&[401, 404, 500]),
+            registration::read,
+        )
+        .mount(
+            registration_op(Op::put(
+                REGISTRATION_CLIENT_PATH,
+                "updateClientRegistration",
+            ))
+            .summary(
+                "RFC 7592: replaces the metadata; the answer carries a new registration \
+                     access token",
+            )
+            .body(JSON, schema(registration::client_metadata()))
+            .answer(200, JSON, schema(registration::client_information()))
+            .oauth_errors(&[400, 401, 404, 500]),
+            registration::update,
+        )
+        .mount(
+            registration_op(Op::delete(
+                REGISTRATION_CLIENT_PATH,
+                "deleteClientRegistration",
+            ))
+            .summary("RFC 7592: disables the client and ends its grants")
+            .empty(204)
+            .oauth_errors(&[401, 404, 500]),
+            registration::delete,
+        )
         .named_schema(OAUTH_ERROR, oauth_error())
+}
+
+/// A route on one registration: its id in the path, its registration access token.
+fn registration_op(op: Op) -> Op {
+    op.tag("oidc")
+        .bearer()
+        .param("path", "client_id", true, json!({ "type": "string" }))
 }

@@ -6,11 +6,13 @@ mod clients;
 mod device;
 mod grants;
 mod logout;
+mod registrations;
 
 pub use clients::*;
 pub use device::*;
 pub use grants::*;
 pub use logout::*;
+pub use registrations::*;
 
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
