@@ -37,7 +37,7 @@ EXPECTED_PAGES = {"sign-in", "sign-in-error", "sign-in-failed", "error", "sign-i
                   "account-security", "account-security-passkey", "account-security-totp",
                   "account-security-totp-error", "account-security-codes", "account-security-remove",
                   "account-security-reauth", "sign-out", "signed-out", "sign-in-enrol", "sign-in-second-step",
-                  "signed-in"}
+                  "signed-in", "device-code", "device-code-error", "device-confirm", "device-done"}
 
 
 def run_axe(spec: dict) -> dict:
@@ -78,8 +78,13 @@ def test_every_page_passes_axe_in_every_view(server_factory):
 
     check_stylesheets(base)
 
+    # A device (RFC 8628): a public client with the device code grant.
+    srv.admin.create_client("public", "Living Room TV", client_id="tv.app",
+                            grant_type=["urn:ietf:params:oauth:grant-type:device_code"],
+                            scope=["openid", "profile"])
+
     spec = {"base": base, "email": EMAIL, "password": USER_PASSWORD, "client_id": "notes",
-            "enrol_email": ENROL_EMAIL}
+            "enrol_email": ENROL_EMAIL, "device_client_id": "tv.app"}
     shots = os.environ.get("PORTCULLIS_SCREENSHOT_DIR")
     if shots:
         spec["screenshots"] = str(Path(shots).resolve())

@@ -3,14 +3,16 @@
 // at desktop and phone widths, in light and dark mode, for tests/compat/test_pages_accessibility.py
 // and scripts/screenshots (docs/design/pages.md).
 //
-// Reads one JSON line on stdin: {base, email, password, client_id, enrol_email, screenshots?: DIR}.
-// The user must be a member of two orgs (so the org page shows) and the client a third-party
-// (consent) client registered with the loopback redirect URI http://127.0.0.1/cb (any port, RFC 8252
-// §7.3); `enrol_email` is a user whose org requires a second factor they do not have yet. `base`
-// is http://localhost:PORT (a secure context: the passkey pages work, with the Chrome DevTools
+// Reads one JSON line on stdin: {base, email, password, client_id, enrol_email, device_client_id,
+// screenshots?: DIR}. The user must be a member of two orgs (so the org page shows), the client a
+// third-party (consent) client registered with the loopback redirect URI http://127.0.0.1/cb (any
+// port, RFC 8252 §7.3), and the device client a public client with the device code grant;
+// `enrol_email` is a user whose org requires a second factor they do not have yet. `base` is
+// http://localhost:PORT (a secure context: the passkey pages work, with the Chrome DevTools
 // Protocol's virtual authenticator standing in for a platform authenticator).
 //
 // Pages: sign-in, sign-in with an error, sign-in for an application, org choice, consent, the
+// device flow's code form (empty and with a wrong code), confirmation and end, the
 // account pages (sessions, connected apps, password, password with errors, sign-in factors:
 // list, passkey creation, recovery codes, re-authentication with a passkey, TOTP setup, wrong
 // code, removal), sign-out confirmation, signed out, the enrolment a policy requires at sign-in,
@@ -181,6 +183,29 @@ try {
   await check(page, 'consent');
   await submit(page, '#allow');
   await page.waitForSelector('#app');
+
+  // The device flow's pages (RFC 8628): the code form, a wrong code, the confirmation (two orgs:
+  // one Allow per org), the end. The device's request is made here, as a device would.
+  const device = await fetch(new URL('/oauth2/device_authorization', spec.base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: spec.device_client_id, scope: 'openid profile' }),
+  }).then((r) => r.json());
+  if (!device.user_code) throw new Error(`no device authorization: ${JSON.stringify(device)}`);
+  await page.goto(new URL('/device', spec.base).href);
+  await page.waitForSelector('#user_code');
+  await check(page, 'device-code');
+  await page.fill('#user_code', 'BBBB-CCCC');
+  await submit(page, '#continue');
+  await page.waitForSelector('#error');
+  await check(page, 'device-code-error');
+  await page.fill('#user_code', device.user_code);
+  await submit(page, '#continue');
+  await page.waitForSelector('#user-code');
+  await check(page, 'device-confirm');
+  await submit(page, '.org-choice button');
+  await page.waitForSelector('#done');
+  await check(page, 'device-done');
 
   // The account pages of this browser's sign-in.
   await page.goto(new URL('/account', spec.base).href);

@@ -116,8 +116,48 @@ pub trait Store: Send + Sync + 'static {
     async fn list_user_consents(&self, user: UserId) -> StoreResult<Vec<Consent>>;
     /// `false` when there was none.
     async fn delete_consent(&self, user: UserId, client_id: &str) -> StoreResult<bool>;
-    /// Deletes codes and refresh tokens expired by `now`; returns how many rows.
+    /// Deletes codes, refresh tokens, device codes and device guess counters expired by `now`; returns how many rows.
     async fn purge_oauth_grants(&self, now: Timestamp) -> StoreResult<u64>;
+
+    // ---- OpenID provider device grant (RFC 8628) ------------------------------------------
+    /// `Conflict` when either hash is taken ("device user code already in use" for the user
+    /// code: the caller draws another); `NotFound` for an unknown client.
+    async fn insert_device_code(&self, code: DeviceCode) -> StoreResult<()>;
+    async fn get_device_code(&self, device_code_hash: &str) -> StoreResult<Option<DeviceCode>>;
+    async fn get_device_code_by_user_code(
+        &self,
+        user_code_hash: &str,
+    ) -> StoreResult<Option<DeviceCode>>;
+    /// Records a poll at `now` with the interval the client must keep from now on, only when
+    /// no other poll was recorded since the caller read `seen_polls` (compare-and-set, so two
+    /// nodes answering the same client at once cannot both miss a too-fast poll). `false` when
+    /// another poll won or the code is unknown.
+    async fn record_device_poll(
+        &self,
+        device_code_hash: &str,
+        seen_polls: i64,
+        now: Timestamp,
+        interval_secs: i64,
+    ) -> StoreResult<bool>;
+    /// Records the decision when the code is undecided and unexpired at `now`; `false`
+    /// otherwise (decided once, across nodes).
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &str,
+        decision: DeviceDecision,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Counts one user-code attempt against `key` and returns the count in its window with the
+    /// window's end: a new window (count 1, ending at `window_ends`) when there is none or it
+    /// ended by `now`. One statement, so concurrent attempts are each counted.
+    async fn count_device_guess(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_ends: Timestamp,
+    ) -> StoreResult<(i64, Timestamp)>;
+    /// Takes one attempt back (a right code is not a guess).
+    async fn refund_device_guess(&self, key: &str) -> StoreResult<()>;
 
     // ---- back-channel logout outbox -------------------------------------------------------
     /// Notices due at `now` and not delivered, oldest first; each is leased for `lease_secs`

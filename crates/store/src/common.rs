@@ -82,6 +82,16 @@ const UNIQUE_RULES: &[(&str, &str, &str)] = &[
         "refresh token already exists",
     ),
     (
+        "oauth_device_codes_user_code_hash_key",
+        "oauth_device_codes.user_code_hash",
+        "device user code already in use",
+    ),
+    (
+        "oauth_device_codes_pkey",
+        "oauth_device_codes.device_code_hash",
+        "device code already exists",
+    ),
+    (
         "audit_events_id_key",
         "audit_events.id",
         "audit event id already exists",

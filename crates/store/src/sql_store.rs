@@ -261,7 +261,62 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn purge_oauth_grants(&self, now: Timestamp) -> StoreResult<u64> {
-        oauth_grants::purge::<B>(&mut *self.conn().await?, now).await
+        let mut conn = self.conn().await?;
+        let grants = oauth_grants::purge::<B>(&mut *conn, now).await?;
+        Ok(grants + device_codes::purge::<B>(&mut *conn, now).await?)
+    }
+
+    // ---- OpenID provider device grant ---------------------------------------------------------
+
+    async fn insert_device_code(&self, code: DeviceCode) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        device_codes::insert::<B>(w.conn(), &code).await?;
+        w.commit().await
+    }
+
+    async fn get_device_code(&self, device_code_hash: &str) -> StoreResult<Option<DeviceCode>> {
+        device_codes::get::<B>(&mut *self.conn().await?, device_code_hash).await
+    }
+
+    async fn get_device_code_by_user_code(
+        &self,
+        user_code_hash: &str,
+    ) -> StoreResult<Option<DeviceCode>> {
+        device_codes::get_by_user_code::<B>(&mut *self.conn().await?, user_code_hash).await
+    }
+
+    async fn record_device_poll(
+        &self,
+        device_code_hash: &str,
+        seen_polls: i64,
+        now: Timestamp,
+        interval_secs: i64,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        device_codes::record_poll::<B>(&mut *conn, device_code_hash, seen_polls, now, interval_secs)
+            .await
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &str,
+        decision: DeviceDecision,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        device_codes::decide::<B>(&mut *self.conn().await?, user_code_hash, &decision, now).await
+    }
+
+    async fn count_device_guess(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_ends: Timestamp,
+    ) -> StoreResult<(i64, Timestamp)> {
+        device_codes::count_guess::<B>(&mut *self.conn().await?, key, now, window_ends).await
+    }
+
+    async fn refund_device_guess(&self, key: &str) -> StoreResult<()> {
+        device_codes::refund_guess::<B>(&mut *self.conn().await?, key).await
     }
 
     // ---- back-channel logout outbox -----------------------------------------------------------

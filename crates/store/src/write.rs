@@ -217,6 +217,23 @@ impl<B: Backend> WriteTx for Write<B> {
         oauth_grants::upsert_consent::<B>(self.conn(), &consent).await
     }
 
+    async fn redeem_device_code(
+        &mut self,
+        device_code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<DeviceRedemption> {
+        crate::sql::device_codes::redeem::<B>(self.conn(), device_code_hash, now).await
+    }
+
+    async fn set_device_grant_session(
+        &mut self,
+        device_code_hash: &str,
+        session: &SessionId,
+    ) -> StoreResult<()> {
+        crate::sql::device_codes::set_grant_session::<B>(self.conn(), device_code_hash, session)
+            .await
+    }
+
     async fn delete_user_factors(&mut self, user: UserId) -> StoreResult<u64> {
         crate::sql::factors::delete_all::<B>(self.conn(), user).await
     }

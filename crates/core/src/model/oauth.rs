@@ -57,11 +57,12 @@ wire_enum!(
 );
 
 wire_enum!(
-    /// The grants a client may use at the token endpoint.
+    /// The grants a client may use at the token endpoint (the last: RFC 8628's device grant).
     GrantType {
         AuthorizationCode = "authorization_code",
         RefreshToken = "refresh_token",
         TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
+        DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
     }
 );
 

@@ -42,6 +42,10 @@ codes!(
     server_error => "server_error",
     temporarily_unavailable => "temporarily_unavailable",
     invalid_token => "invalid_token",
+    // RFC 8628 §3.5: the device grant's answers while the user decides.
+    authorization_pending => "authorization_pending",
+    slow_down => "slow_down",
+    expired_token => "expired_token",
     insufficient_scope => "insufficient_scope",
     // RFC 7591 §3.2.2: dynamic client registration.
     invalid_redirect_uri => "invalid_redirect_uri",

@@ -16,6 +16,7 @@ use crate::audit::{AuditAction, AuditContext, event};
 use crate::crypto;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
+use crate::store::WriteTx;
 use crate::tokens::{Principal, Via};
 
 /// A token response's contents (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -26,6 +27,32 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     pub id_token: Option<String>,
     pub scope: String,
+}
+
+/// A redeemed code (an authorization code or an approved device code): who, in which browser
+/// sign-in, with what; what its grant session and tokens carry.
+pub(super) struct Redeemed<'a> {
+    /// The grant's name in the audit event.
+    pub grant: &'static str,
+    pub user: UserId,
+    pub org: OrgId,
+    pub browser_session: &'a SessionId,
+    /// When the code was issued or approved: the revocation view refuses a grant whose user
+    /// lost the org since.
+    pub issued_at: Timestamp,
+    pub scopes: &'a [String],
+    pub auth_time: Timestamp,
+    pub amr: &'a [String],
+    pub acr: &'a str,
+    pub nonce: Option<&'a str>,
+}
+
+/// A used code presented again: the grant it started ends.
+pub(super) struct Replay<'a> {
+    pub grant: &'static str,
+    pub user: UserId,
+    pub client_id: &'a str,
+    pub grant_session: Option<&'a SessionId>,
 }
 
 /// What a grant carries from sign-in to its tokens.
@@ -43,7 +70,7 @@ pub(super) struct GrantFacts<'a> {
     pub nonce: Option<&'a str>,
 }
 
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     hex::encode(crypto::sha256(token.as_bytes()))
 }
 
@@ -93,7 +120,13 @@ impl Provider {
                 return Err(OAuthError::invalid_grant("unknown authorization code"));
             }
             CodeRedemption::AlreadyUsed(c) => {
-                self.end_replayed_code(tx, &c, ctx).await?;
+                let replay = Replay {
+                    grant: "authorization_code",
+                    user: c.user_id,
+                    client_id: &c.client_id,
+                    grant_session: c.grant_session.as_ref(),
+                };
+                self.end_replayed_code(tx, &replay, ctx).await?;
                 return Err(OAuthError::invalid_grant(
                     "the authorization code was already used; what it granted is revoked",
                 ));
@@ -102,6 +135,18 @@ impl Provider {
         };
         // Codes from before `acr` was recorded: the class their `amr` proves.
         let acr = c.acr.clone().unwrap_or_else(|| super::acr_for(&[], &c.amr));
+        let redeemed = Redeemed {
+            grant: "authorization_code",
+            user: c.user_id,
+            org: c.org_id,
+            browser_session: &c.browser_session,
+            issued_at: c.created_at,
+            scopes: &c.scopes,
+            auth_time: c.auth_time,
+            amr: &c.amr,
+            acr: &acr,
+            nonce: c.nonce.as_deref(),
+        };
         // From here a refused request still uses the code up: commit the consumption.
         let refusal = if c.client_id != client.client_id {
             Some("the code was issued to another client")
@@ -118,43 +163,76 @@ impl Provider {
         } else {
             None
         };
-        let browser = tx
-            .get_session(&c.browser_session)
-            .await
-            .map_err(CoreError::from)?
-            .filter(|s| s.is_live(now));
-        let refusal = refusal.or_else(|| match &browser {
-            None => Some("the sign-in behind the code has ended"),
-            Some(_)
-                if self.engine.revocations().refuses(&principal_of(
-                    c.user_id,
-                    c.org_id,
-                    &c.browser_session,
-                    c.created_at,
-                )) =>
-            {
-                Some("the user may no longer sign in to this org")
-            }
-            Some(_) => None,
-        });
+        let browser = self.sign_in_behind(&mut *tx, &redeemed, now).await?;
         let browser = match (refusal, browser) {
-            (None, Some(b)) => b,
-            (reason, _) => {
-                let reason = reason.unwrap_or("the sign-in behind the code has ended");
+            (None, Ok(b)) => b,
+            (Some(reason), _) | (None, Err(reason)) => {
                 tx.commit().await.map_err(CoreError::from)?;
                 self.audit_grant(ctx, &c.user_id, client, AuditAction::OidcToken, reason)
                     .await;
                 return Err(OAuthError::invalid_grant(reason));
             }
         };
-        let offline = c.scopes.iter().any(|s| s == "offline_access");
+        let (grant, refresh) = self
+            .open_grant(&mut *tx, client, &redeemed, &browser, ctx, now)
+            .await?;
+        tx.set_code_grant_session(&hash, &grant.id)
+            .await
+            .map_err(CoreError::from)?;
+        tx.commit().await.map_err(CoreError::from)?;
+        self.grant_tokens(client, &redeemed, &grant, refresh, now)
+            .await
+    }
+
+    /// The browser sign-in behind a redeemed code, or why it can no longer grant anything: it
+    /// ended, or the user may no longer sign in to the org.
+    pub(super) async fn sign_in_behind(
+        &self,
+        tx: &mut dyn WriteTx,
+        r: &Redeemed<'_>,
+        now: Timestamp,
+    ) -> Result<Result<Session, &'static str>, OAuthError> {
+        let browser = tx
+            .get_session(r.browser_session)
+            .await
+            .map_err(CoreError::from)?
+            .filter(|s| s.is_live(now));
+        Ok(match browser {
+            None => Err("the sign-in behind the code has ended"),
+            Some(_)
+                if self.engine.revocations().refuses(&principal_of(
+                    r.user,
+                    r.org,
+                    r.browser_session,
+                    r.issued_at,
+                )) =>
+            {
+                Err("the user may no longer sign in to this org")
+            }
+            Some(b) => Ok(b),
+        })
+    }
+
+    /// Starts the grant session (child of the browser sign-in; with `offline_access` it lives
+    /// on its own), its refresh token when the client may refresh, and the audit event, in
+    /// `tx`. The caller links the session to its code, commits, then calls [`Self::grant_tokens`].
+    pub(super) async fn open_grant(
+        &self,
+        tx: &mut dyn WriteTx,
+        client: &OAuthClient,
+        r: &Redeemed<'_>,
+        browser: &Session,
+        ctx: &AuditContext,
+        now: Timestamp,
+    ) -> Result<(Session, Option<String>), OAuthError> {
+        let offline = r.scopes.iter().any(|s| s == "offline_access");
         let config = &self.engine.config().oidc;
         let grant = Session {
             id: SessionId::generate(),
-            user_id: c.user_id,
-            org_id: c.org_id,
+            user_id: r.user,
+            org_id: r.org,
             kind: SessionKind::Login,
-            amr: c.amr.clone(),
+            amr: r.amr.to_vec(),
             actor_id: None,
             created_at: now,
             expires_at: if offline {
@@ -182,12 +260,9 @@ impl Provider {
                 }
                 other => CoreError::from(other).into(),
             })?;
-        tx.set_code_grant_session(&hash, &grant.id)
-            .await
-            .map_err(CoreError::from)?;
         let refresh = if client.grant_types.contains(&GrantType::RefreshToken) {
             let (token, record) =
-                self.new_refresh_token(client, &grant, &c.scopes, c.auth_time, (&c.amr, &acr), now);
+                self.new_refresh_token(client, &grant, r.scopes, r.auth_time, (r.amr, r.acr), now);
             tx.insert_refresh_token(record)
                 .await
                 .map_err(CoreError::from)?;
@@ -198,39 +273,50 @@ impl Provider {
         tx.append_audit(&[event(
             ctx,
             now,
-            Some(c.user_id),
+            Some(r.user),
             AuditAction::OidcToken,
             Some(client.client_id.clone()),
             AuditOutcome::Success,
-            json!({ "grant": "authorization_code", "session": grant.id.0, "org": c.org_id.0,
-                    "scopes": c.scopes, "offline": offline }),
+            json!({ "grant": r.grant, "session": grant.id.0, "org": r.org.0,
+                    "scopes": r.scopes, "offline": offline }),
         )])
         .await
         .map_err(CoreError::from)?;
-        tx.commit().await.map_err(CoreError::from)?;
+        Ok((grant, refresh))
+    }
+
+    /// The tokens of a grant [`Self::open_grant`] started (after its unit committed).
+    pub(super) async fn grant_tokens(
+        &self,
+        client: &OAuthClient,
+        r: &Redeemed<'_>,
+        grant: &Session,
+        refresh: Option<String>,
+        now: Timestamp,
+    ) -> Result<TokenSet, OAuthError> {
         let facts = GrantFacts {
-            user: c.user_id,
-            org: c.org_id,
+            user: r.user,
+            org: r.org,
             grant_session: &grant.id,
-            browser_session: &browser.id,
-            auth_time: c.auth_time,
-            amr: &c.amr,
-            acr: &acr,
-            scopes: &c.scopes,
-            nonce: c.nonce.as_deref(),
+            browser_session: r.browser_session,
+            auth_time: r.auth_time,
+            amr: r.amr,
+            acr: r.acr,
+            scopes: r.scopes,
+            nonce: r.nonce,
         };
         Ok(self.token_set(client, &facts, refresh, now).await?)
     }
 
     /// A replayed code: end the grant it started (its session and refresh tokens).
-    async fn end_replayed_code(
+    pub(super) async fn end_replayed_code(
         &self,
-        mut tx: Box<dyn crate::store::WriteTx>,
-        c: &AuthorizationCode,
+        mut tx: Box<dyn WriteTx>,
+        c: &Replay<'_>,
         ctx: &AuditContext,
     ) -> Result<(), OAuthError> {
         let now = Utc::now();
-        if let Some(g) = &c.grant_session {
+        if let Some(g) = c.grant_session {
             tx.revoke_session(g, now).await.map_err(CoreError::from)?;
             tx.revoke_refresh_family(g, now)
                 .await
@@ -239,16 +325,16 @@ impl Provider {
         tx.append_audit(&[event(
             ctx,
             now,
-            Some(c.user_id),
+            Some(c.user),
             AuditAction::OidcCodeReplay,
-            Some(c.client_id.clone()),
+            Some(c.client_id.to_owned()),
             AuditOutcome::Denied,
-            json!({ "session": c.grant_session.as_ref().map(|s| s.0.clone()) }),
+            json!({ "grant": c.grant, "session": c.grant_session.map(|s| s.0.clone()) }),
         )])
         .await
         .map_err(CoreError::from)?;
         tx.commit().await.map_err(CoreError::from)?;
-        self.refresh_view(c.user_id).await;
+        self.refresh_view(c.user).await;
         Ok(())
     }
 
@@ -491,7 +577,7 @@ impl Provider {
         }
     }
 
-    async fn audit_grant(
+    pub(super) async fn audit_grant(
         &self,
         ctx: &AuditContext,
         user: &UserId,

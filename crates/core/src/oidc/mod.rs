@@ -7,6 +7,8 @@ mod claims;
 mod client_auth;
 pub mod client_metadata_document;
 mod consents;
+mod device;
+mod device_verification;
 mod error;
 mod grants;
 mod introspection;
@@ -15,6 +17,7 @@ mod provider;
 mod registration;
 mod request;
 mod token_exchange;
+mod user_code;
 
 /// The client registry lives in [`crate::oidc_clients`] (the settings name it, and the
 /// provider names the engine, which names the settings); re-exported here.
@@ -29,6 +32,14 @@ pub use acr::{
 };
 pub use claims::at_hash;
 pub use client_auth::{ClientAuthRequest, JWT_BEARER_ASSERTION};
+pub use device::{
+    DEVICE_CODE_GRANT, DEVICE_CODE_TTL_SECS, DEVICE_POLL_INTERVAL_SECS, DEVICE_VERIFICATION_PATH,
+    DeviceAuthorization, SLOW_DOWN_STEP_SECS,
+};
+pub use device_verification::{
+    DeviceConfirmation, DeviceDecisionError, GUESS_WINDOW_SECS, GUESSES_PER_NETWORK,
+    GUESSES_SERVER_WIDE, UserCodeError,
+};
 pub use error::OAuthError;
 pub use grants::TokenSet;
 pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender, PURGE_EVERY};
@@ -45,6 +56,10 @@ pub use request::{
 pub use token_exchange::{
     ExchangedToken, GRANT_TOKEN_EXCHANGE, MAX_ACT_DEPTH, TOKEN_TYPE_ACCESS, TOKEN_TYPE_ID,
     TokenExchangeRequest, UpstreamIdToken, UpstreamIdTokens, UpstreamRefusal,
+};
+pub use user_code::{
+    USER_CODE_ALPHABET, USER_CODE_LEN, display as display_user_code,
+    normalise as normalise_user_code,
 };
 
 /// application/x-www-form-urlencoded escaping of one value (RFC 3986 unreserved kept).

@@ -247,7 +247,7 @@ impl Provider {
             return Ok(step);
         }
         let user = b.principal.user;
-        let org = match self.org_for(client, &req, user).await {
+        let org = match self.org_for(client, req.org, user).await {
             Ok(OrgDecision::Use(org)) => org,
             Ok(OrgDecision::Ask(orgs)) => {
                 if req.prompt.none {
@@ -341,14 +341,16 @@ impl Provider {
         }))
     }
 
-    async fn org_for(
+    /// The org a grant is for: the client's own when it is org-bound, else the one `chosen`,
+    /// else the user's only active org; several without a choice ask.
+    pub(super) async fn org_for(
         &self,
         client: &OAuthClient,
-        req: &AuthorizationRequest,
+        chosen: Option<OrgId>,
         user: UserId,
     ) -> Result<OrgDecision, OAuthError> {
         let mut orgs = self.active_orgs(user).await?;
-        let wanted = client.org_id.or(req.org);
+        let wanted = client.org_id.or(chosen);
         if let Some(wanted) = wanted {
             return orgs
                 .into_iter()
@@ -496,7 +498,7 @@ impl Provider {
     }
 }
 
-enum OrgDecision {
+pub(super) enum OrgDecision {
     Use(OrgId),
     Ask(Vec<Org>),
 }

@@ -316,10 +316,13 @@ fn check_grants(grants: &BTreeSet<GrantType>, allow_offline: bool) -> CoreResult
     if grants.is_empty() {
         return Err(invalid("grant_types must not be empty"));
     }
-    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode)
+    if grants.contains(&GrantType::RefreshToken)
+        && !grants.contains(&GrantType::AuthorizationCode)
+        && !grants.contains(&GrantType::DeviceCode)
     {
         return Err(invalid(
-            "grant_types: refresh_token needs authorization_code (refresh tokens come from codes)",
+            "grant_types: refresh_token needs authorization_code or the device code grant \
+             (refresh tokens come from codes)",
         ));
     }
     if allow_offline && !grants.contains(&GrantType::RefreshToken) {

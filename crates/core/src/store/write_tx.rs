@@ -141,6 +141,19 @@ pub trait WriteTx: Send {
         at: Timestamp,
     ) -> StoreResult<u64>;
     async fn upsert_consent(&mut self, consent: Consent) -> StoreResult<()>;
+    /// Marks an approved, unconsumed device code consumed at `now`; reports what it found.
+    /// Expiry is the caller's to check. Atomic across nodes like code redemption.
+    async fn redeem_device_code(
+        &mut self,
+        device_code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<DeviceRedemption>;
+    /// Records the session a redeemed device code started (so a replay can end it).
+    async fn set_device_grant_session(
+        &mut self,
+        device_code_hash: &str,
+        session: &SessionId,
+    ) -> StoreResult<()>;
     /// Deletes every factor, recovery code and pending sign-in challenge of the user; returns
     /// how many factors went (an admin's MFA reset).
     async fn delete_user_factors(&mut self, user: UserId) -> StoreResult<u64>;

@@ -568,6 +568,37 @@ impl Store for KeyStore {
     async fn purge_oauth_grants(&self, _: Timestamp) -> StoreResult<u64> {
         Err(fake())
     }
+    async fn insert_device_code(&self, _: DeviceCode) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn get_device_code(&self, _: &str) -> StoreResult<Option<DeviceCode>> {
+        Err(fake())
+    }
+    async fn get_device_code_by_user_code(&self, _: &str) -> StoreResult<Option<DeviceCode>> {
+        Err(fake())
+    }
+    async fn record_device_poll(&self, _: &str, _: i64, _: Timestamp, _: i64) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn decide_device_code(
+        &self,
+        _: &str,
+        _: DeviceDecision,
+        _: Timestamp,
+    ) -> StoreResult<bool> {
+        Err(fake())
+    }
+    async fn count_device_guess(
+        &self,
+        _: &str,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> StoreResult<(i64, Timestamp)> {
+        Err(fake())
+    }
+    async fn refund_device_guess(&self, _: &str) -> StoreResult<()> {
+        Err(fake())
+    }
     async fn claim_logout_notices(
         &self,
         _: Timestamp,

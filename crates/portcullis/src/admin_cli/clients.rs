@@ -135,8 +135,8 @@ pub struct ClientFields {
     /// A URI the client may be sent to after logout (repeat for more).
     #[arg(long, value_name = "URI")]
     post_logout_redirect_uri: Vec<String>,
-    /// authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange
-    /// (repeat for more).
+    /// authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code or
+    /// urn:ietf:params:oauth:grant-type:token-exchange (repeat for several).
     #[arg(long)]
     grant_type: Vec<GrantType>,
     /// A scope the client may ask for (repeat; openid is required).

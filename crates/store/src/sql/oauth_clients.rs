@@ -295,6 +295,7 @@ pub(crate) async fn delete<B: Backend>(
     }
     sessions::revoke_of_client(w, client_id, at).await?;
     oauth_grants::delete_of_client::<B>(w.conn(), client_id).await?;
+    super::device_codes::delete_of_client::<B>(w.conn(), client_id).await?;
     super::client_registrations::delete_of_client::<B>(w.conn(), client_id).await?;
     for sql in [
         "DELETE FROM oauth_client_secrets WHERE client_id = $1",

@@ -5,11 +5,10 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use portcullis_core::crypto;
 use portcullis_core::model::OrgId;
 use portcullis_core::oidc::{AuthorizeError, AuthorizeParams, AuthorizeStep, OAuthError};
 use portcullis_edge::Origin;
-use portcullis_edge::html::{self, same_origin};
+use portcullis_edge::html;
 
 use super::form::Params;
 use super::pages;
@@ -150,12 +149,7 @@ pub(crate) async fn decide(
         Ok(p) => p,
         Err(e) => return refused(&o, e),
     };
-    let cookie = html::cookie(&headers, &o.csrf_cookie()).unwrap_or_default();
-    let csrf = p.get("csrf").unwrap_or_default();
-    if csrf.is_empty()
-        || !crypto::constant_time_eq(cookie.as_bytes(), csrf.as_bytes())
-        || !same_origin(&headers, html::origin_of(&o.issuer))
-    {
+    if !o.form_is_genuine(&headers, &p) {
         return pages::error(
             &o.brand(),
             StatusCode::FORBIDDEN,

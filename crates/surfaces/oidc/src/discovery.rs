@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use portcullis_core::model::{IdTokenAlg, TokenEndpointAuth};
-use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, GRANT_TOKEN_EXCHANGE, SUPPORTED_SCOPES};
+use portcullis_core::oidc::{
+    ACR_VALUES_SUPPORTED, DEVICE_CODE_GRANT, GRANT_TOKEN_EXCHANGE, SUPPORTED_SCOPES,
+};
 use portcullis_core::oidc_clients::RegistrationMode;
 use serde_json::{Value, json};
 
@@ -32,7 +34,13 @@ pub(crate) fn document(o: &Oidc) -> Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", GRANT_TOKEN_EXCHANGE],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            DEVICE_CODE_GRANT,
+            GRANT_TOKEN_EXCHANGE,
+        ],
+        "device_authorization_endpoint": o.url(DEVICE_AUTHORIZATION_PATH),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],

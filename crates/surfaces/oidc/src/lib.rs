@@ -13,11 +13,15 @@
 //! | `GET/POST /oauth2/userinfo` | claims of the bearer's user |
 //! | `POST /oauth2/introspect`, `POST /oauth2/revoke` | RFC 7662, RFC 7009 |
 //! | `GET/POST /oauth2/logout` | RP-initiated logout |
+//! | `POST /oauth2/device_authorization` | RFC 8628 device authorization request |
+//! | `GET/POST /device`, `GET/POST /device/confirm`, `GET /device/done` | the device flow's pages |
 //! | `POST /oauth2/register`, `GET/PUT/DELETE /oauth2/register/{client_id}` | RFC 7591, RFC 7592 |
 #![forbid(unsafe_code)]
 
 mod authorize;
 mod backchannel;
+mod device;
+mod device_pages;
 mod discovery;
 mod form;
 mod logout;
@@ -75,6 +79,11 @@ pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
 pub const REVOKE_PATH: &str = "/oauth2/revoke";
 pub const LOGOUT_PATH: &str = "/oauth2/logout";
+pub const DEVICE_AUTHORIZATION_PATH: &str = "/oauth2/device_authorization";
+/// The device flow's pages: the code, the confirmation, the end.
+pub const DEVICE_PATH: &str = portcullis_core::oidc::DEVICE_VERIFICATION_PATH;
+pub const DEVICE_CONFIRM_PATH: &str = "/device/confirm";
+pub const DEVICE_DONE_PATH: &str = "/device/done";
 pub use portcullis_core::oidc::REGISTRATION_PATH;
 /// One registration, managed with its registration access token (RFC 7592).
 pub const REGISTRATION_CLIENT_PATH: &str = "/oauth2/register/{client_id}";
@@ -107,6 +116,16 @@ impl Oidc {
         html::cookie_name(CSRF_COOKIE, self.secure)
     }
 
+    /// A page's form came from this server's page: its `csrf` equals the HttpOnly cookie set
+    /// with the page (constant time), and a sent `Origin` is ours.
+    fn form_is_genuine(&self, headers: &HeaderMap, p: &form::Params) -> bool {
+        let cookie = html::cookie(headers, &self.csrf_cookie()).unwrap_or_default();
+        let csrf = p.get("csrf").unwrap_or_default();
+        !csrf.is_empty()
+            && portcullis_core::crypto::constant_time_eq(cookie.as_bytes(), csrf.as_bytes())
+            && html::same_origin(headers, html::origin_of(&self.issuer))
+    }
+
     /// The browser's sign-in, from its session cookie.
     async fn browser(&self, headers: &HeaderMap) -> Option<BrowserSignIn> {
         let token = html::cookie(headers, &self.session_cookie())?;
@@ -129,6 +148,12 @@ pub fn router(provider: Arc<Provider>) -> Router {
         .route(RESUME_PATH, get(authorize::resume))
         .route(DECIDE_PATH, post(authorize::decide))
         .route(LOGOUT_PATH, get(logout::get).post(logout::post))
+        .route(DEVICE_PATH, get(device::entry).post(device::entry_submit))
+        .route(
+            DEVICE_CONFIRM_PATH,
+            get(device::confirm).post(device::confirm_submit),
+        )
+        .route(DEVICE_DONE_PATH, get(device::done))
         .with_state(Arc::new(oidc))
 }
 
@@ -163,11 +188,19 @@ fn table() -> ApiRoutes<Arc<Oidc>> {
         )
         .mount(
             client(Op::post(TOKEN_PATH, "token"))
-                .summary("Redeems an authorization code or a refresh token, or exchanges a token (RFC 8693)")
+                .summary("Redeems an authorization code, a refresh token or a device code, or exchanges a token (RFC 8693)")
                 .body(FORM, schema(token_request()))
                 .answer(200, JSON, schema(token_response()))
                 .oauth_errors(&[400, 401, 429, 500]),
             token::token,
+        )
+        .mount(
+            client(Op::post(DEVICE_AUTHORIZATION_PATH, "deviceAuthorization"))
+                .summary("RFC 8628 device authorization request: a device code and a user code")
+                .body(FORM, schema(device_authorization_request()))
+                .answer(200, JSON, schema(device_authorization_response()))
+                .oauth_errors(&[400, 401, 429, 500]),
+            device::device_authorization,
         )
         .mount(
             client(Op::post(INTROSPECT_PATH, "introspect"))

@@ -6,10 +6,9 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
-use portcullis_core::crypto;
 use portcullis_core::oidc::{EndSessionParams, EndSessionStep};
 use portcullis_edge::Origin;
-use portcullis_edge::html::{self, same_origin};
+use portcullis_edge::html;
 
 use super::form::Params;
 use super::pages;
@@ -94,19 +93,12 @@ pub(crate) async fn post(
     // A POST is the confirmation form only when it says so and passes the CSRF checks; an RP's
     // own POST (with a hint) is handled like its GET.
     let confirmed = p.get("confirm") == Some("yes");
-    if confirmed {
-        let cookie = html::cookie(&headers, &o.csrf_cookie()).unwrap_or_default();
-        let csrf = p.get("csrf").unwrap_or_default();
-        if csrf.is_empty()
-            || !crypto::constant_time_eq(cookie.as_bytes(), csrf.as_bytes())
-            || !same_origin(&headers, html::origin_of(&o.issuer))
-        {
-            return pages::error(
-                &o.brand(),
-                StatusCode::FORBIDDEN,
-                "The form expired. Try signing out again.",
-            );
-        }
+    if confirmed && !o.form_is_genuine(&headers, &p) {
+        return pages::error(
+            &o.brand(),
+            StatusCode::FORBIDDEN,
+            "The form expired. Try signing out again.",
+        );
     }
     end(&o, p, confirmed, &headers, &origin).await
 }

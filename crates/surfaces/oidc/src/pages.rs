@@ -26,6 +26,20 @@ fn scope_text(scope: &str) -> &'static str {
     }
 }
 
+/// The scopes as list items, in words, each with its scope's id.
+pub(crate) fn scope_items(scopes: &[String]) -> String {
+    scopes
+        .iter()
+        .map(|s| {
+            format!(
+                "<li id=\"scope-{id}\">{}</li>\n",
+                esc(scope_text(s)),
+                id = esc(s)
+            )
+        })
+        .collect()
+}
+
 impl Oidc {
     /// The default brand: for pages that belong to no known application.
     pub(crate) fn brand(&self) -> Brand {
@@ -33,7 +47,7 @@ impl Oidc {
     }
 
     /// The brand of the application a pending request (or a client id) is for.
-    async fn brand_of_client(&self, client_id: Option<&str>) -> Brand {
+    pub(crate) async fn brand_of_client(&self, client_id: Option<&str>) -> Brand {
         match client_id {
             Some(c) => self.provider.engine().brand_of_client(c).await,
             None => self.brand(),
@@ -42,7 +56,7 @@ impl Oidc {
 
     /// A page with a fresh CSRF token in the form and in its cookie. `redirect_to`: where the
     /// form's answer may redirect the browser (the client), named in the page's CSP.
-    fn form_page(
+    pub(crate) fn form_page(
         &self,
         brand: &Brand,
         title: &str,
@@ -71,16 +85,7 @@ impl Oidc {
         client: &str,
         scopes: &[String],
     ) -> Response {
-        let items: String = scopes
-            .iter()
-            .map(|s| {
-                format!(
-                    "<li id=\"scope-{id}\">{}</li>\n",
-                    esc(scope_text(s)),
-                    id = esc(s)
-                )
-            })
-            .collect();
+        let items = scope_items(scopes);
         let req = self.provider.open_pending(pending);
         let brand = self
             .brand_of_client(req.as_ref().map(|r| r.client_id.as_str()))

@@ -3,7 +3,7 @@
 //! the route table (`lib.rs`); the contract test (tests/compat/test_openapi_contract.py) checks
 //! every answer of the running server against them.
 
-use portcullis_core::oidc::GRANT_TOKEN_EXCHANGE;
+use portcullis_core::oidc::{DEVICE_CODE_GRANT, GRANT_TOKEN_EXCHANGE};
 use portcullis_edge::openapi::{Op, schema_ref};
 use serde_json::{Value, json};
 
@@ -56,6 +56,10 @@ pub(crate) fn provider_metadata() -> Value {
     for u in urls {
         props.insert(u.into(), json!({ "type": "string", "format": "uri" }));
     }
+    props.insert(
+        "device_authorization_endpoint".into(),
+        json!({ "type": "string", "format": "uri" }),
+    );
     for list in [
         "scopes_supported",
         "response_types_supported",
@@ -94,10 +98,11 @@ pub(crate) fn token_request() -> Value {
     let mut props = client_auth_members();
     props.insert(
         "grant_type".into(),
-        json!({ "enum": ["authorization_code", "refresh_token", GRANT_TOKEN_EXCHANGE] }),
+        json!({ "enum": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, GRANT_TOKEN_EXCHANGE] }),
     );
     for name in [
         "code",
+        "device_code",
         "redirect_uri",
         "code_verifier",
         "refresh_token",
@@ -114,6 +119,30 @@ pub(crate) fn token_request() -> Value {
         props.insert(name.into(), json!({ "type": "string" }));
     }
     json!({ "type": "object", "required": ["grant_type"], "properties": props })
+}
+
+/// RFC 8628 §3.1: the client (authenticated as at the token endpoint) and the scopes.
+pub(crate) fn device_authorization_request() -> Value {
+    let mut props = client_auth_members();
+    props.insert("scope".into(), json!({ "type": "string" }));
+    json!({ "type": "object", "properties": props })
+}
+
+/// RFC 8628 §3.2.
+pub(crate) fn device_authorization_response() -> Value {
+    json!({
+        "type": "object",
+        "required": ["device_code", "user_code", "verification_uri", "verification_uri_complete",
+                     "expires_in", "interval"],
+        "properties": {
+            "device_code": { "type": "string" },
+            "user_code": { "type": "string", "pattern": "^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$" },
+            "verification_uri": { "type": "string", "format": "uri" },
+            "verification_uri_complete": { "type": "string", "format": "uri" },
+            "expires_in": { "type": "integer", "minimum": 1 },
+            "interval": { "type": "integer", "minimum": 1 },
+        },
+    })
 }
 
 pub(crate) fn token_form() -> Value {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::model::OAuthClient;
-use portcullis_core::oidc::{GRANT_TOKEN_EXCHANGE, OAuthError, TokenSet};
+use portcullis_core::oidc::{DEVICE_CODE_GRANT, GRANT_TOKEN_EXCHANGE, OAuthError, TokenSet};
 use portcullis_edge::{Origin, mark_no_store};
 use serde_json::{Value, json};
 
@@ -58,7 +58,7 @@ fn token_body(t: TokenSet) -> Value {
 }
 
 /// Reads the form and authenticates the client; `Err` is the finished error response.
-async fn authenticated(
+pub(crate) async fn authenticated(
     o: &Oidc,
     headers: &HeaderMap,
     body: Body,
@@ -120,9 +120,17 @@ pub(crate) async fn token(
         Some(GRANT_TOKEN_EXCHANGE) => {
             return super::token_exchange::exchange(&o, &client, &p, &origin).await;
         }
-        Some(_) => Err(OAuthError::unsupported_grant_type(
-            "supported grants: authorization_code, refresh_token, token exchange (RFC 8693)",
-        )),
+        Some(DEVICE_CODE_GRANT) => match required("device_code") {
+            Ok(device_code) => {
+                o.provider
+                    .redeem_device_code(&client, device_code, &origin.audit)
+                    .await
+            }
+            Err(e) => Err(e),
+        },
+        Some(_) => Err(OAuthError::unsupported_grant_type(format!(
+            "supported grants: authorization_code, refresh_token, {DEVICE_CODE_GRANT}, {GRANT_TOKEN_EXCHANGE}"
+        ))),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     };
     match result {

@@ -30,7 +30,7 @@ async fn rotate(s: &dyn Store, token_hash: &str, now: i64) -> RefreshRedemption 
 
 /// Runs `n` concurrent units of `attempt`, each holding its transaction open a moment after its
 /// write so the others meet it; returns what each found.
-async fn race<T: Send + 'static>(
+pub(super) async fn race<T: Send + 'static>(
     s: &Arc<dyn Store>,
     n: usize,
     attempt: fn(&mut dyn WriteTx) -> UnitFuture<'_, T>,
@@ -54,7 +54,7 @@ async fn race<T: Send + 'static>(
     out
 }
 
-type UnitFuture<'t, T> = portcullis_core::use_cases::UnitWrites<'t, T>;
+pub(super) type UnitFuture<'t, T> = portcullis_core::use_cases::UnitWrites<'t, T>;
 
 pub async fn oauth_codes_single_use(db: DbStore) {
     let s = dyn_store(&db);

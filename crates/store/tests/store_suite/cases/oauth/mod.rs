@@ -3,11 +3,13 @@
 //! fills it.
 
 mod clients;
+mod device;
 mod grants;
 mod logout;
 mod registrations;
 
 pub use clients::*;
+pub use device::*;
 pub use grants::*;
 pub use logout::*;
 pub use registrations::*;
