@@ -56,6 +56,8 @@ store_tests!(
     logout_notices_from_session_and_user_revocations,
     logout_notices_from_client_revocations,
     logout_notice_claims_are_leased,
+    service_accounts_one_live_per_client_with_roles,
+    service_accounts_in_the_revocation_view,
     factors_pending_confirm_and_delete,
     totp_step_accepted_once_under_races,
     recovery_codes_single_use_and_regenerated,

@@ -95,6 +95,7 @@ pub enum AuditAction {
     ClientDisable,
     ClientEnable,
     ClientDelete,
+    ClientRoles,
     ConsentRevoke,
 }
 
@@ -178,6 +179,7 @@ impl AuditAction {
         AuditAction::ClientDisable,
         AuditAction::ClientEnable,
         AuditAction::ClientDelete,
+        AuditAction::ClientRoles,
         AuditAction::ConsentRevoke,
     ];
 
@@ -261,6 +263,7 @@ impl AuditAction {
             AuditAction::ClientDisable => "client.disable",
             AuditAction::ClientEnable => "client.enable",
             AuditAction::ClientDelete => "client.delete",
+            AuditAction::ClientRoles => "client.roles",
             AuditAction::ConsentRevoke => "consent.revoke",
         }
     }

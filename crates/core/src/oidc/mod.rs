@@ -5,6 +5,7 @@
 mod acr;
 mod claims;
 mod client_auth;
+mod client_credentials;
 mod consents;
 mod error;
 mod grants;

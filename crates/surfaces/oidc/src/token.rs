@@ -117,8 +117,13 @@ pub(crate) async fn token(
             }
             Err(e) => Err(e),
         },
+        Some("client_credentials") => {
+            o.provider
+                .client_credentials(&client, p.get("scope"), &origin.audit)
+                .await
+        }
         Some(_) => Err(OAuthError::unsupported_grant_type(
-            "supported grants: authorization_code, refresh_token",
+            "supported grants: authorization_code, refresh_token, client_credentials",
         )),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     };

@@ -5,6 +5,7 @@
 mod flow;
 mod logout;
 mod mfa;
+mod client_credentials;
 mod refusals;
 mod tokens;
 

@@ -5,10 +5,12 @@
 mod clients;
 mod grants;
 mod logout;
+mod service_accounts;
 
 pub use clients::*;
 pub use grants::*;
 pub use logout::*;
+pub use service_accounts::*;
 
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
