@@ -163,9 +163,18 @@ impl Admin {
         spec: ClientSpec,
     ) -> AdminResult<IssuedClientView> {
         let uc = self.use_case();
-        Ok(use_cases::create_oauth_client(&uc, &self.oidc, scope, spec)
-            .await?
-            .into())
+        let issued = use_cases::create_oauth_client(&uc, &self.oidc, scope, spec).await?;
+        self.with_account(issued.into()).await
+    }
+
+    /// The view with the client's service account, as the store has it now.
+    async fn with_account(&self, mut view: IssuedClientView) -> AdminResult<IssuedClientView> {
+        let account = self
+            .store
+            .get_service_account(view.client.client_id())
+            .await?;
+        view.client = view.client.with_account(account.as_ref());
+        Ok(view)
     }
 
     pub async fn list_clients(&self, scope: ClientScope) -> AdminResult<Vec<ClientView>> {
@@ -237,11 +246,9 @@ impl Admin {
         patch: &ClientPatch,
     ) -> AdminResult<IssuedClientView> {
         let uc = self.use_case();
-        Ok(
-            use_cases::update_oauth_client(&uc, &self.oidc, scope, client_id, patch)
-                .await?
-                .into(),
-        )
+        let issued =
+            use_cases::update_oauth_client(&uc, &self.oidc, scope, client_id, patch).await?;
+        self.with_account(issued.into()).await
     }
 
     pub async fn rotate_client_secret(

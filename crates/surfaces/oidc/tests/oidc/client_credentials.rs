@@ -90,7 +90,7 @@ impl World {
 async fn second_node(w: &World) -> (Arc<Engine>, TestApp) {
     let engine = w
         .env
-        .second_engine(w.env.engine.config().as_ref().clone())
+        .second_engine(w.env.engine.config().clone())
         .await;
     let provider = Provider::new(engine.clone());
     let ctx = HttpContext::new(ServerConfig::default(), w.env.second_store().await);
@@ -153,9 +153,11 @@ async fn a_service_client_gets_an_access_token_as_its_service_account() {
         .unwrap();
     let v = w.introspect_as(&w.app, RS, SECRET, access).await;
     assert_eq!(v["roles"], json!(["ADMIN", "AUTHOR"]));
-    // It is no user's token: the seed APIs and userinfo refuse it.
+    // It is no user's token: the seed APIs refuse it, userinfo too (it has no `openid`).
     assert!(w.env.engine.authenticate(access).await.is_err());
-    assert_eq!(w.userinfo(access).await.status, StatusCode::UNAUTHORIZED);
+    let r = w.userinfo(access).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.header("www-authenticate").contains("insufficient_scope"));
     let events = w.env.audit_events("oidc.token").await;
     let ok = events
         .iter()
