@@ -95,9 +95,22 @@ fn create_client(bin: &Path, config: &Path, id: &str, alg: &str) -> anyhow::Resu
 pub fn create_service_client(bin: &Path, config: &Path) -> anyhow::Result<Client> {
     let id = "bench-service";
     let mut args = vec![
-        "client", "create", "--kind", "confidential", "--client-id", id, "--name", id,
-        "--auth-method", "client_secret_basic", "--grant-type", "client_credentials",
-        "--org", "bench", "--access-token-secs", ACCESS_TOKEN_SECS,
+        "client",
+        "create",
+        "--kind",
+        "confidential",
+        "--client-id",
+        id,
+        "--name",
+        id,
+        "--auth-method",
+        "client_secret_basic",
+        "--grant-type",
+        "client_credentials",
+        "--org",
+        "bench",
+        "--access-token-secs",
+        ACCESS_TOKEN_SECS,
     ];
     for scope in ["openid", "profile"] {
         args.extend(["--scope", scope]);
@@ -106,7 +119,12 @@ pub fn create_service_client(bin: &Path, config: &Path) -> anyhow::Result<Client
     let secret = v["clientSecret"]
         .as_str()
         .with_context(|| format!("client create printed no clientSecret: {v}"))?;
-    admin_cli(bin, config, &["client", "roles", id, "--role", "EXECUTOR"], None)?;
+    admin_cli(
+        bin,
+        config,
+        &["client", "roles", id, "--role", "EXECUTOR"],
+        None,
+    )?;
     Ok(Client {
         id: id.to_owned(),
         secret: secret.to_owned(),

@@ -452,7 +452,9 @@ impl Workload for ClientCredentials {
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             )
-            .body(Full::new(Bytes::from_static(b"grant_type=client_credentials")))
+            .body(Full::new(Bytes::from_static(
+                b"grant_type=client_credentials",
+            )))
             .expect("a valid request");
         (0, r)
     }

@@ -67,14 +67,12 @@ pub trait Store: Send + Sync + 'static {
     /// The client's live service account.
     async fn get_service_account(&self, client_id: &str) -> StoreResult<Option<ServiceAccount>>;
     /// A service account by id, live or retired.
-    async fn get_service_account_by_id(&self, id: UserId)
-    -> StoreResult<Option<ServiceAccount>>;
+    async fn get_service_account_by_id(&self, id: UserId) -> StoreResult<Option<ServiceAccount>>;
     /// The live service accounts, of one org or every one, by client id.
     async fn list_service_accounts(&self, org: Option<OrgId>) -> StoreResult<Vec<ServiceAccount>>;
     /// Inserts `account` unless its client has a live one already (a race between nodes
     /// leaves one); returns the live one.
-    async fn ensure_service_account(&self, account: ServiceAccount)
-    -> StoreResult<ServiceAccount>;
+    async fn ensure_service_account(&self, account: ServiceAccount) -> StoreResult<ServiceAccount>;
     /// Replaces the roles of the client's live account. `NotFound` when it has none.
     async fn set_service_account_roles(
         &self,

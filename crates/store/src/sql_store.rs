@@ -163,10 +163,7 @@ impl<B: Backend> Store for SqlStore<B> {
         service_accounts::live::<B>(&mut *self.conn().await?, client_id).await
     }
 
-    async fn get_service_account_by_id(
-        &self,
-        id: UserId,
-    ) -> StoreResult<Option<ServiceAccount>> {
+    async fn get_service_account_by_id(&self, id: UserId) -> StoreResult<Option<ServiceAccount>> {
         service_accounts::by_id::<B>(&mut *self.conn().await?, id).await
     }
 
@@ -174,10 +171,7 @@ impl<B: Backend> Store for SqlStore<B> {
         service_accounts::list::<B>(&mut *self.conn().await?, org).await
     }
 
-    async fn ensure_service_account(
-        &self,
-        account: ServiceAccount,
-    ) -> StoreResult<ServiceAccount> {
+    async fn ensure_service_account(&self, account: ServiceAccount) -> StoreResult<ServiceAccount> {
         let mut w = self.write().await?;
         let live = service_accounts::ensure::<B>(w.conn(), &account).await?;
         w.commit().await?;

@@ -116,9 +116,13 @@ impl Provider {
             None
         };
         if let Some(reason) = refusal {
-            self.audit_service_account(ctx, client, &account, AuditOutcome::Denied, || {
-                json!({ "grant": "client_credentials", "reason": reason })
-            })
+            self.audit_service_account(
+                ctx,
+                client,
+                &account,
+                AuditOutcome::Denied,
+                || json!({ "grant": "client_credentials", "reason": reason }),
+            )
             .await;
             return Err(OAuthError::unauthorized_client(reason));
         }
@@ -227,13 +231,7 @@ impl Provider {
             fields.insert("service_account".into(), json!(true));
             fields.insert(
                 "roles".into(),
-                json!(
-                    account
-                        .roles
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect::<Vec<_>>()
-                ),
+                json!(account.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
             );
         }
         Ok(answer)

@@ -181,8 +181,15 @@ async fn insert(uc: &UseCaseCtx<'_>, client: OAuthClient) -> CoreResult<OAuthCli
     let create = async move {
         let wants_account = client.grant_types.contains(&GrantType::ClientCredentials);
         let c = store.create_oauth_client(client).await?;
-        service_account_follows_grant(store, &c.client_id, c.org_id, wants_account, false, c.created_at)
-            .await?;
+        service_account_follows_grant(
+            store,
+            &c.client_id,
+            c.org_id,
+            wants_account,
+            false,
+            c.created_at,
+        )
+        .await?;
         Ok(c)
     };
     uc.audited(
@@ -487,8 +494,15 @@ pub async fn reconcile_declared_clients(
                 let (had, has) = (have_grant, want.grant_types.contains(&cc));
                 let org = want.org_id;
                 store.update_oauth_client(want).await?;
-                service_account_follows_grant(store, &client_id, org, has && !had, had && !has, now)
-                    .await?;
+                service_account_follows_grant(
+                    store,
+                    &client_id,
+                    org,
+                    has && !had,
+                    had && !has,
+                    now,
+                )
+                .await?;
             }
             Ok(())
         };

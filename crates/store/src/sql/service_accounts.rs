@@ -40,9 +40,9 @@ pub(crate) async fn live<B: Backend>(
         cols!(),
         " FROM service_accounts WHERE client_id = $1 AND retired_at IS NULL"
     ))
-        .bind(client_id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    .bind(client_id.to_string())
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(account::<B>).transpose()
 }
 
@@ -51,8 +51,14 @@ pub(crate) async fn by_id<B: Backend>(
     conn: &mut B::Conn,
     id: UserId,
 ) -> StoreResult<Option<ServiceAccount>> {
-    let row = q::<B>(concat!("SELECT ", cols!(), " FROM service_accounts WHERE id = $1"))
-        .bind(id.0).fetch_optional(conn).await?;
+    let row = q::<B>(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM service_accounts WHERE id = $1"
+    ))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(account::<B>).transpose()
 }
 
@@ -67,7 +73,9 @@ pub(crate) async fn list<B: Backend>(
         " FROM service_accounts WHERE retired_at IS NULL \
          AND ($1 IS NULL OR org_id = $1) ORDER BY client_id"
     ))
-    .bind(org.map(|o| o.0)).fetch_all(conn).await?;
+    .bind(org.map(|o| o.0))
+    .fetch_all(conn)
+    .await?;
     rows::<B, _>(rs, account::<B>)
 }
 
@@ -87,16 +95,16 @@ pub(crate) async fn ensure<B: Backend>(
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (client_id) WHERE retired_at IS NULL DO NOTHING"
     ))
-        .bind(a.id.0)
-        .bind(a.client_id.clone())
-        .bind(a.org_id.0)
-        .bind(roles_to_text(&a.roles))
-        .bind_opt_ts(a.tokens_not_before)
-        .bind_opt_ts(a.retired_at)
-        .bind_ts(a.created_at)
-        .bind_ts(a.updated_at)
-        .execute(&mut *conn)
-        .await?;
+    .bind(a.id.0)
+    .bind(a.client_id.clone())
+    .bind(a.org_id.0)
+    .bind(roles_to_text(&a.roles))
+    .bind_opt_ts(a.tokens_not_before)
+    .bind_opt_ts(a.retired_at)
+    .bind_ts(a.created_at)
+    .bind_ts(a.updated_at)
+    .execute(&mut *conn)
+    .await?;
     live::<B>(conn, &a.client_id)
         .await?
         .ok_or_else(|| not_found("service account"))
@@ -177,6 +185,12 @@ pub(crate) async fn revocation_state<B: Backend>(
     .bind(id.0)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| Ok((B::col::<bool>(&r, 2)?, OrgId(B::col(&r, 0)?), B::opt_ts(&r, 1)?)))
-        .transpose()
+    row.map(|r| {
+        Ok((
+            B::col::<bool>(&r, 2)?,
+            OrgId(B::col(&r, 0)?),
+            B::opt_ts(&r, 1)?,
+        ))
+    })
+    .transpose()
 }

@@ -84,9 +84,7 @@ pub(crate) fn routes(api: ApiRoutes<Arc<Engine>>) -> ApiRoutes<Arc<Engine>> {
     )
     .mount(
         op(Op::put(&format!("{ONE}/roles"), "setOrgClientRoles"))
-            .summary(
-                "Sets the roles of a client-credentials client's service account in this org",
-            )
+            .summary("Sets the roles of a client-credentials client's service account in this org")
             .json_body(schema_of::<RolesBody>())
             .json(200, schema_of::<ClientView>())
             .problems(crate::BODY),

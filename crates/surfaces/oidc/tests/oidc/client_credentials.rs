@@ -88,10 +88,7 @@ impl World {
 
 /// A second node: another engine on the same store, with its own router.
 async fn second_node(w: &World) -> (Arc<Engine>, TestApp) {
-    let engine = w
-        .env
-        .second_engine(w.env.engine.config().clone())
-        .await;
+    let engine = w.env.second_engine(w.env.engine.config().clone()).await;
     let provider = Provider::new(engine.clone());
     let ctx = HttpContext::new(ServerConfig::default(), w.env.second_store().await);
     let router = build_router(vec![portcullis_oidc::router(provider)], &ctx);
@@ -110,7 +107,10 @@ async fn discovery_lists_client_credentials() {
 #[tokio::test]
 async fn a_service_client_gets_an_access_token_as_its_service_account() {
     let (w, secret) = service_world().await;
-    let account = account_of(&w, "svc").await.service_account.expect("account");
+    let account = account_of(&w, "svc")
+        .await
+        .service_account
+        .expect("account");
     assert_eq!(account.roles, ["EXECUTOR"]);
     let r = w.client_credentials(&secret, &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -148,7 +148,11 @@ async fn a_service_client_gets_an_access_token_as_its_service_account() {
     );
     // A role change shows at once.
     operator(&w)
-        .set_client_roles(ClientScope::Operator, "svc", &["AUTHOR".into(), "ADMIN".into()])
+        .set_client_roles(
+            ClientScope::Operator,
+            "svc",
+            &["AUTHOR".into(), "ADMIN".into()],
+        )
         .await
         .unwrap();
     let v = w.introspect_as(&w.app, RS, SECRET, access).await;
@@ -212,7 +216,11 @@ async fn only_confidential_org_clients_with_the_grant_get_tokens() {
     assert_eq!(r.body["error"], "invalid_client");
     // The service client cannot use the other grants: no refresh token ever.
     let r = w
-        .token("svc", &secret, &[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .token(
+            "svc",
+            &secret,
+            &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+        )
         .await;
     assert_eq!(r.body["error"], "unauthorized_client");
     // The registry refuses public and org-less client-credentials clients.
@@ -220,7 +228,10 @@ async fn only_confidential_org_clients_with_the_grant_get_tokens() {
     let mut spec = service_spec("pub2", Some(w.org.id));
     spec.kind = ClientKind::Public;
     spec.token_endpoint_auth = Some(TokenEndpointAuth::None);
-    let e = admin.create_client(ClientScope::Operator, spec).await.unwrap_err();
+    let e = admin
+        .create_client(ClientScope::Operator, spec)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("confidential"), "{e}");
     let e = admin
         .create_client(ClientScope::Operator, service_spec("global", None))
@@ -229,9 +240,8 @@ async fn only_confidential_org_clients_with_the_grant_get_tokens() {
     assert!(e.to_string().contains("orgId"), "{e}");
     // Its org never changes while it has a service account.
     let beta = w.env.org("beta").await;
-    let patch = portcullis_core::oidc::ClientPatch(
-        json!({"orgId": beta.id}).as_object().unwrap().clone(),
-    );
+    let patch =
+        portcullis_core::oidc::ClientPatch(json!({"orgId": beta.id}).as_object().unwrap().clone());
     let e = admin
         .update_client(ClientScope::Operator, "svc", &patch)
         .await
@@ -247,7 +257,10 @@ async fn disabling_the_client_stops_its_tokens_on_every_node() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(w.active_on(&app2, &old).await, "node 2 accepts node 1's token");
+    assert!(
+        w.active_on(&app2, &old).await,
+        "node 2 accepts node 1's token"
+    );
     // The operator disables it from the CLI (no server's view is told directly).
     operator(&w)
         .set_client_disabled(ClientScope::Operator, "svc", true)
@@ -260,7 +273,10 @@ async fn disabling_the_client_stops_its_tokens_on_every_node() {
         .await;
     }
     let r = w.client_credentials(&secret, &[]).await;
-    assert_eq!(r.body["error"], "invalid_client", "a disabled client is unknown");
+    assert_eq!(
+        r.body["error"], "invalid_client",
+        "a disabled client is unknown"
+    );
     // Enabled again: new tokens work, the old one stays dead.
     operator(&w)
         .set_client_disabled(ClientScope::Operator, "svc", false)
@@ -268,7 +284,10 @@ async fn disabling_the_client_stops_its_tokens_on_every_node() {
         .unwrap();
     portcullis_testkit::within_a_second("a new token works on node 2", || async {
         let r = w.client_credentials(&secret, &[]).await;
-        let new = r.body["access_token"].as_str().unwrap_or_default().to_owned();
+        let new = r.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         w.active_on(&app2, &new).await
     })
     .await;
@@ -359,7 +378,11 @@ async fn a_deleted_client_made_again_does_not_revive_old_tokens() {
         .create_client(ClientScope::Operator, service_spec("svc", Some(w.org.id)))
         .await
         .unwrap();
-    let after = issued.client.service_account.clone().expect("a new account");
+    let after = issued
+        .client
+        .service_account
+        .clone()
+        .expect("a new account");
     assert_ne!(after.id, before.id, "a new subject");
     assert_eq!(after.roles, Vec::<String>::new(), "roles are not inherited");
     portcullis_testkit::within_a_second("the old token stays dead", || async {

@@ -2,10 +2,10 @@
 //! PKCE, each refusal, refresh rotation and reuse, userinfo, introspection, revocation, and
 //! logout with back-channel notices.
 
+mod client_credentials;
 mod flow;
 mod logout;
 mod mfa;
-mod client_credentials;
 mod refusals;
 mod tokens;
 

@@ -43,10 +43,19 @@ async fn an_org_admin_gives_its_service_client_roles_and_sees_them() {
         v.ok()["serviceAccount"]["roles"],
         json!(["AUTHOR", "EXECUTOR"])
     );
-    assert_eq!(v.ok()["serviceAccount"]["id"], account["id"], "same account");
+    assert_eq!(
+        v.ok()["serviceAccount"]["id"],
+        account["id"],
+        "same account"
+    );
     let v = w
         .app
-        .call(Method::GET, &w.path(&w.acme, "clients/job"), Some(&admin), None)
+        .call(
+            Method::GET,
+            &w.path(&w.acme, "clients/job"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(
         v.ok()["serviceAccount"]["roles"],
@@ -80,7 +89,10 @@ async fn roles_go_only_to_the_orgs_own_service_clients() {
         json!({"clientId": "web", "name": "Web", "kind": "confidential",
                "redirectUris": ["https://app.example.com/cb"]}),
     ] {
-        let r = w.app.call(Method::POST, &list, Some(&admin), Some(body)).await;
+        let r = w
+            .app
+            .call(Method::POST, &list, Some(&admin), Some(body))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
     let roles = w.path(&w.acme, "clients/job/roles");
@@ -128,12 +140,21 @@ async fn roles_go_only_to_the_orgs_own_service_clients() {
     // Nothing changed.
     let v = w
         .app
-        .call(Method::GET, &w.path(&w.acme, "clients/job"), Some(&admin), None)
+        .call(
+            Method::GET,
+            &w.path(&w.acme, "clients/job"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(v.ok()["serviceAccount"]["roles"], json!([]));
-    assert!(w.env.audit_events("client.roles").await.iter().all(|e| {
-        e.outcome != AuditOutcome::Success
-    }));
+    assert!(
+        w.env
+            .audit_events("client.roles")
+            .await
+            .iter()
+            .all(|e| { e.outcome != AuditOutcome::Success })
+    );
 }
 
 #[tokio::test]

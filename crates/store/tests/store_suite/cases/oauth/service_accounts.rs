@@ -20,8 +20,12 @@ pub async fn service_accounts_one_live_per_client_with_roles(db: DbStore) {
     let s = dyn_store(&db);
     let a = org(&*s, "acme").await;
     let b = org(&*s, "beta").await;
-    s.create_oauth_client(service_client("job", a)).await.unwrap();
-    s.create_oauth_client(service_client("etl", b)).await.unwrap();
+    s.create_oauth_client(service_client("job", a))
+        .await
+        .unwrap();
+    s.create_oauth_client(service_client("etl", b))
+        .await
+        .unwrap();
     assert_eq!(s.get_service_account("job").await.unwrap(), None);
 
     let first = ServiceAccount::new("job", a, t(1));
@@ -34,7 +38,8 @@ pub async fn service_accounts_one_live_per_client_with_roles(db: DbStore) {
         .unwrap();
     assert_eq!(again.id, first.id);
     assert!(matches!(
-        s.ensure_service_account(ServiceAccount::new("ghost", OrgId::new(), t(1))).await,
+        s.ensure_service_account(ServiceAccount::new("ghost", OrgId::new(), t(1)))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -47,10 +52,14 @@ pub async fn service_accounts_one_live_per_client_with_roles(db: DbStore) {
     assert_eq!(updated.updated_at, t(5));
     assert_eq!(updated.created_at, t(1));
     assert!(matches!(
-        s.set_service_account_roles("etl", roles.clone(), t(5)).await,
+        s.set_service_account_roles("etl", roles.clone(), t(5))
+            .await,
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(s.get_service_account("job").await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        s.get_service_account("job").await.unwrap(),
+        Some(updated.clone())
+    );
     assert_eq!(
         s.get_service_account_by_id(first.id).await.unwrap(),
         Some(updated.clone())
@@ -61,8 +70,14 @@ pub async fn service_accounts_one_live_per_client_with_roles(db: DbStore) {
         .await
         .unwrap();
     let ids = |v: Vec<ServiceAccount>| v.into_iter().map(|a| a.client_id).collect::<Vec<_>>();
-    assert_eq!(ids(s.list_service_accounts(None).await.unwrap()), ["etl", "job"]);
-    assert_eq!(ids(s.list_service_accounts(Some(b)).await.unwrap()), ["etl"]);
+    assert_eq!(
+        ids(s.list_service_accounts(None).await.unwrap()),
+        ["etl", "job"]
+    );
+    assert_eq!(
+        ids(s.list_service_accounts(Some(b)).await.unwrap()),
+        ["etl"]
+    );
 
     // Deleting the client retires its account (kept by id); a new client of that id gets a
     // new one.
@@ -71,20 +86,29 @@ pub async fn service_accounts_one_live_per_client_with_roles(db: DbStore) {
     let retired = s.get_service_account_by_id(etl.id).await.unwrap().unwrap();
     assert_eq!(retired.retired_at, Some(t(9)));
     assert_eq!(retired.tokens_not_before, Some(t(9)));
-    s.create_oauth_client(service_client("etl", b)).await.unwrap();
+    s.create_oauth_client(service_client("etl", b))
+        .await
+        .unwrap();
     let reborn = s
         .ensure_service_account(ServiceAccount::new("etl", b, t(10)))
         .await
         .unwrap();
     assert_ne!(reborn.id, etl.id);
-    assert_eq!(ids(s.list_service_accounts(Some(b)).await.unwrap()), ["etl"]);
+    assert_eq!(
+        ids(s.list_service_accounts(Some(b)).await.unwrap()),
+        ["etl"]
+    );
 }
 
 pub async fn service_accounts_in_the_revocation_view(db: DbStore) {
     let s = dyn_store(&db);
     let a = org(&*s, "acme").await;
-    s.create_oauth_client(service_client("job", a)).await.unwrap();
-    s.create_oauth_client(service_client("etl", a)).await.unwrap();
+    s.create_oauth_client(service_client("job", a))
+        .await
+        .unwrap();
+    s.create_oauth_client(service_client("etl", a))
+        .await
+        .unwrap();
     let job = s
         .ensure_service_account(ServiceAccount::new("job", a, t(1)))
         .await
@@ -100,7 +124,9 @@ pub async fn service_accounts_in_the_revocation_view(db: DbStore) {
     assert!(!snap.deactivated_users.contains(&job.id));
 
     // Disabling the client stops the account; the announcement (with its cut-off) is an event.
-    s.set_oauth_client_disabled("job", Some(t(3))).await.unwrap();
+    s.set_oauth_client_disabled("job", Some(t(3)))
+        .await
+        .unwrap();
     let seq = snap.seq;
     let a1 = s
         .announce_service_account("job", Some(t(3)))
@@ -128,17 +154,33 @@ pub async fn service_accounts_in_the_revocation_view(db: DbStore) {
     let back = s.user_revocation_state(job.id, t(5)).await.unwrap();
     assert!(!back.deactivated);
     assert_eq!(back.org_cutoffs.get(&a), Some(&t(3)));
-    assert_eq!(s.announce_service_account("nobody", Some(t(5))).await.unwrap(), None);
+    assert_eq!(
+        s.announce_service_account("nobody", Some(t(5)))
+            .await
+            .unwrap(),
+        None
+    );
 
     // A deleted client: its account is stopped in the snapshot and the per-subject state.
     s.delete_oauth_client("etl", t(6)).await.unwrap();
-    assert!(s.user_revocation_state(etl.id, t(7)).await.unwrap().deactivated);
-    assert!(s
-        .revocation_snapshot(t(7))
-        .await
-        .unwrap()
-        .deactivated_users
-        .contains(&etl.id));
+    assert!(
+        s.user_revocation_state(etl.id, t(7))
+            .await
+            .unwrap()
+            .deactivated
+    );
+    assert!(
+        s.revocation_snapshot(t(7))
+            .await
+            .unwrap()
+            .deactivated_users
+            .contains(&etl.id)
+    );
     // A subject that is neither a user nor an account reads as gone.
-    assert!(!s.user_revocation_state(UserId::new(), t(7)).await.unwrap().exists);
+    assert!(
+        !s.user_revocation_state(UserId::new(), t(7))
+            .await
+            .unwrap()
+            .exists
+    );
 }
