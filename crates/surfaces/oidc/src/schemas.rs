@@ -93,7 +93,7 @@ pub(crate) fn token_request() -> Value {
     let mut props = client_auth_members();
     props.insert(
         "grant_type".into(),
-        json!({ "enum": ["authorization_code", "refresh_token"] }),
+        json!({ "enum": ["authorization_code", "refresh_token", "client_credentials"] }),
     );
     for name in [
         "code",
