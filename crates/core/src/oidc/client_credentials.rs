@@ -334,6 +334,39 @@ mod tests {
     }
 
     #[test]
+    fn the_registry_gives_the_grant_to_confidential_org_clients_only() {
+        let ok = client(&["openid", "orgs"]);
+        assert!(ok.redirect_uris.is_empty(), "no redirect URI is needed");
+        let mut spec = crate::oidc_clients::ClientSpec::from(&ok);
+        spec.org_id = None;
+        let e = spec.validate(&Default::default(), Utc::now()).unwrap_err();
+        assert!(e.to_string().contains("needs orgId"), "{e}");
+        let mut spec = crate::oidc_clients::ClientSpec::from(&ok);
+        spec.kind = ClientKind::Public;
+        spec.token_endpoint_auth = Some(TokenEndpointAuth::None);
+        let e = spec.validate(&Default::default(), Utc::now()).unwrap_err();
+        assert!(e.to_string().contains("confidential clients only"), "{e}");
+    }
+
+    #[test]
+    fn a_declared_client_credentials_client_must_name_its_org() {
+        let declared = |org: Option<&str>| {
+            let mut v = serde_json::json!({
+                "client_id": "nightly", "name": "Nightly", "kind": "confidential",
+                "secret_file": "/run/secrets/nightly", "grant_types": ["client_credentials"],
+            });
+            if let Some(org) = org {
+                v["org"] = serde_json::json!(org);
+            }
+            serde_json::from_value::<crate::oidc_clients::DeclaredClient>(v).unwrap()
+        };
+        let cfg = Default::default();
+        assert!(declared(Some("acme")).validate(&cfg).is_ok());
+        let e = declared(None).validate(&cfg).unwrap_err();
+        assert!(e.to_string().contains("needs orgId"), "{e}");
+    }
+
+    #[test]
     fn only_a_token_whose_sid_is_its_sub_is_a_service_account_token() {
         let id = UserId::new().to_string();
         assert!(is_service_account_token(&id, &id));
