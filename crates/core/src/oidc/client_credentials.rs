@@ -13,6 +13,7 @@
 //! revoked) keeps older tokens dead afterwards.
 
 use chrono::{Duration, Utc};
+use dashmap::DashMap;
 use serde_json::{Value, json};
 
 use super::error::OAuthError;
@@ -28,6 +29,17 @@ use crate::tokens::{Principal, Via};
 /// granted scope (RFC 6749 §3.3 lets the server grant less), not refused: libraries that
 /// always send `openid` still work, and the answer's `scope` says what was granted.
 const USER_ONLY_SCOPES: [&str; 2] = ["openid", "offline_access"];
+
+/// Accounts kept per node: at most this many, then the map starts over.
+const MAX_CACHED_ACCOUNTS: usize = 10_000;
+
+/// The live account of each client this node issued tokens for, so a token costs no account
+/// read. Keyed by the client's id *and creation time*: a client deleted and made again under the
+/// same id is another client with another account. What a cached account is used for never goes
+/// stale otherwise: its id and org never change, its roles are not in its tokens, and whether it
+/// may act is the revocation view's decision on every request.
+#[derive(Debug, Default)]
+pub(super) struct AccountCache(DashMap<(String, Timestamp), ServiceAccount>);
 
 /// A service account has no session: its tokens carry its own id as `sid`, which is how
 /// introspection and revocation tell them from a user's (a session id is never a uuid).
@@ -156,26 +168,37 @@ impl Provider {
         })
     }
 
-    /// The client's live service account, made on first use when the client was registered
-    /// before it had one (two nodes racing end with the same one).
+    /// The client's live service account (cached), made on first use when the client was
+    /// registered before it had one (two nodes racing end with the same one).
     async fn service_account(
         &self,
         client: &OAuthClient,
         org: OrgId,
     ) -> Result<ServiceAccount, OAuthError> {
+        let key = (client.client_id.clone(), client.created_at);
+        if let Some(a) = self.service_accounts.0.get(&key) {
+            return Ok(a.clone());
+        }
         let store = self.engine.store();
-        if let Some(a) = store
+        let account = match store
             .get_service_account(&client.client_id)
             .await
             .map_err(CoreError::from)?
         {
-            return Ok(a);
+            Some(a) => a,
+            None => {
+                let fresh = ServiceAccount::new(&client.client_id, org, Utc::now());
+                store
+                    .ensure_service_account(fresh)
+                    .await
+                    .map_err(CoreError::from)?
+            }
+        };
+        if self.service_accounts.0.len() >= MAX_CACHED_ACCOUNTS {
+            self.service_accounts.0.clear();
         }
-        let fresh = ServiceAccount::new(&client.client_id, org, Utc::now());
-        Ok(store
-            .ensure_service_account(fresh)
-            .await
-            .map_err(CoreError::from)?)
+        self.service_accounts.0.insert(key, account.clone());
+        Ok(account)
     }
 
     async fn audit_service_account(

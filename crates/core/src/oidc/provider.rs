@@ -25,6 +25,7 @@ pub struct Provider {
     pub(super) engine: Arc<Engine>,
     pub(super) seal: RequestSeal,
     pub(super) failed_auth: FailedAuth,
+    pub(super) service_accounts: super::client_credentials::AccountCache,
 }
 
 impl std::fmt::Debug for Provider {
@@ -71,6 +72,7 @@ impl Provider {
             engine,
             seal,
             failed_auth: FailedAuth::default(),
+            service_accounts: Default::default(),
         })
     }
 
