@@ -3,14 +3,18 @@
 // at desktop and phone widths, in light and dark mode, for tests/compat/test_pages_accessibility.py
 // and scripts/screenshots (docs/design/pages.md).
 //
-// Reads one JSON line on stdin: {base, email, password, client_id, screenshots?: DIR}. The user must
-// be a member of two orgs (so the org page shows) and the client a third-party (consent) client
-// registered with the loopback redirect URI http://127.0.0.1/cb (any port, RFC 8252 §7.3).
+// Reads one JSON line on stdin: {base, email, password, client_id, enrol_email, screenshots?: DIR}.
+// The user must be a member of two orgs (so the org page shows) and the client a third-party
+// (consent) client registered with the loopback redirect URI http://127.0.0.1/cb (any port, RFC 8252
+// §7.3); `enrol_email` is a user whose org requires a second factor they do not have yet. `base`
+// is http://localhost:PORT (a secure context: the passkey pages work, with the Chrome DevTools
+// Protocol's virtual authenticator standing in for a platform authenticator).
 //
 // Pages: sign-in, sign-in with an error, sign-in for an application, org choice, consent, the
 // account pages (sessions, connected apps, password, password with errors, sign-in factors:
-// list, TOTP setup, wrong code, recovery codes, removal, re-authentication), sign-out
-// confirmation, signed out, an authorization error, a sign-in failure, the landing page.
+// list, passkey creation, recovery codes, re-authentication with a passkey, TOTP setup, wrong
+// code, removal), sign-out confirmation, signed out, the enrolment a policy requires at sign-in,
+// the second step with a passkey, an authorization error, a sign-in failure, the landing page.
 // For each page and each of 4 views: axe (WCAG 2.x A/AA rules and best practices), the page's
 // CSP refusals on the console, and whether the stylesheet applied. Prints one JSON line
 // {pages: [{name, views: [{view, violations: [{id, impact, help, nodes}]}]}], csp_errors,
@@ -137,6 +141,15 @@ try {
   page.on('console', (m) => {
     if (/Content Security Policy/i.test(m.text())) cspErrors.push({ url: page.url(), text: m.text() });
   });
+  // A platform authenticator with user verification, for the passkey pages.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
 
   // The plain sign-in page, then a wrong password (the error next to the field).
   await page.goto(new URL('/login', spec.base).href);
@@ -184,12 +197,24 @@ try {
   await submit(page, '#change-password');
   await check(page, 'account-password-error');
 
-  // Sign-in factors: the list, TOTP setup (QR code), a wrong code, the recovery codes, then
-  // the removal's confirm form and re-authentication (with a recovery code), which ends it.
+  // Sign-in factors: the list, a passkey (its creation page, the first factor's recovery codes),
+  // then an authenticator app, which needs a re-authentication (with the passkey), its setup (QR
+  // code) and a wrong code, and last the removal's confirm form.
   await page.goto(new URL('/account/security', spec.base).href);
   await page.waitForSelector('#enrolment-options');
   await check(page, 'account-security');
+  await page.fill('#passkey-name', 'Laptop');
+  await submit(page, '#add-passkey');
+  await page.waitForSelector('#create-passkey');
+  await check(page, 'account-security-passkey');
+  await submit(page, '#create-passkey');
+  await page.waitForSelector('#recovery-codes');
+  await check(page, 'account-security-codes');
+  await page.goto(new URL('/account/security', spec.base).href);
   await submit(page, '#add-totp');
+  await page.waitForSelector('#passkey-submit', { state: 'visible' });
+  await check(page, 'account-security-reauth');
+  await submit(page, '#passkey-submit');
   await page.waitForSelector('#qr svg');
   await check(page, 'account-security-totp');
   const secret = (await page.textContent('#secret')).trim();
@@ -199,20 +224,12 @@ try {
   await check(page, 'account-security-totp-error');
   await page.fill('#code', totpCode(secret));
   await submit(page, '#confirm');
-  await page.waitForSelector('#recovery-codes');
-  await check(page, 'account-security-codes');
-  const recovery = (await page.textContent('#recovery-codes li code')).trim();
-  await page.goto(new URL('/account/security', spec.base).href);
-  await submit(page, '#factors form button');
+  await page.waitForSelector('#done');
+  await submit(page, '#factors li:last-child form button');
   await page.waitForSelector('#confirm-remove');
   await check(page, 'account-security-remove');
   await submit(page, '#confirm-remove');
-  await page.waitForSelector('#use-recovery-code');
-  await check(page, 'account-security-reauth');
-  await page.click('#use-recovery-code summary');
-  await page.fill('#recovery_code', recovery);
-  await submit(page, '#recovery-submit');
-  await page.waitForSelector('#no-factors');
+  await page.waitForSelector('#done');
 
   // Sign-out confirmation and the signed-out page.
   await page.goto(new URL('/oauth2/logout', spec.base).href);
@@ -227,11 +244,23 @@ try {
   await page.waitForSelector('#email');
   if (!page.url().includes('/login?r=/account')) throw new Error(`not sent to sign in: ${page.url()}`);
 
-  // The landing page of a plain sign-in (the SSO landing page is the same page).
+  // The enrolment a policy requires at sign-in (an account without a factor yet).
+  await page.goto(new URL('/login', spec.base).href);
+  await page.fill('#email', spec.enrol_email);
+  await page.fill('#password', spec.password);
+  await submit(page, '#submit');
+  await page.waitForSelector('#qr svg');
+  await check(page, 'sign-in-enrol');
+
+  // The second step (the passkey), then the landing page of the sign-in (the SSO landing page is
+  // the same page).
   await page.goto(new URL('/login', spec.base).href);
   await page.fill('#email', spec.email);
   await page.fill('#password', spec.password);
   await submit(page, '#submit');
+  await page.waitForSelector('#passkey-submit', { state: 'visible' });
+  await check(page, 'sign-in-second-step');
+  await submit(page, '#passkey-submit');
   await page.waitForSelector('#session-token');
   await check(page, 'signed-in');
 } catch (e) {

@@ -88,6 +88,44 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         cut_off: Option<Timestamp>,
     ) -> StoreResult<Option<ServiceAccount>>;
+    // ---- self-registered OpenID clients (RFC 7591/7592, metadata documents) --------------
+    /// Inserts the client with its secrets and its registration, in one transaction. With
+    /// `initial_token` (a token hash and now), first spends one use of that initial access
+    /// token: `NotFound("initial access token")` when it is not usable (revoked, expired or
+    /// used up), and nothing is written. `Conflict` when the client id is taken.
+    async fn create_registered_client(
+        &self,
+        client: OAuthClient,
+        registration: ClientRegistration,
+        initial_token: Option<(&str, Timestamp)>,
+    ) -> StoreResult<OAuthClient>;
+    async fn get_client_registration(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<ClientRegistration>>;
+    /// Replaces the client's settings (as [`Store::update_oauth_client`]), adds `new_secret`
+    /// when given (every older secret then ends at once), and replaces its registration, in one
+    /// transaction. `NotFound` when the client has no registration.
+    async fn update_registered_client(
+        &self,
+        client: OAuthClient,
+        registration: ClientRegistration,
+        new_secret: Option<ClientSecret>,
+    ) -> StoreResult<OAuthClient>;
+    /// Disables the client (a first `disabled_at` is kept), forgets its registration access
+    /// token and revokes its live grant sessions (with events), in one transaction; returns how
+    /// many sessions ended. `NotFound` when the client has no registration.
+    async fn retire_registered_client(&self, client_id: &str, at: Timestamp) -> StoreResult<u64>;
+    /// `Conflict` when the id or the hash is taken.
+    async fn create_initial_access_token(&self, token: InitialAccessToken) -> StoreResult<()>;
+    async fn get_initial_access_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<InitialAccessToken>>;
+    /// Every initial access token, newest first.
+    async fn list_initial_access_tokens(&self) -> StoreResult<Vec<InitialAccessToken>>;
+    /// Sets `revoked_at` (a first one is kept); `false` for an unknown id.
+    async fn revoke_initial_access_token(&self, id: Uuid, at: Timestamp) -> StoreResult<bool>;
 
     // ---- OpenID provider grants -----------------------------------------------------------
     /// `Conflict` when the hash is taken.

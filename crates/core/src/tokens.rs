@@ -21,9 +21,32 @@ use crate::revocation::RevocationView;
 
 pub const TOKEN_TYPE: &str = "at+jwt";
 
+/// Who acts for the subject (RFC 8693 §4.1): the impersonating super-admin of a proxy login,
+/// or the delegate of a token exchange, with the client it acts through and, for a chained
+/// exchange, the earlier actor (`act.act`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub sub: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
+}
+
+impl Actor {
+    /// A user acting directly (a proxy login's super-admin).
+    pub fn user(sub: Uuid) -> Actor {
+        Actor {
+            sub,
+            client_id: None,
+            act: None,
+        }
+    }
+
+    /// How many actors the chain holds (this one included).
+    pub fn depth(&self) -> usize {
+        1 + self.act.as_ref().map_or(0, |a| a.depth())
+    }
 }
 
 /// The one claim set of every access token (NOMINAL.md §12, PARSABLE.md §10).
@@ -118,7 +141,9 @@ impl std::fmt::Debug for AccessTokens {
 pub enum TokenAudience {
     /// The Parsable and Nominal APIs: `aud` is the configured audience, and no client's.
     Api,
-    /// An OpenID client's resource (userinfo, introspection): `aud` is the `client_id` claim.
+    /// An OpenID client's resource (userinfo, introspection): a token the provider issued to a
+    /// client (`client_id` claim); `aud` is that client, or the audience a token exchange
+    /// checked against the client's allowlist.
     OidcClient,
 }
 
@@ -282,7 +307,7 @@ impl AccessTokens {
         let claims = self.verify_cached(token, now)?;
         let audience_ok = match audience {
             TokenAudience::Api => claims.client_id.is_none() && claims.aud == self.audience,
-            TokenAudience::OidcClient => claims.client_id.as_deref() == Some(claims.aud.as_str()),
+            TokenAudience::OidcClient => claims.client_id.is_some() && claims.aud != self.audience,
         };
         if !audience_ok {
             return Err(TokenFailure::Invalid);

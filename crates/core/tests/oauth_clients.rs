@@ -163,6 +163,36 @@ async fn an_org_admin_manages_only_its_orgs_clients() {
         r,
         Err(AdminError::Core(CoreError::PermissionDenied(_)))
     ));
+    // Token-exchange audiences mint tokens for other parties: an operator adds them; an org
+    // admin may keep or drop them, never add one.
+    let tx = "urn:ietf:params:oauth:grant-type:token-exchange";
+    let exchange = |audiences: Value| {
+        patch(
+            json!({"grantTypes": ["authorization_code", tx], "tokenExchangeAudiences": audiences}),
+        )
+    };
+    let r = a
+        .update_client(op, "mine", &exchange(json!(["billing"])))
+        .await;
+    assert!(
+        matches!(r, Err(AdminError::Core(CoreError::PermissionDenied(_)))),
+        "{r:?}"
+    );
+    a.update_client(OP, "mine", &exchange(json!(["billing", "api"])))
+        .await
+        .unwrap();
+    let kept = a
+        .update_client(op, "mine", &exchange(json!(["api"])))
+        .await
+        .unwrap();
+    assert_eq!(kept.client.settings.token_exchange_audiences, ["api"]);
+    let r = a
+        .update_client(op, "mine", &exchange(json!(["api", "billing"])))
+        .await;
+    assert!(matches!(
+        r,
+        Err(AdminError::Core(CoreError::PermissionDenied(_)))
+    ));
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
-//! The pages' stylesheets, served by the binary itself (no external asset; the CSP allows
-//! `style-src 'self'` only): `/assets/portcullis.css`, the one stylesheet compiled in, and per
-//! brand a few custom properties (`/assets/brand.css` for the default brand,
-//! `/assets/brand/{org}.css` for an org's), since the CSP forbids inline styles.
+//! The pages' stylesheets and their one script, served by the binary itself (no external asset;
+//! the CSP allows `style-src 'self'` only): `/assets/portcullis.css`, the one stylesheet compiled
+//! in, and per brand a few custom properties (`/assets/brand.css` for the default brand,
+//! `/assets/brand/{org}.css` for an org's), since the CSP forbids inline styles; and
+//! `/assets/webauthn.js`, the passkey ceremonies of the few pages that offer one (their CSP adds
+//! `script-src 'self'`, see `page_layout::PageScript`).
 //!
 //! Page links carry `?v=<hash of the content>`: a matching request is cacheable for a year
 //! (`immutable`), any other is revalidated through its `ETag`.
@@ -21,6 +23,9 @@ const DEFAULT_BRAND_PATH: &str = "/assets/brand.css";
 const ORG_BRAND_PREFIX: &str = "/assets/brand/";
 /// The pages' one stylesheet.
 pub const STYLESHEET: &str = include_str!("../assets/portcullis.css");
+pub const WEBAUTHN_SCRIPT_PATH: &str = "/assets/webauthn.js";
+/// The passkey pages' script (docs/design/mfa.md, "Passkeys in the browser").
+pub const WEBAUTHN_SCRIPT: &str = include_str!("../assets/webauthn.js");
 
 /// The page backgrounds the brand's link colour must be readable on (light, dark).
 const LIGHT_BACKGROUNDS: [Rgb; 2] = [Rgb(0xff, 0xff, 0xff), Rgb(0xf3, 0xf4, 0xf7)];
@@ -44,10 +49,16 @@ fn version(content: &str) -> String {
 }
 
 const STYLESHEET_VERSION: u64 = fnv1a(STYLESHEET.as_bytes());
+const WEBAUTHN_SCRIPT_VERSION: u64 = fnv1a(WEBAUTHN_SCRIPT.as_bytes());
 
 /// The stylesheet's URL, versioned.
 pub fn stylesheet_url() -> String {
     format!("{STYLESHEET_PATH}?v={STYLESHEET_VERSION:016x}")
+}
+
+/// The passkey script's URL, versioned.
+pub fn webauthn_script_url() -> String {
+    format!("{WEBAUTHN_SCRIPT_PATH}?v={WEBAUTHN_SCRIPT_VERSION:016x}")
 }
 
 fn brand_path(brand: &Brand) -> String {
@@ -106,22 +117,45 @@ pub fn brand_stylesheet(brand: &Brand) -> String {
     )
 }
 
+const CSS: &str = "text/css; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
 struct Sheet {
-    css: String,
+    body: String,
     version: String,
+    content_type: &'static str,
 }
 
 type Sheets = Arc<HashMap<String, Sheet>>;
 
-/// `/assets/portcullis.css`, `/assets/brand.css` and one `/assets/brand/{org}.css` per branded
-/// org. The server mounts it beside the surfaces.
+/// `/assets/portcullis.css`, `/assets/brand.css`, one `/assets/brand/{org}.css` per branded org
+/// and `/assets/webauthn.js`. The server mounts it beside the surfaces.
 pub fn router(branding: &BrandingConfig) -> Router {
+    Router::new()
+        .route(STYLESHEET_PATH, get(main_sheet))
+        .route(WEBAUTHN_SCRIPT_PATH, get(webauthn_script))
+        .route(DEFAULT_BRAND_PATH, get(default_brand_sheet))
+        .route("/assets/brand/{file}", get(org_brand_sheet))
+        .with_state(sheets(branding))
+}
+
+/// Every asset by its path.
+fn sheets(branding: &BrandingConfig) -> Sheets {
     let mut sheets = HashMap::new();
     sheets.insert(
         STYLESHEET_PATH.to_owned(),
         Sheet {
-            css: STYLESHEET.to_owned(),
+            body: STYLESHEET.to_owned(),
             version: format!("{STYLESHEET_VERSION:016x}"),
+            content_type: CSS,
+        },
+    );
+    sheets.insert(
+        WEBAUTHN_SCRIPT_PATH.to_owned(),
+        Sheet {
+            body: WEBAUTHN_SCRIPT.to_owned(),
+            version: format!("{WEBAUTHN_SCRIPT_VERSION:016x}"),
+            content_type: JAVASCRIPT,
         },
     );
     for brand in branding.all() {
@@ -130,20 +164,20 @@ pub fn router(branding: &BrandingConfig) -> Router {
             brand_path(&brand),
             Sheet {
                 version: version(&css),
-                css,
+                body: css,
+                content_type: CSS,
             },
         );
     }
-    let sheets: Sheets = Arc::new(sheets);
-    Router::new()
-        .route(STYLESHEET_PATH, get(main_sheet))
-        .route(DEFAULT_BRAND_PATH, get(default_brand_sheet))
-        .route("/assets/brand/{file}", get(org_brand_sheet))
-        .with_state(sheets)
+    Arc::new(sheets)
 }
 
 async fn main_sheet(State(s): State<Sheets>, q: RawQuery, h: HeaderMap) -> Response {
     serve(&s, STYLESHEET_PATH, q, &h)
+}
+
+async fn webauthn_script(State(s): State<Sheets>, q: RawQuery, h: HeaderMap) -> Response {
+    serve(&s, WEBAUTHN_SCRIPT_PATH, q, &h)
 }
 
 async fn default_brand_sheet(State(s): State<Sheets>, q: RawQuery, h: HeaderMap) -> Response {
@@ -180,12 +214,12 @@ fn serve(sheets: &Sheets, path: &str, RawQuery(q): RawQuery, h: &HeaderMap) -> R
     let mut r = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (StatusCode::OK, sheet.css.clone()).into_response()
+        (StatusCode::OK, sheet.body.clone()).into_response()
     };
     let hs = r.headers_mut();
     hs.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
+        HeaderValue::from_static(sheet.content_type),
     );
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     hs.insert(
@@ -202,6 +236,39 @@ fn serve(sheets: &Sheets, path: &str, RawQuery(q): RawQuery, h: &HeaderMap) -> R
 mod tests {
     use super::*;
     use portcullis_core::branding::OrgBrandConfig;
+
+    #[test]
+    fn the_passkey_script_is_served_as_javascript_and_cached_when_versioned() {
+        let sheets = sheets(&BrandingConfig::default());
+        let url = webauthn_script_url();
+        let v = url.split_once('?').map(|(_, q)| q.to_owned());
+        let r = serve(
+            &sheets,
+            WEBAUTHN_SCRIPT_PATH,
+            RawQuery(v),
+            &HeaderMap::new(),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            r.headers()[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let r = serve(
+            &sheets,
+            WEBAUTHN_SCRIPT_PATH,
+            RawQuery(None),
+            &HeaderMap::new(),
+        );
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
+        // The file needs nothing from outside: no import, no other origin.
+        assert!(!WEBAUTHN_SCRIPT.contains("import "));
+        assert!(!WEBAUTHN_SCRIPT.contains("https://"));
+    }
 
     #[test]
     fn brand_colours_stay_readable() {

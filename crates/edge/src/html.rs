@@ -35,6 +35,22 @@ fn extend_csp(h: &mut HeaderMap, directive: &str, source: &str) {
     }
 }
 
+/// Lets a page run the same-origin passkey script (`/assets/webauthn.js`) and nothing else:
+/// `script-src 'self'` (no inline script, no other origin), plus `connect-src 'self'` when
+/// `fetches` (the script asks this server for a ceremony's options, as on the sign-in page).
+/// WebAuthn itself needs no CSP source; every other page keeps [`CSP`] without script.
+pub fn allow_webauthn_script(h: &mut HeaderMap, fetches: bool) {
+    let current = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(CSP)
+        .to_owned();
+    let connect = if fetches { "; connect-src 'self'" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{current}; script-src 'self'{connect}")) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
 /// Lets a page show images from `origin` (a brand's logo host, checked at configuration load).
 pub fn allow_images_from(h: &mut HeaderMap, origin: &str) {
     if let Some(source) = csp_source(origin) {
@@ -245,6 +261,34 @@ mod tests {
         ] {
             assert_eq!(form_action(bad), "form-action 'self'", "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod script_tests {
+    use super::*;
+
+    #[test]
+    fn the_passkey_pages_allow_only_the_same_origin_script() {
+        let mut h = HeaderMap::new();
+        secure_headers(&mut h);
+        allow_webauthn_script(&mut h, false);
+        assert_eq!(
+            h[header::CONTENT_SECURITY_POLICY],
+            format!("{CSP}; script-src 'self'").as_str()
+        );
+        let mut h = HeaderMap::new();
+        secure_headers(&mut h);
+        allow_images_from(&mut h, "https://cdn.example.com");
+        allow_webauthn_script(&mut h, true);
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'; "), "{csp}");
+        assert!(
+            csp.ends_with(
+                "img-src 'self' https://cdn.example.com; script-src 'self'; connect-src 'self'"
+            ),
+            "{csp}"
+        );
     }
 }
 

@@ -10,7 +10,7 @@ use http::{HeaderValue, StatusCode, header};
 use portcullis_core::branding::{Brand, logo_origin};
 
 use crate::assets;
-use crate::html::{allow_images_from, esc, secure_headers};
+use crate::html::{allow_images_from, allow_webauthn_script, esc, secure_headers};
 
 /// How a page is laid out.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +22,19 @@ pub struct Layout<'a> {
     /// A wide page of several cards (`<section class="card">` in the body), the title above
     /// them; otherwise one narrow card holding the title and the body.
     pub sections: bool,
+    /// The script the page runs: none on almost every page.
+    pub script: PageScript,
+}
+
+/// Whether a page loads the passkey script (`/assets/webauthn.js`): only pages with a passkey
+/// form do, and only they get `script-src 'self'` in their CSP (docs/design/pages.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageScript {
+    None,
+    /// The ceremony's options are in the page (`data-options`).
+    WebAuthn,
+    /// The script fetches the options from this server (`connect-src 'self'` too).
+    WebAuthnFetching,
 }
 
 impl<'a> Layout<'a> {
@@ -32,7 +45,13 @@ impl<'a> Layout<'a> {
             title,
             nav: "",
             sections: false,
+            script: PageScript::None,
         }
+    }
+
+    /// This layout, loading the passkey script.
+    pub fn with_script(self, script: PageScript) -> Layout<'a> {
+        Layout { script, ..self }
     }
 }
 
@@ -56,6 +75,13 @@ pub fn render(status: StatusCode, layout: &Layout<'_>, body: &str) -> Response {
     } else {
         format!("<main id=\"main\"><div class=\"card\">\n<h1>{title}</h1>\n{body}\n</div></main>")
     };
+    let script = match layout.script {
+        PageScript::None => String::new(),
+        PageScript::WebAuthn | PageScript::WebAuthnFetching => format!(
+            "<script src=\"{}\" defer></script>\n",
+            assets::webauthn_script_url()
+        ),
+    };
     let doc = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"referrer\" content=\"same-origin\">\
@@ -63,7 +89,7 @@ pub fn render(status: StatusCode, layout: &Layout<'_>, body: &str) -> Response {
          <meta name=\"color-scheme\" content=\"light dark\">\
          <title>{title} · {name}</title>\n\
          <link rel=\"stylesheet\" href=\"{css}\">\n<link rel=\"stylesheet\" href=\"{brand_css}\">\n\
-         </head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n\
+         {script}</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n\
          <header class=\"site-header\"><div class=\"brand\">{logo}<span>{name}</span></div>{nav}</header>\n\
          {main}\n<footer class=\"site-footer\"><p>Secured by Portcullis</p></footer>\n</body></html>\n",
         name = esc(&brand.name),
@@ -79,6 +105,11 @@ pub fn render(status: StatusCode, layout: &Layout<'_>, body: &str) -> Response {
     secure_headers(r.headers_mut());
     if let Some(origin) = brand.logo_url.as_deref().and_then(logo_origin) {
         allow_images_from(r.headers_mut(), &origin);
+    }
+    match layout.script {
+        PageScript::None => {}
+        PageScript::WebAuthn => allow_webauthn_script(r.headers_mut(), false),
+        PageScript::WebAuthnFetching => allow_webauthn_script(r.headers_mut(), true),
     }
     r
 }
@@ -127,6 +158,47 @@ pub fn csrf_input(token: &str) -> String {
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
         esc(token)
     )
+}
+
+/// A browser's credential JSON is about 1 KiB; anything far larger is refused unread.
+const MAX_PASSKEY_CREDENTIAL: usize = 64 * 1024;
+/// Ceremony handles are 32 random bytes in base64url.
+const MAX_PASSKEY_CEREMONY: usize = 128;
+
+/// A passkey form's hidden fields (docs/design/mfa.md, "Passkeys in the browser"): the ceremony
+/// it answers and the browser's answer, which `/assets/webauthn.js` fills in before posting.
+pub fn passkey_answer_fields(ceremony: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"ceremony\" value=\"{}\">\n\
+         <input type=\"hidden\" name=\"credential\" value=\"\">\n",
+        esc(ceremony)
+    )
+}
+
+/// Where a passkey refusal shows, next to the button: the server's message, or an empty, hidden
+/// element the script fills when the browser refuses.
+pub fn passkey_error(message: Option<&str>) -> String {
+    match message {
+        Some(m) => format!(
+            "<p id=\"passkey-error\" class=\"field-error\" role=\"alert\">{}</p>\n",
+            esc(m)
+        ),
+        None => "<p id=\"passkey-error\" class=\"field-error\" role=\"alert\" hidden></p>\n".into(),
+    }
+}
+
+/// A posted passkey answer: the credential JSON object, or `None` when either field is empty,
+/// too large or not JSON (refused before any work).
+pub fn passkey_answer(ceremony: &str, credential: &str) -> Option<serde_json::Value> {
+    if ceremony.is_empty()
+        || ceremony.len() > MAX_PASSKEY_CEREMONY
+        || credential.len() > MAX_PASSKEY_CREDENTIAL
+    {
+        return None;
+    }
+    serde_json::from_str::<serde_json::Value>(credential)
+        .ok()
+        .filter(serde_json::Value::is_object)
 }
 
 /// A labelled input with its hint and its error next to it: the input names both in
@@ -260,6 +332,35 @@ mod tests {
         assert!(
             csp.contains("img-src 'self' https://cdn.example.com"),
             "{csp}"
+        );
+        assert!(!csp.contains("script-src"), "{csp}");
+    }
+
+    #[tokio::test]
+    async fn only_a_passkey_page_loads_the_script() {
+        let brand = BrandingConfig::default().brand(None);
+        let body = |r: Response| async move {
+            let b = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(b.to_vec()).unwrap()
+        };
+        let plain = render(StatusCode::OK, &Layout::card(&brand, "x"), "");
+        assert!(!body(plain).await.contains("<script"));
+        let layout = Layout::card(&brand, "x").with_script(PageScript::WebAuthn);
+        let r = render(StatusCode::OK, &layout, "");
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.ends_with("; script-src 'self'"), "{csp}");
+        let html = body(r).await;
+        assert!(
+            html.contains(&format!(
+                "<script src=\"{}\" defer></script>",
+                assets::webauthn_script_url()
+            )),
+            "{html}"
         );
     }
 }

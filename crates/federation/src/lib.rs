@@ -19,6 +19,7 @@ mod login;
 mod orgs;
 mod provider;
 mod resolve;
+mod token_exchange;
 
 use std::collections::HashMap;
 use std::sync::Arc;

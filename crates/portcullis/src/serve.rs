@@ -11,7 +11,7 @@ use portcullis_core::oidc::Provider;
 use portcullis_core::store::Store;
 use portcullis_core::{KeyPurpose, crypto::MasterKey};
 use portcullis_federation::Federation;
-use portcullis_oidc::HttpLogoutSender;
+use portcullis_oidc::{HttpLogoutSender, HttpMetadataFetcher};
 use portcullis_server::config::{Config, ENV_BOOTSTRAP_ADMIN_PASSWORD};
 use portcullis_server::{HttpContext, build_router, hook};
 use zeroize::Zeroizing;
@@ -191,6 +191,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
     };
     let provider = Provider::new(engine.clone());
+    // Token exchange trusts the ID tokens of exactly the providers `[federation]` trusts.
+    provider.trust_upstream_id_tokens(fed.clone());
     let sender = match HttpLogoutSender::new() {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -199,6 +201,17 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             bail!("cannot build the back-channel logout HTTP client: {e}");
         }
     };
+    let documents = &cfg.core.oidc.registration.metadata_documents;
+    if documents.enabled {
+        match HttpMetadataFetcher::new(documents) {
+            Ok(f) => provider.set_metadata_document_fetcher(Arc::new(f)),
+            Err(e) => {
+                engine.shutdown().await;
+                store.close().await;
+                bail!("cannot build the client metadata document HTTP client: {e}");
+            }
+        }
+    }
     let ctx = HttpContext::new(cfg.server.clone(), store.clone())
         .with_revocation_feed(engine.revocations().clone());
     let app = build_router(surfaces(&engine, &fed, &provider), &ctx);

@@ -207,7 +207,10 @@ fn an_operator_sets_the_roles_of_a_service_client() {
         dir.run("client list")[0]["serviceAccount"]["id"],
         account["id"]
     );
-    assert_eq!(dir.run("client roles job")["serviceAccount"]["roles"], serde_json::json!([]));
+    assert_eq!(
+        dir.run("client roles job")["serviceAccount"]["roles"],
+        serde_json::json!([])
+    );
     for (args, why) in [
         ("client roles job --role OWNER", "unknown role"),
         ("client roles nope --role ADMIN", "not found"),

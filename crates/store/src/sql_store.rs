@@ -201,6 +201,77 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(a)
     }
 
+    // ---- self-registered OpenID clients ----------------------------------------------------
+
+    async fn create_registered_client(
+        &self,
+        client: OAuthClient,
+        registration: ClientRegistration,
+        initial_token: Option<(&str, Timestamp)>,
+    ) -> StoreResult<OAuthClient> {
+        let mut w = self.write().await?;
+        let created =
+            client_registrations::create::<B>(w.conn(), &client, &registration, initial_token)
+                .await?;
+        w.commit().await?;
+        Ok(created)
+    }
+
+    async fn get_client_registration(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<ClientRegistration>> {
+        client_registrations::get::<B>(&mut *self.conn().await?, client_id).await
+    }
+
+    async fn update_registered_client(
+        &self,
+        client: OAuthClient,
+        registration: ClientRegistration,
+        new_secret: Option<ClientSecret>,
+    ) -> StoreResult<OAuthClient> {
+        let mut w = self.write().await?;
+        let updated = client_registrations::update::<B>(
+            w.conn(),
+            &client,
+            &registration,
+            new_secret.as_ref(),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(updated)
+    }
+
+    async fn retire_registered_client(&self, client_id: &str, at: Timestamp) -> StoreResult<u64> {
+        let mut w = self.write().await?;
+        let ended = client_registrations::retire(&mut w, client_id, at).await?;
+        w.commit().await?;
+        Ok(ended)
+    }
+
+    async fn create_initial_access_token(&self, token: InitialAccessToken) -> StoreResult<()> {
+        client_registrations::create_token::<B>(&mut *self.conn().await?, &token).await
+    }
+
+    async fn get_initial_access_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<InitialAccessToken>> {
+        client_registrations::get_token::<B>(&mut *self.conn().await?, token_hash).await
+    }
+
+    async fn list_initial_access_tokens(&self) -> StoreResult<Vec<InitialAccessToken>> {
+        client_registrations::list_tokens::<B>(&mut *self.conn().await?).await
+    }
+
+    async fn revoke_initial_access_token(
+        &self,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        client_registrations::revoke_token::<B>(&mut *self.conn().await?, id, at).await
+    }
+
     // ---- OpenID provider grants -------------------------------------------------------------
 
     async fn insert_authorization_code(&self, code: AuthorizationCode) -> StoreResult<()> {

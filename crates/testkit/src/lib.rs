@@ -13,6 +13,8 @@
 pub mod http;
 pub mod mfa;
 mod oidc;
+#[cfg(feature = "passkeys")]
+pub mod passkey;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

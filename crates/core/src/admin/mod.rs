@@ -27,6 +27,7 @@ use crate::use_cases::{NO_REQUEST, UseCaseCtx};
 mod allowlist;
 mod bootstrap;
 mod clients;
+mod initial_tokens;
 mod keys;
 mod members;
 mod mfa;
@@ -39,6 +40,7 @@ mod workspaces;
 mod tests;
 
 pub use clients::*;
+pub use initial_tokens::{InitialTokenView, IssuedInitialToken};
 pub use mfa::MfaReset;
 pub use views::*;
 

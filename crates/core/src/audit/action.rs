@@ -88,6 +88,8 @@ pub enum AuditAction {
     OidcRevoke,
     OidcConsent,
     OidcBackchannelLogout,
+    OidcTokenExchange,
+    OidcImpersonation,
     // ---- OpenID provider clients and consents
     ClientCreate,
     ClientUpdate,
@@ -97,6 +99,13 @@ pub enum AuditAction {
     ClientDelete,
     ClientRoles,
     ConsentRevoke,
+    // ---- self-registered clients (RFC 7591/7592, metadata documents)
+    ClientRegister,
+    ClientRegistrationUpdate,
+    ClientRegistrationDelete,
+    ClientMetadataDocument,
+    InitialTokenCreate,
+    InitialTokenRevoke,
 }
 
 impl AuditAction {
@@ -173,6 +182,8 @@ impl AuditAction {
         AuditAction::OidcRevoke,
         AuditAction::OidcConsent,
         AuditAction::OidcBackchannelLogout,
+        AuditAction::OidcTokenExchange,
+        AuditAction::OidcImpersonation,
         AuditAction::ClientCreate,
         AuditAction::ClientUpdate,
         AuditAction::ClientRotateSecret,
@@ -181,6 +192,12 @@ impl AuditAction {
         AuditAction::ClientDelete,
         AuditAction::ClientRoles,
         AuditAction::ConsentRevoke,
+        AuditAction::ClientRegister,
+        AuditAction::ClientRegistrationUpdate,
+        AuditAction::ClientRegistrationDelete,
+        AuditAction::ClientMetadataDocument,
+        AuditAction::InitialTokenCreate,
+        AuditAction::InitialTokenRevoke,
     ];
 
     /// The stored name. Never change one: operators filter on it.
@@ -257,6 +274,8 @@ impl AuditAction {
             AuditAction::OidcRevoke => "oidc.revoke",
             AuditAction::OidcConsent => "oidc.consent",
             AuditAction::OidcBackchannelLogout => "oidc.backchannel_logout",
+            AuditAction::OidcTokenExchange => "oidc.token_exchange",
+            AuditAction::OidcImpersonation => "oidc.impersonation",
             AuditAction::ClientCreate => "client.create",
             AuditAction::ClientUpdate => "client.update",
             AuditAction::ClientRotateSecret => "client.rotate_secret",
@@ -265,6 +284,12 @@ impl AuditAction {
             AuditAction::ClientDelete => "client.delete",
             AuditAction::ClientRoles => "client.roles",
             AuditAction::ConsentRevoke => "consent.revoke",
+            AuditAction::ClientRegister => "client.register",
+            AuditAction::ClientRegistrationUpdate => "client.registration_update",
+            AuditAction::ClientRegistrationDelete => "client.registration_delete",
+            AuditAction::ClientMetadataDocument => "client.metadata_document",
+            AuditAction::InitialTokenCreate => "client.initial_token_create",
+            AuditAction::InitialTokenRevoke => "client.initial_token_revoke",
         }
     }
 }

@@ -143,7 +143,7 @@ impl Engine {
             guest,
         );
         claims.team = org_scoped;
-        claims.act = proxy_admin.as_ref().map(|a| Actor { sub: a.id.0 });
+        claims.act = proxy_admin.as_ref().map(|a| Actor::user(a.id.0));
         let token = self.tokens.sign(&claims)?;
         let (action, actor) = match &proxy_admin {
             Some(a) => (AuditAction::ImpersonationStart, Some(a.id)),

@@ -103,6 +103,19 @@ impl Engine {
             .and_then(|b| b.rp_name("Portcullis").build())
             .map_err(|e| unavailable(e.to_string()))
     }
+
+    /// Whether a browser can use passkeys here, so pages offer them: the relying party exists
+    /// and `core.public_url` is a secure context (HTTPS, or `http://localhost` and its
+    /// subdomains, which browsers treat as secure).
+    pub fn passkeys_available(&self) -> bool {
+        let Ok(url) = Url::parse(&self.config().public_url) else {
+            return false;
+        };
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let secure = url.scheme() == "https"
+            || (url.scheme() == "http" && (host == "localhost" || host.ends_with(".localhost")));
+        secure && self.relying_party().is_ok()
+    }
 }
 
 /// Checks a passkey answer for `user` (called inside the throttle): takes the ceremony, finds

@@ -156,7 +156,7 @@ impl Engine {
                 .claims(p.user, org.id, &session.0, now, exp, p.amr.clone(), guest);
         // A team token stays bound when it switches org: never an org-wide (super-admin) token.
         claims.team = kind == Reissue::OrgToken || p.is_org_bound();
-        claims.act = p.actor.map(|a| Actor { sub: a.0 });
+        claims.act = p.actor.map(|a| Actor::user(a.0));
         let token = self.tokens.sign(&claims)?;
         let action = match kind {
             Reissue::OrgToken => AuditAction::TokenOrg,

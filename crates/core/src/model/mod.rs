@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod audit;
+mod client_registration;
 mod credentials;
 mod factors;
 mod ids;
@@ -24,6 +25,7 @@ mod users;
 mod workspaces;
 
 pub use audit::*;
+pub use client_registration::*;
 pub use credentials::*;
 pub use factors::*;
 pub use ids::*;

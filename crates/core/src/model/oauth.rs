@@ -62,6 +62,7 @@ wire_enum!(
         AuthorizationCode = "authorization_code",
         RefreshToken = "refresh_token",
         ClientCredentials = "client_credentials",
+        TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
     }
 );
 
@@ -115,6 +116,9 @@ pub struct OAuthClient {
     /// May introspect every token, not only its own.
     pub introspect_any: bool,
     pub backchannel_logout_uri: Option<String>,
+    /// The audiences (`audience` / `resource` values) the client may exchange tokens for
+    /// (RFC 8693); empty: none.
+    pub token_exchange_audiences: Vec<String>,
     /// Declared in the configuration file: the file is its source of truth.
     pub declarative: bool,
     pub disabled_at: Option<Timestamp>,

@@ -133,13 +133,17 @@ impl Provider {
                 "the openid scope is required",
             ));
         }
-        let map = self
+        let mut map = self
             .scope_claims(principal.user, principal.org, &scopes)
             .await
             .map_err(|e| match e {
                 CoreError::NotFound(_) => invalid(),
                 other => other.into(),
             })?;
+        // Who acts for the user, on an exchanged token (RFC 8693 §4.1).
+        if let Some(act) = &claims.act {
+            map.insert("act".into(), json!(act));
+        }
         Ok(Value::Object(map))
     }
 }

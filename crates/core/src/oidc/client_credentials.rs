@@ -325,6 +325,7 @@ mod tests {
             allow_offline: false,
             introspect_any: false,
             backchannel_logout_uri: None,
+            token_exchange_audiences: Vec::new(),
         };
         spec.validate(&Default::default(), Utc::now())
             .expect("a valid client-credentials client")

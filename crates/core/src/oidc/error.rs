@@ -29,6 +29,8 @@ codes!(
     unsupported_response_type => "unsupported_response_type",
     unsupported_token_type => "unsupported_token_type",
     invalid_scope => "invalid_scope",
+    // RFC 8707 §2 / RFC 8693 §2.2.2: the requested audience or resource is not allowed.
+    invalid_target => "invalid_target",
     access_denied => "access_denied",
     login_required => "login_required",
     consent_required => "consent_required",
@@ -41,6 +43,10 @@ codes!(
     temporarily_unavailable => "temporarily_unavailable",
     invalid_token => "invalid_token",
     insufficient_scope => "insufficient_scope",
+    // RFC 7591 §3.2.2: dynamic client registration.
+    invalid_redirect_uri => "invalid_redirect_uri",
+    invalid_client_metadata => "invalid_client_metadata",
+    invalid_software_statement => "invalid_software_statement",
 );
 
 impl OAuthError {

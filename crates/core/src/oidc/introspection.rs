@@ -74,10 +74,11 @@ impl Provider {
             .validate_for(token, Utc::now(), TokenAudience::OidcClient)
             .ok()?;
         let owner = claims.client_id.as_deref()?;
-        if !Self::may_see(caller, owner) {
+        // The audience of an exchanged token is the party it was made for (RFC 8693).
+        if !Self::may_see(caller, owner) && caller.client_id != claims.aud {
             return None;
         }
-        Some(json!({
+        let mut v = json!({
             "active": true,
             "token_type": "Bearer",
             "scope": claims.scope,
@@ -91,7 +92,11 @@ impl Provider {
             "jti": claims.jti,
             "org": claims.org,
             "sid": claims.sid,
-        }))
+        });
+        if let Some(act) = &claims.act {
+            v["act"] = json!(act);
+        }
+        Some(v)
     }
 
     async fn introspect_refresh(
@@ -217,7 +222,8 @@ impl Provider {
             .access_tokens()
             .verify_ignoring_expiry(token)
             .ok()?;
-        let owner = claims.client_id.clone().filter(|c| *c == claims.aud)?;
+        // The client the token was issued to (for an exchanged token, not its audience).
+        let owner = claims.client_id.clone()?;
         Some((owner, UserId(claims.sub), SessionId(claims.sid)))
     }
 }

@@ -6,13 +6,16 @@ mod acr;
 mod claims;
 mod client_auth;
 mod client_credentials;
+pub mod client_metadata_document;
 mod consents;
 mod error;
 mod grants;
 mod introspection;
 mod logout;
 mod provider;
+mod registration;
 mod request;
+mod token_exchange;
 
 /// The client registry lives in [`crate::oidc_clients`] (the settings name it, and the
 /// provider names the engine, which names the settings); re-exported here.
@@ -31,6 +34,7 @@ pub use error::OAuthError;
 pub use grants::TokenSet;
 pub use logout::{BACKCHANNEL_EVENT, EndSessionParams, EndSessionStep, LogoutSender, PURGE_EVERY};
 pub use provider::{AuthorizeStep, BrowserSignIn, CODE_TTL_SECS, Provider};
+pub use registration::REGISTRATION_PATH;
 /// The authorization request's validation without the engine (what `Provider::authorize`
 /// runs first); for the fuzz targets.
 #[doc(hidden)]
@@ -38,6 +42,10 @@ pub use request::validate as validate_authorize_params;
 pub use request::{
     AuthorizationRequest, AuthorizeError, AuthorizeParams, PENDING_REQUEST_SECS, Prompt,
     RequestSeal, SUPPORTED_SCOPES, pkce_matches,
+};
+pub use token_exchange::{
+    ExchangedToken, GRANT_TOKEN_EXCHANGE, MAX_ACT_DEPTH, TOKEN_TYPE_ACCESS, TOKEN_TYPE_ID,
+    TokenExchangeRequest, UpstreamIdToken, UpstreamIdTokens, UpstreamRefusal,
 };
 
 /// application/x-www-form-urlencoded escaping of one value (RFC 3986 unreserved kept).

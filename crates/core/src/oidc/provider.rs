@@ -26,6 +26,10 @@ pub struct Provider {
     pub(super) seal: RequestSeal,
     pub(super) failed_auth: FailedAuth,
     pub(super) service_accounts: super::client_credentials::AccountCache,
+    /// Verifies upstream ID tokens for token exchange; unset: none is trusted.
+    pub(super) upstream: std::sync::OnceLock<Arc<dyn super::UpstreamIdTokens>>,
+    /// Dynamic registration and metadata documents (`registration/`).
+    pub(super) registration: super::registration::RegistrationState,
 }
 
 impl std::fmt::Debug for Provider {
@@ -68,11 +72,15 @@ pub enum AuthorizeStep {
 impl Provider {
     pub fn new(engine: Arc<Engine>) -> Arc<Provider> {
         let seal = RequestSeal::of(&engine);
+        let registration =
+            super::registration::RegistrationState::new(&engine.config().oidc.registration);
         Arc::new(Provider {
             engine,
             seal,
             failed_auth: FailedAuth::default(),
             service_accounts: Default::default(),
+            upstream: std::sync::OnceLock::new(),
+            registration,
         })
     }
 
@@ -124,9 +132,13 @@ impl Provider {
         ctx: &AuditContext,
     ) -> Result<AuthorizeStep, AuthorizeError> {
         let client_id = params.client_id.as_deref().unwrap_or_default().trim();
-        let client = self.client(client_id).await.map_err(|_| {
-            AuthorizeError::Page("The server could not look up the application.".into())
-        })?;
+        let client = if super::client_metadata_document::is_url_client_id(client_id) {
+            Some(self.metadata_document_client(client_id, ctx).await?)
+        } else {
+            self.client(client_id).await.map_err(|_| {
+                AuthorizeError::Page("The server could not look up the application.".into())
+            })?
+        };
         let req = super::request::validate(params, client.as_ref(), Utc::now())?;
         match client {
             Some(client) => self.proceed(&client, req, browser, ctx).await,
@@ -337,23 +349,7 @@ impl Provider {
         req: &AuthorizationRequest,
         user: UserId,
     ) -> Result<OrgDecision, OAuthError> {
-        let store = self.engine.store();
-        let memberships = store
-            .list_user_memberships(user, false)
-            .await
-            .map_err(CoreError::from)?;
-        let mut orgs = Vec::new();
-        for m in memberships.into_iter().filter(Membership::is_active) {
-            if let Some(org) = store.get_org(m.org_id).await.map_err(CoreError::from)?
-                && !org.disabled
-                && !self
-                    .engine
-                    .revocations()
-                    .is_membership_deactivated(user, org.id)
-            {
-                orgs.push(org);
-            }
-        }
+        let mut orgs = self.active_orgs(user).await?;
         let wanted = client.org_id.or(req.org);
         if let Some(wanted) = wanted {
             return orgs
@@ -374,6 +370,28 @@ impl Provider {
                 Ok(OrgDecision::Ask(orgs))
             }
         }
+    }
+
+    /// The enabled orgs the user is an active member of.
+    pub(super) async fn active_orgs(&self, user: UserId) -> Result<Vec<Org>, OAuthError> {
+        let store = self.engine.store();
+        let memberships = store
+            .list_user_memberships(user, false)
+            .await
+            .map_err(CoreError::from)?;
+        let mut orgs = Vec::new();
+        for m in memberships.into_iter().filter(Membership::is_active) {
+            if let Some(org) = store.get_org(m.org_id).await.map_err(CoreError::from)?
+                && !org.disabled
+                && !self
+                    .engine
+                    .revocations()
+                    .is_membership_deactivated(user, org.id)
+            {
+                orgs.push(org);
+            }
+        }
+        Ok(orgs)
     }
 
     /// Stores the code's hash with everything the token request must match; returns the code.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::DeclaredClient;
+use super::exchange_policy::TokenExchangeConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,6 +24,10 @@ pub struct OidcConfig {
     pub id_token_secs: i64,
     /// Clients declared here (`[[core.oidc.clients]]`), reconciled into the store at start.
     pub clients: Vec<DeclaredClient>,
+    /// RFC 8693 impersonation policies (`[[core.oidc.token_exchange.impersonation]]`).
+    pub token_exchange: TokenExchangeConfig,
+    /// `[core.oidc.registration]`: dynamic registration and metadata documents.
+    pub registration: super::RegistrationConfig,
 }
 
 impl Default for OidcConfig {
@@ -35,6 +40,8 @@ impl Default for OidcConfig {
             offline_secs: 30 * 24 * 3600,
             id_token_secs: 300,
             clients: Vec::new(),
+            token_exchange: TokenExchangeConfig::default(),
+            registration: Default::default(),
         }
     }
 }
@@ -61,6 +68,8 @@ impl OidcConfig {
         if self.access_token_secs > self.max_access_token_secs {
             return Err("oidc.access_token_secs exceeds oidc.max_access_token_secs".into());
         }
+        self.token_exchange.validate()?;
+        self.registration.validate()?;
         let mut ids = std::collections::BTreeSet::new();
         for c in &self.clients {
             if !ids.insert(c.client_id.as_str()) {

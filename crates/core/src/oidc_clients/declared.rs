@@ -59,6 +59,9 @@ pub struct DeclaredClient {
     pub introspect_any: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// RFC 8693: the audiences the client may exchange tokens for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_audiences: Vec<String>,
 }
 
 /// A declared client ready to reconcile: its spec (org not yet resolved), the org reference,
@@ -96,6 +99,7 @@ impl DeclaredClient {
             allow_offline: self.allow_offline,
             introspect_any: self.introspect_any,
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            token_exchange_audiences: self.token_exchange_audiences.clone(),
         }
     }
 

@@ -17,6 +17,8 @@ use crate::model::*;
 
 mod config;
 mod declared;
+mod exchange_policy;
+mod registration_config;
 mod uris;
 
 #[cfg(test)]
@@ -24,6 +26,10 @@ mod tests;
 
 pub use config::OidcConfig;
 pub use declared::{DeclaredClient, LoadedClient};
+pub use exchange_policy::{ImpersonationPolicy, TokenExchangeConfig};
+pub use registration_config::{
+    MetadataDocumentConfig, REGISTRABLE_SCOPES, RegistrationConfig, RegistrationMode,
+};
 pub use uris::{match_post_logout_redirect_uri, match_redirect_uri};
 
 /// The scopes a client may be allowed to ask for.
@@ -80,6 +86,10 @@ pub struct ClientSpec {
     pub introspect_any: bool,
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// RFC 8693: the `audience`/`resource` values the client may exchange tokens for; needs
+    /// the token-exchange grant.
+    #[serde(default)]
+    pub token_exchange_audiences: Vec<String>,
 }
 
 /// A change to a registered client: a JSON merge patch (RFC 7396) over its [`ClientSpec`]'s
@@ -132,6 +142,7 @@ impl From<&OAuthClient> for ClientSpec {
             allow_offline: c.allow_offline,
             introspect_any: c.introspect_any,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            token_exchange_audiences: c.token_exchange_audiences.clone(),
         }
     }
 }
@@ -182,6 +193,7 @@ impl ClientSpec {
         });
         check_grants(&grant_types, self.allow_offline)?;
         check_client_credentials(&grant_types, self.kind, self.org_id)?;
+        check_token_exchange(self.kind, &grant_types, &self.token_exchange_audiences)?;
         uris::check_list("redirect_uris", &self.redirect_uris, public)?;
         if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
             return Err(invalid(
@@ -240,6 +252,7 @@ impl ClientSpec {
             allow_offline: self.allow_offline,
             introspect_any: self.introspect_any,
             backchannel_logout_uri: self.backchannel_logout_uri,
+            token_exchange_audiences: self.token_exchange_audiences,
             declarative: false,
             disabled_at: None,
             created_at: now,
@@ -339,6 +352,51 @@ fn check_client_credentials(
             "grant_types: client_credentials needs orgId (the client acts as a service \
              account of that org)",
         ));
+    }
+    Ok(())
+}
+
+/// At most this many token-exchange audiences per client, each at most this long.
+const MAX_EXCHANGE_AUDIENCES: usize = 32;
+const MAX_AUDIENCE_LEN: usize = 512;
+
+/// RFC 8693 is for clients that can prove who they are (a public client could be anyone), and
+/// the audiences must be unambiguous values: printable, no spaces, no duplicates.
+fn check_token_exchange(
+    kind: ClientKind,
+    grants: &BTreeSet<GrantType>,
+    audiences: &[String],
+) -> CoreResult<()> {
+    let exchanges = grants.contains(&GrantType::TokenExchange);
+    if exchanges && kind == ClientKind::Public {
+        return Err(invalid(
+            "grant_types: a public client cannot use token exchange (it cannot authenticate)",
+        ));
+    }
+    if !audiences.is_empty() && !exchanges {
+        return Err(invalid(
+            "token_exchange_audiences needs the urn:ietf:params:oauth:grant-type:token-exchange grant",
+        ));
+    }
+    if audiences.len() > MAX_EXCHANGE_AUDIENCES {
+        return Err(invalid(format!(
+            "token_exchange_audiences: at most {MAX_EXCHANGE_AUDIENCES}"
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for a in audiences {
+        let printable = a.bytes().all(|b| b.is_ascii_graphic());
+        if a.is_empty() || a.len() > MAX_AUDIENCE_LEN || !printable {
+            return Err(invalid(format!(
+                "token_exchange_audiences: {a:?} must be 1 to {MAX_AUDIENCE_LEN} printable \
+                 characters without spaces"
+            )));
+        }
+        if !seen.insert(a.as_str()) {
+            return Err(invalid(format!(
+                "token_exchange_audiences: {a:?} is listed twice"
+            )));
+        }
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ fn web() -> ClientSpec {
         allow_offline: false,
         introspect_any: false,
         backchannel_logout_uri: None,
+        token_exchange_audiences: Vec::new(),
     }
 }
 
@@ -626,4 +627,51 @@ fn redirect_uris_match_exactly_but_for_a_loopback_ip_port() {
         match_post_logout_redirect_uri(&c, "https://app.example.com/cb"),
         None
     );
+}
+
+#[test]
+fn token_exchange_is_for_confidential_clients_with_valid_audiences() {
+    let exchanging = |audiences: &[&str]| ClientSpec {
+        grant_types: Some([GrantType::AuthorizationCode, GrantType::TokenExchange].into()),
+        token_exchange_audiences: audiences.iter().map(|a| a.to_string()).collect(),
+        ..web()
+    };
+    let c = exchanging(&["https://api.example.com", "billing"])
+        .validate(&cfg(), now())
+        .unwrap();
+    assert_eq!(
+        c.token_exchange_audiences,
+        ["https://api.example.com", "billing"]
+    );
+    // The grant alone (no audience) is allowed and exchanges nothing.
+    assert!(exchanging(&[]).validate(&cfg(), now()).is_ok());
+    // Without a code grant no redirect URI is needed.
+    let machine = ClientSpec {
+        redirect_uris: Vec::new(),
+        grant_types: Some([GrantType::TokenExchange].into()),
+        token_exchange_audiences: vec!["billing".into()],
+        ..web()
+    };
+    assert!(machine.validate(&cfg(), now()).is_ok());
+    let public = ClientSpec {
+        grant_types: Some([GrantType::AuthorizationCode, GrantType::TokenExchange].into()),
+        ..native()
+    };
+    assert!(refused(public).contains("public client cannot use token exchange"));
+    let no_grant = ClientSpec {
+        token_exchange_audiences: vec!["billing".into()],
+        ..web()
+    };
+    assert!(
+        refused(no_grant).contains("needs the urn:ietf:params:oauth:grant-type:token-exchange")
+    );
+    for bad in [&["a b"][..], &[""], &["x", "x"], &["tab\t"]] {
+        assert!(
+            refused(exchanging(bad)).starts_with("token_exchange_audiences"),
+            "{bad:?}"
+        );
+    }
+    let many: Vec<String> = (0..33).map(|i| format!("aud-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert!(refused(exchanging(&many)).contains("at most 32"));
 }

@@ -19,7 +19,8 @@ pub enum ClientScope {
     /// Every client (the operator).
     Operator,
     /// Only the clients of this org (its admins): others look unknown, a new one belongs to
-    /// it, and the operator-only powers (`first_party`, `introspect_any`) cannot be turned on.
+    /// it, and the operator-only powers (`first_party`, `introspect_any`, token-exchange
+    /// audiences) cannot be turned on.
     Org(OrgId),
 }
 
@@ -104,6 +105,16 @@ fn check_scope(
     if after.introspect_any && !before.is_some_and(|b| b.introspect_any) {
         return Err(CoreError::PermissionDenied(
             "only an operator may let a client introspect every token",
+        ));
+    }
+    // Minting tokens for other audiences reaches beyond the org's own applications.
+    let widened = after
+        .token_exchange_audiences
+        .iter()
+        .any(|a| !before.is_some_and(|b| b.token_exchange_audiences.contains(a)));
+    if widened {
+        return Err(CoreError::PermissionDenied(
+            "only an operator may let a client exchange tokens for an audience",
         ));
     }
     Ok(())

@@ -480,6 +480,40 @@ impl Store for KeyStore {
     async fn purge_sso_flows(&self, _: Timestamp) -> StoreResult<u64> {
         Err(fake())
     }
+    async fn create_registered_client(
+        &self,
+        _: OAuthClient,
+        _: ClientRegistration,
+        _: Option<(&str, Timestamp)>,
+    ) -> StoreResult<OAuthClient> {
+        Err(fake())
+    }
+    async fn get_client_registration(&self, _: &str) -> StoreResult<Option<ClientRegistration>> {
+        Err(fake())
+    }
+    async fn update_registered_client(
+        &self,
+        _: OAuthClient,
+        _: ClientRegistration,
+        _: Option<ClientSecret>,
+    ) -> StoreResult<OAuthClient> {
+        Err(fake())
+    }
+    async fn retire_registered_client(&self, _: &str, _: Timestamp) -> StoreResult<u64> {
+        Err(fake())
+    }
+    async fn create_initial_access_token(&self, _: InitialAccessToken) -> StoreResult<()> {
+        Err(fake())
+    }
+    async fn get_initial_access_token(&self, _: &str) -> StoreResult<Option<InitialAccessToken>> {
+        Err(fake())
+    }
+    async fn list_initial_access_tokens(&self) -> StoreResult<Vec<InitialAccessToken>> {
+        Err(fake())
+    }
+    async fn revoke_initial_access_token(&self, _: uuid::Uuid, _: Timestamp) -> StoreResult<bool> {
+        Err(fake())
+    }
     async fn create_oauth_client(&self, _: OAuthClient) -> StoreResult<OAuthClient> {
         Err(fake())
     }

@@ -482,3 +482,20 @@ async fn passkey_changes_need_a_recent_authentication() {
         Err(CoreError::InvalidToken(_))
     ));
 }
+
+#[tokio::test]
+async fn pages_offer_passkeys_only_on_a_secure_context_with_a_host_name() {
+    for (url, offered) in [
+        ("http://localhost:8080", true),
+        ("http://id.localhost", true),
+        ("https://id.example.com", true),
+        ("http://127.0.0.1:8080", false),
+        ("https://10.0.0.1", false),
+        ("http://id.example.com", false),
+    ] {
+        let mut cfg = no_delay();
+        cfg.public_url = url.into();
+        let e = TestEnv::builder().config(cfg).build().await;
+        assert_eq!(e.engine.passkeys_available(), offered, "{url}");
+    }
+}

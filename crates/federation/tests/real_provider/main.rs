@@ -8,6 +8,7 @@ mod opaque;
 mod provisioning;
 #[path = "../support/mod.rs"]
 mod support;
+mod token_exchange;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -68,6 +68,61 @@ pub enum ClientCommand {
         #[arg(long)]
         role: Vec<String>,
     },
+    /// Mint an initial access token for dynamic registration (core.oidc.registration.mode =
+    /// "initial_token"); printed once.
+    InitialToken {
+        /// How long it works: seconds, or a number with s, m, h or d (e.g. 7d) [default: never
+        /// expires].
+        #[arg(long, value_parser = parse_duration_secs)]
+        expires: Option<i64>,
+        /// How many clients it may register [default: any number].
+        #[arg(long)]
+        uses: Option<i64>,
+        /// A note on whom it is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List initial access tokens (never the tokens themselves).
+    InitialTokens,
+    /// Revoke an initial access token (clients it registered stay).
+    RevokeInitialToken { id: String },
+}
+
+/// `3600`, `90s`, `30m`, `12h` or `7d`, in seconds.
+fn parse_duration_secs(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 3600, 30m, 12h or 7d"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(unit_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+fn initial_token_line(t: &portcullis_core::admin::InitialTokenView) -> String {
+    let mut line = format!("{}  {:?}  uses={}", t.id, t.label, t.uses);
+    if let Some(m) = t.max_uses {
+        line += &format!("/{m}");
+    }
+    if let Some(e) = t.expires_at {
+        line += &format!("  expires={e}");
+    }
+    if t.revoked_at.is_some() {
+        line += "  revoked";
+    } else if !t.usable {
+        line += "  unusable";
+    }
+    line
 }
 
 /// The settings `create` and `update` share. Lists replace the whole list.
@@ -88,7 +143,8 @@ pub struct ClientFields {
     /// A URI the client may be sent to after logout (repeat for more).
     #[arg(long, value_name = "URI")]
     post_logout_redirect_uri: Vec<String>,
-    /// authorization_code, refresh_token or client_credentials (repeat for more).
+    /// authorization_code, refresh_token, client_credentials or
+    /// urn:ietf:params:oauth:grant-type:token-exchange (repeat for more).
     #[arg(long)]
     grant_type: Vec<GrantType>,
     /// A scope the client may ask for (repeat; openid is required).
@@ -115,6 +171,9 @@ pub struct ClientFields {
     introspect_any: Option<bool>,
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
+    /// An audience the client may exchange tokens for (RFC 8693; repeat for more).
+    #[arg(long, value_name = "AUDIENCE")]
+    token_exchange_audience: Vec<String>,
 }
 
 impl ClientFields {
@@ -175,6 +234,12 @@ impl ClientFields {
         }
         if let Some(v) = &self.backchannel_logout_uri {
             put("backchannelLogoutUri", json!(v));
+        }
+        if !self.token_exchange_audience.is_empty() {
+            put(
+                "tokenExchangeAudiences",
+                json!(self.token_exchange_audience),
+            );
         }
         Ok(m)
     }
@@ -311,6 +376,32 @@ pub(super) async fn client(admin: &Admin, json: bool, cmd: &ClientCommand) -> an
             admin.delete_client(op, client).await?;
             emit(json, &json!({ "deleted": client }), || {
                 format!("deleted client {client}")
+            })
+        }
+        ClientCommand::InitialToken {
+            expires,
+            uses,
+            label,
+        } => {
+            let t = admin.create_initial_token(label, *expires, *uses).await?;
+            emit(json, &t, || {
+                format!(
+                    "initial access token {}\ntoken (shown only once): {}",
+                    initial_token_line(&t.view),
+                    t.token.as_str()
+                )
+            })
+        }
+        ClientCommand::InitialTokens => {
+            let ts = admin.list_initial_tokens().await?;
+            emit(json, &ts, || {
+                ts.iter().map(|t| initial_token_line(t) + "\n").collect()
+            })
+        }
+        ClientCommand::RevokeInitialToken { id } => {
+            admin.revoke_initial_token(id).await?;
+            emit(json, &json!({ "revoked": id }), || {
+                format!("revoked initial access token {id}")
             })
         }
     }

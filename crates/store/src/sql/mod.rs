@@ -8,6 +8,7 @@ mod columns;
 pub(crate) mod allowlist;
 pub(crate) mod audit;
 pub(crate) mod bootstrap;
+pub(crate) mod client_registrations;
 pub(crate) mod credentials;
 pub(crate) mod factors;
 pub(crate) mod identities;

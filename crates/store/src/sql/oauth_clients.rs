@@ -29,6 +29,8 @@ struct Settings {
     refresh_token_secs: i64,
     allow_offline: bool,
     introspect_any: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    token_exchange_audiences: Vec<String>,
 }
 
 fn settings_text(c: &OAuthClient) -> StoreResult<String> {
@@ -47,6 +49,7 @@ fn settings_text(c: &OAuthClient) -> StoreResult<String> {
         refresh_token_secs: c.refresh_token_secs,
         allow_offline: c.allow_offline,
         introspect_any: c.introspect_any,
+        token_exchange_audiences: c.token_exchange_audiences.clone(),
     })
 }
 
@@ -71,6 +74,7 @@ fn client_row<B: Backend>(r: &B::Row) -> StoreResult<OAuthClient> {
         refresh_token_secs: s.refresh_token_secs,
         allow_offline: s.allow_offline,
         introspect_any: s.introspect_any,
+        token_exchange_audiences: s.token_exchange_audiences,
         backchannel_logout_uri: B::col(r, 3)?,
         declarative: B::col(r, 4)?,
         disabled_at: B::opt_ts(r, 5)?,
@@ -294,6 +298,7 @@ pub(crate) async fn delete<B: Backend>(
     // Retired, not deleted: a client made again under this id gets a new subject.
     service_accounts::announce(w, client_id, Some(at), Some(at)).await?;
     oauth_grants::delete_of_client::<B>(w.conn(), client_id).await?;
+    super::client_registrations::delete_of_client::<B>(w.conn(), client_id).await?;
     for sql in [
         "DELETE FROM oauth_client_secrets WHERE client_id = $1",
         "DELETE FROM oauth_clients WHERE client_id = $1",

@@ -204,8 +204,9 @@ fn ended_rows<B: Backend>(rs: Vec<B::Row>) -> StoreResult<Vec<Ended>> {
     Ok(ended)
 }
 
-/// The one way sessions are revoked: ends the live sessions `which` names, then the live grant
-/// sessions, not `offline`, of every browser session among them, and queues a back-channel
+/// The one way sessions are revoked: ends the live sessions `which` names, then the live
+/// sessions, not `offline`, whose parent ended (grants of a browser sign-in, token-exchange
+/// sessions of a grant), level by level, and queues a back-channel
 /// logout notice for each grant session ended whose client wants one, all in the caller's
 /// transaction. Announces nothing (the callers do); returns what ended, the named first.
 pub(crate) async fn end<B: Backend>(
@@ -227,20 +228,24 @@ pub(crate) async fn end<B: Backend>(
             .bind(client.to_string()),
     };
     let mut ended = ended_rows::<B>(stmt.fetch_all(conn).await?)?;
-    let browser: Vec<String> = ended
-        .iter()
-        .filter(|e| e.grant.is_none())
-        .map(|e| e.id.0.clone())
-        .collect();
-    for chunk in browser.chunks(IN_CHUNK) {
-        let mut stmt = q::<B>(concat!(
-            end_live!(),
-            "grant_offline = FALSE AND grant_parent_id IN ("
-        ))
-        .bind_ts(at);
-        stmt.push_list(chunk.iter().cloned())
-            .push(concat!(")", ended_returning!()));
-        ended.extend(ended_rows::<B>(stmt.fetch_all(conn).await?)?);
+    // Children of what ended, level by level: grants of a browser sign-in, and the sessions
+    // token exchanges started from a grant (or from an exchange). Each session ends once, so
+    // this stops.
+    let mut parents: Vec<String> = ended.iter().map(|e| e.id.0.clone()).collect();
+    while !parents.is_empty() {
+        let mut children = Vec::new();
+        for chunk in parents.chunks(IN_CHUNK) {
+            let mut stmt = q::<B>(concat!(
+                end_live!(),
+                "grant_offline = FALSE AND grant_parent_id IN ("
+            ))
+            .bind_ts(at);
+            stmt.push_list(chunk.iter().cloned())
+                .push(concat!(")", ended_returning!()));
+            children.extend(ended_rows::<B>(stmt.fetch_all(conn).await?)?);
+        }
+        parents = children.iter().map(|e| e.id.0.clone()).collect();
+        ended.extend(children);
     }
     logout_notices::enqueue::<B>(conn, &ended, at).await?;
     Ok(ended)

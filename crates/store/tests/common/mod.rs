@@ -134,6 +134,7 @@ pub fn oauth_client(id: &str, org: Option<OrgId>, logout_uri: Option<&str>) -> O
         allow_offline: true,
         introspect_any: false,
         backchannel_logout_uri: logout_uri.map(String::from),
+        token_exchange_audiences: Vec::new(),
         declarative: false,
         disabled_at: None,
         created_at: t(0),

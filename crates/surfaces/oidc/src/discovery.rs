@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use portcullis_core::model::{IdTokenAlg, TokenEndpointAuth};
-use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, SUPPORTED_SCOPES};
+use portcullis_core::oidc::{ACR_VALUES_SUPPORTED, GRANT_TOKEN_EXCHANGE, SUPPORTED_SCOPES};
+use portcullis_core::oidc_clients::RegistrationMode;
 use serde_json::{Value, json};
 
 use super::*;
@@ -19,7 +20,7 @@ pub(crate) fn document(o: &Oidc) -> Value {
     let algs: Vec<&str> = IdTokenAlg::ALL.iter().map(|a| a.as_str()).collect();
     let auth_methods: Vec<&str> = TokenEndpointAuth::ALL.iter().map(|m| m.as_str()).collect();
     let assertion_algs = ["RS256", "PS256", "ES256", "EdDSA"];
-    json!({
+    let mut doc = json!({
         "issuer": o.issuer,
         "authorization_endpoint": o.url(AUTHORIZE_PATH),
         "token_endpoint": o.url(TOKEN_PATH),
@@ -31,7 +32,7 @@ pub(crate) fn document(o: &Oidc) -> Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", GRANT_TOKEN_EXCHANGE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],
@@ -57,7 +58,14 @@ pub(crate) fn document(o: &Oidc) -> Value {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,
-    })
+    });
+    if o.provider.registration_mode() != RegistrationMode::Off {
+        doc["registration_endpoint"] = json!(o.url(REGISTRATION_PATH));
+    }
+    if o.provider.metadata_documents_supported() {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
+    doc
 }
 
 pub(crate) async fn metadata(State(o): Ctx) -> Response {

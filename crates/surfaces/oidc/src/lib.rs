@@ -9,10 +9,11 @@
 //! | `GET/POST /oauth2/authorize` | authorization endpoint (code flow, PKCE S256) |
 //! | `GET /oauth2/authorize/resume?r=` | back from the sign-in page |
 //! | `POST /oauth2/authorize/decide` | the consent and org pages' forms |
-//! | `POST /oauth2/token` | `authorization_code`, `refresh_token` |
+//! | `POST /oauth2/token` | `authorization_code`, `refresh_token`, token exchange (RFC 8693) |
 //! | `GET/POST /oauth2/userinfo` | claims of the bearer's user |
 //! | `POST /oauth2/introspect`, `POST /oauth2/revoke` | RFC 7662, RFC 7009 |
 //! | `GET/POST /oauth2/logout` | RP-initiated logout |
+//! | `POST /oauth2/register`, `GET/PUT/DELETE /oauth2/register/{client_id}` | RFC 7591, RFC 7592 |
 #![forbid(unsafe_code)]
 
 mod authorize;
@@ -20,9 +21,12 @@ mod backchannel;
 mod discovery;
 mod form;
 mod logout;
+mod metadata_fetch;
 mod pages;
+mod registration;
 mod schemas;
 mod token;
+mod token_exchange;
 mod userinfo;
 
 use std::sync::Arc;
@@ -36,6 +40,7 @@ use portcullis_edge::openapi::{ApiDoc, ApiRoutes, Op, schema};
 use serde_json::json;
 
 pub use backchannel::HttpLogoutSender;
+pub use metadata_fetch::HttpMetadataFetcher;
 
 /// The request parsers of this surface, reachable by the fuzz targets; not an API.
 #[doc(hidden)]
@@ -70,6 +75,9 @@ pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
 pub const REVOKE_PATH: &str = "/oauth2/revoke";
 pub const LOGOUT_PATH: &str = "/oauth2/logout";
+pub use portcullis_core::oidc::REGISTRATION_PATH;
+/// One registration, managed with its registration access token (RFC 7592).
+pub const REGISTRATION_CLIENT_PATH: &str = "/oauth2/register/{client_id}";
 /// The sign-in page the authorization endpoint sends a browser to (the `web` surface's).
 pub const SIGN_IN_PATH: &str = "/login";
 const CSRF_COOKIE: &str = "portcullis-oidc-csrf";
@@ -155,7 +163,7 @@ fn table() -> ApiRoutes<Arc<Oidc>> {
         )
         .mount(
             client(Op::post(TOKEN_PATH, "token"))
-                .summary("Redeems an authorization code or a refresh token")
+                .summary("Redeems an authorization code or a refresh token, or exchanges a token (RFC 8693)")
                 .body(FORM, schema(token_request()))
                 .answer(200, JSON, schema(token_response()))
                 .oauth_errors(&[400, 401, 429, 500]),
@@ -203,5 +211,57 @@ fn table() -> ApiRoutes<Arc<Oidc>> {
                 .oauth_errors(&[400, 401, 403, 500]),
             userinfo::post,
         )
+        .mount(
+            Op::post(REGISTRATION_PATH, "registerClient")
+                .tag("oidc")
+                .bearer()
+                .security_none()
+                .summary(
+                    "RFC 7591 dynamic client registration (404 when core.oidc.registration.mode \
+                     is off; a Bearer initial access token when it is initial_token)",
+                )
+                .body(JSON, schema(registration::client_metadata()))
+                .answer(201, JSON, schema(registration::client_information()))
+                .oauth_errors(&[400, 401, 404, 429, 500]),
+            registration::register,
+        )
+        .mount(
+            registration_op(Op::get(REGISTRATION_CLIENT_PATH, "readClientRegistration"))
+                .summary("RFC 7592: the registration, with its registration access token")
+                .answer(200, JSON, schema(registration::client_information()))
+                .oauth_errors(&[401, 404, 500]),
+            registration::read,
+        )
+        .mount(
+            registration_op(Op::put(
+                REGISTRATION_CLIENT_PATH,
+                "updateClientRegistration",
+            ))
+            .summary(
+                "RFC 7592: replaces the metadata; the answer carries a new registration \
+                     access token",
+            )
+            .body(JSON, schema(registration::client_metadata()))
+            .answer(200, JSON, schema(registration::client_information()))
+            .oauth_errors(&[400, 401, 404, 500]),
+            registration::update,
+        )
+        .mount(
+            registration_op(Op::delete(
+                REGISTRATION_CLIENT_PATH,
+                "deleteClientRegistration",
+            ))
+            .summary("RFC 7592: disables the client and ends its grants")
+            .empty(204)
+            .oauth_errors(&[401, 404, 500]),
+            registration::delete,
+        )
         .named_schema(OAUTH_ERROR, oauth_error())
+}
+
+/// A route on one registration: its id in the path, its registration access token.
+fn registration_op(op: Op) -> Op {
+    op.tag("oidc")
+        .bearer()
+        .param("path", "client_id", true, json!({ "type": "string" }))
 }

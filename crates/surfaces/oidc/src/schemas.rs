@@ -3,6 +3,7 @@
 //! the route table (`lib.rs`); the contract test (tests/compat/test_openapi_contract.py) checks
 //! every answer of the running server against them.
 
+use portcullis_core::oidc::GRANT_TOKEN_EXCHANGE;
 use portcullis_edge::openapi::{Op, schema_ref};
 use serde_json::{Value, json};
 
@@ -93,7 +94,7 @@ pub(crate) fn token_request() -> Value {
     let mut props = client_auth_members();
     props.insert(
         "grant_type".into(),
-        json!({ "enum": ["authorization_code", "refresh_token", "client_credentials"] }),
+        json!({ "enum": ["authorization_code", "refresh_token", "client_credentials", GRANT_TOKEN_EXCHANGE] }),
     );
     for name in [
         "code",
@@ -101,6 +102,14 @@ pub(crate) fn token_request() -> Value {
         "code_verifier",
         "refresh_token",
         "scope",
+        // RFC 8693 §2.1 and RFC 8707.
+        "subject_token",
+        "subject_token_type",
+        "actor_token",
+        "actor_token_type",
+        "audience",
+        "resource",
+        "requested_token_type",
     ] {
         props.insert(name.into(), json!({ "type": "string" }));
     }
@@ -132,6 +141,7 @@ pub(crate) fn token_response() -> Value {
             "scope": { "type": "string" },
             "refresh_token": { "type": "string" },
             "id_token": { "type": "string" },
+            "issued_token_type": { "type": "string" },
         },
     })
 }

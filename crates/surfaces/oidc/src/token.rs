@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use portcullis_core::model::OAuthClient;
-use portcullis_core::oidc::{OAuthError, TokenSet};
+use portcullis_core::oidc::{GRANT_TOKEN_EXCHANGE, OAuthError, TokenSet};
 use portcullis_edge::{Origin, mark_no_store};
 use serde_json::{Value, json};
 
@@ -122,8 +122,12 @@ pub(crate) async fn token(
                 .client_credentials(&client, p.get("scope"), &origin.audit)
                 .await
         }
+        Some(GRANT_TOKEN_EXCHANGE) => {
+            return super::token_exchange::exchange(&o, &client, &p, &origin).await;
+        }
         Some(_) => Err(OAuthError::unsupported_grant_type(
-            "supported grants: authorization_code, refresh_token, client_credentials",
+            "supported grants: authorization_code, refresh_token, client_credentials, \
+             token exchange (RFC 8693)",
         )),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     };

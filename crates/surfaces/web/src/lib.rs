@@ -17,7 +17,9 @@
 //! maps HTTP to engine and federation calls and renders the answers.
 #![forbid(unsafe_code)]
 
+mod enrolment;
 mod page;
+mod passkeys;
 mod second_factor;
 
 use std::sync::Arc;
@@ -91,11 +93,13 @@ pub fn router(engine: Arc<Engine>, federation: Option<Arc<Federation>>) -> Route
             second_factor::SECOND_FACTOR_PATH,
             post(second_factor::second_factor_submit),
         )
-        .route(second_factor::ENROL_PATH, post(second_factor::enrol_submit))
+        .route(second_factor::ENROL_PATH, post(enrolment::enrol_submit))
         .route(
             second_factor::CONTINUE_PATH,
             post(second_factor::continue_submit),
         )
+        .route(passkeys::OPTIONS_PATH, post(passkeys::sign_in_options))
+        .route(passkeys::FINISH_PATH, post(passkeys::sign_in_finish))
         .route("/login/sso/start", get(sso_start))
         .route(CALLBACK_PATH, get(sso_callback))
         .with_state(Arc::new(web))
@@ -161,7 +165,8 @@ impl Web {
     ) -> Response {
         let csrf = crypto::random_token(32);
         let brand = self.brand_of(continues).await;
-        let mut r = page::login_form(status, &brand, &csrf, email, continues, error);
+        let passkeys = self.engine.passkeys_available();
+        let mut r = page::login_form(status, &brand, &csrf, email, continues, error, passkeys);
         self.protect_form(&mut r, &csrf, continues);
         r
     }

@@ -4,7 +4,9 @@
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use portcullis_core::branding::Brand;
-use portcullis_edge::page_layout::{AlertKind, Field, Layout, alert, csrf_input, render};
+use portcullis_edge::page_layout::{
+    AlertKind, Field, Layout, PageScript, alert, csrf_input, render,
+};
 
 pub use portcullis_edge::html::{
     CSP, allow_form_redirect_to, cookie, cookie_name, esc, secure_headers, set_cookie,
@@ -16,6 +18,8 @@ pub enum FormError<'a> {
     Form(&'a str),
     Email(&'a str),
     Password(&'a str),
+    /// Next to the "Sign in with a passkey" button.
+    Passkey(&'a str),
 }
 
 /// What the form continues after the sign-in.
@@ -38,8 +42,10 @@ impl Continues<'_> {
     }
 }
 
-/// The password form. Every value is escaped here. A credential failure is shown next to the
-/// password (the `id="error"` element either way, so clients find it in one place).
+/// The password form, and with `passkeys` the passwordless sign-in under it (the only sign-in
+/// page content that needs the passkey script). Every value is escaped here. A credential
+/// failure is shown next to the password (the `id="error"` element either way, so clients find
+/// it in one place).
 pub fn login_form(
     status: StatusCode,
     brand: &Brand,
@@ -47,6 +53,7 @@ pub fn login_form(
     email: &str,
     continues: Continues<'_>,
     error: Option<FormError<'_>>,
+    passkeys: bool,
 ) -> Response {
     // A sign-in that continues something may go on at the organisation's own provider.
     let oidc = !matches!(continues, Continues::Nothing);
@@ -76,18 +83,36 @@ pub fn login_form(
         }
         _ => {}
     }
-    let body = format!(
-        "{banner}<form method=\"post\" action=\"/login\" novalidate>\n{csrf}{pending}{email}{password}\
-         <div class=\"actions stack\"><button id=\"submit\" type=\"submit\">Sign in</button></div>\n</form>",
-        csrf = csrf_input(csrf),
-        email = email_field.html(),
-        password = password.html(),
-        pending = continues
+    let hidden = format!(
+        "{}{}",
+        csrf_input(csrf),
+        continues
             .r()
             .map(|r| format!("<input type=\"hidden\" name=\"r\" value=\"{}\">\n", esc(r)))
             .unwrap_or_default(),
     );
-    render(status, &Layout::card(brand, "Sign in"), &body)
+    let passkey = if passkeys {
+        let error = match error {
+            Some(FormError::Passkey(m)) => Some(m),
+            _ => None,
+        };
+        crate::passkeys::sign_in_section(&hidden, error)
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "{banner}<form method=\"post\" action=\"/login\" novalidate>\n{hidden}{email}{password}\
+         <div class=\"actions stack\"><button id=\"submit\" type=\"submit\">Sign in</button></div>\n</form>\n{passkey}",
+        email = email_field.html(),
+        password = password.html(),
+    );
+    let layout = Layout::card(brand, "Sign in");
+    let layout = if passkeys {
+        layout.with_script(PageScript::WebAuthnFetching)
+    } else {
+        layout
+    };
+    render(status, &layout, &body)
 }
 
 /// The landing page: the new session's token for the native client to take. It lives only in
@@ -127,6 +152,12 @@ pub fn continue_to(brand: &Brand, location: &str) -> Response {
 /// A one-card page around `body` (already-escaped HTML).
 pub fn html(brand: &Brand, status: StatusCode, title: &str, body: &str) -> Response {
     render(status, &Layout::card(brand, title), body)
+}
+
+/// [`html`] for a page with a passkey form (its options in the page): loads the passkey script.
+pub fn passkey_html(brand: &Brand, status: StatusCode, title: &str, body: &str) -> Response {
+    let layout = Layout::card(brand, title).with_script(PageScript::WebAuthn);
+    render(status, &layout, body)
 }
 
 /// A failure page with a way back.

@@ -15,15 +15,16 @@ use http::{HeaderMap, StatusCode, header};
 use portcullis_core::audit::AuditContext;
 use portcullis_core::engine::{LoginGrant, SecondFactorProof};
 use portcullis_core::error::MfaRefusal;
-use portcullis_core::factors::{CHALLENGE_TTL_SECS, MfaChallenge, SignInStep};
-use portcullis_core::model::FactorId;
-use portcullis_core::{CoreError, crypto, totp};
+use portcullis_core::factors::{CHALLENGE_TTL_SECS, MfaChallenge, PasskeyAnswer, SignInStep};
+use portcullis_core::model::FactorKind;
+use portcullis_core::{CoreError, crypto};
 use portcullis_edge::Origin;
 use portcullis_edge::html::{OIDC_RESUME_PATH, same_origin};
 use serde::Deserialize;
 
 use crate::page::{self, Continues, FormError, esc, html};
 use crate::{Ctx, Web, continues_of, core_failure, retry_after, url_safe};
+use crate::{enrolment, passkeys};
 
 /// The second-step form's target.
 pub(crate) const SECOND_FACTOR_PATH: &str = "/login/second-factor";
@@ -33,20 +34,20 @@ pub(crate) const ENROL_PATH: &str = "/login/enrol";
 pub(crate) const CONTINUE_PATH: &str = "/login/continue";
 const CHALLENGE_COOKIE: &str = "portcullis-mfa";
 /// Codes are 6 digits, recovery codes 29 characters; anything much longer is refused unread.
-const MAX_CODE: usize = 64;
+pub(crate) const MAX_CODE: usize = 64;
 /// An `otpauth://` URI of ours is about 150 bytes.
-const MAX_URI: usize = 1024;
 const MAX_TOKEN: usize = 4096;
 
 const EXPIRED: &str = "This sign-in expired or was already finished. Sign in again.";
-const BAD_CODE: &str = "That code is not valid. Enter the current code from your app.";
+pub(crate) const BAD_CODE: &str = "That code is not valid. Enter the current code from your app.";
 const BAD_RECOVERY: &str = "That recovery code is not valid or was already used.";
 
 /// Which field an error belongs next to.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(crate) enum Field {
     Code,
     RecoveryCode,
+    Passkey,
 }
 
 /// The answer to a first factor: signed in, or the second step's page with the challenge
@@ -60,7 +61,14 @@ pub(crate) async fn after_first_factor(
     match step {
         SignInStep::SignedIn(grant) => signed_in(web, &grant, continues),
         SignInStep::SecondFactor(ch) => {
-            let mut r = verify_page(web, StatusCode::OK, &ch, continues, None);
+            let mut r = verify_page(web, StatusCode::OK, &ch, continues, None).await;
+            set_challenge(web, &mut r, &ch.handle);
+            r
+        }
+        // A policy that allows only passkeys: their enrolment (`passkeys.rs`).
+        SignInStep::Enrolment(ch) if !ch.kinds.contains(&FactorKind::Totp) => {
+            let mut r =
+                passkeys::enrol_page(web, StatusCode::OK, &ch, continues, (None, ctx)).await;
             set_challenge(web, &mut r, &ch.handle);
             r
         }
@@ -74,7 +82,7 @@ pub(crate) async fn after_first_factor(
                 Err(e) => return failure(web, e, continues).await,
             };
             let uri = enrolment.otpauth_uri.as_str();
-            let mut r = enrol_page(
+            let mut r = enrolment::enrol_page(
                 web,
                 StatusCode::OK,
                 &ch.email,
@@ -110,7 +118,7 @@ fn challenge_cookie(web: &Web) -> String {
     page::cookie_name(CHALLENGE_COOKIE, web.secure)
 }
 
-fn set_challenge(web: &Web, r: &mut Response, handle: &str) {
+pub(crate) fn set_challenge(web: &Web, r: &mut Response, handle: &str) {
     r.headers_mut().append(
         header::SET_COOKIE,
         page::set_cookie(
@@ -132,7 +140,7 @@ fn clear_cookies(web: &Web, r: &mut Response) {
 }
 
 /// The double-submit CSRF token and `Origin`, as for the password form.
-fn form_is_ours(web: &Web, headers: &HeaderMap, csrf: &str) -> bool {
+pub(crate) fn form_is_ours(web: &Web, headers: &HeaderMap, csrf: &str) -> bool {
     let cookie = page::cookie(headers, &web.csrf_cookie()).unwrap_or_default();
     !csrf.is_empty()
         && crypto::constant_time_eq(cookie.as_bytes(), csrf.as_bytes())
@@ -141,7 +149,7 @@ fn form_is_ours(web: &Web, headers: &HeaderMap, csrf: &str) -> bool {
 
 /// A failure that ends this sign-in: the password form again (keeping the application's
 /// request) for an unusable challenge, else the failure page.
-async fn failure(web: &Web, e: CoreError, continues: Continues<'_>) -> Response {
+pub(crate) async fn failure(web: &Web, e: CoreError, continues: Continues<'_>) -> Response {
     let mut r = match e {
         CoreError::InvalidToken(_) | CoreError::TokenExpired => {
             web.form(
@@ -166,15 +174,9 @@ async fn failure(web: &Web, e: CoreError, continues: Continues<'_>) -> Response 
     r
 }
 
-/// A page whose forms carry a fresh CSRF token (also set as the cookie) and the pending
-/// request; its CSP lets a form end at the application the request returns to.
-fn form_page(
-    web: &Web,
-    status: StatusCode,
-    title: &str,
-    continues: Continues<'_>,
-    body: impl FnOnce(&str) -> String,
-) -> Response {
+/// A fresh CSRF token and the hidden inputs every form of a page carries (the token and the
+/// pending request).
+pub(crate) fn new_form(continues: Continues<'_>) -> (String, String) {
     let csrf = crypto::random_token(32);
     let hidden = format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}",
@@ -184,12 +186,25 @@ fn form_page(
             .map(|r| format!("<input type=\"hidden\" name=\"r\" value=\"{}\">\n", esc(r)))
             .unwrap_or_default()
     );
+    (csrf, hidden)
+}
+
+/// A page whose forms carry a fresh CSRF token (also set as the cookie) and the pending
+/// request; its CSP lets a form end at the application the request returns to.
+pub(crate) fn form_page(
+    web: &Web,
+    status: StatusCode,
+    title: &str,
+    continues: Continues<'_>,
+    body: impl FnOnce(&str) -> String,
+) -> Response {
+    let (csrf, hidden) = new_form(continues);
     let mut r = html(&web.engine.default_brand(), status, title, &body(&hidden));
     web.protect_form(&mut r, &csrf, continues);
     r
 }
 
-fn field_error(error: Option<(Field, &str)>, field: Field, id: &str) -> String {
+pub(crate) fn field_error(error: Option<(Field, &str)>, field: Field, id: &str) -> String {
     match error {
         Some((f, msg)) if f == field => {
             format!(
@@ -201,108 +216,75 @@ fn field_error(error: Option<(Field, &str)>, field: Field, id: &str) -> String {
     }
 }
 
-/// The second step: a TOTP code, or (behind "Use a recovery code") a recovery code.
-fn verify_page(
+/// The second step: a passkey (when the user has one and this server can host them), a TOTP
+/// code (when the user has an app), or (behind "Use a recovery code") a recovery code.
+async fn verify_page(
     web: &Web,
     status: StatusCode,
     ch: &MfaChallenge,
     continues: Continues<'_>,
     error: Option<(Field, &str)>,
 ) -> Response {
-    form_page(web, status, "Two-step verification", continues, |hidden| {
-        let code_error = field_error(error, Field::Code, "code");
-        let described = if code_error.is_empty() {
-            ""
-        } else {
-            " aria-describedby=\"code-error\""
-        };
-        let recovery = if ch.recovery_codes {
-            let recovery_error = field_error(error, Field::RecoveryCode, "recovery_code");
-            format!(
-                "<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n\
-                 <form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"recovery-form\">\n{hidden}\
-                 <p><label for=\"recovery_code\">Recovery code</label>\n\
-                 <input id=\"recovery_code\" name=\"recovery_code\" type=\"text\" \
-                 autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\" required></p>\n\
-                 {recovery_error}<p><button id=\"submit-recovery\" type=\"submit\">Use recovery code</button></p>\n\
-                 </form></details>\n",
-                open = if recovery_error.is_empty() {
-                    ""
-                } else {
-                    " open"
-                },
-            )
-        } else {
-            String::new()
-        };
+    let (csrf, hidden) = new_form(continues);
+    let passkey_error = error.filter(|(f, _)| *f == Field::Passkey).map(|(_, m)| m);
+    let passkey = passkeys::second_step_form(web, ch, &hidden, passkey_error).await;
+    let code_error = field_error(error, Field::Code, "code");
+    let described = if code_error.is_empty() {
+        ""
+    } else {
+        " aria-describedby=\"code-error\""
+    };
+    let code = if ch.kinds.contains(&FactorKind::Totp) {
         format!(
-            "<p>Signing in as <strong id=\"user\">{email}</strong>.</p>\n\
-             <form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"code-form\">\n{hidden}\
+            "<form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"code-form\">\n{hidden}\
              <p><label for=\"code\">Code from your authenticator app</label>\n\
              <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" \
              pattern=\"[0-9]*\" maxlength=\"8\" autocomplete=\"one-time-code\" required \
              autofocus{described}></p>\n{code_error}\
-             <p><button id=\"submit\" type=\"submit\">Verify</button></p>\n</form>\n{recovery}\
-             <p><a href=\"/login\">Start again</a></p>",
-            email = esc(&ch.email),
+             <p><button id=\"submit\" type=\"submit\">Verify</button></p>\n</form>\n"
         )
-    })
-}
-
-/// Enrolment inside the sign-in: the QR code (inline SVG, no image source needed), the secret
-/// for manual entry, and a code to confirm.
-fn enrol_page(
-    web: &Web,
-    status: StatusCode,
-    email: &str,
-    factor: FactorId,
-    otpauth_uri: &str,
-    continues: Continues<'_>,
-    error: Option<(Field, &str)>,
-) -> Response {
-    // Our own renderer's markup; the XML declaration cannot stand inside HTML.
-    let qr = totp::qr_svg(otpauth_uri).unwrap_or_default();
-    let qr = qr
-        .find("<svg")
-        .map(|i| &qr[i..])
-        .unwrap_or_default()
-        .to_owned();
-    let secret = otpauth_uri
-        .split_once('?')
-        .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("secret=")))
-        .unwrap_or_default();
-    form_page(
-        web,
-        status,
-        "Set up two-step verification",
-        continues,
-        |hidden| {
-            let code_error = field_error(error, Field::Code, "code");
-            format!(
-                "<p>Your organisation requires a second step for <strong id=\"user\">{email}</strong>. \
-             Scan this code with an authenticator app, then enter the code it shows.</p>\n\
-             <figure id=\"qr\" role=\"img\" aria-label=\"QR code of the authenticator setup\">{qr}</figure>\n\
-             <p>Or enter this key by hand: <code id=\"secret\">{secret}</code></p>\n\
-             <details><summary>Setup link</summary><p><code id=\"otpauth-uri\">{uri}</code></p></details>\n\
-             <form method=\"post\" action=\"{ENROL_PATH}\" id=\"enrol-form\">\n{hidden}\
-             <input type=\"hidden\" name=\"factor\" value=\"{factor}\">\n\
-             <input type=\"hidden\" name=\"otpauth_uri\" value=\"{uri}\">\n\
-             <p><label for=\"code\">Code from your authenticator app</label>\n\
-             <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" \
-             pattern=\"[0-9]*\" maxlength=\"8\" autocomplete=\"one-time-code\" required></p>\n\
-             {code_error}<p><button id=\"submit\" type=\"submit\">Confirm</button></p>\n</form>",
-                email = esc(email),
-                secret = esc(secret),
-                uri = esc(otpauth_uri),
-                factor = factor.0,
-            )
-        },
-    )
+    } else {
+        String::new()
+    };
+    let recovery = if ch.recovery_codes {
+        let recovery_error = field_error(error, Field::RecoveryCode, "recovery_code");
+        format!(
+            "<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n\
+             <form method=\"post\" action=\"{SECOND_FACTOR_PATH}\" id=\"recovery-form\">\n{hidden}\
+             <p><label for=\"recovery_code\">Recovery code</label>\n\
+             <input id=\"recovery_code\" name=\"recovery_code\" type=\"text\" \
+             autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\" required></p>\n\
+             {recovery_error}<p><button id=\"submit-recovery\" type=\"submit\">Use recovery code</button></p>\n\
+             </form></details>\n",
+            open = if recovery_error.is_empty() {
+                ""
+            } else {
+                " open"
+            },
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<p>Signing in as <strong id=\"user\">{email}</strong>.</p>\n{passkey}{code}{recovery}\
+         <div class=\"actions\"><a href=\"/login\">Start again</a></div>",
+        email = esc(&ch.email),
+        passkey = passkey.as_deref().unwrap_or_default(),
+    );
+    let brand = web.engine.default_brand();
+    let title = "Two-step verification";
+    let mut r = if passkey.is_some() {
+        page::passkey_html(&brand, status, title, &body)
+    } else {
+        html(&brand, status, title, &body)
+    };
+    web.protect_form(&mut r, &csrf, continues);
+    r
 }
 
 /// The recovery codes, shown once, then "Continue": to the application (the session cookie is
 /// set with this page), or to the landing page (the token rides in the form, never a cookie).
-fn codes_page(
+pub(crate) fn codes_page(
     web: &Web,
     grant: &LoginGrant,
     codes: &[String],
@@ -380,10 +362,15 @@ pub(crate) struct SecondFactorForm {
     code: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    /// A passkey answer: the ceremony the page started, and the browser's credential JSON.
+    #[serde(default)]
+    ceremony: Option<String>,
+    #[serde(default)]
+    credential: Option<String>,
 }
 
 /// What every form of the second step carries.
-trait ChallengeForm {
+pub(crate) trait ChallengeForm {
     fn csrf(&self) -> &str;
     fn r(&self) -> Option<&str>;
 }
@@ -397,18 +384,9 @@ impl ChallengeForm for SecondFactorForm {
     }
 }
 
-impl ChallengeForm for EnrolForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-    fn r(&self) -> Option<&str> {
-        self.r.as_deref()
-    }
-}
-
 /// A form's post, before any work: well-formed, ours (CSRF, `Origin`), with a challenge, within
 /// the per-IP rate. The form, its challenge handle and what the sign-in continues.
-async fn accepted<'f, F: ChallengeForm>(
+pub(crate) async fn accepted<'f, F: ChallengeForm>(
     web: &Web,
     origin: &Origin,
     headers: &HeaderMap,
@@ -448,11 +426,26 @@ pub(crate) async fn second_factor_submit(
         Ok(accepted) => accepted,
         Err(r) => return *r,
     };
-    let (field, proof) = match (f.code.as_deref(), f.recovery_code.as_deref()) {
-        (Some(c), None) => (Field::Code, SecondFactorProof::Totp(c.trim())),
-        (None, Some(c)) => (
+    let credential = match (f.ceremony.as_deref(), f.credential.as_deref()) {
+        (Some(ceremony), Some(credential)) => Some(portcullis_edge::page_layout::passkey_answer(
+            ceremony, credential,
+        )),
+        _ => None,
+    };
+    let (field, proof) = match (f.code.as_deref(), f.recovery_code.as_deref(), &credential) {
+        (Some(c), None, None) => (Field::Code, Some(SecondFactorProof::Totp(c.trim()))),
+        (None, Some(c), None) => (
             Field::RecoveryCode,
-            SecondFactorProof::RecoveryCode(c.trim()),
+            Some(SecondFactorProof::RecoveryCode(c.trim())),
+        ),
+        (None, None, Some(answer)) => (
+            Field::Passkey,
+            answer.as_ref().map(|credential| {
+                SecondFactorProof::Passkey(PasskeyAnswer {
+                    ceremony: f.ceremony.as_deref().unwrap_or_default(),
+                    credential,
+                })
+            }),
         ),
         _ => {
             return page::failure(
@@ -462,17 +455,18 @@ pub(crate) async fn second_factor_submit(
             );
         }
     };
-    let too_long = match proof {
-        SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c) => c.len() > MAX_CODE,
-        // The form posts codes only.
-        SecondFactorProof::Passkey(_) => false,
-    };
-    let result = if too_long {
-        Err(CoreError::Mfa(MfaRefusal::InvalidCode))
-    } else {
-        web.engine
-            .complete_second_factor(&handle, proof, &origin.audit)
-            .await
+    let result = match proof {
+        None => Err(CoreError::InvalidArgument("not a passkey answer".into())),
+        Some(SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c))
+            if c.len() > MAX_CODE =>
+        {
+            Err(CoreError::Mfa(MfaRefusal::InvalidCode))
+        }
+        Some(proof) => {
+            web.engine
+                .complete_second_factor(&handle, proof, &origin.audit)
+                .await
+        }
     };
     match result {
         Ok(grant) => signed_in(&web, &grant, continues),
@@ -485,90 +479,22 @@ pub(crate) async fn second_factor_submit(
             let (status, msg) = match &e {
                 CoreError::RateLimited { .. } => core_failure(&e),
                 _ if field == Field::RecoveryCode => (StatusCode::UNAUTHORIZED, BAD_RECOVERY),
+                _ if field == Field::Passkey => (StatusCode::UNAUTHORIZED, passkeys::REJECTED),
                 _ => (StatusCode::UNAUTHORIZED, BAD_CODE),
             };
-            let mut r = verify_page(&web, status, &ch, continues, Some((field, msg)));
+            let mut r = verify_page(&web, status, &ch, continues, Some((field, msg))).await;
             retry_after(&mut r, &e);
             r
         }
-        Err(e) => failure(&web, e, continues).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct EnrolForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    r: Option<String>,
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    factor: String,
-    #[serde(default)]
-    otpauth_uri: String,
-}
-
-pub(crate) async fn enrol_submit(
-    State(web): Ctx,
-    origin: Origin,
-    headers: HeaderMap,
-    form: Result<Form<EnrolForm>, FormRejection>,
-) -> Response {
-    let (f, handle, continues) = match accepted(&web, &origin, &headers, &form).await {
-        Ok(accepted) => accepted,
-        Err(r) => return *r,
-    };
-    let Ok(factor) = f.factor.parse().map(FactorId) else {
-        return page::failure(
-            &web.engine.default_brand(),
-            StatusCode::BAD_REQUEST,
-            "The form is incomplete.",
-        );
-    };
-    let code = f.code.trim();
-    let result = if code.len() > MAX_CODE {
-        Err(CoreError::Mfa(MfaRefusal::InvalidCode))
-    } else {
-        web.engine
-            .complete_challenge_enrolment(&handle, factor, code, &origin.audit)
-            .await
-    };
-    match result {
-        Ok((grant, confirmed)) => {
-            let codes: Vec<String> = confirmed
-                .recovery_codes
-                .iter()
-                .flatten()
-                .map(|c| c.as_str().to_owned())
-                .collect();
-            codes_page(&web, &grant, &codes, continues)
-        }
-        Err(e @ (CoreError::Mfa(MfaRefusal::InvalidCode) | CoreError::RateLimited { .. })) => {
+        // A spent, expired or malformed passkey answer while the sign-in itself still waits:
+        // the same step with a fresh ceremony and the reason next to the button.
+        Err(e) if field == Field::Passkey && passkeys::refusal(&e).is_some() => {
             let ch = match web.engine.mfa_challenge(&handle).await {
                 Ok(ch) => ch,
                 Err(e) => return failure(&web, e, continues).await,
             };
-            // The page shows the same setup again: the URI is only displayed, the secret that
-            // counts is the pending factor's, sealed in the store.
-            let uri = Some(f.otpauth_uri.as_str())
-                .filter(|u| u.len() <= MAX_URI && u.starts_with("otpauth://totp/"))
-                .unwrap_or_default();
-            let (status, msg) = match &e {
-                CoreError::RateLimited { .. } => core_failure(&e),
-                _ => (StatusCode::UNAUTHORIZED, BAD_CODE),
-            };
-            let mut r = enrol_page(
-                &web,
-                status,
-                &ch.email,
-                factor,
-                uri,
-                continues,
-                Some((Field::Code, msg)),
-            );
-            retry_after(&mut r, &e);
-            r
+            let (status, msg) = passkeys::refusal(&e).unwrap_or((StatusCode::BAD_REQUEST, ""));
+            verify_page(&web, status, &ch, continues, Some((field, msg))).await
         }
         Err(e) => failure(&web, e, continues).await,
     }

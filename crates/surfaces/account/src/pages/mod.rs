@@ -1,6 +1,7 @@
 //! The account pages (docs/design/pages.md): `/account` (sessions), `/account/apps` (connected
-//! apps), `/account/password`, `/account/security` (sign-in factors), server-rendered with no script, over the same engine calls as the
-//! JSON API under `/account/v1`.
+//! apps), `/account/password`, `/account/security` (sign-in factors), server-rendered with no
+//! script (only the pages with a passkey form load `/assets/webauthn.js`), over the same engine
+//! calls as the JSON API under `/account/v1`.
 //!
 //! * Who: the browser sign-in, from the HttpOnly session cookie the sign-in page sets
 //!   (`html::SESSION_COOKIE`). Without a valid one, a 303 to `/login?r=<this page>`, which
@@ -16,7 +17,9 @@
 
 mod apps;
 mod list;
+mod passkeys;
 mod password;
+mod reauth;
 mod security;
 mod sessions;
 
@@ -35,7 +38,7 @@ use portcullis_core::crypto;
 use portcullis_core::engine::Engine;
 use portcullis_core::tokens::Principal;
 use portcullis_edge::html::{self, SESSION_COOKIE, cookie, cookie_name, origin_of, same_origin};
-use portcullis_edge::page_layout::{AlertKind, Layout, alert, nav, render};
+use portcullis_edge::page_layout::{AlertKind, Layout, PageScript, alert, nav, render};
 
 const CSRF_COOKIE: &str = "portcullis-account-csrf";
 const CSRF_TTL_SECS: i64 = 3600;
@@ -109,7 +112,9 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
         .route(security::CONFIRM_PATH, post(security::confirm_totp))
         .route(security::CODES_PATH, post(security::regenerate))
         .route(security::REMOVE_PATH, post(security::remove))
-        .route(security::REAUTH_PATH, post(security::reauthenticate))
+        .route(reauth::REAUTH_PATH, post(reauth::submit))
+        .route(passkeys::ADD_PATH, post(passkeys::add))
+        .route(passkeys::CONFIRM_PATH, post(passkeys::confirm))
         .with_state(Arc::new(pages))
 }
 
@@ -240,6 +245,29 @@ impl AccountPages {
         title: &str,
         body: &str,
     ) -> Response {
+        self.page_with(status, visitor, (here, title), body, PageScript::None)
+    }
+
+    /// [`AccountPages::page`] with a passkey form: the page loads the passkey script.
+    pub(crate) fn passkey_page(
+        &self,
+        status: StatusCode,
+        visitor: &Visitor,
+        here: &str,
+        title: &str,
+        body: &str,
+    ) -> Response {
+        self.page_with(status, visitor, (here, title), body, PageScript::WebAuthn)
+    }
+
+    fn page_with(
+        &self,
+        status: StatusCode,
+        visitor: &Visitor,
+        (here, title): (&str, &str),
+        body: &str,
+        script: PageScript,
+    ) -> Response {
         let mut items: Vec<(&str, &str)> = SECTIONS.iter().map(|s| (s.path, s.label)).collect();
         items.push((SIGN_OUT_PATH, "Sign out"));
         let nav = nav("Account", &items, here);
@@ -248,6 +276,7 @@ impl AccountPages {
             title,
             nav: &nav,
             sections: true,
+            script,
         };
         let mut r = render(status, &layout, body);
         r.headers_mut().append(
@@ -348,6 +377,7 @@ pub(crate) fn done_message(q: Option<&str>) -> Option<&'static str> {
         "password-changed" => "Your password was changed.",
         "factor-added" => "The authenticator app was added.",
         "factor-removed" => "The factor was removed.",
+        "passkey-added" => "The passkey was added.",
         _ => return None,
     })
 }

@@ -4,15 +4,15 @@
 //! form), and the recent-authentication step the core asks for before any of those changes.
 //!
 //! A change the core refuses with `RecentAuthenticationRequired` shows the re-authentication
-//! page instead; its form carries what was asked (`then`, and the factor for a removal), so a
-//! right code (or password, for a user without factors) goes straight on with it.
+//! page instead (`reauth.rs`); its form carries what was asked (`then`, and the factor for a
+//! removal or the name of a passkey), so a right proof goes straight on with it. Adding a
+//! passkey and the passkey proof are `passkeys.rs`.
 
 use axum::extract::{Form, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use portcullis_core::engine::SecondFactorProof;
 use portcullis_core::error::MfaRefusal;
-use portcullis_core::factors::{MfaOverview, ReauthProof};
+use portcullis_core::factors::MfaOverview;
 use portcullis_core::model::{FactorId, FactorKind, MfaMode};
 use portcullis_core::{CoreError, totp};
 use portcullis_edge::Origin;
@@ -23,43 +23,44 @@ use super::{
     AccountPages, Checked, Ctx, Fields, Visitor, done_message, refusal, retry_after, see_other,
     when,
 };
+use super::{passkeys, reauth};
 
 pub(crate) const PATH: &str = "/account/security";
 pub(crate) const TOTP_PATH: &str = "/account/security/totp";
 pub(crate) const CONFIRM_PATH: &str = "/account/security/totp/confirm";
 pub(crate) const CODES_PATH: &str = "/account/security/recovery-codes";
 pub(crate) const REMOVE_PATH: &str = "/account/security/remove";
-pub(crate) const REAUTH_PATH: &str = "/account/security/reauthenticate";
 /// Codes are 6 digits, recovery codes 29 characters; anything much longer is refused unread.
-const MAX_CODE: usize = 64;
-const MAX_PASSWORD: usize = 4096;
+pub(super) const MAX_CODE: usize = 64;
 /// An `otpauth://` URI of ours is about 150 bytes.
 const MAX_URI: usize = 1024;
 
-const BAD_CODE: &str = "That code is not valid. Enter the current code from your app.";
-const BAD_RECOVERY: &str = "That recovery code is not valid or was already used.";
-const BAD_PASSWORD: &str = "That password is not right.";
+pub(super) const BAD_CODE: &str = "That code is not valid. Enter the current code from your app.";
+pub(super) const BAD_RECOVERY: &str = "That recovery code is not valid or was already used.";
 const PASSKEYS_ONLY: &str = "Your organisation allows only passkeys as a second factor, so an \
      authenticator app cannot be added.";
 
 /// What a change asked for, carried through the re-authentication page.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Then {
+#[derive(Clone, PartialEq, Eq)]
+pub(super) enum Then {
     Totp,
     Codes,
     Remove(FactorId),
+    /// Add a passkey with this name (empty: the default name).
+    Passkey(String),
 }
 
 impl Then {
-    fn of(fields: &std::collections::BTreeMap<String, String>) -> Option<Then> {
+    pub(super) fn of(fields: &std::collections::BTreeMap<String, String>) -> Option<Then> {
         match fields.get("then").map(String::as_str) {
             Some("totp") => Some(Then::Totp),
             Some("codes") => Some(Then::Codes),
             Some("remove") => factor_of(fields).map(Then::Remove),
+            Some("passkey") => Some(Then::Passkey(passkeys::name_of(fields))),
             _ => None,
         }
     }
-    fn hidden(self) -> String {
+    pub(super) fn hidden(&self) -> String {
         match self {
             Then::Totp => "<input type=\"hidden\" name=\"then\" value=\"totp\">\n".into(),
             Then::Codes => "<input type=\"hidden\" name=\"then\" value=\"codes\">\n".into(),
@@ -67,6 +68,11 @@ impl Then {
                 "<input type=\"hidden\" name=\"then\" value=\"remove\">\n\
                  <input type=\"hidden\" name=\"factor\" value=\"{}\">\n",
                 id.0
+            ),
+            Then::Passkey(name) => format!(
+                "<input type=\"hidden\" name=\"then\" value=\"passkey\">\n\
+                 <input type=\"hidden\" name=\"name\" value=\"{}\">\n",
+                esc(name)
             ),
         }
     }
@@ -98,7 +104,7 @@ fn kind_words(k: FactorKind) -> &'static str {
 }
 
 /// The factors section, the enrolment options and the recovery codes.
-fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> String {
+fn overview_body(visitor: &Visitor, o: &MfaOverview, passkeys: bool, done: Option<&str>) -> String {
     let csrf = csrf_input(&visitor.csrf);
     let items: String = o
         .factors
@@ -124,7 +130,7 @@ fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> Stri
     } else {
         format!("<ul class=\"items\" id=\"factors\">\n{items}</ul>")
     };
-    // The ways to add a factor, one list item each; the passkey branch adds its own item here.
+    // The ways to add a factor, one list item each.
     let totp = if o.policy.passkeys_only {
         format!(
             "<li id=\"totp-hidden\" class=\"muted\">{}</li>",
@@ -136,10 +142,13 @@ fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> Stri
              <button id=\"add-totp\" type=\"submit\">Add an authenticator app</button></form></li>"
         )
     };
-    let options = format!(
-        "<ul class=\"items\" id=\"enrolment-options\">\n{totp}\n\
-         <!-- enrolment option: passkey (added by the passkey pages) -->\n</ul>"
-    );
+    let passkey = if passkeys {
+        passkeys::enrolment_option(visitor)
+    } else {
+        String::new()
+    };
+    let options =
+        format!("<ul class=\"items\" id=\"enrolment-options\">\n{totp}\n{passkey}\n</ul>");
     let codes = if o.factors.is_empty() {
         String::new()
     } else {
@@ -168,7 +177,7 @@ fn overview_body(visitor: &Visitor, o: &MfaOverview, done: Option<&str>) -> Stri
 }
 
 /// The page, or the refusal as a page.
-async fn overview(
+pub(super) async fn overview(
     pages: &AccountPages,
     visitor: &Visitor,
     status: StatusCode,
@@ -180,7 +189,8 @@ async fn overview(
             let msg = message
                 .map(|(k, m)| alert(k, "error", m))
                 .unwrap_or_default();
-            format!("{msg}{}", overview_body(visitor, &o, done))
+            let passkeys = pages.engine().passkeys_available();
+            format!("{msg}{}", overview_body(visitor, &o, passkeys, done))
         }
         Err(e) => alert(AlertKind::Error, "error", &refusal(&e).1),
     };
@@ -203,7 +213,7 @@ pub(crate) async fn page(State(pages): Ctx, headers: HeaderMap, uri: http::Uri) 
 }
 
 /// A posted form, checked (CSRF, `Origin`, signed in), with its fields.
-async fn checked(
+pub(super) async fn checked(
     pages: &AccountPages,
     headers: &HeaderMap,
     form: Fields,
@@ -218,10 +228,15 @@ async fn checked(
 
 /// A change's failure: the re-authentication page when the core wants a fresh sign-in, a clear
 /// message on the overview otherwise.
-async fn refused(pages: &AccountPages, visitor: &Visitor, then: Then, e: CoreError) -> Response {
+pub(super) async fn refused(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    then: Then,
+    e: CoreError,
+) -> Response {
     let (status, msg) = match &e {
         CoreError::Mfa(MfaRefusal::RecentAuthenticationRequired) => {
-            return reauth_page(pages, visitor, then, StatusCode::OK, None).await;
+            return reauth::page(pages, visitor, then, StatusCode::OK, None).await;
         }
         CoreError::Mfa(MfaRefusal::KindNotAllowed) => {
             (StatusCode::FORBIDDEN, PASSKEYS_ONLY.to_owned())
@@ -233,13 +248,28 @@ async fn refused(pages: &AccountPages, visitor: &Visitor, then: Then, e: CoreErr
         ),
         e => refusal(e),
     };
-    let mut r = overview(pages, visitor, status, Some((AlertKind::Error, &msg)), None).await;
+    let mut r = refused_with(pages, visitor, status, &msg).await;
     retry_after(&mut r, &e);
     r
 }
 
+/// The overview with a refusal's message above it.
+pub(super) async fn refused_with(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    status: StatusCode,
+    msg: &str,
+) -> Response {
+    overview(pages, visitor, status, Some((AlertKind::Error, msg)), None).await
+}
+
 /// Does what was asked; the core checks the recent authentication again.
-async fn perform(pages: &AccountPages, visitor: &Visitor, then: Then, origin: &Origin) -> Response {
+pub(super) async fn perform(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    then: Then,
+    origin: &Origin,
+) -> Response {
     let engine = pages.engine();
     let p = &visitor.principal;
     match then {
@@ -265,6 +295,12 @@ async fn perform(pages: &AccountPages, visitor: &Visitor, then: Then, origin: &O
             Ok(()) => see_other(&format!("{PATH}?done=factor-removed")),
             Err(e) => refused(pages, visitor, then, e).await,
         },
+        Then::Passkey(ref name) => {
+            match passkeys::start(pages, visitor, name, StatusCode::OK, None, origin).await {
+                Ok(r) => r,
+                Err(e) => refused(pages, visitor, then, e).await,
+            }
+        }
     }
 }
 
@@ -430,7 +466,12 @@ pub(crate) async fn confirm_totp(
 }
 
 /// New recovery codes, shown only on this answer.
-fn codes_page(pages: &AccountPages, visitor: &Visitor, codes: &[&str], replaced: bool) -> Response {
+pub(super) fn codes_page(
+    pages: &AccountPages,
+    visitor: &Visitor,
+    codes: &[&str],
+    replaced: bool,
+) -> Response {
     let items: String = codes
         .iter()
         .map(|c| format!("<li><code>{}</code></li>\n", esc(c)))
@@ -452,140 +493,4 @@ fn codes_page(pages: &AccountPages, visitor: &Visitor, codes: &[&str], replaced:
          <p><a id=\"continue\" href=\"{PATH}\">Done</a></p></section>"
     );
     pages.page(StatusCode::OK, visitor, PATH, "Recovery codes", &body)
-}
-
-/// The recent-authentication step: a code of a factor (or a recovery code), or the password
-/// for a user without factors; the error next to the field it belongs to.
-async fn reauth_page(
-    pages: &AccountPages,
-    visitor: &Visitor,
-    then: Then,
-    status: StatusCode,
-    error: Option<(&str, &str)>,
-) -> Response {
-    // The factors the policy lets prove it (passkeys_only drops TOTP); with none, the password.
-    let (has_factor, totp) = match pages.engine().list_factors(&visitor.principal).await {
-        Ok(o) => {
-            let usable = |k| o.factors.iter().any(|f| f.kind == k && o.policy.allows(k));
-            let totp = usable(FactorKind::Totp);
-            (totp || usable(FactorKind::Webauthn), totp)
-        }
-        Err(e) => {
-            let body = alert(AlertKind::Error, "error", &refusal(&e).1);
-            return pages.page(refusal(&e).0, visitor, PATH, "Confirm it is you", &body);
-        }
-    };
-    let err = |field: &str| error.filter(|(f, _)| *f == field).map(|(_, m)| m);
-    let form = |field: Field<'_>, button: &str, id: &str| {
-        format!(
-            "<form method=\"post\" action=\"{REAUTH_PATH}\" id=\"{id}-form\">{csrf}{then}{field}\
-             <div class=\"actions\"><button id=\"{id}-submit\" type=\"submit\">{button}</button></div></form>\n",
-            csrf = csrf_input(&visitor.csrf),
-            then = then.hidden(),
-            field = field.html(),
-        )
-    };
-    let forms = if has_factor {
-        let mut code = Field::new("code", "Code from your authenticator app", "text");
-        code.autocomplete = "one-time-code";
-        code.error = err("code");
-        let mut recovery = Field::new("recovery_code", "Recovery code", "text");
-        recovery.autocomplete = "off";
-        recovery.error = err("recovery_code");
-        // The passkey work adds its own proof here; a recovery code works for every factor.
-        let code = if totp {
-            form(code, "Verify", "code")
-        } else {
-            String::new()
-        };
-        format!(
-            "{code}<details id=\"use-recovery-code\"{open}><summary>Use a recovery code</summary>\n{}</details>",
-            form(recovery, "Use recovery code", "recovery"),
-            open = if err("recovery_code").is_some() || !totp {
-                " open"
-            } else {
-                ""
-            },
-        )
-    } else {
-        let mut password = Field::new("password", "Password", "password");
-        password.autocomplete = "current-password";
-        password.error = err("password");
-        form(password, "Continue", "password")
-    };
-    let body = format!(
-        "<section class=\"card\" aria-labelledby=\"reauth-h\">\n\
-         <h2 id=\"reauth-h\">Confirm it is you</h2>\n\
-         <p>Changing your sign-in factors needs a fresh confirmation (valid for 5 minutes).</p>\n\
-         {forms}<div class=\"actions\"><a href=\"{PATH}\">Cancel</a></div></section>"
-    );
-    pages.page(status, visitor, PATH, "Confirm it is you", &body)
-}
-
-pub(crate) async fn reauthenticate(
-    State(pages): Ctx,
-    origin: Origin,
-    headers: HeaderMap,
-    form: Fields,
-) -> Response {
-    let (visitor, fields) = match checked(&pages, &headers, form).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some(then) = Then::of(&fields) else {
-        let msg = (AlertKind::Error, "The form is incomplete. Start again.");
-        return overview(&pages, &visitor, StatusCode::BAD_REQUEST, Some(msg), None).await;
-    };
-    let get = |k: &str| fields.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let (field, proof, max) = match (get("code"), get("recovery_code"), fields.get("password")) {
-        (Some(c), _, _) => (
-            "code",
-            ReauthProof::Factor(SecondFactorProof::Totp(c)),
-            MAX_CODE,
-        ),
-        (_, Some(c), _) => (
-            "recovery_code",
-            ReauthProof::Factor(SecondFactorProof::RecoveryCode(c)),
-            MAX_CODE,
-        ),
-        (_, _, Some(p)) if !p.is_empty() => ("password", ReauthProof::Password(p), MAX_PASSWORD),
-        _ => {
-            let field = if fields.contains_key("password") {
-                "password"
-            } else {
-                "code"
-            };
-            let msg = Some((field, "Enter it to continue."));
-            return reauth_page(&pages, &visitor, then, StatusCode::BAD_REQUEST, msg).await;
-        }
-    };
-    let long = match proof {
-        ReauthProof::Password(p) => p.len() > max,
-        ReauthProof::Factor(SecondFactorProof::Totp(c) | SecondFactorProof::RecoveryCode(c)) => {
-            c.len() > max
-        }
-        // This form posts no passkey answer (no script on these pages).
-        ReauthProof::Factor(SecondFactorProof::Passkey(_)) => false,
-    };
-    let result = if long {
-        Err(CoreError::Mfa(MfaRefusal::InvalidCode))
-    } else {
-        pages
-            .engine()
-            .reauthenticate(&visitor.principal, proof, &origin.audit)
-            .await
-    };
-    match result {
-        Ok(_) => perform(&pages, &visitor, then, &origin).await,
-        Err(CoreError::Mfa(MfaRefusal::InvalidCode) | CoreError::InvalidCredentials) => {
-            let msg = match field {
-                "recovery_code" => BAD_RECOVERY,
-                "password" => BAD_PASSWORD,
-                _ => BAD_CODE,
-            };
-            let status = StatusCode::UNAUTHORIZED;
-            reauth_page(&pages, &visitor, then, status, Some((field, msg))).await
-        }
-        Err(e) => refused(&pages, &visitor, then, e).await,
-    }
 }

@@ -20,12 +20,20 @@ const MAX_SESSION_ID: usize = 128;
 
 /// How a session signed in, in words (RFC 8176 `amr`).
 fn method(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "proxy") {
+    let has = |name: &str| amr.iter().any(|m| m == name);
+    let passkey = has("swk") || has("hwk");
+    if has("proxy") {
         "An administrator acting as you"
-    } else if amr.iter().any(|m| m == "fed") {
+    } else if has("fed") {
         "Your organisation's sign-in"
-    } else if amr.iter().any(|m| m == "pwd") {
+    } else if has("pwd") && passkey {
+        "Password and passkey"
+    } else if has("pwd") && has("mfa") {
+        "Password and a second factor"
+    } else if has("pwd") {
         "Password"
+    } else if passkey {
+        "Passkey"
     } else {
         "Sign-in"
     }

@@ -6,6 +6,7 @@ mod factors;
 mod limits;
 mod pages;
 mod pages_factors;
+mod pages_passkeys;
 mod passkeys;
 mod passwords;
 mod sessions;

@@ -14,7 +14,13 @@ const CSRF: &str = "portcullis-account-csrf";
 /// A world with the sign-in page mounted too, so the round trip through `/login` is real.
 /// acme is branded: its members' account pages show it.
 pub(super) async fn pages_world() -> World {
+    pages_world_at(&config().public_url).await
+}
+
+/// [`pages_world`] with this public URL.
+pub(super) async fn pages_world_at(public_url: &str) -> World {
     let mut cfg = config();
+    cfg.public_url = public_url.into();
     cfg.branding.orgs.insert(
         "acme".into(),
         portcullis_core::branding::OrgBrandConfig {

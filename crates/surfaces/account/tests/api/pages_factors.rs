@@ -9,7 +9,7 @@ use super::*;
 const SECURITY: &str = "/account/security";
 
 /// The text of the element with this id (up to the next tag), HTML entities undone.
-fn element_text(html: &str, id: &str) -> String {
+pub(super) fn element_text(html: &str, id: &str) -> String {
     let start = html
         .find(&format!("id=\"{id}\">"))
         .map(|i| i + id.len() + 6)
@@ -23,7 +23,7 @@ fn element_text(html: &str, id: &str) -> String {
 }
 
 /// The recovery codes listed in `#recovery-codes`.
-fn codes_of(html: &str) -> Vec<String> {
+pub(super) fn codes_of(html: &str) -> Vec<String> {
     let Some(start) = html.find("id=\"recovery-codes\"") else {
         return Vec::new();
     };
@@ -38,7 +38,7 @@ fn codes_of(html: &str) -> Vec<String> {
 }
 
 /// The security page with its CSRF token, and the cookies to post with.
-async fn security_page(w: &World, session: &str) -> (Reply, String) {
+pub(super) async fn security_page(w: &World, session: &str) -> (Reply, String) {
     let page = w.page(SECURITY, session).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     let csrf = csrf_of(&page);
@@ -47,7 +47,7 @@ async fn security_page(w: &World, session: &str) -> (Reply, String) {
 }
 
 /// How many factors (pending ones included) the user has.
-async fn factor_count(w: &World, user: &User) -> usize {
+pub(super) async fn factor_count(w: &World, user: &User) -> usize {
     let state = w.engine.mfa_state(user.id).await.expect("state");
     state.factors.len()
 }
@@ -75,6 +75,8 @@ async fn without_a_sign_in_the_security_pages_send_to_login() {
         "/account/security/recovery-codes",
         "/account/security/remove",
         "/account/security/reauthenticate",
+        "/account/security/passkey",
+        "/account/security/passkey/confirm",
     ] {
         let r = w.submit(path, &[("csrf", "x")], "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");

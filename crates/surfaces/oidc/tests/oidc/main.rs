@@ -5,8 +5,11 @@
 mod client_credentials;
 mod flow;
 mod logout;
+mod metadata_documents;
 mod mfa;
 mod refusals;
+mod registration;
+mod token_exchange;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -73,6 +76,7 @@ pub fn client(id: &str, org: Option<OrgId>) -> OAuthClient {
         allow_offline: true,
         introspect_any: false,
         backchannel_logout_uri: None,
+        token_exchange_audiences: Vec::new(),
         declarative: false,
         disabled_at: None,
         created_at: now,
@@ -95,14 +99,18 @@ fn acme_brand() -> portcullis_core::branding::BrandingConfig {
 }
 
 pub async fn world() -> World {
-    let env = TestEnv::builder()
-        .config(CoreConfig {
-            public_url: ISSUER.into(),
-            branding: acme_brand(),
-            ..CoreConfig::default()
-        })
-        .build()
-        .await;
+    world_with(|_| {}).await
+}
+
+/// [`world`] with settings of the test's own on top.
+pub async fn world_with(configure: impl FnOnce(&mut CoreConfig)) -> World {
+    let mut config = CoreConfig {
+        public_url: ISSUER.into(),
+        branding: acme_brand(),
+        ..CoreConfig::default()
+    };
+    configure(&mut config);
+    let env = TestEnv::builder().config(config).build().await;
     let org = env.org("acme").await;
     let user = env
         .user("ann@example.com")

@@ -3,6 +3,7 @@
 //! authentication, the redirect URI and PKCE, and EdDSA-signed ID tokens).
 
 mod fake_idp;
+mod passkeys;
 mod second_factor;
 
 use std::collections::HashMap;

@@ -9,13 +9,13 @@ use portcullis_testkit::mfa::{Totp, settled_now, totp_code};
 use super::*;
 
 /// A browser: a cookie jar over the world's router.
-struct Browser<'w> {
+pub(super) struct Browser<'w> {
     w: &'w World,
     jar: BTreeMap<String, String>,
 }
 
 impl<'w> Browser<'w> {
-    fn new(w: &'w World) -> Self {
+    pub(super) fn new(w: &'w World) -> Self {
         Browser {
             w,
             jar: BTreeMap::new(),
@@ -35,19 +35,19 @@ impl<'w> Browser<'w> {
         }
     }
 
-    fn cookies(&self) -> Option<String> {
+    pub(super) fn cookies(&self) -> Option<String> {
         let all: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         (!all.is_empty()).then(|| all.join("; "))
     }
 
-    async fn get(&mut self, path: &str) -> Reply {
+    pub(super) async fn get(&mut self, path: &str) -> Reply {
         let r = self.w.get(path, self.cookies().as_deref()).await;
         self.absorb(&r);
         r
     }
 
     /// Posts a form of the last page, its CSRF token taken from the jar as the page has it.
-    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub(super) async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let csrf = self.jar.get("portcullis-csrf").cloned().unwrap_or_default();
         let mut form = vec![("csrf", csrf.as_str())];
         form.extend_from_slice(fields);
@@ -59,8 +59,32 @@ impl<'w> Browser<'w> {
         r
     }
 
+    /// [`Browser::submit`] from a page of `origin` (the browser's `Origin` header).
+    pub(super) async fn submit_from(
+        &mut self,
+        origin: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let csrf = self.jar.get("portcullis-csrf").cloned().unwrap_or_default();
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let cookies = self.cookies();
+        let r = self
+            .w
+            .app
+            .post(path)
+            .form(&form)
+            .cookie(cookies.as_deref())
+            .header(header::ORIGIN, origin)
+            .send()
+            .await;
+        self.absorb(&r);
+        r
+    }
+
     /// The password page, then its form.
-    async fn password(&mut self, email: &str, pending: Option<&str>) -> Reply {
+    pub(super) async fn password(&mut self, email: &str, pending: Option<&str>) -> Reply {
         let page = match pending {
             Some(p) => format!("/login?r={p}"),
             None => "/login".to_owned(),
@@ -75,7 +99,7 @@ impl<'w> Browser<'w> {
 }
 
 /// A hidden field's value on a page.
-fn hidden(r: &Reply, name: &str) -> Option<String> {
+pub(super) fn hidden(r: &Reply, name: &str) -> Option<String> {
     let body = r.text();
     let at = body.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
     Some(body[at..at + body[at..].find('"')?].to_owned())
@@ -90,11 +114,11 @@ fn assert_second_step(r: &Reply) {
     assert!(r.token().is_none());
 }
 
-async fn amr_of(w: &World, token: &str) -> Vec<String> {
+pub(super) async fn amr_of(w: &World, token: &str) -> Vec<String> {
     w.engine.authenticate(token).await.expect("session").amr
 }
 
-async fn member(w: &World, email: &str) -> User {
+pub(super) async fn member(w: &World, email: &str) -> User {
     let org = w.store.get_org_by_name("acme").await.unwrap().expect("org");
     w.user(email).member(&org, &[Role::Author]).create().await
 }

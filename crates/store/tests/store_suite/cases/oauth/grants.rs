@@ -361,3 +361,73 @@ pub async fn oauth_grant_sessions_cascade(db: DbStore) {
             .is_empty()
     );
 }
+
+/// Token-exchange sessions are children of a grant session (and of each other when chained):
+/// ending any ancestor ends the whole line below it in the same unit, an offline grant's line
+/// outlives the browser session, and ending a child leaves its parent alone.
+pub async fn oauth_exchange_sessions_cascade(db: DbStore) {
+    let s = dyn_store(&db);
+    let (o, u) = signed_in(&*s).await;
+    s.create_oauth_client(oauth_client("svc", None, None))
+        .await
+        .unwrap();
+    let chain = [
+        grant_session("g", u.id, o, "app", Some("b"), false),
+        grant_session("x1", u.id, o, "svc", Some("g"), false),
+        grant_session("x2", u.id, o, "svc", Some("x1"), false),
+        grant_session("off", u.id, o, "app", Some("b"), true),
+        grant_session("x-off", u.id, o, "svc", Some("off"), false),
+        grant_session("y", u.id, o, "svc", Some("g"), false),
+    ];
+    for x in &chain {
+        s.create_session(x.clone()).await.unwrap();
+    }
+    let revoked = |id: &'static str| {
+        let s = Arc::clone(&s);
+        async move {
+            s.get_session(&SessionId(id.into()))
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+        }
+    };
+    // Ending a child leaves its parent and siblings.
+    assert!(
+        s.revoke_session(&SessionId("y".into()), t(5))
+            .await
+            .unwrap()
+    );
+    assert_eq!(revoked("g").await, None);
+    assert_eq!(revoked("x1").await, None);
+    // Ending the browser session ends the online grant, its exchange and the exchange of that.
+    let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+    assert!(
+        s.revoke_session(&SessionId("b".into()), t(10))
+            .await
+            .unwrap()
+    );
+    for id in ["g", "x1", "x2"] {
+        assert_eq!(revoked(id).await, Some(t(10)), "{id}");
+    }
+    assert_eq!(revoked("off").await, None);
+    assert_eq!(revoked("x-off").await, None);
+    let mut events = events_after(&*s, seq).await;
+    events.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(
+        events,
+        ["b", "g", "x1", "x2"].map(|id| RevocationEvent::Session(SessionId(id.into())))
+    );
+    // The offline grant's line ends with it.
+    assert!(
+        s.revoke_session(&SessionId("off".into()), t(11))
+            .await
+            .unwrap()
+    );
+    assert_eq!(revoked("x-off").await, Some(t(11)));
+    // A new exchange under an ended grant is refused.
+    assert!(matches!(
+        s.create_session(grant_session("late", u.id, o, "svc", Some("x1"), false)).await,
+        Err(StoreError::Conflict(m)) if m == "parent session revoked"
+    ));
+}

@@ -5,11 +5,13 @@
 mod clients;
 mod grants;
 mod logout;
+mod registrations;
 mod service_accounts;
 
 pub use clients::*;
 pub use grants::*;
 pub use logout::*;
+pub use registrations::*;
 pub use service_accounts::*;
 
 use portcullis_core::model::*;
