@@ -7,7 +7,7 @@ use clap::Parser;
 use clap::builder::PossibleValuesParser;
 
 /// The scenarios `--only` selects, in the order they run.
-pub const SCENARIOS: [&str; 10] = [
+pub const SCENARIOS: [&str; 11] = [
     "healthz",
     "login-password",
     "login-totp",
@@ -15,6 +15,7 @@ pub const SCENARIOS: [&str; 10] = [
     "apikey-exchange",
     "userinfo",
     "token",
+    "client-credentials",
     "team-token",
     "mixed",
     "scale",
@@ -88,6 +89,14 @@ pub struct Args {
     /// per minute (no ceilings, no other scenario).
     #[arg(long)]
     pub soak_minutes: Option<u64>,
+    /// Drive only the client-credentials load, at another server's token endpoint
+    /// (`http://127.0.0.1:PORT/PATH`, e.g. npm oidc-provider for scripts/bench-peers), and print
+    /// its rate; no server is started. Uses --duration, --warmup, --connections, --client-cpus.
+    #[arg(long, requires = "peer_client")]
+    pub peer_token_url: Option<String>,
+    /// The peer's client for --peer-token-url: `ID:SECRET` (sent as client_secret_basic).
+    #[arg(long)]
+    pub peer_client: Option<String>,
 }
 
 impl Args {

@@ -8,6 +8,7 @@ mod ceilings;
 mod config_file;
 mod load;
 mod oidc_seed;
+mod peer;
 mod report;
 mod run;
 mod scenarios;
@@ -38,6 +39,9 @@ fn main() -> ExitCode {
 }
 
 fn real_main(args: &Args) -> anyhow::Result<bool> {
+    if let (Some(url), Some(client)) = (&args.peer_token_url, &args.peer_client) {
+        return peer::run(args, url, client);
+    }
     let bin = std::fs::canonicalize(&args.server).with_context(|| {
         format!(
             "no server binary at {} (build it: cargo build --release -p portcullis)",

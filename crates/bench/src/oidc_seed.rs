@@ -90,6 +90,47 @@ fn create_client(bin: &Path, config: &Path, id: &str, alg: &str) -> anyhow::Resu
     })
 }
 
+/// The `client-credentials` row's client: confidential, `client_secret_basic`, the
+/// `client_credentials` grant only, a service account of org `bench` with the EXECUTOR role.
+pub fn create_service_client(bin: &Path, config: &Path) -> anyhow::Result<Client> {
+    let id = "bench-service";
+    let mut args = vec![
+        "client",
+        "create",
+        "--kind",
+        "confidential",
+        "--client-id",
+        id,
+        "--name",
+        id,
+        "--auth-method",
+        "client_secret_basic",
+        "--grant-type",
+        "client_credentials",
+        "--org",
+        "bench",
+        "--access-token-secs",
+        ACCESS_TOKEN_SECS,
+    ];
+    for scope in ["openid", "profile"] {
+        args.extend(["--scope", scope]);
+    }
+    let v = admin_cli(bin, config, &args, None)?;
+    let secret = v["clientSecret"]
+        .as_str()
+        .with_context(|| format!("client create printed no clientSecret: {v}"))?;
+    admin_cli(
+        bin,
+        config,
+        &["client", "roles", id, "--role", "EXECUTOR"],
+        None,
+    )?;
+    Ok(Client {
+        id: id.to_owned(),
+        secret: secret.to_owned(),
+    })
+}
+
 pub fn create_clients(bin: &Path, config: &Path) -> anyhow::Result<Clients> {
     Ok(Clients {
         eddsa: create_client(bin, config, "bench-eddsa", "EdDSA")?,

@@ -148,6 +148,11 @@ pub fn run_all(
     } else {
         None
     };
+    let service_client = if args.wants("client-credentials") && args.soak_minutes.is_none() {
+        Some(oidc_seed::create_service_client(bin, &config)?)
+    } else {
+        None
+    };
     eprintln!(
         "  CLI-seeded 2 orgs, {} admins{} in {:.1} s",
         args.admins,
@@ -286,6 +291,9 @@ pub fn run_all(
         run.apikey_exchange(&server)?;
         if let Some((clients, grants)) = &oidc {
             run.oidc(&server, clients, grants)?;
+        }
+        if let Some(client) = &service_client {
+            run.client_credentials(&server, client)?;
         }
         run.org_token(&server, seeded)?;
         run.mixed(&server, &seeded.tokens)?;

@@ -355,6 +355,33 @@ impl<'a> Scenarios<'a> {
         Ok(())
     }
 
+    /// The client credentials grant: one service client asking for tokens on every connection
+    /// (a client authentication, an EdDSA signature, no store write but the audit queue).
+    pub fn client_credentials(
+        &mut self,
+        server: &Server,
+        client: &oidc_seed::Client,
+    ) -> anyhow::Result<()> {
+        if !self.args.wants("client-credentials") {
+            return Ok(());
+        }
+        let conns = self.args.connections;
+        let w = wl::boxed(wl::ClientCredentials::new(
+            self.host.clone(),
+            "/oauth2/token",
+            &client.basic(),
+        ));
+        let (st, row) = self.bench.single(server, "client-credentials", conns, w)?;
+        let rps = st.rps;
+        let mut row = row.ceiling("ed25519-sign", rps / self.ceil.ed25519_sign);
+        row = self.vs_healthz(row, rps);
+        if let Some(x) = self.exchange_rps {
+            row = row.check(Check::at_least("≥0.8×apikey-exchange", rps / x, 0.8));
+        }
+        self.bench.rows.push(row);
+        Ok(())
+    }
+
     pub fn org_token(&mut self, server: &Server, seeded: &Seeded) -> anyhow::Result<()> {
         if !(self.parsable && self.args.wants("team-token")) {
             return Ok(());

@@ -420,6 +420,53 @@ impl Workload for Refresh {
     }
 }
 
+/// `POST <path>` `grant_type=client_credentials` with `Authorization: Basic` (the client's
+/// service account token; no refresh token may come back). Also drives peers' token endpoints.
+pub struct ClientCredentials {
+    pub host: HeaderValue,
+    pub path: String,
+    pub basic: HeaderValue,
+}
+
+impl ClientCredentials {
+    pub fn new(host: HeaderValue, path: &str, basic: &str) -> ClientCredentials {
+        ClientCredentials {
+            host,
+            path: path.to_owned(),
+            basic: header(basic.to_owned()),
+        }
+    }
+}
+
+impl Workload for ClientCredentials {
+    fn classes(&self) -> Vec<&'static str> {
+        vec!["client_credentials"]
+    }
+    fn request(&self, _: usize, _: usize, _: &mut Rng) -> (usize, Request<Full<Bytes>>) {
+        let r = Request::builder()
+            .method(Method::POST)
+            .uri(self.path.as_str())
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, self.basic.clone())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .body(Full::new(Bytes::from_static(
+                b"grant_type=client_credentials",
+            )))
+            .expect("a valid request");
+        (0, r)
+    }
+    fn check(&self, _: usize, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        status_is(StatusCode::OK, status, body)?;
+        if !contains(body, b"\"access_token\"") || contains(body, b"\"refresh_token\"") {
+            return Err(format!("not an access token alone: {}", snippet(body)));
+        }
+        Ok(())
+    }
+}
+
 pub fn boxed<W: Workload>(w: W) -> Arc<dyn Workload> {
     Arc::new(w)
 }

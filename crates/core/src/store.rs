@@ -56,12 +56,38 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         disabled_at: Option<Timestamp>,
     ) -> StoreResult<OAuthClient>;
-    /// Deletes the client, its secrets, codes, refresh tokens and consents, and revokes its
-    /// live grant sessions (with events), in one transaction; `false` when unknown.
+    /// Deletes the client, its secrets, codes, refresh tokens and consents, revokes its live
+    /// grant sessions and retires its service account (with events), in one transaction;
+    /// `false` when unknown.
     async fn delete_oauth_client(&self, client_id: &str, at: Timestamp) -> StoreResult<bool>;
     /// Revokes every live grant session of the client (disable: its tokens stop on every node).
     async fn revoke_client_sessions(&self, client_id: &str, at: Timestamp) -> StoreResult<u64>;
 
+    // ---- service accounts (client credentials) --------------------------------------------
+    /// The client's live service account.
+    async fn get_service_account(&self, client_id: &str) -> StoreResult<Option<ServiceAccount>>;
+    /// A service account by id, live or retired.
+    async fn get_service_account_by_id(&self, id: UserId) -> StoreResult<Option<ServiceAccount>>;
+    /// The live service accounts, of one org or every one, by client id.
+    async fn list_service_accounts(&self, org: Option<OrgId>) -> StoreResult<Vec<ServiceAccount>>;
+    /// Inserts `account` unless its client has a live one already (a race between nodes
+    /// leaves one); returns the live one.
+    async fn ensure_service_account(&self, account: ServiceAccount) -> StoreResult<ServiceAccount>;
+    /// Replaces the roles of the client's live account. `NotFound` when it has none.
+    async fn set_service_account_roles(
+        &self,
+        client_id: &str,
+        roles: BTreeSet<Role>,
+        at: Timestamp,
+    ) -> StoreResult<ServiceAccount>;
+    /// Announces the client's live account on the revocation feed (every view re-reads it:
+    /// its client was disabled or enabled), first moving its token cut-off to `cut_off` when
+    /// given. `None` when the client has no account.
+    async fn announce_service_account(
+        &self,
+        client_id: &str,
+        cut_off: Option<Timestamp>,
+    ) -> StoreResult<Option<ServiceAccount>>;
     // ---- self-registered OpenID clients (RFC 7591/7592, metadata documents) --------------
     /// Inserts the client with its secrets and its registration, in one transaction. With
     /// `initial_token` (a token hash and now), first spends one use of that initial access

@@ -180,3 +180,56 @@ fn a_declared_client_is_reconciled_at_start() {
         "{err}"
     );
 }
+
+/// `client roles`: a client-credentials client's service account, shown like an API key.
+#[test]
+fn an_operator_sets_the_roles_of_a_service_client() {
+    let dir = DataDir::migrated();
+    let org = dir.run("org create acme");
+    let made = dir.run(
+        "client create --name Job --kind confidential --client-id job --org acme \
+         --grant-type client_credentials",
+    );
+    let account = made["serviceAccount"].clone();
+    assert_eq!(account["orgId"], org["id"]);
+    assert_eq!(account["roles"], serde_json::json!([]));
+    let set = dir.run("client roles job --role executor --role AUTHOR");
+    assert_eq!(set["serviceAccount"]["id"], account["id"]);
+    assert_eq!(
+        set["serviceAccount"]["roles"],
+        serde_json::json!(["AUTHOR", "EXECUTOR"])
+    );
+    assert_eq!(
+        dir.run("client show job")["serviceAccount"]["roles"],
+        serde_json::json!(["AUTHOR", "EXECUTOR"])
+    );
+    assert_eq!(
+        dir.run("client list")[0]["serviceAccount"]["id"],
+        account["id"]
+    );
+    assert_eq!(
+        dir.run("client roles job")["serviceAccount"]["roles"],
+        serde_json::json!([])
+    );
+    for (args, why) in [
+        ("client roles job --role OWNER", "unknown role"),
+        ("client roles nope --role ADMIN", "not found"),
+        (
+            "client create --name J --kind confidential --grant-type client_credentials",
+            "orgId",
+        ),
+    ] {
+        let err = dir.fails(&args.split_whitespace().collect::<Vec<_>>());
+        assert!(err.contains(why), "{args}: {err}");
+    }
+    dir.run("client create --name Web --kind confidential --client-id web --redirect-uri https://a.example/cb");
+    let err = dir.fails(&["client", "roles", "web", "--role", "ADMIN"]);
+    assert!(err.contains("client_credentials"), "{err}");
+    assert_eq!(
+        client_actions(&dir)
+            .iter()
+            .filter(|a| *a == "client.roles")
+            .count(),
+        2
+    );
+}

@@ -157,6 +157,50 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(n)
     }
 
+    // ---- service accounts (client credentials) --------------------------------------------
+
+    async fn get_service_account(&self, client_id: &str) -> StoreResult<Option<ServiceAccount>> {
+        service_accounts::live::<B>(&mut *self.conn().await?, client_id).await
+    }
+
+    async fn get_service_account_by_id(&self, id: UserId) -> StoreResult<Option<ServiceAccount>> {
+        service_accounts::by_id::<B>(&mut *self.conn().await?, id).await
+    }
+
+    async fn list_service_accounts(&self, org: Option<OrgId>) -> StoreResult<Vec<ServiceAccount>> {
+        service_accounts::list::<B>(&mut *self.conn().await?, org).await
+    }
+
+    async fn ensure_service_account(&self, account: ServiceAccount) -> StoreResult<ServiceAccount> {
+        let mut w = self.write().await?;
+        let live = service_accounts::ensure::<B>(w.conn(), &account).await?;
+        w.commit().await?;
+        Ok(live)
+    }
+
+    async fn set_service_account_roles(
+        &self,
+        client_id: &str,
+        roles: BTreeSet<Role>,
+        at: Timestamp,
+    ) -> StoreResult<ServiceAccount> {
+        let mut w = self.write().await?;
+        let a = service_accounts::set_roles::<B>(w.conn(), client_id, &roles, at).await?;
+        w.commit().await?;
+        Ok(a)
+    }
+
+    async fn announce_service_account(
+        &self,
+        client_id: &str,
+        cut_off: Option<Timestamp>,
+    ) -> StoreResult<Option<ServiceAccount>> {
+        let mut w = self.write().await?;
+        let a = service_accounts::announce(&mut w, client_id, cut_off, None).await?;
+        w.commit().await?;
+        Ok(a)
+    }
+
     // ---- self-registered OpenID clients ----------------------------------------------------
 
     async fn create_registered_client(

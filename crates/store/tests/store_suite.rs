@@ -60,6 +60,8 @@ store_tests!(
     logout_notices_from_session_and_user_revocations,
     logout_notices_from_client_revocations,
     logout_notice_claims_are_leased,
+    service_accounts_one_live_per_client_with_roles,
+    service_accounts_in_the_revocation_view,
     registered_clients_create_update_and_retire,
     initial_access_tokens_are_spent_atomically,
     factors_pending_confirm_and_delete,

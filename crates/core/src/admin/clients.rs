@@ -19,6 +19,35 @@ pub struct ClientView {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub secrets: Vec<SecretView>,
+    /// The service account a client-credentials client acts as in its org; absent for other
+    /// clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<ServiceAccountView>,
+}
+
+/// A service account as its managers see it, like an API key: whom it is (`sub` of its
+/// tokens), its org and its roles there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountView {
+    /// The `sub` of its tokens.
+    pub id: UserId,
+    pub org_id: OrgId,
+    /// ADMIN, AUTHOR, JOBCREATOR, EXECUTOR, PARSABLE_ADMIN.
+    pub roles: Vec<String>,
+    /// Its tokens issued before this are refused (the client was disabled, or a token revoked).
+    pub tokens_not_before: Option<Timestamp>,
+}
+
+impl ServiceAccountView {
+    pub fn new(a: &ServiceAccount) -> ServiceAccountView {
+        ServiceAccountView {
+            id: a.id,
+            org_id: a.org_id,
+            roles: a.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            tokens_not_before: a.tokens_not_before,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -46,7 +75,16 @@ impl ClientView {
                     live: s.is_live(now),
                 })
                 .collect(),
+            service_account: None,
         }
+    }
+
+    /// The view with the client's service account, if it has one.
+    pub fn with_account(mut self, account: Option<&ServiceAccount>) -> ClientView {
+        self.service_account = account
+            .filter(|a| a.client_id == self.client_id())
+            .map(ServiceAccountView::new);
+        self
     }
 
     pub fn client_id(&self) -> &str {
@@ -125,18 +163,53 @@ impl Admin {
         spec: ClientSpec,
     ) -> AdminResult<IssuedClientView> {
         let uc = self.use_case();
-        Ok(use_cases::create_oauth_client(&uc, &self.oidc, scope, spec)
-            .await?
-            .into())
+        let issued = use_cases::create_oauth_client(&uc, &self.oidc, scope, spec).await?;
+        self.with_account(issued.into()).await
+    }
+
+    /// The view with the client's service account, as the store has it now.
+    async fn with_account(&self, mut view: IssuedClientView) -> AdminResult<IssuedClientView> {
+        let account = self
+            .store
+            .get_service_account(view.client.client_id())
+            .await?;
+        view.client = view.client.with_account(account.as_ref());
+        Ok(view)
     }
 
     pub async fn list_clients(&self, scope: ClientScope) -> AdminResult<Vec<ClientView>> {
         let now = now();
+        let org = match scope {
+            ClientScope::Operator => None,
+            ClientScope::Org(org) => Some(org),
+        };
+        let accounts = self.store.list_service_accounts(org).await?;
         Ok(use_cases::list_oauth_clients(self.store.as_ref(), scope)
             .await?
             .iter()
-            .map(|c| ClientView::new(c, now))
+            .map(|c| {
+                let account = accounts.iter().find(|a| a.client_id == c.client_id);
+                ClientView::new(c, now).with_account(account)
+            })
             .collect())
+    }
+
+    /// Replaces the roles of a client-credentials client's service account.
+    pub async fn set_client_roles(
+        &self,
+        scope: ClientScope,
+        client_id: &str,
+        roles: &[String],
+    ) -> AdminResult<ClientView> {
+        let roles = roles
+            .iter()
+            .map(|r| r.parse::<Role>())
+            .collect::<Result<BTreeSet<Role>, String>>()
+            .map_err(AdminError::Invalid)?;
+        let uc = self.use_case();
+        let account = use_cases::set_service_account_roles(&uc, scope, client_id, roles).await?;
+        let c = use_cases::find_oauth_client(self.store.as_ref(), scope, client_id).await?;
+        Ok(ClientView::new(&c, now()).with_account(Some(&account)))
     }
 
     pub async fn show_client(
@@ -149,8 +222,9 @@ impl Admin {
             .store
             .list_logout_notices(client_id, SHOWN_NOTICES)
             .await?;
+        let account = self.store.get_service_account(client_id).await?;
         Ok(ClientDetail {
-            client: ClientView::new(&c, now()),
+            client: ClientView::new(&c, now()).with_account(account.as_ref()),
             logout_notices: notices
                 .into_iter()
                 .map(|n| NoticeView {
@@ -172,11 +246,9 @@ impl Admin {
         patch: &ClientPatch,
     ) -> AdminResult<IssuedClientView> {
         let uc = self.use_case();
-        Ok(
-            use_cases::update_oauth_client(&uc, &self.oidc, scope, client_id, patch)
-                .await?
-                .into(),
-        )
+        let issued =
+            use_cases::update_oauth_client(&uc, &self.oidc, scope, client_id, patch).await?;
+        self.with_account(issued.into()).await
     }
 
     pub async fn rotate_client_secret(

@@ -99,6 +99,7 @@ pub enum AuditAction {
     ClientDisable,
     ClientEnable,
     ClientDelete,
+    ClientRoles,
     ConsentRevoke,
     // ---- self-registered clients (RFC 7591/7592, metadata documents)
     ClientRegister,
@@ -193,6 +194,7 @@ impl AuditAction {
         AuditAction::ClientDisable,
         AuditAction::ClientEnable,
         AuditAction::ClientDelete,
+        AuditAction::ClientRoles,
         AuditAction::ConsentRevoke,
         AuditAction::ClientRegister,
         AuditAction::ClientRegistrationUpdate,
@@ -286,6 +288,7 @@ impl AuditAction {
             AuditAction::ClientDisable => "client.disable",
             AuditAction::ClientEnable => "client.enable",
             AuditAction::ClientDelete => "client.delete",
+            AuditAction::ClientRoles => "client.roles",
             AuditAction::ConsentRevoke => "consent.revoke",
             AuditAction::ClientRegister => "client.register",
             AuditAction::ClientRegistrationUpdate => "client.registration_update",

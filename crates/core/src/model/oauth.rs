@@ -61,6 +61,7 @@ wire_enum!(
     GrantType {
         AuthorizationCode = "authorization_code",
         RefreshToken = "refresh_token",
+        ClientCredentials = "client_credentials",
         TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange",
         DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
     }

@@ -24,7 +24,18 @@ fn inactive() -> Value {
 
 impl Provider {
     /// RFC 7662 §2.2: `{"active": false}` for anything not active or not the caller's to see.
+    /// A service account's token also says so, with the account's roles.
     pub async fn introspect(
+        &self,
+        caller: &OAuthClient,
+        token: &str,
+        hint: Option<&str>,
+    ) -> Result<Value, OAuthError> {
+        let answer = self.introspect_token(caller, token, hint).await?;
+        self.describe_service_account(answer).await
+    }
+
+    async fn introspect_token(
         &self,
         caller: &OAuthClient,
         token: &str,
@@ -160,6 +171,9 @@ impl Provider {
         };
         if owner != caller.client_id {
             return Ok(());
+        }
+        if super::client_credentials::is_service_account_token(&user.to_string(), &session.0) {
+            return self.revoke_service_account_tokens(caller, user, ctx).await;
         }
         let now = Utc::now();
         let store = self.engine.store();

@@ -25,6 +25,7 @@ pub struct Provider {
     pub(super) engine: Arc<Engine>,
     pub(super) seal: RequestSeal,
     pub(super) failed_auth: FailedAuth,
+    pub(super) service_accounts: super::client_credentials::AccountCache,
     /// Verifies upstream ID tokens for token exchange; unset: none is trusted.
     pub(super) upstream: std::sync::OnceLock<Arc<dyn super::UpstreamIdTokens>>,
     /// Dynamic registration and metadata documents (`registration/`).
@@ -77,6 +78,7 @@ impl Provider {
             engine,
             seal,
             failed_auth: FailedAuth::default(),
+            service_accounts: Default::default(),
             upstream: std::sync::OnceLock::new(),
             registration,
         })

@@ -108,10 +108,11 @@ impl DeclaredClient {
     pub fn validate(&self, cfg: &OidcConfig) -> CoreResult<()> {
         let id = &self.client_id;
         check_client_id(id)?;
-        let client = self
-            .spec()
-            .validate(cfg, Utc::now())
-            .map_err(|e| invalid(id, e))?;
+        let mut spec = self.spec();
+        // The org is resolved against the store at start; here only whether one is named
+        // counts (the client-credentials rule).
+        spec.org_id = self.org.as_ref().map(|_| OrgId::NONE);
+        let client = spec.validate(cfg, Utc::now()).map_err(|e| invalid(id, e))?;
         match (uses_secret(client.token_endpoint_auth), &self.secret_file) {
             (true, None) => Err(invalid(
                 id,

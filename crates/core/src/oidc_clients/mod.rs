@@ -192,6 +192,7 @@ impl ClientSpec {
             g
         });
         check_grants(&grant_types, self.allow_offline)?;
+        check_client_credentials(&grant_types, self.kind, self.org_id)?;
         check_token_exchange(self.kind, &grant_types, &self.token_exchange_audiences)?;
         uris::check_list("redirect_uris", &self.redirect_uris, public)?;
         if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
@@ -328,6 +329,31 @@ fn check_grants(grants: &BTreeSet<GrantType>, allow_offline: bool) -> CoreResult
     if allow_offline && !grants.contains(&GrantType::RefreshToken) {
         return Err(invalid(
             "allow_offline needs the refresh_token grant (offline access is a refresh token)",
+        ));
+    }
+    Ok(())
+}
+
+/// A client-credentials client acts as a service account of its org: it must be able to
+/// authenticate (confidential) and have an org to act in.
+fn check_client_credentials(
+    grants: &BTreeSet<GrantType>,
+    kind: ClientKind,
+    org: Option<OrgId>,
+) -> CoreResult<()> {
+    if !grants.contains(&GrantType::ClientCredentials) {
+        return Ok(());
+    }
+    if kind != ClientKind::Confidential {
+        return Err(invalid(
+            "grant_types: client_credentials is for confidential clients only \
+             (a public client cannot prove who it is)",
+        ));
+    }
+    if org.is_none() {
+        return Err(invalid(
+            "grant_types: client_credentials needs orgId (the client acts as a service \
+             account of that org)",
         ));
     }
     Ok(())

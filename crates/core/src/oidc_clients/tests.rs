@@ -358,6 +358,8 @@ fn grant_types_are_a_coherent_subset() {
         grant_types: Some(g.iter().copied().collect()),
         allow_offline: offline,
         scopes: Some(["openid".to_owned()].into()),
+        // client_credentials needs an org (its service account's).
+        org_id: Some(OrgId::new()),
         ..web()
     };
     grants(GrantType::ALL, false)

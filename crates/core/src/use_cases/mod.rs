@@ -20,6 +20,7 @@ mod consents;
 mod memberships;
 mod oauth_clients;
 mod orgs;
+mod service_accounts;
 mod signing_keys;
 
 pub use accounts::*;
@@ -27,6 +28,7 @@ pub use consents::*;
 pub use memberships::*;
 pub use oauth_clients::*;
 pub use orgs::*;
+pub use service_accounts::*;
 pub use signing_keys::*;
 
 /// The writes of one unit, given the open transaction.

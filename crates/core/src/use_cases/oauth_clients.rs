@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::*;
 use crate::error::CoreError;
-use crate::model::{ClientSecret, OAuthClient, Org, OrgId};
+use crate::model::{ClientSecret, GrantType, OAuthClient, Org, OrgId, ServiceAccount};
 use crate::oidc_clients::{ClientPatch, ClientSpec, LoadedClient, OidcConfig};
 use crate::oidc_clients::{generate_client_secret, uses_secret};
 
@@ -187,11 +187,27 @@ pub async fn create_oauth_client(
 
 async fn insert(uc: &UseCaseCtx<'_>, client: OAuthClient) -> CoreResult<OAuthClient> {
     let id = client.client_id.clone();
+    let described = detail(&client);
+    let store = uc.store;
+    let create = async move {
+        let wants_account = client.grant_types.contains(&GrantType::ClientCredentials);
+        let c = store.create_oauth_client(client).await?;
+        service_account_follows_grant(
+            store,
+            &c.client_id,
+            c.org_id,
+            wants_account,
+            false,
+            c.created_at,
+        )
+        .await?;
+        Ok(c)
+    };
     uc.audited(
         AuditAction::ClientCreate,
         Some(id.clone()),
-        detail(&client),
-        uc.store.create_oauth_client(client),
+        described,
+        create,
         |_| json!({}),
     )
     .await
@@ -201,6 +217,28 @@ async fn insert(uc: &UseCaseCtx<'_>, client: OAuthClient) -> CoreResult<OAuthCli
         }
         other => other,
     })
+}
+
+/// A client given the `client_credentials` grant gets its service account (without roles);
+/// one losing it has every token of its account cut off, so the account acts no more (it is
+/// kept, with its roles, should the grant come back).
+async fn service_account_follows_grant(
+    store: &dyn Store,
+    client_id: &str,
+    org: Option<OrgId>,
+    granted: bool,
+    gone: bool,
+    now: Timestamp,
+) -> StoreResult<()> {
+    if let (true, Some(org)) = (granted, org) {
+        store
+            .ensure_service_account(ServiceAccount::new(client_id, org, now))
+            .await?;
+    }
+    if gone {
+        store.announce_service_account(client_id, Some(now)).await?;
+    }
+    Ok(())
 }
 
 /// Changes a client's settings. Switching to a secret method from one without a secret issues
@@ -222,9 +260,21 @@ pub async fn update_oauth_client(
         .apply(&ClientSpec::from(&before))?
         .validate(cfg, now)?;
     check_scope(scope, Some(&before), &after)?;
+    let account = uc.store.get_service_account(client_id).await?;
     if after.org_id != before.org_id {
+        if let Some(a) = &account {
+            return Err(invalid(format!(
+                "orgId: the client has a service account in org {}; a client's service account \
+                 never changes org (register a new client instead)",
+                a.org_id
+            )));
+        }
         require_org(uc.store, after.org_id).await?;
     }
+    let grant_gone = account.is_some()
+        && before.grant_types.contains(&GrantType::ClientCredentials)
+        && !after.grant_types.contains(&GrantType::ClientCredentials);
+    let grant_new = account.is_none() && after.grant_types.contains(&GrantType::ClientCredentials);
     let secret = (uses_secret(after.token_endpoint_auth)
         && !uses_secret(before.token_endpoint_auth))
     .then(|| generate_client_secret(now));
@@ -235,7 +285,10 @@ pub async fn update_oauth_client(
         if let Some(s) = new_secret {
             store.rotate_client_secret(client_id, s, now).await?;
         }
-        store.update_oauth_client(after).await
+        let org = after.org_id;
+        let updated = store.update_oauth_client(after).await?;
+        service_account_follows_grant(store, client_id, org, grant_new, grant_gone, now).await?;
+        Ok(updated)
     };
     let client = uc
         .audited(
@@ -246,6 +299,9 @@ pub async fn update_oauth_client(
             |c: &OAuthClient| json!({ "after": detail(c), "secret_issued": secret.is_some() }),
         )
         .await?;
+    if let (true, Some(a)) = (grant_gone, account) {
+        uc.refresh_user(a.id, now).await?;
+    }
     Ok(IssuedClient {
         client,
         secret: secret.map(|s| s.secret),
@@ -325,17 +381,27 @@ async fn set_disabled(
         } else {
             0
         };
-        Ok((updated, ended))
+        // Its service account's tokens stop (or, enabled, new ones work) on every node; the
+        // cut-off keeps the older ones dead after an enable.
+        let account = store
+            .announce_service_account(&id, disabled.then_some(now))
+            .await?;
+        Ok((updated, ended, account))
     };
-    let (updated, _) = uc
+    let (updated, _, account) = uc
         .audited(
             action,
             Some(c.client_id.clone()),
             merged(detail(&c), extra),
             change,
-            |(_, ended)| json!({ "sessions_ended": ended }),
+            |(_, ended, account)| {
+                json!({ "sessions_ended": ended, "service_account": account.as_ref().map(|a| a.id) })
+            },
         )
         .await?;
+    if let Some(a) = account {
+        uc.refresh_user(a.id, now).await?;
+    }
     Ok(updated)
 }
 
@@ -426,6 +492,7 @@ pub async fn reconcile_declared_clients(
         }
         let new_secret = hash.filter(|_| !secret_same).map(|h| secret(h, now));
         let replaced = new_secret.is_some();
+        let have_grant = have.grant_types.contains(&GrantType::ClientCredentials);
         let store = uc.store;
         let client_id = id.clone();
         let change = async move {
@@ -434,7 +501,19 @@ pub async fn reconcile_declared_clients(
                 store.rotate_client_secret(&client_id, s, now).await?;
             }
             if !settings_same {
+                let cc = GrantType::ClientCredentials;
+                let (had, has) = (have_grant, want.grant_types.contains(&cc));
+                let org = want.org_id;
                 store.update_oauth_client(want).await?;
+                service_account_follows_grant(
+                    store,
+                    &client_id,
+                    org,
+                    has && !had,
+                    had && !has,
+                    now,
+                )
+                .await?;
             }
             Ok(())
         };

@@ -547,6 +547,33 @@ impl Store for KeyStore {
     async fn revoke_client_sessions(&self, _: &str, _: Timestamp) -> StoreResult<u64> {
         Err(fake())
     }
+    async fn get_service_account(&self, _: &str) -> StoreResult<Option<ServiceAccount>> {
+        Err(fake())
+    }
+    async fn get_service_account_by_id(&self, _: UserId) -> StoreResult<Option<ServiceAccount>> {
+        Err(fake())
+    }
+    async fn list_service_accounts(&self, _: Option<OrgId>) -> StoreResult<Vec<ServiceAccount>> {
+        Err(fake())
+    }
+    async fn ensure_service_account(&self, _: ServiceAccount) -> StoreResult<ServiceAccount> {
+        Err(fake())
+    }
+    async fn set_service_account_roles(
+        &self,
+        _: &str,
+        _: BTreeSet<Role>,
+        _: Timestamp,
+    ) -> StoreResult<ServiceAccount> {
+        Err(fake())
+    }
+    async fn announce_service_account(
+        &self,
+        _: &str,
+        _: Option<Timestamp>,
+    ) -> StoreResult<Option<ServiceAccount>> {
+        Err(fake())
+    }
     async fn insert_authorization_code(&self, _: AuthorizationCode) -> StoreResult<()> {
         Err(fake())
     }

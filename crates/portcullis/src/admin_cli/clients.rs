@@ -60,6 +60,14 @@ pub enum ClientCommand {
     Enable { client: String },
     /// Delete a client with its secrets, grants and consents.
     Delete { client: String },
+    /// Set the roles of a client-credentials client's service account in its org (replaces
+    /// them; no --role removes every role).
+    Roles {
+        client: String,
+        /// ADMIN, AUTHOR, JOBCREATOR, EXECUTOR or PARSABLE_ADMIN (repeat for more).
+        #[arg(long)]
+        role: Vec<String>,
+    },
     /// Mint an initial access token for dynamic registration (core.oidc.registration.mode =
     /// "initial_token"); printed once.
     InitialToken {
@@ -135,7 +143,8 @@ pub struct ClientFields {
     /// A URI the client may be sent to after logout (repeat for more).
     #[arg(long, value_name = "URI")]
     post_logout_redirect_uri: Vec<String>,
-    /// authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code or
+    /// authorization_code, refresh_token, client_credentials,
+    /// urn:ietf:params:oauth:grant-type:device_code or
     /// urn:ietf:params:oauth:grant-type:token-exchange (repeat for several).
     #[arg(long)]
     grant_type: Vec<GrantType>,
@@ -256,6 +265,9 @@ fn client_line(c: &ClientView) -> String {
     if c.disabled_at.is_some() {
         line += "  disabled";
     }
+    if let Some(a) = &c.service_account {
+        line += &format!("  service-account={} roles={}", a.id, a.roles.join(","));
+    }
     line
 }
 
@@ -356,6 +368,10 @@ pub(super) async fn client(admin: &Admin, json: bool, cmd: &ClientCommand) -> an
         ClientCommand::Enable { client } => {
             let c = admin.set_client_disabled(op, client, false).await?;
             emit(json, &c, || format!("enabled client {}", client_line(&c)))
+        }
+        ClientCommand::Roles { client, role } => {
+            let c = admin.set_client_roles(op, client, role).await?;
+            emit(json, &c, || format!("roles set: {}", client_line(&c)))
         }
         ClientCommand::Delete { client } => {
             admin.delete_client(op, client).await?;

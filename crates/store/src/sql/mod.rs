@@ -22,6 +22,7 @@ pub(crate) mod oauth_grants;
 pub(crate) mod orgs;
 pub(crate) mod password_resets;
 pub(crate) mod revocation_feed;
+pub(crate) mod service_accounts;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod sso_flows;

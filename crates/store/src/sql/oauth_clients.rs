@@ -7,7 +7,7 @@ use portcullis_core::store::StoreResult;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ensure_org, oauth_grants, sessions};
+use super::{ensure_org, oauth_grants, service_accounts, sessions};
 use crate::backend::{Backend, q};
 use crate::common::*;
 use crate::write::Write;
@@ -284,7 +284,8 @@ pub(crate) async fn set_disabled<B: Backend>(
 }
 
 /// Ends the client's live grant sessions (announced, with their logout notices), then deletes
-/// its codes, refresh tokens, consents, secrets and itself; `false` when unknown.
+/// its codes, refresh tokens, consents, secrets and itself, retiring its service account;
+/// `false` when unknown.
 pub(crate) async fn delete<B: Backend>(
     w: &mut Write<B>,
     client_id: &str,
@@ -294,6 +295,8 @@ pub(crate) async fn delete<B: Backend>(
         return Ok(false);
     }
     sessions::revoke_of_client(w, client_id, at).await?;
+    // Retired, not deleted: a client made again under this id gets a new subject.
+    service_accounts::announce(w, client_id, Some(at), Some(at)).await?;
     oauth_grants::delete_of_client::<B>(w.conn(), client_id).await?;
     super::device_codes::delete_of_client::<B>(w.conn(), client_id).await?;
     super::client_registrations::delete_of_client::<B>(w.conn(), client_id).await?;

@@ -6,7 +6,7 @@ use portcullis_core::store::{
     Deactivation, OrgRevocationState, RevocationSnapshot, StoreResult, UserRevocationState,
 };
 
-use super::{credentials, sessions};
+use super::{credentials, service_accounts, sessions};
 use crate::backend::{Backend, Lock, q};
 use crate::common::*;
 use crate::write::Write;
@@ -109,6 +109,10 @@ pub(crate) async fn snapshot<B: Backend>(
     let keys = q::<B>("SELECT kid FROM keys WHERE revoked_at IS NOT NULL ORDER BY kid")
         .fetch_all(conn)
         .await?;
+    // Service accounts are subjects like users: a stopped one reads as deactivated, and its
+    // cut-off as a cut-off in its org.
+    let stopped_accounts = q::<B>(service_accounts::STOPPED).fetch_all(conn).await?;
+    let account_cutoffs = q::<B>(service_accounts::CUTOFFS).fetch_all(conn).await?;
     let (mut disabled_orgs, mut org_cutoffs) = (Vec::new(), Vec::new());
     for r in &orgs {
         let id = OrgId(B::col(r, 0)?);
@@ -123,6 +127,7 @@ pub(crate) async fn snapshot<B: Backend>(
         seq: B::col(&seq_row, 0)?,
         deactivated_users: users
             .iter()
+            .chain(&stopped_accounts)
             .map(|r| Ok(UserId(B::col(r, 0)?)))
             .collect::<StoreResult<_>>()?,
         deactivated_memberships: memberships
@@ -131,6 +136,7 @@ pub(crate) async fn snapshot<B: Backend>(
             .collect::<StoreResult<_>>()?,
         membership_cutoffs: m_cutoffs
             .iter()
+            .chain(&account_cutoffs)
             .map(|r| Ok((UserId(B::col(r, 0)?), OrgId(B::col(r, 1)?), B::ts(r, 2)?)))
             .collect::<StoreResult<_>>()?,
         disabled_orgs,
@@ -179,7 +185,7 @@ pub(crate) async fn user_state<B: Backend>(
         .fetch_optional(conn)
         .await?
     else {
-        return Ok(UserRevocationState::default());
+        return account_state::<B>(conn, user).await;
     };
     let orgs = q::<B>(
         "SELECT org_id FROM memberships WHERE user_id = $1 \
@@ -224,6 +230,24 @@ pub(crate) async fn user_state<B: Backend>(
             .collect::<StoreResult<_>>()?,
         revoked_sessions: revoked_sessions::<B, _>(&sessions)?,
         revoked_credentials: revoked_credentials::<B, _>(&creds)?,
+    })
+}
+
+/// A subject that is no user: a service account's state, or (neither) the default, which the
+/// view reads as gone.
+async fn account_state<B: Backend>(
+    conn: &mut B::Conn,
+    id: UserId,
+) -> StoreResult<UserRevocationState> {
+    let Some((stopped, org, cut_off)) = service_accounts::revocation_state::<B>(conn, id).await?
+    else {
+        return Ok(UserRevocationState::default());
+    };
+    Ok(UserRevocationState {
+        exists: true,
+        deactivated: stopped,
+        org_cutoffs: cut_off.map(|at| (org, at)).into_iter().collect(),
+        ..UserRevocationState::default()
     })
 }
 

@@ -37,6 +37,7 @@ pub(crate) fn document(o: &Oidc) -> Value {
         "grant_types_supported": [
             "authorization_code",
             "refresh_token",
+            "client_credentials",
             DEVICE_CODE_GRANT,
             GRANT_TOKEN_EXCHANGE,
         ],

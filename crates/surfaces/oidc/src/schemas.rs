@@ -98,7 +98,7 @@ pub(crate) fn token_request() -> Value {
     let mut props = client_auth_members();
     props.insert(
         "grant_type".into(),
-        json!({ "enum": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, GRANT_TOKEN_EXCHANGE] }),
+        json!({ "enum": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT, GRANT_TOKEN_EXCHANGE] }),
     );
     for name in [
         "code",

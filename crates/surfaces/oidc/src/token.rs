@@ -117,6 +117,11 @@ pub(crate) async fn token(
             }
             Err(e) => Err(e),
         },
+        Some("client_credentials") => {
+            o.provider
+                .client_credentials(&client, p.get("scope"), &origin.audit)
+                .await
+        }
         Some(GRANT_TOKEN_EXCHANGE) => {
             return super::token_exchange::exchange(&o, &client, &p, &origin).await;
         }
@@ -129,7 +134,8 @@ pub(crate) async fn token(
             Err(e) => Err(e),
         },
         Some(_) => Err(OAuthError::unsupported_grant_type(format!(
-            "supported grants: authorization_code, refresh_token, {DEVICE_CODE_GRANT}, {GRANT_TOKEN_EXCHANGE}"
+            "supported grants: authorization_code, refresh_token, client_credentials, \
+             {DEVICE_CODE_GRANT}, {GRANT_TOKEN_EXCHANGE}"
         ))),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     };

@@ -82,6 +82,22 @@ pub(crate) fn routes(api: ApiRoutes<Arc<Engine>>) -> ApiRoutes<Arc<Engine>> {
             .json(200, schema_of::<ClientView>()),
         enable,
     )
+    .mount(
+        op(Op::put(&format!("{ONE}/roles"), "setOrgClientRoles"))
+            .summary("Sets the roles of a client-credentials client's service account in this org")
+            .json_body(schema_of::<RolesBody>())
+            .json(200, schema_of::<ClientView>())
+            .problems(crate::BODY),
+        set_roles,
+    )
+}
+
+/// The roles a service account gets (replacing its roles).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RolesBody {
+    /// ADMIN, AUTHOR, JOBCREATOR, EXECUTOR or PARSABLE_ADMIN.
+    roles: Vec<String>,
 }
 
 /// The answer of the list.
@@ -172,6 +188,22 @@ pub(crate) async fn enable(
     answer(
         admin
             .set_client_disabled(ClientScope::Org(id), &client, false)
+            .await,
+    )
+}
+
+/// Another org's client is not found, like a missing one; a client without the
+/// `client_credentials` grant is a 400.
+pub(crate) async fn set_roles(
+    State(e): State<Arc<Engine>>,
+    caller: Caller,
+    Path((org, client)): Path<(String, String)>,
+    JsonBody(body): JsonBody<RolesBody>,
+) -> Reply {
+    let (admin, id) = authorize_id(&e, &caller, &org).await?;
+    answer(
+        admin
+            .set_client_roles(ClientScope::Org(id), &client, &body.roles)
             .await,
     )
 }

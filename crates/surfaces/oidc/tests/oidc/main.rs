@@ -2,6 +2,7 @@
 //! PKCE, each refusal, refresh rotation and reuse, userinfo, introspection, revocation, and
 //! logout with back-channel notices.
 
+mod client_credentials;
 mod device;
 mod flow;
 mod logout;

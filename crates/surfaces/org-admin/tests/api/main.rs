@@ -2,6 +2,7 @@
 //! engine on a temporary SQLite store.
 
 mod clients;
+mod service_clients;
 
 use std::net::SocketAddr;
 

@@ -7,12 +7,14 @@ mod device;
 mod grants;
 mod logout;
 mod registrations;
+mod service_accounts;
 
 pub use clients::*;
 pub use device::*;
 pub use grants::*;
 pub use logout::*;
 pub use registrations::*;
+pub use service_accounts::*;
 
 use portcullis_core::model::*;
 use portcullis_core::store::Store;
