@@ -440,8 +440,9 @@ impl Engine {
     /// reveal which org ids exist, except to super-admins.
     pub async fn org_admin(&self, p: &Principal, org: OrgId) -> CoreResult<Admin> {
         let caller = self.active_caller(p).await?;
-        let admin =
-            Admin::new(self.store().clone(), self.config(), "http").with_actor(Some(p.user));
+        let admin = Admin::new(self.store().clone(), self.config(), "http")
+            .with_actor(Some(p.user))
+            .with_revocations(self.revocations().clone());
         if p.acts_as_super_admin(&caller) {
             return Ok(admin);
         }

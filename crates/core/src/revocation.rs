@@ -37,6 +37,10 @@ pub struct RevocationView {
     /// (every user event, local or from the feed). Absent = 0.
     epochs: DashMap<UserId, u64>,
     next_epoch: AtomicU64,
+    /// The OpenID clients' change stamp: bumped by every client change (local, or a
+    /// `Client` event from the feed), which empties the provider's client cache. Clients
+    /// change rarely, so one stamp for all of them is enough.
+    clients_epoch: AtomicU64,
     /// When the store's events were last read through (the snapshot counts), in milliseconds
     /// since [`CLOCK_BASE`]; 0 = never. A view that stops hearing from the store cannot see
     /// revocations made elsewhere, so readiness checks this.
@@ -239,6 +243,16 @@ impl RevocationView {
         self.epochs.insert(user, epoch);
     }
 
+    /// The stamp of the OpenID clients' cached copies (see `oidc/client_cache.rs`).
+    pub fn clients_epoch(&self) -> u64 {
+        self.clients_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Marks every OpenID client as changed, so cached copies are read again.
+    pub fn bump_clients(&self) {
+        self.clients_epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
     pub fn apply_user_state(&self, user: UserId, state: &UserRevocationState) {
         self.bump_user(user);
         if state.deactivated || !state.exists {
@@ -306,6 +320,7 @@ impl RevocationView {
                     RevocationEvent::User(id) => self.refresh_user(store, id, now).await?,
                     RevocationEvent::Org(id) => self.refresh_org(store, id).await?,
                     RevocationEvent::Key(kid) => self.revoke_key(kid),
+                    RevocationEvent::Client(_) => self.bump_clients(),
                 }
                 self.seq.fetch_max(seq, Ordering::SeqCst);
                 applied += 1;

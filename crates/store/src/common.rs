@@ -223,6 +223,7 @@ pub(crate) fn event_columns(ev: &RevocationEvent) -> (&'static str, String) {
         RevocationEvent::User(id) => ("user", id.to_string()),
         RevocationEvent::Org(id) => ("org", id.to_string()),
         RevocationEvent::Key(kid) => ("key", kid.clone()),
+        RevocationEvent::Client(id) => ("client", id.clone()),
     }
 }
 
@@ -240,6 +241,7 @@ pub(crate) fn event_from_columns(kind: &str, subject: String) -> StoreResult<Rev
             OrgId::from_str(&subject).map_err(bad)?,
         )),
         "key" => Ok(RevocationEvent::Key(subject)),
+        "client" => Ok(RevocationEvent::Client(subject)),
         other => Err(corrupt(format!("unknown revocation event kind {other:?}"))),
     }
 }
@@ -302,6 +304,7 @@ mod tests {
             RevocationEvent::User(UserId::new()),
             RevocationEvent::Org(OrgId::new()),
             RevocationEvent::Key("ed25519-abc".into()),
+            RevocationEvent::Client("my-app".into()),
         ] {
             let (k, s) = event_columns(&ev);
             assert_eq!(event_from_columns(k, s).ok(), Some(ev));

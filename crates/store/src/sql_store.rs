@@ -117,6 +117,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn update_oauth_client(&self, client: OAuthClient) -> StoreResult<OAuthClient> {
         let mut w = self.write().await?;
         let updated = oauth_clients::update::<B>(w.conn(), &client).await?;
+        w.announce(RevocationEvent::Client(client.client_id.clone()));
         w.commit().await?;
         Ok(updated)
     }
@@ -129,6 +130,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         oauth_clients::rotate_secret::<B>(w.conn(), client_id, &secret, others_expire_at).await?;
+        w.announce(RevocationEvent::Client(client_id.to_string()));
         w.commit().await
     }
 
@@ -139,6 +141,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> StoreResult<OAuthClient> {
         let mut w = self.write().await?;
         let client = oauth_clients::set_disabled::<B>(w.conn(), client_id, disabled_at).await?;
+        w.announce(RevocationEvent::Client(client_id.to_string()));
         w.commit().await?;
         Ok(client)
     }
@@ -146,6 +149,9 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn delete_oauth_client(&self, client_id: &str, at: Timestamp) -> StoreResult<bool> {
         let mut w = self.write().await?;
         let deleted = oauth_clients::delete(&mut w, client_id, at).await?;
+        if deleted {
+            w.announce(RevocationEvent::Client(client_id.to_string()));
+        }
         w.commit().await?;
         Ok(deleted)
     }
@@ -238,6 +244,7 @@ impl<B: Backend> Store for SqlStore<B> {
             new_secret.as_ref(),
         )
         .await?;
+        w.announce(RevocationEvent::Client(client.client_id.clone()));
         w.commit().await?;
         Ok(updated)
     }
@@ -245,6 +252,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn retire_registered_client(&self, client_id: &str, at: Timestamp) -> StoreResult<u64> {
         let mut w = self.write().await?;
         let ended = client_registrations::retire(&mut w, client_id, at).await?;
+        w.announce(RevocationEvent::Client(client_id.to_string()));
         w.commit().await?;
         Ok(ended)
     }

@@ -46,6 +46,7 @@ store_tests!(
     unit_of_work_commit_persists_every_write,
     unit_of_work_dropped_persists_nothing,
     oauth_clients_crud,
+    oauth_client_changes_are_announced,
     oauth_client_secret_rotation_grace,
     oauth_consents,
     oauth_purge_expired_grants,

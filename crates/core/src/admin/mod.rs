@@ -115,6 +115,9 @@ pub struct Admin {
     oidc: Arc<crate::oidc_clients::OidcConfig>,
     actor: Option<UserId>,
     via: String,
+    /// The running server's view, told of changes at once (the HTTP admin surface); `None`
+    /// from the CLI, whose changes reach servers through the revocation feed.
+    revocations: Option<Arc<crate::revocation::RevocationView>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -168,7 +171,14 @@ impl Admin {
             oidc: Arc::new(core.oidc.clone()),
             actor: None,
             via: via.to_owned(),
+            revocations: None,
         }
+    }
+
+    /// Tells this process's revocation view of every change at once.
+    pub fn with_revocations(mut self, view: Arc<crate::revocation::RevocationView>) -> Admin {
+        self.revocations = Some(view);
+        self
     }
 
     /// Records `actor` as the operator in audit events.
@@ -184,11 +194,12 @@ impl Admin {
     // ---- audit ------------------------------------------------------------------------------
 
     /// The use-case context of this service: its store, direct audit appends, the operator as
-    /// actor and `via`. No revocation view: running servers learn of changes from the feed.
+    /// actor and `via`. Without a revocation view, running servers learn of changes from the
+    /// feed.
     pub(crate) fn use_case(&self) -> UseCaseCtx<'_> {
         UseCaseCtx {
             store: self.store.as_ref(),
-            revocations: None,
+            revocations: self.revocations.as_deref(),
             audit: AuditWriter::Direct(self.store.as_ref()),
             request: &NO_REQUEST,
             actor: self.actor,

@@ -59,4 +59,6 @@ pub enum RevocationEvent {
     Org(OrgId),
     /// A signing key was revoked (its kid).
     Key(String),
+    /// An OpenID client's settings, secrets or state changed (its id): cached copies go.
+    Client(String),
 }

@@ -5,6 +5,7 @@
 mod acr;
 mod claims;
 mod client_auth;
+mod client_cache;
 mod client_credentials;
 pub mod client_metadata_document;
 mod consents;

@@ -25,6 +25,7 @@ pub struct Provider {
     pub(super) engine: Arc<Engine>,
     pub(super) seal: RequestSeal,
     pub(super) failed_auth: FailedAuth,
+    clients: super::client_cache::ClientCache,
     pub(super) service_accounts: super::client_credentials::AccountCache,
     /// Verifies upstream ID tokens for token exchange; unset: none is trusted.
     pub(super) upstream: std::sync::OnceLock<Arc<dyn super::UpstreamIdTokens>>,
@@ -78,6 +79,7 @@ impl Provider {
             engine,
             seal,
             failed_auth: FailedAuth::default(),
+            clients: Default::default(),
             service_accounts: Default::default(),
             upstream: std::sync::OnceLock::new(),
             registration,
@@ -98,12 +100,23 @@ impl Provider {
         if client_id.is_empty() || client_id.len() > 256 {
             return Ok(None);
         }
-        Ok(self
-            .engine
-            .store()
-            .get_oauth_client(client_id)
-            .await?
-            .filter(|c| !c.is_disabled()))
+        // The stamp is read before the store: a change committed after it bumps it.
+        let epoch = self.engine.revocations().clients_epoch();
+        if let Some(client) = self.clients.get(client_id, epoch) {
+            return Ok(Some(client));
+        }
+        let client = self.engine.store().get_oauth_client(client_id).await?;
+        let client = client.filter(|c| !c.is_disabled());
+        if let Some(c) = &client {
+            self.clients.put(c, epoch);
+        }
+        Ok(client)
+    }
+
+    /// Drops every cached client: call after changing one (other nodes hear of it through the
+    /// revocation feed).
+    pub fn clients_changed(&self) {
+        self.engine.revocations().bump_clients();
     }
 
     /// The browser's sign-in, when its session token is valid, unrevoked and the user's own

@@ -189,6 +189,14 @@ impl UseCaseCtx<'_> {
         }
         Ok(())
     }
+
+    /// Makes this process's OpenID provider read its clients again at once (other processes
+    /// hear of the change through the revocation feed).
+    fn clients_changed(&self) {
+        if let Some(view) = self.revocations {
+            view.bump_clients();
+        }
+    }
 }
 
 /// `base` with the fields of `more` added (both objects; otherwise `base`).

@@ -299,6 +299,7 @@ pub async fn update_oauth_client(
             |c: &OAuthClient| json!({ "after": detail(c), "secret_issued": secret.is_some() }),
         )
         .await?;
+    uc.clients_changed();
     if let (true, Some(a)) = (grant_gone, account) {
         uc.refresh_user(a.id, now).await?;
     }
@@ -336,6 +337,7 @@ pub async fn rotate_oauth_client_secret(
         |_| json!({}),
     )
     .await?;
+    uc.clients_changed();
     let client = find_oauth_client(uc.store, scope, client_id).await?;
     Ok(IssuedClient {
         client,
@@ -399,6 +401,7 @@ async fn set_disabled(
             },
         )
         .await?;
+    uc.clients_changed();
     if let Some(a) = account {
         uc.refresh_user(a.id, now).await?;
     }
@@ -423,6 +426,7 @@ pub async fn delete_oauth_client(
             |_| json!({}),
         )
         .await?;
+    uc.clients_changed();
     if deleted { Ok(()) } else { Err(unknown()) }
 }
 
@@ -525,6 +529,7 @@ pub async fn reconcile_declared_clients(
             |_| json!({ "settings_changed": !settings_same, "secret_replaced": replaced }),
         )
         .await?;
+        uc.clients_changed();
         done.updated.push(id);
     }
     let kept: Vec<String> = done_ids(&done).map(str::to_owned).collect();
@@ -541,6 +546,7 @@ pub async fn reconcile_declared_clients(
             json!({ "reason": "removed from the configuration file", "declarative": false });
         let c = set_disabled(uc, gone, true, extra).await?;
         uc.store.update_oauth_client(handed_back).await?;
+        uc.clients_changed();
         tracing::warn!(client_id = %c.client_id, "declared client removed from the configuration: disabled");
         done.retired.push(id);
     }

@@ -310,6 +310,7 @@ impl Provider {
             tracing::error!(error = %e, "could not store a metadata document client");
             page("The server could not look up the application.")
         })?;
+        self.clients_changed();
         if changed {
             let detail = json!({ "name": client.name, "cache_secs": secs });
             self.audit_document(ctx, client_id, AuditOutcome::Success, detail)

@@ -391,6 +391,7 @@ impl Provider {
             )
             .await
             .map_err(store_err)?;
+        self.clients_changed();
         Ok(self.information(
             &client,
             &reg,
@@ -415,6 +416,7 @@ impl Provider {
             .retire_registered_client(client_id, now)
             .await
             .map_err(store_err)?;
+        self.clients_changed();
         self.engine
             .audit()
             .log(

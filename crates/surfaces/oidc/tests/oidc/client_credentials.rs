@@ -295,6 +295,54 @@ async fn disabling_the_client_stops_its_tokens_on_every_node() {
     assert!(!w.active_on(&app2, &old).await);
 }
 
+/// A client-credentials request to `app` (either node).
+async fn grant_on(app: &TestApp, secret: &str) -> Reply {
+    app.post("/oauth2/token")
+        .header("authorization", &basic("svc", secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn every_node_drops_its_cached_copy_of_a_changed_client() {
+    let (w, secret) = service_world().await;
+    let (_node2, app2) = second_node(&w).await;
+    // Both nodes read the client once and keep it.
+    for app in [&w.app, &app2] {
+        assert_eq!(grant_on(app, &secret).await.status, StatusCode::OK);
+    }
+    // Disabled from the CLI: the nodes hear of it only through the store's feed.
+    operator(&w)
+        .set_client_disabled(ClientScope::Operator, "svc", true)
+        .await
+        .unwrap();
+    for app in [&w.app, &app2] {
+        portcullis_testkit::within_a_second("the cached client is dropped", || async {
+            grant_on(app, &secret).await.body["error"] == "invalid_client"
+        })
+        .await;
+    }
+    operator(&w)
+        .set_client_disabled(ClientScope::Operator, "svc", false)
+        .await
+        .unwrap();
+    portcullis_testkit::within_a_second("enabled again", || async {
+        grant_on(&w.app, &secret).await.status == StatusCode::OK
+    })
+    .await;
+    // Through the server itself (as the HTTP admin surface does): refused at once there.
+    operator(&w)
+        .with_revocations(w.env.engine.revocations().clone())
+        .set_client_disabled(ClientScope::Operator, "svc", true)
+        .await
+        .unwrap();
+    assert_eq!(
+        grant_on(&w.app, &secret).await.body["error"],
+        "invalid_client"
+    );
+}
+
 #[tokio::test]
 async fn disabling_the_org_stops_its_tokens_on_every_node() {
     let (w, secret) = service_world().await;

@@ -94,6 +94,51 @@ pub async fn oauth_clients_crud(db: DbStore) {
     ));
 }
 
+/// Every change to a client appends a `client` event in its own transaction (the nodes' client
+/// caches drop their copies); a refused change appends none.
+pub async fn oauth_client_changes_are_announced(db: DbStore) {
+    let s = dyn_store(&db);
+    let app = || RevocationEvent::Client("app".into());
+    let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+    let c = s
+        .create_oauth_client(oauth_client("app", None, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        events_after(&*s, seq).await,
+        [],
+        "a new client is in no cache"
+    );
+
+    let mut renamed = c.clone();
+    renamed.name = "App".into();
+    s.update_oauth_client(renamed).await.unwrap();
+    s.rotate_client_secret("app", secret("app-secret-2", 1, None), t(5))
+        .await
+        .unwrap();
+    s.set_oauth_client_disabled("app", Some(t(6)))
+        .await
+        .unwrap();
+    s.set_oauth_client_disabled("app", None).await.unwrap();
+    assert_eq!(events_after(&*s, seq).await, [app(), app(), app(), app()]);
+
+    // Refused changes write no event.
+    let seq = s.revocation_snapshot(t(0)).await.unwrap().seq;
+    let ghost = oauth_client("ghost", None, None);
+    assert!(s.update_oauth_client(ghost).await.is_err());
+    assert!(
+        s.rotate_client_secret("ghost", secret("g", 1, None), t(5))
+            .await
+            .is_err()
+    );
+    assert!(s.set_oauth_client_disabled("ghost", None).await.is_err());
+    assert!(!s.delete_oauth_client("ghost", t(7)).await.unwrap());
+    assert_eq!(events_after(&*s, seq).await, []);
+
+    assert!(s.delete_oauth_client("app", t(8)).await.unwrap());
+    assert_eq!(events_after(&*s, seq).await, [app()]);
+}
+
 pub async fn oauth_client_secret_rotation_grace(db: DbStore) {
     let s = dyn_store(&db);
     let mut c = oauth_client("app", None, None);

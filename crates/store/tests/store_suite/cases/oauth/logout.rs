@@ -254,7 +254,10 @@ pub async fn logout_notices_from_client_revocations(db: DbStore) {
     assert!(s.delete_oauth_client("app", t(20)).await.unwrap());
     assert_eq!(
         events_after(&*s, seq).await,
-        vec![RevocationEvent::Session(g.id.clone())]
+        vec![
+            RevocationEvent::Session(g.id.clone()),
+            RevocationEvent::Client("app".into())
+        ]
     );
     assert_eq!(s.get_oauth_client("app").await.unwrap(), None);
     assert_eq!(s.get_refresh_token("rt").await.unwrap(), None);

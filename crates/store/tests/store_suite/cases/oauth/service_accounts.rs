@@ -123,7 +123,8 @@ pub async fn service_accounts_in_the_revocation_view(db: DbStore) {
     let snap = s.revocation_snapshot(t(2)).await.unwrap();
     assert!(!snap.deactivated_users.contains(&job.id));
 
-    // Disabling the client stops the account; the announcement (with its cut-off) is an event.
+    // Disabling the client stops the account; the announcement (with its cut-off) is an event
+    // (after the disabling's own, which empties the nodes' client caches).
     s.set_oauth_client_disabled("job", Some(t(3)))
         .await
         .unwrap();
@@ -137,7 +138,10 @@ pub async fn service_accounts_in_the_revocation_view(db: DbStore) {
     let events = s.revocation_events_since(seq, 10).await.unwrap();
     assert_eq!(
         events.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
-        [RevocationEvent::User(job.id)]
+        [
+            RevocationEvent::Client("job".into()),
+            RevocationEvent::User(job.id)
+        ]
     );
     let stopped = s.user_revocation_state(job.id, t(4)).await.unwrap();
     assert!(stopped.exists && stopped.deactivated);
