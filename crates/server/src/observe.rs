@@ -399,10 +399,10 @@ where
             edge: self.edge.clone(),
         };
         let state = match limit_body(req, self.edge.body_limit) {
-            Err(too_large) => State::Done {
-                resp: Some(too_large),
+            None => State::Done {
+                resp: Some(too_large()),
             },
-            Ok(req) => {
+            Some(req) => {
                 let inner = &mut self.inner;
                 match pending.scope(|| catch_unwind(AssertUnwindSafe(|| inner.call(req)))) {
                     Ok(fut) => State::Inner { fut },
@@ -438,17 +438,17 @@ impl<S> Observe<S> {
     }
 }
 
-/// The body limit, as tower-http's `RequestBodyLimit` applied it: a declared length over the
+/// The body limit, as tower-http's `RequestBodyLimit` applied it (`None`: answer 413): a declared length over the
 /// limit is refused unread; any other body is cut at the limit (or its declared length), which
 /// a body that cannot exceed it (hyper holds a body to its declared length; an empty one) does
 /// not need.
-fn limit_body(req: Request<Body>, limit: usize) -> Result<Request<Body>, Response> {
+fn limit_body(req: Request<Body>, limit: usize) -> Option<Request<Body>> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let cap = match declared {
-        Some(len) if len > limit => return Err(too_large()),
+        Some(len) if len > limit => return None,
         Some(len) => len,
         None => limit,
     };
@@ -458,9 +458,9 @@ fn limit_body(req: Request<Body>, limit: usize) -> Result<Request<Body>, Respons
         .upper()
         .is_some_and(|n| n <= cap as u64)
     {
-        return Ok(req);
+        return Some(req);
     }
-    Ok(req.map(|b| Body::new(http_body_util::Limited::new(b, cap))))
+    Some(req.map(|b| Body::new(http_body_util::Limited::new(b, cap))))
 }
 
 /// tower-http's 413.
