@@ -13,7 +13,7 @@ use portcullis_core::{KeyPurpose, crypto::MasterKey};
 use portcullis_federation::Federation;
 use portcullis_oidc::{HttpLogoutSender, HttpMetadataFetcher};
 use portcullis_server::config::{Config, ENV_BOOTSTRAP_ADMIN_PASSWORD};
-use portcullis_server::{HttpContext, build_router, hook};
+use portcullis_server::{HttpContext, build_app, hook};
 use zeroize::Zeroizing;
 
 use crate::keyfile::{self, KeyPlan};
@@ -214,7 +214,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     let ctx = HttpContext::new(cfg.server.clone(), store.clone())
         .with_revocation_feed(engine.revocations().clone());
-    let app = build_router(surfaces(&engine, &fed, &provider), &ctx);
+    let app = build_app(surfaces(&engine, &fed, &provider), &ctx);
     let listener = match portcullis_server::bind(cfg.server.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -129,3 +129,89 @@ fn bootstrap_password_from_env_is_policy_checked() {
     assert!(err.contains("common passwords"), "{err}");
     assert!(!data.exists(), "nothing may be written");
 }
+
+/// One raw GET with an `x-request-id`; returns the status.
+fn get_with_id(addr: std::net::SocketAddr, path: &str, id: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nx-request-id: {id}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read response");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains(&format!("x-request-id: {id}")),
+        "{resp}"
+    );
+    resp.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The JSON access line (written directly, not through the `tracing` formatter) keeps every
+/// field, in the formatter's shape, with the request id where the request span showed it.
+#[test]
+fn json_access_lines_keep_every_field_and_the_request_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(portcullis(tmp.path()));
+    assert_eq!(get_with_id(server.addr, "/healthz", "edge-test-1"), 200);
+    assert_eq!(get_with_id(server.addr, "/no/such", "edge-test-2"), 404);
+    let access = |id: &str| -> (String, serde_json::Value) {
+        for _ in 0..300 {
+            let found = server.log.lock().unwrap().iter().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"] == "request finished" && v["span"]["request_id"] == id)
+                    .then(|| (l.clone(), v))
+            });
+            if let Some(v) = found {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no access line for {id}:\n{}", server.log_text());
+    };
+    let (raw, line) = access("edge-test-1");
+    // The keys in the formatter's order.
+    let at: Vec<usize> = [
+        "{\"timestamp\":",
+        ",\"level\":",
+        ",\"fields\":{\"message\":",
+        ",\"method\":",
+        ",\"path\":",
+        ",\"client_ip\":",
+        ",\"status\":",
+        ",\"route\":",
+        ",\"latency_ms\":",
+        "},\"target\":",
+        ",\"span\":{\"request_id\":",
+        ",\"name\":\"request\"}}",
+    ]
+    .iter()
+    .map(|k| raw.find(k).unwrap_or_else(|| panic!("no {k} in {raw}")))
+    .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{raw}");
+    assert!(raw.ends_with("}}"), "{raw}");
+    assert_eq!(line.as_object().unwrap().len(), 5, "{raw}");
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["target"], "portcullis_server");
+    assert_eq!(line["span"]["name"], "request");
+    let ts = line["timestamp"].as_str().unwrap();
+    assert!(ts.len() == 27 && ts.ends_with('Z'), "{ts}");
+    let f = &line["fields"];
+    assert_eq!(f.as_object().unwrap().len(), 7, "{raw}");
+    assert_eq!(f["method"], "GET");
+    assert_eq!(f["path"], "/healthz");
+    assert_eq!(f["client_ip"], "127.0.0.1");
+    assert_eq!(f["status"], 200);
+    assert_eq!(f["route"], "/healthz");
+    assert!(f["latency_ms"].as_f64().unwrap() >= 0.0);
+    let (_, line) = access("edge-test-2");
+    assert_eq!(line["fields"]["status"], 404);
+    assert_eq!(line["fields"]["route"], "unmatched");
+    assert_eq!(line["fields"]["path"], "/no/such");
+}

@@ -11,7 +11,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -119,9 +118,9 @@ impl Drop for ConnPermit {
 
 /// Accepts and serves connections until `shutdown` resolves, then stops accepting (the
 /// listener is closed) and returns the handle that waits for the open connections to finish.
-pub(crate) async fn accept_loop<F>(
+pub(crate) async fn accept_loop<F, A: crate::App>(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: A,
     config: &ServerConfig,
     limits: Arc<ConnLimits>,
     shutdown: F,
@@ -182,8 +181,8 @@ where
 }
 
 /// The app for one connection, with the peer address where `ConnectInfo` extractors look.
-fn service(
-    app: Router,
+fn service<A: crate::App>(
+    app: A,
     peer: SocketAddr,
 ) -> impl hyper::service::Service<
     http::Request<Incoming>,
@@ -193,7 +192,7 @@ fn service(
 > + Clone {
     hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
-        app.clone().oneshot(req)
+        app.clone().oneshot(req.map(axum::body::Body::new))
     })
 }
 

@@ -1,13 +1,15 @@
 //! HTTP assembly for Portcullis: the shared middleware (request ids, structured request logs,
 //! Prometheus metrics, client IP, body limit, timeouts, panic catching), the health and metrics
-//! routes, and graceful serving. What the surfaces read of it (the client IP, the request id)
-//! is typed in `portcullis-edge`, below both.
+//! routes, the process's logs, and graceful serving. What the surfaces read of it (the client
+//! IP, the request id) is typed in `portcullis-edge`, below both. The middleware is one
+//! hand-written service (`observe.rs`); the access line is written directly (`access_log.rs`)
+//! through a batched writer (`log_writer.rs`); see docs/design/platform.md.
 //!
 //! Surfaces plug in as ready-made axum [`Router`]s (their state already applied):
 //!
 //! ```text
 //! let ctx = HttpContext::new(config.server.clone(), store.clone());
-//! let app = build_router(vec![parsable_router, nominal_router], &ctx);
+//! let app = build_app(vec![parsable_router, nominal_router], &ctx);
 //! let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
 //! serve(listener, app, ctx, shutdown_signal(), vec![hook(move || async move {
 //!     engine.shutdown().await
@@ -17,35 +19,36 @@
 //! Surface routers must not install a fallback: an unknown path answers 404 from here.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod config;
 pub mod conn;
+pub mod log_writer;
+mod logging;
+mod observe;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderValue, Method, StatusCode, header};
-use metrics::{Counter, Histogram};
+use http::{HeaderValue, StatusCode, header};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use portcullis_core::revocation::RevocationView;
 use portcullis_core::store::Store;
-use portcullis_edge::{ClientIp, REQUEST_ID_HEADER, RequestId, TrustedProxies};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
-use tracing::{Instrument, Level};
+use portcullis_edge::TrustedProxies;
+use tower::Layer as _;
 
 pub use config::{Config, LogConfig, LogFormat, ServerConfig};
 pub use conn::{ConnLimits, Refusal};
+pub use logging::{LogGuard, init_tracing};
+use observe::{Observe, RouteRegistry, RouteTagLayer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -69,49 +72,10 @@ pub struct HttpContext {
     pub metrics: PrometheusHandle,
     trusted: Arc<TrustedProxies>,
     draining: Arc<AtomicBool>,
-    route_metrics: Arc<RouteMetrics>,
+    /// Each route's metric handles, shared by the routers built from this context.
+    routes: Arc<RouteRegistry>,
     /// The engine's revocation view, whose feed freshness `/readyz` checks.
     revocations: Option<Arc<RevocationView>>,
-}
-
-/// The request counter and latency histogram of each (method, route, status), registered once:
-/// building label sets and looking them up in the recorder on every request cost more than the
-/// rest of a health check.
-/// One (method, status) pair seen on a route, with its handles.
-type Seen = (Method, u16, Counter, Histogram);
-
-#[derive(Default)]
-struct RouteMetrics {
-    /// route → the (method, status) pairs seen on it.
-    handles: parking_lot::RwLock<HashMap<String, Vec<Seen>>>,
-}
-
-impl RouteMetrics {
-    fn get(&self, method: &Method, route: &str, status: StatusCode) -> (Counter, Histogram) {
-        let status = status.as_u16();
-        let find = |seen: &[Seen]| {
-            seen.iter()
-                .find(|(m, s, _, _)| *s == status && m == method)
-                .map(|(_, _, c, h)| (c.clone(), h.clone()))
-        };
-        if let Some(h) = self.handles.read().get(route).and_then(|seen| find(seen)) {
-            return h;
-        }
-        let mut handles = self.handles.write();
-        let seen = handles.entry(route.to_owned()).or_default();
-        if let Some(h) = find(seen) {
-            return h;
-        }
-        let labels = [
-            ("method", method.as_str().to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.to_string()),
-        ];
-        let counter = metrics::counter!("http_requests_total", &labels);
-        let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
-        seen.push((method.clone(), status, counter.clone(), histogram.clone()));
-        (counter, histogram)
-    }
 }
 
 impl HttpContext {
@@ -125,7 +89,7 @@ impl HttpContext {
             store,
             metrics: metrics_handle(),
             draining: Arc::new(AtomicBool::new(false)),
-            route_metrics: Arc::default(),
+            routes: Arc::default(),
             revocations: None,
         }
     }
@@ -178,10 +142,16 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Merges the surface routers, adds `/healthz`, `/readyz` and `/metrics` (unless
-/// `metrics_listen` moves it to [`metrics_router`]), and wraps everything in the shared
-/// middleware. An unknown path answers 404.
+/// The application with the shared middleware, as a `Router` (for tests and for embedding):
+/// [`build_app`] behind a router that only forwards to it.
 pub fn build_router(parts: Vec<Router>, ctx: &HttpContext) -> Router {
+    Router::new().fallback_service(build_app(parts, ctx))
+}
+
+/// The application: the surface routers merged with `/healthz`, `/readyz` and `/metrics`
+/// (unless `metrics_listen` moves it to [`metrics_router`]), inside the shared middleware
+/// ([`observe`]). An unknown path answers 404.
+pub fn build_app(parts: Vec<Router>, ctx: &HttpContext) -> impl App {
     let timeout = Duration::from_secs(ctx.config.request_timeout_secs.max(1));
     let limit = ctx.config.body_limit_bytes;
     let mut shared = Router::new()
@@ -194,17 +164,46 @@ pub fn build_router(parts: Vec<Router>, ctx: &HttpContext) -> Router {
     for part in parts {
         app = app.merge(part);
     }
-    app.route_layer(TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        timeout,
-    ))
-    // Runs outside the timeout, so a timed-out request is still counted under its route.
-    .route_layer(middleware::from_fn(label_route))
-    .fallback(not_found)
-    .layer(DefaultBodyLimit::max(limit))
-    .layer(RequestBodyLimitLayer::new(limit))
-    .layer(CatchPanicLayer::custom(panic_response))
-    .layer(middleware::from_fn_with_state(ctx.clone(), observe))
+    let app = app
+        .route_layer(RouteTagLayer {
+            timeout,
+            routes: ctx.routes.clone(),
+        })
+        .fallback(not_found);
+    let edge = observe::Edge {
+        trusted: ctx.trusted.clone(),
+        body_limit: limit,
+        routes: ctx.routes.clone(),
+    };
+    // The extractors' own limit (axum's default is 2 MiB) follows the configured one.
+    Observe::new(DefaultBodyLimit::max(limit).layer(app), Arc::new(edge))
+}
+
+/// What [`serve`] serves: [`build_app`]'s application, or any `Router`.
+pub trait App:
+    tower::Service<
+        http::Request<Body>,
+        Response = Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> App for T where
+    T: tower::Service<
+            http::Request<Body>,
+            Response = Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// `/metrics` alone, for the separate `metrics_listen` address: metrics can then be kept on
@@ -290,15 +289,7 @@ async fn not_found() -> Response {
     json_response(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#)
 }
 
-fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        r#"{"error":"internal error"}"#,
-    )
-}
-
-fn json_response(status: StatusCode, body: &'static str) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &'static str) -> Response {
     (
         status,
         [(
@@ -308,73 +299,6 @@ fn json_response(status: StatusCode, body: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The route template of a matched request, carried on the response for the metrics layer.
-#[derive(Debug, Clone)]
-struct RouteLabel(MatchedPath);
-
-async fn label_route(req: Request, next: Next) -> Response {
-    let label = req.extensions().get::<MatchedPath>().cloned();
-    let mut resp = next.run(req).await;
-    if let Some(label) = label {
-        resp.extensions_mut().insert(RouteLabel(label));
-    }
-    resp
-}
-
-/// The outermost middleware: request id, client IP, a span for the request's logs, one access
-/// log line, and the request counter and latency histogram.
-async fn observe(State(ctx): State<HttpContext>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let RequestId(request_id) = RequestId::from_headers(req.headers());
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip())
-        .or_else(|| {
-            // What tests install with `Router::layer(MockConnectInfo(addr))`.
-            req.extensions()
-                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
-                .map(|m| m.0.ip())
-        });
-    let client = match peer {
-        Some(peer) => ctx.trusted.client_ip(peer, req.headers()),
-        None => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        req.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-    req.extensions_mut().insert(ClientIp(client));
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    // The span carries only the id, which every log line of the request needs; the rest goes
-    // on the one access line. Each span field is formatted at creation and again per event.
-    let span = tracing::span!(Level::INFO, "request", request_id = %request_id);
-    let mut resp = next.run(req).instrument(span.clone()).await;
-    let elapsed = started.elapsed();
-    let status = resp.status();
-    let route = resp.extensions_mut().remove::<RouteLabel>();
-    let route = route.as_ref().map_or("unmatched", |l| l.0.as_str());
-    let (requests, latency) = ctx.route_metrics.get(&method, route, status);
-    requests.increment(1);
-    latency.record(elapsed.as_secs_f64());
-    span.in_scope(|| {
-        tracing::info!(
-            method = %method,
-            path = %path,
-            client_ip = %client,
-            status = status.as_u16(),
-            route = %route,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request finished"
-        );
-    });
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    resp
 }
 
 /// Something to run after the server stopped accepting and in-flight requests finished, and
@@ -399,9 +323,9 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerErr
 
 /// Serves `app` on `listener` until `shutdown` resolves, then: stops accepting, lets in-flight
 /// requests finish (at most `shutdown_grace_secs`), runs the hooks in order, and closes the store.
-pub async fn serve<F>(
+pub async fn serve<F, A: App>(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: A,
     ctx: HttpContext,
     shutdown: F,
     hooks: Vec<ShutdownHook>,
@@ -481,44 +405,4 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
             std::future::pending::<()>().await;
         }
     }
-}
-
-/// Keeps the log writer thread alive; dropping it writes out every buffered line.
-#[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
-
-/// Installs the global `tracing` subscriber, writing to stderr. `RUST_LOG` overrides the level.
-///
-/// Lines are formatted on the calling thread and written by one writer thread in batches, so
-/// an access line per request costs no system call on the request path. Nothing is dropped: a
-/// full queue makes the logging thread wait. Keep the returned guard until exit.
-pub fn init_tracing(cfg: &LogConfig) -> Result<LogGuard, ServerError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(v),
-        _ => EnvFilter::try_new(&cfg.level),
-    }
-    .map_err(|e| ServerError::Logging(format!("invalid log level {:?}: {e}", cfg.level)))?;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // Bounded memory: a writer that falls behind holds at most this many lines (a few
-        // MiB) before logging waits for it.
-        .buffered_lines_limit(16_384)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi);
-    let result = match cfg.format {
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.with_target(false).try_init(),
-    };
-    result.map_err(|e| ServerError::Logging(e.to_string()))?;
-    Ok(LogGuard(guard))
 }
