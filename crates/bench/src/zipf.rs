@@ -52,6 +52,7 @@ impl Zipf {
     }
 
     /// The share of draws that fall on the `k` most frequent ranks.
+    #[cfg(test)]
     pub fn head_share(&self, k: u64) -> f64 {
         zeta(k.min(self.n), self.theta) / self.zetan
     }
