@@ -39,12 +39,14 @@ struct Entry<T> {
 /// Independently locked parts of a map: a lookup locks one, so concurrent requests rarely wait.
 const SHARDS: usize = 64;
 
+type Shard<K, T> = Mutex<IndexMap<K, Entry<T>>>;
+
 /// One bounded map. A full shard makes room by evicting one entry at random: with a working set
 /// larger than the cache, the hit rate stays at the cached share of it (random replacement),
 /// where clearing the whole map when full averaged half of that and dropped every hot entry at
 /// once.
 struct Bounded<K, T> {
-    shards: Box<[Mutex<IndexMap<K, Entry<T>>>]>,
+    shards: Box<[Shard<K, T>]>,
     per_shard: usize,
     hasher: RandomState,
 }
@@ -58,7 +60,7 @@ impl<K: Eq + Hash, T: Clone> Bounded<K, T> {
         }
     }
 
-    fn shard(&self, key: &K) -> &Mutex<IndexMap<K, Entry<T>>> {
+    fn shard(&self, key: &K) -> &Shard<K, T> {
         let h = self.hasher.hash_one(key);
         // The high bits: IndexMap's own hasher is seeded apart, so the two do not correlate.
         &self.shards[(h >> 32) as usize % SHARDS]
