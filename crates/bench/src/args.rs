@@ -74,6 +74,10 @@ pub struct Args {
     /// With 0, `scale` compares the store paths themselves at 1k and at 1M.
     #[arg(long)]
     pub read_cache_entries: Option<usize>,
+    /// The server's `[core.passwords] hash_share_percent` (0 = the hashing threads' nice value
+    /// alone) [default: the server's default].
+    #[arg(long)]
+    pub hash_share_percent: Option<u8>,
     /// Seconds per ceiling measurement.
     #[arg(long, default_value_t = 5)]
     pub ceiling_secs: u64,

@@ -22,11 +22,15 @@ pub fn write_config(
     database_url: Option<&str>,
     log_level: &str,
     read_cache_entries: Option<usize>,
+    hash_share_percent: Option<u8>,
 ) -> anyhow::Result<()> {
     let p = seed::ARGON2;
-    let cache = read_cache_entries
+    let mut cache = read_cache_entries
         .map(|n| format!("\n[core.read_cache]\nentries = {n}\n"))
         .unwrap_or_default();
+    if let Some(n) = hash_share_percent {
+        cache.push_str(&format!("\n[core.passwords]\nhash_share_percent = {n}\n"));
+    }
     let db = database_url
         .map(|u| format!("database_url = {}\n", toml_str(u)))
         .unwrap_or_default();

@@ -18,6 +18,7 @@ mod server;
 mod soak;
 mod totp_load;
 mod workloads;
+mod zipf;
 
 use std::process::ExitCode;
 

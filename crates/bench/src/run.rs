@@ -50,6 +50,7 @@ pub fn run_all(
         pg_url,
         &args.server_log_level,
         args.read_cache_entries,
+        args.hash_share_percent,
     )?;
     let spec = ServerSpec {
         bin: bin.to_owned(),

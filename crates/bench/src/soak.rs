@@ -186,10 +186,7 @@ pub fn run(server: &Server, spec: SoakSpec<'_>) -> anyhow::Result<bool> {
             host: spec.host.clone(),
             users: spec.users,
         },
-        exchange: wl::ApiKeyExchange {
-            host: spec.host.clone(),
-            keys: spec.users,
-        },
+        exchange: wl::ApiKeyExchange::uniform(spec.host.clone(), spec.users),
         validate: wl::CheckAdmin::new(spec.host.clone(), spec.tokens),
         login_conns: lc,
         exchange_conns: ec,
@@ -375,10 +372,7 @@ mod tests {
                 host: host.clone(),
                 users: 100,
             },
-            exchange: wl::ApiKeyExchange {
-                host: host.clone(),
-                keys: 100,
-            },
+            exchange: wl::ApiKeyExchange::uniform(host.clone(), 100),
             validate: wl::CheckAdmin::new(host, &["t".to_owned()]),
             login_conns: 3,
             exchange_conns: 2,

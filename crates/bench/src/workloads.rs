@@ -228,6 +228,26 @@ impl Workload for GetCurrentUser {
 pub struct ApiKeyExchange {
     pub host: HeaderValue,
     pub keys: u64,
+    /// Keys drawn Zipf-distributed (scrambled) instead of uniformly.
+    pub zipf: Option<crate::zipf::Zipf>,
+}
+
+impl ApiKeyExchange {
+    pub fn uniform(host: HeaderValue, keys: u64) -> ApiKeyExchange {
+        ApiKeyExchange {
+            host,
+            keys,
+            zipf: None,
+        }
+    }
+
+    pub fn zipf(host: HeaderValue, keys: u64) -> ApiKeyExchange {
+        ApiKeyExchange {
+            host,
+            keys,
+            zipf: Some(crate::zipf::Zipf::new(keys, crate::zipf::THETA)),
+        }
+    }
 }
 
 impl Workload for ApiKeyExchange {
@@ -235,7 +255,10 @@ impl Workload for ApiKeyExchange {
         vec!["exchange"]
     }
     fn request(&self, _: usize, _: usize, rng: &mut Rng) -> (usize, Request<Full<Bytes>>) {
-        let i = 1 + rng.below(self.keys);
+        let i = 1 + match &self.zipf {
+            Some(z) => crate::zipf::scramble(z.draw(rng), self.keys),
+            None => rng.below(self.keys),
+        };
         let body = format!(r#"{{"apiKeyValue":"{}"}}"#, seed::api_key_secret(i));
         let path = "/api/api-key-internal/v1/access-token";
         (0, post(&self.host, path, None, body))

@@ -103,6 +103,9 @@ pub struct PasswordsConfig {
     /// The hashing threads' nice value (0–19, Linux only): under contention token
     /// validation on the async workers wins the CPU, so a login flood cannot stretch its latency.
     pub hash_nice: u8,
+    /// The share of the CPU (percent, 0–90) the hashing threads get while logins wait, however
+    /// busy the async workers are (`hash_share.rs`); 0 leaves them to the nice value alone.
+    pub hash_share_percent: u8,
     /// How long a one-time code from `admin user force-password-reset` stays valid (Keycloak's
     /// default for admin-initiated actions: 12 h).
     pub reset_code_secs: i64,
@@ -116,6 +119,7 @@ impl Default for PasswordsConfig {
             hash_threads: 0,
             hash_queue: 256,
             hash_nice: 10,
+            hash_share_percent: 30,
             reset_code_secs: 12 * 3600,
         }
     }
@@ -267,7 +271,8 @@ impl Default for CertificatesConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReadCacheConfig {
-    /// Entries per map (credentials, memberships, users); 0 turns the cache off.
+    /// Entries per map (credentials, memberships, users), rounded up to a multiple of 64 (the
+    /// shards); 0 turns the cache off.
     pub entries: usize,
     /// An entry is re-read at the latest after this long, whatever the change feed says.
     pub ttl_secs: u64,

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod factors;
 pub mod federated_accounts;
+pub mod hash_share;
 pub mod idle;
 pub mod invitations;
 pub mod keys;

@@ -267,12 +267,26 @@ pub struct HashPool {
     abandoned: Arc<AtomicU64>,
     /// How long the dummy hash took at start: a first estimate of one verification.
     calibration: Duration,
+    /// What the CPU share reserve watches (`hash_share.rs`).
+    activity: Arc<Activity>,
+}
+
+/// The pool's work in flight and its threads, for the CPU share reserve (`hash_share.rs`).
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    /// Jobs a hashing thread is computing now.
+    running: std::sync::atomic::AtomicUsize,
+    /// The hashing threads' kernel thread ids (Linux), as each thread starts.
+    pub(crate) tids: parking_lot::Mutex<Vec<i32>>,
+    /// Signalled on every submitted job: the reserve sleeps on it while the pool is idle.
+    pub(crate) submitted: tokio::sync::Notify,
 }
 
 /// A reserved place in the hashing queue: what lets a caller learn that the pool is full
 /// before it does anything else (such as claiming a throttle key).
 pub struct HashSlot<'a> {
     permit: mpsc::Permit<'a, Job>,
+    activity: &'a Activity,
 }
 
 impl HashSlot<'_> {
@@ -285,6 +299,7 @@ impl HashSlot<'_> {
             requester: Requester::current(),
             reply,
         });
+        self.activity.submitted.notify_one();
         rx.await.map_err(|_| HashError::PoolClosed)?
     }
 
@@ -296,6 +311,7 @@ impl HashSlot<'_> {
             requester: Requester::current(),
             reply,
         });
+        self.activity.submitted.notify_one();
         rx.await.map_err(|_| HashError::PoolClosed)?
     }
 }
@@ -341,6 +357,7 @@ impl HashPool {
         let verifications = Arc::new(AtomicU64::new(0));
         let hashes = Arc::new(AtomicU64::new(0));
         let abandoned = Arc::new(AtomicU64::new(0));
+        let activity = Arc::new(Activity::default());
         for i in 0..threads {
             let rx = rx.clone();
             let dummy = dummy.clone();
@@ -348,11 +365,15 @@ impl HashPool {
                 verifications: verifications.clone(),
                 hashes: hashes.clone(),
                 abandoned: abandoned.clone(),
+                activity: activity.clone(),
             };
             thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority(nice);
+                    if let Some(tid) = crate::hash_share::current_tid() {
+                        counts.activity.tids.lock().push(tid);
+                    }
                     worker(rx, params, dummy, counts)
                 })
                 .map_err(|e| HashError::Params(format!("cannot start hashing thread: {e}")))?;
@@ -366,6 +387,7 @@ impl HashPool {
             hashes,
             abandoned,
             calibration,
+            activity,
         })
     }
 
@@ -397,6 +419,15 @@ impl HashPool {
         self.queue - self.tx.capacity()
     }
 
+    /// Jobs queued or being computed: logins waiting on the pool.
+    pub fn in_flight(&self) -> usize {
+        self.queued() + self.activity.running.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+
     /// How long one hash took when the pool started.
     pub fn calibration(&self) -> Duration {
         self.calibration
@@ -405,7 +436,10 @@ impl HashPool {
     /// Reserves a place in the queue, or fails at once when it is full.
     pub fn try_reserve(&self) -> Result<HashSlot<'_>, HashError> {
         match self.tx.try_reserve() {
-            Ok(permit) => Ok(HashSlot { permit }),
+            Ok(permit) => Ok(HashSlot {
+                permit,
+                activity: &self.activity,
+            }),
             Err(mpsc::error::TrySendError::Full(())) => {
                 tracing::debug!(queue = self.queue, "hashing queue full; refusing a job");
                 Err(HashError::Busy)
@@ -445,6 +479,7 @@ struct Counts {
     verifications: Arc<AtomicU64>,
     hashes: Arc<AtomicU64>,
     abandoned: Arc<AtomicU64>,
+    activity: Arc<Activity>,
 }
 
 fn worker(
@@ -464,28 +499,34 @@ fn worker(
             job.answer_abandoned();
             continue;
         }
-        match job {
-            Job::Hash {
-                password, reply, ..
-            } => {
-                counts.hashes.fetch_add(1, Ordering::Relaxed);
-                let _ = reply.send(params.hash_blocking(&password));
-            }
-            Job::Verify {
-                password,
-                phc,
-                reply,
-                ..
-            } => {
-                counts.verifications.fetch_add(1, Ordering::Relaxed);
-                let result = match phc {
-                    Some(phc) => params.verify_with_memory(&password, &phc, &mut memory),
-                    None => params
-                        .verify_with_memory(&password, &dummy, &mut memory)
-                        .map(|_| Verified::No),
-                };
-                let _ = reply.send(result);
-            }
+        counts.activity.running.fetch_add(1, Ordering::AcqRel);
+        run_job(job, params, &dummy, &counts, &mut memory);
+        counts.activity.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn run_job(job: Job, params: HashParams, dummy: &str, counts: &Counts, memory: &mut Vec<Block>) {
+    match job {
+        Job::Hash {
+            password, reply, ..
+        } => {
+            counts.hashes.fetch_add(1, Ordering::Relaxed);
+            let _ = reply.send(params.hash_blocking(&password));
+        }
+        Job::Verify {
+            password,
+            phc,
+            reply,
+            ..
+        } => {
+            counts.verifications.fetch_add(1, Ordering::Relaxed);
+            let result = match phc {
+                Some(phc) => params.verify_with_memory(&password, &phc, memory),
+                None => params
+                    .verify_with_memory(&password, dummy, memory)
+                    .map(|_| Verified::No),
+            };
+            let _ = reply.send(result);
         }
     }
 }

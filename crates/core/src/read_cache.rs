@@ -12,11 +12,12 @@
 //!
 //! Unknown credentials are never cached, so guessing secrets cannot fill the cache.
 
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
+use indexmap::IndexMap;
+use parking_lot::Mutex;
 
 use crate::model::{Credential, Membership, OrgId, User, UserId};
 use crate::revocation::RevocationView;
@@ -35,46 +36,74 @@ struct Entry<T> {
     loaded: Instant,
 }
 
-/// One bounded map: a full map starts over rather than growing (as the token cache does).
+/// Independently locked parts of a map: a lookup locks one, so concurrent requests rarely wait.
+const SHARDS: usize = 64;
+
+type Shard<K, T> = Mutex<IndexMap<K, Entry<T>>>;
+
+/// One bounded map. A full shard makes room by evicting one entry at random: with a working set
+/// larger than the cache, the hit rate stays at the cached share of it (random replacement),
+/// where clearing the whole map when full averaged half of that and dropped every hot entry at
+/// once.
 struct Bounded<K, T> {
-    map: DashMap<K, Arc<Entry<T>>>,
-    cap: usize,
+    shards: Box<[Shard<K, T>]>,
+    per_shard: usize,
+    hasher: RandomState,
 }
 
 impl<K: Eq + Hash, T: Clone> Bounded<K, T> {
     fn new(cap: usize) -> Self {
         Bounded {
-            map: DashMap::new(),
-            cap,
+            shards: (0..SHARDS).map(|_| Mutex::new(IndexMap::new())).collect(),
+            per_shard: cap.div_ceil(SHARDS),
+            hasher: RandomState::new(),
         }
+    }
+
+    fn shard(&self, key: &K) -> &Shard<K, T> {
+        let h = self.hasher.hash_one(key);
+        // The high bits: IndexMap's own hasher is seeded apart, so the two do not correlate.
+        &self.shards[(h >> 32) as usize % SHARDS]
     }
 
     /// The value, unless its stamp differs from `epoch(value)` or it is older than `ttl`.
     fn get(&self, key: &K, epoch: impl FnOnce(&T) -> u64, ttl: Duration) -> Option<T> {
-        let entry = self.map.get(key).map(|e| e.value().clone())?;
+        let mut shard = self.shard(key).lock();
+        let entry = shard.get(key)?;
         if entry.epoch == epoch(&entry.value) && entry.loaded.elapsed() < ttl {
             Some(entry.value.clone())
         } else {
-            self.map.remove(key);
+            shard.swap_remove(key);
             None
         }
     }
 
     fn put(&self, key: K, value: T, epoch: u64) {
-        if self.cap == 0 {
+        if self.per_shard == 0 {
             return;
         }
-        if self.map.len() >= self.cap {
-            self.map.clear();
+        let mut shard = self.shard(&key).lock();
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            let victim = (self.hasher.hash_one(Instant::now()) as usize) % shard.len();
+            shard.swap_remove_index(victim);
         }
-        self.map.insert(
+        shard.insert(
             key,
-            Arc::new(Entry {
+            Entry {
                 value,
                 epoch,
                 loaded: Instant::now(),
-            }),
+            },
         );
+    }
+
+    fn remove(&self, key: &K) {
+        self.shard(key).lock().swap_remove(key);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 }
 
@@ -132,7 +161,7 @@ impl ReadCache {
 
     /// Drops a credential at once (its revocation is also in the revocation view).
     pub fn forget_credential(&self, hash: &[u8; 32]) {
-        self.credentials.map.remove(hash);
+        self.credentials.remove(hash);
     }
 
     pub fn membership(&self, user: UserId, org: OrgId) -> Option<Option<Membership>> {
@@ -228,12 +257,19 @@ mod tests {
         let id = UserId(uuid::Uuid::new_v4());
         cache.put_user(user(id), cache.epoch(id));
         assert!(cache.user(id).is_none(), "a zero TTL serves nothing");
-        let cache = ReadCache::new(view, 2, Duration::from_secs(60));
-        for _ in 0..5 {
-            let id = UserId(uuid::Uuid::new_v4());
+        // The bound is per shard: `entries` rounded up to a multiple of the shard count.
+        let cap = 4 * SHARDS;
+        let cache = ReadCache::new(view, cap, Duration::from_secs(60));
+        let ids: Vec<UserId> = (0..10 * cap)
+            .map(|_| UserId(uuid::Uuid::new_v4()))
+            .collect();
+        for &id in &ids {
             cache.put_user(user(id), cache.epoch(id));
         }
-        assert!(cache.users.map.len() <= 2);
+        let len = cache.users.len();
+        assert!(len <= cap && len > cap / 2, "{len} of {cap}");
+        // A full map still takes the newest entry (evicting another).
+        assert!(cache.user(ids[ids.len() - 1]).is_some());
         let off = ReadCache::new(
             Arc::new(RevocationView::default()),
             0,

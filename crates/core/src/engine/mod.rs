@@ -140,6 +140,8 @@ impl Engine {
             config.passwords.hash_queue,
             config.passwords.hash_nice,
         )?;
+        crate::hash_share::validate_share(config.passwords.hash_share_percent)
+            .map_err(CoreError::InvalidArgument)?;
         // Page tokens are MACed with a key derived from, but never equal to, the master key.
         let page_tokens = PageTokens::new(master.derive(b"portcullis page tokens v1"));
         let oidc_seal = master.subkey(b"portcullis oidc requests v1");
@@ -185,6 +187,11 @@ impl Engine {
         let burst = NonZeroU32::new(config.rate_limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let ip_limiter = Arc::new(RateLimiter::keyed(
             Quota::per_second(per_sec).allow_burst(burst),
+        ));
+        // Spawned with the other background tasks, once nothing below can fail.
+        let hash_reserve = tokio::spawn(crate::hash_share::reserve(
+            hasher.clone(),
+            config.passwords.hash_share_percent,
         ));
         let pruner = {
             let limiter = ip_limiter.clone();
@@ -239,7 +246,7 @@ impl Engine {
             ca,
             last_key_reload: Mutex::new(None),
             idle,
-            background: Mutex::new(vec![poller, key_refresher, pruner]),
+            background: Mutex::new(vec![poller, key_refresher, pruner, hash_reserve]),
             audit_writer: Mutex::new(Some(writer)),
         }))
     }
