@@ -211,10 +211,12 @@ impl<'a> Scenarios<'a> {
         let (Some(pwd), Some(totp)) = (stats.first(), stats.get(1)) else {
             anyhow::bail!("login-totp: no stats");
         };
-        let mut row = Row::new("login-totp", conns, totp, r0, r1, cpu).trips(trips).note(format!(
-            "per sign-in: password step p50 {:.1} ms, TOTP step p50 {:.1} ms",
-            pwd.p50_ms, totp.p50_ms
-        ));
+        let mut row = Row::new("login-totp", conns, totp, r0, r1, cpu)
+            .trips(trips)
+            .note(format!(
+                "per sign-in: password step p50 {:.1} ms, TOTP step p50 {:.1} ms",
+                pwd.p50_ms, totp.p50_ms
+            ));
         if let Some(base) = self.login_rps.filter(|r| *r > 0.0) {
             let ratio = totp.rps / base;
             row = row.check(Check::new(

@@ -21,6 +21,7 @@ pub mod federated_accounts;
 pub mod idle;
 pub mod invitations;
 pub mod keys;
+pub mod last_login;
 pub mod mediamtx;
 pub mod model;
 pub mod oidc;

@@ -115,6 +115,9 @@ pub struct Admin {
     oidc: Arc<crate::oidc_clients::OidcConfig>,
     actor: Option<UserId>,
     via: String,
+    /// The revocation view of the server this service runs in, if any: org changes made
+    /// through it are then seen at once there (other processes learn of them from the feed).
+    view: Option<Arc<crate::revocation::RevocationView>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -168,6 +171,20 @@ impl Admin {
             oidc: Arc::new(core.oidc.clone()),
             actor: None,
             via: via.to_owned(),
+            view: None,
+        }
+    }
+
+    /// Runs inside a server whose read cache must see this service's org changes at once.
+    pub fn with_view(mut self, view: Arc<crate::revocation::RevocationView>) -> Admin {
+        self.view = Some(view);
+        self
+    }
+
+    /// Marks the org's cached rows stale in the server this service runs in.
+    pub(crate) fn org_changed(&self, org: OrgId) {
+        if let Some(view) = &self.view {
+            view.bump_org(org);
         }
     }
 
