@@ -153,6 +153,51 @@ impl Engine {
         Ok(out)
     }
 
+    /// The user's Parsable settings, through the read cache.
+    async fn cached_user_settings(&self, user: UserId) -> CoreResult<SettingsMap> {
+        if let Some(s) = self.read_cache().user_settings(user) {
+            return Ok(s);
+        }
+        let stamp = self.read_cache().epoch(user);
+        let doc = self
+            .store()
+            .get_settings(SettingsScope::User(user), SettingsNamespace::Parsable)
+            .await?;
+        let settings = parse_settings(doc, "user");
+        self.read_cache()
+            .put_user_settings(user, settings.clone(), stamp);
+        Ok(settings)
+    }
+
+    /// An org with its region, permission table, settings and priorities, through the read
+    /// cache; `None` for an unknown org (never cached).
+    async fn org_bundle(&self, org: OrgId) -> CoreResult<Option<OrgBundle>> {
+        if let Some(b) = self.read_cache().org(org) {
+            return Ok(Some(b));
+        }
+        let stamp = self.read_cache().org_epoch(org);
+        let Some(row) = self.store().get_org(org).await? else {
+            return Ok(None);
+        };
+        let bundle = self.stored_org_bundle(row).await?;
+        self.read_cache().put_org(bundle.clone(), stamp);
+        Ok(Some(bundle))
+    }
+
+    /// The rows hanging off `org`, read from the store.
+    async fn stored_org_bundle(&self, org: Org) -> CoreResult<OrgBundle> {
+        Ok(OrgBundle {
+            region: self.store().get_region(&org.region_id).await?,
+            job_table: self.store().get_job_permissions(org.id).await?,
+            settings: crate::org_settings::parse_stored_settings(
+                self.store().get_org_settings(org.id).await?,
+                org.id,
+            ),
+            priorities: self.store().get_org_priorities(org.id).await?,
+            org,
+        })
+    }
+
     /// Assembles the login data for a token of `user`.
     #[allow(clippy::too_many_arguments)]
     pub async fn login_data(

@@ -304,6 +304,9 @@ impl Engine {
     pub fn page_tokens(&self) -> &PageTokens {
         &self.page_tokens
     }
+    pub(crate) fn read_cache(&self) -> &ReadCache {
+        &self.cache
+    }
     pub fn audit(&self) -> &AuditSink {
         &self.audit
     }
