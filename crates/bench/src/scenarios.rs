@@ -29,6 +29,10 @@ fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// A workload's class stats, RSS before and after (KiB), server CPU use (cores) and store
+/// round trips per request.
+type RunStats = (Vec<ClassStats>, u64, u64, f64, Option<f64>);
+
 /// The context scenarios run in.
 pub struct Bench {
     pub opts: LoadOpts,
@@ -43,7 +47,7 @@ impl Bench {
         label: &str,
         conns: usize,
         w: Arc<dyn Workload>,
-    ) -> anyhow::Result<(Vec<ClassStats>, u64, u64, f64, Option<f64>)> {
+    ) -> anyhow::Result<RunStats> {
         eprintln!("  running {label} ({conns} connections)…");
         let opts = LoadOpts {
             connections: conns,
