@@ -176,11 +176,45 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 /// Runs `wl` for warm-up + duration and returns one [`ClassStats`] per class.
 pub fn run(opts: &LoadOpts, wl: Arc<dyn Workload>) -> anyhow::Result<Vec<ClassStats>> {
-    let classes = wl.classes();
-    let threads = opts.client_cpus.len().max(1);
+    Ok(run_probed(opts, wl, None)?.0)
+}
+
+/// A reading of a server counter, taken at the start and at the end of the measured window.
+pub type Probe = dyn Fn() -> Option<f64> + Sync;
+
+/// [`run`], also returning how much `probe` grew over the measured window.
+pub fn run_probed(
+    opts: &LoadOpts,
+    wl: Arc<dyn Workload>,
+    probe: Option<&Probe>,
+) -> anyhow::Result<(Vec<ClassStats>, Option<f64>)> {
     let start = Instant::now() + Duration::from_millis(300);
     let measure_from = start + opts.warmup;
     let end = measure_from + opts.duration;
+    std::thread::scope(|scope| {
+        let grew = probe.map(|probe| {
+            scope.spawn(move || {
+                std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
+                let first = probe();
+                std::thread::sleep(end.saturating_duration_since(Instant::now()));
+                Some(probe()? - first?)
+            })
+        });
+        let stats = run_window(opts, wl, start, measure_from, end)?;
+        let grew = grew.and_then(|h| h.join().ok().flatten());
+        Ok((stats, grew))
+    })
+}
+
+fn run_window(
+    opts: &LoadOpts,
+    wl: Arc<dyn Workload>,
+    start: Instant,
+    measure_from: Instant,
+    end: Instant,
+) -> anyhow::Result<Vec<ClassStats>> {
+    let classes = wl.classes();
+    let threads = opts.client_cpus.len().max(1);
     let mut handles = Vec::new();
     for t in 0..threads {
         let wl = wl.clone();

@@ -49,6 +49,8 @@ pub struct Row {
     pub rss_after_kib: u64,
     /// Server CPU use during the run, in cores.
     pub server_cpu: Option<f64>,
+    /// Store round trips (statements, BEGIN/COMMIT, connection checks) per request answered.
+    pub round_trips: Option<f64>,
     pub ceiling: Option<(&'static str, f64)>,
     pub checks: Vec<Check>,
     pub note: Option<String>,
@@ -70,6 +72,7 @@ impl Row {
             rss_before_kib: Some(rss_before_kib),
             rss_after_kib,
             server_cpu: Some(server_cpu),
+            round_trips: None,
             ceiling: None,
             checks: Vec::new(),
             note: None,
@@ -85,6 +88,7 @@ impl Row {
             rss_before_kib: None,
             rss_after_kib: rss_kib,
             server_cpu: None,
+            round_trips: None,
             ceiling: None,
             checks: check.into_iter().collect(),
             note: None,
@@ -100,10 +104,17 @@ impl Row {
             rss_before_kib: None,
             rss_after_kib: 0,
             server_cpu: None,
+            round_trips: None,
             ceiling: None,
             checks: vec![Check::new("skipped", why.to_owned(), false)],
             note: Some("SKIP".into()),
         }
+    }
+
+    /// Store round trips per request, when the server reports them.
+    pub fn trips(mut self, per_request: Option<f64>) -> Row {
+        self.round_trips = per_request;
+        self
     }
 
     pub fn ceiling(mut self, name: &'static str, ratio: f64) -> Row {
@@ -223,6 +234,7 @@ pub fn print(setup: &Setup, c: &Ceilings, rows: &[Row]) -> bool {
         "errors",
         "RSS MB",
         "srv CPU",
+        "trips/req",
         "vs ceiling",
         "target",
         "value",
@@ -299,6 +311,7 @@ pub fn print(setup: &Setup, c: &Ceilings, rows: &[Row]) -> bool {
                     errs.clone(),
                     rss.clone(),
                     r.server_cpu.map(|c| format!("{c:.2}")).unwrap_or_default(),
+                    r.round_trips.map(|t| format!("{t:.2}")).unwrap_or_default(),
                     ceiling.clone(),
                     target,
                     value,
@@ -306,7 +319,7 @@ pub fn print(setup: &Setup, c: &Ceilings, rows: &[Row]) -> bool {
                 ]);
                 first = false;
             } else {
-                let mut row = vec![String::new(); 10];
+                let mut row = vec![String::new(); 11];
                 row.extend([target, value, result]);
                 table.push(row);
             }

@@ -29,6 +29,10 @@ fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// A workload's class stats, RSS before and after (KiB), server CPU use (cores) and store
+/// round trips per request.
+type RunStats = (Vec<ClassStats>, u64, u64, f64, Option<f64>);
+
 /// The context scenarios run in.
 pub struct Bench {
     pub opts: LoadOpts,
@@ -43,7 +47,7 @@ impl Bench {
         label: &str,
         conns: usize,
         w: Arc<dyn Workload>,
-    ) -> anyhow::Result<(Vec<ClassStats>, u64, u64, f64)> {
+    ) -> anyhow::Result<RunStats> {
         eprintln!("  running {label} ({conns} connections)…");
         let opts = LoadOpts {
             connections: conns,
@@ -52,7 +56,9 @@ impl Bench {
         let rss0 = server.rss_kib()?;
         let cpu0 = cpu_secs(server.pid);
         let t0 = Instant::now();
-        let stats = load::run(&opts, w)?;
+        let addr = server.addr;
+        let probe = move || crate::server::store_round_trips(addr);
+        let (stats, trips) = load::run_probed(&opts, w, Some(&probe))?;
         let wall = t0.elapsed().as_secs_f64();
         let cpu = (cpu_secs(server.pid) - cpu0) / wall;
         let rss1 = server.rss_kib()?;
@@ -64,7 +70,10 @@ impl Bench {
                 );
             }
         }
-        Ok((stats, rss0, rss1, cpu))
+        // Store round trips per request answered in the window (background work included).
+        let answered: u64 = stats.iter().map(|s| s.ok).sum();
+        let per_request = trips.filter(|_| answered > 0).map(|t| t / answered as f64);
+        Ok((stats, rss0, rss1, cpu, per_request))
     }
 
     /// Runs a one-class workload: its stats, and its row named `label`.
@@ -75,12 +84,13 @@ impl Bench {
         conns: usize,
         w: Arc<dyn Workload>,
     ) -> anyhow::Result<(ClassStats, Row)> {
-        let (stats, r0, r1, cpu) = self.run(server, label, conns, w)?;
+        let (stats, r0, r1, cpu, trips) = self.run(server, label, conns, w)?;
         let st = stats
             .into_iter()
             .next()
             .with_context(|| format!("{label}: no stats"))?;
-        let row = Row::new(label, conns, &st, r0, r1, cpu);
+        let mut row = Row::new(label, conns, &st, r0, r1, cpu);
+        row.round_trips = trips;
         Ok((st, row))
     }
 }
@@ -202,14 +212,16 @@ impl<'a> Scenarios<'a> {
             users,
             conns,
         ));
-        let (stats, r0, r1, cpu) = self.bench.run(server, "login-totp", conns, w)?;
+        let (stats, r0, r1, cpu, trips) = self.bench.run(server, "login-totp", conns, w)?;
         let (Some(pwd), Some(totp)) = (stats.first(), stats.get(1)) else {
             anyhow::bail!("login-totp: no stats");
         };
-        let mut row = Row::new("login-totp", conns, totp, r0, r1, cpu).note(format!(
-            "per sign-in: password step p50 {:.1} ms, TOTP step p50 {:.1} ms",
-            pwd.p50_ms, totp.p50_ms
-        ));
+        let mut row = Row::new("login-totp", conns, totp, r0, r1, cpu)
+            .trips(trips)
+            .note(format!(
+                "per sign-in: password step p50 {:.1} ms, TOTP step p50 {:.1} ms",
+                pwd.p50_ms, totp.p50_ms
+            ));
         if let Some(base) = self.login_rps.filter(|r| *r > 0.0) {
             let ratio = totp.rps / base;
             row = row.check(Check::new(
@@ -418,7 +430,12 @@ impl<'a> Scenarios<'a> {
         ] {
             let (st, row) = self.bench.single(server, name, conns, w)?;
             let ratio = st.rps / self.ceil.ed25519_verify;
-            self.bench.rows.push(row.ceiling("ed25519-verify", ratio));
+            let mut row = row.ceiling("ed25519-verify", ratio);
+            // Issue 21: a team token or org switch costs at most twice an exchange.
+            if let Some(x) = self.exchange_rps.filter(|x| *x > 0.0) {
+                row = row.check(Check::at_least("≥0.5×apikey-exchange", st.rps / x, 0.5));
+            }
+            self.bench.rows.push(row);
         }
         Ok(())
     }
@@ -437,11 +454,12 @@ impl<'a> Scenarios<'a> {
             validate: wl::CheckAdmin::new(self.host.clone(), tokens),
             login_conns: lc,
         });
-        let (st, r0, r1, cpu) = self.bench.run(server, "mixed", conns, w)?;
+        let (st, r0, r1, cpu, trips) = self.bench.run(server, "mixed", conns, w)?;
         let login_ratio = st[0].rps / self.ceil.argon2;
         let share = st[0].ok as f64 / (st[0].ok + st[1].ok).max(1) as f64 * 100.0;
         // Fairness: logins keep a share of the core while validations saturate it.
         let mut login = Row::new("mixed/login", lc, &st[0], r0, r1, cpu)
+            .trips(trips)
             .ceiling("argon2", login_ratio)
             .check(Check::info("% of requests", format!("{share:.1}")));
         if let Some(solo) = self.login_rps {
@@ -455,6 +473,7 @@ impl<'a> Scenarios<'a> {
         let p99 = st[1].p99_ms;
         self.bench.rows.push(
             Row::new("mixed/checkAdmin", conns - lc, &st[1], r0, r1, cpu)
+                .trips(trips)
                 .ceiling("ed25519-verify", st[1].rps / self.ceil.ed25519_verify)
                 .check(Check::new("p99≤10ms", format!("{p99:.1}ms"), p99 <= 10.0)),
         );
@@ -482,7 +501,7 @@ impl<'a> Scenarios<'a> {
         let scale_idle = server.rss_kib()?;
         let n = report::human_count(args.scale_users);
         if self.parsable {
-            let (st, r0, r1, cpu) = self.bench.run(
+            let (st, r0, r1, cpu, trips) = self.bench.run(
                 &server,
                 "scale login-password",
                 self.login_conns,
@@ -501,6 +520,7 @@ impl<'a> Scenarios<'a> {
                     r1,
                     cpu,
                 )
+                .trips(trips)
                 .ceiling("argon2", st[0].rps / self.ceil.argon2)
                 .check(Check::new(
                     "p50 ratio≤1.3",
@@ -528,12 +548,13 @@ impl<'a> Scenarios<'a> {
             ),
         ] {
             let conns = args.connections;
-            let (st, r0, r1, cpu) =
+            let (st, r0, r1, cpu, trips) =
                 self.bench
                     .run(&server, &format!("scale {label}"), conns, wl::boxed(w))?;
             let ratio = st[0].p50_ms / small;
             let rss_mb = r1 as f64 / 1024.0;
             let row = Row::new(&format!("scale/{label}@{n}"), conns, &st[0], r0, r1, cpu)
+                .trips(trips)
                 .ceiling("ed25519-verify", st[0].rps / self.ceil.ed25519_verify);
             let row = if target {
                 row.check(Check::new(

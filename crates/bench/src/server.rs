@@ -75,8 +75,8 @@ impl ServerSpec {
     }
 }
 
-/// One blocking HTTP/1.1 GET with `Connection: close`; returns the status code.
-pub fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
+/// One blocking HTTP/1.1 GET with `Connection: close`; returns the whole answer.
+fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<Vec<u8>> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
@@ -85,6 +85,25 @@ pub fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
     )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The server's `store_round_trips_total` (summed over its labels) from `/metrics`; `None` when
+/// the server does not export it.
+pub fn store_round_trips(addr: SocketAddr) -> Option<f64> {
+    let body = http_get(addr, "/metrics").ok()?;
+    let text = String::from_utf8_lossy(&body);
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("store_round_trips_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// One blocking HTTP/1.1 GET with `Connection: close`; returns the status code.
+pub fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
+    let buf = http_get(addr, path)?;
     let head = String::from_utf8_lossy(&buf[..buf.len().min(64)]).into_owned();
     let code = head
         .split_whitespace()

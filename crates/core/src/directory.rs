@@ -330,6 +330,8 @@ impl Engine {
         offset: u64,
         limit: u32,
     ) -> CoreResult<Page<Membership>> {
+        // Org switches made here are coalesced (`last_login.rs`): store them first.
+        self.flush_last_logins().await?;
         let mut rows = self
             .store()
             .org_login_activity(orgs, descending, offset, limit.saturating_add(1))

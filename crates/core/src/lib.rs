@@ -22,6 +22,7 @@ pub mod hash_share;
 pub mod idle;
 pub mod invitations;
 pub mod keys;
+pub mod last_login;
 pub mod mediamtx;
 pub mod model;
 pub mod oidc;

@@ -318,6 +318,7 @@ impl Admin {
                 .update_org_settings(org_row.id, &checked, MAX_SETTINGS_PER_ORG),
         )
         .await?;
+        self.org_changed(org_row.id);
         self.org_settings(&org_row.id.to_string()).await
     }
 
@@ -382,6 +383,7 @@ impl Admin {
                 .set_org_priorities(org_row.id, parsed.as_deref()),
         )
         .await?;
+        self.org_changed(org_row.id);
         self.org_settings(&org_row.id.to_string()).await
     }
 
@@ -414,6 +416,7 @@ impl Admin {
             self.store().set_job_permissions(org_row.id, role, perms),
         )
         .await?;
+        self.org_changed(org_row.id);
         self.org_job_permissions(&org_row.id.to_string()).await
     }
 }
@@ -442,7 +445,7 @@ impl Engine {
         let caller = self.active_caller(p).await?;
         let admin = Admin::new(self.store().clone(), self.config(), "http")
             .with_actor(Some(p.user))
-            .with_revocations(self.revocations().clone());
+            .with_view(self.revocations().clone());
         if p.acts_as_super_admin(&caller) {
             return Ok(admin);
         }

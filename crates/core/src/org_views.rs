@@ -11,6 +11,7 @@ pub use crate::engine::{AuthPeriods, LoginData, OrgOption, OrgView, WARNING_LEAD
 use crate::engine::{Engine, IssuedToken, LoginGrant};
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
+use crate::read_cache::OrgBundle;
 use crate::store::CredentialWithPeople;
 
 /// At most this many user ids per persistent-token listing.
@@ -27,7 +28,7 @@ pub enum OrgScope {
 
 /// Reads a stored Parsable settings document; a malformed one counts as empty (and is logged)
 /// rather than blocking every login of the team.
-fn parse_settings(doc: Option<serde_json::Value>, whose: &str) -> SettingsMap {
+pub(crate) fn parse_settings(doc: Option<serde_json::Value>, whose: &str) -> SettingsMap {
     match doc {
         None => SettingsMap::new(),
         Some(v) => serde_json::from_value(v).unwrap_or_else(|e| {
@@ -86,41 +87,115 @@ impl Engine {
         Ok(choices)
     }
 
-    /// The per-team views of a user for `scope`.
+    /// The per-team views of a user for `scope`. A team token's one team comes from the read
+    /// cache (when warm, its result costs no store read); the views of every team (logins,
+    /// refreshes) are read from the store.
     pub async fn org_views(&self, user: &User, scope: OrgScope) -> CoreResult<Vec<OrgView>> {
-        let orgs = self.active_orgs(user.id).await?;
-        let user_settings = parse_settings(
-            self.store()
-                .get_settings(SettingsScope::User(user.id), SettingsNamespace::Parsable)
-                .await?,
-            "user",
-        );
-        let mut views = Vec::new();
-        for (org, membership) in orgs {
-            if let OrgScope::Only(only) = scope
-                && only != org.id
-            {
-                continue;
-            }
-            let region = self.store().get_region(&org.region_id).await?;
-            let table = self.store().get_job_permissions(org.id).await?;
-            let job_permissions = job_permissions(self.config(), &table, &membership.roles);
-            let org_settings = crate::org_settings::parse_stored_settings(
+        let (orgs, user_settings) = match scope {
+            OrgScope::Only(org) => (
+                self.active_org_bundle(user.id, org).await?,
+                self.cached_user_settings(user.id).await?,
+            ),
+            OrgScope::AllActive => (
+                self.stored_org_bundles(user.id).await?,
+                parse_settings(
+                    self.store()
+                        .get_settings(SettingsScope::User(user.id), SettingsNamespace::Parsable)
+                        .await?,
+                    "user",
+                ),
+            ),
+        };
+        Ok(orgs
+            .into_iter()
+            .map(|(b, membership)| OrgView {
+                job_permissions: job_permissions(self.config(), &b.job_table, &membership.roles),
+                roles: membership.roles.iter().copied().collect(),
+                settings: merge_settings(&b.settings, &user_settings),
+                priorities: b.priorities,
+                region: b.region,
+                org: b.org,
+                membership,
+            })
+            .collect())
+    }
+
+    /// The user's active membership in `org` with the org's rows, through the read cache; empty
+    /// when the user is not an active member or the org is disabled.
+    async fn active_org_bundle(
+        &self,
+        user: UserId,
+        org: OrgId,
+    ) -> CoreResult<Vec<(OrgBundle, Membership)>> {
+        let Some(m) = self
+            .membership(user, org)
+            .await?
+            .filter(Membership::is_active)
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .org_bundle(org)
+            .await?
+            .filter(|b| !b.org.disabled)
+            .map(|b| (b, m))
+            .into_iter()
+            .collect())
+    }
+
+    /// Every active membership of the user in an enabled org, with the org's rows, read from
+    /// the store.
+    async fn stored_org_bundles(&self, user: UserId) -> CoreResult<Vec<(OrgBundle, Membership)>> {
+        let mut out = Vec::new();
+        for (org, membership) in self.active_orgs(user).await? {
+            out.push((self.stored_org_bundle(org).await?, membership));
+        }
+        Ok(out)
+    }
+
+    /// The user's Parsable settings, through the read cache.
+    async fn cached_user_settings(&self, user: UserId) -> CoreResult<SettingsMap> {
+        if let Some(s) = self.read_cache().user_settings(user) {
+            return Ok(s);
+        }
+        let stamp = self.read_cache().epoch(user);
+        let doc = self
+            .store()
+            .get_settings(SettingsScope::User(user), SettingsNamespace::Parsable)
+            .await?;
+        let settings = parse_settings(doc, "user");
+        self.read_cache()
+            .put_user_settings(user, settings.clone(), stamp);
+        Ok(settings)
+    }
+
+    /// An org with its region, permission table, settings and priorities, through the read
+    /// cache; `None` for an unknown org (never cached).
+    async fn org_bundle(&self, org: OrgId) -> CoreResult<Option<OrgBundle>> {
+        if let Some(b) = self.read_cache().org(org) {
+            return Ok(Some(b));
+        }
+        let stamp = self.read_cache().org_epoch(org);
+        let Some(row) = self.store().get_org(org).await? else {
+            return Ok(None);
+        };
+        let bundle = self.stored_org_bundle(row).await?;
+        self.read_cache().put_org(bundle.clone(), stamp);
+        Ok(Some(bundle))
+    }
+
+    /// The rows hanging off `org`, read from the store.
+    async fn stored_org_bundle(&self, org: Org) -> CoreResult<OrgBundle> {
+        Ok(OrgBundle {
+            region: self.store().get_region(&org.region_id).await?,
+            job_table: self.store().get_job_permissions(org.id).await?,
+            settings: crate::org_settings::parse_stored_settings(
                 self.store().get_org_settings(org.id).await?,
                 org.id,
-            );
-            let priorities = self.store().get_org_priorities(org.id).await?;
-            views.push(OrgView {
-                priorities,
-                roles: membership.roles.iter().copied().collect(),
-                settings: merge_settings(&org_settings, &user_settings),
-                job_permissions,
-                region,
-                org,
-                membership,
-            });
-        }
-        Ok(views)
+            ),
+            priorities: self.store().get_org_priorities(org.id).await?,
+            org,
+        })
     }
 
     /// Assembles the login data for a token of `user`.
@@ -219,11 +294,7 @@ impl Engine {
         p: &Principal,
         issued: &IssuedToken,
     ) -> CoreResult<LoginData> {
-        let user = self
-            .store()
-            .get_user(p.user)
-            .await?
-            .ok_or(CoreError::InvalidToken("unknown user"))?;
+        let user = self.current_user(p).await?;
         let session_id = p.session().map(|s| s.0.clone()).unwrap_or_default();
         let proxy = self.proxy_admin_email(p).await?;
         self.login_data(
@@ -266,7 +337,7 @@ impl Engine {
     pub async fn proxy_admin_email(&self, p: &Principal) -> CoreResult<Option<String>> {
         match p.actor {
             None => Ok(None),
-            Some(a) => Ok(self.store().get_user(a).await?.map(|u| u.email)),
+            Some(a) => Ok(self.cached_user(a).await?.map(|u| u.email)),
         }
     }
 

@@ -1,17 +1,21 @@
 //! Bounded in-memory copies of the rows the hot paths read on every request: credentials by
-//! secret hash (API-key exchange), memberships (admin checks) and users (who am I).
+//! secret hash (API-key exchange), memberships (admin checks), users (who am I), and what a
+//! team token's `LoginResult` shows (a user's memberships and settings; an org with its region,
+//! permission table, settings and priorities).
 //!
 //! Correctness never rests on these copies:
 //! * revocation (of credentials, sessions, users and memberships) is still decided by the
 //!   [`RevocationView`] on every request, as for uncached reads;
-//! * every entry is stamped with its user's epoch, read *before* the store read. Any change to
-//!   the user or their memberships bumps the epoch (through the revocation feed, or at once for
+//! * every entry is stamped with its user's (or, for org entries, its org's) epoch, read
+//!   *before* the store read. Any change to the user or their memberships bumps the user's
+//!   epoch, any change to the org's rows the org's (through the revocation feed, or at once for
 //!   changes this process makes), so a stamp that no longer matches is a miss;
 //! * entries also expire after a short TTL, which bounds how stale a field the feed does not
 //!   cover could ever be.
 //!
 //! Unknown credentials are never cached, so guessing secrets cannot fill the cache.
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +23,10 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use parking_lot::Mutex;
 
-use crate::model::{Credential, Membership, OrgId, User, UserId};
+use crate::model::{
+    Credential, JobPermissions, Membership, Org, OrgId, PriorityLevel, Region, Role, SettingsMap,
+    User, UserId,
+};
 use crate::revocation::RevocationView;
 
 /// A credential and what its exchange needs besides it.
@@ -28,6 +35,18 @@ pub struct CachedCredential {
     pub credential: Credential,
     /// The user's membership in the credential's org is active and of kind guest.
     pub guest: bool,
+}
+
+/// An org as a login result shows it: its row and the rows hanging off it.
+#[derive(Debug, Clone)]
+pub struct OrgBundle {
+    pub org: Org,
+    pub region: Option<Region>,
+    /// The org's stored permission table (overrides of the configured one).
+    pub job_table: BTreeMap<Role, JobPermissions>,
+    /// The org's Parsable settings, parsed.
+    pub settings: SettingsMap,
+    pub priorities: Option<Vec<PriorityLevel>>,
 }
 
 struct Entry<T> {
@@ -113,6 +132,9 @@ pub struct ReadCache {
     credentials: Bounded<[u8; 32], CachedCredential>,
     memberships: Bounded<(UserId, OrgId), Option<Membership>>,
     users: Bounded<UserId, User>,
+    /// A user's Parsable settings document, parsed.
+    user_settings: Bounded<UserId, SettingsMap>,
+    orgs: Bounded<OrgId, OrgBundle>,
 }
 
 impl std::fmt::Debug for ReadCache {
@@ -122,7 +144,7 @@ impl std::fmt::Debug for ReadCache {
 }
 
 impl ReadCache {
-    /// `entries` bounds each of the three maps; 0 disables caching.
+    /// `entries` bounds each of the maps; 0 disables caching.
     pub fn new(revocations: Arc<RevocationView>, entries: usize, ttl: Duration) -> ReadCache {
         ReadCache {
             revocations,
@@ -130,6 +152,8 @@ impl ReadCache {
             credentials: Bounded::new(entries),
             memberships: Bounded::new(entries),
             users: Bounded::new(entries),
+            user_settings: Bounded::new(entries),
+            orgs: Bounded::new(entries),
         }
     }
 
@@ -148,6 +172,28 @@ impl ReadCache {
     pub fn stamp_since(&self, user: UserId, started: u64) -> Option<u64> {
         let epoch = self.epoch(user);
         (epoch <= started).then_some(epoch)
+    }
+
+    /// The org's stamp, to take before a store read of its rows.
+    pub fn org_epoch(&self, org: OrgId) -> u64 {
+        self.revocations.org_epoch(org)
+    }
+
+    pub fn user_settings(&self, user: UserId) -> Option<SettingsMap> {
+        self.user_settings
+            .get(&user, |_| self.epoch(user), self.ttl)
+    }
+
+    pub fn put_user_settings(&self, user: UserId, settings: SettingsMap, epoch: u64) {
+        self.user_settings.put(user, settings, epoch);
+    }
+
+    pub fn org(&self, org: OrgId) -> Option<OrgBundle> {
+        self.orgs.get(&org, |_| self.org_epoch(org), self.ttl)
+    }
+
+    pub fn put_org(&self, bundle: OrgBundle, epoch: u64) {
+        self.orgs.put(bundle.org.id, bundle, epoch);
     }
 
     pub fn credential(&self, hash: &[u8; 32]) -> Option<CachedCredential> {

@@ -36,6 +36,9 @@ pub struct RevocationView {
     /// Per-user change stamps for the read cache: bumped whenever a user's state is re-read
     /// (every user event, local or from the feed). Absent = 0.
     epochs: DashMap<UserId, u64>,
+    /// Per-org change stamps, from the same clock: bumped on every org event (disabling, and
+    /// changes to the org's profile, settings, permissions, priorities or region).
+    org_epochs: DashMap<OrgId, u64>,
     next_epoch: AtomicU64,
     /// The OpenID clients' change stamp: bumped by every client change (local, or a
     /// `Client` event from the feed), which empties the provider's client cache. Clients
@@ -183,6 +186,7 @@ impl RevocationView {
 
     /// Replaces what is known about one org with the store's current state.
     pub fn apply_org_state(&self, org: OrgId, state: &OrgRevocationState) {
+        self.bump_org(org);
         // Disable first, so no interleaving reader sees an enabled org without its cut-off.
         if state.disabled {
             self.disabled_orgs.insert(org);
@@ -226,7 +230,6 @@ impl RevocationView {
         self.credentials.insert(id);
     }
 
-    /// Replaces everything known about one user with the store's current state.
     /// The user's change stamp (see the read cache, `read_cache.rs`).
     pub fn user_epoch(&self, user: UserId) -> u64 {
         self.epochs.get(&user).map_or(0, |e| *e)
@@ -253,6 +256,18 @@ impl RevocationView {
         self.clients_epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The org's change stamp (see the read cache).
+    pub fn org_epoch(&self, org: OrgId) -> u64 {
+        self.org_epochs.get(&org).map_or(0, |e| *e)
+    }
+
+    /// Marks the org as changed, so cached copies of its rows are re-read.
+    pub fn bump_org(&self, org: OrgId) {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.org_epochs.insert(org, epoch);
+    }
+
+    /// Replaces everything known about one user with the store's current state.
     pub fn apply_user_state(&self, user: UserId, state: &UserRevocationState) {
         self.bump_user(user);
         if state.deactivated || !state.exists {

@@ -254,10 +254,22 @@ pub trait Store: Send + Sync + 'static {
     /// Fails with `Conflict` on a taken name, `NotFound` on an unknown region.
     async fn create_org(&self, org: NewOrg) -> StoreResult<Org>;
     async fn get_org(&self, id: OrgId) -> StoreResult<Option<Org>>;
+    /// The org and the user's membership row in it (`None`: no row), in one round trip where
+    /// the backend can; `None` for an unknown org.
+    async fn get_org_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+    ) -> StoreResult<Option<(Org, Option<Membership>)>> {
+        let Some(o) = self.get_org(org).await? else {
+            return Ok(None);
+        };
+        Ok(Some((o, self.get_membership(user, org).await?)))
+    }
     async fn get_org_by_name(&self, name: &str) -> StoreResult<Option<Org>>;
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
-    /// Changes the org's profile; appends no event. Disabling or enabling is
-    /// `use_cases::set_org_disabled`.
+    /// Changes the org's profile and appends an `org` event (read caches keep the org).
+    /// Disabling or enabling is `use_cases::set_org_disabled`.
     async fn update_org(&self, id: OrgId, update: OrgUpdate) -> StoreResult<Org>;
 
     // ---- memberships ------------------------------------------------------------------------
@@ -283,6 +295,18 @@ pub trait Store: Send + Sync + 'static {
         include_removed: bool,
     ) -> StoreResult<Vec<Membership>>;
     async fn touch_last_login(&self, user: UserId, org: OrgId, at: Timestamp) -> StoreResult<()>;
+    /// Stores coalesced last-login times (`last_login.rs`), in one transaction where the backend
+    /// can; a value only moves forward (an older one is ignored), a missing membership is
+    /// skipped.
+    async fn record_last_logins(&self, logins: &[(UserId, OrgId, Timestamp)]) -> StoreResult<()> {
+        for (user, org, at) in logins {
+            match self.touch_last_login(*user, *org, *at).await {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
     /// Members of the given orgs by `last_login_at` (never-logged-in last when descending,
     /// first when ascending), ties by user id.
     async fn org_login_activity(

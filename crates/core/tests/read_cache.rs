@@ -123,3 +123,86 @@ async fn profile_changes_reach_who_am_i() {
     })
     .await;
 }
+
+/// Ann's team token in acme and what its login result says about the team's settings.
+async fn team_setting(e: &Env, p: &Principal, key: &str) -> Option<SettingValue> {
+    let issued = e.engine.org_token(p, e.org.id, &ctx()).await.unwrap();
+    let data = e.engine.login_data_for_org_token(p, &issued).await.unwrap();
+    assert_eq!(data.orgs.len(), 1);
+    data.orgs[0].settings.get(key).cloned()
+}
+
+#[tokio::test]
+async fn a_team_token_result_follows_team_changes_here_at_once_and_elsewhere_within_a_second() {
+    let e = env().await;
+    let p = login(&e).await;
+    // Twice: the second result comes from the cache.
+    assert_eq!(team_setting(&e, &p, "a").await, None);
+    assert_eq!(team_setting(&e, &p, "a").await, None);
+    // Through the org-admin service of this server: seen at once.
+    let admin = e.engine.org_admin(&p, e.org.id).await.unwrap();
+    admin
+        .update_org_settings(
+            &e.org.id.to_string(),
+            &[(
+                "a".into(),
+                Some(serde_json::json!({"type": "bool", "value": true})),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        team_setting(&e, &p, "a").await,
+        Some(SettingValue::Bool(true))
+    );
+    // Another process: within a second (an org event in the feed).
+    e.other
+        .update_org_settings(
+            e.org.id,
+            &[(
+                "a".into(),
+                Some(serde_json::json!({"type": "bool", "value": false})),
+            )],
+            100,
+        )
+        .await
+        .unwrap();
+    within_a_second("team setting", || async {
+        team_setting(&e, &p, "a").await == Some(SettingValue::Bool(false))
+    })
+    .await;
+    // The permission table and the org's profile are cached with it, and followed the same way.
+    let perms = |data: &org_views::LoginData| data.orgs[0].job_permissions;
+    let issued = e.engine.org_token(&p, e.org.id, &ctx()).await.unwrap();
+    let before = perms(
+        &e.engine
+            .login_data_for_org_token(&p, &issued)
+            .await
+            .unwrap(),
+    );
+    e.other
+        .set_job_permissions(e.org.id, Role::Admin, Some(JobPermissions::default()))
+        .await
+        .unwrap();
+    e.other
+        .update_org(
+            e.org.id,
+            OrgUpdate {
+                display_name: Some(Some("Acme Inc.".into())),
+                ..OrgUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    within_a_second("permission table and profile", || async {
+        let data = e
+            .engine
+            .login_data_for_org_token(&p, &issued)
+            .await
+            .unwrap();
+        perms(&data) == JobPermissions::default()
+            && data.orgs[0].org.display_name.as_deref() == Some("Acme Inc.")
+    })
+    .await;
+    assert_ne!(before, JobPermissions::default());
+}

@@ -242,6 +242,13 @@ impl<B: Backend> Stmt<B> {
     }
 }
 
+/// Counts one round trip to the database (a statement, `BEGIN`, `COMMIT` or a connection
+/// check) in the `store_round_trips_total` metric, labelled by backend. The benchmark divides
+/// its growth by the requests served.
+pub(crate) fn round_trip(backend: &'static str) {
+    metrics::counter!("store_round_trips_total", "backend" => backend).increment(1);
+}
+
 /// The sqlx calls both backends make alike, written once for their `impl Backend`.
 pub(crate) mod io {
     use super::*;

@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
-use crate::backend::{Backend, Bind, Col, Lock, Sql, io};
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io, round_trip};
 use crate::common::db_err;
 use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
@@ -43,6 +43,22 @@ impl SqlStore<Postgres> {
         let connecting = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // sqlx checks a connection when it is released (a round trip it makes after this hook).
+            .after_release(|_conn, _meta| {
+                Box::pin(async move {
+                    round_trip(Postgres::NAME);
+                    Ok(true)
+                })
+            })
+            // sqlx's own check, made here so that it is counted as the round trip it is.
+            .test_before_acquire(false)
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    round_trip(Postgres::NAME);
+                    conn.ping().await?;
+                    Ok(true)
+                })
+            })
             .connect_with(options);
         let pool = connected(tokio::time::timeout(CONNECT_TIMEOUT, connecting).await)?;
         tracing::info!("connected to PostgreSQL store");
@@ -111,6 +127,7 @@ impl Backend for Postgres {
     }
 
     async fn execute(conn: &mut PgConnection, sql: Sql, args: PgArguments) -> StoreResult<u64> {
+        round_trip(Self::NAME);
         let done = sqlx::query_with(AssertSqlSafe(sql), args)
             .execute(conn)
             .await
@@ -123,6 +140,7 @@ impl Backend for Postgres {
         sql: Sql,
         args: PgArguments,
     ) -> StoreResult<Option<PgRow>> {
+        round_trip(Self::NAME);
         io::fetch_optional::<Postgres>(conn, sql, args).await
     }
 
@@ -131,6 +149,7 @@ impl Backend for Postgres {
         sql: Sql,
         args: PgArguments,
     ) -> StoreResult<Vec<PgRow>> {
+        round_trip(Self::NAME);
         io::fetch_all::<Postgres>(conn, sql, args).await
     }
 
@@ -143,20 +162,24 @@ impl Backend for Postgres {
     }
 
     async fn begin_write(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
+        round_trip(Self::NAME);
         pool.begin().await.map_err(db_err)
     }
 
     async fn begin_snapshot(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
+        round_trip(Self::NAME);
         pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(db_err)
     }
 
     async fn commit(tx: Transaction<'static, Postgres>) -> StoreResult<()> {
+        round_trip(Self::NAME);
         io::commit(tx).await
     }
 
     async fn lock(conn: &mut PgConnection, lock: Lock) -> StoreResult<()> {
+        round_trip(Self::NAME);
         let query = match lock {
             Lock::User(id) => {
                 sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE").bind(id.0)

@@ -476,7 +476,18 @@ impl<B: Backend> Store for SqlStore<B> {
     // ---- regions and orgs -------------------------------------------------------------------
 
     async fn upsert_region(&self, region: Region) -> StoreResult<Region> {
-        orgs::upsert_region::<B>(&mut *self.conn().await?, region).await
+        let mut w = self.write().await?;
+        let region = orgs::upsert_region::<B>(w.conn(), region).await?;
+        // Other processes re-read the orgs of the region (the read cache keeps it with them).
+        let rows = q::<B>("SELECT id FROM orgs WHERE region_id = $1")
+            .bind(region.id.clone())
+            .fetch_all(w.conn())
+            .await?;
+        for r in &rows {
+            w.announce(RevocationEvent::Org(OrgId(B::col(r, 0)?)));
+        }
+        w.commit().await?;
+        Ok(region)
     }
 
     async fn get_region(&self, id: &str) -> StoreResult<Option<Region>> {
@@ -498,6 +509,14 @@ impl<B: Backend> Store for SqlStore<B> {
         orgs::get::<B>(&mut *self.conn().await?, id).await
     }
 
+    async fn get_org_membership(
+        &self,
+        user: UserId,
+        org: OrgId,
+    ) -> StoreResult<Option<(Org, Option<Membership>)>> {
+        orgs::get_with_membership::<B>(&mut *self.conn().await?, user, org).await
+    }
+
     async fn get_org_by_name(&self, name: &str) -> StoreResult<Option<Org>> {
         orgs::get_by_name::<B>(&mut *self.conn().await?, name).await
     }
@@ -509,6 +528,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn update_org(&self, id: OrgId, update: OrgUpdate) -> StoreResult<Org> {
         let mut w = self.write().await?;
         let org = orgs::update(&mut w, id, update).await?;
+        w.announce(RevocationEvent::Org(id));
         w.commit().await?;
         Ok(org)
     }
@@ -550,6 +570,14 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn touch_last_login(&self, user: UserId, org: OrgId, at: Timestamp) -> StoreResult<()> {
         memberships::touch_last_login::<B>(&mut *self.conn().await?, user, org, at).await
+    }
+
+    async fn record_last_logins(&self, logins: &[(UserId, OrgId, Timestamp)]) -> StoreResult<()> {
+        let mut w = self.write().await?;
+        for (user, org, at) in logins {
+            memberships::advance_last_login::<B>(w.conn(), *user, *org, *at).await?;
+        }
+        w.commit().await
     }
 
     async fn org_login_activity(
@@ -595,6 +623,11 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         settings::put::<B>(w.conn(), scope, ns, &doc).await?;
+        // Cached with the user or org (the read cache): other processes re-read them.
+        w.announce(match scope {
+            SettingsScope::User(u) => RevocationEvent::User(u),
+            SettingsScope::Org(o) => RevocationEvent::Org(o),
+        });
         w.commit().await
     }
 
@@ -610,6 +643,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         settings::set_job_permissions::<B>(w.conn(), org, role, perms.as_ref()).await?;
+        w.announce(RevocationEvent::Org(org));
         w.commit().await
     }
 
@@ -628,6 +662,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         team_settings::update::<B>(w.conn(), org, changes, max_keys).await?;
+        w.announce(RevocationEvent::Org(org));
         w.commit().await
     }
 
@@ -642,6 +677,7 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> StoreResult<()> {
         let mut w = self.write().await?;
         team_settings::set_priorities::<B>(w.conn(), org, priorities).await?;
+        w.announce(RevocationEvent::Org(org));
         w.commit().await
     }
 

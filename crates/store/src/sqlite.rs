@@ -19,9 +19,9 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Arguments, AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Row, Sqlite, Transaction};
 
-use crate::backend::{Backend, Bind, Col, Lock, Sql, io};
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io, round_trip};
 use crate::common::{corrupt, db_err};
 use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
@@ -54,7 +54,22 @@ impl SqlStore<Sqlite> {
         let connecting = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(BUSY_TIMEOUT)
-            .before_acquire(|_conn, meta| Box::pin(async move { Ok(opened_since_refusal(meta)) }))
+            // sqlx checks a connection when it is released (a round trip it makes after this hook).
+            .after_release(|_conn, _meta| {
+                Box::pin(async move {
+                    round_trip(Sqlite::NAME);
+                    Ok(true)
+                })
+            })
+            // sqlx's own liveness check, made here so that it is counted as a round trip.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    round_trip(Sqlite::NAME);
+                    conn.ping().await?;
+                    Ok(opened_since_refusal(meta))
+                })
+            })
             .connect_with(options);
         let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pool)) => pool,
@@ -181,6 +196,7 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<u64> {
+        round_trip(Self::NAME);
         let done = sqlx::query_with(AssertSqlSafe(sql), args)
             .execute(conn)
             .await
@@ -193,6 +209,7 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<Option<SqliteRow>> {
+        round_trip(Self::NAME);
         sqlx::query_with(AssertSqlSafe(sql), args)
             .fetch_optional(conn)
             .await
@@ -204,6 +221,7 @@ impl Backend for Sqlite {
         sql: Sql,
         args: SqliteArguments,
     ) -> StoreResult<Vec<SqliteRow>> {
+        round_trip(Self::NAME);
         sqlx::query_with(AssertSqlSafe(sql), args)
             .fetch_all(conn)
             .await
@@ -219,15 +237,18 @@ impl Backend for Sqlite {
     }
 
     async fn begin_write(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+        round_trip(Self::NAME);
         pool.begin_with("BEGIN IMMEDIATE").await.map_err(sqlite_err)
     }
 
     /// A deferred transaction: in WAL mode its first read fixes a snapshot for the rest.
     async fn begin_snapshot(pool: &SqlitePool) -> StoreResult<Transaction<'static, Sqlite>> {
+        round_trip(Self::NAME);
         pool.begin().await.map_err(db_err)
     }
 
     async fn commit(tx: Transaction<'static, Sqlite>) -> StoreResult<()> {
+        round_trip(Self::NAME);
         tx.commit().await.map_err(sqlite_err)
     }
 

@@ -30,6 +30,8 @@ store_tests!(
     password_reset_codes_are_single_use,
     revoke_user_credentials_everywhere,
     settings_and_job_permissions,
+    org_changes_are_announced,
+    org_membership_in_one_read_and_last_logins_move_forward,
     team_settings_batches_are_atomic,
     team_settings_concurrent_limit,
     team_priorities_replace_and_clear,

@@ -115,9 +115,9 @@ pub struct Admin {
     oidc: Arc<crate::oidc_clients::OidcConfig>,
     actor: Option<UserId>,
     via: String,
-    /// The running server's view, told of changes at once (the HTTP admin surface); `None`
-    /// from the CLI, whose changes reach servers through the revocation feed.
-    revocations: Option<Arc<crate::revocation::RevocationView>>,
+    /// The revocation view of the server this service runs in, if any: org changes made
+    /// through it are then seen at once there (other processes learn of them from the feed).
+    view: Option<Arc<crate::revocation::RevocationView>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -171,14 +171,22 @@ impl Admin {
             oidc: Arc::new(core.oidc.clone()),
             actor: None,
             via: via.to_owned(),
-            revocations: None,
+            view: None,
         }
     }
 
-    /// Tells this process's revocation view of every change at once.
-    pub fn with_revocations(mut self, view: Arc<crate::revocation::RevocationView>) -> Admin {
-        self.revocations = Some(view);
+    /// Runs inside a server, whose revocation view and read caches then see this service's
+    /// changes at once (other processes learn of them from the feed).
+    pub fn with_view(mut self, view: Arc<crate::revocation::RevocationView>) -> Admin {
+        self.view = Some(view);
         self
+    }
+
+    /// Marks the org's cached rows stale in the server this service runs in.
+    pub(crate) fn org_changed(&self, org: OrgId) {
+        if let Some(view) = &self.view {
+            view.bump_org(org);
+        }
     }
 
     /// Records `actor` as the operator in audit events.
@@ -199,7 +207,7 @@ impl Admin {
     pub(crate) fn use_case(&self) -> UseCaseCtx<'_> {
         UseCaseCtx {
             store: self.store.as_ref(),
-            revocations: self.revocations.as_deref(),
+            revocations: self.view.as_deref(),
             audit: AuditWriter::Direct(self.store.as_ref()),
             request: &NO_REQUEST,
             actor: self.actor,

@@ -34,15 +34,16 @@ impl Engine {
     ) -> CoreResult<(Org, Membership)> {
         match choice {
             OrgChoice::Specific(org_id) => {
-                let org = self
+                // One round trip: this decides whether a token may be issued, so it is read
+                // fresh (team tokens, org switches and logins alike), and refreshes the cache.
+                let stamp = self.cache.epoch(user);
+                let (org, m) = self
                     .store
-                    .get_org(org_id)
+                    .get_org_membership(user, org_id)
                     .await?
                     .ok_or(CoreError::NotFound("org"))?;
-                let m = self
-                    .store
-                    .get_membership(user, org_id)
-                    .await?
+                self.cache.put_membership(user, org_id, m.clone(), stamp);
+                let m = m
                     .filter(Membership::is_active)
                     .ok_or(CoreError::PermissionDenied(
                         "not an active member of the org",

@@ -18,6 +18,7 @@ use crate::crypto::{self, MasterKey};
 use crate::error::{CoreError, CoreResult};
 use crate::idle::{IdleTracker, Use};
 use crate::keys::SigningKeys;
+use crate::last_login::LastLogins;
 use crate::model::*;
 use crate::paging::PageTokens;
 use crate::password::{HashPool, Verified};
@@ -83,6 +84,7 @@ pub struct Engine {
     ca: Option<Arc<CertificateAuthority>>,
     last_key_reload: Mutex<Option<Instant>>,
     idle: IdleTracker,
+    last_logins: Arc<LastLogins>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     audit_writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -205,6 +207,18 @@ impl Engine {
             })
         };
         let idle = IdleTracker::new(config.tokens.cache_entries);
+        let last_logins = Arc::new(LastLogins::new(config.tokens.cache_entries));
+        let last_login_writer = {
+            let (pending, store) = (last_logins.clone(), store.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(crate::last_login::FLUSH_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let _ = write_last_logins(&pending, store.as_ref(), false).await;
+                }
+            })
+        };
         let (audit, writer) = AuditSink::start(store.clone(), 4096);
         let poller = revocations.spawn_poller(store.clone(), Duration::from_millis(250));
         // A rotation by another process (the CLI, a second server) takes over signing here too.
@@ -246,7 +260,14 @@ impl Engine {
             ca,
             last_key_reload: Mutex::new(None),
             idle,
-            background: Mutex::new(vec![poller, key_refresher, pruner, hash_reserve]),
+            last_logins,
+            background: Mutex::new(vec![
+                poller,
+                key_refresher,
+                pruner,
+                hash_reserve,
+                last_login_writer,
+            ]),
             audit_writer: Mutex::new(Some(writer)),
         }))
     }
@@ -261,11 +282,12 @@ impl Engine {
         tasks.push(tokio::spawn(work));
     }
 
-    /// Stops background work and writes every queued audit event.
+    /// Stops background work, writes the pending last-login times and every queued audit event.
     pub async fn shutdown(&self) {
         for h in self.background.lock().drain(..) {
             h.abort();
         }
+        let _ = self.flush_last_logins().await;
         self.audit.flush().await;
         let writer = self.audit_writer.lock().take();
         if let Some(w) = writer {
@@ -295,6 +317,9 @@ impl Engine {
     pub fn page_tokens(&self) -> &PageTokens {
         &self.page_tokens
     }
+    pub(crate) fn read_cache(&self) -> &ReadCache {
+        &self.cache
+    }
     pub fn audit(&self) -> &AuditSink {
         &self.audit
     }
@@ -310,4 +335,28 @@ impl Engine {
     pub async fn flush_audit(&self) {
         self.audit.flush().await;
     }
+
+    /// Writes every pending last-login time now (readers of those times, shutdown).
+    pub async fn flush_last_logins(&self) -> CoreResult<()> {
+        Ok(write_last_logins(&self.last_logins, self.store.as_ref(), true).await?)
+    }
+}
+
+/// Writes the pending last-login times that are due (all when `force`); on failure they stay
+/// pending.
+async fn write_last_logins(
+    pending: &LastLogins,
+    store: &dyn Store,
+    force: bool,
+) -> crate::store::StoreResult<()> {
+    let due = pending.take(Utc::now(), force);
+    if due.is_empty() {
+        return Ok(());
+    }
+    let written = store.record_last_logins(&due).await;
+    if let Err(e) = &written {
+        tracing::warn!(error = %e, "could not store last-login times; will retry");
+        pending.restore(&due);
+    }
+    written
 }

@@ -180,6 +180,25 @@ pub(crate) async fn touch_last_login<B: Backend>(
     update_one::<B>(conn, sql, user, org, at).await
 }
 
+/// Moves `last_login_at` forward to `at` (an older `at`, or no such membership, changes nothing).
+pub(crate) async fn advance_last_login<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+    at: Timestamp,
+) -> StoreResult<()> {
+    q::<B>(
+        "UPDATE memberships SET last_login_at = $3 WHERE user_id = $1 AND org_id = $2 \
+         AND (last_login_at IS NULL OR last_login_at < $3)",
+    )
+    .bind(user.0)
+    .bind(org.0)
+    .bind_ts(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Members of the orgs by `last_login_at` (never-logged-in last when descending, first when
 /// ascending), ties by user id.
 pub(crate) async fn login_activity<B: Backend>(

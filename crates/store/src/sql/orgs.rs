@@ -128,6 +128,33 @@ pub(crate) async fn get<B: Backend>(conn: &mut B::Conn, id: OrgId) -> StoreResul
         .transpose()
 }
 
+/// The org and `user`'s membership in it (`None` when there is no row), in one statement.
+pub(crate) async fn get_with_membership<B: Backend>(
+    conn: &mut B::Conn,
+    user: UserId,
+    org: OrgId,
+) -> StoreResult<Option<(Org, Option<Membership>)>> {
+    let row = q::<B>(concat!(
+        "SELECT o.id, o.name, o.display_name, o.region_id, o.disabled, o.default_workspace, \
+         o.created_at, o.updated_at, ",
+        membership_cols!("m."),
+        " FROM orgs o LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = $1 \
+         WHERE o.id = $2"
+    ))
+    .bind(user.0)
+    .bind(org.0)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let member = match B::col::<Option<Uuid>>(&r, 8)? {
+        Some(_) => Some(super::memberships::membership_at::<B>(&r, 8)?),
+        None => None,
+    };
+    Ok(Some((org_row::<B>(&r)?, member)))
+}
+
 pub(crate) async fn get_by_name<B: Backend>(
     conn: &mut B::Conn,
     name: &str,

@@ -8,6 +8,7 @@ mod passkeys;
 mod security;
 mod sessions_credentials;
 mod settings_onboarding;
+mod team_token_reads;
 mod unit_of_work;
 mod workspaces_search;
 
@@ -19,5 +20,6 @@ pub use passkeys::*;
 pub use security::*;
 pub use sessions_credentials::*;
 pub use settings_onboarding::*;
+pub use team_token_reads::*;
 pub use unit_of_work::*;
 pub use workspaces_search::*;

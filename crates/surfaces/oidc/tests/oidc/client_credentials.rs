@@ -333,7 +333,7 @@ async fn every_node_drops_its_cached_copy_of_a_changed_client() {
     .await;
     // Through the server itself (as the HTTP admin surface does): refused at once there.
     operator(&w)
-        .with_revocations(w.env.engine.revocations().clone())
+        .with_view(w.env.engine.revocations().clone())
         .set_client_disabled(ClientScope::Operator, "svc", true)
         .await
         .unwrap();
