@@ -25,17 +25,6 @@ const MAX_SLICE: Duration = Duration::from_millis(4);
 /// A yield checks this often whether the pool still has work, and ends early when it has none.
 const STEP: Duration = Duration::from_micros(500);
 
-/// The calling thread's kernel id, to read its `schedstat` by.
-#[cfg(target_os = "linux")]
-pub(crate) fn current_tid() -> Option<i32> {
-    Some(rustix::thread::gettid().as_raw_nonzero().get())
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn current_tid() -> Option<i32> {
-    None
-}
-
 /// Nanoseconds the hashing threads ran and waited runnable for a CPU, summed over them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Times {
@@ -229,7 +218,7 @@ mod tests {
     fn this_threads_times_can_be_read() {
         // Kernels built without scheduler statistics have no file: the reserve is then off.
         // (A running thread's own run time is only booked at a tick or a switch: not checked.)
-        let tid = current_tid().unwrap();
+        let tid = crate::password::current_tid().unwrap();
         let here = std::path::Path::new("/proc/self/task").join(tid.to_string());
         if here.join("schedstat").exists() {
             assert!(read_times(&[tid]).is_some());

@@ -371,7 +371,7 @@ impl HashPool {
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority(nice);
-                    if let Some(tid) = crate::hash_share::current_tid() {
+                    if let Some(tid) = current_tid() {
                         counts.activity.tids.lock().push(tid);
                     }
                     worker(rx, params, dummy, counts)
@@ -594,6 +594,18 @@ impl PasswordPolicy {
         }
         Ok(())
     }
+}
+
+/// The calling thread's kernel id, by which the CPU share reserve (`hash_share.rs`) reads the
+/// hashing threads' `schedstat`.
+#[cfg(target_os = "linux")]
+pub(crate) fn current_tid() -> Option<i32> {
+    Some(rustix::thread::gettid().as_raw_nonzero().get())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn current_tid() -> Option<i32> {
+    None
 }
 
 #[cfg(test)]
