@@ -91,7 +91,9 @@ pub fn event(
     detail: serde_json::Value,
 ) -> AuditEvent {
     AuditEvent {
-        id: uuid::Uuid::new_v4(),
+        // Time-ordered (v7): the id index takes each new row at its end instead of at a
+        // random leaf, so a batch of audit rows dirties a few pages, not one per row.
+        id: uuid::Uuid::now_v7(),
         at: now,
         actor,
         action: action.as_str().to_owned(),
