@@ -51,6 +51,7 @@ static CLIENT: LazyLock<OAuthClient> = LazyLock::new(|| {
         allow_offline: true,
         introspect_any: false,
         backchannel_logout_uri: None,
+        token_exchange_audiences: Vec::new(),
         declarative: false,
         disabled_at: None,
         created_at: now,
