@@ -18,6 +18,17 @@ pub const PENDING_REQUEST_SECS: i64 = 600;
 const MAX_STATE: usize = 1024;
 const MAX_NONCE: usize = 512;
 const MAX_HINT: usize = 320;
+const MAX_ACR_VALUES: usize = 512;
+/// The longest seal [`RequestSeal::open`] reads. The bounds above, with the printable text
+/// they require (JSON escapes a control character as six bytes), keep every valid request's
+/// seal well inside it (test `the_largest_valid_request_seals_and_opens`).
+const MAX_SEALED: usize = 16 * 1024;
+
+/// A control character: never in a `state` (RFC 6749 §A.5: visible ASCII and space), a nonce
+/// or an ACR value, and each would swell the seal sixfold.
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
 
 /// The query (or form) parameters of an authorization request, as sent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -125,6 +136,11 @@ pub fn validate(
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         return Err(fail(OAuthError::invalid_request("state is too long")));
     }
+    if state.as_deref().is_some_and(has_control) {
+        return Err(fail(OAuthError::invalid_request(
+            "state holds a control character",
+        )));
+    }
     if params.request.is_some() {
         return Err(fail(OAuthError::request_not_supported(
             "request objects are not supported",
@@ -177,17 +193,29 @@ pub fn validate(
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
         return Err(fail(OAuthError::invalid_request("nonce is too long")));
     }
+    if nonce.as_deref().is_some_and(has_control) {
+        return Err(fail(OAuthError::invalid_request(
+            "nonce holds a control character",
+        )));
+    }
+    // Only a hint: one that is too long or not text is ignored, not refused.
     let login_hint = non_empty(&params.login_hint)
-        .filter(|h| h.len() <= MAX_HINT)
+        .filter(|h| h.len() <= MAX_HINT && !has_control(h))
         .map(str::to_string);
-    let acr_values = non_empty(&params.acr_values)
-        .map(|v| {
-            v.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let acr_values = non_empty(&params.acr_values).unwrap_or_default();
+    if acr_values.len() > MAX_ACR_VALUES {
+        return Err(fail(OAuthError::invalid_request("acr_values is too long")));
+    }
+    if has_control(acr_values) {
+        return Err(fail(OAuthError::invalid_request(
+            "acr_values holds a control character",
+        )));
+    }
+    let acr_values = acr_values
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: presented.to_string(),
@@ -331,12 +359,123 @@ impl RequestSeal {
 
     /// `None` for a forged, altered or expired seal.
     pub fn open(&self, sealed: &str, now: Timestamp) -> Option<AuthorizationRequest> {
-        if sealed.len() > 16 * 1024 {
+        if sealed.len() > MAX_SEALED {
             return None;
         }
         let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         let json = self.key.open(SEAL_CONTEXT, &raw).ok()?;
         let body: Sealed = serde_json::from_slice(&json).ok()?;
         (body.exp > now.timestamp()).then_some(body.req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClientKind, IdTokenAlg, TokenEndpointAuth};
+
+    fn client(redirect_uri: &str) -> OAuthClient {
+        let now = chrono::Utc::now();
+        OAuthClient {
+            client_id: "app".into(),
+            name: "App".into(),
+            kind: ClientKind::Confidential,
+            token_endpoint_auth: TokenEndpointAuth::ClientSecretBasic,
+            secrets: Vec::new(),
+            jwks: None,
+            redirect_uris: vec![redirect_uri.into()],
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
+            scopes: SUPPORTED_SCOPES.iter().map(|s| s.to_string()).collect(),
+            org_id: None,
+            first_party: false,
+            id_token_alg: IdTokenAlg::EdDsa,
+            access_token_secs: 300,
+            refresh_token_secs: 3600,
+            allow_offline: true,
+            introspect_any: false,
+            backchannel_logout_uri: None,
+            token_exchange_audiences: Vec::new(),
+            declarative: false,
+            disabled_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn params(redirect_uri: &str) -> AuthorizeParams {
+        AuthorizeParams {
+            client_id: Some("app".into()),
+            redirect_uri: Some(redirect_uri.into()),
+            response_type: Some("code".into()),
+            scope: Some(SUPPORTED_SCOPES.join(" ")),
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuKG-_oKOn4".into()),
+            code_challenge_method: Some("S256".into()),
+            ..Default::default()
+        }
+    }
+
+    /// Found by the `oidc_request` fuzz target: 13 KB of `acr_values` was accepted, and its seal
+    /// was then too long to open, so the sign-in could never finish.
+    #[test]
+    fn the_largest_valid_request_seals_and_opens() {
+        let base = "https://app.example/";
+        let max_uri = crate::oidc_clients::MAX_URI_LEN;
+        let uri = format!("{base}{}", "c".repeat(max_uri - base.len()));
+        let client = client(&uri);
+        let mut p = params(&uri);
+        // Characters JSON escapes, at each field's limit.
+        p.state = Some("\"".repeat(MAX_STATE));
+        p.nonce = Some("\\".repeat(MAX_NONCE));
+        p.login_hint = Some("\"".repeat(MAX_HINT));
+        p.acr_values = Some(format!("{} x", "\"".repeat(MAX_ACR_VALUES - 2)));
+        let now = chrono::Utc::now();
+        let req = validate(&p, Some(&client), now).expect("valid");
+        let seal = RequestSeal::new(MasterKey::generate());
+        let sealed = seal.seal(&req, now);
+        // A quarter of the limit to spare.
+        assert!(sealed.len() <= MAX_SEALED * 3 / 4, "{} bytes", sealed.len());
+        assert_eq!(seal.open(&sealed, now), Some(req));
+    }
+
+    #[test]
+    fn oversized_or_control_character_parameters_are_refused() {
+        let uri = "https://app.example/cb";
+        let client = client(uri);
+        let refused = |edit: &dyn Fn(&mut AuthorizeParams)| {
+            let mut p = params(uri);
+            edit(&mut p);
+            match validate(&p, Some(&client), chrono::Utc::now()) {
+                Err(AuthorizeError::Redirect { error, .. }) => error,
+                other => panic!("expected a redirected error, got {other:?}"),
+            }
+        };
+        for (edit, what) in [
+            (
+                &(|p: &mut AuthorizeParams| p.acr_values = Some("a ".repeat(300)))
+                    as &dyn Fn(&mut AuthorizeParams),
+                "acr_values is too long",
+            ),
+            (
+                &|p: &mut AuthorizeParams| p.acr_values = Some("urn:a\0".into()),
+                "acr_values holds a control character",
+            ),
+            (
+                &|p: &mut AuthorizeParams| p.state = Some("s\u{1}".into()),
+                "state holds a control character",
+            ),
+            (
+                &|p: &mut AuthorizeParams| p.nonce = Some("n\n".into()),
+                "nonce holds a control character",
+            ),
+        ] {
+            let e = refused(edit);
+            assert_eq!((e.code, e.description.as_str()), ("invalid_request", what));
+        }
+        // A login hint is only a hint: a bad one is dropped.
+        let mut p = params(uri);
+        p.login_hint = Some("a\u{7}@example.com".into());
+        let req = validate(&p, Some(&client), chrono::Utc::now()).expect("valid");
+        assert_eq!(req.login_hint, None);
     }
 }

@@ -30,7 +30,7 @@ pub use exchange_policy::{ImpersonationPolicy, TokenExchangeConfig};
 pub use registration_config::{
     MetadataDocumentConfig, REGISTRABLE_SCOPES, RegistrationConfig, RegistrationMode,
 };
-pub use uris::{match_post_logout_redirect_uri, match_redirect_uri};
+pub use uris::{MAX_URI_LEN, match_post_logout_redirect_uri, match_redirect_uri};
 
 /// The scopes a client may be allowed to ask for.
 pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "orgs", "offline_access"];

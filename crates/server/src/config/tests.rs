@@ -203,6 +203,10 @@ fn secrets_are_redacted_in_urls_debug_and_printed_copies() {
         ("postgres://u@h/db", "postgres://u@h/db"),
         ("sqlite:///tmp/a.db?mode=rwc", "sqlite:///tmp/a.db?mode=rwc"),
         ("/var/lib/p.db", "/var/lib/p.db"),
+        // The driver's URL parser drops tabs and newlines, so the password is still one.
+        ("postgres:\t\t//u:pw@h/db", "postgres://u:***@h/db"),
+        ("postgres://u:p\nw@h/db\r\n", "postgres://u:***@h/db"),
+        (" \tpostgres://u:pw@h/db", "postgres://u:***@h/db"),
     ] {
         assert_eq!(redact_url(url), shown, "{url}");
     }
