@@ -93,6 +93,11 @@ pub struct Args {
     /// per minute (no ceilings, no other scenario).
     #[arg(long)]
     pub soak_minutes: Option<u64>,
+    /// Minutes of the soak's load before its measured minutes: the bounded memory a steady
+    /// load fills (SQLite's page caches, connection buffers, the read cache) fills here. They
+    /// are shown in the table; the RSS, descriptor and connection targets start after them.
+    #[arg(long, default_value_t = 3)]
+    pub soak_warmup_minutes: u64,
     /// Drive only the client-credentials load, at another server's token endpoint
     /// (`http://127.0.0.1:PORT/PATH`, e.g. npm oidc-provider for scripts/bench-peers), and print
     /// its rate; no server is started. Uses --duration, --warmup, --connections, --client-cpus.

@@ -147,6 +147,10 @@ impl Server {
         rss_kib(self.pid)
     }
 
+    pub fn private_rss_kib(&self) -> anyhow::Result<u64> {
+        private_rss_kib(self.pid)
+    }
+
     /// SIGTERM (graceful: the audit queue is flushed, the store closed), then wait.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let Some(mut child) = self.child.take() else {
@@ -184,13 +188,23 @@ impl Drop for Server {
 }
 
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The private (anonymous) part of the RSS: what the process itself allocated, without the
+/// file-backed pages of its binary and libraries (clean, shared, reclaimable).
+pub fn private_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "RssAnon:")
+}
+
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .context("no VmRSS in /proc/<pid>/status")
+        .with_context(|| format!("no {field} in /proc/<pid>/status"))
 }
 
 /// Runs `portcullis --config <cfg> admin --json <args>`, feeding `stdin` if given, and returns

@@ -15,6 +15,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// jemalloc, with background threads purging freed pages after its decay time: glibc's
+/// per-thread arenas kept freed memory under the multi-threaded runtime, so RSS grew for
+/// minutes under a steady load (docs/design/memory.md).
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Portcullis: one identity core serving Parsable's Thrift auth API (`POST /api/auth`) and
 /// Nominal's Conjure auth API (`/api/...`).
 ///
