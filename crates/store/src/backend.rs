@@ -249,6 +249,19 @@ pub(crate) fn round_trip(backend: &'static str) {
     metrics::counter!("store_round_trips_total", "backend" => backend).increment(1);
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+///
+/// sqlx already pings every connection when it is released, so a connection taken from the pool
+/// was alive when it went back. Only one that then sat idle can have died since (the database
+/// restarted, a firewall dropped it); a busy pool reuses connections within microseconds, and a
+/// ping there would be one more round trip on every request for nothing.
+pub(crate) const CHECK_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether a connection about to be handed out needs a liveness ping first.
+pub(crate) fn needs_liveness_check(meta: &sqlx::pool::PoolConnectionMetadata) -> bool {
+    meta.idle_for >= CHECK_IF_IDLE_FOR
+}
+
 /// The sqlx calls both backends make alike, written once for their `impl Backend`.
 pub(crate) mod io {
     use super::*;

@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, Connection, Postgres, Row, Transaction};
 
-use crate::backend::{Backend, Bind, Col, Lock, Sql, io, round_trip};
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io, needs_liveness_check, round_trip};
 use crate::common::db_err;
 use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
@@ -50,12 +50,14 @@ impl SqlStore<Postgres> {
                     Ok(true)
                 })
             })
-            // sqlx's own check, made here so that it is counted as the round trip it is.
+            // Instead of sqlx's check on every acquire: only after an idle spell, and counted.
             .test_before_acquire(false)
-            .before_acquire(|conn, _meta| {
+            .before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    round_trip(Postgres::NAME);
-                    conn.ping().await?;
+                    if needs_liveness_check(&meta) {
+                        round_trip(Postgres::NAME);
+                        conn.ping().await?;
+                    }
                     Ok(true)
                 })
             })

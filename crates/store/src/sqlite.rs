@@ -21,7 +21,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Connection, Row, Sqlite, Transaction};
 
-use crate::backend::{Backend, Bind, Col, Lock, Sql, io, round_trip};
+use crate::backend::{Backend, Bind, Col, Lock, Sql, io, needs_liveness_check, round_trip};
 use crate::common::{corrupt, db_err};
 use crate::sql_store::SqlStore;
 use crate::{CONNECT_TIMEOUT, migrate_err};
@@ -61,12 +61,14 @@ impl SqlStore<Sqlite> {
                     Ok(true)
                 })
             })
-            // sqlx's own liveness check, made here so that it is counted as a round trip.
+            // Instead of sqlx's check on every acquire: only after an idle spell, and counted.
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    round_trip(Sqlite::NAME);
-                    conn.ping().await?;
+                    if needs_liveness_check(&meta) {
+                        round_trip(Sqlite::NAME);
+                        conn.ping().await?;
+                    }
                     Ok(opened_since_refusal(meta))
                 })
             })

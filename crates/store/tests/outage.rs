@@ -124,8 +124,10 @@ async fn an_outage_fails_fast_and_the_store_recovers_by_itself() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     // The pool alone would retry the refused connection for its 10 s acquire timeout.
     assert!(first < Duration::from_secs(5), "took {first:?}");
-    assert!(store.is_unreachable());
 
+    // A connection used within the last second is handed out unchecked, so the first failures
+    // may come from the pool's cut connections (each closed when sqlx's release check fails);
+    // the first fresh connection refused marks the database down.
     let started = Instant::now();
     for _ in 0..20 {
         assert!(matches!(
@@ -140,6 +142,7 @@ async fn an_outage_fails_fast_and_the_store_recovers_by_itself() {
     let forty = started.elapsed();
     eprintln!("40 more failures in {forty:?}");
     assert!(forty < Duration::from_secs(3), "took {forty:?}");
+    assert!(store.is_unreachable());
 
     proxy.restore().await;
     let back = until_up(&store, Duration::from_secs(15)).await;
