@@ -372,35 +372,20 @@ impl RequestSeal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClientKind, IdTokenAlg, TokenEndpointAuth};
 
+    /// A registered client, through the same validation as `portcullis admin client create`.
     fn client(redirect_uri: &str) -> OAuthClient {
-        let now = chrono::Utc::now();
-        OAuthClient {
-            client_id: "app".into(),
-            name: "App".into(),
-            kind: ClientKind::Confidential,
-            token_endpoint_auth: TokenEndpointAuth::ClientSecretBasic,
-            secrets: Vec::new(),
-            jwks: None,
-            redirect_uris: vec![redirect_uri.into()],
-            post_logout_redirect_uris: Vec::new(),
-            grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
-            scopes: SUPPORTED_SCOPES.iter().map(|s| s.to_string()).collect(),
-            org_id: None,
-            first_party: false,
-            id_token_alg: IdTokenAlg::EdDsa,
-            access_token_secs: 300,
-            refresh_token_secs: 3600,
-            allow_offline: true,
-            introspect_any: false,
-            backchannel_logout_uri: None,
-            token_exchange_audiences: Vec::new(),
-            declarative: false,
-            disabled_at: None,
-            created_at: now,
-            updated_at: now,
-        }
+        let spec: crate::oidc_clients::ClientSpec = serde_json::from_value(serde_json::json!({
+            "clientId": "app",
+            "name": "App",
+            "kind": "confidential",
+            "redirectUris": [redirect_uri],
+            "scopes": SUPPORTED_SCOPES,
+            "allowOffline": true,
+        }))
+        .expect("a spec");
+        spec.validate(&Default::default(), chrono::Utc::now())
+            .expect("a valid client")
     }
 
     fn params(redirect_uri: &str) -> AuthorizeParams {
